@@ -1,0 +1,69 @@
+// Package activities holds the side effects of retryd's workflows: Postgres through bun
+// and email through MailerSend. Each activity is idempotent, so Temporal's at-least-once
+// execution has the effect of exactly once; broken rules and permanent provider errors
+// come back as non-retryable application errors whose type is the problem code.
+package activities
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/headshotpro/retryd/internal/linktoken"
+	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/problem"
+)
+
+// Mailer sends one email and answers the provider's message id.
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) (string, error)
+}
+
+// Activities holds the dependencies of every activity.
+type Activities struct {
+	DB          *bun.DB
+	Mailer      Mailer
+	Links       *linktoken.Signer
+	AppBaseURL  string
+	RetryWindow time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// New builds the activities with the wall clock.
+func New(db *bun.DB, mailer Mailer, links *linktoken.Signer, appBaseURL string, window time.Duration, logger *slog.Logger) *Activities {
+	return &Activities{DB: db, Mailer: mailer, Links: links, AppBaseURL: appBaseURL, RetryWindow: window, Now: time.Now, Logger: logger}
+}
+
+// ErrTypeMailPermanent is the application error type of an email MailerSend refused for good.
+const ErrTypeMailPermanent = "mail_permanent"
+
+// asTemporalError keeps a broken rule out of Temporal's retries: its code becomes the
+// error type, which the API maps back to the same problem+json answer. Anything else is
+// returned as is and retried (network, Postgres unavailable, ...).
+func asTemporalError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if pe, ok := problem.As(err); ok {
+		return temporal.NewNonRetryableApplicationError(pe.Detail, string(pe.Code), nil)
+	}
+	return err
+}
+
+// mailError sorts a send failure into retryable or not, keeping addresses out of the
+// message (mail.SendError never carries them).
+func mailError(err error) error {
+	if mail.IsPermanent(err) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMailPermanent, nil)
+	}
+	var se *mail.SendError
+	if errors.As(err, &se) && se.RetryAfter > 0 {
+		return temporal.NewApplicationErrorWithOptions(err.Error(), "mail_transient", temporal.ApplicationErrorOptions{NextRetryDelay: se.RetryAfter})
+	}
+	return err
+}

@@ -1,0 +1,145 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// ReserveRetryInput carries ids only: histories never hold names or addresses.
+type ReserveRetryInput struct {
+	RetryID      string
+	OrgID        string
+	MemberID     string
+	ShootID      string
+	Reason       string
+	WorkflowID   string
+	IssuedByKind string
+	IssuedBy     string
+	RequestID    string
+}
+
+// ReserveRetryResult says which allowance the retry consumed.
+type ReserveRetryResult struct {
+	AllowanceUsed string
+}
+
+// ReserveRetry validates the give-retry rules and reserves the allowance in one
+// transaction with the member and shoot rows locked: no check-then-act gap.
+func (a *Activities) ReserveRetry(ctx context.Context, in ReserveRetryInput) (ReserveRetryResult, error) {
+	r, err := store.ReserveRetry(ctx, a.DB, store.ReserveRetryParams{
+		RetryID: in.RetryID, OrgID: in.OrgID, MemberID: in.MemberID, ShootID: in.ShootID,
+		Reason: in.Reason, WorkflowID: in.WorkflowID,
+		Actor: store.Actor{Kind: in.IssuedByKind, ID: in.IssuedBy, RequestID: in.RequestID},
+		Now:   a.Now(), Window: a.RetryWindow,
+	})
+	if err != nil {
+		return ReserveRetryResult{}, asTemporalError(err)
+	}
+	return ReserveRetryResult{AllowanceUsed: r.AllowanceUsed}, nil
+}
+
+// DeleteResults deletes the retried shoot's generated photos.
+func (a *Activities) DeleteResults(ctx context.Context, retryID string) (int64, error) {
+	n, err := store.DeleteRetryResults(ctx, a.DB, retryID)
+	return n, asTemporalError(err)
+}
+
+// ResetShoot puts the shoot back to onboarding with a free next submission; from here the
+// retry is pending.
+func (a *Activities) ResetShoot(ctx context.Context, retryID string) error {
+	_, err := store.ResetRetryShoot(ctx, a.DB, retryID, a.Now())
+	return asTemporalError(err)
+}
+
+// SetRetryStage mirrors the workflow's stage in the database.
+func (a *Activities) SetRetryStage(ctx context.Context, retryID, stage string) error {
+	return asTemporalError(store.SetRetryStage(ctx, a.DB, retryID, stage, a.Now()))
+}
+
+// SendEmailInput names one email of a retry or restart by its sequence number.
+type SendEmailInput struct {
+	SubjectID string // retry or restart id
+	Seq       int    // 0 = first email, then reminders and resends in order
+	Kind      string // store.EmailKind*
+	Reminder  int    // 1-based reminder number, 0 otherwise
+}
+
+// SendEmailResult reports the provider's message id; Skipped when no email was due.
+type SendEmailResult struct {
+	MessageID string
+	Skipped   bool
+	Reason    string
+	// NotPending: the retry already started (or failed); the workflow stops waiting, which
+	// repairs a start signal that never arrived.
+	NotPending bool
+}
+
+// SendRetryEmail emails the member their retry link. Intent is recorded before the call
+// and the message id right after it, so a retry of this activity after a delivered send
+// does not send again. Reminders are skipped once the member has started.
+func (a *Activities) SendRetryEmail(ctx context.Context, in SendEmailInput) (SendEmailResult, error) {
+	c, err := store.GetRetryContact(ctx, a.DB, in.SubjectID)
+	if err != nil {
+		return SendEmailResult{}, asTemporalError(err)
+	}
+	if c.Status != store.StatusPending {
+		return SendEmailResult{Skipped: true, NotPending: true, Reason: "retry is " + c.Status}, nil
+	}
+	if c.MemberEmail == nil || *c.MemberEmail == "" {
+		return SendEmailResult{Skipped: true, Reason: "member has no email address"}, nil
+	}
+	e, err := store.BeginEmail(ctx, a.DB, c.RetryID, in.Seq, in.Kind)
+	if err != nil {
+		return SendEmailResult{}, err
+	}
+	if e.Status == "sent" && e.MessageID != nil {
+		return SendEmailResult{MessageID: *e.MessageID}, nil
+	}
+	token, claims := a.Links.Issue(c.MemberID, c.ShootID, a.Now())
+	content, err := mail.RetryEmail(mail.LinkData{
+		MemberName: c.MemberName, ActionURL: a.actionURL(c.ShootID, token),
+		ExpiresAt: claims.ExpiresAt, Reminder: in.Reminder,
+	})
+	if err != nil {
+		return SendEmailResult{}, fmt.Errorf("render retry email: %w", err)
+	}
+	id, err := a.Mailer.Send(ctx, mail.Message{To: mail.Address{Email: *c.MemberEmail, Name: c.MemberName}, Content: content, Tags: []string{"retry", in.Kind}})
+	if err != nil {
+		if mail.IsPermanent(err) {
+			if ferr := store.FailEmail(ctx, a.DB, store.SubjectRetry, e, err.Error(), a.Now()); ferr != nil {
+				return SendEmailResult{}, ferr
+			}
+		}
+		activity.GetLogger(ctx).Warn("retry email not sent", "retry_id", c.RetryID, "seq", in.Seq, "error", err)
+		return SendEmailResult{}, mailError(err)
+	}
+	if err := store.FinishEmail(ctx, a.DB, store.SubjectRetry, e, id, a.Now()); err != nil {
+		return SendEmailResult{}, err
+	}
+	return SendEmailResult{MessageID: id}, nil
+}
+
+// MarkRetryEmailFailed records that an email could not be delivered after all retries.
+func (a *Activities) MarkRetryEmailFailed(ctx context.Context, in SendEmailInput) error {
+	e, err := store.BeginEmail(ctx, a.DB, in.SubjectID, in.Seq, in.Kind)
+	if err != nil {
+		return err
+	}
+	return store.FailEmail(ctx, a.DB, store.SubjectRetry, e, "gave up after retries", a.Now())
+}
+
+// actionURL is the direct action link of the emails; the token travels as ?token=.
+func (a *Activities) actionURL(shootID, token string) string {
+	return ActionURL(a.AppBaseURL, shootID, token)
+}
+
+// ActionURL builds a member's link to start a shoot.
+func ActionURL(base, shootID, token string) string {
+	return base + "/app/shoots/" + url.PathEscape(shootID) + "/start?token=" + url.QueryEscape(token)
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/headshotpro/retryd/internal/config"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+func runServe(ctx context.Context, args []string, _ io.Writer) error {
+	if err := noArgs(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(config.ModeServe)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg)
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tc, err := dialTemporal(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	links, err := newLinks(cfg)
+	if err != nil {
+		return err
+	}
+	srv, err := newServer(cfg, db, tc, links, newMailbox(cfg), logger)
+	if err != nil {
+		return err
+	}
+	return serveHTTP(ctx, cfg.HTTPAddr, srv.Handler(), cfg.ShutdownTimeout, logger)
+}
+
+func runWork(ctx context.Context, args []string, _ io.Writer) error {
+	if err := noArgs(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(config.ModeWork)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg)
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tc, err := dialTemporal(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	links, err := newLinks(cfg)
+	if err != nil {
+		return err
+	}
+	w, err := newWorker(cfg, db, tc, links, logger)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return dependencyError{fmt.Errorf("start worker: %w", err)}
+	}
+	logger.Info("worker started")
+	<-ctx.Done()
+	logger.Info("stopping worker; running activities may finish")
+	w.Stop()
+	return nil
+}
+
+func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	if err := noArgs(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(config.ModeTool)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := store.Migrate(ctx, db)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "database is up to date")
+	}
+	for _, name := range applied {
+		fmt.Fprintln(stdout, "applied", name)
+	}
+	return nil
+}
+
+func runSeed(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	file := fs.String("file", "", "seed file (JSON, see SPEC §8)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if *file == "" || fs.NArg() > 0 {
+		return usageError{errors.New("usage: retryd seed --file F.json")}
+	}
+	cfg, err := loadConfig(config.ModeTool)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(*file)
+	if err != nil {
+		return usageError{err}
+	}
+	defer f.Close()
+	data, err := seed.Parse(f)
+	if err != nil {
+		return usageError{fmt.Errorf("%s: %w", *file, err)}
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rep, err := seed.Load(ctx, db, data)
+	if err != nil {
+		return err
+	}
+	printReport(stdout, rep)
+	return nil
+}
+
+func printReport(w io.Writer, rep seed.Report) {
+	fmt.Fprintf(w, "inserted: %d organizations, %d admins, %d api keys, %d members, %d shoots, %d results\n",
+		rep.Organizations, rep.Admins, rep.APIKeys, rep.Members, rep.Shoots, rep.Results)
+	for _, g := range rep.Generated {
+		fmt.Fprintf(w, "generated id %s for %s\n", g.ID, g.Path)
+	}
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/headshotpro/retryd/internal/config"
+	"github.com/headshotpro/retryd/internal/devserver"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/workflows"
+)
+
+// runDev runs the whole service on one machine: the database is created and migrated,
+// the demo organization loaded, the Temporal dev server (built from Go module source on
+// first use) started with its UI unless TEMPORAL_ADDRESS is set, and the API, the worker
+// and the local mail endpoint served from one process.
+func runDev(ctx context.Context, args []string, stdout io.Writer) error {
+	if err := noArgs(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(config.ModeDev)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg)
+
+	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return dependencyError{err}
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := store.Migrate(ctx, db); err != nil {
+		return err
+	}
+	demo, err := seed.Demo(time.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := seed.Load(ctx, db, demo); err != nil {
+		return fmt.Errorf("load demo data: %w", err)
+	}
+
+	uiURL := "(TEMPORAL_ADDRESS is set: use that cluster's UI)"
+	if !cfg.TemporalAddressSet {
+		srv, err := startDevServer(ctx, cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = srv.Stop() }()
+		cfg.TemporalAddress, uiURL = srv.Address, srv.UIURL
+	}
+	tc, err := dialTemporal(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	links, err := newLinks(cfg)
+	if err != nil {
+		return err
+	}
+	mb := newMailbox(cfg)
+	api, err := newServer(cfg, db, tc, links, mb, logger)
+	if err != nil {
+		return err
+	}
+	w, err := newWorker(cfg, db, tc, links, logger)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return dependencyError{fmt.Errorf("start worker: %w", err)}
+	}
+	defer w.Stop()
+
+	adminKey, automationKey := seed.DemoKeys()
+	base := cfg.LocalAPIURL()
+	fmt.Fprintf(stdout, `
+retryd dev is running
+  API:              %s  (HTTP_ADDR=%s)
+  Temporal UI:      %s
+  Temporal address: %s  namespace %s
+  Mailbox:          %s/dev/mailbox
+  Demo admin key:   %s
+  Automation key:   %s
+  Pipeline token:   %s
+
+Try:
+  curl -s -H 'Authorization: Bearer %s' %s/api/v1/admin/headshots?section=finished
+
+Ctrl-C stops everything.
+`, base, cfg.HTTPAddr, uiURL, cfg.TemporalAddress, cfg.TemporalNamespace, base, adminKey, automationKey, cfg.PipelineToken, adminKey, base)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, api.Handler(), cfg.ShutdownTimeout, logger) })
+	return g.Wait()
+}
+
+func startDevServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*devserver.Server, error) {
+	dir := cfg.DevDataDir
+	if dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		dir = filepath.Join(cache, "retryd", "dev")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	cli, err := devserver.Ensure(ctx, logger)
+	if err != nil {
+		return nil, dependencyError{err}
+	}
+	logger.Info("starting Temporal dev server", "cli", cli, "db", filepath.Join(dir, "temporal.db"))
+	srv, err := devserver.Start(ctx, devserver.Options{
+		CLIPath: cli, Port: 7233, UIPort: 8233,
+		Namespace: cfg.TemporalNamespace, DBFile: filepath.Join(dir, "temporal.db"),
+		SearchAttributes: workflows.SearchAttributeNames,
+	})
+	if err != nil {
+		return nil, dependencyError{fmt.Errorf("start Temporal dev server: %w", err)}
+	}
+	return srv, nil
+}

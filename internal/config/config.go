@@ -1,0 +1,259 @@
+// Package config reads retryd's configuration from the environment (SPEC §8), applies the
+// documented defaults and validates it once at start, so a bad value stops the process
+// with a message naming the variable instead of failing on the first request.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode says which command runs: dev fills secrets with random values, the others require them.
+type Mode int
+
+const (
+	ModeServe Mode = iota
+	ModeWork
+	ModeDev
+	ModeTool // migrate, seed, keys: only the database matters
+)
+
+// Config is the whole configuration. Secrets are kept out of String().
+type Config struct {
+	DatabaseURL       string
+	HTTPAddr          string
+	TemporalAddress   string
+	TemporalNamespace string
+	// TemporalAddressSet is false when TEMPORAL_ADDRESS was not given: dev then starts
+	// its own Temporal dev server.
+	TemporalAddressSet bool
+	MailerSendAPIKey   string
+	MailLocalURL       string
+	MailFrom           string
+	MailFromName       string
+	AppBaseURL         string
+	LinkSecret         string
+	LinkTTL            time.Duration
+	PipelineToken      string
+	RetryWindow        time.Duration
+	RetryReminders     []time.Duration
+	WorkerMetricsAddr  string
+	LogLevel           string
+	ShutdownTimeout    time.Duration
+	TrustedProxies     []string
+	DevDataDir         string
+}
+
+// Var documents one environment variable for --help and the README.
+type Var struct {
+	Name, Default, Meaning string
+}
+
+// Vars lists every variable retryd reads, in the order --help prints them.
+var Vars = []Var{
+	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/retryd?sslmode=disable", "Postgres URL"},
+	{"HTTP_ADDR", ":8080", "API listen address"},
+	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port; in dev, unset means start the Temporal dev server"},
+	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
+	{"MAILERSEND_API_KEY", "(unset)", "real MailerSend API key; unset means the local MailerSend-compatible endpoint at /dev/mailersend"},
+	{"MAILERSEND_LOCAL_URL", "http://127.0.0.1:<HTTP_ADDR port>/dev/mailersend", "base URL of the local mail endpoint (used only without MAILERSEND_API_KEY)"},
+	{"MAIL_FROM", "retries@headshotpro.test", "sender address"},
+	{"MAIL_FROM_NAME", "HeadshotPro", "sender name"},
+	{"APP_BASE_URL", "http://localhost:8080", "base of links in emails"},
+	{"LINK_SECRET", "random in dev, required otherwise", "HMAC key for member links (at least 16 bytes)"},
+	{"LINK_TTL", "30d", "how long a member link stays valid"},
+	{"PIPELINE_TOKEN", "random in dev, required otherwise", "bearer token of the pipeline endpoints"},
+	{"RETRY_WINDOW", "60d", "how long after completion a retry is allowed (Go duration, d suffix allowed)"},
+	{"RETRY_REMINDERS", "3d,7d", "comma-separated delays after the retry email for reminders; empty: none"},
+	{"WORKER_METRICS_ADDR", ":9090", "worker's /metrics and /healthz listen address; empty disables"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and activities"},
+	{"TRUSTED_PROXIES", "(none)", "comma-separated CIDRs whose X-Forwarded-For is believed"},
+	{"RETRYD_DEV_DIR", "~/.cache/retryd/dev", "dev only: where the dev server keeps its database"},
+}
+
+// Load reads the environment through lookupEnv (os.LookupEnv in production, a map in
+// tests). An empty value counts as unset, except for RETRY_REMINDERS where empty means
+// "no reminders".
+func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
+	get := func(name, def string) string {
+		if v, ok := lookup(lookupEnv, name); ok {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		DatabaseURL:       get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/retryd?sslmode=disable"),
+		HTTPAddr:          get("HTTP_ADDR", ":8080"),
+		TemporalAddress:   get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: get("TEMPORAL_NAMESPACE", "default"),
+		MailerSendAPIKey:  get("MAILERSEND_API_KEY", ""),
+		MailFrom:          get("MAIL_FROM", "retries@headshotpro.test"),
+		MailFromName:      get("MAIL_FROM_NAME", "HeadshotPro"),
+		AppBaseURL:        strings.TrimRight(get("APP_BASE_URL", "http://localhost:8080"), "/"),
+		LinkSecret:        get("LINK_SECRET", ""),
+		PipelineToken:     get("PIPELINE_TOKEN", ""),
+		WorkerMetricsAddr: get("WORKER_METRICS_ADDR", ":9090"),
+		LogLevel:          get("LOG_LEVEL", "info"),
+		DevDataDir:        get("RETRYD_DEV_DIR", ""),
+	}
+	_, c.TemporalAddressSet = lookup(lookupEnv, "TEMPORAL_ADDRESS")
+
+	var errs []error
+	bad := func(name string, err error) { errs = append(errs, fmt.Errorf("%s: %w", name, err)) }
+
+	var err error
+	if c.RetryWindow, err = ParseDuration(get("RETRY_WINDOW", "60d")); err != nil || c.RetryWindow <= 0 {
+		bad("RETRY_WINDOW", orPositive(err))
+	}
+	if c.LinkTTL, err = ParseDuration(get("LINK_TTL", "30d")); err != nil || c.LinkTTL <= 0 {
+		bad("LINK_TTL", orPositive(err))
+	}
+	if c.ShutdownTimeout, err = ParseDuration(get("SHUTDOWN_TIMEOUT", "25s")); err != nil || c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", orPositive(err))
+	}
+	reminders, set := lookupEnv("RETRY_REMINDERS")
+	if !set {
+		reminders = "3d,7d"
+	}
+	if c.RetryReminders, err = ParseDurationList(reminders); err != nil {
+		bad("RETRY_REMINDERS", err)
+	}
+	if tp := get("TRUSTED_PROXIES", ""); tp != "" {
+		for _, p := range strings.Split(tp, ",") {
+			c.TrustedProxies = append(c.TrustedProxies, strings.TrimSpace(p))
+		}
+	}
+	if _, err := url.Parse(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
+		bad("DATABASE_URL", errors.New("must be a postgres:// or postgresql:// URL"))
+	}
+	if u, err := url.Parse(c.AppBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("APP_BASE_URL", errors.New("must be an absolute http(s) URL"))
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		bad("MAIL_FROM", errors.New("must be an email address"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", errors.New("must be debug, info, warn or error"))
+	}
+	c.MailLocalURL = get("MAILERSEND_LOCAL_URL", "http://"+loopback(c.HTTPAddr)+"/dev/mailersend")
+
+	switch mode {
+	case ModeDev:
+		if c.LinkSecret == "" {
+			c.LinkSecret = randomHex(32)
+		}
+		if c.PipelineToken == "" {
+			c.PipelineToken = randomHex(24)
+		}
+	case ModeServe, ModeWork:
+		if c.LinkSecret == "" {
+			bad("LINK_SECRET", errors.New("is required (at least 16 bytes); only `retryd dev` makes a random one"))
+		}
+		if mode == ModeServe && c.PipelineToken == "" {
+			bad("PIPELINE_TOKEN", errors.New("is required; only `retryd dev` makes a random one"))
+		}
+	}
+	if c.LinkSecret != "" && len(c.LinkSecret) < 16 {
+		bad("LINK_SECRET", errors.New("must be at least 16 bytes"))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// LocalAPIURL is the API's address as seen from this machine.
+func (c *Config) LocalAPIURL() string { return "http://" + loopback(c.HTTPAddr) }
+
+// FromEnv is Load with the process environment.
+func FromEnv(mode Mode) (*Config, error) { return Load(mode, os.LookupEnv) }
+
+func lookup(lookupEnv func(string) (string, bool), name string) (string, bool) {
+	v, _ := lookupEnv(name)
+	v = strings.TrimSpace(v)
+	return v, v != ""
+}
+
+func orPositive(err error) error {
+	if err != nil {
+		return err
+	}
+	return errors.New("must be positive")
+}
+
+// loopback turns a listen address like ":8080" into a dialable "127.0.0.1:8080".
+func loopback(addr string) string {
+	host, port, ok := strings.Cut(addr, ":")
+	if !ok {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "[::]" {
+		host = "127.0.0.1"
+	}
+	return host + ":" + port
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ParseDuration is time.ParseDuration plus a whole-day suffix "d" ("60d", "1d12h").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty duration")
+	}
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid duration %q: want e.g. 60d, 72h or 1d12h", s)
+		}
+		days = time.Duration(n) * 24 * time.Hour
+		s = s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: want e.g. 60d, 72h or 1d12h", s)
+	}
+	return days + d, nil
+}
+
+// ParseDurationList parses "3d,7d"; an empty string is an empty list. Delays must be
+// positive and increasing, since each is measured from the first email.
+func ParseDurationList(s string) ([]time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		d, err := ParseDuration(part)
+		if err != nil {
+			return nil, err
+		}
+		if d <= 0 {
+			return nil, fmt.Errorf("delay %q must be positive", part)
+		}
+		if len(out) > 0 && d <= out[len(out)-1] {
+			return nil, fmt.Errorf("delays must increase (%s after %s)", d, out[len(out)-1])
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

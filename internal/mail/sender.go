@@ -1,0 +1,344 @@
+// Package mail sends the service's emails through MailerSend's Go client and
+// renders their bodies from embedded templates.
+//
+// Without an API key the same client is pointed at the local endpoint
+// (package mailbox) by rewriting its requests, so development and tests drive
+// the exact code path production uses.
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/mailersend/mailersend-go"
+)
+
+const (
+	// DefaultTimeout bounds one HTTP call when Config.Timeout is unset, because
+	// mailersend-go's default client has none and a hung connection would
+	// otherwise hold an activity until its own timeout.
+	DefaultTimeout = 10 * time.Second
+
+	// localAPIKey is the bearer sent to the local endpoint, which only checks
+	// that one is present.
+	localAPIKey = "local-dev"
+
+	// apiHost and apiPathPrefix identify the requests the local transport may
+	// rewrite; mailersend-go hard-codes https://api.mailersend.com/v1.
+	apiHost       = "api.mailersend.com"
+	apiPathPrefix = "/v1/"
+
+	// maxRetryAfter caps a server-supplied delay so a bogus header cannot
+	// overflow time.Duration or park a retry for months.
+	maxRetryAfter = 7 * 24 * time.Hour
+
+	// maxErrorMessage keeps a provider message short enough for logs and
+	// database columns.
+	maxErrorMessage = 300
+)
+
+// Address is an email address with an optional display name.
+type Address struct {
+	Email string
+	Name  string
+}
+
+// Content is a rendered email: the subject and both bodies.
+type Content struct {
+	Subject string
+	HTML    string
+	Text    string
+}
+
+// Message is one email to one recipient.
+type Message struct {
+	To Address
+	Content
+	Tags []string
+}
+
+// Config selects and configures the MailerSend backend.
+type Config struct {
+	// APIKey selects the real MailerSend API. When set, LocalURL is ignored.
+	APIKey string
+	// LocalURL is used when APIKey is empty: the base URL of the local
+	// endpoint, e.g. "http://127.0.0.1:8080/dev/mailersend". Requests to
+	// https://api.mailersend.com/v1/... go to LocalURL + "/v1/...".
+	LocalURL string
+	// From is the sender of every message; From.Email is required.
+	From Address
+	// Timeout bounds each HTTP call; DefaultTimeout when zero or negative.
+	Timeout time.Duration
+}
+
+// Sender sends messages through mailersend-go. It is safe for concurrent use.
+type Sender struct {
+	client *mailersend.Mailersend
+	from   Address
+	local  bool
+	apiKey string // kept only to scrub it from error messages
+}
+
+// NewSender builds a Sender for the real API (cfg.APIKey) or the local
+// endpoint (cfg.LocalURL).
+func NewSender(cfg Config) (*Sender, error) {
+	return newSender(cfg, nil)
+}
+
+// newSender lets tests substitute the transport underneath, to observe what
+// the client sends to the real API host without a network.
+func newSender(cfg Config, base http.RoundTripper) (*Sender, error) {
+	if strings.TrimSpace(cfg.From.Email) == "" {
+		return nil, errors.New("mail: From.Email is required")
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if base == nil {
+		base = http.DefaultTransport
+	}
+
+	s := &Sender{from: cfg.From, apiKey: cfg.APIKey}
+	transport := base
+	key := cfg.APIKey
+	if key == "" {
+		if cfg.LocalURL == "" {
+			return nil, errors.New("mail: either APIKey or LocalURL is required")
+		}
+		target, err := url.Parse(strings.TrimRight(cfg.LocalURL, "/"))
+		if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+			return nil, fmt.Errorf("mail: LocalURL %q is not an absolute http(s) URL", cfg.LocalURL)
+		}
+		transport = &localTransport{target: target, base: base}
+		key = localAPIKey
+		s.local = true
+	}
+
+	s.client = mailersend.NewMailersend(key)
+	s.client.SetClient(&http.Client{Timeout: timeout, Transport: transport})
+	return s, nil
+}
+
+// Local reports whether messages go to the local endpoint instead of MailerSend.
+func (s *Sender) Local() bool { return s.local }
+
+// Send submits one message and returns MailerSend's message id. Errors are
+// *SendError; IsPermanent tells whether retrying can help. ctx bounds the call
+// in addition to the configured timeout.
+func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
+	if err := checkMessage(m); err != nil {
+		return "", err
+	}
+
+	msg := s.client.Email.NewMessage()
+	msg.SetFrom(mailersend.From{Email: s.from.Email, Name: s.from.Name})
+	msg.SetRecipients([]mailersend.Recipient{{Email: m.To.Email, Name: m.To.Name}})
+	msg.SetSubject(m.Subject)
+	msg.SetHTML(m.HTML)
+	msg.SetText(m.Text)
+	if len(m.Tags) > 0 {
+		msg.SetTags(m.Tags)
+	}
+
+	resp, err := s.client.Email.Send(ctx, msg)
+	if err != nil {
+		return "", s.classify(ctx, err)
+	}
+	// mailersend-go leaves a successful response open; draining it lets the
+	// connection be reused.
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+
+	id := resp.Header.Get("X-Message-Id")
+	if id == "" {
+		// Without an id the message cannot be tracked; report it as transient so
+		// the caller's retry policy decides, as with any unclear outcome.
+		return "", &SendError{
+			StatusCode: resp.StatusCode,
+			Message:    "accepted without an X-Message-Id header",
+		}
+	}
+	return id, nil
+}
+
+// checkMessage rejects messages MailerSend would refuse with 422 anyway,
+// without spending a request (and rate limit) on them.
+func checkMessage(m Message) error {
+	var missing string
+	switch {
+	case strings.TrimSpace(m.To.Email) == "":
+		missing = "recipient address"
+	case strings.TrimSpace(m.Subject) == "":
+		missing = "subject"
+	case strings.TrimSpace(m.HTML) == "" && strings.TrimSpace(m.Text) == "":
+		missing = "body"
+	}
+	if missing == "" {
+		return nil
+	}
+	return &SendError{Permanent: true, Message: "message has no " + missing}
+}
+
+// classify turns what mailersend-go returned into a *SendError.
+func (s *Sender) classify(ctx context.Context, err error) error {
+	var apiErr *mailersend.ErrorResponse
+	var authErr *mailersend.AuthError
+	if errors.As(err, &authErr) {
+		apiErr = (*mailersend.ErrorResponse)(authErr)
+	}
+	if apiErr != nil || errors.As(err, &apiErr) {
+		status := 0
+		var header http.Header
+		if apiErr.Response != nil {
+			status = apiErr.Response.StatusCode
+			header = apiErr.Response.Header
+		}
+		msg := apiErr.Message
+		if msg == "" {
+			msg = http.StatusText(status)
+		}
+		se := &SendError{
+			StatusCode: status,
+			Permanent:  permanentStatus(status),
+			Message:    s.scrub(msg),
+		}
+		if !se.Permanent {
+			se.RetryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
+		}
+		return se
+	}
+
+	// Everything else happened before an HTTP status arrived: DNS, connect,
+	// TLS, timeouts, cancellation. None of it says the message is bad.
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return &SendError{Message: "request cancelled: " + ctxErr.Error(), err: ctxErr}
+	}
+	detail := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// url.Error repeats the URL; the inner error is the useful part.
+		detail = ue.Err
+	}
+	return &SendError{Message: "network error: " + s.scrub(detail.Error()), err: err}
+}
+
+// permanentStatus follows MailerSend's semantics: validation, auth and
+// routing failures repeat identically on retry, while throttling, timeouts and
+// server errors pass.
+func permanentStatus(status int) bool {
+	switch status {
+	case http.StatusRequestTimeout, http.StatusMisdirectedRequest, http.StatusTooManyRequests:
+		return false
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
+		http.StatusNotFound, http.StatusUnprocessableEntity:
+		return true
+	}
+	// Other 4xx (413, 415, ...) describe the request, not the server's state.
+	// Anything else (5xx, odd statuses) may clear up.
+	return status >= 400 && status < 500
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 means "not given".
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if at, err := http.ParseTime(v); err == nil {
+		d = at.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// scrub makes text from outside (provider messages, transport errors) safe to
+// put into a SendError: no key, no addresses, bounded length.
+func (s *Sender) scrub(msg string) string {
+	if s.apiKey != "" {
+		msg = strings.ReplaceAll(msg, s.apiKey, "[key]")
+	}
+	msg = redactAddresses(msg)
+	if len(msg) > maxErrorMessage {
+		msg = strings.ToValidUTF8(msg[:maxErrorMessage], "") + "..."
+	}
+	return msg
+}
+
+// redactAddresses replaces every token containing an "@" with "[address]",
+// so error text never carries an email address into logs or stored error
+// columns, whatever the provider or the network stack put in it.
+func redactAddresses(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	isDelim := func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune(`<>"'(),;[]`, r)
+	}
+	var b strings.Builder
+	rest := s
+	for {
+		at := strings.IndexByte(rest, '@')
+		if at < 0 {
+			b.WriteString(rest)
+			return b.String()
+		}
+		start := 0
+		if i := strings.LastIndexFunc(rest[:at], isDelim); i >= 0 {
+			_, size := utf8.DecodeRuneInString(rest[i:])
+			start = i + size
+		}
+		end := at + 1
+		if i := strings.IndexFunc(rest[end:], isDelim); i >= 0 {
+			end += i
+		} else {
+			end = len(rest)
+		}
+		b.WriteString(rest[:start])
+		b.WriteString("[address]")
+		rest = rest[end:]
+	}
+}
+
+// localTransport sends mailersend-go's requests to the local endpoint. It
+// refuses any other destination so a local-mode sender can never reach the
+// real API or an unexpected host.
+type localTransport struct {
+	target *url.URL
+	base   http.RoundTripper
+}
+
+func (t *localTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != apiHost || !strings.HasPrefix(req.URL.Path, apiPathPrefix) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("mail: local transport refuses %s %s://%s%s", req.Method, req.URL.Scheme, req.URL.Host, req.URL.Path)
+	}
+	// A RoundTripper must not modify the caller's request.
+	out := req.Clone(req.Context())
+	u := *t.target
+	u.Path = t.target.Path + req.URL.Path
+	u.RawPath = ""
+	u.RawQuery = req.URL.RawQuery
+	out.URL = &u
+	out.Host = ""
+	return t.base.RoundTrip(out)
+}

@@ -1,0 +1,148 @@
+// Package problem defines the stable reason codes of retryd and the typed error that
+// carries one from a rule, an activity or a handler to the HTTP answer
+// (RFC 9457 application/problem+json with an extra "code" member).
+package problem
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Code is a stable, machine-readable reason. Clients switch on it; never rename one.
+type Code string
+
+const (
+	// Give-retry rules, in the order SPEC §3 checks them.
+	NotFound              Code = "not_found"
+	RetryPending          Code = "retry_pending"
+	ShootNotFinished      Code = "shoot_not_finished"
+	ShootAlreadyRetried   Code = "shoot_already_retried"
+	RetryWindowExpired    Code = "retry_window_expired"
+	RetryCreditsExhausted Code = "retry_credits_exhausted"
+
+	// Restart rules.
+	NotManaged        Code = "not_managed"
+	NoDeletedShoot    Code = "no_deleted_shoot"
+	ActiveShootExists Code = "active_shoot_exists"
+
+	// Member and pipeline side.
+	InsufficientCredits Code = "insufficient_credits"
+	InvalidShootStatus  Code = "invalid_shoot_status"
+	RetryNotPending     Code = "retry_not_pending"
+	InvalidToken        Code = "invalid_token"
+	TokenExpired        Code = "token_expired"
+
+	// Request shape and access.
+	Unauthorized         Code = "unauthorized"
+	ForbiddenForRole     Code = "forbidden_for_role"
+	InvalidBody          Code = "invalid_body"
+	InvalidID            Code = "invalid_id"
+	InvalidParameter     Code = "invalid_parameter"
+	IdempotencyKeyReused Code = "idempotency_key_reused"
+	PayloadTooLarge      Code = "payload_too_large"
+	UnsupportedMedia     Code = "unsupported_media_type"
+	MethodNotAllowed     Code = "method_not_allowed"
+	RouteNotFound        Code = "route_not_found"
+	RateLimited          Code = "rate_limited"
+
+	// Server side.
+	Unavailable Code = "unavailable"
+	Timeout     Code = "timeout"
+	Internal    Code = "internal"
+)
+
+type meta struct {
+	status int
+	title  string
+}
+
+var codes = map[Code]meta{
+	NotFound:              {http.StatusNotFound, "Not found"},
+	RetryPending:          {http.StatusConflict, "The member already has a pending retry"},
+	ShootNotFinished:      {http.StatusConflict, "The shoot is not finished"},
+	ShootAlreadyRetried:   {http.StatusConflict, "The shoot has already been retried"},
+	RetryWindowExpired:    {http.StatusUnprocessableEntity, "The retry window has expired"},
+	RetryCreditsExhausted: {http.StatusUnprocessableEntity, "The member has no retries left"},
+	NotManaged:            {http.StatusUnprocessableEntity, "The member is not a managed member"},
+	NoDeletedShoot:        {http.StatusConflict, "The member has no deleted shoot"},
+	ActiveShootExists:     {http.StatusConflict, "The member has an active or in-progress shoot"},
+	InsufficientCredits:   {http.StatusPaymentRequired, "The organization has no credits left"},
+	InvalidShootStatus:    {http.StatusConflict, "The shoot is not in a status that allows this"},
+	RetryNotPending:       {http.StatusConflict, "The retry is not pending"},
+	InvalidToken:          {http.StatusUnauthorized, "The link is not valid"},
+	TokenExpired:          {http.StatusUnauthorized, "The link has expired"},
+	Unauthorized:          {http.StatusUnauthorized, "Authentication required"},
+	ForbiddenForRole:      {http.StatusForbidden, "This key's role may not do this"},
+	InvalidBody:           {http.StatusBadRequest, "The request body is not valid"},
+	InvalidID:             {http.StatusBadRequest, "An id in the request is not valid"},
+	InvalidParameter:      {http.StatusBadRequest, "A query parameter is not valid"},
+	IdempotencyKeyReused:  {http.StatusUnprocessableEntity, "The Idempotency-Key was used with another request"},
+	PayloadTooLarge:       {http.StatusRequestEntityTooLarge, "The request body is too large"},
+	UnsupportedMedia:      {http.StatusUnsupportedMediaType, "The request body must be JSON"},
+	MethodNotAllowed:      {http.StatusMethodNotAllowed, "Method not allowed"},
+	RouteNotFound:         {http.StatusNotFound, "No such route"},
+	RateLimited:           {http.StatusTooManyRequests, "Too many requests"},
+	Unavailable:           {http.StatusServiceUnavailable, "A dependency is unavailable"},
+	Timeout:               {http.StatusGatewayTimeout, "The request took too long"},
+	Internal:              {http.StatusInternalServerError, "Internal error"},
+}
+
+// Status is the HTTP status of a code (500 for an unknown one).
+func (c Code) Status() int {
+	if m, ok := codes[c]; ok {
+		return m.status
+	}
+	return http.StatusInternalServerError
+}
+
+// Title is the short human summary of a code.
+func (c Code) Title() string {
+	if m, ok := codes[c]; ok {
+		return m.title
+	}
+	return "Internal error"
+}
+
+// Known tells whether c is one of retryd's codes.
+func (c Code) Known() bool {
+	_, ok := codes[c]
+	return ok
+}
+
+// Codes lists every code (for the OpenAPI document and tests).
+func Codes() []Code {
+	out := make([]Code, 0, len(codes))
+	for c := range codes {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Error is a refusal with a stable code and a human detail. Details must never carry
+// secrets or personal data: they reach clients and logs.
+type Error struct {
+	Code   Code
+	Detail string
+}
+
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return string(e.Code)
+	}
+	return string(e.Code) + ": " + e.Detail
+}
+
+// New builds an *Error.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// As extracts an *Error from err's chain.
+func As(err error) (*Error, bool) {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe, true
+	}
+	return nil, false
+}

@@ -1,0 +1,124 @@
+// Package rules holds the product's eligibility rules (SPEC §3) as pure functions, so the
+// API's preview, the API's pre-check and the activity that reserves under row locks all
+// decide the same way.
+package rules
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/headshotpro/retryd/internal/problem"
+)
+
+// DefaultRetryWindow is HeadshotPro's "completed within the last 60 days".
+const DefaultRetryWindow = 60 * 24 * time.Hour
+
+// Allowance names which allowance a retry consumes.
+type Allowance string
+
+const (
+	AllowanceRetryCredit Allowance = "retry_credit"
+	AllowanceFreeRetry   Allowance = "free_retry"
+)
+
+// RetryFacts is what the give-retry rules look at. The caller has already established
+// that the member and the shoot belong to the caller's organization (rule 1).
+type RetryFacts struct {
+	MemberHasPendingRetry bool
+	ShootStatus           string
+	ShootCompletedAt      *time.Time
+	ShootRetried          bool // a retry record exists for the shoot, or its retry_count > 0
+	RetryCredits          int
+	FreeRetryAvailable    bool
+}
+
+// CheckRetry applies rules 2–6 in order and returns the allowance the retry would use, or
+// the first broken rule as a *problem.Error.
+func CheckRetry(f RetryFacts, now time.Time, window time.Duration) (Allowance, error) {
+	if f.MemberHasPendingRetry {
+		return "", problem.New(problem.RetryPending, "the member already has a pending retry; ask them to log in and start their photo shoot")
+	}
+	if f.ShootStatus != "active" || f.ShootCompletedAt == nil {
+		return "", problem.New(problem.ShootNotFinished, "only finished shoots can be retried (the shoot is %s)", f.ShootStatus)
+	}
+	if f.ShootRetried {
+		return "", problem.New(problem.ShootAlreadyRetried, "each shoot can be retried once")
+	}
+	if now.Sub(*f.ShootCompletedAt) > window {
+		return "", problem.New(problem.RetryWindowExpired, "retries are only available for shoots completed within the last %s", humanWindow(window))
+	}
+	return consume(f.RetryCredits, f.FreeRetryAvailable)
+}
+
+// consume is rule 6 and effect 1: a retry credit first (it does not count against the
+// one free retry), else the free retry.
+func consume(credits int, free bool) (Allowance, error) {
+	switch {
+	case credits > 0:
+		return AllowanceRetryCredit, nil
+	case free:
+		return AllowanceFreeRetry, nil
+	default:
+		return "", problem.New(problem.RetryCreditsExhausted, "the member has used their free retry and holds no retry credits")
+	}
+}
+
+// HasAllowance is rule 6 alone: whether the Actions menu may offer a retry.
+func HasAllowance(credits int, free bool) bool {
+	_, err := consume(credits, free)
+	return err == nil
+}
+
+// RestartFacts is what the restart rules look at.
+type RestartFacts struct {
+	MemberKind      string
+	HasDeletedShoot bool
+	HasOtherShoot   bool // any shoot in a status other than deleted
+}
+
+// CheckRestart applies the managed-member restart rules in order.
+func CheckRestart(f RestartFacts) error {
+	if f.MemberKind != "managed" {
+		return problem.New(problem.NotManaged, "only managed members' deleted shoots can be restarted")
+	}
+	if !f.HasDeletedShoot {
+		return problem.New(problem.NoDeletedShoot, "the member has no deleted shoot")
+	}
+	if f.HasOtherShoot {
+		return problem.New(problem.ActiveShootExists, "the member has an active or in-progress shoot")
+	}
+	return nil
+}
+
+// Section is the dashboard section of a member, by the status of their most recent shoot.
+func Section(status string) string {
+	switch status {
+	case "active":
+		return SectionFinished
+	case "deleted":
+		return SectionDeleted
+	default:
+		return SectionInProgress
+	}
+}
+
+// Dashboard sections.
+const (
+	SectionFinished   = "finished"
+	SectionInProgress = "in_progress"
+	SectionDeleted    = "deleted"
+)
+
+// InProgressStatuses are the shoot statuses of the In Progress section.
+var InProgressStatuses = []string{"onboarding", "waiting", "pending", "generatingHeadshots", "failed"}
+
+func humanWindow(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		days := int(d / (24 * time.Hour))
+		if days == 1 {
+			return "1 day"
+		}
+		return strconv.Itoa(days) + " days"
+	}
+	return d.String()
+}

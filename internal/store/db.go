@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	neturl "net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Open connects to Postgres through pgx's database/sql driver and checks the connection.
+func Open(ctx context.Context, url string) (*bun.DB, error) {
+	sqldb, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	sqldb.SetMaxOpenConns(20)
+	sqldb.SetMaxIdleConns(20)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return db, nil
+}
+
+// Migrations returns the embedded, versioned migrations.
+func Migrations() (*migrate.Migrations, error) {
+	m := migrate.NewMigrations()
+	if err := m.Discover(migrationFiles); err != nil {
+		return nil, fmt.Errorf("discover migrations: %w", err)
+	}
+	return m, nil
+}
+
+// Migrate applies every pending migration and returns the names it applied.
+// Migrations are marked applied only once they succeed, so a failed one runs again.
+func Migrate(ctx context.Context, db *bun.DB) ([]string, error) {
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	m := migrate.NewMigrator(db, ms, migrate.WithMarkAppliedOnSuccess(true))
+	if err := m.Init(ctx); err != nil {
+		return nil, fmt.Errorf("init migrations: %w", err)
+	}
+	if err := m.Lock(ctx); err != nil {
+		return nil, fmt.Errorf("lock migrations (another migrate running?): %w", err)
+	}
+	defer func() { _ = m.Unlock(ctx) }()
+	group, err := m.Migrate(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	var names []string
+	for _, mg := range group.Migrations {
+		names = append(names, mg.Name)
+	}
+	return names, nil
+}
+
+// IsUniqueViolation tells whether err is Postgres's unique-violation (23505), optionally
+// on the named constraint or index.
+func IsUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		return false
+	}
+	return constraint == "" || pgErr.ConstraintName == constraint
+}
+
+// IsCheckViolation tells whether err is a check-constraint violation (23514).
+func IsCheckViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23514"
+}
+
+// driverName keeps the pgx stdlib driver registered under "pgx".
+var _ = stdlib.GetDefaultDriver
+
+// EnsureDatabase creates the database named in url when it does not exist, connecting
+// to the server's "postgres" database to do so. Used by dev mode only.
+func EnsureDatabase(ctx context.Context, url string) error {
+	cfg, err := pgconn.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("parse database URL: %w", err)
+	}
+	name := cfg.Database
+	admin := replaceDatabase(url, name, "postgres")
+	db, err := Open(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var exists bool
+	if err := db.NewRaw("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ?)", name).Scan(ctx, &exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+pgQuoteIdent(name)); err != nil && !IsUniqueViolation(err, "") {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+func replaceDatabase(url, from, to string) string {
+	u, err := neturl.Parse(url)
+	if err != nil || u.Path != "/"+from {
+		return url
+	}
+	u.Path = "/" + to
+	return u.String()
+}
+
+func pgQuoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}

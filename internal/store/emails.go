@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// Email kinds.
+const (
+	EmailKindInitial  = "initial"
+	EmailKindReminder = "reminder"
+	EmailKindResend   = "resend"
+	EmailKindLink     = "link"
+)
+
+// BeginEmail records the intent to send email number seq of a retry or restart before
+// MailerSend is called. It answers the existing row when one is there: a row already
+// "sent" means a previous attempt got through and must not send again.
+func BeginEmail(ctx context.Context, db bun.IDB, subjectID string, seq int, kind string) (*Email, error) {
+	e := &Email{ID: uuid.NewString(), SubjectID: subjectID, Seq: seq, Kind: kind, Status: "sending"}
+	_, err := db.NewInsert().Model(e).
+		On("CONFLICT (subject_id, seq) DO UPDATE").
+		Set("attempts = email.attempts + 1").
+		Returning("*").Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// EmailSubject says which table an email's status is mirrored to.
+type EmailSubject string
+
+const (
+	SubjectRetry   EmailSubject = "retries"
+	SubjectRestart EmailSubject = "restarts"
+)
+
+// FinishEmail stores the provider's message id and mirrors the status on the retry or
+// restart; a sent reminder also counts in reminders_sent.
+func FinishEmail(ctx context.Context, db bun.IDB, subject EmailSubject, e *Email, messageID string, now time.Time) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewUpdate().Model((*Email)(nil)).
+			Set("status = 'sent'").Set("message_id = ?", messageID).Set("sent_at = ?", now).
+			Where("id = ?", e.ID).Exec(ctx); err != nil {
+			return err
+		}
+		q := tx.NewUpdate().Table(string(subject)).
+			Set("email_status = 'sent'").Set("email_message_id = ?", messageID).Set("updated_at = ?", now).
+			Where("id = ?", e.SubjectID)
+		if e.Kind == EmailKindReminder {
+			q = q.Set("reminders_sent = reminders_sent + 1")
+		}
+		_, err := q.Exec(ctx)
+		return err
+	})
+}
+
+// FailEmail records a permanent failure. The status shown on the retry only turns to
+// failed when no earlier email of it was sent: a failed reminder does not undo a
+// delivered retry email.
+func FailEmail(ctx context.Context, db bun.IDB, subject EmailSubject, e *Email, reason string, now time.Time) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewUpdate().Model((*Email)(nil)).
+			Set("status = 'failed'").Set("last_error = ?", reason).
+			Where("id = ?", e.ID).Where("status <> 'sent'").Exec(ctx); err != nil {
+			return err
+		}
+		_, err := tx.NewUpdate().Table(string(subject)).
+			Set("email_status = 'failed'").Set("updated_at = ?", now).
+			Where("id = ?", e.SubjectID).Where("email_status <> 'sent' OR ? <> 'reminder'", e.Kind).Exec(ctx)
+		return err
+	})
+}

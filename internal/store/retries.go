@@ -1,0 +1,259 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/rules"
+)
+
+// Actor is who asked for a change, for the records and the audit log.
+type Actor struct {
+	Kind      string // ActorAdmin, ActorAutomation, ...
+	ID        string // admin id or API key id
+	RequestID string
+}
+
+// ReserveRetryParams are the ids a retry is reserved for.
+type ReserveRetryParams struct {
+	RetryID    string
+	OrgID      string
+	MemberID   string
+	ShootID    string
+	Reason     string
+	WorkflowID string
+	Actor      Actor
+	Now        time.Time
+	Window     time.Duration
+}
+
+// ReserveRetry checks the give-retry rules under row locks on the member and the shoot and,
+// in the same transaction, consumes the allowance, records the retry (stage resetting) and
+// writes the audit event. Running it again for the same retry id returns the recorded
+// retry, so an activity retried after its commit does not consume twice.
+func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry, error) {
+	var out *Retry
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		existing := new(Retry)
+		err := tx.NewSelect().Model(existing).Where("id = ?", p.RetryID).Scan(ctx)
+		if err == nil {
+			out = existing
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+
+		member := new(Member)
+		if err := tx.NewSelect().Model(member).
+			Where("id = ? AND org_id = ?", p.MemberID, p.OrgID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "member")
+		}
+		shoot := new(Shoot)
+		if err := tx.NewSelect().Model(shoot).
+			Where("id = ? AND member_id = ?", p.ShootID, p.MemberID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "shoot")
+		}
+		facts, err := retryFacts(ctx, tx, member, shoot)
+		if err != nil {
+			return err
+		}
+		allowance, err := rules.CheckRetry(facts, p.Now, p.Window)
+		if err != nil {
+			return err
+		}
+		upd := tx.NewUpdate().Model((*Member)(nil)).Where("id = ?", member.ID)
+		if allowance == rules.AllowanceRetryCredit {
+			upd = upd.Set("retry_credits = retry_credits - 1")
+		} else {
+			upd = upd.Set("free_retry_available = false")
+		}
+		if _, err := upd.Exec(ctx); err != nil {
+			return err
+		}
+		r := &Retry{
+			ID: p.RetryID, OrgID: p.OrgID, MemberID: p.MemberID, ShootID: p.ShootID,
+			IssuedByKind: p.Actor.Kind, IssuedBy: p.Actor.ID, IssuedAt: p.Now,
+			AllowanceUsed: string(allowance), Reason: nullable(p.Reason),
+			Status: StatusPending, Stage: "resetting", EmailStatus: EmailQueued,
+			WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
+		}
+		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+			switch {
+			case IsUniqueViolation(err, "retries_one_pending_per_member"):
+				return problem.New(problem.RetryPending, "the member already has a pending retry")
+			case IsUniqueViolation(err, "retries_one_per_shoot"):
+				return problem.New(problem.ShootAlreadyRetried, "each shoot can be retried once")
+			}
+			return err
+		}
+		if err := Audit(ctx, tx, AuditEvent{
+			OrgID: p.OrgID, ActorKind: p.Actor.Kind, ActorID: p.Actor.ID, Action: "retry.give",
+			TargetKind: "retry", TargetID: r.ID, RequestID: p.Actor.RequestID, Outcome: "reserved",
+			Detail: map[string]any{"member_id": p.MemberID, "shoot_id": p.ShootID, "allowance_used": string(allowance)},
+		}); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// retryFacts gathers what rules.CheckRetry needs beyond the two locked rows.
+func retryFacts(ctx context.Context, db bun.IDB, m *Member, s *Shoot) (rules.RetryFacts, error) {
+	var pending, retried bool
+	err := db.NewRaw(`SELECT
+		EXISTS (SELECT 1 FROM retries WHERE member_id = ? AND status = 'pending'),
+		EXISTS (SELECT 1 FROM retries WHERE shoot_id = ?)`, m.ID, s.ID).Scan(ctx, &pending, &retried)
+	if err != nil {
+		return rules.RetryFacts{}, err
+	}
+	return rules.RetryFacts{
+		MemberHasPendingRetry: pending,
+		ShootStatus:           s.Status,
+		ShootCompletedAt:      s.CompletedAt,
+		ShootRetried:          retried || s.RetryCount > 0,
+		RetryCredits:          m.RetryCredits,
+		FreeRetryAvailable:    m.FreeRetryAvailable,
+	}, nil
+}
+
+// CheckRetry evaluates the give-retry rules without locking or changing anything: the
+// API's preview and its pre-check, so an ineligible request starts no workflow.
+func CheckRetry(ctx context.Context, db bun.IDB, orgID, memberID, shootID string, now time.Time, window time.Duration) (rules.Allowance, error) {
+	member := new(Member)
+	if err := db.NewSelect().Model(member).Where("id = ? AND org_id = ?", memberID, orgID).Scan(ctx); err != nil {
+		return "", notFound(err, "member")
+	}
+	shoot := new(Shoot)
+	if err := db.NewSelect().Model(shoot).Where("id = ? AND member_id = ?", shootID, memberID).Scan(ctx); err != nil {
+		return "", notFound(err, "shoot")
+	}
+	facts, err := retryFacts(ctx, db, member, shoot)
+	if err != nil {
+		return "", err
+	}
+	return rules.CheckRetry(facts, now, window)
+}
+
+// DeleteRetryResults deletes the results of the retry's shoot while the retry is still
+// resetting; afterwards it deletes nothing, so a late re-run cannot touch new results.
+func DeleteRetryResults(ctx context.Context, db bun.IDB, retryID string) (int64, error) {
+	res, err := db.NewRaw(`DELETE FROM results WHERE shoot_id = (
+		SELECT shoot_id FROM retries WHERE id = ? AND stage = 'resetting')`, retryID).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// ResetRetryShoot resets the retry's shoot to onboarding (retry_count + 1, completed_at
+// cleared, next submission free) and moves the retry to pending, once.
+func ResetRetryShoot(ctx context.Context, db bun.IDB, retryID string, now time.Time) (*Retry, error) {
+	var out *Retry
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		r := new(Retry)
+		if err := tx.NewSelect().Model(r).Where("id = ?", retryID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "retry")
+		}
+		out = r
+		if r.Stage != "resetting" {
+			return nil
+		}
+		if _, err := tx.NewUpdate().Model((*Shoot)(nil)).
+			Set("status = ?", ShootOnboarding).
+			Set("retry_count = retry_count + 1").
+			Set("completed_at = NULL").
+			Set("next_submission_free = true").
+			Set("started_at = NULL").
+			Set("submitted_at = NULL").
+			Set("updated_at = ?", now).
+			Where("id = ?", r.ShootID).Exec(ctx); err != nil {
+			return err
+		}
+		r.Stage, r.UpdatedAt = "pending", now
+		_, err := tx.NewUpdate().Model(r).Column("stage", "updated_at").WherePK().Exec(ctx)
+		return err
+	})
+	return out, err
+}
+
+// SetRetryStage records a stage reached by the workflow. Started and failed also set the
+// status; the stage never moves back from started.
+func SetRetryStage(ctx context.Context, db bun.IDB, retryID, stage string, now time.Time) error {
+	q := db.NewUpdate().Model((*Retry)(nil)).
+		Set("stage = ?", stage).Set("updated_at = ?", now).
+		Where("id = ?", retryID).Where("stage <> 'started'")
+	switch stage {
+	case StatusStarted:
+		q = q.Set("status = ?", StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
+	case StatusFailed:
+		q = q.Set("status = ?", StatusFailed).Where("status = 'pending'")
+	}
+	_, err := q.Exec(ctx)
+	return err
+}
+
+// GetRetry reads one retry with its note.
+func GetRetry(ctx context.Context, db bun.IDB, retryID string) (*Retry, error) {
+	r := new(Retry)
+	err := db.NewSelect().Model(r).ModelTableExpr("retries AS r").
+		ColumnExpr("r.*").ColumnExpr("n.note").
+		Join("LEFT JOIN retry_notes AS n ON n.retry_id = r.id").
+		Where("r.id = ?", retryID).Scan(ctx)
+	if err != nil {
+		return nil, notFound(err, "retry")
+	}
+	return r, nil
+}
+
+// RetryContact is what the email activity needs; it is read at send time so that no
+// address or name enters a workflow history.
+type RetryContact struct {
+	RetryID     string
+	MemberID    string
+	ShootID     string
+	MemberName  string
+	MemberEmail *string
+	Status      string
+}
+
+// GetRetryContact reads the member's address for a retry's email.
+func GetRetryContact(ctx context.Context, db bun.IDB, retryID string) (*RetryContact, error) {
+	c := new(RetryContact)
+	err := db.NewRaw(`SELECT r.id, r.member_id, r.shoot_id, m.name, m.email, r.status
+		FROM retries r JOIN members m ON m.id = r.member_id WHERE r.id = ?`, retryID).
+		Scan(ctx, &c.RetryID, &c.MemberID, &c.ShootID, &c.MemberName, &c.MemberEmail, &c.Status)
+	if err != nil {
+		return nil, notFound(err, "retry")
+	}
+	return c, nil
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return problem.New(problem.NotFound, "%s not found", what)
+	}
+	return fmt.Errorf("load %s: %w", what, err)
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// SaveRetryNote keeps an admin's note for a retry id chosen before the workflow starts.
+func SaveRetryNote(ctx context.Context, db bun.IDB, retryID, note string) error {
+	_, err := db.NewInsert().Model(&RetryNote{RetryID: retryID, Note: note}).
+		On("CONFLICT (retry_id) DO NOTHING").Exec(ctx)
+	return err
+}

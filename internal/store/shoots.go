@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/problem"
+)
+
+// Started lists what a member's start ended: the workflows to signal.
+type Started struct {
+	Shoot   *Shoot
+	Retry   *Retry   // the retry that became started, if any
+	Restart *Restart // the restart that became started, if any
+	Charged bool     // a submission took an organization credit
+}
+
+// StartShoot records that the member started their shoot: a pending retry or restart of
+// it becomes started. Starting twice is harmless.
+func StartShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID string, now time.Time) (*Started, error) {
+	var out *Started
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		s, err := lockMemberShoot(ctx, tx, memberID, shootID)
+		if err != nil {
+			return err
+		}
+		if s.Status != ShootOnboarding {
+			return problem.New(problem.InvalidShootStatus, "the shoot is %s; only a shoot in onboarding can be started", s.Status)
+		}
+		if s.StartedAt == nil {
+			s.StartedAt = &now
+			if _, err := tx.NewUpdate().Model(s).Column("started_at").WherePK().Exec(ctx); err != nil {
+				return err
+			}
+		}
+		out, err = markStarted(ctx, tx, s, requestID, "shoot.start", now)
+		return err
+	})
+	return out, err
+}
+
+// SubmitShoot records the member's photos: onboarding → waiting, one organization credit
+// unless the shoot's next submission is free (a retried shoot's). It also counts as
+// starting the shoot.
+func SubmitShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID string, now time.Time) (*Started, error) {
+	var out *Started
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		s, err := lockMemberShoot(ctx, tx, memberID, shootID)
+		if err != nil {
+			return err
+		}
+		if s.Status != ShootOnboarding {
+			return problem.New(problem.InvalidShootStatus, "the shoot is %s; photos can only be submitted in onboarding", s.Status)
+		}
+		charged := !s.NextSubmissionFree
+		if charged {
+			res, err := tx.NewUpdate().Model((*Organization)(nil)).
+				Set("credit_balance = credit_balance - 1").
+				Where("id = ? AND credit_balance > 0", s.OrgID).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return problem.New(problem.InsufficientCredits, "the organization's credit balance is 0")
+			}
+		}
+		s.Status, s.SubmittedAt, s.NextSubmissionFree, s.UpdatedAt = ShootWaiting, &now, false, now
+		if s.StartedAt == nil {
+			s.StartedAt = &now
+		}
+		if _, err := tx.NewUpdate().Model(s).
+			Column("status", "submitted_at", "next_submission_free", "started_at", "updated_at").
+			WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		out, err = markStarted(ctx, tx, s, requestID, "shoot.submit", now)
+		if out != nil {
+			out.Charged = charged
+		}
+		return err
+	})
+	return out, err
+}
+
+func lockMemberShoot(ctx context.Context, tx bun.Tx, memberID, shootID string) (*Shoot, error) {
+	s := new(Shoot)
+	if err := tx.NewSelect().Model(s).Where("id = ? AND member_id = ?", shootID, memberID).For("UPDATE").Scan(ctx); err != nil {
+		return nil, notFound(err, "shoot")
+	}
+	return s, nil
+}
+
+func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action string, now time.Time) (*Started, error) {
+	out := &Started{Shoot: s}
+	var retries []Retry
+	if err := tx.NewSelect().Model(&retries).
+		Where("shoot_id = ? AND status = 'pending'", s.ID).For("UPDATE").Scan(ctx); err != nil {
+		return nil, err
+	}
+	for i := range retries {
+		r := &retries[i]
+		r.Status, r.Stage, r.StartedAt, r.UpdatedAt = StatusStarted, StatusStarted, &now, now
+		if _, err := tx.NewUpdate().Model(r).Column("status", "stage", "started_at", "updated_at").WherePK().Exec(ctx); err != nil {
+			return nil, err
+		}
+		out.Retry = r
+	}
+	var restarts []Restart
+	if err := tx.NewSelect().Model(&restarts).
+		Where("new_shoot_id = ? AND status = 'pending'", s.ID).For("UPDATE").Scan(ctx); err != nil {
+		return nil, err
+	}
+	for i := range restarts {
+		r := &restarts[i]
+		r.Status, r.Stage, r.StartedAt, r.UpdatedAt = StatusStarted, StatusStarted, &now, now
+		if _, err := tx.NewUpdate().Model(r).Column("status", "stage", "started_at", "updated_at").WherePK().Exec(ctx); err != nil {
+			return nil, err
+		}
+		out.Restart = r
+	}
+	err := Audit(ctx, tx, AuditEvent{
+		OrgID: s.OrgID, ActorKind: ActorMember, ActorID: s.MemberID, Action: action,
+		TargetKind: "shoot", TargetID: s.ID, RequestID: requestID, Outcome: "ok",
+	})
+	return out, err
+}
+
+// CompleteShoot is the pipeline's report that a shoot finished with results.
+func CompleteShoot(ctx context.Context, db bun.IDB, shootID string, resultKeys []string, requestID string, now time.Time) (*Shoot, error) {
+	return pipelineTransition(ctx, db, shootID, ShootActive, requestID, now, func(ctx context.Context, tx bun.Tx, s *Shoot) error {
+		s.CompletedAt = &now
+		if len(resultKeys) == 0 {
+			return nil
+		}
+		rows := make([]Result, len(resultKeys))
+		for i, k := range resultKeys {
+			rows[i] = Result{ID: uuid.NewString(), ShootID: s.ID, StorageKey: k, CreatedAt: now}
+		}
+		_, err := tx.NewInsert().Model(&rows).Exec(ctx)
+		return err
+	})
+}
+
+// FailShoot is the pipeline's report that a shoot failed.
+func FailShoot(ctx context.Context, db bun.IDB, shootID, requestID string, now time.Time) (*Shoot, error) {
+	return pipelineTransition(ctx, db, shootID, ShootFailed, requestID, now, nil)
+}
+
+func pipelineTransition(ctx context.Context, db bun.IDB, shootID, to, requestID string, now time.Time,
+	also func(context.Context, bun.Tx, *Shoot) error) (*Shoot, error) {
+	s := new(Shoot)
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := tx.NewSelect().Model(s).Where("id = ?", shootID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "shoot")
+		}
+		switch s.Status {
+		case ShootWaiting, ShootPending, ShootGeneratingHeadshots:
+		default:
+			return problem.New(problem.InvalidShootStatus, "the shoot is %s; only waiting, pending or generatingHeadshots shoots can become %s", s.Status, to)
+		}
+		s.Status, s.UpdatedAt = to, now
+		if also != nil {
+			if err := also(ctx, tx, s); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.NewUpdate().Model(s).Column("status", "completed_at", "updated_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("update shoot: %w", err)
+		}
+		return Audit(ctx, tx, AuditEvent{
+			OrgID: s.OrgID, ActorKind: ActorPipeline, ActorID: "pipeline", Action: "shoot." + to,
+			TargetKind: "shoot", TargetID: s.ID, RequestID: requestID, Outcome: "ok",
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ShootResultCount counts a shoot's results.
+func ShootResultCount(ctx context.Context, db bun.IDB, shootID string) (int, error) {
+	n, err := db.NewSelect().Model((*Result)(nil)).Where("shoot_id = ?", shootID).Count(ctx)
+	return int(n), err
+}

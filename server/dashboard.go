@@ -1,0 +1,183 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/rules"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+type cardDTO struct {
+	Member  memberDTO    `json:"member"`
+	Shoot   shootDTO     `json:"shoot"`
+	Retry   cardRetryDTO `json:"retry"`
+	Actions []string     `json:"actions"`
+	Section string       `json:"section"`
+}
+
+type cardRetryDTO struct {
+	RetriesRemaining int  `json:"retries_remaining"`
+	Pending          bool `json:"pending"`
+}
+
+type sectionDTO struct {
+	Section    string    `json:"section,omitempty"`
+	Cards      []cardDTO `json:"cards"`
+	NextCursor *string   `json:"next_cursor"`
+}
+
+var sectionStatuses = map[string][]string{
+	rules.SectionFinished:   {store.ShootActive},
+	rules.SectionInProgress: rules.InProgressStatuses,
+	rules.SectionDeleted:    {store.ShootDeleted},
+}
+
+var sectionOrder = []string{rules.SectionFinished, rules.SectionInProgress, rules.SectionDeleted}
+
+const (
+	defaultPageSize = 20
+	maxPageSize     = 100
+	maxSearchLen    = 200
+)
+
+func (s *Server) getOrganization(c *gin.Context) {
+	sum, err := store.GetOrgSummary(c.Request.Context(), s.db, principal(c).OrgID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"id": sum.ID, "name": sum.Name, "credit_balance": sum.CreditBalance,
+		"members": sum.Members, "finished_shoots": sum.FinishedShoots,
+	})
+}
+
+// getHeadshots is the dashboard: one section page, or the first page of each section.
+func (s *Server) getHeadshots(c *gin.Context) {
+	section := c.Query("section")
+	limit := defaultPageSize
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			s.abort(c, problem.InvalidParameter, "limit must be a whole number from 1 to %d", maxPageSize)
+			return
+		}
+		limit = n
+	}
+	search := c.Query("q")
+	if utf8.RuneCountInString(search) > maxSearchLen {
+		s.abort(c, problem.InvalidParameter, "q must be at most %d characters", maxSearchLen)
+		return
+	}
+	var after *store.Cursor
+	if v := c.Query("cursor"); v != "" {
+		if section == "" {
+			s.abort(c, problem.InvalidParameter, "cursor needs section")
+			return
+		}
+		cur, ok := decodeCursor(v)
+		if !ok {
+			s.abort(c, problem.InvalidParameter, "cursor is not valid; use next_cursor from a previous page")
+			return
+		}
+		after = cur
+	}
+	if section == "" {
+		out := map[string]sectionDTO{}
+		for _, sec := range sectionOrder {
+			page, err := s.sectionPage(c, sec, search, nil, limit)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			page.Section = ""
+			out[sec] = page
+		}
+		c.JSON(http.StatusOK, gin.H{"sections": out})
+		return
+	}
+	if _, ok := sectionStatuses[section]; !ok {
+		s.abort(c, problem.InvalidParameter, "section must be finished, in_progress or deleted")
+		return
+	}
+	page, err := s.sectionPage(c, section, search, after, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+func (s *Server) sectionPage(c *gin.Context, section, search string, after *store.Cursor, limit int) (sectionDTO, error) {
+	cards, more, err := store.Dashboard(c.Request.Context(), s.db, store.DashboardQuery{
+		OrgID: principal(c).OrgID, Statuses: sectionStatuses[section], Search: search, After: after, Limit: limit,
+	})
+	if err != nil {
+		return sectionDTO{}, err
+	}
+	page := sectionDTO{Section: section, Cards: make([]cardDTO, 0, len(cards))}
+	for i := range cards {
+		page.Cards = append(page.Cards, toCard(&cards[i]))
+	}
+	if more && len(cards) > 0 {
+		last := cards[len(cards)-1]
+		cur := encodeCursor(store.Cursor{Name: last.Name, ID: last.MemberID})
+		page.NextCursor = &cur
+	}
+	return page, nil
+}
+
+// toCard decides the card's actions: give_retry on a finished card when the member has an
+// allowance or a pending retry (the preview then shows the notice), restart_shoot on a
+// deleted card exactly when a restart would be allowed.
+func toCard(k *store.Card) cardDTO {
+	m := store.Member{ID: k.MemberID, Name: k.Name, Email: k.Email, Kind: k.Kind, RetryCredits: k.RetryCredits, FreeRetryAvailable: k.FreeRetryAvailable}
+	section := rules.Section(k.Status)
+	actions := []string{}
+	switch section {
+	case rules.SectionFinished:
+		if rules.HasAllowance(k.RetryCredits, k.FreeRetryAvailable) || k.PendingRetry {
+			actions = append(actions, "give_retry")
+		}
+	case rules.SectionDeleted:
+		if rules.CheckRestart(rules.RestartFacts{MemberKind: k.Kind, HasDeletedShoot: k.HasDeletedShoot, HasOtherShoot: k.HasOpenShoot}) == nil {
+			actions = append(actions, "restart_shoot")
+		}
+	}
+	return cardDTO{
+		Member: toMember(&m),
+		Shoot: shootDTO{ID: k.ShootID, Status: k.Status, CompletedAt: k.CompletedAt, DeletedAt: k.DeletedAt,
+			RetryCount: k.RetryCount, ResultCount: k.ResultCount},
+		Retry:   cardRetryDTO{RetriesRemaining: m.RetriesRemaining(), Pending: k.PendingRetry},
+		Actions: actions,
+		Section: section,
+	}
+}
+
+func encodeCursor(c store.Cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(v string) (*store.Cursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return nil, false
+	}
+	var c store.Cursor
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, false
+	}
+	if _, err := uuid.Parse(c.ID); err != nil {
+		return nil, false
+	}
+	return &c, true
+}

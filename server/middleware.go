@@ -1,0 +1,131 @@
+package server
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/headshotpro/retryd/internal/apikey"
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+const (
+	ctxRequestID = "retryd.request_id"
+	ctxPrincipal = "retryd.principal"
+)
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// requestID keeps a caller's X-Request-Id when it is reasonable, else makes one, and
+// echoes it on every response.
+func (s *Server) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !validRequestID.MatchString(id) {
+		id = uuid.NewString()
+	}
+	c.Set(ctxRequestID, id)
+	c.Header("X-Request-Id", id)
+	c.Next()
+}
+
+func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+
+// accessLog logs each request once. The route pattern is logged, not the raw path and
+// query, so ids and tokens in URLs never reach the logs.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	s.log.InfoContext(c.Request.Context(), "http request",
+		"request_id", requestID(c), "method", c.Request.Method, "route", route,
+		"status", c.Writer.Status(), "latency_ms", float64(time.Since(start).Microseconds())/1000)
+}
+
+func (s *Server) recover(c *gin.Context, err any) {
+	s.log.ErrorContext(c.Request.Context(), "panic in handler", "request_id", requestID(c), "route", c.FullPath(), "panic", err)
+	s.abort(c, problem.Internal, "an internal error occurred; quote request id %s", requestID(c))
+}
+
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
+	}
+	c.Next()
+}
+
+// authenticate resolves the API key of admin and automation calls.
+func (s *Server) authenticate(c *gin.Context) {
+	key, ok := apikey.FromAuthorization(c.GetHeader("Authorization"))
+	if !ok {
+		s.abort(c, problem.Unauthorized, "send an API key as Authorization: Bearer <key>")
+		return
+	}
+	p, err := store.FindAPIKey(c.Request.Context(), s.db, apikey.Hash(key))
+	if err != nil {
+		if pe, isProblem := problem.As(err); isProblem && pe.Code == problem.NotFound {
+			s.abort(c, problem.Unauthorized, "the API key is not valid or was revoked")
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	c.Set(ctxPrincipal, p)
+	c.Next()
+}
+
+func principal(c *gin.Context) *store.Principal {
+	p, _ := c.Get(ctxPrincipal)
+	pr, _ := p.(*store.Principal)
+	return pr
+}
+
+// requireAdmin keeps automation keys to the routes they are meant for.
+func (s *Server) requireAdmin(c *gin.Context) {
+	if p := principal(c); p == nil || p.Role != "admin" {
+		s.abort(c, problem.ForbiddenForRole, "this route needs an admin API key; automation keys may read the dashboard and restart managed members")
+		return
+	}
+	c.Next()
+}
+
+// actor is who the audit log names for the principal: the admin behind an admin key,
+// the key itself for automation.
+func actor(c *gin.Context) store.Actor {
+	p := principal(c)
+	a := store.Actor{Kind: store.ActorAutomation, ID: p.KeyID, RequestID: requestID(c)}
+	if p.Role == "admin" && p.AdminID != nil {
+		a.Kind, a.ID = store.ActorAdmin, *p.AdminID
+	}
+	return a
+}
+
+func (s *Server) requirePipeline(c *gin.Context) {
+	tok, ok := apikey.FromAuthorization(c.GetHeader("Authorization"))
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.PipelineToken)) != 1 {
+		s.abort(c, problem.Unauthorized, "send the pipeline token as Authorization: Bearer <token>")
+		return
+	}
+	c.Next()
+}
+
+// pathUUID reads a path parameter that must be a UUID.
+func (s *Server) pathUUID(c *gin.Context, name string) (string, bool) {
+	return s.parseUUID(c, c.Param(name), name)
+}
+
+func (s *Server) parseUUID(c *gin.Context, v, name string) (string, bool) {
+	id, err := uuid.Parse(v)
+	if err != nil || len(v) != 36 {
+		s.abort(c, problem.InvalidID, "%s must be a UUID", name)
+		return "", false
+	}
+	return id.String(), true
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/headshotpro/retryd/internal/problem"
+)
+
+const problemContentType = "application/problem+json"
+
+// problemBody is RFC 9457 plus the stable code and the request id.
+type problemBody struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	Instance  string `json:"instance,omitempty"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id,omitempty"`
+	// FreshLink points a member with a bad link at the way to get a new one.
+	FreshLink string `json:"fresh_link,omitempty"`
+}
+
+func problemType(c problem.Code) string {
+	return "https://docs.headshotpro.test/problems/" + string(c)
+}
+
+// fail answers err as problem+json. Typed refusals keep their code; anything else is
+// logged with the request id and answered without its text, which may hold internals.
+func (s *Server) fail(c *gin.Context, err error) {
+	pe, ok := problem.As(err)
+	if !ok {
+		pe = s.classify(c, err)
+	}
+	s.writeProblem(c, pe)
+}
+
+func (s *Server) classify(c *gin.Context, err error) *problem.Error {
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return problem.New(problem.PayloadTooLarge, "the request body is larger than %d bytes", maxErr.Limit)
+	case errors.Is(err, context.DeadlineExceeded):
+		s.log.WarnContext(c.Request.Context(), "request timed out", "request_id", requestID(c), "error", err)
+		return problem.New(problem.Timeout, "the request took too long; it may still complete, check its state before retrying")
+	case errors.Is(err, context.Canceled):
+		return problem.New(problem.Timeout, "the request was canceled")
+	}
+	var unavailable *serviceerror.Unavailable
+	if errors.As(err, &unavailable) {
+		s.log.ErrorContext(c.Request.Context(), "temporal unavailable", "request_id", requestID(c), "error", err)
+		return problem.New(problem.Unavailable, "the workflow service is unavailable; try again shortly")
+	}
+	s.log.ErrorContext(c.Request.Context(), "request failed", "request_id", requestID(c), "route", c.FullPath(), "error", err)
+	return problem.New(problem.Internal, "an internal error occurred; quote request id %s", requestID(c))
+}
+
+func (s *Server) writeProblem(c *gin.Context, pe *problem.Error) {
+	status := pe.Code.Status()
+	body := problemBody{
+		Type: problemType(pe.Code), Title: pe.Code.Title(), Status: status, Detail: pe.Detail,
+		Instance: c.Request.URL.Path, Code: string(pe.Code), RequestID: requestID(c),
+	}
+	switch pe.Code {
+	case problem.InvalidToken, problem.TokenExpired:
+		body.FreshLink = "/api/v1/member/link"
+	case problem.Unauthorized:
+		c.Header("WWW-Authenticate", `Bearer realm="retryd"`)
+	}
+	if status >= 500 {
+		s.log.Warn("answered with server error", "request_id", body.RequestID, "code", body.Code)
+	}
+	// Gin's JSON render keeps a Content-Type that is already set.
+	c.Header("Content-Type", problemContentType)
+	c.AbortWithStatusJSON(status, body)
+}
+
+// abort is fail for middleware.
+func (s *Server) abort(c *gin.Context, code problem.Code, format string, args ...any) {
+	s.writeProblem(c, problem.New(code, format, args...))
+}

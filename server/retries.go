@@ -1,0 +1,396 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/workflows"
+)
+
+// Texts of the confirmation modal; they are the seed help page's words.
+const (
+	effectReset        = "The member's shoot will be reset to onboarding."
+	effectEmail        = "The member receives an email notification with a link to retry their shoot."
+	confirmLabel       = "Delete results and retry"
+	pendingRetryNotice = "This member already has a pending retry that they have not acted on yet. Instruct the member to log in and start their photo shoot — no further admin action is needed."
+)
+
+func (s *Server) getMember(c *gin.Context) {
+	memberID, ok := s.pathUUID(c, "id")
+	if !ok {
+		return
+	}
+	d, err := store.GetMemberDetail(c.Request.Context(), s.db, principal(c).OrgID, memberID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	shoots := make([]shootDTO, 0, len(d.Shoots))
+	for i := range d.Shoots {
+		shoots = append(shoots, toShoot(&d.Shoots[i].Shoot, d.Shoots[i].ResultCount))
+	}
+	retries := make([]retryDTO, 0, len(d.Retries))
+	for i := range d.Retries {
+		retries = append(retries, toRetry(&d.Retries[i]))
+	}
+	restarts := make([]restartDTO, 0, len(d.Restarts))
+	for i := range d.Restarts {
+		restarts = append(restarts, toRestart(&d.Restarts[i]))
+	}
+	var pending *retryDTO
+	if r := d.PendingRetry(); r != nil {
+		dto := toRetry(r)
+		pending = &dto
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"member": toMember(d.Member), "allowance": toAllowance(d.Member),
+		"shoots": shoots, "retries": retries, "restarts": restarts, "pending_retry": pending,
+	})
+}
+
+type previewDTO struct {
+	State            string   `json:"state"`
+	MemberID         string   `json:"member_id"`
+	ShootID          string   `json:"shoot_id"`
+	Effects          []string `json:"effects"`
+	ConfirmLabel     *string  `json:"confirm_label"`
+	Notice           *string  `json:"notice"`
+	Code             *string  `json:"code"`
+	AllowanceToUse   *string  `json:"allowance_to_use"`
+	RetriesRemaining int      `json:"retries_remaining"`
+}
+
+// getRetryPreview is the confirmation modal. Without shoot_id it previews the member's
+// most recent shoot, the one on their dashboard card.
+func (s *Server) getRetryPreview(c *gin.Context) {
+	ctx := c.Request.Context()
+	orgID := principal(c).OrgID
+	memberID, ok := s.pathUUID(c, "id")
+	if !ok {
+		return
+	}
+	member, err := store.GetMember(ctx, s.db, orgID, memberID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	shootID := c.Query("shoot_id")
+	if shootID == "" {
+		d, err := store.GetMemberDetail(ctx, s.db, orgID, memberID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if len(d.Shoots) == 0 {
+			s.abort(c, problem.NotFound, "the member has no shoot")
+			return
+		}
+		shootID = d.Shoots[0].ID
+	} else if shootID, ok = s.parseUUID(c, shootID, "shoot_id"); !ok {
+		return
+	}
+	p := previewDTO{MemberID: memberID, ShootID: shootID, Effects: []string{}, RetriesRemaining: member.RetriesRemaining()}
+	allowance, err := store.CheckRetry(ctx, s.db, orgID, memberID, shootID, s.now(), s.cfg.RetryWindow)
+	pe, refused := problem.As(err)
+	switch {
+	case err == nil:
+		label, use := confirmLabel, string(allowance)
+		p.State, p.Effects, p.ConfirmLabel, p.AllowanceToUse = "confirm", []string{effectReset, effectEmail}, &label, &use
+	case refused && pe.Code == problem.NotFound:
+		s.fail(c, err)
+		return
+	case refused && pe.Code == problem.RetryPending:
+		notice, code := pendingRetryNotice, string(pe.Code)
+		p.State, p.Notice, p.Code = "pending_notice", &notice, &code
+	case refused:
+		notice, code := pe.Detail, string(pe.Code)
+		p.State, p.Notice, p.Code = "ineligible", &notice, &code
+	default:
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+type giveRetryRequest struct {
+	ShootID string  `json:"shoot_id"`
+	Reason  *string `json:"reason"`
+	Note    *string `json:"note"`
+}
+
+var reasonPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+const maxNoteLen = 1000
+
+func (r *giveRetryRequest) validate() error {
+	if _, err := uuid.Parse(r.ShootID); err != nil || len(r.ShootID) != 36 {
+		return problem.New(problem.InvalidBody, "shoot_id is required and must be a UUID")
+	}
+	if r.Reason != nil && *r.Reason != "" && !reasonPattern.MatchString(*r.Reason) {
+		return problem.New(problem.InvalidBody, "reason must be a reason code in snake_case, e.g. bad_lighting, wrong_expressions, low_quality_photos, other")
+	}
+	if r.Note != nil && utf8.RuneCountInString(*r.Note) > maxNoteLen {
+		return problem.New(problem.InvalidBody, "note must be at most %d characters", maxNoteLen)
+	}
+	return nil
+}
+
+// postRetry gives a retry. It answers 201 once the workflow has reserved the allowance and
+// reset the shoot (Update-with-Start waits for the issue update), so a refreshed dashboard
+// already shows the member In Progress; the email may still be on its way.
+func (s *Server) postRetry(c *gin.Context) {
+	memberID, ok := s.pathUUID(c, "id")
+	if !ok {
+		return
+	}
+	body, err := readBody(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.idempotent(c, body, func() (int, any, error) { return s.giveRetry(c, memberID, body) })
+}
+
+func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, any, error) {
+	ctx := c.Request.Context()
+	var req giveRetryRequest
+	if err := decodeJSON(body, &req, false); err != nil {
+		return 0, nil, err
+	}
+	if err := req.validate(); err != nil {
+		return 0, nil, err
+	}
+	req.ShootID = uuid.MustParse(req.ShootID).String()
+	orgID := principal(c).OrgID
+	// The pre-check answers an ineligible request without starting anything; the
+	// activity checks again under row locks, which is what makes it safe.
+	if _, err := store.CheckRetry(ctx, s.db, orgID, memberID, req.ShootID, s.now(), s.cfg.RetryWindow); err != nil {
+		return 0, nil, err
+	}
+	retryID := s.retryID(c, orgID)
+	if req.Note != nil && *req.Note != "" {
+		if err := store.SaveRetryNote(ctx, s.db, retryID, *req.Note); err != nil {
+			return 0, nil, err
+		}
+	}
+	act := actor(c)
+	in := workflows.RetryInput{
+		RetryID: retryID, OrgID: orgID, MemberID: memberID, ShootID: req.ShootID,
+		IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID, Reminders: s.cfg.Reminders,
+	}
+	if req.Reason != nil {
+		in.Reason = *req.Reason
+	}
+	if err := s.startRetry(ctx, in); err != nil {
+		return 0, nil, err
+	}
+	r, err := store.GetRetry(ctx, s.db, retryID)
+	if err != nil {
+		return 0, nil, err
+	}
+	c.Header("Location", "/api/v1/admin/members/"+memberID)
+	return http.StatusCreated, toRetry(r), nil
+}
+
+// retryID is random, or derived from the Idempotency-Key so that two concurrent requests
+// with one key attach to the same update of the same workflow.
+func (s *Server) retryID(c *gin.Context, orgID string) string {
+	if key := c.GetHeader("Idempotency-Key"); key != "" {
+		return uuid.NewSHA1(uuid.MustParse(orgID), []byte("retry:"+key)).String()
+	}
+	return uuid.NewString()
+}
+
+func (s *Server) startRetry(ctx context.Context, in workflows.RetryInput) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.GiveTimeout)
+	defer cancel()
+	wfID := workflows.RetryWorkflowID(in.ShootID)
+	start := s.tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       wfID,
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.KeyOrgID.ValueSet(in.OrgID), workflows.KeyMemberID.ValueSet(in.MemberID),
+			workflows.KeyShootID.ValueSet(in.ShootID), workflows.KeyRetryStage.ValueSet(workflows.StageReserving),
+		),
+		StaticSummary: "Retry of shoot " + in.ShootID,
+		StaticDetails: "org " + in.OrgID + " · member " + in.MemberID + " · retry " + in.RetryID,
+	}, workflows.RetryWorkflowName, in)
+	handle, err := s.tc.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID:     "issue-" + in.RetryID,
+			UpdateName:   workflows.UpdateIssue,
+			Args:         []any{workflows.IssueRequest{RetryID: in.RetryID}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err == nil {
+		var res workflows.IssueResult
+		err = handle.Get(ctx, &res)
+	}
+	return workflowError(err)
+}
+
+// workflowError turns what Temporal answered into the problem the API shows: a coded
+// application error keeps its code; a closed workflow of this shoot means it was retried.
+func workflowError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && problem.Code(appErr.Type()).Known() {
+		return problem.New(problem.Code(appErr.Type()), "%s", appErr.Message())
+	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) || temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		return problem.New(problem.ShootAlreadyRetried, "each shoot can be retried once")
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return problem.New(problem.RetryNotPending, "the retry's workflow is no longer running")
+	}
+	return err
+}
+
+// postResendEmail sends a pending retry's email again through its workflow.
+func (s *Server) postResendEmail(c *gin.Context) {
+	ctx := c.Request.Context()
+	memberID, ok := s.pathUUID(c, "id")
+	if !ok {
+		return
+	}
+	retryID, ok := s.pathUUID(c, "retry_id")
+	if !ok {
+		return
+	}
+	r, err := store.GetRetry(ctx, s.db, retryID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if r.OrgID != principal(c).OrgID || r.MemberID != memberID {
+		s.abort(c, problem.NotFound, "retry not found")
+		return
+	}
+	if r.Status != store.StatusPending {
+		s.abort(c, problem.RetryNotPending, "the retry is %s; only a pending retry's email can be sent again", r.Status)
+		return
+	}
+	uctx, cancel := context.WithTimeout(ctx, s.cfg.GiveTimeout)
+	defer cancel()
+	handle, err := s.tc.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+		WorkflowID: r.WorkflowID, UpdateName: workflows.UpdateResendEmail,
+		UpdateID: "resend-" + requestID(c), WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		var res workflows.ResendResult
+		err = handle.Get(uctx, &res)
+	}
+	if err = workflowError(err); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := store.Audit(ctx, s.db, store.AuditEvent{
+		OrgID: r.OrgID, ActorKind: actor(c).Kind, ActorID: actor(c).ID, Action: "retry.resend_email",
+		TargetKind: "retry", TargetID: r.ID, RequestID: requestID(c), Outcome: "sent",
+	}); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if r, err = store.GetRetry(ctx, s.db, retryID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toRetry(r))
+}
+
+// idempotent runs do once per Idempotency-Key: the same key with the same body replays
+// the stored answer; with another body it is refused. Refusals are stored too, so a
+// replay never acts on a request that was refused.
+func (s *Server) idempotent(c *gin.Context, body []byte, do func() (int, any, error)) {
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" {
+		s.respond(c, do)
+		return
+	}
+	if len(key) > 255 {
+		s.abort(c, problem.InvalidParameter, "Idempotency-Key must be at most 255 characters")
+		return
+	}
+	ctx := c.Request.Context()
+	orgID := principal(c).OrgID
+	sum := sha256.Sum256(append([]byte(c.Request.Method+" "+c.Request.URL.Path+"\n"), body...))
+	hash := hex.EncodeToString(sum[:])
+	prev, err := store.GetIdempotentResponse(ctx, s.db, orgID, key)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if prev != nil {
+		if prev.RequestHash != hash {
+			s.abort(c, problem.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
+			return
+		}
+		c.Header("Idempotent-Replayed", "true")
+		ct := "application/json"
+		if prev.StatusCode >= 400 {
+			ct = problemContentType
+		}
+		c.Data(prev.StatusCode, ct, prev.Response)
+		return
+	}
+	status, payload, err := do()
+	if err != nil {
+		pe, ok := problem.As(err)
+		if !ok || pe.Code.Status() >= 500 {
+			s.fail(c, err) // not stored: a server-side failure may succeed when retried
+			return
+		}
+		status, payload = pe.Code.Status(), problemBody{
+			Type: problemType(pe.Code), Title: pe.Code.Title(), Status: pe.Code.Status(), Detail: pe.Detail,
+			Instance: c.Request.URL.Path, Code: string(pe.Code), RequestID: requestID(c),
+		}
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := store.SaveIdempotentResponse(ctx, s.db, &store.IdempotencyKey{
+		OrgID: orgID, Key: key, Route: c.FullPath(), RequestHash: hash, StatusCode: status, Response: raw,
+	}); err != nil {
+		s.log.WarnContext(ctx, "could not store idempotent response", "request_id", requestID(c), "error", err)
+	}
+	ct := "application/json"
+	if status >= 400 {
+		ct = problemContentType
+	}
+	c.Data(status, ct, raw)
+}
+
+func (s *Server) respond(c *gin.Context, do func() (int, any, error)) {
+	status, payload, err := do()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(status, payload)
+}

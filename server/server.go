@@ -1,0 +1,153 @@
+// Package server is retryd's HTTP API (SPEC §4), served by Gin: the admin dashboard and
+// retries, the member link endpoints, the pipeline's reports, health and the local
+// mailbox. Handlers validate input, read through package store and start or signal
+// workflows; the rules themselves live in packages rules and store.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/client"
+
+	"github.com/headshotpro/retryd/internal/linktoken"
+	"github.com/headshotpro/retryd/internal/mailbox"
+)
+
+// Config is the part of the configuration the API uses.
+type Config struct {
+	RetryWindow    time.Duration
+	Reminders      []time.Duration
+	PipelineToken  string
+	AppBaseURL     string
+	TrustedProxies []string
+	// GiveTimeout bounds how long a give-retry waits for the reset to commit.
+	GiveTimeout time.Duration
+}
+
+// Deps are the API's collaborators, injected by the command that runs it.
+type Deps struct {
+	DB       *bun.DB
+	Temporal client.Client
+	Links    *linktoken.Signer
+	Mailbox  *mailbox.Mailbox // nil when a real MailerSend key is configured
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Config   Config
+}
+
+// Server holds the Gin engine and the dependencies of its handlers.
+type Server struct {
+	db      *bun.DB
+	tc      client.Client
+	links   *linktoken.Signer
+	mailbox *mailbox.Mailbox
+	log     *slog.Logger
+	now     func() time.Time
+	cfg     Config
+	engine  *gin.Engine
+}
+
+// maxBodyBytes bounds every request body: the API takes small JSON documents only.
+const maxBodyBytes = 64 << 10
+
+// New builds the API.
+func New(d Deps) (*Server, error) {
+	if d.DB == nil || d.Temporal == nil || d.Links == nil || d.Logger == nil {
+		return nil, fmt.Errorf("server: DB, Temporal, Links and Logger are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Config.GiveTimeout == 0 {
+		d.Config.GiveTimeout = 15 * time.Second
+	}
+	s := &Server{db: d.DB, tc: d.Temporal, links: d.Links, mailbox: d.Mailbox, log: d.Logger, now: d.Now, cfg: d.Config}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(d.Config.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("server: trusted proxies: %w", err)
+	}
+	e.Use(s.requestID, s.accessLog, gin.CustomRecoveryWithWriter(nil, s.recover), s.limitBody)
+	e.NoRoute(func(c *gin.Context) { s.abort(c, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path) })
+	e.NoMethod(func(c *gin.Context) { s.abort(c, "method_not_allowed", "%s is not allowed here", c.Request.Method) })
+	s.routes(e)
+	s.engine = e
+	return s, nil
+}
+
+// Handler is the http.Handler to serve.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Routes lists the registered method and path pairs (for the OpenAPI check).
+func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
+
+func (s *Server) routes(e *gin.Engine) {
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	admin := e.Group("/api/v1/admin", s.authenticate)
+	admin.GET("/organization", s.getOrganization)
+	admin.GET("/headshots", s.getHeadshots)
+	adminOnly := admin.Group("", s.requireAdmin)
+	adminOnly.GET("/members/:id", s.getMember)
+	adminOnly.GET("/members/:id/retry-preview", s.getRetryPreview)
+	adminOnly.POST("/members/:id/retries", s.postRetry)
+	adminOnly.POST("/members/:id/retries/:retry_id/resend-email", s.postResendEmail)
+
+	member := e.Group("/api/v1/member")
+	member.POST("/shoots/:id/start", s.postStart)
+	member.POST("/shoots/:id/submit", s.postSubmit)
+
+	internal := e.Group("/api/v1/internal", s.requirePipeline)
+	internal.POST("/shoots/:id/complete", s.postComplete)
+	internal.POST("/shoots/:id/fail", s.postFail)
+
+	if s.mailbox != nil {
+		e.GET("/dev/mailbox", s.getMailbox)
+		e.POST("/dev/mailersend/v1/email", gin.WrapH(http.StripPrefix("/dev/mailersend", s.mailbox.Handler())))
+	}
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz checks both dependencies with a short timeout each, so a load balancer gets a
+// quick answer even when one of them hangs.
+func (s *Server) readyz(c *gin.Context) {
+	checks := gin.H{}
+	ready := true
+	check := func(name string, f func(ctx context.Context) error) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := f(ctx); err != nil {
+			checks[name] = "unavailable"
+			ready = false
+			s.log.WarnContext(ctx, "readiness check failed", "dependency", name, "error", err)
+			return
+		}
+		checks[name] = "ok"
+	}
+	check("postgres", s.db.PingContext)
+	check("temporal", func(ctx context.Context) error {
+		_, err := s.tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	})
+	status, word := http.StatusOK, "ready"
+	if !ready {
+		status, word = http.StatusServiceUnavailable, "unavailable"
+	}
+	c.JSON(status, gin.H{"status": word, "checks": checks})
+}
+
+func (s *Server) getMailbox(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"messages": s.mailbox.Messages()})
+}

@@ -1,0 +1,63 @@
+// Package workflows holds retryd's Temporal workflows. Every name that crosses the wire
+// (task queue, workflow types, signals, queries, updates, search attributes) is a constant
+// in this file, so the API, the worker and operators' tools cannot drift apart.
+package workflows
+
+import (
+	"go.temporal.io/sdk/temporal"
+)
+
+// TaskQueue is the one task queue retryd's workers poll.
+const TaskQueue = "retryd"
+
+// Workflow type names.
+const (
+	RetryWorkflowName   = "RetryWorkflow"
+	RestartWorkflowName = "RestartShootWorkflow"
+)
+
+// Signals, queries and updates.
+const (
+	// SignalShootStarted tells a retry or restart workflow that the member started the shoot.
+	SignalShootStarted = "shoot-started"
+	// QueryStatus answers the workflow's current stage and email state.
+	QueryStatus = "status"
+	// UpdateIssue waits until a retry's reset is committed and answers the retry id.
+	UpdateIssue = "issue"
+	// UpdateResendEmail sends the retry email again and answers once it is sent.
+	UpdateResendEmail = "resend-email"
+)
+
+// Stages of a retry or restart, kept in the database and in the RetryStage search attribute.
+const (
+	StageReserving = "reserving"
+	StageResetting = "resetting"
+	StagePending   = "pending"
+	StageStarted   = "started"
+	StageFailed    = "failed"
+)
+
+// Search attribute names; the dev server and the compose stack register them as Keyword.
+const (
+	SAOrgID      = "OrgId"
+	SAMemberID   = "MemberId"
+	SAShootID    = "ShootId"
+	SARetryStage = "RetryStage"
+)
+
+// SearchAttributeNames lists the Keyword search attributes to register on a namespace.
+var SearchAttributeNames = []string{SAOrgID, SAMemberID, SAShootID, SARetryStage}
+
+// Typed keys of the search attributes.
+var (
+	KeyOrgID      = temporal.NewSearchAttributeKeyKeyword(SAOrgID)
+	KeyMemberID   = temporal.NewSearchAttributeKeyKeyword(SAMemberID)
+	KeyShootID    = temporal.NewSearchAttributeKeyKeyword(SAShootID)
+	KeyRetryStage = temporal.NewSearchAttributeKeyKeyword(SARetryStage)
+)
+
+// RetryWorkflowID names the business key: one retry per shoot.
+func RetryWorkflowID(shootID string) string { return "retry-" + shootID }
+
+// RestartWorkflowID is keyed by member: two restarts of one member cannot run at once.
+func RestartWorkflowID(memberID string) string { return "restart-" + memberID }
