@@ -223,7 +223,7 @@ func (s *Server) startRetry(ctx context.Context, in workflows.RetryInput) error 
 	wfID := workflows.RetryWorkflowID(in.ShootID)
 	start := s.tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       wfID,
-		TaskQueue:                workflows.TaskQueue,
+		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(

@@ -17,6 +17,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/workflows"
 )
 
 // Config is the part of the configuration the API uses.
@@ -28,6 +29,8 @@ type Config struct {
 	TrustedProxies []string
 	// GiveTimeout bounds how long a give-retry waits for the reset to commit.
 	GiveTimeout time.Duration
+	// TaskQueue defaults to workflows.TaskQueue; tests give each instance its own.
+	TaskQueue string
 }
 
 // Deps are the API's collaborators, injected by the command that runs it.
@@ -67,6 +70,9 @@ func New(d Deps) (*Server, error) {
 	if d.Config.GiveTimeout == 0 {
 		d.Config.GiveTimeout = 15 * time.Second
 	}
+	if d.Config.TaskQueue == "" {
+		d.Config.TaskQueue = workflows.TaskQueue
+	}
 	s := &Server{db: d.DB, tc: d.Temporal, links: d.Links, mailbox: d.Mailbox, log: d.Logger, now: d.Now, cfg: d.Config}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
@@ -76,7 +82,9 @@ func New(d Deps) (*Server, error) {
 		return nil, fmt.Errorf("server: trusted proxies: %w", err)
 	}
 	e.Use(s.requestID, s.accessLog, gin.CustomRecoveryWithWriter(nil, s.recover), s.limitBody)
-	e.NoRoute(func(c *gin.Context) { s.abort(c, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path) })
+	e.NoRoute(func(c *gin.Context) {
+		s.abort(c, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path)
+	})
 	e.NoMethod(func(c *gin.Context) { s.abort(c, "method_not_allowed", "%s is not allowed here", c.Request.Method) })
 	s.routes(e)
 	s.engine = e

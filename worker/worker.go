@@ -3,6 +3,8 @@
 package worker
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -20,18 +22,24 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 
 // Options tunes the worker; zero values keep the SDK's defaults.
 type Options struct {
+	// TaskQueue defaults to workflows.TaskQueue.
+	TaskQueue               string
 	MaxConcurrentActivities int
 	MaxConcurrentWorkflows  int
 }
 
 // New builds a worker polling retryd's task queue with everything registered.
 func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
+	queue := opts.TaskQueue
+	if queue == "" {
+		queue = workflows.TaskQueue
+	}
+	w := sdkworker.New(c, queue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     opts.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflows,
 		// Stop lets running activities finish (a send in flight records its message id)
 		// before the process exits on SIGTERM.
-		WorkerStopTimeout: 20e9,
+		WorkerStopTimeout: 20 * time.Second,
 	})
 	Register(w, acts)
 	return w

@@ -1,0 +1,259 @@
+// Package apptest runs the whole service for integration tests: a fresh Postgres database,
+// the shared Temporal dev server, a worker on its own task queue, the real MailerSend
+// client talking to the local mailbox over HTTP, and the Gin API behind an httptest
+// server. Tests then speak HTTP to it, as a client would.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/linktoken"
+	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/server"
+	"github.com/headshotpro/retryd/worker"
+)
+
+// Options tunes one App; zero values give the production defaults.
+type Options struct {
+	RetryWindow time.Duration
+	Reminders   []time.Duration
+	// LogOutput receives the service's JSON logs (tests that inspect logs set it).
+	LogOutput io.Writer
+}
+
+// App is one running instance of the service.
+type App struct {
+	URL           string
+	DB            *bun.DB
+	Temporal      client.Client
+	Mailbox       *mailbox.Mailbox
+	Links         *linktoken.Signer
+	PipelineToken string
+	TaskQueue     string
+	HTTP          *http.Client
+}
+
+// Start runs the service for the test and stops it when the test ends.
+func Start(t testing.TB, opts Options) *App {
+	t.Helper()
+	db, _ := testenv.Database(t)
+	dev := testenv.Temporal(t)
+	if opts.RetryWindow == 0 {
+		opts.RetryWindow = 60 * 24 * time.Hour
+	}
+	logOut := opts.LogOutput
+	if logOut == nil {
+		logOut = io.Discard
+		if os.Getenv("RETRYD_TEST_LOGS") != "" {
+			logOut = os.Stderr
+		}
+	}
+	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	tc, err := client.Dial(client.Options{HostPort: dev.Address, Namespace: dev.Namespace, Logger: tlog.NewStructuredLogger(logger)})
+	if err != nil {
+		t.Fatalf("apptest: dial Temporal: %v", err)
+	}
+	t.Cleanup(tc.Close)
+	links, err := linktoken.NewSigner([]byte(randomHex(32)), 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &App{DB: db, Temporal: tc, Mailbox: mailbox.New(0), Links: links, PipelineToken: randomHex(16),
+		TaskQueue: "retryd-test-" + randomHex(6), HTTP: &http.Client{Timeout: 30 * time.Second}}
+
+	// The API serves the mailbox, and the worker's MailerSend client reaches it over HTTP;
+	// the handler is swapped in once both exist.
+	var handler http.Handler = http.NotFoundHandler()
+	var mu sync.RWMutex
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.RLock()
+		h := handler
+		mu.RUnlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	app.URL = ts.URL
+
+	api, err := server.New(server.Deps{
+		DB: db, Temporal: tc, Links: links, Mailbox: app.Mailbox, Logger: logger,
+		Config: server.Config{RetryWindow: opts.RetryWindow, Reminders: opts.Reminders, PipelineToken: app.PipelineToken,
+			AppBaseURL: "http://app.test", TaskQueue: app.TaskQueue},
+	})
+	if err != nil {
+		t.Fatalf("apptest: server: %v", err)
+	}
+	mu.Lock()
+	handler = api.Handler()
+	mu.Unlock()
+
+	sender, err := mail.NewSender(mail.Config{LocalURL: ts.URL + "/dev/mailersend", From: mail.Address{Email: "retries@headshotpro.test", Name: "HeadshotPro"}})
+	if err != nil {
+		t.Fatalf("apptest: sender: %v", err)
+	}
+	acts := activities.New(db, sender, links, "http://app.test", opts.RetryWindow, logger)
+	w := worker.New(tc, acts, worker.Options{TaskQueue: app.TaskQueue})
+	if err := w.Start(); err != nil {
+		t.Fatalf("apptest: worker: %v", err)
+	}
+	t.Cleanup(w.Stop)
+	return app
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Org is a seeded organization with its keys.
+type Org struct {
+	ID            string
+	AdminID       string
+	AdminKey      string
+	AutomationKey string
+	File          *seed.File
+}
+
+// SeedOrg loads one organization built by build (members and shoots as the test needs),
+// with fresh ids and keys, through the same loader as `retryd seed`.
+func (a *App) SeedOrg(t testing.TB, credits int, members ...seed.Member) *Org {
+	t.Helper()
+	o := &Org{ID: uuid.NewString(), AdminID: uuid.NewString(), AdminKey: "rk_test_admin_" + randomHex(16), AutomationKey: "rk_test_auto_" + randomHex(16)}
+	for i := range members {
+		if members[i].ID == "" {
+			members[i].ID = uuid.NewString()
+		}
+		for j := range members[i].Shoots {
+			if members[i].Shoots[j].ID == "" {
+				members[i].Shoots[j].ID = uuid.NewString()
+			}
+		}
+	}
+	o.File = &seed.File{Organizations: []seed.Organization{{
+		ID: o.ID, Name: "Org " + o.ID[:8], CreditBalance: credits,
+		Admins:         []seed.Admin{{ID: o.AdminID, Email: "lead-" + o.ID[:8] + "@example.test", Name: "Lee", Role: "owner", APIKey: o.AdminKey}},
+		AutomationKeys: []string{o.AutomationKey},
+		Members:        members,
+	}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := seed.Load(ctx, a.DB, o.File); err != nil {
+		t.Fatalf("apptest: seed: %v", err)
+	}
+	return o
+}
+
+// Response is a decoded HTTP answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a map.
+func (r *Response) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("apptest: body is not a JSON object (%d): %s", r.Status, r.Body)
+	}
+	return m
+}
+
+// Do sends a request with an optional bearer token and JSON body (a string is sent as is).
+func (a *App) Do(t testing.TB, method, path, bearer string, body any, headers ...string) *Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, a.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := a.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("apptest: %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+var tokenInLink = regexp.MustCompile(`https?://\S+?token=([A-Za-z0-9._%-]+)`)
+
+// LinkToken finds the action link in a message's text body and returns its token.
+func LinkToken(t testing.TB, text string) (link, token string) {
+	t.Helper()
+	m := tokenInLink.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("apptest: no action link in email text:\n%s", text)
+	}
+	tok, err := url.QueryUnescape(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[0], tok
+}
+
+// WaitFor polls cond until it holds or the timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("apptest: timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Ptr returns a pointer to v (seed fields are optional pointers).
+func Ptr[T any](v T) *T { return &v }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The project's test command: formatting, vet, then every test, integration tests
+# included. Extra arguments go to `go test` (e.g. scripts/test.sh -run TestRetry -v).
+#
+# Integration tests need Postgres ($TEST_DATABASE_URL, default
+# postgres://postgres@127.0.0.1:5432/postgres) and the Temporal CLI, which this script
+# builds on first use. Without them tests skip, unless CI=true, where they fail.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+section() { printf '\n==> %s\n' "$*"; }
+
+section "Temporal CLI"
+RETRYD_TEMPORAL_CLI=$(bash scripts/temporal-cli.sh)
+export RETRYD_TEMPORAL_CLI
+echo "$RETRYD_TEMPORAL_CLI"
+
+section "gofmt"
+# The files the go command sees: it ignores directories named testdata or starting with
+# "." or "_" (.git, .tools and the like may hold Go sources that are not ours).
+unformatted=$(find . -type d \( -name '.?*' -o -name '_*' -o -name testdata \) -prune \
+	-o -type f -name '*.go' -print0 | xargs -0 -r gofmt -l)
+if [[ -n $unformatted ]]; then
+	echo "These files need gofmt -w:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+echo ok
+
+section "go vet"
+go vet ./...
+echo ok
+
+section "go test"
+go test -count=1 -timeout 20m ./... "$@"

@@ -1,0 +1,9 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/headshotpro/retryd/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
