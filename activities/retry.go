@@ -2,10 +2,7 @@ package activities
 
 import (
 	"context"
-	"fmt"
 	"net/url"
-
-	"go.temporal.io/sdk/activity"
 
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/store"
@@ -80,63 +77,21 @@ type SendEmailResult struct {
 	NotPending bool
 }
 
-// SendRetryEmail emails the member their retry link. Intent is recorded before the call
-// and the message id right after it, so a retry of this activity after a delivered send
-// does not send again. Reminders are skipped once the member has started.
+// SendRetryEmail emails the member their retry link; reminders are skipped once the
+// member has started.
 func (a *Activities) SendRetryEmail(ctx context.Context, in SendEmailInput) (SendEmailResult, error) {
 	c, err := store.GetRetryContact(ctx, a.DB, in.SubjectID)
 	if err != nil {
 		return SendEmailResult{}, asTemporalError(err)
 	}
-	if c.Status != store.StatusPending {
-		return SendEmailResult{Skipped: true, NotPending: true, Reason: "retry is " + c.Status}, nil
-	}
-	if c.MemberEmail == nil || *c.MemberEmail == "" {
-		return SendEmailResult{Skipped: true, Reason: "member has no email address"}, nil
-	}
-	e, err := store.BeginEmail(ctx, a.DB, c.RetryID, in.Seq, in.Kind)
-	if err != nil {
-		return SendEmailResult{}, err
-	}
-	if e.Status == "sent" && e.MessageID != nil {
-		return SendEmailResult{MessageID: *e.MessageID}, nil
-	}
-	token, claims := a.Links.Issue(c.MemberID, c.ShootID, a.Now())
-	content, err := mail.RetryEmail(mail.LinkData{
-		MemberName: c.MemberName, ActionURL: a.actionURL(c.ShootID, token),
-		ExpiresAt: claims.ExpiresAt, Reminder: in.Reminder,
-	})
-	if err != nil {
-		return SendEmailResult{}, fmt.Errorf("render retry email: %w", err)
-	}
-	id, err := a.Mailer.Send(ctx, mail.Message{To: mail.Address{Email: *c.MemberEmail, Name: c.MemberName}, Content: content, Tags: []string{"retry", in.Kind}})
-	if err != nil {
-		if mail.IsPermanent(err) {
-			if ferr := store.FailEmail(ctx, a.DB, store.SubjectRetry, e, err.Error(), a.Now()); ferr != nil {
-				return SendEmailResult{}, ferr
-			}
-		}
-		activity.GetLogger(ctx).Warn("retry email not sent", "retry_id", c.RetryID, "seq", in.Seq, "error", err)
-		return SendEmailResult{}, mailError(err)
-	}
-	if err := store.FinishEmail(ctx, a.DB, store.SubjectRetry, e, id, a.Now()); err != nil {
-		return SendEmailResult{}, err
-	}
-	return SendEmailResult{MessageID: id}, nil
+	return a.sendLinkEmail(ctx, store.SubjectRetry, contact{
+		id: c.RetryID, memberID: c.MemberID, shootID: c.ShootID, name: c.MemberName, email: c.MemberEmail, status: c.Status,
+	}, in, mail.RetryEmail)
 }
 
 // MarkRetryEmailFailed records that an email could not be delivered after all retries.
 func (a *Activities) MarkRetryEmailFailed(ctx context.Context, in SendEmailInput) error {
-	e, err := store.BeginEmail(ctx, a.DB, in.SubjectID, in.Seq, in.Kind)
-	if err != nil {
-		return err
-	}
-	return store.FailEmail(ctx, a.DB, store.SubjectRetry, e, "gave up after retries", a.Now())
-}
-
-// actionURL is the direct action link of the emails; the token travels as ?token=.
-func (a *Activities) actionURL(shootID, token string) string {
-	return ActionURL(a.AppBaseURL, shootID, token)
+	return a.markEmailFailed(ctx, store.SubjectRetry, in)
 }
 
 // ActionURL builds a member's link to start a shoot.

@@ -178,12 +178,16 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 	}
 	req.ShootID = uuid.MustParse(req.ShootID).String()
 	orgID := principal(c).OrgID
-	// The pre-check answers an ineligible request without starting anything; the
-	// activity checks again under row locks, which is what makes it safe.
-	if _, err := store.CheckRetry(ctx, s.db, orgID, memberID, req.ShootID, s.now(), s.cfg.RetryWindow); err != nil {
-		return 0, nil, err
-	}
 	retryID := s.retryID(c, orgID)
+	// The pre-check answers an ineligible request without starting anything; the
+	// activity checks again under row locks, which is what makes it safe. A refusal
+	// caused by this very request's retry (a concurrent call with the same
+	// Idempotency-Key got there first) attaches to that retry instead.
+	if _, err := store.CheckRetry(ctx, s.db, orgID, memberID, req.ShootID, s.now(), s.cfg.RetryWindow); err != nil {
+		if r, gerr := store.GetRetry(ctx, s.db, retryID); gerr != nil || r.ShootID != req.ShootID || r.MemberID != memberID {
+			return 0, nil, err
+		}
+	}
 	if req.Note != nil && *req.Note != "" {
 		if err := store.SaveRetryNote(ctx, s.db, retryID, *req.Note); err != nil {
 			return 0, nil, err
@@ -225,7 +229,7 @@ func (s *Server) startRetry(ctx context.Context, in workflows.RetryInput) error 
 		ID:                       wfID,
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY, // a refused run must not burn the shoot's retry
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.KeyOrgID.ValueSet(in.OrgID), workflows.KeyMemberID.ValueSet(in.MemberID),
 			workflows.KeyShootID.ValueSet(in.ShootID), workflows.KeyRetryStage.ValueSet(workflows.StageReserving),

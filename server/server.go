@@ -104,6 +104,8 @@ func (s *Server) routes(e *gin.Engine) {
 	admin := e.Group("/api/v1/admin", s.authenticate)
 	admin.GET("/organization", s.getOrganization)
 	admin.GET("/headshots", s.getHeadshots)
+	admin.POST("/members/:id/restarts", s.postRestart)
+	admin.POST("/restarts", s.postBulkRestarts)
 	adminOnly := admin.Group("", s.requireAdmin)
 	adminOnly.GET("/members/:id", s.getMember)
 	adminOnly.GET("/members/:id/retry-preview", s.getRetryPreview)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -165,4 +166,13 @@ func TestGiveRetryStory(t *testing.T) {
 	if n, err := app.DB.NewSelect().Table("audit_events").Where("org_id = ?", org.ID).Count(ctx); err != nil || n < 4 {
 		t.Fatalf("audit events = %d, %v", n, err)
 	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

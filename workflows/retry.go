@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -43,13 +42,10 @@ type IssueResult struct {
 
 // RetryStatus answers the status query and is the workflow's result.
 type RetryStatus struct {
-	RetryID       string
-	Stage         string
-	EmailStatus   string
-	MessageID     string
-	RemindersSent int
-	EmailsSent    int
-	Error         string
+	RetryID string
+	Stage   string
+	EmailState
+	Error string
 }
 
 // ResendResult answers the resend-email update.
@@ -64,7 +60,8 @@ var a *activities.Activities
 // RetryWorkflow is one retry of one shoot, from the reservation of the allowance to the
 // member starting their new shoot.
 func RetryWorkflow(ctx workflow.Context, in RetryInput) (RetryStatus, error) {
-	w := &retryWorkflow{in: in, status: RetryStatus{RetryID: in.RetryID, Stage: StageReserving, EmailStatus: store.EmailQueued}}
+	w := &retryWorkflow{in: in, status: RetryStatus{RetryID: in.RetryID, Stage: StageReserving, EmailState: EmailState{EmailStatus: store.EmailQueued}}}
+	w.mail = emailer{subjectID: in.RetryID, send: a.SendRetryEmail, markFailed: a.MarkRetryEmailFailed, state: &w.status.EmailState}
 	return w.run(ctx)
 }
 
@@ -75,7 +72,7 @@ type retryWorkflow struct {
 	reset     bool  // the reset is committed: the issue update may answer
 	err       error // the reason this retry did not happen
 	started   bool
-	nextSeq   int
+	mail      emailer
 }
 
 func (w *retryWorkflow) run(ctx workflow.Context) (RetryStatus, error) {
@@ -85,7 +82,7 @@ func (w *retryWorkflow) run(ctx workflow.Context) (RetryStatus, error) {
 	if err := w.reserveAndReset(ctx); err != nil {
 		return w.finish(ctx, err)
 	}
-	w.sendEmail(ctx, store.EmailKindInitial, 0)
+	w.mail.sendEmail(ctx, store.EmailKindInitial, 0)
 	if err := w.awaitStart(ctx); err != nil {
 		return w.finish(ctx, err)
 	}
@@ -147,73 +144,14 @@ func (w *retryWorkflow) failReserved(ctx workflow.Context, cause error) error {
 	return cause
 }
 
-// awaitStart waits for the member's start signal, sending reminders on durable timers.
-// Reminder delays count from the first email; none is sent after the start.
+// awaitStart waits for the member to start; reminders repeat the retry email.
 func (w *retryWorkflow) awaitStart(ctx workflow.Context) error {
-	started := workflow.GetSignalChannel(ctx, SignalShootStarted)
-	emailAt := workflow.Now(ctx)
-	for reminder := 0; !w.started; {
-		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		fire := false
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(started, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			w.started = true
-		})
-		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-		if reminder < len(w.in.Reminders) {
-			wait := w.in.Reminders[reminder] - workflow.Now(ctx).Sub(emailAt)
-			sel.AddFuture(workflow.NewTimer(timerCtx, max(wait, time.Millisecond)), func(f workflow.Future) {
-				fire = f.Get(ctx, nil) == nil
-			})
-		}
-		sel.Select(ctx)
-		cancelTimer()
-		if ctx.Err() != nil {
-			return temporal.NewCanceledError("retry canceled while waiting for the member")
-		}
-		if fire && !w.started {
-			reminder++
-			if res, _ := w.sendEmail(ctx, store.EmailKindReminder, reminder); res.NotPending {
-				w.started = true
-			}
-		}
-	}
-	return nil
-}
-
-// sendEmail sends one email of this retry. Each email has its own sequence number, so a
-// resend racing a reminder never collapses into one send.
-func (w *retryWorkflow) sendEmail(ctx workflow.Context, kind string, reminder int) (activities.SendEmailResult, error) {
-	in := activities.SendEmailInput{SubjectID: w.in.RetryID, Seq: w.nextSeq, Kind: kind, Reminder: reminder}
-	w.nextSeq++
-	actx := workflow.WithActivityOptions(ctx, emailOptions(kind))
-	var res activities.SendEmailResult
-	err := workflow.ExecuteActivity(actx, a.SendRetryEmail, in).Get(ctx, &res)
-	switch {
-	case err == nil && res.Skipped:
-		return res, nil
-	case err == nil:
-		w.status.EmailStatus, w.status.MessageID = store.EmailSent, res.MessageID
-		w.status.EmailsSent++
-		if kind == store.EmailKindReminder {
-			w.status.RemindersSent++
-		}
-		return res, nil
-	}
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeMailPermanent {
-		// Transient errors outlasted the retry policy; the activity could not record it.
-		lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
-		if ferr := workflow.ExecuteLocalActivity(lctx, a.MarkRetryEmailFailed, in).Get(ctx, nil); ferr != nil {
-			workflow.GetLogger(ctx).Error("could not record email failure", "error", ferr)
-		}
-	}
-	if w.status.EmailStatus != store.EmailSent || kind != store.EmailKindReminder {
-		w.status.EmailStatus = store.EmailFailed
-	}
-	workflow.GetLogger(ctx).Warn("retry email failed", "kind", kind, "error", err)
-	return res, err
+	err := awaitStart(ctx, w.in.Reminders, func(n int) bool {
+		res, _ := w.mail.sendEmail(ctx, store.EmailKindReminder, n)
+		return res.NotPending
+	})
+	w.started = err == nil
+	return err
 }
 
 func (w *retryWorkflow) validateIssue(req IssueRequest) error {
@@ -244,7 +182,7 @@ func (w *retryWorkflow) validateResend() error {
 }
 
 func (w *retryWorkflow) resend(ctx workflow.Context) (ResendResult, error) {
-	if _, err := w.sendEmail(ctx, store.EmailKindResend, 0); err != nil {
+	if _, err := w.mail.sendEmail(ctx, store.EmailKindResend, 0); err != nil {
 		return ResendResult{}, codedError(err)
 	}
 	return ResendResult{MessageID: w.status.MessageID}, nil
@@ -284,45 +222,5 @@ func (w *retryWorkflow) setStage(ctx workflow.Context, stage string) {
 
 func (w *retryWorkflow) setStageOnly(ctx workflow.Context, stage string) {
 	w.status.Stage = stage
-	if err := workflow.UpsertTypedSearchAttributes(ctx, KeyRetryStage.ValueSet(stage)); err != nil {
-		workflow.GetLogger(ctx).Error("could not upsert RetryStage", "error", err)
-	}
-}
-
-// codedError keeps the problem code of an activity's failure as the error type, so the
-// API answers an update's failure with the same problem+json as a refused pre-check.
-func codedError(err error) error {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && problem.Code(appErr.Type()).Known() {
-		return temporal.NewNonRetryableApplicationError(appErr.Message(), appErr.Type(), nil)
-	}
-	var canceled *temporal.CanceledError
-	if errors.As(err, &canceled) {
-		return temporal.NewNonRetryableApplicationError("the retry was canceled", string(problem.RetryNotPending), nil)
-	}
-	return temporal.NewNonRetryableApplicationError("the retry could not be completed", string(problem.Unavailable), nil)
-}
-
-var localOptions = workflow.LocalActivityOptions{
-	StartToCloseTimeout:    5 * time.Second,
-	ScheduleToCloseTimeout: 2 * time.Minute,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    100 * time.Millisecond,
-		BackoffCoefficient: 2,
-		MaximumInterval:    5 * time.Second,
-	},
-}
-
-func emailOptions(kind string) workflow.ActivityOptions {
-	return workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
-		ScheduleToCloseTimeout: 24 * time.Hour,
-		Summary:                "send " + kind + " retry email",
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        5 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypeMailPermanent, string(problem.NotFound)},
-		},
-	}
+	upsertStage(ctx, stage)
 }

@@ -223,6 +223,6 @@ type IdempotencyKey struct {
 	Route       string    `bun:"route"`
 	RequestHash string    `bun:"request_hash"`
 	StatusCode  int       `bun:"status_code"`
-	Response    []byte    `bun:"response,type:jsonb"`
+	Response    []byte    `bun:"response,type:bytea"` // the exact bytes first sent
 	CreatedAt   time.Time `bun:"created_at,nullzero,default:now()"`
 }

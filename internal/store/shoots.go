@@ -187,3 +187,12 @@ func ShootResultCount(ctx context.Context, db bun.IDB, shootID string) (int, err
 	n, err := db.NewSelect().Model((*Result)(nil)).Where("shoot_id = ?", shootID).Count(ctx)
 	return int(n), err
 }
+
+// GetShoot reads one shoot.
+func GetShoot(ctx context.Context, db bun.IDB, shootID string) (*Shoot, error) {
+	s := new(Shoot)
+	if err := db.NewSelect().Model(s).Where("id = ?", shootID).Scan(ctx); err != nil {
+		return nil, notFound(err, "shoot")
+	}
+	return s, nil
+}

@@ -165,7 +165,7 @@ CREATE TABLE idempotency_keys (
     route        text        NOT NULL,
     request_hash text        NOT NULL,
     status_code  integer     NOT NULL,
-    response     jsonb       NOT NULL,
+    response     bytea       NOT NULL, -- the exact bytes first sent, replayed as they were
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (org_id, key)
 );

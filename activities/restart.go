@@ -1,0 +1,61 @@
+package activities
+
+import (
+	"context"
+
+	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// CreateRestartInput carries ids only.
+type CreateRestartInput struct {
+	RestartID    string
+	OrgID        string
+	MemberID     string
+	NewShootID   string
+	WorkflowID   string
+	IssuedByKind string
+	IssuedBy     string
+	RequestID    string
+}
+
+// CreateRestartResult says whether the member can be emailed.
+type CreateRestartResult struct {
+	OldShootID string
+	HasEmail   bool
+}
+
+// CreateRestart validates the restart rules and creates the new onboarding shoot and
+// the restart record in one transaction.
+func (a *Activities) CreateRestart(ctx context.Context, in CreateRestartInput) (CreateRestartResult, error) {
+	r, err := store.CreateRestart(ctx, a.DB, store.CreateRestartParams{
+		RestartID: in.RestartID, OrgID: in.OrgID, MemberID: in.MemberID, NewShootID: in.NewShootID,
+		WorkflowID: in.WorkflowID, Actor: store.Actor{Kind: in.IssuedByKind, ID: in.IssuedBy, RequestID: in.RequestID},
+		Now: a.Now(),
+	})
+	if err != nil {
+		return CreateRestartResult{}, asTemporalError(err)
+	}
+	return CreateRestartResult{OldShootID: r.OldShootID, HasEmail: r.EmailStatus != store.EmailNotApplicable}, nil
+}
+
+// SendRestartEmail emails the member the fresh access link of their new shoot.
+func (a *Activities) SendRestartEmail(ctx context.Context, in SendEmailInput) (SendEmailResult, error) {
+	c, err := store.GetRestartContact(ctx, a.DB, in.SubjectID)
+	if err != nil {
+		return SendEmailResult{}, asTemporalError(err)
+	}
+	return a.sendLinkEmail(ctx, store.SubjectRestart, contact{
+		id: c.RestartID, memberID: c.MemberID, shootID: c.ShootID, name: c.MemberName, email: c.MemberEmail, status: c.Status,
+	}, in, mail.RestartEmail)
+}
+
+// MarkRestartEmailFailed records that a restart email could not be delivered.
+func (a *Activities) MarkRestartEmailFailed(ctx context.Context, in SendEmailInput) error {
+	return a.markEmailFailed(ctx, store.SubjectRestart, in)
+}
+
+// SetRestartStage mirrors the restart workflow's stage in the database.
+func (a *Activities) SetRestartStage(ctx context.Context, restartID, stage string) error {
+	return asTemporalError(store.SetRestartStage(ctx, a.DB, restartID, stage, a.Now()))
+}

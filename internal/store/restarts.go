@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/rules"
+)
+
+// CreateRestartParams are the ids a restart is created with.
+type CreateRestartParams struct {
+	RestartID  string
+	OrgID      string
+	MemberID   string
+	NewShootID string
+	WorkflowID string
+	Actor      Actor
+	Now        time.Time
+}
+
+// restartFacts reads what rules.CheckRestart needs and the member's most recent
+// deleted shoot, the one being restarted.
+func restartFacts(ctx context.Context, db bun.IDB, m *Member) (rules.RestartFacts, string, error) {
+	var deletedID sql.NullString
+	var open bool
+	err := db.NewRaw(`SELECT
+		(SELECT id::text FROM shoots WHERE member_id = ? AND status = 'deleted' ORDER BY created_at DESC, id DESC LIMIT 1),
+		EXISTS (SELECT 1 FROM shoots WHERE member_id = ? AND status <> 'deleted')`, m.ID, m.ID).Scan(ctx, &deletedID, &open)
+	if err != nil {
+		return rules.RestartFacts{}, "", err
+	}
+	return rules.RestartFacts{MemberKind: m.Kind, HasDeletedShoot: deletedID.Valid, HasOtherShoot: open}, deletedID.String, nil
+}
+
+// CheckRestart evaluates the restart rules without changing anything.
+func CheckRestart(ctx context.Context, db bun.IDB, orgID, memberID string) error {
+	m, err := GetMember(ctx, db, orgID, memberID)
+	if err != nil {
+		return err
+	}
+	facts, _, err := restartFacts(ctx, db, m)
+	if err != nil {
+		return err
+	}
+	return rules.CheckRestart(facts)
+}
+
+// CreateRestart checks the restart rules with the member row locked and, in the same
+// transaction, creates the new onboarding shoot and the restart record. The same restart
+// id again returns the recorded restart.
+func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Restart, error) {
+	var out *Restart
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		existing := new(Restart)
+		err := tx.NewSelect().Model(existing).Where("id = ?", p.RestartID).Scan(ctx)
+		if err == nil {
+			out = existing
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		m := new(Member)
+		if err := tx.NewSelect().Model(m).Where("id = ? AND org_id = ?", p.MemberID, p.OrgID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "member")
+		}
+		facts, oldShootID, err := restartFacts(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if err := rules.CheckRestart(facts); err != nil {
+			return err
+		}
+		shoot := &Shoot{ID: p.NewShootID, OrgID: p.OrgID, MemberID: m.ID, Status: ShootOnboarding, CreatedAt: p.Now, UpdatedAt: p.Now}
+		if _, err := tx.NewInsert().Model(shoot).Exec(ctx); err != nil {
+			return err
+		}
+		emailStatus := EmailQueued
+		if m.Email == nil || *m.Email == "" {
+			emailStatus = EmailNotApplicable
+		}
+		r := &Restart{
+			ID: p.RestartID, OrgID: p.OrgID, MemberID: m.ID, OldShootID: oldShootID, NewShootID: shoot.ID,
+			IssuedByKind: p.Actor.Kind, IssuedBy: p.Actor.ID, IssuedAt: p.Now,
+			Status: StatusPending, Stage: "pending", EmailStatus: emailStatus, WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
+		}
+		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+			if IsUniqueViolation(err, "restarts_one_pending_per_member") {
+				return problem.New(problem.ActiveShootExists, "the member already has a restarted shoot in progress")
+			}
+			return err
+		}
+		if err := Audit(ctx, tx, AuditEvent{
+			OrgID: p.OrgID, ActorKind: p.Actor.Kind, ActorID: p.Actor.ID, Action: "shoot.restart",
+			TargetKind: "restart", TargetID: r.ID, RequestID: p.Actor.RequestID, Outcome: "created",
+			Detail: map[string]any{"member_id": m.ID, "old_shoot_id": oldShootID, "new_shoot_id": shoot.ID},
+		}); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// SetRestartStage records a stage reached by the restart workflow.
+func SetRestartStage(ctx context.Context, db bun.IDB, restartID, stage string, now time.Time) error {
+	q := db.NewUpdate().Model((*Restart)(nil)).
+		Set("stage = ?", stage).Set("updated_at = ?", now).
+		Where("id = ?", restartID).Where("stage <> 'started'")
+	switch stage {
+	case StatusStarted:
+		q = q.Set("status = ?", StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
+	case StatusFailed:
+		q = q.Set("status = ?", StatusFailed).Where("status = 'pending'")
+	}
+	_, err := q.Exec(ctx)
+	return err
+}
+
+// GetRestart reads one restart.
+func GetRestart(ctx context.Context, db bun.IDB, restartID string) (*Restart, error) {
+	r := new(Restart)
+	if err := db.NewSelect().Model(r).Where("id = ?", restartID).Scan(ctx); err != nil {
+		return nil, notFound(err, "restart")
+	}
+	return r, nil
+}
+
+// RestartContact is what the restart email needs, read at send time.
+type RestartContact struct {
+	RestartID   string
+	MemberID    string
+	ShootID     string
+	MemberName  string
+	MemberEmail *string
+	Status      string
+}
+
+// GetRestartContact reads the member's address for a restart's email.
+func GetRestartContact(ctx context.Context, db bun.IDB, restartID string) (*RestartContact, error) {
+	c := new(RestartContact)
+	err := db.NewRaw(`SELECT r.id, r.member_id, r.new_shoot_id, m.name, m.email, r.status
+		FROM restarts r JOIN members m ON m.id = r.member_id WHERE r.id = ?`, restartID).
+		Scan(ctx, &c.RestartID, &c.MemberID, &c.ShootID, &c.MemberName, &c.MemberEmail, &c.Status)
+	if err != nil {
+		return nil, notFound(err, "restart")
+	}
+	return c, nil
+}

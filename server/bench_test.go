@@ -1,0 +1,46 @@
+package server_test
+
+import (
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/seed"
+)
+
+// BenchmarkGiveRetry measures a give-retry end to end as a client sees it: HTTP, the
+// pre-check, Update-with-Start, the reserve/delete/reset local activities, and the read
+// of the retry for the 201. Each iteration gives a retry to a different member. Run:
+//
+//	go test ./server -run '^$' -bench BenchmarkGiveRetry -benchtime 300x
+//
+// It reports the median and 99th percentile besides ns/op.
+func BenchmarkGiveRetry(b *testing.B) {
+	app := apptest.Start(b, apptest.Options{})
+	members := make([]seed.Member, b.N)
+	for i := range members {
+		members[i] = seed.Member{Name: "Member", Email: apptest.Ptr("m@bench.test"), Kind: "individual",
+			Shoots: []seed.Shoot{{Status: "active", CompletedAt: daysAgo(3), Results: 8}}}
+	}
+	org := app.SeedOrg(b, 0, members...)
+	ms := org.File.Organizations[0].Members
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		r := app.Do(b, "POST", "/api/v1/admin/members/"+ms[i].ID+"/retries", org.AdminKey, map[string]any{"shoot_id": ms[i].Shoots[0].ID})
+		lat = append(lat, time.Since(start))
+		if r.Status != 201 {
+			b.Fatalf("give %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50_ms")
+	b.ReportMetric(pct(0.99), "p99_ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max_ms")
+}

@@ -1,0 +1,194 @@
+package server_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/workflows"
+)
+
+func deletedShoot() seed.Shoot {
+	return seed.Shoot{Status: "deleted", DeletedAt: daysAgo(2)}
+}
+
+// TestRestartManagedMember covers SPEC §3 "Restart a deleted shoot" through HTTP, with
+// an automation key as the caller.
+func TestRestartManagedMember(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 5,
+		seed.Member{Name: "Mia NoEmail", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "Max Mail", Email: apptest.Ptr("max@acme.test"), Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "Ivy Individual", Email: apptest.Ptr("ivy@acme.test"), Kind: "individual", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "Nora NoShoot", Kind: "managed"},
+		seed.Member{Name: "Otto Open", Kind: "managed", Shoots: []seed.Shoot{deletedShoot(), {Status: "waiting"}}},
+	)
+	ms := org.File.Organizations[0].Members
+	key := org.AutomationKey
+
+	// The Deleted section offers restart_shoot to Mia and Max only.
+	r := app.Do(t, "GET", "/api/v1/admin/headshots?section=deleted", key, nil)
+	if r.Status != 200 {
+		t.Fatalf("dashboard: %d %s", r.Status, r.Body)
+	}
+	offered := map[string]bool{}
+	for _, c := range r.JSON(t)["cards"].([]any) {
+		card := c.(map[string]any)
+		acts := card["actions"].([]any)
+		offered[card["member"].(map[string]any)["name"].(string)] = len(acts) == 1 && acts[0] == "restart_shoot"
+	}
+	if !offered["Mia NoEmail"] || !offered["Max Mail"] || offered["Ivy Individual"] {
+		t.Fatalf("restart_shoot offered = %v", offered)
+	}
+
+	// A member without email: 201 with the access link, new shoot In Progress.
+	r = app.Do(t, "POST", "/api/v1/admin/members/"+ms[0].ID+"/restarts", key, nil)
+	if r.Status != 201 {
+		t.Fatalf("restart: %d %s", r.Status, r.Body)
+	}
+	rs := r.JSON(t)
+	link, _ := rs["access_link"].(string)
+	if link == "" || rs["old_shoot_id"] != ms[0].Shoots[0].ID || rs["status"] != "pending" || rs["email"].(map[string]any)["status"] != "not_applicable" {
+		t.Fatalf("restart = %s", r.Body)
+	}
+	newShoot := rs["new_shoot_id"].(string)
+	if rs["shoot"].(map[string]any)["status"] != "onboarding" {
+		t.Fatalf("new shoot = %v", rs["shoot"])
+	}
+	d := app.Do(t, "GET", "/api/v1/admin/headshots?section=in_progress", org.AdminKey, nil).JSON(t)
+	if !strings.Contains(string(mustJSON(t, d)), newShoot) {
+		t.Fatalf("new shoot not In Progress: %v", d)
+	}
+	// A second restart while the first is open is refused.
+	r = app.Do(t, "POST", "/api/v1/admin/members/"+ms[0].ID+"/restarts", key, nil)
+	if r.Status != 409 || r.JSON(t)["code"] != "active_shoot_exists" {
+		t.Fatalf("second restart: %d %s", r.Status, r.Body)
+	}
+	// The member starts with the link: restart started, workflow done.
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = app.Do(t, "POST", "/api/v1/member/shoots/"+newShoot+"/start", u.Query().Get("token"), nil)
+	if r.Status != 200 || r.JSON(t)["restart"].(map[string]any)["status"] != "started" {
+		t.Fatalf("start: %d %s", r.Status, r.Body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var st workflows.RestartStatus
+	if err := app.Temporal.GetWorkflow(ctx, workflows.RestartWorkflowID(ms[0].ID), "").Get(ctx, &st); err != nil || st.Stage != workflows.StageStarted {
+		t.Fatalf("restart workflow = %+v, %v", st, err)
+	}
+	// The member detail lists the restart.
+	det := app.Do(t, "GET", "/api/v1/admin/members/"+ms[0].ID, org.AdminKey, nil).JSON(t)
+	if rl := det["restarts"].([]any); len(rl) != 1 || rl[0].(map[string]any)["status"] != "started" {
+		t.Fatalf("restarts on member page = %v", det["restarts"])
+	}
+
+	// A member with email gets the restart email and no link in the answer.
+	r = app.Do(t, "POST", "/api/v1/admin/members/"+ms[1].ID+"/restarts", key, nil)
+	if r.Status != 201 || r.JSON(t)["access_link"] != nil {
+		t.Fatalf("restart with email: %d %s", r.Status, r.Body)
+	}
+	apptest.WaitFor(t, 10*time.Second, "restart email", func() bool { return app.Mailbox.Len() == 1 })
+	if m := app.Mailbox.Messages()[0]; m.Subject != "HeadshotPro | Your photo shoot is ready to start" || m.To[0] != "max@acme.test" {
+		t.Fatalf("restart email = %+v", m)
+	}
+
+	// Refusals, each with its code.
+	for _, tc := range []struct {
+		member string
+		status int
+		code   string
+	}{{ms[2].ID, 422, "not_managed"}, {ms[3].ID, 409, "no_deleted_shoot"}, {ms[4].ID, 409, "active_shoot_exists"}} {
+		r = app.Do(t, "POST", "/api/v1/admin/members/"+tc.member+"/restarts", key, nil)
+		if r.Status != tc.status || r.JSON(t)["code"] != tc.code || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("restart %s: %d %s, want %d %s", tc.member, r.Status, r.Body, tc.status, tc.code)
+		}
+	}
+
+	// Automation keys may not give retries.
+	r = app.Do(t, "POST", "/api/v1/admin/members/"+ms[1].ID+"/retries", key, map[string]any{"shoot_id": ms[1].Shoots[0].ID})
+	if r.Status != 403 || r.JSON(t)["code"] != "forbidden_for_role" {
+		t.Fatalf("automation give retry: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestConcurrentRestartsCreateOneShoot(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 0, seed.Member{Name: "Mo", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}})
+	member := org.File.Organizations[0].Members[0].ID
+	var wg sync.WaitGroup
+	statuses := make([]int, 10)
+	for i := range statuses {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			statuses[i] = app.Do(t, "POST", "/api/v1/admin/members/"+member+"/restarts", org.AdminKey, nil).Status
+		}(i)
+	}
+	wg.Wait()
+	created := 0
+	for _, s := range statuses {
+		switch s {
+		case 201:
+			created++
+		case 409:
+		default:
+			t.Errorf("unexpected status %d", s)
+		}
+	}
+	n, err := app.DB.NewSelect().Table("shoots").Where("member_id = ? AND status = 'onboarding'", member).Count(context.Background())
+	if created != 1 || err != nil || n != 1 {
+		t.Fatalf("created %d restarts and %d new shoots (%v); want exactly one", created, n, err)
+	}
+}
+
+func TestBulkRestart(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 0,
+		seed.Member{Name: "A managed", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "B managed", Email: apptest.Ptr("b@acme.test"), Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "C individual", Email: apptest.Ptr("c@acme.test"), Kind: "individual", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "D active", Kind: "managed", Shoots: []seed.Shoot{deletedShoot(), {Status: "active", CompletedAt: daysAgo(1)}}},
+	)
+	ms := org.File.Organizations[0].Members
+	unknown := "00000000-0000-4000-8000-00000000abcd"
+	body := map[string]any{"member_ids": []string{ms[0].ID, ms[1].ID, ms[2].ID, ms[3].ID, unknown, "not-a-uuid"}}
+	r := app.Do(t, "POST", "/api/v1/admin/restarts", org.AutomationKey, body, "Idempotency-Key", "bulk-1")
+	if r.Status != 200 {
+		t.Fatalf("bulk: %d %s", r.Status, r.Body)
+	}
+	results := r.JSON(t)["results"].([]any)
+	want := []struct{ outcome, code string }{{"restarted", ""}, {"restarted", ""}, {"skipped", "not_managed"}, {"skipped", "active_shoot_exists"}, {"skipped", "not_found"}, {"skipped", "invalid_id"}}
+	if len(results) != len(want) {
+		t.Fatalf("results = %s", r.Body)
+	}
+	for i, w := range want {
+		res := results[i].(map[string]any)
+		code, _ := res["code"].(string)
+		if res["outcome"] != w.outcome || code != w.code {
+			t.Errorf("result %d = %v, want %s %s", i, res, w.outcome, w.code)
+		}
+		if w.outcome == "restarted" && res["restart"] == nil {
+			t.Errorf("result %d has no restart", i)
+		}
+	}
+	// The same key replays the answer and restarts nobody again.
+	again := app.Do(t, "POST", "/api/v1/admin/restarts", org.AutomationKey, body, "Idempotency-Key", "bulk-1")
+	if again.Status != 200 || string(again.Body) != string(r.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %d %s", again.Status, again.Body)
+	}
+	n, _ := app.DB.NewSelect().Table("restarts").Where("org_id = ?", org.ID).Count(context.Background())
+	if n != 2 {
+		t.Fatalf("restarts rows = %d, want 2", n)
+	}
+	if r := app.Do(t, "POST", "/api/v1/admin/restarts", org.AutomationKey, map[string]any{"member_ids": []string{}}); r.Status != 400 || r.JSON(t)["code"] != "invalid_body" {
+		t.Fatalf("empty bulk: %d %s", r.Status, r.Body)
+	}
+}

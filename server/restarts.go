@@ -1,0 +1,203 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/workflows"
+)
+
+// maxBulkRestarts bounds one bulk call; larger sets are sent in several calls.
+const maxBulkRestarts = 100
+
+// bulkParallelism bounds how many restarts of one bulk call run at once.
+const bulkParallelism = 8
+
+// postRestart restarts a managed member's deleted shoot: 201 with the restart and the
+// new shoot, and the access link when the member has no email address.
+func (s *Server) postRestart(c *gin.Context) {
+	memberID, ok := s.pathUUID(c, "id")
+	if !ok {
+		return
+	}
+	body, err := readBody(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := decodeJSON(body, &struct{}{}, true); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.idempotent(c, body, func() (int, any, error) {
+		out, err := s.restartOne(c, memberID, s.restartID(c, memberID))
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, out, nil
+	})
+}
+
+type restartAnswer struct {
+	restartDTO
+	Shoot shootDTO `json:"shoot"`
+}
+
+// restartID is random, or derived from the Idempotency-Key and the member so that a
+// replayed bulk call restarts nobody twice.
+func (s *Server) restartID(c *gin.Context, memberID string) string {
+	if key := c.GetHeader("Idempotency-Key"); key != "" {
+		return uuid.NewSHA1(uuid.MustParse(principal(c).OrgID), []byte("restart:"+key+":"+memberID)).String()
+	}
+	return uuid.NewString()
+}
+
+func (s *Server) restartOne(c *gin.Context, memberID, restartID string) (*restartAnswer, error) {
+	ctx := c.Request.Context()
+	orgID := principal(c).OrgID
+	if err := store.CheckRestart(ctx, s.db, orgID, memberID); err != nil {
+		return nil, err
+	}
+	act := actor(c)
+	in := workflows.RestartInput{
+		RestartID: restartID, OrgID: orgID, MemberID: memberID, NewShootID: uuid.NewSHA1(uuid.MustParse(restartID), []byte("shoot")).String(),
+		IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID, Reminders: s.cfg.Reminders,
+	}
+	if err := s.startRestart(ctx, in); err != nil {
+		return nil, err
+	}
+	r, err := store.GetRestart(ctx, s.db, restartID)
+	if err != nil {
+		return nil, err
+	}
+	shoot, err := store.GetShoot(ctx, s.db, r.NewShootID)
+	if err != nil {
+		return nil, err
+	}
+	out := &restartAnswer{restartDTO: toRestart(r), Shoot: toShoot(shoot, 0)}
+	if r.EmailStatus == store.EmailNotApplicable {
+		token, _ := s.links.Issue(r.MemberID, r.NewShootID, s.now())
+		link := activities.ActionURL(s.cfg.AppBaseURL, r.NewShootID, token)
+		out.AccessLink = &link
+	}
+	return out, nil
+}
+
+func (s *Server) startRestart(ctx context.Context, in workflows.RestartInput) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.GiveTimeout)
+	defer cancel()
+	start := s.tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflows.RestartWorkflowID(in.MemberID),
+		TaskQueue:                s.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.KeyOrgID.ValueSet(in.OrgID), workflows.KeyMemberID.ValueSet(in.MemberID),
+			workflows.KeyShootID.ValueSet(in.NewShootID), workflows.KeyRetryStage.ValueSet(workflows.StageReserving),
+		),
+		StaticSummary: "Restart of member " + in.MemberID,
+		StaticDetails: "org " + in.OrgID + " · new shoot " + in.NewShootID + " · restart " + in.RestartID,
+	}, workflows.RestartWorkflowName, in)
+	handle, err := s.tc.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID:     "issue-" + in.RestartID,
+			UpdateName:   workflows.UpdateIssue,
+			Args:         []any{workflows.RestartIssueRequest{RestartID: in.RestartID}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err == nil {
+		var res workflows.RestartIssueResult
+		err = handle.Get(ctx, &res)
+	}
+	return workflowError(err)
+}
+
+type bulkRestartRequest struct {
+	MemberIDs []string `json:"member_ids"`
+}
+
+type bulkResult struct {
+	MemberID string         `json:"member_id"`
+	Outcome  string         `json:"outcome"`
+	Code     *string        `json:"code"`
+	Detail   string         `json:"detail,omitempty"`
+	Restart  *restartAnswer `json:"restart"`
+}
+
+// postBulkRestarts restarts up to 100 members, each independently: one member's refusal
+// or failure never undoes or blocks another's restart.
+func (s *Server) postBulkRestarts(c *gin.Context) {
+	body, err := readBody(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req bulkRestartRequest
+	if err := decodeJSON(body, &req, false); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(req.MemberIDs) == 0 || len(req.MemberIDs) > maxBulkRestarts {
+		s.abort(c, problem.InvalidBody, "member_ids must list 1 to %d member ids", maxBulkRestarts)
+		return
+	}
+	s.idempotent(c, body, func() (int, any, error) {
+		return http.StatusOK, gin.H{"results": s.bulkRestart(c, req.MemberIDs)}, nil
+	})
+}
+
+func (s *Server) bulkRestart(c *gin.Context, ids []string) []bulkResult {
+	results := make([]bulkResult, len(ids))
+	seen := map[string]int{}
+	sem := make(chan struct{}, bulkParallelism)
+	var wg sync.WaitGroup
+	for i, raw := range ids {
+		results[i].MemberID = raw
+		id, err := uuid.Parse(raw)
+		if err != nil || len(raw) != 36 {
+			results[i].skip(problem.New(problem.InvalidID, "member id must be a UUID"))
+			continue
+		}
+		if first, dup := seen[id.String()]; dup {
+			results[i].skip(problem.New(problem.InvalidBody, "member listed twice; see the result at index %d", first))
+			continue
+		}
+		seen[id.String()] = i
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(r *bulkResult, memberID string) {
+			defer func() { <-sem; wg.Done() }()
+			out, err := s.restartOne(c, memberID, s.restartID(c, memberID))
+			if err == nil {
+				r.Outcome, r.Restart = "restarted", out
+				return
+			}
+			if pe, ok := problem.As(err); ok && pe.Code.Status() < 500 {
+				r.skip(pe)
+				return
+			}
+			s.log.ErrorContext(c.Request.Context(), "bulk restart failed for a member", "request_id", requestID(c), "member_id", memberID, "error", err)
+			code := string(s.classify(c, err).Code)
+			r.Outcome, r.Code, r.Detail = "error", &code, "the restart could not be completed; try again"
+		}(&results[i], id.String())
+	}
+	wg.Wait()
+	return results
+}
+
+func (r *bulkResult) skip(pe *problem.Error) {
+	code := string(pe.Code)
+	r.Outcome, r.Code, r.Detail = "skipped", &code, pe.Detail
+}

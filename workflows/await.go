@@ -1,0 +1,43 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// awaitStart waits for the member's start signal on durable timers, calling remind(n)
+// for the nth reminder at each delay after the first email. remind answers true when
+// the activity found the member already started (a start whose signal was lost), which
+// also ends the wait. No reminder fires after the start.
+func awaitStart(ctx workflow.Context, reminders []time.Duration, remind func(n int) bool) error {
+	started := workflow.GetSignalChannel(ctx, SignalShootStarted)
+	emailAt := workflow.Now(ctx)
+	for sent, done := 0, false; !done; {
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		fire := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(started, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			done = true
+		})
+		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		if sent < len(reminders) {
+			wait := reminders[sent] - workflow.Now(ctx).Sub(emailAt)
+			sel.AddFuture(workflow.NewTimer(timerCtx, max(wait, time.Millisecond)), func(f workflow.Future) {
+				fire = f.Get(ctx, nil) == nil
+			})
+		}
+		sel.Select(ctx)
+		cancelTimer()
+		if ctx.Err() != nil {
+			return temporal.NewCanceledError("canceled while waiting for the member")
+		}
+		if fire && !done {
+			sent++
+			done = remind(sent)
+		}
+	}
+	return nil
+}

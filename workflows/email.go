@@ -1,0 +1,109 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// EmailState is what the status query tells about a workflow's emails.
+type EmailState struct {
+	EmailStatus   string
+	MessageID     string
+	RemindersSent int
+	EmailsSent    int
+}
+
+// emailer sends the numbered emails of one retry or restart through its activities.
+// Each email has its own sequence number, so a resend racing a reminder never collapses
+// into one send, and a replayed activity finds its own intent row.
+type emailer struct {
+	subjectID  string
+	send       any // activity: func(ctx, SendEmailInput) (SendEmailResult, error)
+	markFailed any // local activity: func(ctx, SendEmailInput) error
+	nextSeq    int
+	state      *EmailState
+}
+
+func (e *emailer) sendEmail(ctx workflow.Context, kind string, reminder int) (activities.SendEmailResult, error) {
+	in := activities.SendEmailInput{SubjectID: e.subjectID, Seq: e.nextSeq, Kind: kind, Reminder: reminder}
+	e.nextSeq++
+	actx := workflow.WithActivityOptions(ctx, emailOptions(kind))
+	var res activities.SendEmailResult
+	err := workflow.ExecuteActivity(actx, e.send, in).Get(ctx, &res)
+	switch {
+	case err == nil && res.Skipped:
+		return res, nil
+	case err == nil:
+		e.state.EmailStatus, e.state.MessageID = store.EmailSent, res.MessageID
+		e.state.EmailsSent++
+		if kind == store.EmailKindReminder {
+			e.state.RemindersSent++
+		}
+		return res, nil
+	}
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeMailPermanent {
+		// Transient errors outlasted the retry policy; the activity could not record it.
+		lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+		if ferr := workflow.ExecuteLocalActivity(lctx, e.markFailed, in).Get(ctx, nil); ferr != nil {
+			workflow.GetLogger(ctx).Error("could not record email failure", "error", ferr)
+		}
+	}
+	if e.state.EmailStatus != store.EmailSent || kind != store.EmailKindReminder {
+		e.state.EmailStatus = store.EmailFailed
+	}
+	workflow.GetLogger(ctx).Warn("email failed", "kind", kind, "error", err)
+	return res, err
+}
+
+// codedError keeps the problem code of an activity's failure as the error type, so the
+// API answers an update's failure with the same problem+json as a refused pre-check.
+func codedError(err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && problem.Code(appErr.Type()).Known() {
+		return temporal.NewNonRetryableApplicationError(appErr.Message(), appErr.Type(), nil)
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		return temporal.NewNonRetryableApplicationError("canceled", string(problem.RetryNotPending), nil)
+	}
+	return temporal.NewNonRetryableApplicationError("could not be completed", string(problem.Unavailable), nil)
+}
+
+// upsertStage keeps the RetryStage search attribute current for operators.
+func upsertStage(ctx workflow.Context, stage string) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, KeyRetryStage.ValueSet(stage)); err != nil {
+		workflow.GetLogger(ctx).Error("could not upsert RetryStage", "error", err)
+	}
+}
+
+var localOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout:    5 * time.Second,
+	ScheduleToCloseTimeout: 2 * time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    100 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    5 * time.Second,
+	},
+}
+
+func emailOptions(kind string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		Summary:                "send " + kind + " email",
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        5 * time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrTypeMailPermanent, string(problem.NotFound)},
+		},
+	}
+}
