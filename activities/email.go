@@ -23,7 +23,7 @@ type contact struct {
 func (a *Activities) sendLinkEmail(ctx context.Context, subject store.EmailSubject, c contact, in SendEmailInput,
 	render func(mail.LinkData) (mail.Content, error)) (SendEmailResult, error) {
 	if c.status != store.StatusPending {
-		return SendEmailResult{Skipped: true, NotPending: true, Reason: "already " + c.status}, nil
+		return SendEmailResult{Skipped: true, AlreadyStarted: c.status == store.StatusStarted, Reason: "already " + c.status}, nil
 	}
 	if c.email == nil || *c.email == "" {
 		return SendEmailResult{Skipped: true, Reason: "member has no email address"}, nil

@@ -72,9 +72,9 @@ type SendEmailResult struct {
 	MessageID string
 	Skipped   bool
 	Reason    string
-	// NotPending: the retry already started (or failed); the workflow stops waiting, which
+	// AlreadyStarted: the member started already; the workflow stops waiting, which
 	// repairs a start signal that never arrived.
-	NotPending bool
+	AlreadyStarted bool
 }
 
 // SendRetryEmail emails the member their retry link; reminders are skipped once the

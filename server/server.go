@@ -17,6 +17,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/ratelimit"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -54,6 +55,11 @@ type Server struct {
 	now     func() time.Time
 	cfg     Config
 	engine  *gin.Engine
+
+	// Fresh-link requests are limited per client and per address, so the endpoint can
+	// neither flood a member's inbox nor be used to probe many addresses quickly.
+	linkByClient  *ratelimit.Limiter
+	linkByAddress *ratelimit.Limiter
 }
 
 // maxBodyBytes bounds every request body: the API takes small JSON documents only.
@@ -73,7 +79,10 @@ func New(d Deps) (*Server, error) {
 	if d.Config.TaskQueue == "" {
 		d.Config.TaskQueue = workflows.TaskQueue
 	}
-	s := &Server{db: d.DB, tc: d.Temporal, links: d.Links, mailbox: d.Mailbox, log: d.Logger, now: d.Now, cfg: d.Config}
+	s := &Server{db: d.DB, tc: d.Temporal, links: d.Links, mailbox: d.Mailbox, log: d.Logger, now: d.Now, cfg: d.Config,
+		linkByClient:  ratelimit.New(10.0/60, 10, d.Now),
+		linkByAddress: ratelimit.New(3.0/(15*60), 3, d.Now),
+	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -115,6 +124,7 @@ func (s *Server) routes(e *gin.Engine) {
 	member := e.Group("/api/v1/member")
 	member.POST("/shoots/:id/start", s.postStart)
 	member.POST("/shoots/:id/submit", s.postSubmit)
+	member.POST("/link", s.postLink)
 
 	internal := e.Group("/api/v1/internal", s.requirePipeline)
 	internal.POST("/shoots/:id/complete", s.postComplete)

@@ -48,6 +48,9 @@ func (e *emailer) sendEmail(ctx workflow.Context, kind string, reminder int) (ac
 		}
 		return res, nil
 	}
+	if temporal.IsCanceledError(err) {
+		return res, err // the workflow is being canceled; nothing failed to send
+	}
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeMailPermanent {
 		// Transient errors outlasted the retry policy; the activity could not record it.

@@ -58,6 +58,7 @@ type restartWorkflow struct {
 	status  RestartStatus
 	created *activities.CreateRestartResult
 	err     error
+	started bool
 	mail    emailer
 }
 
@@ -70,6 +71,12 @@ func (w *restartWorkflow) run(ctx workflow.Context) (RestartStatus, error) {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateIssue, w.issue, workflow.UpdateHandlerOptions{
 		Validator:   w.validateIssue,
 		Description: "waits until the new shoot is committed",
+	}); err != nil {
+		return w.status, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResendEmail, w.resend, workflow.UpdateHandlerOptions{
+		Validator:   w.validateResend,
+		Description: "sends the access link again while the restart is pending",
 	}); err != nil {
 		return w.status, err
 	}
@@ -94,10 +101,12 @@ func (w *restartWorkflow) run(ctx workflow.Context) (RestartStatus, error) {
 		reminders = nil
 		w.status.EmailStatus = store.EmailNotApplicable
 	}
-	if err := awaitStart(ctx, reminders, func(n int) bool {
+	err := awaitStart(ctx, reminders, func(n int) bool {
 		res, _ := w.mail.sendEmail(ctx, store.EmailKindReminder, n)
-		return res.NotPending
-	}); err != nil {
+		return res.AlreadyStarted
+	})
+	w.started = err == nil
+	if err != nil {
 		return w.finish(ctx, err)
 	}
 	w.setStage(ctx, StageStarted)
@@ -116,12 +125,27 @@ func (w *restartWorkflow) validateIssue(req RestartIssueRequest) error {
 
 func (w *restartWorkflow) issue(ctx workflow.Context, _ RestartIssueRequest) (RestartIssueResult, error) {
 	if err := workflow.Await(ctx, func() bool { return w.created != nil || w.err != nil }); err != nil {
-		return RestartIssueResult{}, err
+		return RestartIssueResult{}, codedError(err)
 	}
 	if w.created == nil {
 		return RestartIssueResult{}, codedError(w.err)
 	}
 	return RestartIssueResult{RestartID: w.in.RestartID, NewShootID: w.in.NewShootID, OldShootID: w.created.OldShootID, HasEmail: w.created.HasEmail}, nil
+}
+
+func (w *restartWorkflow) validateResend() error {
+	if w.created != nil && w.created.HasEmail && !w.started && w.err == nil {
+		return nil
+	}
+	return temporal.NewApplicationError("only a pending restart of a member with an email address can be sent again", string(problem.RetryNotPending))
+}
+
+func (w *restartWorkflow) resend(ctx workflow.Context) (ResendResult, error) {
+	res, err := w.mail.sendEmail(ctx, store.EmailKindResend, 0)
+	if err != nil {
+		return ResendResult{}, codedError(err)
+	}
+	return ResendResult{MessageID: res.MessageID, Skipped: res.Skipped}, nil
 }
 
 // setStage records the stage in the query answer, the search attribute and the database.

@@ -148,7 +148,7 @@ func (w *retryWorkflow) failReserved(ctx workflow.Context, cause error) error {
 func (w *retryWorkflow) awaitStart(ctx workflow.Context) error {
 	err := awaitStart(ctx, w.in.Reminders, func(n int) bool {
 		res, _ := w.mail.sendEmail(ctx, store.EmailKindReminder, n)
-		return res.NotPending
+		return res.AlreadyStarted
 	})
 	w.started = err == nil
 	return err
@@ -166,7 +166,7 @@ func (w *retryWorkflow) validateIssue(req IssueRequest) error {
 
 func (w *retryWorkflow) issue(ctx workflow.Context, _ IssueRequest) (IssueResult, error) {
 	if err := workflow.Await(ctx, func() bool { return w.reset || w.err != nil }); err != nil {
-		return IssueResult{}, err
+		return IssueResult{}, codedError(err)
 	}
 	if !w.reset {
 		return IssueResult{}, codedError(w.err)
@@ -182,10 +182,11 @@ func (w *retryWorkflow) validateResend() error {
 }
 
 func (w *retryWorkflow) resend(ctx workflow.Context) (ResendResult, error) {
-	if _, err := w.mail.sendEmail(ctx, store.EmailKindResend, 0); err != nil {
+	res, err := w.mail.sendEmail(ctx, store.EmailKindResend, 0)
+	if err != nil {
 		return ResendResult{}, codedError(err)
 	}
-	return ResendResult{MessageID: w.status.MessageID}, nil
+	return ResendResult{MessageID: res.MessageID, Skipped: res.Skipped}, nil
 }
 
 // finish records the outcome, waits for running update handlers and ends the run.

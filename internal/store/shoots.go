@@ -196,3 +196,15 @@ func GetShoot(ctx context.Context, db bun.IDB, shootID string) (*Shoot, error) {
 	}
 	return s, nil
 }
+
+// PendingLinkWorkflows lists the workflows of pending retries and restarts of members
+// with this address, whose email can be sent again with a fresh link.
+func PendingLinkWorkflows(ctx context.Context, db bun.IDB, email string) ([]string, error) {
+	var ids []string
+	err := db.NewRaw(`SELECT r.workflow_id FROM retries r JOIN members m ON m.id = r.member_id
+		WHERE lower(m.email) = lower(?) AND r.status = 'pending' AND r.stage = 'pending'
+		UNION ALL
+		SELECT x.workflow_id FROM restarts x JOIN members m ON m.id = x.member_id
+		WHERE lower(m.email) = lower(?) AND x.status = 'pending'`, email, email).Scan(ctx, &ids)
+	return ids, err
+}
