@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command: formatting, vet, then every test, integration tests
-# included. Extra arguments go to `go test` (e.g. scripts/test.sh -run TestRetry -v).
+# The project's test command: formatting, vet, staticcheck, workflowcheck, then every
+# test with the race detector, integration tests included. Extra arguments go to
+# `go test` (e.g. scripts/test.sh -run TestRetry -v).
 #
 # Integration tests need Postgres ($TEST_DATABASE_URL, default
 # postgres://postgres@127.0.0.1:5432/postgres) and the Temporal CLI, which this script
@@ -31,5 +32,14 @@ section "go vet"
 go vet ./...
 echo ok
 
-section "go test"
-go test -count=1 -timeout 20m ./... "$@"
+section "staticcheck and workflowcheck"
+tools=$(bash scripts/tools.sh)
+"$tools/staticcheck" ./...
+# workflowcheck follows every call reachable from a workflow function and reports
+# non-deterministic ones (time.Now, goroutines, map iteration, ...).
+"$tools/workflowcheck" ./...
+echo ok
+
+section "go test -race"
+# -race covers the concurrent paths (20 simultaneous gives, bulk restarts, the limiter).
+go test -race -count=1 -timeout 25m ./... "$@"

@@ -135,11 +135,11 @@ func TestStartPersistsAcrossRestarts(t *testing.T) {
 
 	c2 := dial(t, srv2)
 	defer c2.Close()
-	desc, err := c2.DescribeWorkflowExecution(ctx, "persisted", run.GetRunID())
+	desc, err := c2.DescribeWorkflow(ctx, "persisted", run.GetRunID())
 	if err != nil {
 		t.Fatalf("workflow started before the restart is gone: %v", err)
 	}
-	if got := desc.GetWorkflowExecutionInfo().GetType().GetName(); got != "NoSuchWorkflow" {
+	if got := desc.RawResponse.GetWorkflowExecutionInfo().GetType().GetName(); got != "NoSuchWorkflow" {
 		t.Errorf("persisted workflow type = %q", got)
 	}
 	sas, err := c2.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})

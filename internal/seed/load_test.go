@@ -338,7 +338,7 @@ func TestLoadIsBulk(t *testing.T) {
 	db := testDB(t)
 	ctx := context.Background()
 	hook := &countQueries{}
-	db.AddQueryHook(hook)
+	db = db.WithQueryHook(hook)
 
 	const members = 2500
 	f := bigFile(members)

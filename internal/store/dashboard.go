@@ -54,7 +54,7 @@ func Dashboard(ctx context.Context, db bun.IDB, q DashboardQuery) ([]Card, bool,
 		Join(`JOIN LATERAL (SELECT * FROM shoots WHERE shoots.member_id = m.id
 			ORDER BY shoots.created_at DESC, shoots.id DESC LIMIT 1) AS s ON true`).
 		Where("m.org_id = ?", q.OrgID).
-		Where("s.status IN (?)", bun.In(q.Statuses)).
+		Where("s.status IN (?)", bun.List(q.Statuses)).
 		OrderExpr("m.name, m.id").
 		Limit(int64(q.Limit) + 1)
 	if q.Search != "" {
