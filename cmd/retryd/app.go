@@ -12,6 +12,7 @@ import (
 
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -39,12 +40,17 @@ func openDB(ctx context.Context, cfg *config.Config) (*bun.DB, error) {
 	return db, nil
 }
 
+// dialTemporal connects with the standard Temporal client configuration (envconfig:
+// TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and the config file), so the same
+// binary reaches a dev server, a self-hosted cluster or Temporal Cloud.
 func dialTemporal(ctx context.Context, cfg *config.Config, logger *slog.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
-	})
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return nil, configError{fmt.Errorf("temporal client configuration: %w", err)}
+	}
+	opts.HostPort, opts.Namespace = cfg.TemporalAddress, cfg.TemporalNamespace
+	opts.Logger = tlog.NewStructuredLogger(logger.With("component", "temporal"))
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, dependencyError{fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)}
 	}

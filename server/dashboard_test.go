@@ -1,0 +1,323 @@
+package server_test
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/seed"
+)
+
+func deletedAgo(days float64) seed.Shoot {
+	return seed.Shoot{Status: "deleted", DeletedAt: daysAgo(days)}
+}
+
+func managedMember(name string, shoots ...seed.Shoot) seed.Member {
+	return seed.Member{Name: name, Kind: "managed", Shoots: shoots}
+}
+
+// TestDashboardSections: each member is in the section of their most recent shoot, with
+// the actions SPEC §3 allows, and the header counts the organization.
+func TestDashboardSections(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	ben := person("Ben Baker", deletedAgo(40), finished(3, 5))
+	ben.Email = apptest.Ptr("Zebra.Stripes@Corp.test")
+	org := app.SeedOrg(t, 7,
+		person("Ann Able", finished(2, 8)), // finished
+		ben,                                // deleted then finished: finished
+		person("Cat Cole", finished(20, 4), seed.Shoot{Status: "onboarding"}),        // in progress
+		person("Dan Dale", seed.Shoot{Status: "waiting"}),                            // in progress
+		person("Eve Eden", seed.Shoot{Status: "failed"}),                             // in progress
+		person("Jay Jones", seed.Shoot{Status: "pending"}),                           // in progress
+		person("Kim Kent", seed.Shoot{Status: "generatingHeadshots"}),                // in progress
+		managedMember("Fox Free", deletedAgo(10)),                                    // deleted, restartable
+		managedMember("Gus Guarded", finished(30, 2), deletedAgo(5)),                 // deleted, but an open shoot
+		person("Hal Human", deletedAgo(8)),                                           // deleted, individual
+		managedMember("Mo Managed", seed.Shoot{Status: "onboarding"}, deletedAgo(1)), // deleted, open onboarding shoot
+		person("Ivy Idle"), // no shoot: on no card
+	)
+	key := org.AdminKey
+	want := map[string][]string{
+		"finished":    {"Ann Able", "Ben Baker"},
+		"in_progress": {"Cat Cole", "Dan Dale", "Eve Eden", "Jay Jones", "Kim Kent"},
+		"deleted":     {"Fox Free", "Gus Guarded", "Hal Human", "Mo Managed"},
+	}
+	for section, names := range want {
+		cards := cardsOf(t, app, key, "section="+section)
+		if got := cardNames(cards); !slices.Equal(got, names) {
+			t.Fatalf("%s = %v, want %v", section, got, names)
+		}
+		for _, c := range cards {
+			if c["section"] != nil && c["section"] != section {
+				t.Fatalf("card %v says section %v", c["member"], c["section"])
+			}
+			sh := c["shoot"].(map[string]any)
+			m := c["member"].(map[string]any)
+			for _, k := range []string{"id", "name", "email", "kind"} {
+				if _, ok := m[k]; !ok {
+					t.Fatalf("card member lacks %s: %v", k, m)
+				}
+			}
+			for _, k := range []string{"id", "status", "completed_at", "deleted_at", "retry_count", "result_count"} {
+				if _, ok := sh[k]; !ok {
+					t.Fatalf("card shoot lacks %s: %v", k, sh)
+				}
+			}
+			switch section {
+			case "finished":
+				if sh["status"] != "active" || sh["completed_at"] == nil || !slices.Equal(cardActions(c), []string{"give_retry"}) {
+					t.Fatalf("finished card = %v", c)
+				}
+			case "in_progress":
+				if hasAction(c, "give_retry") || hasAction(c, "restart_shoot") {
+					t.Fatalf("in progress card offers %v", cardActions(c))
+				}
+			case "deleted":
+				if sh["status"] != "deleted" || sh["deleted_at"] == nil {
+					t.Fatalf("deleted card shoot = %v", sh)
+				}
+				wantRestart := m["name"] == "Fox Free"
+				if hasAction(c, "restart_shoot") != wantRestart || hasAction(c, "give_retry") {
+					t.Fatalf("%s's deleted card actions = %v", m["name"], cardActions(c))
+				}
+			}
+		}
+	}
+	// Cards show the most recent shoot: Ben's finished one, with its results.
+	bc := cardsOf(t, app, key, "section=finished&q=Ben")[0]
+	if sh := bc["shoot"].(map[string]any); sh["result_count"] != float64(5) || sh["id"] != org.File.Organizations[0].Members[1].Shoots[1].ID {
+		t.Fatalf("Ben's card shoot = %v", sh)
+	}
+	if bc["member"].(map[string]any)["email"] != "Zebra.Stripes@Corp.test" {
+		t.Fatalf("Ben's email = %v", bc["member"])
+	}
+
+	// Without section: all three sections, first pages, same members.
+	all := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots", key, nil), 200)
+	sections := all["sections"].(map[string]any)
+	if len(sections) != 3 {
+		t.Fatalf("sections = %v", sections)
+	}
+	for section, names := range want {
+		sec := sections[section].(map[string]any)
+		if got := cardNames(toCards(t, sec["cards"])); !slices.Equal(got, names) {
+			t.Fatalf("all-sections %s = %v, want %v", section, got, names)
+		}
+		if sec["next_cursor"] != nil {
+			t.Fatalf("all-sections %s next_cursor = %v", section, sec["next_cursor"])
+		}
+	}
+
+	// Search by name and by email, case-insensitive, within a section or across all.
+	for _, tc := range []struct{ query, section, want string }{
+		{"ann", "finished", "Ann Able"},
+		{"ANN ABLE", "finished", "Ann Able"},
+		{"zebra", "finished", "Ben Baker"},
+		{"STRIPES@corp", "finished", "Ben Baker"},
+		{"dan.dale@ACME.test", "in_progress", "Dan Dale"},
+		{"fOx", "deleted", "Fox Free"},
+	} {
+		cards := cardsOf(t, app, key, "section="+tc.section+"&q="+url.QueryEscape(tc.query))
+		if got := cardNames(cards); !slices.Equal(got, []string{tc.want}) {
+			t.Fatalf("q=%q in %s = %v, want [%s]", tc.query, tc.section, got, tc.want)
+		}
+	}
+	all = expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?q=ZEBRA", key, nil), 200)
+	total := 0
+	for _, sec := range all["sections"].(map[string]any) {
+		total += len(toCards(t, sec.(map[string]any)["cards"]))
+	}
+	if total != 1 {
+		t.Fatalf("q=ZEBRA across sections found %d cards", total)
+	}
+	if cards := cardsOf(t, app, key, "section=finished&q="+url.QueryEscape("%")); len(cards) != 0 {
+		t.Fatalf("q=%% matched %v: LIKE wildcards must be literal", cardNames(cards))
+	}
+	if cards := cardsOf(t, app, key, "section=finished&q=nobody"); len(cards) != 0 {
+		t.Fatalf("q=nobody = %v", cardNames(cards))
+	}
+
+	// Header: all members (also Ivy without a shoot) and every finished shoot (Gus's and
+	// Cat's older ones too).
+	h := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200)
+	if h["id"] != org.ID || h["name"] != org.File.Organizations[0].Name || h["credit_balance"] != float64(7) ||
+		h["members"] != float64(12) || h["finished_shoots"] != float64(4) {
+		t.Fatalf("organization header = %v", h)
+	}
+}
+
+// TestDashboardPagination: keyset pages of 2 over 5 members visit each once, in name order.
+func TestDashboardPagination(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	names := []string{"Quinn", "Alex", "Morgan", "Sam Same", "Sam Same"}
+	members := make([]seed.Member, len(names))
+	for i, n := range names {
+		members[i] = seed.Member{Name: n, Email: apptest.Ptr(fmt.Sprintf("m%d@acme.test", i)), Kind: "individual",
+			Shoots: []seed.Shoot{finished(float64(i+1), 1)}}
+	}
+	org := app.SeedOrg(t, 5, append(members, person("Zed Elsewhere", seed.Shoot{Status: "waiting"}))...)
+
+	var seen []string
+	seenIDs := map[string]bool{}
+	cursor := ""
+	for page := 0; ; page++ {
+		if page > 5 {
+			t.Fatal("pagination does not end")
+		}
+		q := "section=finished&limit=2"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		body := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?"+q, org.AdminKey, nil), 200)
+		if body["section"] != "finished" {
+			t.Fatalf("section = %v", body["section"])
+		}
+		cards := toCards(t, body["cards"])
+		if len(cards) > 2 || len(cards) == 0 {
+			t.Fatalf("page %d has %d cards", page, len(cards))
+		}
+		for _, c := range cards {
+			id := c["member"].(map[string]any)["id"].(string)
+			if seenIDs[id] {
+				t.Fatalf("member %s on two pages", id)
+			}
+			seenIDs[id] = true
+		}
+		seen = append(seen, cardNames(cards)...)
+		next, isString := body["next_cursor"].(string)
+		if body["next_cursor"] == nil {
+			break
+		}
+		if !isString || next == "" {
+			t.Fatalf("next_cursor = %#v", body["next_cursor"])
+		}
+		cursor = next
+	}
+	sorted := slices.Clone(names)
+	sort.Strings(sorted)
+	if !slices.Equal(seen, sorted) || len(seenIDs) != 5 {
+		t.Fatalf("pages visited %v, want %v", seen, sorted)
+	}
+	// A page size that divides the section ends with next_cursor null too.
+	body := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?section=finished&limit=5", org.AdminKey, nil), 200)
+	if len(toCards(t, body["cards"])) != 5 || body["next_cursor"] != nil {
+		t.Fatalf("limit=5: %v cards, next_cursor %v", len(toCards(t, body["cards"])), body["next_cursor"])
+	}
+	// Without section, each section pages on its own.
+	all := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?limit=2", org.AdminKey, nil), 200)
+	fin := all["sections"].(map[string]any)["finished"].(map[string]any)
+	if got := cardNames(toCards(t, fin["cards"])); !slices.Equal(got, sorted[:2]) || fin["next_cursor"] == nil {
+		t.Fatalf("all-sections finished page = %v, next %v", got, fin["next_cursor"])
+	}
+	ip := all["sections"].(map[string]any)["in_progress"].(map[string]any)
+	if got := cardNames(toCards(t, ip["cards"])); !slices.Equal(got, []string{"Zed Elsewhere"}) || ip["next_cursor"] != nil {
+		t.Fatalf("all-sections in_progress = %v, next %v", got, ip["next_cursor"])
+	}
+	// The next page follows the cursor of the all-sections answer.
+	body = expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?section=finished&limit=2&cursor="+url.QueryEscape(fin["next_cursor"].(string)), org.AdminKey, nil), 200)
+	if got := cardNames(toCards(t, body["cards"])); !slices.Equal(got, sorted[2:4]) {
+		t.Fatalf("second page = %v, want %v", got, sorted[2:4])
+	}
+}
+
+// TestPipelineAndSubmit: the pipeline moves shoots between sections; a member's first
+// submission of a normal shoot takes one credit, and none is left to take at 0.
+func TestPipelineAndSubmit(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 2,
+		person("Dan Done", seed.Shoot{Status: "waiting"}),
+		person("Fin Fails", seed.Shoot{Status: "generatingHeadshots"}),
+		person("Ola Onboard", seed.Shoot{Status: "onboarding"}),
+		person("Pat Pending", seed.Shoot{Status: "pending"}),
+	)
+	key := org.AdminKey
+	danID, dan := seeded(org, 0)
+	_, fin := seeded(org, 1)
+	olaID, ola := seeded(org, 2)
+	_, pat := seeded(org, 3)
+
+	// complete: waiting → active with results, Finished with give_retry.
+	before := time.Now().Add(-time.Second)
+	r := expectStatus(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+dan[0]+"/complete", app.PipelineToken,
+		map[string]any{"results": []map[string]any{{"storage_key": "s3://b/1.jpg"}, {"storage_key": "s3://b/2.jpg"}, {"storage_key": "s3://b/3.jpg"}}}), 200)
+	if sh := r["shoot"].(map[string]any); sh["status"] != "active" || sh["result_count"] != float64(3) || sh["completed_at"] == nil {
+		t.Fatalf("complete = %v", sh)
+	}
+	cards := cardsOf(t, app, key, "section=finished")
+	if len(cards) != 1 || cards[0]["member"].(map[string]any)["id"] != danID {
+		t.Fatalf("finished after complete = %v", cardNames(cards))
+	}
+	sh := cards[0]["shoot"].(map[string]any)
+	completed, err := time.Parse(time.RFC3339Nano, sh["completed_at"].(string))
+	if err != nil || completed.Before(before) || sh["result_count"] != float64(3) || !hasAction(cards[0], "give_retry") {
+		t.Fatalf("finished card after complete = %v (%v)", cards[0], err)
+	}
+	// pending → active with a result_count only.
+	r = expectStatus(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+pat[0]+"/complete", app.PipelineToken, map[string]any{"result_count": 4}), 200)
+	if sh := r["shoot"].(map[string]any); sh["status"] != "active" || sh["result_count"] != float64(4) {
+		t.Fatalf("complete pending = %v", sh)
+	}
+	// fail: generatingHeadshots → failed, still In Progress.
+	r = expectStatus(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+fin[0]+"/fail", app.PipelineToken, nil), 200)
+	if sh := r["shoot"].(map[string]any); sh["status"] != "failed" {
+		t.Fatalf("fail = %v", sh)
+	}
+	cards = cardsOf(t, app, key, "section=in_progress&q=Fin")
+	if len(cards) != 1 || cards[0]["shoot"].(map[string]any)["status"] != "failed" {
+		t.Fatalf("in progress after fail = %v", cards)
+	}
+	if h := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200); h["finished_shoots"] != float64(2) {
+		t.Fatalf("finished_shoots = %v", h["finished_shoots"])
+	}
+
+	// Transitions from the wrong status are refused and change nothing.
+	expectProblem(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+ola[0]+"/complete", app.PipelineToken, map[string]any{"result_count": 2}), 409, "invalid_shoot_status")
+	expectProblem(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+ola[0]+"/fail", app.PipelineToken, nil), 409, "invalid_shoot_status")
+	expectProblem(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+dan[0]+"/complete", app.PipelineToken, nil), 409, "invalid_shoot_status")
+	expectProblem(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+fin[0]+"/fail", app.PipelineToken, nil), 409, "invalid_shoot_status")
+	expectProblem(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+randomUUID()+"/complete", app.PipelineToken, nil), 404, "not_found")
+	d := memberDetail(t, app, key, olaID)
+	if sh := d["shoots"].([]any)[0].(map[string]any); sh["status"] != "onboarding" || sh["result_count"] != float64(0) {
+		t.Fatalf("onboarding shoot after refused complete = %v", sh)
+	}
+	if n := countRows(t, app, "results", "shoot_id = ?", dan[0]); n != 3 {
+		t.Fatalf("results of the completed shoot = %d", n)
+	}
+
+	// Member submit of a normal shoot takes one credit: 2 → 1.
+	tok, _ := app.Links.Issue(olaID, ola[0], time.Now())
+	r = expectStatus(t, app.Do(t, "POST", "/api/v1/member/shoots/"+ola[0]+"/submit", tok, nil), 200)
+	if r["credit_charged"] != true || r["shoot"].(map[string]any)["status"] != "waiting" || r["retry"] != nil {
+		t.Fatalf("submit = %v", r)
+	}
+	if bal := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200)["credit_balance"]; bal != float64(1) {
+		t.Fatalf("credit_balance after submit = %v, want 1", bal)
+	}
+	// Submitting again is refused (no longer onboarding) and takes nothing.
+	expectProblem(t, app.Do(t, "POST", "/api/v1/member/shoots/"+ola[0]+"/submit", tok, nil), 409, "invalid_shoot_status")
+	if bal := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200)["credit_balance"]; bal != float64(1) {
+		t.Fatalf("credit_balance after a refused submit = %v, want 1", bal)
+	}
+}
+
+// TestSubmitWithoutCredits: at a balance of 0 a normal submission is refused with 402.
+func TestSubmitWithoutCredits(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 0, person("Nia Nocredit", seed.Shoot{Status: "onboarding"}))
+	id, shoots := seeded(org, 0)
+	tok, _ := app.Links.Issue(id, shoots[0], time.Now())
+	expectProblem(t, app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[0]+"/submit", tok, nil), 402, "insufficient_credits")
+	d := memberDetail(t, app, org.AdminKey, id)
+	if sh := d["shoots"].([]any)[0].(map[string]any); sh["status"] != "onboarding" {
+		t.Fatalf("shoot after refused submit = %v", sh)
+	}
+	if bal := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", org.AdminKey, nil), 200)["credit_balance"]; bal != float64(0) {
+		t.Fatalf("credit_balance = %v", bal)
+	}
+	// Starting (without submitting) needs no credit.
+	expectStatus(t, app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[0]+"/start", tok, nil), 200)
+}

@@ -1,0 +1,95 @@
+package server_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/headshotpro/retryd/internal/apptest"
+)
+
+// TestIdempotencyKeyReplay: the same key with the same body replays the first answer.
+func TestIdempotencyKeyReplay(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 5, person("Ida Idem", finished(5, 8)), person("Ivo Idem", finished(5, 8)))
+	id, shoots := seeded(org, 0)
+	otherID, otherShoots := seeded(org, 1)
+	body := map[string]any{"shoot_id": shoots[0], "reason": "bad_lighting"}
+	path := "/api/v1/admin/members/" + id + "/retries"
+
+	first := app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-ida-1")
+	r1 := expectStatus(t, first, 201)
+	if first.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("first answer is marked replayed")
+	}
+	second := app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-ida-1")
+	r2 := expectStatus(t, second, 201)
+	if second.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("Idempotent-Replayed = %q, want true", second.Header.Get("Idempotent-Replayed"))
+	}
+	if r1["id"] == nil || r1["id"] != r2["id"] {
+		t.Fatalf("retry ids differ: %v vs %v", r1["id"], r2["id"])
+	}
+	if got := countRows(t, app, "retries", "member_id = ?", id); got != 1 {
+		t.Fatalf("retries rows = %d", got)
+	}
+	if c, f := allowanceOf(t, app, org.AdminKey, id); c != 0 || f {
+		t.Fatalf("allowance = %v, %v: want the free retry consumed once", c, f)
+	}
+
+	// The same key with another body (here: another member's shoot) is refused, and
+	// nothing is done for it.
+	r := app.Do(t, "POST", path, org.AdminKey, map[string]any{"shoot_id": shoots[0], "reason": "other"}, "Idempotency-Key", "give-ida-1")
+	expectProblem(t, r, 422, "idempotency_key_reused")
+	r = app.Do(t, "POST", "/api/v1/admin/members/"+otherID+"/retries", org.AdminKey, map[string]any{"shoot_id": otherShoots[0]}, "Idempotency-Key", "give-ida-1")
+	expectProblem(t, r, 422, "idempotency_key_reused")
+	expectNoWorkflow(t, app, otherShoots[0])
+	if c, f := allowanceOf(t, app, org.AdminKey, otherID); c != 0 || !f {
+		t.Fatalf("other member's allowance = %v, %v", c, f)
+	}
+
+	apptest.WaitFor(t, 10*time.Second, "the retry email", func() bool { return app.Mailbox.Len() >= 1 })
+	time.Sleep(time.Second)
+	if got := app.Mailbox.Len(); got != 1 {
+		t.Fatalf("mailbox has %d messages, want 1", got)
+	}
+}
+
+// TestIdempotencyKeyConcurrent: five identical requests at once with one key make one retry.
+func TestIdempotencyKeyConcurrent(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 5, person("Jo Concurrent", finished(5, 8)))
+	id, shoots := seeded(org, 0)
+
+	const n = 5
+	responses := concurrently(t, n, func(int) (*apptest.Response, error) {
+		return doConcurrent(app, "POST", "/api/v1/admin/members/"+id+"/retries", org.AdminKey,
+			map[string]any{"shoot_id": shoots[0]}, "Idempotency-Key", "jo-retry")
+	})
+	ids := map[any]int{}
+	for i, r := range responses {
+		if r.Status != 201 {
+			t.Errorf("request %d of %d with one Idempotency-Key answered %d, want 201 like the others: %s", i+1, n, r.Status, r.Body)
+			continue
+		}
+		ids[expectStatus(t, r, 201)["id"]]++
+	}
+	if len(ids) != 1 {
+		t.Fatalf("retry ids = %v, want one", ids)
+	}
+	// A later replay answers the same retry.
+	again := app.Do(t, "POST", "/api/v1/admin/members/"+id+"/retries", org.AdminKey, map[string]any{"shoot_id": shoots[0]}, "Idempotency-Key", "jo-retry")
+	if body := expectStatus(t, again, 201); ids[body["id"]] == 0 || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay after the concurrent requests = %s (replayed %q), want retry %v", again.Body, again.Header.Get("Idempotent-Replayed"), ids)
+	}
+	if got := countRows(t, app, "retries", "member_id = ?", id); got != 1 {
+		t.Fatalf("retries rows = %d", got)
+	}
+	apptest.WaitFor(t, 10*time.Second, "the retry email", func() bool { return app.Mailbox.Len() >= 1 })
+	time.Sleep(2 * time.Second)
+	if got := app.Mailbox.Len(); got != 1 {
+		t.Fatalf("mailbox has %d messages, want 1", got)
+	}
+	if c, f := allowanceOf(t, app, org.AdminKey, id); c != 0 || f {
+		t.Fatalf("allowance = %v, %v", c, f)
+	}
+}
