@@ -192,3 +192,49 @@ func TestBulkRestart(t *testing.T) {
 		t.Fatalf("empty bulk: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestCancelRestartAndRetry: an operator's `temporal workflow cancel` marks the restart
+// or retry failed; a canceled restart's untouched shoot goes back to deleted, so the
+// member can be restarted again, and a canceled retry frees the member's pending slot.
+func TestCancelRestartAndRetry(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 0,
+		seed.Member{Name: "Mo", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "Ann", Email: apptest.Ptr("ann@acme.test"), Kind: "individual", RetryCredits: 1,
+			Shoots: []seed.Shoot{{Status: "active", CompletedAt: daysAgo(3)}, {Status: "active", CompletedAt: daysAgo(2)}}},
+	)
+	ms := org.File.Organizations[0].Members
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	if r := app.Do(t, "POST", "/api/v1/admin/members/"+ms[0].ID+"/restarts", org.AdminKey, nil); r.Status != 201 {
+		t.Fatalf("restart: %d %s", r.Status, r.Body)
+	}
+	if err := app.Temporal.CancelWorkflow(ctx, workflows.RestartWorkflowID(ms[0].ID), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Temporal.GetWorkflow(ctx, workflows.RestartWorkflowID(ms[0].ID), "").Get(ctx, nil); err == nil {
+		t.Fatal("canceled restart workflow ended without an error")
+	}
+	det := app.Do(t, "GET", "/api/v1/admin/members/"+ms[0].ID, org.AdminKey, nil).JSON(t)
+	if det["restarts"].([]any)[0].(map[string]any)["status"] != "failed" || det["shoots"].([]any)[0].(map[string]any)["status"] != "deleted" {
+		t.Fatalf("after cancel: restarts %v shoots %v", det["restarts"], det["shoots"])
+	}
+	if r := app.Do(t, "POST", "/api/v1/admin/members/"+ms[0].ID+"/restarts", org.AdminKey, nil); r.Status != 201 {
+		t.Fatalf("restart after cancel: %d %s", r.Status, r.Body)
+	}
+
+	if r := app.Do(t, "POST", "/api/v1/admin/members/"+ms[1].ID+"/retries", org.AdminKey, map[string]any{"shoot_id": ms[1].Shoots[0].ID}); r.Status != 201 {
+		t.Fatalf("give: %d %s", r.Status, r.Body)
+	}
+	if err := app.Temporal.CancelWorkflow(ctx, workflows.RetryWorkflowID(ms[1].Shoots[0].ID), ""); err != nil {
+		t.Fatal(err)
+	}
+	apptest.WaitFor(t, 10*time.Second, "canceled retry marked failed", func() bool {
+		d := app.Do(t, "GET", "/api/v1/admin/members/"+ms[1].ID, org.AdminKey, nil).JSON(t)
+		return d["pending_retry"] == nil && d["retries"].([]any)[0].(map[string]any)["status"] == "failed"
+	})
+	if r := app.Do(t, "POST", "/api/v1/admin/members/"+ms[1].ID+"/retries", org.AdminKey, map[string]any{"shoot_id": ms[1].Shoots[1].ID}); r.Status != 201 {
+		t.Fatalf("give after cancel: %d %s", r.Status, r.Body)
+	}
+}

@@ -108,19 +108,32 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 	return out, err
 }
 
-// SetRestartStage records a stage reached by the restart workflow.
+// SetRestartStage records a stage reached by the restart workflow. A restart that fails
+// (an operator canceled it) before the member submitted anything takes its new shoot
+// back to deleted, so the member can be restarted again.
 func SetRestartStage(ctx context.Context, db bun.IDB, restartID, stage string, now time.Time) error {
-	q := db.NewUpdate().Model((*Restart)(nil)).
-		Set("stage = ?", stage).Set("updated_at = ?", now).
-		Where("id = ?", restartID).Where("stage <> 'started'")
-	switch stage {
-	case StatusStarted:
-		q = q.Set("status = ?", StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
-	case StatusFailed:
-		q = q.Set("status = ?", StatusFailed).Where("status = 'pending'")
-	}
-	_, err := q.Exec(ctx)
-	return err
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewUpdate().Model((*Restart)(nil)).
+			Set("stage = ?", stage).Set("updated_at = ?", now).
+			Where("id = ?", restartID).Where("stage <> 'started'")
+		switch stage {
+		case StatusStarted:
+			q = q.Set("status = ?", StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
+		case StatusFailed:
+			q = q.Set("status = ?", StatusFailed).Where("status = 'pending'")
+		}
+		res, err := q.Exec(ctx)
+		if err != nil || stage != StatusFailed {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.NewRaw(`UPDATE shoots SET status = 'deleted', deleted_at = ?, updated_at = ?
+			WHERE id = (SELECT new_shoot_id FROM restarts WHERE id = ?)
+			AND status = 'onboarding' AND submitted_at IS NULL`, now, now, restartID).Exec(ctx)
+		return err
+	})
 }
 
 // GetRestart reads one restart.
