@@ -80,6 +80,13 @@ func codedError(err error) error {
 	return temporal.NewNonRetryableApplicationError("could not be completed", string(problem.Unavailable), nil)
 }
 
+// isRefusal tells a broken rule (its transaction rolled back, nothing recorded) from a
+// failure whose effect is unknown.
+func isRefusal(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && problem.Code(appErr.Type()).Known() && appErr.Type() != string(problem.Unavailable)
+}
+
 // upsertStage keeps the RetryStage search attribute current for operators.
 func upsertStage(ctx workflow.Context, stage string) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, KeyRetryStage.ValueSet(stage)); err != nil {

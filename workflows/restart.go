@@ -85,7 +85,7 @@ func (w *restartWorkflow) run(ctx workflow.Context) (RestartStatus, error) {
 	var created activities.CreateRestartResult
 	if err := workflow.ExecuteLocalActivity(lctx, a.CreateRestart, activities.CreateRestartInput{
 		RestartID: w.in.RestartID, OrgID: w.in.OrgID, MemberID: w.in.MemberID, NewShootID: w.in.NewShootID,
-		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+		WorkflowID:   workflow.GetInfo(ctx).WorkflowExecution.ID,
 		IssuedByKind: w.in.IssuedByKind, IssuedBy: w.in.IssuedBy, RequestID: w.in.RequestID,
 	}).Get(ctx, &created); err != nil {
 		return w.finish(ctx, err)
@@ -166,7 +166,9 @@ func (w *restartWorkflow) finish(ctx workflow.Context, err error) (RestartStatus
 		w.err = err
 		w.status.Error = codedError(err).Error()
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		if w.created != nil {
+		// A refusal rolled its transaction back; any other failure of CreateRestart (a
+		// timeout, a cancel) may have committed it, so the row is marked failed too.
+		if w.created != nil || !isRefusal(err) {
 			w.setStage(dctx, StageFailed)
 		} else {
 			w.status.Stage = StageFailed

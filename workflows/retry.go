@@ -69,6 +69,7 @@ type retryWorkflow struct {
 	in        RetryInput
 	status    RetryStatus
 	allowance string
+	reserved  bool  // the allowance is reserved and the retry recorded
 	reset     bool  // the reset is committed: the issue update may answer
 	err       error // the reason this retry did not happen
 	started   bool
@@ -122,11 +123,12 @@ func (w *retryWorkflow) reserveAndReset(ctx workflow.Context) error {
 	}
 	w.allowance = reserved.AllowanceUsed
 	w.setStage(ctx, StageResetting)
+	w.reserved = true
 	if err := workflow.ExecuteLocalActivity(lctx, a.DeleteResults, w.in.RetryID).Get(ctx, nil); err != nil {
-		return w.failReserved(ctx, err)
+		return err
 	}
 	if err := workflow.ExecuteLocalActivity(lctx, a.ResetShoot, w.in.RetryID).Get(ctx, nil); err != nil {
-		return w.failReserved(ctx, err)
+		return err
 	}
 	w.reset = true
 	w.setStage(ctx, StagePending)
@@ -197,7 +199,9 @@ func (w *retryWorkflow) finish(ctx workflow.Context, err error) (RetryStatus, er
 		if w.status.Stage != StageStarted {
 			dctx, _ := workflow.NewDisconnectedContext(ctx)
 			w.setStageOnly(dctx, StageFailed)
-			if w.reset {
+			// A refusal rolled its transaction back; any other failure of the reservation
+			// (a timeout, a cancel) may have committed it, so the row is marked failed too.
+			if w.reserved || !isRefusal(err) {
 				_ = w.failReserved(dctx, err)
 			}
 		}
