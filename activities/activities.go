@@ -15,6 +15,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/problem"
 )
 
@@ -32,6 +33,7 @@ type Activities struct {
 	RetryWindow time.Duration
 	Now         func() time.Time
 	Logger      *slog.Logger
+	Metrics     *metrics.Metrics // nil: not counted
 }
 
 // New builds the activities with the wall clock.

@@ -44,7 +44,12 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.EmailSubje
 		return SendEmailResult{}, fmt.Errorf("render email: %w", err)
 	}
 	id, err := a.Mailer.Send(ctx, mail.Message{To: mail.Address{Email: *c.email, Name: c.name}, Content: content, Tags: []string{string(subject), in.Kind}})
+	kind := "retry_" + in.Kind // a bounded label set: retry_initial, restart_reminder, ...
+	if subject == store.SubjectRestart {
+		kind = "restart_" + in.Kind
+	}
 	if err != nil {
+		a.Metrics.EmailFailed(kind)
 		if mail.IsPermanent(err) {
 			if ferr := store.FailEmail(ctx, a.DB, subject, e, err.Error(), a.Now()); ferr != nil {
 				return SendEmailResult{}, ferr
@@ -56,6 +61,7 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.EmailSubje
 	if err := store.FinishEmail(ctx, a.DB, subject, e, id, a.Now()); err != nil {
 		return SendEmailResult{}, err
 	}
+	a.Metrics.EmailSent(kind)
 	return SendEmailResult{MessageID: id}, nil
 }
 

@@ -100,9 +100,11 @@ func (s *Server) signalStarted(ctx context.Context, st *store.Started) {
 		}
 	}
 	if st.Retry != nil {
+		s.metrics.RetryStarted()
 		signal(st.Retry.WorkflowID)
 	}
 	if st.Restart != nil {
+		s.metrics.RestartStarted()
 		signal(st.Restart.WorkflowID)
 	}
 }

@@ -63,6 +63,16 @@ func (s *Server) restartID(c *gin.Context, memberID string) string {
 }
 
 func (s *Server) restartOne(c *gin.Context, memberID, restartID string) (*restartAnswer, error) {
+	out, err := s.restartMember(c, memberID, restartID)
+	if err == nil {
+		s.metrics.RestartIssued()
+	} else if pe, ok := problem.As(err); ok && pe.Code.Status() < 500 {
+		s.metrics.RestartRefused(string(pe.Code))
+	}
+	return out, err
+}
+
+func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*restartAnswer, error) {
 	ctx := c.Request.Context()
 	orgID := principal(c).OrgID
 	if err := store.CheckRestart(ctx, s.db, orgID, memberID); err != nil {

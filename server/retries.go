@@ -164,7 +164,16 @@ func (s *Server) postRetry(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.idempotent(c, body, func() (int, any, error) { return s.giveRetry(c, memberID, body) })
+	// Counted inside the callback, so a replayed answer is not counted twice.
+	s.idempotent(c, body, func() (int, any, error) {
+		status, out, err := s.giveRetry(c, memberID, body)
+		if err == nil {
+			s.metrics.RetryIssued()
+		} else if pe, ok := problem.As(err); ok && pe.Code.Status() < 500 {
+			s.metrics.RetryRefused(string(pe.Code))
+		}
+		return status, out, err
+	})
 }
 
 func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, any, error) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/ratelimit"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -40,6 +41,7 @@ type Deps struct {
 	Temporal client.Client
 	Links    *linktoken.Signer
 	Mailbox  *mailbox.Mailbox // nil when a real MailerSend key is configured
+	Metrics  *metrics.Metrics // nil: no /metrics and no counting (tests)
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Config   Config
@@ -51,6 +53,7 @@ type Server struct {
 	tc      client.Client
 	links   *linktoken.Signer
 	mailbox *mailbox.Mailbox
+	metrics *metrics.Metrics
 	log     *slog.Logger
 	now     func() time.Time
 	cfg     Config
@@ -79,7 +82,7 @@ func New(d Deps) (*Server, error) {
 	if d.Config.TaskQueue == "" {
 		d.Config.TaskQueue = workflows.TaskQueue
 	}
-	s := &Server{db: d.DB, tc: d.Temporal, links: d.Links, mailbox: d.Mailbox, log: d.Logger, now: d.Now, cfg: d.Config,
+	s := &Server{db: d.DB, tc: d.Temporal, links: d.Links, mailbox: d.Mailbox, metrics: d.Metrics, log: d.Logger, now: d.Now, cfg: d.Config,
 		linkByClient:  ratelimit.New(10.0/60, 10, d.Now),
 		linkByAddress: ratelimit.New(3.0/(15*60), 3, d.Now),
 	}
@@ -90,7 +93,8 @@ func New(d Deps) (*Server, error) {
 	if err := e.SetTrustedProxies(d.Config.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("server: trusted proxies: %w", err)
 	}
-	e.Use(s.requestID, s.accessLog, gin.CustomRecoveryWithWriter(nil, s.recover), s.limitBody)
+	// Metrics come before recovery so that recovered panics are counted as 500s.
+	e.Use(s.requestID, s.metrics.GinMiddleware(), s.accessLog, gin.CustomRecoveryWithWriter(nil, s.recover), s.limitBody)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path)
 	})
@@ -109,6 +113,10 @@ func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
 func (s *Server) routes(e *gin.Engine) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.json", s.getOpenAPI)
+	if s.metrics != nil {
+		e.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	}
 
 	admin := e.Group("/api/v1/admin", s.authenticate)
 	admin.GET("/organization", s.getOrganization)

@@ -21,6 +21,7 @@ import (
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/worker"
@@ -43,13 +44,14 @@ func openDB(ctx context.Context, cfg *config.Config) (*bun.DB, error) {
 // dialTemporal connects with the standard Temporal client configuration (envconfig:
 // TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and the config file), so the same
 // binary reaches a dev server, a self-hosted cluster or Temporal Cloud.
-func dialTemporal(ctx context.Context, cfg *config.Config, logger *slog.Logger) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg *config.Config, logger *slog.Logger, m *metrics.Metrics) (client.Client, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, configError{fmt.Errorf("temporal client configuration: %w", err)}
 	}
 	opts.HostPort, opts.Namespace = cfg.TemporalAddress, cfg.TemporalNamespace
 	opts.Logger = tlog.NewStructuredLogger(logger.With("component", "temporal"))
+	opts.MetricsHandler = m.TemporalHandler()
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, dependencyError{fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)}
@@ -84,9 +86,10 @@ func newMailbox(cfg *config.Config) *mailbox.Mailbox {
 	return mailbox.New(mailbox.DefaultCapacity)
 }
 
-func newServer(cfg *config.Config, db *bun.DB, tc client.Client, links *linktoken.Signer, mb *mailbox.Mailbox, logger *slog.Logger) (*server.Server, error) {
+func newServer(cfg *config.Config, db *bun.DB, tc client.Client, links *linktoken.Signer, mb *mailbox.Mailbox, m *metrics.Metrics, logger *slog.Logger) (*server.Server, error) {
+	m.RegisterPendingGauge(func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
 	return server.New(server.Deps{
-		DB: db, Temporal: tc, Links: links, Mailbox: mb, Logger: logger,
+		DB: db, Temporal: tc, Links: links, Mailbox: mb, Metrics: m, Logger: logger,
 		Config: server.Config{
 			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
 			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies,
@@ -94,12 +97,13 @@ func newServer(cfg *config.Config, db *bun.DB, tc client.Client, links *linktoke
 	})
 }
 
-func newWorker(cfg *config.Config, db *bun.DB, tc client.Client, links *linktoken.Signer, logger *slog.Logger) (sdkworker.Worker, error) {
+func newWorker(cfg *config.Config, db *bun.DB, tc client.Client, links *linktoken.Signer, m *metrics.Metrics, logger *slog.Logger) (sdkworker.Worker, error) {
 	sender, err := newSender(cfg)
 	if err != nil {
 		return nil, err
 	}
 	acts := activities.New(db, sender, links, cfg.AppBaseURL, cfg.RetryWindow, logger)
+	acts.Metrics = m
 	return worker.New(tc, acts, worker.Options{}), nil
 }
 

@@ -8,7 +8,11 @@ import (
 	"io"
 	"os"
 
+	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/headshotpro/retryd/internal/config"
+	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -27,7 +31,9 @@ func runServe(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	tc, err := dialTemporal(ctx, cfg, logger)
+	m := metrics.New()
+	defer m.Close()
+	tc, err := dialTemporal(ctx, cfg, logger, m)
 	if err != nil {
 		return err
 	}
@@ -36,7 +42,7 @@ func runServe(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(cfg, db, tc, links, newMailbox(cfg), logger)
+	srv, err := newServer(cfg, db, tc, links, newMailbox(cfg), m, logger)
 	if err != nil {
 		return err
 	}
@@ -57,7 +63,9 @@ func runWork(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	tc, err := dialTemporal(ctx, cfg, logger)
+	m := metrics.New()
+	defer m.Close()
+	tc, err := dialTemporal(ctx, cfg, logger, m)
 	if err != nil {
 		return err
 	}
@@ -66,7 +74,7 @@ func runWork(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w, err := newWorker(cfg, db, tc, links, logger)
+	w, err := newWorker(cfg, db, tc, links, m, logger)
 	if err != nil {
 		return err
 	}
@@ -74,10 +82,24 @@ func runWork(ctx context.Context, args []string, _ io.Writer) error {
 		return dependencyError{fmt.Errorf("start worker: %w", err)}
 	}
 	logger.Info("worker started")
-	<-ctx.Done()
+	// The worker's own port: /metrics and /healthz (Postgres and Temporal reachable).
+	// A listen error stops the worker too.
+	g, gctx := errgroup.WithContext(ctx)
+	if cfg.WorkerMetricsAddr != "" {
+		g.Go(func() error {
+			return metrics.Serve(gctx, cfg.WorkerMetricsAddr, m, func(ctx context.Context) error {
+				if err := db.PingContext(ctx); err != nil {
+					return err
+				}
+				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+				return err
+			}, logger)
+		})
+	}
+	<-gctx.Done()
 	logger.Info("stopping worker; running activities may finish")
 	w.Stop()
-	return nil
+	return g.Wait()
 }
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/devserver"
+	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
@@ -60,7 +61,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		defer func() { _ = srv.Stop() }()
 		cfg.TemporalAddress, uiURL = srv.Address, srv.UIURL
 	}
-	tc, err := dialTemporal(ctx, cfg, logger)
+	// One registry for the process: the API's /metrics shows HTTP, email, pending and
+	// the worker's temporal_* metrics together.
+	m := metrics.New()
+	defer m.Close()
+	tc, err := dialTemporal(ctx, cfg, logger, m)
 	if err != nil {
 		return err
 	}
@@ -70,11 +75,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	mb := newMailbox(cfg)
-	api, err := newServer(cfg, db, tc, links, mb, logger)
+	api, err := newServer(cfg, db, tc, links, mb, m, logger)
 	if err != nil {
 		return err
 	}
-	w, err := newWorker(cfg, db, tc, links, logger)
+	w, err := newWorker(cfg, db, tc, links, m, logger)
 	if err != nil {
 		return err
 	}

@@ -169,3 +169,11 @@ func (d *MemberDetail) PendingRetry() *Retry {
 	}
 	return nil
 }
+
+// CountPending counts pending retries and restarts across organizations (the metrics
+// gauge); the partial indexes on status = 'pending' keep it cheap.
+func CountPending(ctx context.Context, db bun.IDB) (retries, restarts int, err error) {
+	err = db.NewRaw(`SELECT (SELECT count(*) FROM retries WHERE status = 'pending'),
+		(SELECT count(*) FROM restarts WHERE status = 'pending')`).Scan(ctx, &retries, &restarts)
+	return retries, restarts, err
+}

@@ -1,0 +1,324 @@
+// Package metrics is retryd's Prometheus instrumentation: one registry per process
+// holding the Go runtime and process collectors, the HTTP request metrics of the API,
+// the retry, restart and email counters, the pending-work gauges computed at scrape
+// time, and the Temporal SDK's own metrics through a tally scope reporting into the
+// same registry, so a single GET /metrics shows everything the process knows.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/uber-go/tally/v4"
+	tallyprom "github.com/uber-go/tally/v4/prometheus"
+	"go.temporal.io/sdk/client"
+	sdktally "go.temporal.io/sdk/contrib/tally"
+)
+
+// Namespace prefixes every metric retryd defines itself (Temporal's own start with
+// temporal_).
+const Namespace = "retryd"
+
+// PendingTimeout bounds the count query behind the pending gauges on each scrape.
+const PendingTimeout = 2 * time.Second
+
+// DefaultReportInterval is how often the tally scope behind TemporalHandler copies the
+// SDK's metrics into the Prometheus registry.
+const DefaultReportInterval = time.Second
+
+// UnmatchedRoute is the route label of requests no route matched (404, 405), so the
+// raw path never becomes a label value.
+const UnmatchedRoute = "unmatched"
+
+// Metrics is one process's metrics. Its methods are safe for concurrent use; a nil
+// *Metrics records nothing, so callers may leave it out (tests, tools).
+type Metrics struct {
+	reg     *prometheus.Registry
+	handler http.Handler
+
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+
+	retriesIssued   prometheus.Counter
+	retriesRefused  *prometheus.CounterVec
+	retriesStarted  prometheus.Counter
+	restartsIssued  prometheus.Counter
+	restartsRefused *prometheus.CounterVec
+	restartsStarted prometheus.Counter
+	emailsSent      *prometheus.CounterVec
+	emailsFailed    *prometheus.CounterVec
+
+	pending     *pendingCollector
+	pendingOnce sync.Once
+
+	tallyRegisterErrors prometheus.Counter
+	reportInterval      time.Duration
+	temporalOnce        sync.Once
+	temporalHandler     client.MetricsHandler
+	tallyCloser         interface{ Close() error }
+	closeOnce           sync.Once
+	closeErr            error
+}
+
+// New builds a process's metrics on a registry of its own (never Prometheus's global
+// default one), with the Go runtime and process collectors registered.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{reg: reg, reportInterval: DefaultReportInterval}
+	f := func(c prometheus.Collector) prometheus.Collector { reg.MustRegister(c); return c }
+
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	m.httpRequests = f(prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "http_requests_total",
+		Help: "HTTP requests answered, by method, route template and status code.",
+	}, []string{"method", "route", "status"})).(*prometheus.CounterVec)
+	m.httpDuration = f(prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "http_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, by method, route template and status code.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"method", "route", "status"})).(*prometheus.HistogramVec)
+
+	counter := func(name, help string) prometheus.Counter {
+		return f(prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help})).(prometheus.Counter)
+	}
+	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return f(prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)).(*prometheus.CounterVec)
+	}
+	m.retriesIssued = counter("retries_issued_total", "Retry requests accepted by the API.")
+	m.retriesRefused = counterVec("retries_refused_total", "Retry requests refused, by problem code.", "code")
+	m.retriesStarted = counter("retries_started_total", "Retries a member started.")
+	m.restartsIssued = counter("restarts_issued_total", "Restart requests accepted by the API.")
+	m.restartsRefused = counterVec("restarts_refused_total", "Restart requests refused, by problem code.", "code")
+	m.restartsStarted = counter("restarts_started_total", "Restarts a member started.")
+	m.emailsSent = counterVec("emails_sent_total", "Emails the provider accepted, by kind.", "kind")
+	m.emailsFailed = counterVec("emails_failed_total", "Email send attempts that failed, by kind.", "kind")
+
+	m.pending = &pendingCollector{
+		retries: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "pending_retries"),
+			"Retries issued and not yet started, expired or cancelled.", nil, nil),
+		restarts: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "pending_restarts"),
+			"Restarts issued and not yet started, expired or cancelled.", nil, nil),
+		errors: counter("pending_gauge_errors_total", "Scrapes whose pending count query failed (the pending gauges were left out)."),
+	}
+	m.tallyRegisterErrors = counter("temporal_metric_register_errors_total",
+		"Temporal SDK metrics the tally reporter could not register (name clash); they are dropped.")
+
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		Registry:          reg, // promhttp_metric_handler_errors_total
+		ErrorHandling:     promhttp.ContinueOnError,
+		Timeout:           10 * time.Second,
+		EnableOpenMetrics: false,
+	})
+	return m
+}
+
+// Registry is the process's registry, for registering further collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler { return m.handler }
+
+// GinMiddleware counts and times every request. The route label is the matched route
+// template (c.FullPath(), e.g. "/api/v1/admin/members/:id") or "unmatched", and the
+// method is one of the standard ones or "OTHER": no label takes a client's raw input,
+// so cardinality stays bounded. Register it with engine.Use before adding routes.
+func (m *Metrics) GinMiddleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if m == nil {
+			c.Next()
+			return
+		}
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = UnmatchedRoute
+		}
+		labels := prometheus.Labels{
+			"method": methodLabel(c.Request.Method),
+			"route":  route,
+			"status": strconv.Itoa(c.Writer.Status()),
+		}
+		m.httpRequests.With(labels).Inc()
+		m.httpDuration.With(labels).Observe(time.Since(start).Seconds())
+	}
+}
+
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}
+
+// RetryIssued counts a retry the API accepted.
+func (m *Metrics) RetryIssued() {
+	if m != nil {
+		m.retriesIssued.Inc()
+	}
+}
+
+// RetryRefused counts a retry the API refused; code is the problem code
+// (a small fixed set, never free text).
+func (m *Metrics) RetryRefused(code string) {
+	if m != nil {
+		m.retriesRefused.WithLabelValues(code).Inc()
+	}
+}
+
+// RetryStarted counts a retry a member started.
+func (m *Metrics) RetryStarted() {
+	if m != nil {
+		m.retriesStarted.Inc()
+	}
+}
+
+// RestartIssued counts a restart the API accepted.
+func (m *Metrics) RestartIssued() {
+	if m != nil {
+		m.restartsIssued.Inc()
+	}
+}
+
+// RestartRefused counts a restart the API refused, by problem code.
+func (m *Metrics) RestartRefused(code string) {
+	if m != nil {
+		m.restartsRefused.WithLabelValues(code).Inc()
+	}
+}
+
+// RestartStarted counts a restart a member started.
+func (m *Metrics) RestartStarted() {
+	if m != nil {
+		m.restartsStarted.Inc()
+	}
+}
+
+// EmailSent counts an email the provider accepted; kind is the email kind
+// (e.g. "retry", "retry_reminder", "restart").
+func (m *Metrics) EmailSent(kind string) {
+	if m != nil {
+		m.emailsSent.WithLabelValues(kind).Inc()
+	}
+}
+
+// EmailFailed counts a failed send attempt of an email of that kind.
+func (m *Metrics) EmailFailed(kind string) {
+	if m != nil {
+		m.emailsFailed.WithLabelValues(kind).Inc()
+	}
+}
+
+// PendingCounter answers how many retries and restarts are pending right now.
+type PendingCounter func(ctx context.Context) (retries, restarts int, err error)
+
+// RegisterPendingGauge exports retryd_pending_retries and retryd_pending_restarts,
+// computed by count on every scrape under a PendingTimeout deadline. When count fails
+// the scrape carries neither gauge (rather than a stale or zero value) and
+// retryd_pending_gauge_errors_total goes up. Calling it again replaces count.
+func (m *Metrics) RegisterPendingGauge(count func(ctx context.Context) (retries, restarts int, err error)) {
+	if m == nil {
+		return
+	}
+	m.pending.set(count)
+	m.pendingOnce.Do(func() { m.reg.MustRegister(m.pending) })
+}
+
+type pendingCollector struct {
+	retries, restarts *prometheus.Desc
+	errors            prometheus.Counter
+
+	mu    sync.RWMutex
+	count PendingCounter
+}
+
+func (p *pendingCollector) set(count PendingCounter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.count = count
+}
+
+func (p *pendingCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- p.retries
+	ch <- p.restarts
+}
+
+func (p *pendingCollector) Collect(ch chan<- prometheus.Metric) {
+	p.mu.RLock()
+	count := p.count
+	p.mu.RUnlock()
+	if count == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), PendingTimeout)
+	defer cancel()
+	retries, restarts, err := count(ctx)
+	if err != nil {
+		p.errors.Inc()
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(p.retries, prometheus.GaugeValue, float64(retries))
+	ch <- prometheus.MustNewConstMetric(p.restarts, prometheus.GaugeValue, float64(restarts))
+}
+
+// TemporalHandler is the Temporal SDK metrics handler to pass as
+// client.Options.MetricsHandler: a tally scope with Prometheus naming (counters end in
+// _total, timers in _seconds and are histograms) whose reporter registers into this
+// registry, so the SDK's temporal_* metrics appear on the same /metrics. The scope
+// copies values into the registry every DefaultReportInterval, and once more on Close.
+// Every call returns the same handler.
+func (m *Metrics) TemporalHandler() client.MetricsHandler {
+	if m == nil {
+		return client.MetricsNopHandler
+	}
+	m.temporalOnce.Do(func() {
+		reporter := tallyprom.NewReporter(tallyprom.Options{
+			Registerer:       m.reg,
+			DefaultTimerType: tallyprom.HistogramTimerType,
+			// The default panics; a metric the SDK names inconsistently must not take
+			// the worker down, so it is dropped, logged and counted instead.
+			OnRegisterError: func(err error) {
+				m.tallyRegisterErrors.Inc()
+				slog.Default().Warn("temporal metric not registered", "error", err)
+			},
+		})
+		scope, closer := tally.NewRootScope(tally.ScopeOptions{
+			CachedReporter:  reporter,
+			Separator:       tallyprom.DefaultSeparator,
+			SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
+		}, m.reportInterval)
+		m.tallyCloser = closer
+		m.temporalHandler = sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope))
+	})
+	return m.temporalHandler
+}
+
+// Close stops the tally scope behind TemporalHandler after one last report into the
+// registry. Call it after the worker and client are stopped; it is safe to call more
+// than once and when TemporalHandler was never called.
+func (m *Metrics) Close() error {
+	if m == nil {
+		return nil
+	}
+	m.closeOnce.Do(func() {
+		// Holding temporalOnce keeps a concurrent first TemporalHandler from creating a
+		// scope after Close looked.
+		m.temporalOnce.Do(func() { m.temporalHandler = client.MetricsNopHandler })
+		if m.tallyCloser != nil {
+			m.closeErr = m.tallyCloser.Close()
+		}
+	})
+	return m.closeErr
+}

@@ -1,0 +1,86 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// HealthTimeout bounds one /healthz check on the port Serve opens.
+const HealthTimeout = 2 * time.Second
+
+// ShutdownTimeout bounds how long Serve waits for in-flight scrapes once ctx ends.
+const ShutdownTimeout = 5 * time.Second
+
+// Serve runs a small HTTP server on addr for a process without an API of its own (the
+// worker): GET /metrics is m's registry and GET /healthz answers 200 {"status":"ok"}
+// when healthy returns nil (a nil healthy always does) and 503
+// {"status":"unavailable"} otherwise. It returns once ctx ends and the server has shut
+// down (nil), or at once when addr cannot be listened on.
+func Serve(ctx context.Context, addr string, m *Metrics, healthy func(context.Context) error, logger *slog.Logger) error {
+	if m == nil {
+		return errors.New("metrics: Serve needs a *Metrics")
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	return serve(ctx, ln, m, healthy, logger)
+}
+
+func serve(ctx context.Context, ln net.Listener, m *Metrics, healthy func(context.Context) error, logger *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           newMux(m, healthy, logger),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("metrics server listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("metrics: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("metrics: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics: serve: %w", err)
+	}
+	return nil
+}
+
+func newMux(m *Metrics, healthy func(context.Context) error, logger *slog.Logger) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		status, word := http.StatusOK, "ok"
+		if healthy != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), HealthTimeout)
+			defer cancel()
+			if err := healthy(ctx); err != nil {
+				logger.WarnContext(ctx, "health check failed", "error", err)
+				status, word = http.StatusServiceUnavailable, "unavailable"
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": word})
+	})
+	return mux
+}
