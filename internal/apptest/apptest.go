@@ -31,7 +31,9 @@ import (
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/testenv"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/worker"
@@ -55,6 +57,7 @@ type App struct {
 	PipelineToken string
 	TaskQueue     string
 	HTTP          *http.Client
+	Metrics       *metrics.Metrics
 }
 
 // Start runs the service for the test and stops it when the test ends.
@@ -74,7 +77,9 @@ func Start(t testing.TB, opts Options) *App {
 	}
 	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	tc, err := client.Dial(client.Options{HostPort: dev.Address, Namespace: dev.Namespace, Logger: tlog.NewStructuredLogger(logger)})
+	m := metrics.New()
+	t.Cleanup(func() { _ = m.Close() })
+	tc, err := client.Dial(client.Options{HostPort: dev.Address, Namespace: dev.Namespace, Logger: tlog.NewStructuredLogger(logger), MetricsHandler: m.TemporalHandler()})
 	if err != nil {
 		t.Fatalf("apptest: dial Temporal: %v", err)
 	}
@@ -84,7 +89,7 @@ func Start(t testing.TB, opts Options) *App {
 		t.Fatal(err)
 	}
 	app := &App{DB: db, Temporal: tc, Mailbox: mailbox.New(0), Links: links, PipelineToken: randomHex(16),
-		TaskQueue: "retryd-test-" + randomHex(6), HTTP: &http.Client{Timeout: 30 * time.Second}}
+		TaskQueue: "retryd-test-" + randomHex(6), HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: m}
 
 	// The API serves the mailbox, and the worker's MailerSend client reaches it over HTTP;
 	// the handler is swapped in once both exist.
@@ -100,7 +105,7 @@ func Start(t testing.TB, opts Options) *App {
 	app.URL = ts.URL
 
 	api, err := server.New(server.Deps{
-		DB: db, Temporal: tc, Links: links, Mailbox: app.Mailbox, Logger: logger,
+		DB: db, Temporal: tc, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger,
 		Config: server.Config{RetryWindow: opts.RetryWindow, Reminders: opts.Reminders, PipelineToken: app.PipelineToken,
 			AppBaseURL: "http://app.test", TaskQueue: app.TaskQueue},
 	})
@@ -116,6 +121,8 @@ func Start(t testing.TB, opts Options) *App {
 		t.Fatalf("apptest: sender: %v", err)
 	}
 	acts := activities.New(db, sender, links, "http://app.test", opts.RetryWindow, logger)
+	acts.Metrics = m
+	m.RegisterPendingGauge(func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
 	w := worker.New(tc, acts, worker.Options{TaskQueue: app.TaskQueue})
 	if err := w.Start(); err != nil {
 		t.Fatalf("apptest: worker: %v", err)
@@ -224,7 +231,12 @@ func (a *App) Do(t testing.TB, method, path, bearer string, body any, headers ..
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	if resp.Request != nil { // the last request, after any redirect
+		req = resp.Request
+	}
+	a.validateResponse(t, req, out)
+	return out
 }
 
 var tokenInLink = regexp.MustCompile(`https?://\S+?token=([A-Za-z0-9._%-]+)`)

@@ -168,7 +168,11 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 		bad("LINK_SECRET", errors.New("must be at least 16 bytes"))
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
+		lines := make([]string, len(errs))
+		for i, e := range errs {
+			lines[i] = "  " + e.Error()
+		}
+		return nil, fmt.Errorf("invalid configuration (see retryd --help):\n%s", strings.Join(lines, "\n"))
 	}
 	return c, nil
 }

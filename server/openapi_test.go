@@ -1,0 +1,298 @@
+package server_test
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"go.temporal.io/sdk/client"
+
+	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/linktoken"
+	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/server"
+)
+
+// The OpenAPI document is kept true three ways: it must be a valid OpenAPI 3.0 document
+// (below), it must name exactly the registered routes (below), and every answer of the
+// integration tests is validated against it (internal/apptest).
+
+// Routes the document names that a server may not register: /metrics exists when the
+// service is built with metrics, the dev routes only in local-mail mode.
+var (
+	optionalRoutes = []string{"GET /metrics"}
+	devRoutes      = []string{"GET /dev/mailbox", "POST /dev/mailersend/v1/email"}
+)
+
+func loadOpenAPI(t *testing.T) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(server.OpenAPIDocument())
+	if err != nil {
+		t.Fatalf("load openapi.json: %v", err)
+	}
+	return doc
+}
+
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	doc := loadOpenAPI(t)
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.json is not a valid OpenAPI document: %v", err)
+	}
+	if doc.OpenAPI != "3.0.3" {
+		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)
+	}
+}
+
+// offlineServer builds the API without connecting to anything: the database handle and
+// the Temporal client are lazy, which is enough to list the routes and serve static ones.
+func offlineServer(t *testing.T, withMailbox bool) *server.Server {
+	t.Helper()
+	sqldb, err := sql.Open("pgx", "postgres://retryd@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := bun.NewDB(sqldb, pgdialect.New())
+	t.Cleanup(func() { _ = db.Close() })
+	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	links, err := linktoken.NewSigner([]byte(strings.Repeat("k", 32)), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := server.Deps{DB: db, Temporal: tc, Links: links, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Config: server.Config{PipelineToken: "pipeline", AppBaseURL: "http://app.test"}}
+	if withMailbox {
+		d.Mailbox = mailbox.New(0)
+	}
+	s, err := server.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// registered lists a server's routes as "METHOD /path/{param}".
+func registered(s *server.Server) []string {
+	var out []string
+	for _, r := range s.Routes() {
+		segs := strings.Split(r.Path, "/")
+		for i, seg := range segs {
+			if strings.HasPrefix(seg, ":") || strings.HasPrefix(seg, "*") {
+				segs[i] = "{" + seg[1:] + "}"
+			}
+		}
+		out = append(out, r.Method+" "+strings.Join(segs, "/"))
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// documented lists the document's operations as "METHOD /path/{param}".
+func documented(doc *openapi3.T) []string {
+	var out []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			out = append(out, method+" "+path)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestOpenAPIRoutesMatchServer(t *testing.T) {
+	doc := loadOpenAPI(t)
+	ops := documented(doc)
+	for _, tc := range []struct {
+		name        string
+		withMailbox bool
+	}{{"local mail", true}, {"real MailerSend", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			routes := registered(offlineServer(t, tc.withMailbox))
+			mayLack := slices.Clone(optionalRoutes)
+			if !tc.withMailbox {
+				mayLack = append(mayLack, devRoutes...)
+			}
+			for _, r := range routes {
+				if !slices.Contains(ops, r) {
+					t.Errorf("route %s is registered but not in openapi.json", r)
+				}
+			}
+			for _, op := range ops {
+				if !slices.Contains(routes, op) && !slices.Contains(mayLack, op) {
+					t.Errorf("openapi.json names %s, which is not a registered route", op)
+				}
+			}
+			if tc.withMailbox {
+				for _, r := range devRoutes {
+					if !slices.Contains(routes, r) {
+						t.Errorf("dev route %s is not registered in local-mail mode", r)
+					}
+				}
+			} else {
+				for _, r := range devRoutes {
+					if slices.Contains(routes, r) {
+						t.Errorf("dev route %s is registered although a real MailerSend is configured", r)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestOpenAPIProblemCodes keeps the problem schemas in step with package problem: the
+// ProblemCode enum is every code, and each status's schema lists exactly that status's
+// codes (the router's own 404 and 405 live in RouterProblem).
+func TestOpenAPIProblemCodes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schemas := doc.Components.Schemas
+	enum := func(s *openapi3.Schema) []string {
+		var out []string
+		for _, v := range s.Enum {
+			out = append(out, v.(string))
+		}
+		sort.Strings(out)
+		return out
+	}
+	var all []string
+	byStatus := map[int][]string{}
+	for _, c := range problem.Codes() {
+		all = append(all, string(c))
+		byStatus[c.Status()] = append(byStatus[c.Status()], string(c))
+	}
+	sort.Strings(all)
+	if got := enum(schemas["ProblemCode"].Value); !slices.Equal(got, all) {
+		t.Errorf("ProblemCode enum = %v, want every code of package problem %v", got, all)
+	}
+	router := []string{string(problem.RouteNotFound), string(problem.MethodNotAllowed)}
+	member401 := []string{string(problem.InvalidToken), string(problem.TokenExpired)}
+	for status, codes := range byStatus {
+		want := slices.DeleteFunc(slices.Clone(codes), func(c string) bool {
+			return slices.Contains(router, c) || (status == 401 && slices.Contains(member401, c))
+		})
+		sort.Strings(want)
+		if len(want) == 0 {
+			continue
+		}
+		ref := schemas["Problem"+strconv.Itoa(status)]
+		if ref == nil {
+			t.Errorf("no schema Problem%d for codes %v", status, want)
+			continue
+		}
+		got := problemPart(t, ref.Value, status)
+		if !slices.Equal(got, want) {
+			t.Errorf("Problem%d codes = %v, want %v", status, got, want)
+		}
+	}
+	if got := problemPart(t, schemas["MemberProblem401"].Value, 401); !slices.Equal(got, member401) {
+		t.Errorf("MemberProblem401 codes = %v, want %v", got, member401)
+	}
+	for _, c := range router {
+		part := schemas["RouterProblem"].Value.AllOf[1].Value.Properties["code"].Value
+		if !slices.Contains(enum(part), c) {
+			t.Errorf("RouterProblem does not list %s", c)
+		}
+	}
+}
+
+// problemPart checks a per-status problem schema (allOf Problem and the status's
+// restriction) and returns its codes, sorted.
+func problemPart(t *testing.T, s *openapi3.Schema, status int) []string {
+	t.Helper()
+	if len(s.AllOf) != 2 || s.AllOf[0].Ref != "#/components/schemas/Problem" {
+		t.Fatalf("Problem%d must be allOf [Problem, restriction]", status)
+	}
+	part := s.AllOf[1].Value
+	st := part.Properties["status"].Value.Enum
+	if len(st) != 1 || st[0] != float64(status) {
+		t.Errorf("Problem%d status enum = %v", status, st)
+	}
+	var codes []string
+	for _, v := range part.Properties["code"].Value.Enum {
+		codes = append(codes, v.(string))
+	}
+	sort.Strings(codes)
+	return codes
+}
+
+// TestOpenAPIResponsesCarryRequestID checks the document promises X-Request-Id on every
+// answer and problem+json for every error status of the service's own routes.
+func TestOpenAPIResponsesCarryRequestID(t *testing.T) {
+	doc := loadOpenAPI(t)
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for status, ref := range op.Responses.Map() {
+				where := method + " " + path + " " + status
+				h := ref.Value.Headers["X-Request-Id"]
+				if h == nil || !h.Value.Required {
+					t.Errorf("%s: X-Request-Id is not a required header", where)
+				}
+				code, err := strconv.Atoi(status)
+				if err != nil {
+					t.Errorf("%s: responses must name statuses", where)
+					continue
+				}
+				// MailerSend's stand-in answers as MailerSend does; an unready service
+				// answers its readiness checks, and a slow scrape Prometheus's text.
+				exempt := strings.HasPrefix(path, "/dev/mailersend/") || where == "GET /readyz 503" || where == "GET /metrics 503"
+				if code >= 400 && !exempt && ref.Value.Content.Get("application/problem+json") == nil {
+					t.Errorf("%s: error answer without application/problem+json", where)
+				}
+			}
+			if op.Responses.Value("500") == nil {
+				t.Errorf("%s %s: no 500 answer", method, path)
+			}
+		}
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	s := offlineServer(t, false)
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /openapi.json = %d", rec.Code)
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	if rec.Body.String() != string(server.OpenAPIDocument()) {
+		t.Error("GET /openapi.json does not serve OpenAPIDocument()")
+	}
+	if rec.Header().Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id")
+	}
+}
+
+// TestOpenAPIValidatesUnusualAnswers sends, through apptest (which checks every answer
+// against the document), the requests no other test makes: health, readiness, the
+// document itself, the dev mailbox, and the router's own 404 and 405.
+func TestOpenAPIValidatesUnusualAnswers(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	expectStatus(t, app.Do(t, http.MethodGet, "/healthz", "", nil), http.StatusOK)
+	expectStatus(t, app.Do(t, http.MethodGet, "/readyz", "", nil), http.StatusOK)
+	doc := app.Do(t, http.MethodGet, "/openapi.json", "", nil)
+	expectStatus(t, doc, http.StatusOK)
+	if string(doc.Body) != string(server.OpenAPIDocument()) {
+		t.Error("GET /openapi.json does not serve OpenAPIDocument()")
+	}
+	expectStatus(t, app.Do(t, http.MethodGet, "/dev/mailbox", "", nil), http.StatusOK)
+	expectProblem(t, app.Do(t, http.MethodGet, "/api/v1/no-such-route", "", nil), http.StatusNotFound, "route_not_found")
+	expectProblem(t, app.Do(t, http.MethodGet, "/api/v1/member/link", "", nil), http.StatusMethodNotAllowed, "method_not_allowed")
+}
