@@ -1,0 +1,72 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(ModeDev, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":8080" || c.TemporalAddress != "127.0.0.1:7233" || c.TemporalNamespace != "default" || c.TemporalAddressSet {
+		t.Errorf("defaults = %+v", c)
+	}
+	if c.RetryWindow != 60*24*time.Hour || len(c.RetryReminders) != 2 || c.RetryReminders[0] != 72*time.Hour || c.RetryReminders[1] != 7*24*time.Hour {
+		t.Errorf("window %s reminders %v", c.RetryWindow, c.RetryReminders)
+	}
+	if len(c.LinkSecret) < 16 || c.PipelineToken == "" {
+		t.Error("dev mode must make random secrets")
+	}
+	if c.MailLocalURL != "http://127.0.0.1:8080/dev/mailersend" || c.LocalAPIURL() != "http://127.0.0.1:8080" {
+		t.Errorf("local URLs %q %q", c.MailLocalURL, c.LocalAPIURL())
+	}
+}
+
+func TestEmptyRemindersMeansNone(t *testing.T) {
+	c, err := Load(ModeDev, env(map[string]string{"RETRY_REMINDERS": ""}))
+	if err != nil || len(c.RetryReminders) != 0 {
+		t.Fatalf("reminders = %v, %v", c.RetryReminders, err)
+	}
+}
+
+func TestServeRequiresSecrets(t *testing.T) {
+	_, err := Load(ModeServe, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "LINK_SECRET") || !strings.Contains(err.Error(), "PIPELINE_TOKEN") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Load(ModeWork, env(map[string]string{"LINK_SECRET": "0123456789abcdef"})); err != nil {
+		t.Fatalf("work with a link secret: %v", err)
+	}
+}
+
+func TestInvalidValuesNameTheVariable(t *testing.T) {
+	for name, value := range map[string]string{
+		"RETRY_WINDOW": "sixty days", "RETRY_REMINDERS": "7d,3d", "LINK_TTL": "0s", "APP_BASE_URL": "localhost",
+		"MAIL_FROM": "not an address", "LOG_LEVEL": "loud", "DATABASE_URL": "mysql://x", "LINK_SECRET": "short",
+	} {
+		_, err := Load(ModeDev, env(map[string]string{name: value}))
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: err = %v", name, value, err)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"60d": 60 * 24 * time.Hour, "1d12h": 36 * time.Hour, "90m": 90 * time.Minute, "0d": 0} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "-1d", "3x", "1.5d"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+}

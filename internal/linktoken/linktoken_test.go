@@ -1,0 +1,58 @@
+package linktoken
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestIssueVerify(t *testing.T) {
+	s, err := NewSigner([]byte("0123456789abcdef0123"), 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	tok, claims := s.Issue("member-1", "shoot-1", now)
+	got, err := s.Verify(tok, now.Add(29*24*time.Hour))
+	if err != nil || got.MemberID != "member-1" || got.ShootID != "shoot-1" || !got.ExpiresAt.Equal(claims.ExpiresAt) {
+		t.Fatalf("Verify = %+v, %v", got, err)
+	}
+	if _, err := s.Verify(tok, claims.ExpiresAt); !errors.Is(err, ErrExpired) {
+		t.Errorf("at expiry: %v, want ErrExpired", err)
+	}
+	other, _ := NewSigner([]byte("another-secret-of-20b"), time.Hour)
+	if _, err := other.Verify(tok, now); !errors.Is(err, ErrInvalid) {
+		t.Errorf("other secret: %v, want ErrInvalid", err)
+	}
+	payload, sig, _ := strings.Cut(tok, ".")
+	forged, _ := s.Issue("member-2", "shoot-1", now)
+	forgedPayload, _, _ := strings.Cut(forged, ".")
+	for name, bad := range map[string]string{
+		"empty": "", "no signature": payload, "swapped payload": forgedPayload + "." + sig,
+		"flipped signature": payload + "." + strings.ToUpper(sig), "garbage": "!!!.???",
+	} {
+		if _, err := s.Verify(bad, now); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestExpiredForgeryIsInvalidNotExpired(t *testing.T) {
+	s, _ := NewSigner([]byte("0123456789abcdef0123"), time.Hour)
+	other, _ := NewSigner([]byte("another-secret-of-20b"), time.Hour)
+	now := time.Now()
+	tok, _ := other.Issue("m", "s", now.Add(-2*time.Hour))
+	if _, err := s.Verify(tok, now); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("expired token of another secret: %v, want ErrInvalid", err)
+	}
+}
+
+func TestNewSignerRefusesWeakSecrets(t *testing.T) {
+	if _, err := NewSigner([]byte("short"), time.Hour); err == nil {
+		t.Error("short secret accepted")
+	}
+	if _, err := NewSigner([]byte("0123456789abcdef"), 0); err == nil {
+		t.Error("zero lifetime accepted")
+	}
+}
