@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"sort"
 	"testing"
 	"time"
@@ -43,4 +44,41 @@ func BenchmarkGiveRetry(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50_ms")
 	b.ReportMetric(pct(0.99), "p99_ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max_ms")
+}
+
+// BenchmarkDashboard10k pages the dashboard of an organization of 10,000 members (9,000
+// finished, 900 in progress, 100 deleted): the sparse Deleted section is the worst case
+// of the keyset scan. Run:
+//
+//	go test ./server -run '^$' -bench BenchmarkDashboard10k -benchtime 50x
+func BenchmarkDashboard10k(b *testing.B) {
+	app := apptest.Start(b, apptest.Options{})
+	members := make([]seed.Member, 10000)
+	for i := range members {
+		s := seed.Shoot{Status: "active", CompletedAt: daysAgo(3), Results: 1}
+		switch {
+		case i%100 == 0:
+			s = seed.Shoot{Status: "deleted", DeletedAt: daysAgo(1)}
+		case i%10 == 0:
+			s = seed.Shoot{Status: "waiting"}
+		}
+		members[i] = seed.Member{Name: fmt.Sprintf("Member %05d", i), Email: apptest.Ptr(fmt.Sprintf("m%05d@bench.test", i)), Kind: "managed", Shoots: []seed.Shoot{s}}
+	}
+	org := app.SeedOrg(b, 0, members...)
+	for _, section := range []string{"finished", "in_progress", "deleted"} {
+		b.Run(section, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				r := app.Do(b, "GET", "/api/v1/admin/headshots?section="+section+"&limit=50", org.AdminKey, nil)
+				lat = append(lat, time.Since(start))
+				if r.Status != 200 {
+					b.Fatalf("%d %s", r.Status, r.Body)
+				}
+			}
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+			b.ReportMetric(float64(lat[int(0.99*float64(len(lat)-1))].Microseconds())/1000, "p99_ms")
+		})
+	}
 }
