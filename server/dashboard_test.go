@@ -321,3 +321,34 @@ func TestSubmitWithoutCredits(t *testing.T) {
 	// Starting (without submitting) needs no credit.
 	expectStatus(t, app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[0]+"/start", tok, nil), 200)
 }
+
+// TestCompleteBodies: the pipeline may list results as keys, URLs or objects, or count
+// them; malformed lists are refused with invalid_body.
+func TestCompleteBodies(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 0, seed.Member{Name: "P", Email: apptest.Ptr("p@acme.test"), Kind: "individual",
+		Shoots: []seed.Shoot{{Status: "waiting"}, {Status: "waiting"}, {Status: "waiting"}, {Status: "waiting"}, {Status: "waiting"}}})
+	shoots := org.File.Organizations[0].Members[0].Shoots
+	for i, tc := range []struct {
+		body any
+		want int
+	}{
+		{map[string]any{"results": []string{"s3://b/1.jpg", "s3://b/2.jpg"}}, 2},
+		{map[string]any{"results": []map[string]string{{"url": "https://cdn/1.jpg"}, {"storage_key": "k/2.jpg"}, {"storage_key": "k/3.jpg"}}}, 3},
+		{map[string]any{"results": 8}, 8},
+		{map[string]any{"result_count": 4}, 4},
+		{nil, 0},
+	} {
+		r := app.Do(t, "POST", "/api/v1/internal/shoots/"+shoots[i].ID+"/complete", app.PipelineToken, tc.body)
+		if r.Status != 200 || r.JSON(t)["shoot"].(map[string]any)["result_count"] != float64(tc.want) {
+			t.Errorf("body %v: %d %s, want %d results", tc.body, r.Status, r.Body, tc.want)
+		}
+	}
+	for _, bad := range []any{map[string]any{"results": "x"}, map[string]any{"results": []any{1}}, map[string]any{"results": 2, "result_count": 3}, map[string]any{"results": 999}} {
+		other := app.SeedOrg(t, 0, seed.Member{Name: "Q", Email: apptest.Ptr("q@acme.test"), Kind: "individual", Shoots: []seed.Shoot{{Status: "waiting"}}})
+		r := app.Do(t, "POST", "/api/v1/internal/shoots/"+other.File.Organizations[0].Members[0].Shoots[0].ID+"/complete", app.PipelineToken, bad)
+		if r.Status != 400 || r.JSON(t)["code"] != "invalid_body" {
+			t.Errorf("body %v: %d %s, want 400 invalid_body", bad, r.Status, r.Body)
+		}
+	}
+}

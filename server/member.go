@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -109,14 +111,70 @@ func (s *Server) signalStarted(ctx context.Context, st *store.Started) {
 	}
 }
 
+// completeRequest is the pipeline's report. results may list the photos (as storage
+// keys or URLs, plain strings or {"storage_key"|"url": …} objects) or just count them,
+// as the seed file does; result_count counts them too.
 type completeRequest struct {
-	Results []struct {
-		StorageKey string `json:"storage_key"`
-	} `json:"results"`
-	ResultCount *int `json:"result_count"`
+	Results     json.RawMessage `json:"results"`
+	ResultCount *int            `json:"result_count"`
 }
 
 const maxResults = 200
+
+// resultKeys turns the report into storage keys, generating keys for counted results.
+func (r *completeRequest) resultKeys(shootID string) ([]string, error) {
+	var keys []string
+	count := -1
+	if raw := bytes.TrimSpace(r.Results); len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
+		var n int
+		var items []json.RawMessage
+		switch {
+		case json.Unmarshal(raw, &n) == nil:
+			count = n
+		case json.Unmarshal(raw, &items) == nil:
+			for i, item := range items {
+				key, ok := resultKey(item)
+				if !ok {
+					return nil, problem.New(problem.InvalidBody, "results[%d] must be a storage key or URL of 1 to 1024 characters, or an object with storage_key or url", i)
+				}
+				keys = append(keys, key)
+			}
+		default:
+			return nil, problem.New(problem.InvalidBody, "results must be a list of storage keys or URLs, or a number")
+		}
+	}
+	if r.ResultCount != nil {
+		if count >= 0 && count != *r.ResultCount || len(keys) > 0 && len(keys) != *r.ResultCount {
+			return nil, problem.New(problem.InvalidBody, "result_count does not match results")
+		}
+		count = *r.ResultCount
+	}
+	if count < -1 || count > maxResults || len(keys) > maxResults {
+		return nil, problem.New(problem.InvalidBody, "a shoot has 0 to %d results", maxResults)
+	}
+	for i := len(keys); i < count; i++ {
+		keys = append(keys, "results/"+shootID+"/"+strconv.Itoa(i+1)+".jpg")
+	}
+	return keys, nil
+}
+
+func resultKey(item json.RawMessage) (string, bool) {
+	var key string
+	if json.Unmarshal(item, &key) != nil {
+		var obj struct {
+			StorageKey string `json:"storage_key"`
+			URL        string `json:"url"`
+		}
+		if json.Unmarshal(item, &obj) != nil {
+			return "", false
+		}
+		key = obj.StorageKey
+		if key == "" {
+			key = obj.URL
+		}
+	}
+	return key, key != "" && len(key) <= 1024
+}
 
 func (s *Server) postComplete(c *gin.Context) {
 	shootID, ok := s.pathUUID(c, "id")
@@ -133,25 +191,9 @@ func (s *Server) postComplete(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	keys := make([]string, 0, len(req.Results))
-	for i, r := range req.Results {
-		if r.StorageKey == "" || len(r.StorageKey) > 1024 {
-			s.abort(c, problem.InvalidBody, "results[%d].storage_key must be 1 to 1024 characters", i)
-			return
-		}
-		keys = append(keys, r.StorageKey)
-	}
-	if req.ResultCount != nil {
-		if *req.ResultCount < 0 || *req.ResultCount > maxResults || (len(keys) > 0 && *req.ResultCount != len(keys)) {
-			s.abort(c, problem.InvalidBody, "result_count must be 0 to %d and match results when both are given", maxResults)
-			return
-		}
-		for i := len(keys); i < *req.ResultCount; i++ {
-			keys = append(keys, "results/"+shootID+"/"+strconv.Itoa(i+1)+".jpg")
-		}
-	}
-	if len(keys) > maxResults {
-		s.abort(c, problem.InvalidBody, "at most %d results", maxResults)
+	keys, err := req.resultKeys(shootID)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	sh, err := store.CompleteShoot(c.Request.Context(), s.db, shootID, keys, requestID(c), s.now())
