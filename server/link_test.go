@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +73,25 @@ func TestRevokedKey(t *testing.T) {
 	}
 	if r := app.Do(t, "GET", "/api/v1/admin/organization", secret, nil); r.Status != 401 || r.JSON(t)["code"] != "unauthorized" {
 		t.Fatalf("after revoke: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestStartPage: the emailed link opens a page that starts the shoot through the member
+// API, with headers that keep the token from leaking.
+func TestStartPage(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	id := "6f1c0d7e-0000-4000-8000-000000000001"
+	r := app.Do(t, "GET", "/app/shoots/"+id+"/start?token=abc", "", nil)
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") ||
+		r.Header.Get("Referrer-Policy") != "no-referrer" || !strings.Contains(string(r.Body), `src="/app/start.js"`) ||
+		!strings.Contains(string(r.Body), "Start my photo shoot") {
+		t.Fatalf("page: %d %v %s", r.Status, r.Header, r.Body)
+	}
+	js := app.Do(t, "GET", "/app/start.js", "", nil)
+	if js.Status != 200 || !strings.Contains(string(js.Body), `"/api/v1/member/shoots/"`) || !strings.Contains(string(js.Body), "history.replaceState") {
+		t.Fatalf("script: %d %s", js.Status, js.Body)
+	}
+	if r := app.Do(t, "GET", "/app/shoots/not-a-uuid/start", "", nil); r.Status != 400 {
+		t.Fatalf("bad id: %d", r.Status)
 	}
 }

@@ -134,6 +134,9 @@ func (s *Server) routes(e *gin.Engine) {
 	member.POST("/shoots/:id/submit", s.postSubmit)
 	member.POST("/link", s.postLink)
 
+	e.GET("/app/shoots/:id/start", s.getStartPage)
+	e.GET("/app/start.js", s.getStartScript)
+
 	internal := e.Group("/api/v1/internal", s.requirePipeline)
 	internal.POST("/shoots/:id/complete", s.postComplete)
 	internal.POST("/shoots/:id/fail", s.postFail)
