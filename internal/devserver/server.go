@@ -110,6 +110,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 // new attempt on new ports can fix.
 func startOnce(ctx context.Context, opts Options) (*Server, bool, error) {
 	port, uiPort := opts.Port, opts.UIPort
+	// A fixed port already taken would let the readiness check pass against whatever
+	// server holds it, so it is refused up front with a way out.
+	for _, p := range []int{port, uiPort} {
+		if p != 0 && !(p == uiPort && opts.Headless) {
+			if err := portFree(opts.IP, p); err != nil {
+				return nil, false, fmt.Errorf("devserver: port %d on %s is in use (another Temporal dev server?); stop it, or set TEMPORAL_ADDRESS to use it: %w", p, opts.IP, err)
+			}
+		}
+	}
 	var err error
 	if port == 0 {
 		if port, err = freePort(opts.IP); err != nil {
@@ -303,6 +312,14 @@ func (s *Server) stop() error {
 	_ = killGroup(s.cmd)
 	<-s.exited
 	return fmt.Errorf("devserver: server ignored SIGTERM for %s and was killed", stopTimeout)
+}
+
+func portFree(ip string, port int) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return ln.Close()
 }
 
 func freePort(ip string) (int, error) {
