@@ -9,14 +9,26 @@ import (
 	"github.com/headshotpro/retryd/workflows"
 )
 
-// TestReplayRetryWorkflowHistory replays a history recorded from a real run (give, reset,
-// email, resend update, start signal, completion) against the current code: a change
-// that would break running retries fails here with a nondeterminism error. Regenerate
-// it only with a versioned workflow change: see docs/operations.md.
-func TestReplayRetryWorkflowHistory(t *testing.T) {
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(workflows.RetryWorkflow, workflow.RegisterOptions{Name: workflows.RetryWorkflowName})
-	if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/retry_workflow_history.json"); err != nil {
-		t.Fatalf("replay: %v", err)
+// TestReplayRecordedHistories replays histories recorded from real runs against the
+// current code: a change that would break running retries or restarts fails here with a
+// nondeterminism error. Add a new recording next to these when a workflow changes
+// behind workflow.GetVersion; never re-record over them (docs/operations.md).
+func TestReplayRecordedHistories(t *testing.T) {
+	for _, file := range []string{
+		// give, reset, email, resend update, start signal
+		"testdata/retry_workflow_history.json",
+		// give, email, two reminders on timers, resend update, start signal
+		"testdata/retry_reminders_resend_history.json",
+		// restart, email, two reminders, start signal
+		"testdata/restart_history.json",
+	} {
+		t.Run(file, func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(workflows.RetryWorkflow, workflow.RegisterOptions{Name: workflows.RetryWorkflowName})
+			r.RegisterWorkflowWithOptions(workflows.RestartShootWorkflow, workflow.RegisterOptions{Name: workflows.RestartWorkflowName})
+			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
+				t.Fatalf("replay: %v", err)
+			}
+		})
 	}
 }
