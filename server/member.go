@@ -124,13 +124,12 @@ const maxResults = 200
 // resultKeys turns the report into storage keys, generating keys for counted results.
 func (r *completeRequest) resultKeys(shootID string) ([]string, error) {
 	var keys []string
-	count := -1
+	count, counted := 0, false
 	if raw := bytes.TrimSpace(r.Results); len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
-		var n int
 		var items []json.RawMessage
 		switch {
-		case json.Unmarshal(raw, &n) == nil:
-			count = n
+		case json.Unmarshal(raw, &count) == nil:
+			counted = true
 		case json.Unmarshal(raw, &items) == nil:
 			for i, item := range items {
 				key, ok := resultKey(item)
@@ -144,15 +143,15 @@ func (r *completeRequest) resultKeys(shootID string) ([]string, error) {
 		}
 	}
 	if r.ResultCount != nil {
-		if count >= 0 && count != *r.ResultCount || len(keys) > 0 && len(keys) != *r.ResultCount {
+		if (counted && count != *r.ResultCount) || (len(keys) > 0 && len(keys) != *r.ResultCount) {
 			return nil, problem.New(problem.InvalidBody, "result_count does not match results")
 		}
-		count = *r.ResultCount
+		count, counted = *r.ResultCount, true
 	}
-	if count < -1 || count > maxResults || len(keys) > maxResults {
+	if count < 0 || count > maxResults || len(keys) > maxResults {
 		return nil, problem.New(problem.InvalidBody, "a shoot has 0 to %d results", maxResults)
 	}
-	for i := len(keys); i < count; i++ {
+	for i := len(keys); counted && i < count; i++ {
 		keys = append(keys, "results/"+shootID+"/"+strconv.Itoa(i+1)+".jpg")
 	}
 	return keys, nil

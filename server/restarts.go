@@ -8,8 +8,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/problem"
@@ -104,34 +102,16 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 }
 
 func (s *Server) startRestart(ctx context.Context, in workflows.RestartInput) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.GiveTimeout)
-	defer cancel()
-	start := s.tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       workflows.RestartWorkflowID(in.MemberID),
-		TaskQueue:                s.cfg.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.KeyOrgID.ValueSet(in.OrgID), workflows.KeyMemberID.ValueSet(in.MemberID),
-			workflows.KeyShootID.ValueSet(in.NewShootID), workflows.KeyRetryStage.ValueSet(workflows.StageReserving),
-		),
-		StaticSummary: "Restart of member " + in.MemberID,
-		StaticDetails: "org " + in.OrgID + " · new shoot " + in.NewShootID + " · restart " + in.RestartID,
-	}, workflows.RestartWorkflowName, in)
-	handle, err := s.tc.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     "issue-" + in.RestartID,
-			UpdateName:   workflows.UpdateIssue,
-			Args:         []any{workflows.RestartIssueRequest{RestartID: in.RestartID}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	if err == nil {
-		var res workflows.RestartIssueResult
-		err = handle.Get(ctx, &res)
-	}
-	return workflowError(err)
+	var res workflows.RestartIssueResult
+	return s.issue(ctx, issueStart{
+		workflowID: workflows.RestartWorkflowID(in.MemberID), workflowType: workflows.RestartWorkflowName, input: in,
+		// A member may be restarted again after a later deletion.
+		reuse: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		orgID: in.OrgID, memberID: in.MemberID, shootID: in.NewShootID,
+		summary:  "Restart of member " + in.MemberID,
+		details:  "org " + in.OrgID + " · new shoot " + in.NewShootID + " · restart " + in.RestartID,
+		updateID: "issue-" + in.RestartID, updateArg: workflows.RestartIssueRequest{RestartID: in.RestartID},
+	}, &res)
 }
 
 type bulkRestartRequest struct {

@@ -231,35 +231,17 @@ func (s *Server) retryID(c *gin.Context, orgID string) string {
 }
 
 func (s *Server) startRetry(ctx context.Context, in workflows.RetryInput) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.GiveTimeout)
-	defer cancel()
-	wfID := workflows.RetryWorkflowID(in.ShootID)
-	start := s.tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       wfID,
-		TaskQueue:                s.cfg.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY, // a refused run must not burn the shoot's retry
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.KeyOrgID.ValueSet(in.OrgID), workflows.KeyMemberID.ValueSet(in.MemberID),
-			workflows.KeyShootID.ValueSet(in.ShootID), workflows.KeyRetryStage.ValueSet(workflows.StageReserving),
-		),
-		StaticSummary: "Retry of shoot " + in.ShootID,
-		StaticDetails: "org " + in.OrgID + " · member " + in.MemberID + " · retry " + in.RetryID,
-	}, workflows.RetryWorkflowName, in)
-	handle, err := s.tc.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     "issue-" + in.RetryID,
-			UpdateName:   workflows.UpdateIssue,
-			Args:         []any{workflows.IssueRequest{RetryID: in.RetryID}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	if err == nil {
-		var res workflows.IssueResult
-		err = handle.Get(ctx, &res)
-	}
-	return workflowError(err)
+	var res workflows.IssueResult
+	return s.issue(ctx, issueStart{
+		workflowID: workflows.RetryWorkflowID(in.ShootID), workflowType: workflows.RetryWorkflowName, input: in,
+		// A run that failed (refused after losing a race) must not burn the shoot's retry;
+		// a completed one must refuse a second retry.
+		reuse: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		orgID: in.OrgID, memberID: in.MemberID, shootID: in.ShootID,
+		summary:  "Retry of shoot " + in.ShootID,
+		details:  "org " + in.OrgID + " · member " + in.MemberID + " · retry " + in.RetryID,
+		updateID: "issue-" + in.RetryID, updateArg: workflows.IssueRequest{RetryID: in.RetryID},
+	}, &res)
 }
 
 // workflowError turns what Temporal answered into the problem the API shows: a coded
