@@ -27,6 +27,86 @@ import (
 	"github.com/headshotpro/retryd/worker"
 )
 
+// process is what serve, work and dev share: configuration, logs, the database and, once
+// connected, metrics, the Temporal client and the link signer. close releases them in
+// reverse order.
+type process struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	db      *bun.DB
+	metrics *metrics.Metrics
+	tc      client.Client
+	links   *linktoken.Signer
+	closers []func()
+}
+
+// open loads the configuration for mode and connects to Postgres (creating the database
+// first in dev mode).
+func open(ctx context.Context, mode config.Mode) (*process, error) {
+	cfg, err := loadConfig(mode)
+	if err != nil {
+		return nil, err
+	}
+	p := &process{cfg: cfg, logger: newLogger(cfg)}
+	if mode == config.ModeDev {
+		if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+			return nil, dependencyError{err}
+		}
+	}
+	if p.db, err = openDB(ctx, cfg); err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, func() { _ = p.db.Close() })
+	return p, nil
+}
+
+// connect dials Temporal with metrics and prepares the link signer.
+func (p *process) connect(ctx context.Context) error {
+	p.metrics = metrics.New()
+	p.closers = append(p.closers, func() { _ = p.metrics.Close() })
+	tc, err := dialTemporal(ctx, p.cfg, p.logger, p.metrics)
+	if err != nil {
+		return err
+	}
+	p.tc = tc
+	p.closers = append(p.closers, tc.Close)
+	p.links, err = newLinks(p.cfg)
+	return err
+}
+
+func (p *process) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+}
+
+func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
+	db, cfg := p.db, p.cfg
+	p.metrics.RegisterPendingGauge(func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
+	return server.New(server.Deps{
+		DB: db, Temporal: p.tc, Links: p.links, Mailbox: mb, Metrics: p.metrics, Logger: p.logger,
+		Config: server.Config{
+			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
+			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies,
+		},
+	})
+}
+
+// startWorker starts the Temporal worker; stop it before close.
+func (p *process) startWorker() (sdkworker.Worker, error) {
+	sender, err := newSender(p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	acts := activities.New(p.db, sender, p.links, p.cfg.AppBaseURL, p.cfg.RetryWindow, p.logger)
+	acts.Metrics = p.metrics
+	w := worker.New(p.tc, acts, worker.Options{})
+	if err := w.Start(); err != nil {
+		return nil, dependencyError{fmt.Errorf("start worker: %w", err)}
+	}
+	return w, nil
+}
+
 func newLogger(cfg *config.Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
@@ -84,27 +164,6 @@ func newMailbox(cfg *config.Config) *mailbox.Mailbox {
 		return nil
 	}
 	return mailbox.New(mailbox.DefaultCapacity)
-}
-
-func newServer(cfg *config.Config, db *bun.DB, tc client.Client, links *linktoken.Signer, mb *mailbox.Mailbox, m *metrics.Metrics, logger *slog.Logger) (*server.Server, error) {
-	m.RegisterPendingGauge(func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
-	return server.New(server.Deps{
-		DB: db, Temporal: tc, Links: links, Mailbox: mb, Metrics: m, Logger: logger,
-		Config: server.Config{
-			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
-			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies,
-		},
-	})
-}
-
-func newWorker(cfg *config.Config, db *bun.DB, tc client.Client, links *linktoken.Signer, m *metrics.Metrics, logger *slog.Logger) (sdkworker.Worker, error) {
-	sender, err := newSender(cfg)
-	if err != nil {
-		return nil, err
-	}
-	acts := activities.New(db, sender, links, cfg.AppBaseURL, cfg.RetryWindow, logger)
-	acts.Metrics = m
-	return worker.New(tc, acts, worker.Options{}), nil
 }
 
 // serveHTTP serves until ctx ends, then drains in-flight requests for up to the

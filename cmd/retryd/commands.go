@@ -21,83 +21,54 @@ func runServe(ctx context.Context, args []string, _ io.Writer) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(config.ModeServe)
+	p, err := open(ctx, config.ModeServe)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg)
-	db, err := openDB(ctx, cfg)
+	defer p.close()
+	if err := p.connect(ctx); err != nil {
+		return err
+	}
+	srv, err := p.newServer(newMailbox(p.cfg))
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	m := metrics.New()
-	defer m.Close()
-	tc, err := dialTemporal(ctx, cfg, logger, m)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	links, err := newLinks(cfg)
-	if err != nil {
-		return err
-	}
-	srv, err := newServer(cfg, db, tc, links, newMailbox(cfg), m, logger)
-	if err != nil {
-		return err
-	}
-	return serveHTTP(ctx, cfg.HTTPAddr, srv.Handler(), cfg.ShutdownTimeout, logger)
+	return serveHTTP(ctx, p.cfg.HTTPAddr, srv.Handler(), p.cfg.ShutdownTimeout, p.logger)
 }
 
 func runWork(ctx context.Context, args []string, _ io.Writer) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(config.ModeWork)
+	p, err := open(ctx, config.ModeWork)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg)
-	db, err := openDB(ctx, cfg)
+	defer p.close()
+	if err := p.connect(ctx); err != nil {
+		return err
+	}
+	w, err := p.startWorker()
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	m := metrics.New()
-	defer m.Close()
-	tc, err := dialTemporal(ctx, cfg, logger, m)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	links, err := newLinks(cfg)
-	if err != nil {
-		return err
-	}
-	w, err := newWorker(cfg, db, tc, links, m, logger)
-	if err != nil {
-		return err
-	}
-	if err := w.Start(); err != nil {
-		return dependencyError{fmt.Errorf("start worker: %w", err)}
-	}
-	logger.Info("worker started")
+	p.logger.Info("worker started")
 	// The worker's own port: /metrics and /healthz (Postgres and Temporal reachable).
 	// A listen error stops the worker too.
 	g, gctx := errgroup.WithContext(ctx)
-	if cfg.WorkerMetricsAddr != "" {
+	if addr := p.cfg.WorkerMetricsAddr; addr != "" {
 		g.Go(func() error {
-			return metrics.Serve(gctx, cfg.WorkerMetricsAddr, m, func(ctx context.Context) error {
-				if err := db.PingContext(ctx); err != nil {
+			return metrics.Serve(gctx, addr, p.metrics, func(ctx context.Context) error {
+				if err := p.db.PingContext(ctx); err != nil {
 					return err
 				}
-				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+				_, err := p.tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 				return err
-			}, logger)
+			}, p.logger)
 		})
 	}
 	<-gctx.Done()
-	logger.Info("stopping worker; running activities may finish")
+	p.logger.Info("stopping worker; running activities may finish")
 	w.Stop()
 	return g.Wait()
 }

@@ -9,11 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/devserver"
-	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
@@ -27,20 +24,12 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(config.ModeDev)
+	p, err := open(ctx, config.ModeDev)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg)
-
-	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
-		return dependencyError{err}
-	}
-	db, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer p.close()
+	cfg, db := p.cfg, p.db
 	if _, err := store.Migrate(ctx, db); err != nil {
 		return err
 	}
@@ -54,37 +43,25 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 
 	uiURL := "(TEMPORAL_ADDRESS is set: use that cluster's UI)"
 	if !cfg.TemporalAddressSet {
-		srv, err := startDevServer(ctx, cfg, logger)
+		srv, err := startDevServer(ctx, cfg, p.logger)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = srv.Stop() }()
 		cfg.TemporalAddress, uiURL = srv.Address, srv.UIURL
 	}
-	// One registry for the process: the API's /metrics shows HTTP, email, pending and
-	// the worker's temporal_* metrics together.
-	m := metrics.New()
-	defer m.Close()
-	tc, err := dialTemporal(ctx, cfg, logger, m)
+	// One process, one metrics registry: the API's /metrics shows HTTP, email, pending
+	// and the worker's temporal_* metrics together.
+	if err := p.connect(ctx); err != nil {
+		return err
+	}
+	api, err := p.newServer(newMailbox(cfg))
 	if err != nil {
 		return err
 	}
-	defer tc.Close()
-	links, err := newLinks(cfg)
+	w, err := p.startWorker()
 	if err != nil {
 		return err
-	}
-	mb := newMailbox(cfg)
-	api, err := newServer(cfg, db, tc, links, mb, m, logger)
-	if err != nil {
-		return err
-	}
-	w, err := newWorker(cfg, db, tc, links, m, logger)
-	if err != nil {
-		return err
-	}
-	if err := w.Start(); err != nil {
-		return dependencyError{fmt.Errorf("start worker: %w", err)}
 	}
 	defer w.Stop()
 
@@ -106,9 +83,7 @@ Try:
 Ctrl-C stops everything.
 `, base, cfg.HTTPAddr, uiURL, cfg.TemporalAddress, cfg.TemporalNamespace, base, adminKey, automationKey, cfg.PipelineToken, adminKey, base)
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, api.Handler(), cfg.ShutdownTimeout, logger) })
-	return g.Wait()
+	return serveHTTP(ctx, cfg.HTTPAddr, api.Handler(), cfg.ShutdownTimeout, p.logger)
 }
 
 func startDevServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*devserver.Server, error) {
