@@ -66,13 +66,17 @@ func (s *Server) getHeadshots(c *gin.Context) {
 	limit := defaultPageSize
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
+		if err != nil || n < 1 {
 			s.abort(c, problem.InvalidParameter, "limit must be a whole number from 1 to %d", maxPageSize)
 			return
 		}
-		limit = n
+		limit = min(n, maxPageSize)
 	}
 	search := c.Query("q")
+	if !validText(search) {
+		s.abort(c, problem.InvalidParameter, "q must be UTF-8 text without NUL characters")
+		return
+	}
 	if utf8.RuneCountInString(search) > maxSearchLen {
 		s.abort(c, problem.InvalidParameter, "q must be at most %d characters", maxSearchLen)
 		return
@@ -176,7 +180,7 @@ func decodeCursor(v string) (*store.Cursor, bool) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, false
 	}
-	if _, err := uuid.Parse(c.ID); err != nil {
+	if _, err := uuid.Parse(c.ID); err != nil || !validText(c.Name) {
 		return nil, false
 	}
 	return &c, true

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/seed"
 )
 
 // TestIdempotencyKeyReplay: the same key with the same body replays the first answer.
@@ -91,5 +92,30 @@ func TestIdempotencyKeyConcurrent(t *testing.T) {
 	}
 	if c, f := allowanceOf(t, app, org.AdminKey, id); c != 0 || f {
 		t.Fatalf("allowance = %v, %v", c, f)
+	}
+}
+
+// TestLenientInput: members the API does not read are ignored, a free-text reason becomes
+// a code, limit above the maximum is clamped, and an Idempotency-Key replay does not
+// depend on the JSON's formatting.
+func TestLenientInput(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 0, seed.Member{Name: "Lee", Email: apptest.Ptr("lee@acme.test"), Kind: "individual",
+		Shoots: []seed.Shoot{{Status: "active", CompletedAt: daysAgo(1)}}})
+	m := org.File.Organizations[0].Members[0]
+	path := "/api/v1/admin/members/" + m.ID + "/retries"
+	first := app.Do(t, "POST", path, org.AdminKey, `{"shoot_id":"`+m.Shoots[0].ID+`","reason":"Bad Lighting","source":"dashboard"}`, "Idempotency-Key", "k-1")
+	if first.Status != 201 || first.JSON(t)["reason"] != "bad_lighting" {
+		t.Fatalf("give: %d %s", first.Status, first.Body)
+	}
+	again := app.Do(t, "POST", path, org.AdminKey, "{ \"source\": \"dashboard\",\n  \"reason\": \"Bad Lighting\", \"shoot_id\": \""+m.Shoots[0].ID+"\" }", "Idempotency-Key", "k-1")
+	if again.Status != 201 || again.Header.Get("Idempotent-Replayed") != "true" || string(again.Body) != string(first.Body) {
+		t.Fatalf("reformatted replay: %d %s", again.Status, again.Body)
+	}
+	if r := app.Do(t, "GET", "/api/v1/admin/headshots?section=in_progress&limit=1000", org.AdminKey, nil); r.Status != 200 {
+		t.Fatalf("limit=1000: %d %s", r.Status, r.Body)
+	}
+	if r := app.Do(t, "POST", "/api/v1/admin/members/"+m.ID+"/restarts", org.AdminKey, map[string]any{"shoot_id": m.Shoots[0].ID}); r.Status != 422 || r.JSON(t)["code"] != "not_managed" {
+		t.Fatalf("restart with a body: %d %s", r.Status, r.Body)
 	}
 }

@@ -28,14 +28,8 @@ type linkRequest struct {
 // postLink sends the pending retry or restart email again, with a fresh link, to the
 // member with this address. Rate limited per address and per client.
 func (s *Server) postLink(c *gin.Context) {
-	body, err := readBody(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var req linkRequest
-	if err := decodeJSON(body, &req, false); err != nil {
-		s.fail(c, err)
+	if _, ok := s.bindJSON(c, &req, false); !ok {
 		return
 	}
 	addr, err := mail.ParseAddress(strings.TrimSpace(req.Email))
@@ -52,23 +46,39 @@ func (s *Server) postLink(c *gin.Context) {
 		s.tooMany(c, wait)
 		return
 	}
-	ids, err := store.PendingLinkWorkflows(c.Request.Context(), s.db, email)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	for _, id := range ids {
-		s.requestResend(c.Request.Context(), id)
+	// The lookup and the resend run after the answer, so the answer takes as long for a
+	// known address as for an unknown one.
+	ctx := context.WithoutCancel(c.Request.Context())
+	select {
+	case s.linkSlots <- struct{}{}:
+		go func() {
+			defer func() { <-s.linkSlots }()
+			s.sendFreshLinks(ctx, email)
+		}()
+	default:
+		s.log.WarnContext(ctx, "fresh link requests saturated; request dropped", "request_id", requestID(c))
 	}
 	c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "message": linkAccepted})
 }
 
-// requestResend asks the workflow to send its email again and returns once the update
-// is accepted, not sent, so the answer takes about as long for a known address as for
-// an unknown one. Failures are logged, never shown to the caller.
-func (s *Server) requestResend(ctx context.Context, workflowID string) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+// sendFreshLinks asks each pending workflow of the address to send its email again.
+// Failures are logged, never shown to the caller.
+func (s *Server) sendFreshLinks(ctx context.Context, email string) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	ids, err := store.PendingLinkWorkflows(ctx, s.db, email)
+	if err != nil {
+		s.log.ErrorContext(ctx, "fresh link lookup failed", "error", err)
+		return
+	}
+	for _, id := range ids {
+		s.requestResend(ctx, id)
+	}
+}
+
+// requestResend asks the workflow to send its email again and returns once the update
+// is accepted.
+func (s *Server) requestResend(ctx context.Context, workflowID string) {
 	_, err := s.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: workflowID, UpdateName: workflows.UpdateResendEmail,
 		WaitForStage: client.WorkflowUpdateStageAccepted,

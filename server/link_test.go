@@ -91,7 +91,7 @@ func TestStartPage(t *testing.T) {
 	if js.Status != 200 || !strings.Contains(string(js.Body), `"/api/v1/member/shoots/"`) || !strings.Contains(string(js.Body), "history.replaceState") {
 		t.Fatalf("script: %d %s", js.Status, js.Body)
 	}
-	if r := app.Do(t, "GET", "/app/shoots/not-a-uuid/start", "", nil); r.Status != 400 {
+	if r := app.Do(t, "GET", "/app/shoots/not-a-uuid/start", "", nil); r.Status != 404 {
 		t.Fatalf("bad id: %d", r.Status)
 	}
 }

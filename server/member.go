@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
@@ -91,9 +92,12 @@ func (s *Server) memberAnswer(c *gin.Context, st *store.Started) {
 }
 
 // signalStarted tells the waiting workflows. The database already says started, which
-// is what the API shows; a lost signal is repaired by the workflow itself, whose next
-// reminder finds the retry started and ends the wait.
+// is what the API shows. The signal outlives a member who closes the page right away
+// (the request's cancellation is not passed on); one that is still lost is repaired by
+// the workflow itself, whose next reminder finds the retry started and ends the wait.
 func (s *Server) signalStarted(ctx context.Context, st *store.Started) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	signal := func(id string) {
 		err := s.tc.SignalWorkflow(ctx, id, "", workflows.SignalShootStarted, nil)
 		var nf *serviceerror.NotFound
@@ -180,14 +184,8 @@ func (s *Server) postComplete(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, err := readBody(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var req completeRequest
-	if err := decodeJSON(body, &req, true); err != nil {
-		s.fail(c, err)
+	if _, ok := s.bindJSON(c, &req, true); !ok {
 		return
 	}
 	keys, err := req.resultKeys(shootID)

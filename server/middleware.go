@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -116,15 +117,17 @@ func (s *Server) requirePipeline(c *gin.Context) {
 	c.Next()
 }
 
-// pathUUID reads a path parameter that must be a UUID.
+// pathUUID reads a path parameter naming a resource.
 func (s *Server) pathUUID(c *gin.Context, name string) (string, bool) {
 	return s.parseUUID(c, c.Param(name), name)
 }
 
+// parseUUID reads the id of a resource in the path or query. An id that cannot exist is
+// answered like one that does not exist for the caller (SPEC rule 1): 404 not_found.
 func (s *Server) parseUUID(c *gin.Context, v, name string) (string, bool) {
 	id, err := uuid.Parse(v)
 	if err != nil || len(v) != 36 {
-		s.abort(c, problem.InvalidID, "%s must be a UUID", name)
+		s.abort(c, problem.NotFound, "no such %s (ids are UUIDs)", strings.TrimSuffix(name, "_id"))
 		return "", false
 	}
 	return id.String(), true

@@ -60,16 +60,22 @@ func (s *Server) classify(c *gin.Context, err error) *problem.Error {
 	return problem.New(problem.Internal, "an internal error occurred; quote request id %s", requestID(c))
 }
 
-func (s *Server) writeProblem(c *gin.Context, pe *problem.Error) {
-	status := pe.Code.Status()
+// problemFor is the body of a problem answer to this request.
+func (s *Server) problemFor(c *gin.Context, pe *problem.Error) problemBody {
 	body := problemBody{
-		Type: problemType(pe.Code), Title: pe.Code.Title(), Status: status, Detail: pe.Detail,
+		Type: problemType(pe.Code), Title: pe.Code.Title(), Status: pe.Code.Status(), Detail: pe.Detail,
 		Instance: c.Request.URL.Path, Code: string(pe.Code), RequestID: requestID(c),
 	}
-	switch pe.Code {
-	case problem.InvalidToken, problem.TokenExpired:
+	if pe.Code == problem.InvalidToken || pe.Code == problem.TokenExpired {
 		body.FreshLink = "/api/v1/member/link"
-	case problem.Unauthorized:
+	}
+	return body
+}
+
+func (s *Server) writeProblem(c *gin.Context, pe *problem.Error) {
+	status := pe.Code.Status()
+	body := s.problemFor(c, pe)
+	if pe.Code == problem.Unauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="retryd"`)
 	}
 	if status >= 500 {

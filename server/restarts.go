@@ -28,21 +28,17 @@ func (s *Server) postRestart(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, err := readBody(c)
-	if err != nil {
-		s.fail(c, err)
+	// The body is optional; a restart always restarts the member's most recent deleted shoot.
+	body, ok := s.bindJSON(c, &struct{}{}, true)
+	if !ok {
 		return
 	}
-	if err := decodeJSON(body, &struct{}{}, true); err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.idempotent(c, body, func() (int, any, error) {
+	s.idempotent(c, body, func() (int, any, bool, error) {
 		out, err := s.restartOne(c, memberID, s.restartID(c, memberID))
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, false, err
 		}
-		return http.StatusCreated, out, nil
+		return http.StatusCreated, out, true, nil
 	})
 }
 
@@ -111,6 +107,7 @@ func (s *Server) startRestart(ctx context.Context, in workflows.RestartInput) er
 		summary:  "Restart of member " + in.MemberID,
 		details:  "org " + in.OrgID + " · new shoot " + in.NewShootID + " · restart " + in.RestartID,
 		updateID: "issue-" + in.RestartID, updateArg: workflows.RestartIssueRequest{RestartID: in.RestartID},
+		closed: problem.ActiveShootExists,
 	}, &res)
 }
 
@@ -129,22 +126,24 @@ type bulkResult struct {
 // postBulkRestarts restarts up to 100 members, each independently: one member's refusal
 // or failure never undoes or blocks another's restart.
 func (s *Server) postBulkRestarts(c *gin.Context) {
-	body, err := readBody(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var req bulkRestartRequest
-	if err := decodeJSON(body, &req, false); err != nil {
-		s.fail(c, err)
+	body, ok := s.bindJSON(c, &req, false)
+	if !ok {
 		return
 	}
 	if len(req.MemberIDs) == 0 || len(req.MemberIDs) > maxBulkRestarts {
 		s.abort(c, problem.InvalidBody, "member_ids must list 1 to %d member ids", maxBulkRestarts)
 		return
 	}
-	s.idempotent(c, body, func() (int, any, error) {
-		return http.StatusOK, gin.H{"results": s.bulkRestart(c, req.MemberIDs)}, nil
+	s.idempotent(c, body, func() (int, any, bool, error) {
+		results := s.bulkRestart(c, req.MemberIDs)
+		// An answer with a server-side error is not kept: the same key then retries the
+		// members that failed, while the restarted ones attach to their own restarts.
+		final := true
+		for _, r := range results {
+			final = final && r.Outcome != "error"
+		}
+		return http.StatusOK, gin.H{"results": results}, final, nil
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -134,16 +135,26 @@ type giveRetryRequest struct {
 	Note    *string `json:"note"`
 }
 
-var reasonPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+var nonCode = regexp.MustCompile(`[^a-z0-9]+`)
 
-const maxNoteLen = 1000
+const (
+	maxNoteLen   = 1000
+	maxReasonLen = 64
+)
 
+// validate checks the request and turns the reason into a code ("Bad lighting" becomes
+// bad_lighting): the reason travels in the workflow input, where only codes belong;
+// free text goes in note.
 func (r *giveRetryRequest) validate() error {
 	if _, err := uuid.Parse(r.ShootID); err != nil || len(r.ShootID) != 36 {
 		return problem.New(problem.InvalidBody, "shoot_id is required and must be a UUID")
 	}
-	if r.Reason != nil && *r.Reason != "" && !reasonPattern.MatchString(*r.Reason) {
-		return problem.New(problem.InvalidBody, "reason must be a reason code in snake_case, e.g. bad_lighting, wrong_expressions, low_quality_photos, other")
+	if r.Reason != nil {
+		code := strings.Trim(nonCode.ReplaceAllString(strings.ToLower(*r.Reason), "_"), "_")
+		if *r.Reason != "" && (code == "" || len(code) > maxReasonLen) {
+			return problem.New(problem.InvalidBody, "reason must be a short reason code, e.g. bad_lighting, wrong_expressions, low_quality_photos, other")
+		}
+		r.Reason = &code
 	}
 	if r.Note != nil && utf8.RuneCountInString(*r.Note) > maxNoteLen {
 		return problem.New(problem.InvalidBody, "note must be at most %d characters", maxNoteLen)
@@ -165,14 +176,14 @@ func (s *Server) postRetry(c *gin.Context) {
 		return
 	}
 	// Counted inside the callback, so a replayed answer is not counted twice.
-	s.idempotent(c, body, func() (int, any, error) {
+	s.idempotent(c, body, func() (int, any, bool, error) {
 		status, out, err := s.giveRetry(c, memberID, body)
 		if err == nil {
 			s.metrics.RetryIssued()
 		} else if pe, ok := problem.As(err); ok && pe.Code.Status() < 500 {
 			s.metrics.RetryRefused(string(pe.Code))
 		}
-		return status, out, err
+		return status, out, true, err
 	})
 }
 
@@ -241,12 +252,14 @@ func (s *Server) startRetry(ctx context.Context, in workflows.RetryInput) error 
 		summary:  "Retry of shoot " + in.ShootID,
 		details:  "org " + in.OrgID + " · member " + in.MemberID + " · retry " + in.RetryID,
 		updateID: "issue-" + in.RetryID, updateArg: workflows.IssueRequest{RetryID: in.RetryID},
+		closed: problem.ShootAlreadyRetried,
 	}, &res)
 }
 
 // workflowError turns what Temporal answered into the problem the API shows: a coded
-// application error keeps its code; a closed workflow of this shoot means it was retried.
-func workflowError(err error) error {
+// application error keeps its code; a workflow id refused by its reuse policy is
+// answered with closed (a retried shoot, or a restart still open).
+func workflowError(err error, closed problem.Code) error {
 	if err == nil {
 		return nil
 	}
@@ -256,7 +269,7 @@ func workflowError(err error) error {
 	}
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) || temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-		return problem.New(problem.ShootAlreadyRetried, "each shoot can be retried once")
+		return problem.New(closed, "%s", closed.Title())
 	}
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
@@ -293,13 +306,13 @@ func (s *Server) postResendEmail(c *gin.Context) {
 	defer cancel()
 	handle, err := s.tc.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
 		WorkflowID: r.WorkflowID, UpdateName: workflows.UpdateResendEmail,
-		UpdateID: "resend-" + requestID(c), WaitForStage: client.WorkflowUpdateStageCompleted,
+		UpdateID: "resend-" + uuid.NewString(), WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err == nil {
 		var res workflows.ResendResult
 		err = handle.Get(uctx, &res)
 	}
-	if err = workflowError(err); err != nil {
+	if err = workflowError(err, problem.RetryNotPending); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -317,22 +330,23 @@ func (s *Server) postResendEmail(c *gin.Context) {
 	c.JSON(http.StatusOK, toRetry(r))
 }
 
-// idempotent runs do once per Idempotency-Key: the same key with the same body replays
-// the stored answer; with another body it is refused. Refusals are stored too, so a
-// replay never acts on a request that was refused.
-func (s *Server) idempotent(c *gin.Context, body []byte, do func() (int, any, error)) {
+// idempotent runs do once per Idempotency-Key: the same key with the same request
+// (method, path and the JSON body, whatever its formatting) replays the stored answer;
+// with another request it is refused. Refusals are stored too, so a replay never acts on
+// a request that was refused; answers do marks as not final, and server errors, are not.
+func (s *Server) idempotent(c *gin.Context, body []byte, do func() (status int, payload any, final bool, err error)) {
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" {
 		s.respond(c, do)
 		return
 	}
-	if len(key) > 255 {
-		s.abort(c, problem.InvalidParameter, "Idempotency-Key must be at most 255 characters")
+	if len(key) > 255 || !validText(key) {
+		s.abort(c, problem.InvalidParameter, "Idempotency-Key must be at most 255 characters of text")
 		return
 	}
 	ctx := c.Request.Context()
 	orgID := principal(c).OrgID
-	sum := sha256.Sum256(append([]byte(c.Request.Method+" "+c.Request.URL.Path+"\n"), body...))
+	sum := sha256.Sum256(append([]byte(c.Request.Method+" "+c.Request.URL.Path+"\n"), canonicalJSON(body)...))
 	hash := hex.EncodeToString(sum[:])
 	prev, err := store.GetIdempotentResponse(ctx, s.db, orgID, key)
 	if err != nil {
@@ -345,44 +359,42 @@ func (s *Server) idempotent(c *gin.Context, body []byte, do func() (int, any, er
 			return
 		}
 		c.Header("Idempotent-Replayed", "true")
-		ct := "application/json"
-		if prev.StatusCode >= 400 {
-			ct = problemContentType
-		}
-		c.Data(prev.StatusCode, ct, prev.Response)
+		c.Data(prev.StatusCode, contentTypeFor(prev.StatusCode), prev.Response)
 		return
 	}
-	status, payload, err := do()
+	status, payload, final, err := do()
 	if err != nil {
 		pe, ok := problem.As(err)
 		if !ok || pe.Code.Status() >= 500 {
-			s.fail(c, err) // not stored: a server-side failure may succeed when retried
+			s.fail(c, err)
 			return
 		}
-		status, payload = pe.Code.Status(), problemBody{
-			Type: problemType(pe.Code), Title: pe.Code.Title(), Status: pe.Code.Status(), Detail: pe.Detail,
-			Instance: c.Request.URL.Path, Code: string(pe.Code), RequestID: requestID(c),
-		}
+		status, payload = pe.Code.Status(), s.problemFor(c, pe)
 	}
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if err := store.SaveIdempotentResponse(ctx, s.db, &store.IdempotencyKey{
-		OrgID: orgID, Key: key, Route: c.FullPath(), RequestHash: hash, StatusCode: status, Response: raw,
-	}); err != nil {
-		s.log.WarnContext(ctx, "could not store idempotent response", "request_id", requestID(c), "error", err)
+	if final {
+		if err := store.SaveIdempotentResponse(ctx, s.db, &store.IdempotencyKey{
+			OrgID: orgID, Key: key, Route: c.FullPath(), RequestHash: hash, StatusCode: status, Response: raw,
+		}); err != nil {
+			s.log.WarnContext(ctx, "could not store idempotent response", "request_id", requestID(c), "error", err)
+		}
 	}
-	ct := "application/json"
-	if status >= 400 {
-		ct = problemContentType
-	}
-	c.Data(status, ct, raw)
+	c.Data(status, contentTypeFor(status), raw)
 }
 
-func (s *Server) respond(c *gin.Context, do func() (int, any, error)) {
-	status, payload, err := do()
+func contentTypeFor(status int) string {
+	if status >= 400 {
+		return problemContentType
+	}
+	return "application/json"
+}
+
+func (s *Server) respond(c *gin.Context, do func() (int, any, bool, error)) {
+	status, payload, _, err := do()
 	if err != nil {
 		s.fail(c, err)
 		return

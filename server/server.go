@@ -63,6 +63,8 @@ type Server struct {
 	// neither flood a member's inbox nor be used to probe many addresses quickly.
 	linkByClient  *ratelimit.Limiter
 	linkByAddress *ratelimit.Limiter
+	// linkSlots bounds the fresh-link sends running after their answers.
+	linkSlots chan struct{}
 }
 
 // maxBodyBytes bounds every request body: the API takes small JSON documents only.
@@ -85,6 +87,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{db: d.DB, tc: d.Temporal, links: d.Links, mailbox: d.Mailbox, metrics: d.Metrics, log: d.Logger, now: d.Now, cfg: d.Config,
 		linkByClient:  ratelimit.New(10.0/60, 10, d.Now),
 		linkByAddress: ratelimit.New(3.0/(15*60), 3, d.Now),
+		linkSlots:     make(chan struct{}, 32),
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()

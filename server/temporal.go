@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -24,6 +25,7 @@ type issueStart struct {
 	details      string
 	updateID     string
 	updateArg    any
+	closed       problem.Code // the answer when the id's reuse policy refuses a new run
 }
 
 // issue runs Update-with-Start: the workflow starts, or a concurrent caller's run is
@@ -56,5 +58,5 @@ func (s *Server) issue(ctx context.Context, st issueStart, result any) error {
 	if err == nil {
 		err = handle.Get(ctx, result)
 	}
-	return workflowError(err)
+	return workflowError(err, st.closed)
 }

@@ -87,7 +87,7 @@ func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
 		DB: db, Temporal: p.tc, Links: p.links, Mailbox: mb, Metrics: p.metrics, Logger: p.logger,
 		Config: server.Config{
 			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
-			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies,
+			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies, TaskQueue: cfg.TemporalTaskQueue,
 		},
 	})
 }
@@ -100,7 +100,7 @@ func (p *process) startWorker() (sdkworker.Worker, error) {
 	}
 	acts := activities.New(p.db, sender, p.links, p.cfg.AppBaseURL, p.cfg.RetryWindow, p.logger)
 	acts.Metrics = p.metrics
-	w := worker.New(p.tc, acts, worker.Options{})
+	w := worker.New(p.tc, acts, worker.Options{TaskQueue: p.cfg.TemporalTaskQueue})
 	if err := w.Start(); err != nil {
 		return nil, dependencyError{fmt.Errorf("start worker: %w", err)}
 	}
@@ -129,7 +129,14 @@ func dialTemporal(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 	if err != nil {
 		return nil, configError{fmt.Errorf("temporal client configuration: %w", err)}
 	}
-	opts.HostPort, opts.Namespace = cfg.TemporalAddress, cfg.TemporalNamespace
+	// The variables (or dev's own server) win; without them a Temporal profile may name
+	// the cluster, and only then do retryd's defaults apply.
+	if cfg.TemporalAddressSet || opts.HostPort == "" {
+		opts.HostPort = cfg.TemporalAddress
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = cfg.TemporalNamespace
+	}
 	opts.Logger = tlog.NewStructuredLogger(logger.With("component", "temporal"))
 	opts.MetricsHandler = m.TemporalHandler()
 	c, err := client.DialContext(ctx, opts)

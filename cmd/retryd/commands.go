@@ -127,6 +127,10 @@ func runSeed(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	// Seeding is often the first thing done to a new database; migrating is idempotent.
+	if _, err := store.Migrate(ctx, db); err != nil {
+		return err
+	}
 	rep, err := seed.Load(ctx, db, data)
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer func() { _ = srv.Stop() }()
-		cfg.TemporalAddress, uiURL = srv.Address, srv.UIURL
+		cfg.TemporalAddress, cfg.TemporalAddressSet, uiURL = srv.Address, true, srv.UIURL
 	}
 	// One process, one metrics registry: the API's /metrics shows HTTP, email, pending
 	// and the worker's temporal_* metrics together.

@@ -32,6 +32,7 @@ type Config struct {
 	HTTPAddr          string
 	TemporalAddress   string
 	TemporalNamespace string
+	TemporalTaskQueue string
 	// TemporalAddressSet is false when TEMPORAL_ADDRESS was not given: dev then starts
 	// its own Temporal dev server.
 	TemporalAddressSet bool
@@ -63,6 +64,8 @@ var Vars = []Var{
 	{"HTTP_ADDR", ":8080", "API listen address"},
 	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port; in dev, unset means start the Temporal dev server"},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
+	{"TEMPORAL_TASK_QUEUE", "retryd", "task queue of the API and the worker; deployments sharing a namespace need their own"},
+	{"TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE", "(unset)", "Temporal Cloud or mTLS, read by the Temporal SDK's envconfig"},
 	{"MAILERSEND_API_KEY", "(unset)", "real MailerSend API key; unset means the local MailerSend-compatible endpoint at /dev/mailersend"},
 	{"MAILERSEND_LOCAL_URL", "http://127.0.0.1:<HTTP_ADDR port>/dev/mailersend", "base URL of the local mail endpoint (used only without MAILERSEND_API_KEY)"},
 	{"MAIL_FROM", "retries@headshotpro.test", "sender address"},
@@ -95,6 +98,7 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 		HTTPAddr:          get("HTTP_ADDR", ":8080"),
 		TemporalAddress:   get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: get("TEMPORAL_NAMESPACE", "default"),
+		TemporalTaskQueue: get("TEMPORAL_TASK_QUEUE", "retryd"),
 		MailerSendAPIKey:  get("MAILERSEND_API_KEY", ""),
 		MailFrom:          get("MAIL_FROM", "retries@headshotpro.test"),
 		MailFromName:      get("MAIL_FROM_NAME", "HeadshotPro"),

@@ -43,9 +43,6 @@ func NewSigner(secret []byte, ttl time.Duration) (*Signer, error) {
 	return &Signer{secret: append([]byte(nil), secret...), ttl: ttl}, nil
 }
 
-// TTL is how long issued tokens live.
-func (s *Signer) TTL() time.Duration { return s.ttl }
-
 const version = "v1"
 
 // Issue returns a token for the member's shoot that expires ttl after now.

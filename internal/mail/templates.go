@@ -19,7 +19,6 @@ import (
 const (
 	SubjectRetry   = "HeadshotPro | Please retry your shoot"
 	SubjectRestart = "HeadshotPro | Your photo shoot is ready to start"
-	SubjectLink    = "HeadshotPro | Your link to start your photo shoot"
 )
 
 // expiryLayout shows only the date: members act within days, and a time of
@@ -52,9 +51,6 @@ func RetryEmail(d LinkData) (Content, error) { return render("retry", SubjectRet
 // RestartEmail tells a managed member a new photo shoot was created for them
 // and gives them a fresh access link.
 func RestartEmail(d LinkData) (Content, error) { return render("restart", SubjectRestart, d) }
-
-// LinkEmail carries the fresh link a member asked for.
-func LinkEmail(d LinkData) (Content, error) { return render("link", SubjectLink, d) }
 
 // view is the data every template sees; everything in it is already cleaned,
 // so the templates only lay it out.

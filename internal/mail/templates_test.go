@@ -27,7 +27,6 @@ func TestSubjectsAreExact(t *testing.T) {
 	}{
 		{"retry", RetryEmail, "HeadshotPro | Please retry your shoot"},
 		{"restart", RestartEmail, "HeadshotPro | Your photo shoot is ready to start"},
-		{"link", LinkEmail, "HeadshotPro | Your link to start your photo shoot"},
 	}
 	for _, tc := range cases {
 		for _, reminder := range []int{0, 1, 3} {
@@ -46,7 +45,7 @@ func TestSubjectsAreExact(t *testing.T) {
 
 func TestLinkInBothBodies(t *testing.T) {
 	d := sample()
-	for name, f := range map[string]emailFunc{"retry": RetryEmail, "restart": RestartEmail, "link": LinkEmail} {
+	for name, f := range map[string]emailFunc{"retry": RetryEmail, "restart": RestartEmail} {
 		c, err := f(d)
 		if err != nil {
 			t.Fatal(err)
@@ -98,7 +97,7 @@ func TestRetryEmailContent(t *testing.T) {
 	}
 }
 
-func TestRestartAndLinkContent(t *testing.T) {
+func TestRestartContent(t *testing.T) {
 	c, err := RestartEmail(sample())
 	if err != nil {
 		t.Fatal(err)
@@ -108,21 +107,12 @@ func TestRestartAndLinkContent(t *testing.T) {
 			t.Fatalf("restart email wording:\n%s", body)
 		}
 	}
-	c, err = LinkEmail(sample())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, body := range []string{c.Text, c.HTML} {
-		if !strings.Contains(body, "the link you asked for") || !strings.Contains(body, "If you didn't ask for this link") {
-			t.Fatalf("link email wording:\n%s", body)
-		}
-	}
 }
 
 func TestReminderLead(t *testing.T) {
 	d := sample()
 	d.Reminder = 2
-	for name, f := range map[string]emailFunc{"retry": RetryEmail, "restart": RestartEmail, "link": LinkEmail} {
+	for name, f := range map[string]emailFunc{"retry": RetryEmail, "restart": RestartEmail} {
 		c, err := f(d)
 		if err != nil {
 			t.Fatal(err)
@@ -165,7 +155,7 @@ func TestNameAndExpiryFallbacks(t *testing.T) {
 	d := sample()
 	d.MemberName = "  \n "
 	d.ExpiresAt = time.Time{}
-	c, err := LinkEmail(d)
+	c, err := RestartEmail(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +167,7 @@ func TestNameAndExpiryFallbacks(t *testing.T) {
 	}
 
 	d.MemberName = "Ada\nInjected line"
-	c, err = LinkEmail(d)
+	c, err = RestartEmail(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +180,7 @@ func TestRejectsBadActionURL(t *testing.T) {
 	for _, u := range []string{"", "javascript:alert(1)", "/relative/path", "ftp://x.test/f", "https://x.test/a b"} {
 		d := sample()
 		d.ActionURL = u
-		for name, f := range map[string]emailFunc{"retry": RetryEmail, "restart": RestartEmail, "link": LinkEmail} {
+		for name, f := range map[string]emailFunc{"retry": RetryEmail, "restart": RestartEmail} {
 			if _, err := f(d); err == nil {
 				t.Fatalf("%s accepted ActionURL %q", name, u)
 			}

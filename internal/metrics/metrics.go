@@ -57,7 +57,6 @@ type Metrics struct {
 	emailsFailed    *prometheus.CounterVec
 
 	pending     *pendingCollector
-	pendingOnce sync.Once
 
 	tallyRegisterErrors prometheus.Counter
 	reportInterval      time.Duration
@@ -108,8 +107,13 @@ func New() *Metrics {
 			"Retries issued and not yet started, expired or cancelled.", nil, nil),
 		restarts: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "pending_restarts"),
 			"Restarts issued and not yet started, expired or cancelled.", nil, nil),
-		errors: counter("pending_gauge_errors_total", "Scrapes whose pending count query failed (the pending gauges were left out)."),
+		// Not registered on its own: the registry collects collectors concurrently, so
+		// the collector that counts a failure also reports the count, after counting it.
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "pending_gauge_errors_total",
+			Help: "Scrapes whose pending count query failed (the pending gauges were left out)."}),
 	}
+	// Until RegisterPendingGauge gives it a count, it reports only the error counter.
+	reg.MustRegister(m.pending)
 	m.tallyRegisterErrors = counter("temporal_metric_register_errors_total",
 		"Temporal SDK metrics the tally reporter could not register (name clash); they are dropped.")
 
@@ -233,7 +237,6 @@ func (m *Metrics) RegisterPendingGauge(count func(ctx context.Context) (retries,
 		return
 	}
 	m.pending.set(count)
-	m.pendingOnce.Do(func() { m.reg.MustRegister(m.pending) })
 }
 
 type pendingCollector struct {
@@ -253,15 +256,18 @@ func (p *pendingCollector) set(count PendingCounter) {
 func (p *pendingCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- p.retries
 	ch <- p.restarts
+	p.errors.Describe(ch)
 }
 
 func (p *pendingCollector) Collect(ch chan<- prometheus.Metric) {
+	defer p.errors.Collect(ch)
 	p.mu.RLock()
 	count := p.count
 	p.mu.RUnlock()
 	if count == nil {
 		return
 	}
+	// A collector is handed no context; the timeout bounds the scrape's query.
 	ctx, cancel := context.WithTimeout(context.Background(), PendingTimeout)
 	defer cancel()
 	retries, restarts, err := count(ctx)

@@ -20,12 +20,13 @@ type Report struct {
 	Members       int
 	Shoots        int
 	Results       int
-	// Generated lists the ids the file left out, in file order, so the operator can put
-	// them into the file and make the next run a no-op.
+	// Generated lists the ids derived for rows the file gives none, in file order. They
+	// are the same on every run of the same file (see ids.go); the operator may put them
+	// into the file to keep them when names, emails or positions change.
 	Generated []GeneratedID
 }
 
-// GeneratedID is an id Load made up for a row the file gave none.
+// GeneratedID is an id Load derived for a row the file gave none.
 type GeneratedID struct {
 	Path string // e.g. organizations[0].members[3].id
 	ID   string
@@ -47,8 +48,9 @@ func (r *Report) add(o Report) {
 const chunkSize = 1000
 
 // Load inserts the file's rows, one transaction per organization. Rows whose ids already
-// exist are left as they are (and their shoots get no new results), so loading the same
-// file twice changes nothing. An id that exists but belongs elsewhere (a member of another
+// exist are left as they are (and their shoots get no new results), and ids the file
+// leaves out are derived from the file, not random, so loading the same file twice
+// changes nothing. An id that exists but belongs elsewhere (a member of another
 // organization, a shoot of another member, a key of another organization) is an error,
 // because going on would mix two organizations' data. On error the Report counts the
 // organizations committed before it.
@@ -78,16 +80,16 @@ func Load(ctx context.Context, db bun.IDB, f *File) (Report, error) {
 }
 
 func loadOrg(ctx context.Context, tx bun.Tx, path string, o *Organization, now time.Time, rep *Report) error {
-	idOf := func(id, p string) string {
+	idOf := func(id, p string, derive func() string) string {
 		if id != "" {
 			return uuid.MustParse(id).String() // Validate accepted it; Postgres prints lower case
 		}
-		g := uuid.NewString()
+		g := derive()
 		rep.Generated = append(rep.Generated, GeneratedID{Path: p + ".id", ID: g})
 		return g
 	}
 
-	orgID := idOf(o.ID, path)
+	orgID := idOf(o.ID, path, func() string { return derivedOrgID(o.Name) })
 	orgs := []store.Organization{{ID: orgID, Name: o.Name, CreditBalance: o.CreditBalance, CreatedAt: now}}
 	inserted, err := insert(ctx, tx, orgs, "CONFLICT (id) DO NOTHING")
 	if err != nil {
@@ -101,9 +103,9 @@ func loadOrg(ctx context.Context, tx bun.Tx, path string, o *Organization, now t
 	var keyPaths []string
 	for i, a := range o.Admins {
 		adminPaths[i] = fmt.Sprintf("%s.admins[%d]", path, i)
-		admins[i] = store.Admin{ID: idOf(a.ID, adminPaths[i]), OrgID: orgID, Email: a.Email, Name: a.Name, Role: a.Role, CreatedAt: now}
+		adminID := idOf(a.ID, adminPaths[i], func() string { return derivedAdminID(orgID, a.Email) })
+		admins[i] = store.Admin{ID: adminID, OrgID: orgID, Email: a.Email, Name: a.Name, Role: a.Role, CreatedAt: now}
 		if a.APIKey != "" {
-			adminID := admins[i].ID
 			keys = append(keys, newKey(orgID, "admin", &adminID, a.APIKey, now))
 			keyPaths = append(keyPaths, adminPaths[i]+".api_key")
 		}
@@ -121,7 +123,7 @@ func loadOrg(ctx context.Context, tx bun.Tx, path string, o *Organization, now t
 	for i := range o.Members {
 		m := &o.Members[i]
 		memberPaths[i] = fmt.Sprintf("%s.members[%d]", path, i)
-		memberID := idOf(m.ID, memberPaths[i])
+		memberID := idOf(m.ID, memberPaths[i], func() string { return derivedMemberID(orgID, m, i) })
 		created := shootCreatedAt(m.Shoots, now)
 		memberCreated := now
 		if len(created) > 0 {
@@ -136,7 +138,7 @@ func loadOrg(ctx context.Context, tx bun.Tx, path string, o *Organization, now t
 		for j, s := range m.Shoots {
 			sp := fmt.Sprintf("%s.shoots[%d]", memberPaths[i], j)
 			shoots = append(shoots, store.Shoot{
-				ID: idOf(s.ID, sp), OrgID: orgID, MemberID: memberID, Status: s.Status,
+				ID: idOf(s.ID, sp, func() string { return derivedShootID(memberID, j) }), OrgID: orgID, MemberID: memberID, Status: s.Status,
 				CompletedAt: utc(s.CompletedAt), DeletedAt: utc(s.DeletedAt), RetryCount: s.RetryCount,
 				CreatedAt: created[j], UpdatedAt: lastChange(s, created[j]),
 			})

@@ -138,8 +138,8 @@ func TestLoadKeepsGivenIDsAndReportsGenerated(t *testing.T) {
 	gen := map[string]string{}
 	for _, g := range rep.Generated {
 		u, err := uuid.Parse(g.ID)
-		if err != nil || u.Version() != 4 {
-			t.Errorf("%s: generated id %q is not a v4 uuid", g.Path, g.ID)
+		if err != nil || u.Version() != 5 {
+			t.Errorf("%s: generated id %q is not a v5 (derived) uuid", g.Path, g.ID)
 		}
 		gen[g.Path] = g.ID
 	}
@@ -154,6 +154,17 @@ func TestLoadKeepsGivenIDsAndReportsGenerated(t *testing.T) {
 	}
 	if f.Organizations[0].Members[0].ID != "" {
 		t.Error("Load must not change the caller's file")
+	}
+	// Derived from the given org id (in canonical form) and the stable parts of each row.
+	homerID := derivedMemberID(orgID, &f.Organizations[0].Members[0], 0)
+	for p, want := range map[string]string{
+		"organizations[0].admins[0].id":            derivedAdminID(orgID, "hank@globex.test"),
+		"organizations[0].members[0].id":           homerID,
+		"organizations[0].members[0].shoots[0].id": derivedShootID(homerID, 0),
+	} {
+		if gen[p] != want {
+			t.Errorf("%s: generated %s, want %s", p, gen[p], want)
+		}
 	}
 
 	var org store.Organization
@@ -197,6 +208,89 @@ func TestLoadKeepsGivenIDsAndReportsGenerated(t *testing.T) {
 	}
 	if n, _ := db.NewSelect().Table("results").Where("shoot_id = ?", "7f1d5a3c-9b2e-4c7d-8e1f-2a3b4c5d6e7f").Count(ctx); n != 0 {
 		t.Errorf("onboarding shoot got %d results", n)
+	}
+}
+
+// idlessFile has no ids at all: every row's id is derived.
+const idlessFile = `{"organizations": [{
+  "name": "Initrode", "credit_balance": 4,
+  "admins": [{"email": "boss@initrode.test", "name": "Boss", "role": "owner", "api_key": "k1"}],
+  "automation_keys": ["k2"],
+  "members": [
+    {"name": "Ada", "email": "ada@initrode.test", "kind": "individual",
+     "shoots": [{"status": "deleted", "deleted_at": "2026-09-01T10:00:00Z"},
+                {"status": "active", "completed_at": "2026-11-01T10:00:00Z", "results": 4}]},
+    {"name": "Sam", "kind": "managed", "shoots": [{"status": "onboarding"}]},
+    {"name": "Sam", "kind": "managed"}
+  ]
+}, {
+  "name": "Vandelay", "members": [{"name": "Art", "email": "art@vandelay.test", "kind": "individual"}]
+}]}`
+
+func TestLoadWithoutIDsTwice(t *testing.T) {
+	db := testDB(t)
+	ctx := context.Background()
+
+	load := func() Report {
+		t.Helper()
+		f, err := Parse(strings.NewReader(idlessFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Load(ctx, db, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	first := load()
+	counts := func(r Report) [6]int {
+		return [6]int{r.Organizations, r.Admins, r.APIKeys, r.Members, r.Shoots, r.Results}
+	}
+	// organizations, admins, api keys, members, shoots, results
+	if want := [6]int{2, 1, 2, 4, 3, 4}; counts(first) != want {
+		t.Fatalf("first load: %v, want %v", counts(first), want)
+	}
+	// 2 organizations, 1 admin, 4 members, 3 shoots.
+	if len(first.Generated) != 10 {
+		t.Fatalf("want 10 generated ids, got %+v", first.Generated)
+	}
+	seen := map[string]bool{}
+	for _, g := range first.Generated {
+		if u, err := uuid.Parse(g.ID); err != nil || u.Version() != 5 {
+			t.Errorf("%s: %q is not a v5 uuid", g.Path, g.ID)
+		}
+		if seen[g.ID] {
+			t.Errorf("%s: id %s generated twice", g.Path, g.ID)
+		}
+		seen[g.ID] = true
+	}
+	before := rowCounts(t, db)
+
+	second := load()
+	if counts(second) != [6]int{} {
+		t.Fatalf("second load inserted rows: %+v", second)
+	}
+	if fmt.Sprint(second.Generated) != fmt.Sprint(first.Generated) {
+		t.Fatalf("generated ids differ between runs:\n%v\n%v", first.Generated, second.Generated)
+	}
+	if after := rowCounts(t, db); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("row counts changed: %v -> %v", before, after)
+	}
+
+	// Putting a printed id into the file keeps every other id.
+	f, err := Parse(strings.NewReader(idlessFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Organizations[0].ID = strings.ToUpper(first.Generated[0].ID)
+	third, err := Load(ctx, db, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts(third) != [6]int{} ||
+		fmt.Sprint(third.Generated) != fmt.Sprint(first.Generated[1:]) {
+		t.Fatalf("third load: %+v", third)
 	}
 }
 

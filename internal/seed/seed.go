@@ -26,7 +26,8 @@ type File struct {
 }
 
 type Organization struct {
-	// ID, like every id in the file, may be omitted; Load then generates one and reports it.
+	// ID, like every id in the file, may be omitted; Load then derives one from stable
+	// parts of the file (see ids.go), the same on every run, and reports it.
 	ID             string   `json:"id,omitempty"`
 	Name           string   `json:"name"`
 	CreditBalance  int      `json:"credit_balance"`
@@ -66,9 +67,6 @@ type Shoot struct {
 	// Results is how many result rows to create for the shoot.
 	Results int `json:"results"`
 }
-
-// MinAPIKeyLength keeps guessable keys out of seed files; generated keys are far longer.
-const MinAPIKeyLength = 20
 
 // MaxResultsPerShoot bounds a typo (an extra zero or three) before it becomes millions
 // of rows; real shoots have a few hundred photos at most.
@@ -174,7 +172,8 @@ type validator struct {
 	errs    []error
 	dropped int
 	// Ids and keys must be unique across the whole file: a repeated one would silently
-	// attach rows to another organization's or member's row.
+	// attach rows to another organization's or member's row. Derived ids count too: two
+	// organizations of the same name without ids would otherwise become one.
 	orgIDs, adminIDs, memberIDs, shootIDs, keys map[string]string
 }
 
@@ -198,13 +197,13 @@ func (v *validator) err() error {
 }
 
 func (v *validator) org(p string, o *Organization) {
-	v.id(p+".id", o.ID, v.orgIDs)
+	orgID := v.id(p+".id", o.ID, func() string { return derivedOrgID(o.Name) }, "the name", v.orgIDs)
 	v.name(p+".name", o.Name)
 	v.count(p+".credit_balance", o.CreditBalance, math.MaxInt32)
 	for i := range o.Admins {
 		a := &o.Admins[i]
 		ap := fmt.Sprintf("%s.admins[%d]", p, i)
-		v.id(ap+".id", a.ID, v.adminIDs)
+		v.id(ap+".id", a.ID, deriveIf(orgID, func() string { return derivedAdminID(orgID, a.Email) }), "the organization and email", v.adminIDs)
 		v.name(ap+".name", a.Name)
 		v.email(ap+".email", a.Email)
 		if a.Role != "owner" && a.Role != "admin" {
@@ -218,12 +217,12 @@ func (v *validator) org(p string, o *Organization) {
 		v.key(fmt.Sprintf("%s.automation_keys[%d]", p, i), k)
 	}
 	for i := range o.Members {
-		v.member(fmt.Sprintf("%s.members[%d]", p, i), &o.Members[i])
+		v.member(fmt.Sprintf("%s.members[%d]", p, i), orgID, i, &o.Members[i])
 	}
 }
 
-func (v *validator) member(p string, m *Member) {
-	v.id(p+".id", m.ID, v.memberIDs)
+func (v *validator) member(p, orgID string, index int, m *Member) {
+	memberID := v.id(p+".id", m.ID, deriveIf(orgID, func() string { return derivedMemberID(orgID, m, index) }), memberIDSource(m), v.memberIDs)
 	v.name(p+".name", m.Name)
 	switch m.Kind {
 	case store.KindIndividual:
@@ -240,12 +239,12 @@ func (v *validator) member(p string, m *Member) {
 	}
 	v.count(p+".retry_credits", m.RetryCredits, math.MaxInt32)
 	for i := range m.Shoots {
-		v.shoot(fmt.Sprintf("%s.shoots[%d]", p, i), &m.Shoots[i])
+		v.shoot(fmt.Sprintf("%s.shoots[%d]", p, i), &m.Shoots[i], deriveIf(memberID, func() string { return derivedShootID(memberID, i) }))
 	}
 }
 
-func (v *validator) shoot(p string, s *Shoot) {
-	v.id(p+".id", s.ID, v.shootIDs)
+func (v *validator) shoot(p string, s *Shoot, derive func() string) {
+	v.id(p+".id", s.ID, derive, "the member and position", v.shootIDs)
 	known := false
 	for _, st := range shootStatuses {
 		known = known || s.Status == st
@@ -260,23 +259,44 @@ func (v *validator) shoot(p string, s *Shoot) {
 	v.count(p+".results", s.Results, MaxResultsPerShoot)
 }
 
-func (v *validator) id(p, id string, seen map[string]string) {
+// id checks a row's id, given or derived (from says from what), and returns it in
+// canonical form. It returns "" when the id is no UUID or repeats another, and derive is
+// nil when the parent's id is "": the ids derived from it would only repeat the problem.
+func (v *validator) id(p, id string, derive func() string, from string, seen map[string]string) string {
 	if id == "" {
-		return
+		if derive == nil {
+			return ""
+		}
+		key := derive()
+		if first, dup := seen[key]; dup {
+			v.add(p, "is left out, and the id derived from %s (%s) is that of %s: give this row an id", from, key, first)
+			return ""
+		}
+		seen[key] = p
+		return key
 	}
 	// Only the canonical form: uuid.Parse also takes braces, urn: and undashed forms,
 	// which would make the "same id" check below miss duplicates.
 	u, err := uuid.Parse(id)
 	if err != nil || len(id) != 36 {
 		v.add(p, "must be a UUID like 3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b, got %q", id)
-		return
+		return ""
 	}
 	key := u.String()
 	if first, dup := seen[key]; dup {
 		v.add(p, "duplicates %s (%s)", first, id)
-		return
+		return ""
 	}
 	seen[key] = p
+	return key
+}
+
+// deriveIf is derive, or nil when the parent has no usable id.
+func deriveIf(parentID string, derive func() string) func() string {
+	if parentID == "" {
+		return nil
+	}
+	return derive
 }
 
 func (v *validator) name(p, s string) {
@@ -308,9 +328,6 @@ func (v *validator) key(p, k string) {
 	switch {
 	case k == "":
 		v.add(p, "must not be empty")
-		return
-	case len(k) < MinAPIKeyLength:
-		v.add(p, "must be at least %d characters, got %d", MinAPIKeyLength, len(k))
 		return
 	case strings.IndexFunc(k, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
 		// It could never be sent in an Authorization header as is.

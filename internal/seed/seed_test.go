@@ -118,7 +118,6 @@ func TestValidateErrors(t *testing.T) {
 		{"admin email", func(f *File) { f.Organizations[0].Admins[0].Email = "Lee <lead@acme.test>" }, "organizations[0].admins[0].email", "must be a plain email address"},
 		{"admin without email", func(f *File) { f.Organizations[0].Admins[0].Email = "" }, "organizations[0].admins[0].email", "must not be empty"},
 		{"admin id", func(f *File) { f.Organizations[0].Admins[0].ID = "{1b5f6a2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b}" }, "organizations[0].admins[0].id", "must be a UUID"},
-		{"short admin key", func(f *File) { f.Organizations[0].Admins[0].APIKey = "rk_short" }, "organizations[0].admins[0].api_key", "must be at least 20 characters, got 8"},
 		{"empty automation key", func(f *File) { f.Organizations[0].AutomationKeys[0] = "" }, "organizations[0].automation_keys[0]", "must not be empty"},
 		{"key with a space", func(f *File) { f.Organizations[0].AutomationKeys[0] = "rk_test automation key 0123" }, "organizations[0].automation_keys[0]", "must not contain spaces"},
 		{"repeated key", func(f *File) { f.Organizations[0].AutomationKeys[0] = f.Organizations[0].Admins[0].APIKey }, "organizations[0].automation_keys[0]", "repeats the key of organizations[0].admins[0].api_key"},
@@ -138,6 +137,18 @@ func TestValidateErrors(t *testing.T) {
 		{"negative results", func(f *File) { f.Organizations[0].Members[0].Shoots[0].Results = -8 }, s0 + ".results", "must not be negative"},
 		{"too many results", func(f *File) { f.Organizations[0].Members[0].Shoots[0].Results = 80000 }, s0 + ".results", "must be at most 1000"},
 		{"shoot id", func(f *File) { f.Organizations[0].Members[0].Shoots[0].ID = "3b5f6a2e" }, s0 + ".id", "must be a UUID"},
+		{"orgs of one name without ids", func(f *File) {
+			f.Organizations[0].ID = ""
+			f.Organizations = append(f.Organizations, Organization{Name: "Acme"})
+		}, "organizations[1].id", "is left out, and the id derived from the name (" + derivedOrgID("Acme") + ") is that of organizations[0].id: give this row an id"},
+		{"members of one email without ids", func(f *File) {
+			f.Organizations[0].Members[0].ID = ""
+			f.Organizations[0].Members[1].Email = ptr("ADA@acme.test")
+		}, "organizations[0].members[1].id", "is left out, and the id derived from the organization and email"},
+		{"given id equal to a derived one", func(f *File) {
+			o := &f.Organizations[0]
+			o.Members[0].ID = derivedMemberID(o.ID, &o.Members[1], 1)
+		}, "organizations[0].members[1].id", "is left out, and the id derived from the organization, name and position"},
 		{"duplicate shoot id", func(f *File) {
 			f.Organizations[0].Members[1].Shoots[0].ID = f.Organizations[0].Members[0].Shoots[0].ID
 		}, "organizations[0].members[1].shoots[0].id", "duplicates " + s0 + ".id"},
@@ -164,6 +175,34 @@ func TestValidateErrors(t *testing.T) {
 				t.Fatalf("Parse: got %v, want %q", err, want)
 			}
 		})
+	}
+}
+
+func TestValidateAcceptsShortKeys(t *testing.T) {
+	f := good(t)
+	f.Organizations[0].Admins[0].APIKey = "k"
+	f.Organizations[0].AutomationKeys[0] = "rk_short"
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Members without ids and emails are told apart by position, so two of one name differ.
+func TestDerivedIDs(t *testing.T) {
+	f, err := Parse(strings.NewReader(`{"organizations": [{"name": "A", "members": [
+		{"name": "Sam", "kind": "managed", "shoots": [{"status": "onboarding"}, {"status": "onboarding"}]},
+		{"name": "Sam", "kind": "managed"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &f.Organizations[0]
+	org := derivedOrgID("A")
+	m0, m1 := derivedMemberID(org, &o.Members[0], 0), derivedMemberID(org, &o.Members[1], 1)
+	if m0 == m1 || derivedShootID(m0, 0) == derivedShootID(m0, 1) || derivedShootID(m0, 0) == derivedShootID(m1, 0) {
+		t.Fatal("derived ids collide")
+	}
+	if org != derivedOrgID("A") || derivedAdminID(org, "Ada@A.test") != derivedAdminID(org, "ada@a.test") {
+		t.Fatal("derived ids are not stable")
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/migrate"
@@ -83,15 +83,6 @@ func IsUniqueViolation(err error, constraint string) bool {
 	}
 	return constraint == "" || pgErr.ConstraintName == constraint
 }
-
-// IsCheckViolation tells whether err is a check-constraint violation (23514).
-func IsCheckViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23514"
-}
-
-// driverName keeps the pgx stdlib driver registered under "pgx".
-var _ = stdlib.GetDefaultDriver
 
 // EnsureDatabase creates the database named in url when it does not exist, connecting
 // to the server's "postgres" database to do so. Used by dev mode only.

@@ -13,7 +13,6 @@ const (
 	EmailKindInitial  = "initial"
 	EmailKindReminder = "reminder"
 	EmailKindResend   = "resend"
-	EmailKindLink     = "link"
 )
 
 // BeginEmail records the intent to send email number seq of a retry or restart before

@@ -133,7 +133,7 @@ CREATE TABLE emails (
     id           uuid PRIMARY KEY,
     subject_id   uuid        NOT NULL,
     seq          integer     NOT NULL,
-    kind         text        NOT NULL CHECK (kind IN ('initial', 'reminder', 'resend', 'link')),
+    kind         text        NOT NULL CHECK (kind IN ('initial', 'reminder', 'resend')),
     status       text        NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
     message_id   text,
     attempts     integer     NOT NULL DEFAULT 0,
