@@ -56,7 +56,7 @@ type Metrics struct {
 	emailsSent      *prometheus.CounterVec
 	emailsFailed    *prometheus.CounterVec
 
-	pending     *pendingCollector
+	pending *pendingCollector
 
 	tallyRegisterErrors prometheus.Counter
 	reportInterval      time.Duration
