@@ -135,15 +135,13 @@ func (w *retryWorkflow) reserveAndReset(ctx workflow.Context) error {
 	return nil
 }
 
-// failReserved marks a reserved retry failed, freeing the member's pending slot, when its
-// reset could not complete.
-func (w *retryWorkflow) failReserved(ctx workflow.Context, cause error) error {
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	lctx := workflow.WithLocalActivityOptions(dctx, localOptions)
-	if err := workflow.ExecuteLocalActivity(lctx, a.SetRetryStage, w.in.RetryID, StageFailed).Get(dctx, nil); err != nil {
+// recordFailed marks the retry failed in the database, freeing the member's pending
+// slot. ctx must survive the workflow's cancellation.
+func (w *retryWorkflow) recordFailed(ctx workflow.Context) {
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+	if err := workflow.ExecuteLocalActivity(lctx, a.SetRetryStage, w.in.RetryID, StageFailed).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("could not record failed retry", "error", err)
 	}
-	return cause
 }
 
 // awaitStart waits for the member to start; reminders repeat the retry email.
@@ -202,15 +200,12 @@ func (w *retryWorkflow) finish(ctx workflow.Context, err error) (RetryStatus, er
 			// A refusal rolled its transaction back; any other failure of the reservation
 			// (a timeout, a cancel) may have committed it, so the row is marked failed too.
 			if w.reserved || !isRefusal(err) {
-				_ = w.failReserved(dctx, err)
+				w.recordFailed(dctx)
 			}
 		}
 	}
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-	if err != nil {
-		return w.status, err
-	}
-	return w.status, nil
+	return w.status, err
 }
 
 // setStage moves the stage in the query answer, the RetryStage search attribute and,
