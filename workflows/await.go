@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -25,7 +26,10 @@ func awaitStart(ctx workflow.Context, reminders []time.Duration, remind func(n i
 		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 		if sent < len(reminders) {
 			wait := reminders[sent] - workflow.Now(ctx).Sub(emailAt)
-			sel.AddFuture(workflow.NewTimer(timerCtx, max(wait, time.Millisecond)), func(f workflow.Future) {
+			timer := workflow.NewTimerWithOptions(timerCtx, max(wait, time.Millisecond), workflow.TimerOptions{
+				Summary: fmt.Sprintf("reminder %d of %d", sent+1, len(reminders)),
+			})
+			sel.AddFuture(timer, func(f workflow.Future) {
 				fire = f.Get(ctx, nil) == nil
 			})
 		}
