@@ -58,9 +58,9 @@ func FinishEmail(ctx context.Context, db bun.IDB, subject EmailSubject, e *Email
 	})
 }
 
-// FailEmail records a permanent failure. The status shown on the retry only turns to
-// failed when no earlier email of it was sent: a failed reminder does not undo a
-// delivered retry email.
+// FailEmail records a permanent failure. The retry's email status turns to failed for
+// a first email or a resend, which an admin should act on; a failed reminder leaves a
+// delivered status as it is.
 func FailEmail(ctx context.Context, db bun.IDB, subject EmailSubject, e *Email, reason string, now time.Time) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewUpdate().Model((*Email)(nil)).

@@ -56,6 +56,12 @@ func CheckRestart(ctx context.Context, db bun.IDB, orgID, memberID string) error
 func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Restart, error) {
 	var out *Restart
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		m := new(Member)
+		if err := tx.NewSelect().Model(m).Where("id = ? AND org_id = ?", p.MemberID, p.OrgID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "member")
+		}
+		// Looked up under the member's lock, so a concurrent attempt that committed first
+		// is seen here rather than refused as an open shoot.
 		existing := new(Restart)
 		err := tx.NewSelect().Model(existing).Where("id = ?", p.RestartID).Scan(ctx)
 		if err == nil {
@@ -64,10 +70,6 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
-		}
-		m := new(Member)
-		if err := tx.NewSelect().Model(m).Where("id = ? AND org_id = ?", p.MemberID, p.OrgID).For("UPDATE").Scan(ctx); err != nil {
-			return notFound(err, "member")
 		}
 		facts, oldShootID, err := restartFacts(ctx, tx, m)
 		if err != nil {

@@ -40,6 +40,13 @@ type ReserveRetryParams struct {
 func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry, error) {
 	var out *Retry
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		member := new(Member)
+		if err := tx.NewSelect().Model(member).
+			Where("id = ? AND org_id = ?", p.MemberID, p.OrgID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "member")
+		}
+		// Looked up under the member's lock: a concurrent attempt of this activity that
+		// committed first is then seen here, not mistaken for another pending retry.
 		existing := new(Retry)
 		err := tx.NewSelect().Model(existing).Where("id = ?", p.RetryID).Scan(ctx)
 		if err == nil {
@@ -48,12 +55,6 @@ func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
-		}
-
-		member := new(Member)
-		if err := tx.NewSelect().Model(member).
-			Where("id = ? AND org_id = ?", p.MemberID, p.OrgID).For("UPDATE").Scan(ctx); err != nil {
-			return notFound(err, "member")
 		}
 		shoot := new(Shoot)
 		if err := tx.NewSelect().Model(shoot).
