@@ -26,8 +26,10 @@ import (
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/mailbox"
@@ -45,6 +47,9 @@ type Options struct {
 	Reminders   []time.Duration
 	// LogOutput receives the service's JSON logs (tests that inspect logs set it).
 	LogOutput io.Writer
+	// Temporal, when set, is the dev server the app connects to instead of the shared one
+	// (durability tests run their own, to restart it). The caller starts and stops it.
+	Temporal *devserver.Server
 }
 
 // App is one running instance of the service.
@@ -58,13 +63,26 @@ type App struct {
 	TaskQueue     string
 	HTTP          *http.Client
 	Metrics       *metrics.Metrics
+
+	// What RestartWorker and RestartTemporalClients rebuild from.
+	mu         sync.Mutex // guards Temporal and worker while they are swapped
+	worker     sdkworker.Worker
+	address    string
+	namespace  string
+	logger     *slog.Logger
+	acts       *activities.Activities
+	apiDeps    server.Deps // without Temporal, set on each build
+	setHandler func(http.Handler)
 }
 
 // Start runs the service for the test and stops it when the test ends.
 func Start(t testing.TB, opts Options) *App {
 	t.Helper()
 	db, _ := testenv.Database(t)
-	dev := testenv.Temporal(t)
+	dev := opts.Temporal
+	if dev == nil {
+		dev = testenv.Temporal(t)
+	}
 	if opts.RetryWindow == 0 {
 		opts.RetryWindow = 60 * 24 * time.Hour
 	}
@@ -79,17 +97,25 @@ func Start(t testing.TB, opts Options) *App {
 
 	m := metrics.New()
 	t.Cleanup(func() { _ = m.Close() })
-	tc, err := client.Dial(client.Options{HostPort: dev.Address, Namespace: dev.Namespace, Logger: tlog.NewStructuredLogger(logger), MetricsHandler: m.TemporalHandler()})
-	if err != nil {
-		t.Fatalf("apptest: dial Temporal: %v", err)
-	}
-	t.Cleanup(tc.Close)
+	app := &App{DB: db, Mailbox: mailbox.New(0), PipelineToken: randomHex(16),
+		TaskQueue: "retryd-test-" + randomHex(6), HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: m,
+		address: dev.Address, namespace: dev.Namespace, logger: logger}
+	tc := app.dial(t)
+	app.Temporal = tc
+	// Closes whichever client is current when the test ends (RestartTemporalClients swaps it).
+	t.Cleanup(func() {
+		app.mu.Lock()
+		defer app.mu.Unlock()
+		if app.Temporal != nil {
+			app.Temporal.Close()
+			app.Temporal = nil
+		}
+	})
 	links, err := linktoken.NewSigner([]byte(randomHex(32)), 30*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &App{DB: db, Temporal: tc, Mailbox: mailbox.New(0), Links: links, PipelineToken: randomHex(16),
-		TaskQueue: "retryd-test-" + randomHex(6), HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: m}
+	app.Links = links
 
 	// The API serves the mailbox, and the worker's MailerSend client reaches it over HTTP;
 	// the handler is swapped in once both exist.
@@ -103,32 +129,103 @@ func Start(t testing.TB, opts Options) *App {
 	}))
 	t.Cleanup(ts.Close)
 	app.URL = ts.URL
+	app.setHandler = func(h http.Handler) {
+		mu.Lock()
+		handler = h
+		mu.Unlock()
+	}
 
-	api, err := server.New(server.Deps{
-		DB: db, Temporal: tc, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger,
+	app.apiDeps = server.Deps{
+		DB: db, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger,
 		Config: server.Config{RetryWindow: opts.RetryWindow, Reminders: opts.Reminders, PipelineToken: app.PipelineToken,
 			AppBaseURL: "http://app.test", TaskQueue: app.TaskQueue},
-	})
-	if err != nil {
-		t.Fatalf("apptest: server: %v", err)
 	}
-	mu.Lock()
-	handler = api.Handler()
-	mu.Unlock()
+	app.setHandler(app.buildAPI(t, tc))
 
 	sender, err := mail.NewSender(mail.Config{LocalURL: ts.URL + "/dev/mailersend", From: mail.Address{Email: "retries@headshotpro.test", Name: "HeadshotPro"}})
 	if err != nil {
 		t.Fatalf("apptest: sender: %v", err)
 	}
-	acts := activities.New(db, sender, links, "http://app.test", opts.RetryWindow, logger)
-	acts.Metrics = m
+	app.acts = activities.New(db, sender, links, "http://app.test", opts.RetryWindow, logger)
+	app.acts.Metrics = m
 	m.RegisterPendingGauge(func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
-	w := worker.New(tc, acts, worker.Options{TaskQueue: app.TaskQueue})
+	app.worker = app.startWorker(t, tc)
+	// Stops whichever worker is current when the test ends.
+	t.Cleanup(func() {
+		app.mu.Lock()
+		defer app.mu.Unlock()
+		if app.worker != nil {
+			app.worker.Stop()
+			app.worker = nil
+		}
+	})
+	return app
+}
+
+func (a *App) dial(t testing.TB) client.Client {
+	t.Helper()
+	tc, err := client.Dial(client.Options{HostPort: a.address, Namespace: a.namespace,
+		Logger: tlog.NewStructuredLogger(a.logger), MetricsHandler: a.Metrics.TemporalHandler()})
+	if err != nil {
+		t.Fatalf("apptest: dial Temporal at %s: %v", a.address, err)
+	}
+	return tc
+}
+
+func (a *App) buildAPI(t testing.TB, tc client.Client) http.Handler {
+	t.Helper()
+	deps := a.apiDeps
+	deps.Temporal = tc
+	api, err := server.New(deps)
+	if err != nil {
+		t.Fatalf("apptest: server: %v", err)
+	}
+	return api.Handler()
+}
+
+func (a *App) startWorker(t testing.TB, tc client.Client) sdkworker.Worker {
+	t.Helper()
+	w := worker.New(tc, a.acts, worker.Options{TaskQueue: a.TaskQueue})
 	if err := w.Start(); err != nil {
 		t.Fatalf("apptest: worker: %v", err)
 	}
-	t.Cleanup(w.Stop)
-	return app
+	return w
+}
+
+// RestartWorker stops the app's worker, as a deploy or crash would, and starts a new
+// one on the same client, task queue and activities. The new worker has an empty
+// workflow cache, so open workflows continue by replaying their histories.
+func (a *App) RestartWorker(t testing.TB) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.worker != nil {
+		a.worker.Stop()
+		a.worker = nil
+	}
+	a.worker = a.startWorker(t, a.Temporal)
+}
+
+// RestartTemporalClients stops the worker, closes the Temporal client, dials a new one
+// to the same server address and rebuilds the API and the worker on it, as a restarted
+// process would after the Temporal server came back. App.Temporal is the new client
+// afterwards.
+func (a *App) RestartTemporalClients(t testing.TB) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.worker != nil {
+		a.worker.Stop()
+		a.worker = nil
+	}
+	if a.Temporal != nil {
+		a.Temporal.Close()
+		a.Temporal = nil
+	}
+	tc := a.dial(t)
+	a.Temporal = tc
+	a.setHandler(a.buildAPI(t, tc))
+	a.worker = a.startWorker(t, tc)
 }
 
 func randomHex(n int) string {
