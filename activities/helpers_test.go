@@ -1,7 +1,6 @@
 package activities_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/mailbox"
@@ -43,7 +43,7 @@ type fixture struct {
 	links   *linktoken.Signer
 	acts    *activities.Activities
 	env     *testsuite.TestActivityEnvironment
-	logs    *syncBuffer // what the activities logged through activity.GetLogger
+	logs    *apptest.LogBuffer // what the activities logged through activity.GetLogger
 
 	orgID, adminID string
 }
@@ -60,7 +60,7 @@ func newFixture(t *testing.T) *fixture {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	acts := activities.New(db, newSender(t, srv.URL+"/dev/mailersend"), links, appBaseURL, 60*24*time.Hour, logger)
 
-	f := &fixture{t: t, ctx: context.Background(), db: db, mailbox: mb, links: links, acts: acts, logs: &syncBuffer{}}
+	f := &fixture{t: t, ctx: context.Background(), db: db, mailbox: mb, links: links, acts: acts, logs: &apptest.LogBuffer{}}
 	f.env = f.newEnv()
 	return f
 }
@@ -262,24 +262,6 @@ func (p *stubProvider) counts() (requests, accepted int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.requests, len(p.accepted)
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // waitForLockWaiters waits until n statements of this database wait on a lock.

@@ -41,13 +41,7 @@ func (a *Activities) CreateRestart(ctx context.Context, in CreateRestartInput) (
 
 // SendRestartEmail emails the member the fresh access link of their new shoot.
 func (a *Activities) SendRestartEmail(ctx context.Context, in SendEmailInput) (SendEmailResult, error) {
-	c, err := store.GetRestartContact(ctx, a.DB, in.SubjectID)
-	if err != nil {
-		return SendEmailResult{}, asTemporalError(err)
-	}
-	return a.sendLinkEmail(ctx, store.SubjectRestart, contact{
-		id: c.RestartID, memberID: c.MemberID, shootID: c.ShootID, name: c.MemberName, email: c.MemberEmail, status: c.Status,
-	}, in, mail.RestartEmail)
+	return a.sendLinkEmail(ctx, store.SubjectRestart, in, mail.RestartEmail)
 }
 
 // MarkRestartEmailFailed records that a restart email could not be delivered.

@@ -80,13 +80,7 @@ type SendEmailResult struct {
 // SendRetryEmail emails the member their retry link; reminders are skipped once the
 // member has started.
 func (a *Activities) SendRetryEmail(ctx context.Context, in SendEmailInput) (SendEmailResult, error) {
-	c, err := store.GetRetryContact(ctx, a.DB, in.SubjectID)
-	if err != nil {
-		return SendEmailResult{}, asTemporalError(err)
-	}
-	return a.sendLinkEmail(ctx, store.SubjectRetry, contact{
-		id: c.RetryID, memberID: c.MemberID, shootID: c.ShootID, name: c.MemberName, email: c.MemberEmail, status: c.Status,
-	}, in, mail.RetryEmail)
+	return a.sendLinkEmail(ctx, store.SubjectRetry, in, mail.RetryEmail)
 }
 
 // MarkRetryEmailFailed records that an email could not be delivered after all retries.

@@ -1,12 +1,10 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,29 +16,11 @@ import (
 	"github.com/headshotpro/retryd/workflows"
 )
 
-// syncBuffer collects the service's logs from the API, the worker and the SDK.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestNoSecretsOrPersonalData runs a full retry and restart, with a refused call, a bad
 // token and a fresh-link request, then checks that no API key, link token, pipeline token,
 // member name or email address reached the logs or any workflow history.
 func TestNoSecretsOrPersonalData(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &apptest.LogBuffer{}
 	app := apptest.Start(t, apptest.Options{LogOutput: logs, Reminders: []time.Duration{time.Hour}})
 	org := app.SeedOrg(t, 2,
 		seed.Member{Name: "Zelda Quintessa", Email: apptest.Ptr("zelda.quintessa@private.test"), Kind: "individual",

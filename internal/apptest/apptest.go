@@ -366,3 +366,21 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 
 // Ptr returns a pointer to v (seed fields are optional pointers).
 func Ptr[T any](v T) *T { return &v }
+
+// LogBuffer collects logs written concurrently by the API, the worker and the SDK.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -30,17 +30,17 @@ func BeginEmail(ctx context.Context, db bun.IDB, subjectID string, seq int, kind
 	return e, nil
 }
 
-// EmailSubject says which table an email's status is mirrored to.
-type EmailSubject string
+// Subject is what an email is about, a retry or a restart, named by its table.
+type Subject string
 
 const (
-	SubjectRetry   EmailSubject = "retries"
-	SubjectRestart EmailSubject = "restarts"
+	SubjectRetry   Subject = "retries"
+	SubjectRestart Subject = "restarts"
 )
 
 // FinishEmail stores the provider's message id and mirrors the status on the retry or
 // restart; a sent reminder also counts in reminders_sent.
-func FinishEmail(ctx context.Context, db bun.IDB, subject EmailSubject, e *Email, messageID string, now time.Time) error {
+func FinishEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, messageID string, now time.Time) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewUpdate().Model((*Email)(nil)).
 			Set("status = 'sent'").Set("message_id = ?", messageID).Set("sent_at = ?", now).
@@ -61,7 +61,7 @@ func FinishEmail(ctx context.Context, db bun.IDB, subject EmailSubject, e *Email
 // FailEmail records a permanent failure. The retry's email status turns to failed for
 // a first email or a resend, which an admin should act on; a failed reminder leaves a
 // delivered status as it is.
-func FailEmail(ctx context.Context, db bun.IDB, subject EmailSubject, e *Email, reason string, now time.Time) error {
+func FailEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, reason string, now time.Time) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewUpdate().Model((*Email)(nil)).
 			Set("status = 'failed'").Set("last_error = ?", reason).

@@ -146,25 +146,3 @@ func GetRestart(ctx context.Context, db bun.IDB, restartID string) (*Restart, er
 	}
 	return r, nil
 }
-
-// RestartContact is what the restart email needs, read at send time.
-type RestartContact struct {
-	RestartID   string
-	MemberID    string
-	ShootID     string
-	MemberName  string
-	MemberEmail *string
-	Status      string
-}
-
-// GetRestartContact reads the member's address for a restart's email.
-func GetRestartContact(ctx context.Context, db bun.IDB, restartID string) (*RestartContact, error) {
-	c := new(RestartContact)
-	err := db.NewRaw(`SELECT r.id, r.member_id, r.new_shoot_id, m.name, m.email, r.status
-		FROM restarts r JOIN members m ON m.id = r.member_id WHERE r.id = ?`, restartID).
-		Scan(ctx, &c.RestartID, &c.MemberID, &c.ShootID, &c.MemberName, &c.MemberEmail, &c.Status)
-	if err != nil {
-		return nil, notFound(err, "restart")
-	}
-	return c, nil
-}

@@ -215,10 +215,10 @@ func GetRetry(ctx context.Context, db bun.IDB, retryID string) (*Retry, error) {
 	return r, nil
 }
 
-// RetryContact is what the email activity needs; it is read at send time so that no
-// address or name enters a workflow history.
-type RetryContact struct {
-	RetryID     string
+// Contact is the member a retry or restart email goes to, with the shoot the link opens.
+// It is read at send time so that no address or name enters a workflow history.
+type Contact struct {
+	ID          string
 	MemberID    string
 	ShootID     string
 	MemberName  string
@@ -226,14 +226,19 @@ type RetryContact struct {
 	Status      string
 }
 
-// GetRetryContact reads the member's address for a retry's email.
-func GetRetryContact(ctx context.Context, db bun.IDB, retryID string) (*RetryContact, error) {
-	c := new(RetryContact)
-	err := db.NewRaw(`SELECT r.id, r.member_id, r.shoot_id, m.name, m.email, r.status
-		FROM retries r JOIN members m ON m.id = r.member_id WHERE r.id = ?`, retryID).
-		Scan(ctx, &c.RetryID, &c.MemberID, &c.ShootID, &c.MemberName, &c.MemberEmail, &c.Status)
+// GetContact reads the contact of a retry (its shoot) or a restart (its new shoot).
+func GetContact(ctx context.Context, db bun.IDB, subject Subject, id string) (*Contact, error) {
+	shootColumn := "shoot_id"
+	if subject == SubjectRestart {
+		shootColumn = "new_shoot_id"
+	}
+	c := new(Contact)
+	err := db.NewRaw(`SELECT x.id, x.member_id, x.?, m.name, m.email, x.status
+		FROM ? AS x JOIN members m ON m.id = x.member_id WHERE x.id = ?`,
+		bun.Ident(shootColumn), bun.Ident(string(subject)), id).
+		Scan(ctx, &c.ID, &c.MemberID, &c.ShootID, &c.MemberName, &c.MemberEmail, &c.Status)
 	if err != nil {
-		return nil, notFound(err, "retry")
+		return nil, notFound(err, string(subject[:len(subject)-1]))
 	}
 	return c, nil
 }

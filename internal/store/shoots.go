@@ -97,36 +97,32 @@ func lockMemberShoot(ctx context.Context, tx bun.Tx, memberID, shootID string) (
 func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action string, now time.Time) (*Started, error) {
 	out := &Started{Shoot: s}
 	var retries []Retry
-	if err := tx.NewSelect().Model(&retries).
-		Where("shoot_id = ? AND status = 'pending'", s.ID).For("UPDATE").Scan(ctx); err != nil {
+	if err := startPending(ctx, tx, SubjectRetry, "shoot_id", s.ID, now, &retries); err != nil {
 		return nil, err
-	}
-	for i := range retries {
-		r := &retries[i]
-		r.Status, r.Stage, r.StartedAt, r.UpdatedAt = StatusStarted, StatusStarted, &now, now
-		if _, err := tx.NewUpdate().Model(r).Column("status", "stage", "started_at", "updated_at").WherePK().Exec(ctx); err != nil {
-			return nil, err
-		}
-		out.Retry = r
 	}
 	var restarts []Restart
-	if err := tx.NewSelect().Model(&restarts).
-		Where("new_shoot_id = ? AND status = 'pending'", s.ID).For("UPDATE").Scan(ctx); err != nil {
+	if err := startPending(ctx, tx, SubjectRestart, "new_shoot_id", s.ID, now, &restarts); err != nil {
 		return nil, err
 	}
-	for i := range restarts {
-		r := &restarts[i]
-		r.Status, r.Stage, r.StartedAt, r.UpdatedAt = StatusStarted, StatusStarted, &now, now
-		if _, err := tx.NewUpdate().Model(r).Column("status", "stage", "started_at", "updated_at").WherePK().Exec(ctx); err != nil {
-			return nil, err
-		}
-		out.Restart = r
+	// At most one of each: one retry per shoot, and a restart owns its new shoot.
+	if len(retries) > 0 {
+		out.Retry = &retries[0]
+	}
+	if len(restarts) > 0 {
+		out.Restart = &restarts[0]
 	}
 	err := Audit(ctx, tx, AuditEvent{
 		OrgID: s.OrgID, ActorKind: ActorMember, ActorID: s.MemberID, Action: action,
 		TargetKind: "shoot", TargetID: s.ID, RequestID: requestID, Outcome: "ok",
 	})
 	return out, err
+}
+
+// startPending marks the pending retries or restarts of a shoot started and returns them.
+func startPending(ctx context.Context, tx bun.Tx, table Subject, shootColumn, shootID string, now time.Time, rows any) error {
+	return tx.NewRaw(`UPDATE ? SET status = 'started', stage = 'started', started_at = ?, updated_at = ?
+		WHERE ? = ? AND status = 'pending' RETURNING *`,
+		bun.Ident(string(table)), now, now, bun.Ident(shootColumn), shootID).Scan(ctx, rows)
 }
 
 // CompleteShoot is the pipeline's report that a shoot finished with results.
