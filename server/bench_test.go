@@ -1,13 +1,24 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"sort"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/testenv"
 )
 
 // BenchmarkGiveRetry measures a give-retry end to end as a client sees it: HTTP, the
@@ -81,4 +92,57 @@ func BenchmarkDashboard10k(b *testing.B) {
 			b.ReportMetric(float64(lat[int(0.99*float64(len(lat)-1))].Microseconds())/1000, "p99_ms")
 		})
 	}
+}
+
+// BenchmarkUpdateWithStartFloor is the floor under BenchmarkGiveRetry: an Update-with-Start
+// of a workflow whose update answers at once, with no activity and no database, on the
+// same dev server. Run:
+//
+//	go test ./server -run '^$' -bench BenchmarkUpdateWithStartFloor -benchtime 300x
+func BenchmarkUpdateWithStartFloor(b *testing.B) {
+	srv := testenv.Temporal(b)
+	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := client.Dial(client.Options{HostPort: srv.Address, Namespace: srv.Namespace, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	queue := "floor-" + uuid.NewString()
+	w := worker.New(c, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: "FloorWorkflow"})
+	if err := w.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		op := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+			ID: uuid.NewString(), TaskQueue: queue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		}, "FloorWorkflow")
+		h, err := c.UpdateWithStartWorkflow(context.Background(), client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: op,
+			UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: "answer", WaitForStage: client.WorkflowUpdateStageCompleted},
+		})
+		if err == nil {
+			err = h.Get(context.Background(), nil)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[int(0.99*float64(len(lat)-1))].Microseconds())/1000, "p99_ms")
+}
+
+func floorWorkflow(ctx workflow.Context) error {
+	answered := false
+	if err := workflow.SetUpdateHandler(ctx, "answer", func(workflow.Context) error { answered = true; return nil }); err != nil {
+		return err
+	}
+	return workflow.Await(ctx, func() bool { return answered })
 }
