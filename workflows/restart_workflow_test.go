@@ -10,11 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/workflows"
@@ -47,35 +45,16 @@ type rsCall struct {
 type rsHarness struct {
 	t   *testing.T
 	env *testsuite.TestWorkflowEnvironment
+	*stageLog
 
-	mu      sync.Mutex
-	calls   []rsCall
-	upserts []string
+	mu    sync.Mutex
+	calls []rsCall
 }
 
 func newRsHarness(t *testing.T) *rsHarness {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.RestartShootWorkflow, workflow.RegisterOptions{Name: workflows.RestartWorkflowName})
-	env.RegisterActivity(&activities.Activities{})
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{
-		ID:        workflows.RestartWorkflowID(rsMemberID),
-		TaskQueue: workflows.TaskQueue,
-	})
-	h := &rsHarness{t: t, env: env}
-	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
-		sa, ok := args.Get(0).(temporal.SearchAttributes)
-		if !ok {
-			return
-		}
-		if v, ok := sa.GetKeyword(workflows.KeyRetryStage); ok {
-			h.mu.Lock()
-			h.upserts = append(h.upserts, v)
-			h.mu.Unlock()
-		}
-	}).Return(nil)
-	return h
+	env, stages := newWorkflowEnv(workflows.RestartShootWorkflow, workflows.RestartWorkflowName, workflows.RestartWorkflowID(rsMemberID))
+	return &rsHarness{t: t, env: env, stageLog: stages}
 }
 
 func (h *rsHarness) record(c rsCall) {
@@ -183,12 +162,6 @@ func (h *rsHarness) emails() []activities.SendEmailInput {
 		out = append(out, c.Email)
 	}
 	return out
-}
-
-func (h *rsHarness) upserted() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.upserts...)
 }
 
 // signalAt sends shoot-started after d of workflow time.

@@ -10,11 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/workflows"
@@ -43,35 +41,16 @@ type rwCall struct {
 type rwHarness struct {
 	t   *testing.T
 	env *testsuite.TestWorkflowEnvironment
+	*stageLog
 
-	mu      sync.Mutex
-	calls   []rwCall
-	upserts []string
+	mu    sync.Mutex
+	calls []rwCall
 }
 
 func newRetryHarness(t *testing.T) *rwHarness {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.RetryWorkflow, workflow.RegisterOptions{Name: workflows.RetryWorkflowName})
-	env.RegisterActivity(&activities.Activities{})
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{
-		ID:        workflows.RetryWorkflowID(rwShootID),
-		TaskQueue: workflows.TaskQueue,
-	})
-	h := &rwHarness{t: t, env: env}
-	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
-		sa, ok := args.Get(0).(temporal.SearchAttributes)
-		if !ok {
-			return
-		}
-		if v, ok := sa.GetKeyword(workflows.KeyRetryStage); ok {
-			h.mu.Lock()
-			h.upserts = append(h.upserts, v)
-			h.mu.Unlock()
-		}
-	}).Return(nil)
-	return h
+	env, stages := newWorkflowEnv(workflows.RetryWorkflow, workflows.RetryWorkflowName, workflows.RetryWorkflowID(rwShootID))
+	return &rwHarness{t: t, env: env, stageLog: stages}
 }
 
 func (h *rwHarness) record(c rwCall) {
@@ -184,12 +163,6 @@ func (h *rwHarness) stages() []string {
 		out = append(out, c.Stage)
 	}
 	return out
-}
-
-func (h *rwHarness) upserted() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.upserts...)
 }
 
 // signalAt sends shoot-started after d of workflow time.
