@@ -113,6 +113,15 @@ func newLogger(cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
+// openToolDB connects the tools (migrate, seed, keys), which need only DATABASE_URL.
+func openToolDB(ctx context.Context) (*bun.DB, error) {
+	cfg, err := loadConfig(config.ModeTool)
+	if err != nil {
+		return nil, err
+	}
+	return openDB(ctx, cfg)
+}
+
 func openDB(ctx context.Context, cfg *config.Config) (*bun.DB, error) {
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {

@@ -77,11 +77,7 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(config.ModeTool)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(ctx, cfg)
+	db, err := openToolDB(ctx)
 	if err != nil {
 		return err
 	}
@@ -109,10 +105,6 @@ func runSeed(ctx context.Context, args []string, stdout io.Writer) error {
 	if *file == "" || fs.NArg() > 0 {
 		return usageError{errors.New("usage: retryd seed --file F.json")}
 	}
-	cfg, err := loadConfig(config.ModeTool)
-	if err != nil {
-		return err
-	}
 	f, err := os.Open(*file)
 	if err != nil {
 		return usageError{err}
@@ -122,7 +114,7 @@ func runSeed(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("%s: %w", *file, err)}
 	}
-	db, err := openDB(ctx, cfg)
+	db, err := openToolDB(ctx)
 	if err != nil {
 		return err
 	}

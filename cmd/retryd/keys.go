@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 
-	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -86,7 +84,7 @@ func keysCreate(ctx context.Context, args []string, stdout io.Writer) error {
 		return keysUsage(keysCreateUsage, "--role must be admin or automation, not %q", *role)
 	}
 
-	db, err := keysOpenDB(ctx)
+	db, err := openToolDB(ctx)
 	if err != nil {
 		return err
 	}
@@ -122,7 +120,7 @@ func keysList(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	db, err := keysOpenDB(ctx)
+	db, err := openToolDB(ctx)
 	if err != nil {
 		return err
 	}
@@ -158,7 +156,7 @@ func keysRevoke(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	db, err := keysOpenDB(ctx)
+	db, err := openToolDB(ctx)
 	if err != nil {
 		return err
 	}
@@ -201,14 +199,6 @@ func keysUUID(name, value, usage string) (string, error) {
 		return "", usageError{fmt.Errorf("%s %q is not a UUID\nusage: %s", name, value, usage)}
 	}
 	return u.String(), nil
-}
-
-func keysOpenDB(ctx context.Context) (*bun.DB, error) {
-	cfg, err := loadConfig(config.ModeTool)
-	if err != nil {
-		return nil, err
-	}
-	return openDB(ctx, cfg)
 }
 
 // keysStoreError makes a request the store refused as malformed a usage error; other
