@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -43,9 +42,7 @@ type rsCall struct {
 
 // rsHarness wraps a test environment with recorders for activity calls and RetryStage upserts.
 type rsHarness struct {
-	t   *testing.T
-	env *testsuite.TestWorkflowEnvironment
-	*stageLog
+	*testEnv
 
 	mu    sync.Mutex
 	calls []rsCall
@@ -53,8 +50,7 @@ type rsHarness struct {
 
 func newRsHarness(t *testing.T) *rsHarness {
 	t.Helper()
-	env, stages := newWorkflowEnv(workflows.RestartShootWorkflow, workflows.RestartWorkflowName, workflows.RestartWorkflowID(rsMemberID))
-	return &rsHarness{t: t, env: env, stageLog: stages}
+	return &rsHarness{testEnv: newWorkflowEnv(t, workflows.RestartShootWorkflow, workflows.RestartWorkflowName, workflows.RestartWorkflowID(rsMemberID))}
 }
 
 func (h *rsHarness) record(c rsCall) {
@@ -164,13 +160,6 @@ func (h *rsHarness) emails() []activities.SendEmailInput {
 	return out
 }
 
-// signalAt sends shoot-started after d of workflow time.
-func (h *rsHarness) signalAt(d time.Duration) {
-	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflow(workflows.SignalShootStarted, nil)
-	}, d)
-}
-
 // queryAt records the status query's answer after d of workflow time.
 func (h *rsHarness) queryAt(d time.Duration) *workflows.RestartStatus {
 	st := &workflows.RestartStatus{}
@@ -182,53 +171,6 @@ func (h *rsHarness) queryAt(d time.Duration) *workflows.RestartStatus {
 		assert.NoError(h.t, v.Get(st))
 	}, d)
 	return st
-}
-
-// rsUpdate captures the outcome of one update.
-type rsUpdate struct {
-	accepted, rejected, completed bool
-	rejectErr, err                error
-	value                         any
-	completedAt                   time.Time
-}
-
-func (h *rsHarness) updateAt(d time.Duration, name, id string, args ...any) *rsUpdate {
-	u := &rsUpdate{}
-	h.env.RegisterDelayedCallback(func() {
-		h.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
-			OnAccept: func() { u.accepted = true },
-			OnReject: func(err error) { u.rejected, u.rejectErr = true, err },
-			OnComplete: func(v any, err error) {
-				u.completed, u.value, u.err, u.completedAt = true, v, err, h.env.Now()
-			},
-		}, args...)
-	}, d)
-	return u
-}
-
-// rsDecode turns an update's success value into T, whether the environment hands back the
-// value itself or an encoded payload.
-func rsDecode[T any](t *testing.T, v any) T {
-	t.Helper()
-	var out T
-	switch x := v.(type) {
-	case T:
-		return x
-	case *T:
-		return *x
-	case converter.EncodedValue:
-		require.NoError(t, x.Get(&out))
-		return out
-	}
-	t.Fatalf("unexpected update result %T: %#v", v, v)
-	return out
-}
-
-func rsAppErrType(t *testing.T, err error) string {
-	t.Helper()
-	var appErr *temporal.ApplicationError
-	require.True(t, errors.As(err, &appErr), "want an ApplicationError, got %T: %v", err, err)
-	return appErr.Type()
 }
 
 func rsResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows.RestartStatus {
@@ -278,12 +220,12 @@ func TestRestartWorkflow_HappyPathWithEmail(t *testing.T) {
 	// The issue update, sent while CreateRestart runs or after, answers the new shoot as
 	// soon as it is committed, long before the member starts.
 	want := workflows.RestartIssueResult{RestartID: rsRestartID, NewShootID: rsNewShootID, OldShootID: rsOldShootID, HasEmail: true}
-	for name, u := range map[string]*rsUpdate{"at start": issue, "while pending": issueLater} {
+	for name, u := range map[string]*updateResult{"at start": issue, "while pending": issueLater} {
 		require.True(t, u.accepted, name)
 		require.False(t, u.rejected, name)
 		require.True(t, u.completed, name)
 		require.NoError(t, u.err, name)
-		assert.Equal(t, want, rsDecode[workflows.RestartIssueResult](t, u.value), name)
+		assert.Equal(t, want, decodeResult[workflows.RestartIssueResult](t, u.value), name)
 		assert.Less(t, u.completedAt.Sub(start), 5*time.Hour, name)
 	}
 	assert.Less(t, issue.completedAt.Sub(start), time.Minute, "answered right after CreateRestart")
@@ -329,7 +271,7 @@ func TestRestartWorkflow_MemberWithoutEmail(t *testing.T) {
 	require.True(t, issue.completed)
 	require.NoError(t, issue.err)
 	assert.Equal(t, workflows.RestartIssueResult{RestartID: rsRestartID, NewShootID: rsNewShootID, OldShootID: rsOldShootID, HasEmail: false},
-		rsDecode[workflows.RestartIssueResult](t, issue.value))
+		decodeResult[workflows.RestartIssueResult](t, issue.value))
 
 	assert.Empty(t, h.callsNamed("SendRestartEmail"), "no email and no reminders in 30 days")
 	assert.Empty(t, h.callsNamed("MarkRestartEmailFailed"))
@@ -356,7 +298,7 @@ func TestRestartWorkflow_CreateRefused(t *testing.T) {
 
 			err := h.env.GetWorkflowError()
 			require.Error(t, err)
-			assert.Equal(t, code, rsAppErrType(t, err))
+			assert.Equal(t, code, appErrType(t, err))
 			// The status query of the closed run tells the operator why.
 			v, qerr := h.env.QueryWorkflow(workflows.QueryStatus)
 			require.NoError(t, qerr)
@@ -374,11 +316,11 @@ func TestRestartWorkflow_CreateRefused(t *testing.T) {
 			require.True(t, u.accepted, "update accepted while creating")
 			require.True(t, u.completed, "update answered")
 			require.Error(t, u.err)
-			assert.Equal(t, code, rsAppErrType(t, u.err))
+			assert.Equal(t, code, appErrType(t, u.err))
 
 			require.True(t, other.rejected, "another restart of the same member is rejected")
 			assert.False(t, other.accepted)
-			assert.Equal(t, "active_shoot_exists", rsAppErrType(t, other.rejectErr))
+			assert.Equal(t, "active_shoot_exists", appErrType(t, other.rejectErr))
 		})
 	}
 }
@@ -395,11 +337,11 @@ func TestRestartWorkflow_IssueOtherRestartWhilePending(t *testing.T) {
 
 	require.True(t, other.rejected)
 	assert.False(t, other.accepted)
-	assert.Equal(t, "active_shoot_exists", rsAppErrType(t, other.rejectErr))
+	assert.Equal(t, "active_shoot_exists", appErrType(t, other.rejectErr))
 
 	require.True(t, same.completed)
 	require.NoError(t, same.err)
-	assert.Equal(t, rsNewShootID, rsDecode[workflows.RestartIssueResult](t, same.value).NewShootID)
+	assert.Equal(t, rsNewShootID, decodeResult[workflows.RestartIssueResult](t, same.value).NewShootID)
 	assert.Equal(t, workflows.StageStarted, rsResult(t, h.env).Stage)
 	assert.Len(t, h.callsNamed("CreateRestart"), 1)
 }
@@ -491,7 +433,7 @@ func TestRestartWorkflow_ResendWhilePending(t *testing.T) {
 	require.False(t, u.rejected)
 	require.True(t, u.completed)
 	require.NoError(t, u.err)
-	res := rsDecode[workflows.ResendResult](t, u.value)
+	res := decodeResult[workflows.ResendResult](t, u.value)
 	assert.Equal(t, rsMessageID(1), res.MessageID)
 	assert.False(t, res.Skipped)
 
@@ -521,7 +463,7 @@ func TestRestartWorkflow_ResendWithoutEmailRejected(t *testing.T) {
 
 	require.True(t, u.rejected)
 	assert.False(t, u.accepted)
-	assert.Equal(t, "retry_not_pending", rsAppErrType(t, u.rejectErr))
+	assert.Equal(t, "retry_not_pending", appErrType(t, u.rejectErr))
 	assert.Empty(t, h.callsNamed("SendRestartEmail"))
 	st := rsResult(t, h.env)
 	assert.Equal(t, workflows.StageStarted, st.Stage)
@@ -539,10 +481,10 @@ func TestRestartWorkflow_ResendNotPendingRejected(t *testing.T) {
 	late := h.updateAt(time.Hour+time.Second, workflows.UpdateResendEmail, "resend-late")
 	h.run()
 
-	for name, u := range map[string]*rsUpdate{"before create": early, "after start": late} {
+	for name, u := range map[string]*updateResult{"before create": early, "after start": late} {
 		require.True(t, u.rejected, name)
 		assert.False(t, u.accepted, name)
-		assert.Equal(t, "retry_not_pending", rsAppErrType(t, u.rejectErr), name)
+		assert.Equal(t, "retry_not_pending", appErrType(t, u.rejectErr), name)
 	}
 	assert.Len(t, h.callsNamed("SendRestartEmail"), 1, "only the initial email")
 	assert.Equal(t, workflows.StageStarted, rsResult(t, h.env).Stage)
@@ -592,7 +534,7 @@ func TestRestartWorkflow_CreateTransientErrorRetried(t *testing.T) {
 	assert.Equal(t, creates[0].Input, creates[1].Input, "the retry repeats the same input")
 	require.True(t, issue.completed)
 	require.NoError(t, issue.err)
-	assert.Equal(t, rsOldShootID, rsDecode[workflows.RestartIssueResult](t, issue.value).OldShootID)
+	assert.Equal(t, rsOldShootID, decodeResult[workflows.RestartIssueResult](t, issue.value).OldShootID)
 }
 
 // A permanent failure of the first email does not fail the restart: it stays pending
@@ -667,5 +609,5 @@ func TestRestartWorkflow_CreateTransientErrorGivesUp(t *testing.T) {
 	assert.Equal(t, []string{workflows.StageFailed}, h.upserted())
 	require.True(t, u.completed)
 	require.Error(t, u.err)
-	assert.Equal(t, "unavailable", rsAppErrType(t, u.err))
+	assert.Equal(t, "unavailable", appErrType(t, u.err))
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -39,9 +38,7 @@ type rwCall struct {
 
 // rwHarness wraps a test environment with recorders for activity calls and RetryStage upserts.
 type rwHarness struct {
-	t   *testing.T
-	env *testsuite.TestWorkflowEnvironment
-	*stageLog
+	*testEnv
 
 	mu    sync.Mutex
 	calls []rwCall
@@ -49,8 +46,7 @@ type rwHarness struct {
 
 func newRetryHarness(t *testing.T) *rwHarness {
 	t.Helper()
-	env, stages := newWorkflowEnv(workflows.RetryWorkflow, workflows.RetryWorkflowName, workflows.RetryWorkflowID(rwShootID))
-	return &rwHarness{t: t, env: env, stageLog: stages}
+	return &rwHarness{testEnv: newWorkflowEnv(t, workflows.RetryWorkflow, workflows.RetryWorkflowName, workflows.RetryWorkflowID(rwShootID))}
 }
 
 func (h *rwHarness) record(c rwCall) {
@@ -165,13 +161,6 @@ func (h *rwHarness) stages() []string {
 	return out
 }
 
-// signalAt sends shoot-started after d of workflow time.
-func (h *rwHarness) signalAt(d time.Duration) {
-	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflow(workflows.SignalShootStarted, nil)
-	}, d)
-}
-
 // queryAt records the status query's answer after d of workflow time.
 func (h *rwHarness) queryAt(d time.Duration) *workflows.RetryStatus {
 	st := &workflows.RetryStatus{}
@@ -183,52 +172,6 @@ func (h *rwHarness) queryAt(d time.Duration) *workflows.RetryStatus {
 		assert.NoError(h.t, v.Get(st))
 	}, d)
 	return st
-}
-
-// rwUpdate captures the outcome of one update.
-type rwUpdate struct {
-	accepted, rejected, completed bool
-	rejectErr, err                error
-	value                         any
-}
-
-func (h *rwHarness) updateAt(d time.Duration, name, id string, args ...any) *rwUpdate {
-	u := &rwUpdate{}
-	h.env.RegisterDelayedCallback(func() {
-		h.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
-			OnAccept: func() { u.accepted = true },
-			OnReject: func(err error) { u.rejected, u.rejectErr = true, err },
-			OnComplete: func(v any, err error) {
-				u.completed, u.value, u.err = true, v, err
-			},
-		}, args...)
-	}, d)
-	return u
-}
-
-// rwDecode turns an update's success value into T, whether the environment hands back the
-// value itself or an encoded payload.
-func rwDecode[T any](t *testing.T, v any) T {
-	t.Helper()
-	var out T
-	switch x := v.(type) {
-	case T:
-		return x
-	case *T:
-		return *x
-	case converter.EncodedValue:
-		require.NoError(t, x.Get(&out))
-		return out
-	}
-	t.Fatalf("unexpected update result %T: %#v", v, v)
-	return out
-}
-
-func rwAppErrType(t *testing.T, err error) string {
-	t.Helper()
-	var appErr *temporal.ApplicationError
-	require.True(t, errors.As(err, &appErr), "want an ApplicationError, got %T: %v", err, err)
-	return appErr.Type()
 }
 
 func rwResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows.RetryStatus {
@@ -299,17 +242,17 @@ func TestRetryWorkflow_IssueUpdate(t *testing.T) {
 	assert.Equal(t, workflows.StageStarted, st.Stage)
 
 	want := workflows.IssueResult{RetryID: rwRetryID, Stage: workflows.StagePending, AllowanceUsed: "retry_credit"}
-	for name, u := range map[string]*rwUpdate{"at start": same, "after reset": later} {
+	for name, u := range map[string]*updateResult{"at start": same, "after reset": later} {
 		require.True(t, u.accepted, name)
 		require.False(t, u.rejected, name)
 		require.True(t, u.completed, name)
 		require.NoError(t, u.err, name)
-		assert.Equal(t, want, rwDecode[workflows.IssueResult](t, u.value), name)
+		assert.Equal(t, want, decodeResult[workflows.IssueResult](t, u.value), name)
 	}
-	for name, u := range map[string]*rwUpdate{"at start": other, "after reset": otherLater} {
+	for name, u := range map[string]*updateResult{"at start": other, "after reset": otherLater} {
 		require.True(t, u.rejected, name)
 		assert.False(t, u.accepted, name)
-		assert.Equal(t, "retry_pending", rwAppErrType(t, u.rejectErr), name)
+		assert.Equal(t, "retry_pending", appErrType(t, u.rejectErr), name)
 	}
 }
 
@@ -331,7 +274,7 @@ func TestRetryWorkflow_ReserveRefused(t *testing.T) {
 
 			err := h.env.GetWorkflowError()
 			require.Error(t, err)
-			assert.Equal(t, code, rwAppErrType(t, err))
+			assert.Equal(t, code, appErrType(t, err))
 
 			// Only the reservation ran, once: the refusal is not retried and nothing was reset.
 			assert.Equal(t, []string{"ReserveRetry"}, h.callNames())
@@ -341,7 +284,7 @@ func TestRetryWorkflow_ReserveRefused(t *testing.T) {
 			require.True(t, u.accepted, "update accepted while reserving")
 			require.True(t, u.completed, "update answered")
 			require.Error(t, u.err)
-			assert.Equal(t, code, rwAppErrType(t, u.err))
+			assert.Equal(t, code, appErrType(t, u.err))
 		})
 	}
 }
@@ -507,7 +450,7 @@ func TestRetryWorkflow_ResendWhilePending(t *testing.T) {
 	require.True(t, u.accepted)
 	require.True(t, u.completed)
 	require.NoError(t, u.err)
-	res := rwDecode[workflows.ResendResult](t, u.value)
+	res := decodeResult[workflows.ResendResult](t, u.value)
 	assert.Equal(t, rwMessageID(1), res.MessageID)
 	assert.False(t, res.Skipped)
 
@@ -533,7 +476,7 @@ func TestRetryWorkflow_ResendBeforeReset(t *testing.T) {
 
 	require.True(t, u.rejected)
 	assert.False(t, u.accepted)
-	assert.Equal(t, "retry_not_pending", rwAppErrType(t, u.rejectErr))
+	assert.Equal(t, "retry_not_pending", appErrType(t, u.rejectErr))
 	assert.Len(t, h.callsNamed("SendRetryEmail"), 1, "only the initial email")
 	assert.Equal(t, workflows.StageStarted, rwResult(t, h.env).Stage)
 }
@@ -549,7 +492,7 @@ func TestRetryWorkflow_ResendAfterStart(t *testing.T) {
 
 	require.True(t, u.rejected)
 	assert.False(t, u.accepted)
-	assert.Equal(t, "retry_not_pending", rwAppErrType(t, u.rejectErr))
+	assert.Equal(t, "retry_not_pending", appErrType(t, u.rejectErr))
 	assert.Len(t, h.callsNamed("SendRetryEmail"), 1)
 	assert.Equal(t, workflows.StageStarted, rwResult(t, h.env).Stage)
 }
@@ -584,11 +527,11 @@ func TestRetryWorkflow_ResetFailsMarksFailed(t *testing.T) {
 
 	err := h.env.GetWorkflowError()
 	require.Error(t, err)
-	assert.Equal(t, "invalid_shoot_status", rwAppErrType(t, err))
+	assert.Equal(t, "invalid_shoot_status", appErrType(t, err))
 	assert.Equal(t, []string{workflows.StageFailed}, h.stages())
 	assert.Empty(t, h.callsNamed("SendRetryEmail"))
 	require.True(t, u.completed)
-	assert.Equal(t, "invalid_shoot_status", rwAppErrType(t, u.err))
+	assert.Equal(t, "invalid_shoot_status", appErrType(t, u.err))
 }
 
 // Cancel while the initial email is in flight: the retry is still marked failed.
