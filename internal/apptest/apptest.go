@@ -192,6 +192,14 @@ func (a *App) startWorker(t testing.TB, tc client.Client) sdkworker.Worker {
 	return w
 }
 
+// stopWorker stops the current worker, if any; callers hold a.mu.
+func (a *App) stopWorker() {
+	if a.worker != nil {
+		a.worker.Stop()
+		a.worker = nil
+	}
+}
+
 // RestartWorker stops the app's worker, as a deploy or crash would, and starts a new
 // one on the same client, task queue and activities. The new worker has an empty
 // workflow cache, so open workflows continue by replaying their histories.
@@ -199,10 +207,7 @@ func (a *App) RestartWorker(t testing.TB) {
 	t.Helper()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.worker != nil {
-		a.worker.Stop()
-		a.worker = nil
-	}
+	a.stopWorker()
 	a.worker = a.startWorker(t, a.Temporal)
 }
 
@@ -214,10 +219,7 @@ func (a *App) RestartTemporalClients(t testing.TB) {
 	t.Helper()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.worker != nil {
-		a.worker.Stop()
-		a.worker = nil
-	}
+	a.stopWorker()
 	if a.Temporal != nil {
 		a.Temporal.Close()
 		a.Temporal = nil
