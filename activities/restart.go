@@ -53,3 +53,13 @@ func (a *Activities) MarkRestartEmailFailed(ctx context.Context, in SendEmailInp
 func (a *Activities) SetRestartStage(ctx context.Context, restartID, stage string) error {
 	return asTemporalError(store.SetRestartStage(ctx, a.DB, restartID, stage, a.Now()))
 }
+
+// RestartStarted tells whether the member started the restarted shoot; the workflow asks
+// when a start signal may have been lost.
+func (a *Activities) RestartStarted(ctx context.Context, restartID string) (bool, error) {
+	c, err := store.GetContact(ctx, a.DB, store.SubjectRestart, restartID)
+	if err != nil {
+		return false, asTemporalError(err)
+	}
+	return c.Status == store.StatusStarted, nil
+}

@@ -92,3 +92,13 @@ func (a *Activities) MarkRetryEmailFailed(ctx context.Context, in SendEmailInput
 func ActionURL(base, shootID, token string) string {
 	return base + "/app/shoots/" + url.PathEscape(shootID) + "/start?token=" + url.QueryEscape(token)
 }
+
+// RetryStarted tells whether the member started the retried shoot; the workflow asks
+// when a start signal may have been lost.
+func (a *Activities) RetryStarted(ctx context.Context, retryID string) (bool, error) {
+	c, err := store.GetContact(ctx, a.DB, store.SubjectRetry, retryID)
+	if err != nil {
+		return false, asTemporalError(err)
+	}
+	return c.Status == store.StatusStarted, nil
+}

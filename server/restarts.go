@@ -98,7 +98,7 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 }
 
 func (s *Server) startRestart(ctx context.Context, in workflows.RestartInput) error {
-	var res workflows.RestartIssueResult
+	var res workflows.IssueResult
 	return s.issue(ctx, issueStart{
 		workflowID: workflows.RestartWorkflowID(in.MemberID), workflowType: workflows.RestartWorkflowName, input: in,
 		// A member may be restarted again after a later deletion.
@@ -106,7 +106,7 @@ func (s *Server) startRestart(ctx context.Context, in workflows.RestartInput) er
 		orgID: in.OrgID, memberID: in.MemberID, shootID: in.NewShootID,
 		summary:  "Restart of member " + in.MemberID,
 		details:  "org " + in.OrgID + " · new shoot " + in.NewShootID + " · restart " + in.RestartID,
-		updateID: "issue-" + in.RestartID, updateArg: workflows.RestartIssueRequest{RestartID: in.RestartID},
+		updateID: "issue-" + in.RestartID, updateArg: workflows.IssueRequest{RestartID: in.RestartID},
 		closed: problem.ActiveShootExists,
 	}, &res)
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/problem"
-	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/vocab"
 )
 
 // EmailState is what the status query tells about a workflow's emails.
@@ -41,9 +41,9 @@ func (e *emailer) sendEmail(ctx workflow.Context, kind string, reminder int) (ac
 	case err == nil && res.Skipped:
 		return res, nil
 	case err == nil:
-		e.state.EmailStatus, e.state.MessageID = store.EmailSent, res.MessageID
+		e.state.EmailStatus, e.state.MessageID = vocab.EmailSent, res.MessageID
 		e.state.EmailsSent++
-		if kind == store.EmailKindReminder {
+		if kind == vocab.EmailKindReminder {
 			e.state.RemindersSent++
 		}
 		return res, nil
@@ -59,8 +59,8 @@ func (e *emailer) sendEmail(ctx workflow.Context, kind string, reminder int) (ac
 			workflow.GetLogger(ctx).Error("could not record email failure", "error", ferr)
 		}
 	}
-	if e.state.EmailStatus != store.EmailSent || kind != store.EmailKindReminder {
-		e.state.EmailStatus = store.EmailFailed
+	if e.state.EmailStatus != vocab.EmailSent || kind != vocab.EmailKindReminder {
+		e.state.EmailStatus = vocab.EmailFailed
 	}
 	workflow.GetLogger(ctx).Warn("email failed", "kind", kind, "error", err)
 	return res, err
@@ -72,6 +72,10 @@ func codedError(err error) error {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && problem.Code(appErr.Type()).Known() {
 		return temporal.NewNonRetryableApplicationError(appErr.Message(), appErr.Type(), nil)
+	}
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeMailPermanent {
+		// A refusal for good: trying again later would not help, so it is no 503.
+		return temporal.NewNonRetryableApplicationError("the email provider refused the message", string(problem.EmailRejected), nil)
 	}
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) {
@@ -94,14 +98,24 @@ func upsertStage(ctx workflow.Context, stage string) {
 	}
 }
 
+// localOptions are the database steps' options. They retry for as long as the database
+// is away (no ScheduleToCloseTimeout): once a reservation may have committed, giving up
+// would strand the member between its steps. Broken rules are non-retryable errors and
+// still end at once.
 var localOptions = workflow.LocalActivityOptions{
-	StartToCloseTimeout:    5 * time.Second,
-	ScheduleToCloseTimeout: 2 * time.Minute,
+	StartToCloseTimeout: 5 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    100 * time.Millisecond,
 		BackoffCoefficient: 2,
-		MaximumInterval:    5 * time.Second,
+		MaximumInterval:    10 * time.Second,
 	},
+}
+
+// checkOptions bound one look at whether the member started; a check that fails is
+// simply made again at the next interval.
+var checkOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout:    5 * time.Second,
+	ScheduleToCloseTimeout: time.Minute,
 }
 
 func emailOptions(kind string) workflow.ActivityOptions {

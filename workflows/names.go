@@ -5,6 +5,8 @@ package workflows
 
 import (
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/headshotpro/retryd/internal/vocab"
 )
 
 // TaskQueue is the one task queue retryd's workers poll.
@@ -28,13 +30,23 @@ const (
 	UpdateResendEmail = "resend-email"
 )
 
-// Stages of a retry or restart, kept in the database and in the RetryStage search attribute.
+// Change ids of workflow.GetVersion. A run records the version it started with, so a
+// deploy never changes the commands of a retry that has been pending for weeks.
 const (
-	StageReserving = "reserving"
-	StageResetting = "resetting"
-	StagePending   = "pending"
-	StageStarted   = "started"
-	StageFailed    = "failed"
+	// versionLifecycle 1: the wait polls the database for a start whose signal was lost,
+	// counts an AlreadyStarted answer of the first email, and continues as new before its
+	// history grows large. Runs recorded before it keep the wait of legacyAwaitStart.
+	versionLifecycle = "lifecycle"
+)
+
+// Stages of a retry or restart, kept in the database and in the RetryStage search
+// attribute; the words are vocab's.
+const (
+	StageReserving = vocab.StageReserving
+	StageResetting = vocab.StageResetting
+	StagePending   = vocab.StagePending
+	StageStarted   = vocab.StageStarted
+	StageFailed    = vocab.StageFailed
 )
 
 // Search attribute names; the dev server and the compose stack register them as Keyword.

@@ -101,6 +101,15 @@ func (h *rsHarness) mockDefaults() {
 	env.OnActivity(rsAct.SetRestartStage, mock.Anything, mock.Anything, mock.Anything).Return(h.setStageOK).Maybe()
 	env.OnActivity(rsAct.SendRestartEmail, mock.Anything, mock.Anything).Return(h.sendOK).Maybe()
 	env.OnActivity(rsAct.MarkRestartEmailFailed, mock.Anything, mock.Anything).Return(h.markFailedOK).Maybe()
+	env.OnActivity(rsAct.RestartStarted, mock.Anything, mock.Anything).Return(h.startedAt(time.Time{})).Maybe()
+}
+
+// startedAt answers the started check: true from workflow time at on (never when zero).
+func (h *rsHarness) startedAt(at time.Time) func(context.Context, string) (bool, error) {
+	return func(_ context.Context, id string) (bool, error) {
+		h.record(rsCall{Name: "RestartStarted"})
+		return !at.IsZero() && !h.env.Now().Before(at), nil
+	}
 }
 
 // noEmail makes CreateRestart report a member without an email address.
@@ -109,7 +118,11 @@ func (h *rsHarness) noEmail() {
 }
 
 func (h *rsHarness) run(reminders ...time.Duration) {
-	h.env.ExecuteWorkflow(workflows.RestartWorkflowName, rsInput(reminders...))
+	h.runInput(rsInput(reminders...))
+}
+
+func (h *rsHarness) runInput(in workflows.RestartInput) {
+	h.env.ExecuteWorkflow(workflows.RestartWorkflowName, in)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
 }
 
@@ -118,6 +131,8 @@ func rsInput(reminders ...time.Duration) workflows.RestartInput {
 		RestartID: rsRestartID, OrgID: rsOrgID, MemberID: rsMemberID, NewShootID: rsNewShootID,
 		IssuedByKind: "automation", IssuedBy: "key-1", RequestID: "req-1",
 		Reminders: reminders,
+		// Far apart, so a test's calls are the ones it is about; the checks have their own tests.
+		Tuning: workflows.Tuning{StartCheck: 1000 * 24 * time.Hour},
 	}
 }
 
@@ -193,8 +208,8 @@ func rsRequireCanceled(t *testing.T, err error) {
 func TestRestartWorkflow_HappyPathWithEmail(t *testing.T) {
 	h := newRsHarness(t)
 	h.mockDefaults()
-	issue := h.updateAt(0, workflows.UpdateIssue, "issue-same", workflows.RestartIssueRequest{RestartID: rsRestartID})
-	issueLater := h.updateAt(time.Hour, workflows.UpdateIssue, "issue-later", workflows.RestartIssueRequest{RestartID: rsRestartID})
+	issue := h.updateAt(0, workflows.UpdateIssue, "issue-same", workflows.IssueRequest{RestartID: rsRestartID})
+	issueLater := h.updateAt(time.Hour, workflows.UpdateIssue, "issue-later", workflows.IssueRequest{RestartID: rsRestartID})
 	before := h.queryAt(2 * time.Hour)
 	h.signalAt(5 * time.Hour)
 	start := h.env.Now()
@@ -219,13 +234,13 @@ func TestRestartWorkflow_HappyPathWithEmail(t *testing.T) {
 
 	// The issue update, sent while CreateRestart runs or after, answers the new shoot as
 	// soon as it is committed, long before the member starts.
-	want := workflows.RestartIssueResult{RestartID: rsRestartID, NewShootID: rsNewShootID, OldShootID: rsOldShootID, HasEmail: true}
+	want := workflows.IssueResult{RestartID: rsRestartID, Stage: workflows.StagePending, NewShootID: rsNewShootID, OldShootID: rsOldShootID, HasEmail: true}
 	for name, u := range map[string]*updateResult{"at start": issue, "while pending": issueLater} {
 		require.True(t, u.accepted, name)
 		require.False(t, u.rejected, name)
 		require.True(t, u.completed, name)
 		require.NoError(t, u.err, name)
-		assert.Equal(t, want, decodeResult[workflows.RestartIssueResult](t, u.value), name)
+		assert.Equal(t, want, decodeResult[workflows.IssueResult](t, u.value), name)
 		assert.Less(t, u.completedAt.Sub(start), 5*time.Hour, name)
 	}
 	assert.Less(t, issue.completedAt.Sub(start), time.Minute, "answered right after CreateRestart")
@@ -251,7 +266,7 @@ func TestRestartWorkflow_MemberWithoutEmail(t *testing.T) {
 	h := newRsHarness(t)
 	h.noEmail()
 	h.mockDefaults()
-	issue := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.RestartIssueRequest{RestartID: rsRestartID})
+	issue := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.IssueRequest{RestartID: rsRestartID})
 	mid := h.queryAt(20 * rsDay)
 	h.signalAt(30 * rsDay)
 	start := h.env.Now()
@@ -270,8 +285,8 @@ func TestRestartWorkflow_MemberWithoutEmail(t *testing.T) {
 
 	require.True(t, issue.completed)
 	require.NoError(t, issue.err)
-	assert.Equal(t, workflows.RestartIssueResult{RestartID: rsRestartID, NewShootID: rsNewShootID, OldShootID: rsOldShootID, HasEmail: false},
-		decodeResult[workflows.RestartIssueResult](t, issue.value))
+	assert.Equal(t, workflows.IssueResult{RestartID: rsRestartID, Stage: workflows.StagePending, NewShootID: rsNewShootID, OldShootID: rsOldShootID, HasEmail: false},
+		decodeResult[workflows.IssueResult](t, issue.value))
 
 	assert.Empty(t, h.callsNamed("SendRestartEmail"), "no email and no reminders in 30 days")
 	assert.Empty(t, h.callsNamed("MarkRestartEmailFailed"))
@@ -292,8 +307,8 @@ func TestRestartWorkflow_CreateRefused(t *testing.T) {
 				After(time.Second).
 				Return(h.createErr(temporal.NewNonRetryableApplicationError("refused: "+code, code, nil)))
 			h.mockDefaults()
-			u := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.RestartIssueRequest{RestartID: rsRestartID})
-			other := h.updateAt(0, workflows.UpdateIssue, "issue-other", workflows.RestartIssueRequest{RestartID: "restart-2"})
+			u := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.IssueRequest{RestartID: rsRestartID})
+			other := h.updateAt(0, workflows.UpdateIssue, "issue-other", workflows.IssueRequest{RestartID: "restart-2"})
 			h.run(3*rsDay, 7*rsDay)
 
 			err := h.env.GetWorkflowError()
@@ -330,8 +345,8 @@ func TestRestartWorkflow_CreateRefused(t *testing.T) {
 func TestRestartWorkflow_IssueOtherRestartWhilePending(t *testing.T) {
 	h := newRsHarness(t)
 	h.mockDefaults()
-	other := h.updateAt(time.Hour, workflows.UpdateIssue, "issue-other", workflows.RestartIssueRequest{RestartID: "restart-2"})
-	same := h.updateAt(time.Hour, workflows.UpdateIssue, "issue-same", workflows.RestartIssueRequest{RestartID: rsRestartID})
+	other := h.updateAt(time.Hour, workflows.UpdateIssue, "issue-other", workflows.IssueRequest{RestartID: "restart-2"})
+	same := h.updateAt(time.Hour, workflows.UpdateIssue, "issue-same", workflows.IssueRequest{RestartID: rsRestartID})
 	h.signalAt(2 * time.Hour)
 	h.run()
 
@@ -341,7 +356,7 @@ func TestRestartWorkflow_IssueOtherRestartWhilePending(t *testing.T) {
 
 	require.True(t, same.completed)
 	require.NoError(t, same.err)
-	assert.Equal(t, rsNewShootID, decodeResult[workflows.RestartIssueResult](t, same.value).NewShootID)
+	assert.Equal(t, rsNewShootID, decodeResult[workflows.IssueResult](t, same.value).NewShootID)
 	assert.Equal(t, workflows.StageStarted, rsResult(t, h.env).Stage)
 	assert.Len(t, h.callsNamed("CreateRestart"), 1)
 }
@@ -523,7 +538,7 @@ func TestRestartWorkflow_CreateTransientErrorRetried(t *testing.T) {
 	h := newRsHarness(t)
 	h.env.OnActivity(rsAct.CreateRestart, mock.Anything, mock.Anything).Return(h.createErr(errors.New("postgres unavailable"))).Once()
 	h.mockDefaults()
-	issue := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.RestartIssueRequest{RestartID: rsRestartID})
+	issue := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.IssueRequest{RestartID: rsRestartID})
 	h.signalAt(rsDay)
 	h.run()
 
@@ -534,7 +549,7 @@ func TestRestartWorkflow_CreateTransientErrorRetried(t *testing.T) {
 	assert.Equal(t, creates[0].Input, creates[1].Input, "the retry repeats the same input")
 	require.True(t, issue.completed)
 	require.NoError(t, issue.err)
-	assert.Equal(t, rsOldShootID, decodeResult[workflows.RestartIssueResult](t, issue.value).OldShootID)
+	assert.Equal(t, rsOldShootID, decodeResult[workflows.IssueResult](t, issue.value).OldShootID)
 }
 
 // A permanent failure of the first email does not fail the restart: it stays pending
@@ -566,7 +581,7 @@ func TestRestartWorkflow_CancelDuringCreate(t *testing.T) {
 	h := newRsHarness(t)
 	h.env.OnActivity(rsAct.CreateRestart, mock.Anything, mock.Anything).After(time.Hour).Return(h.createOK(true)).Once()
 	h.mockDefaults()
-	u := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.RestartIssueRequest{RestartID: rsRestartID})
+	u := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.IssueRequest{RestartID: rsRestartID})
 	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, 30*time.Minute)
 	h.run(3*rsDay, 7*rsDay)
 
@@ -600,7 +615,7 @@ func TestRestartWorkflow_CreateTransientErrorGivesUp(t *testing.T) {
 	h := newRsHarness(t)
 	h.env.OnActivity(rsAct.CreateRestart, mock.Anything, mock.Anything).Return(h.createErr(errors.New("postgres unavailable")))
 	h.mockDefaults()
-	u := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.RestartIssueRequest{RestartID: rsRestartID})
+	u := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.IssueRequest{RestartID: rsRestartID})
 	h.run(3*rsDay, 7*rsDay)
 
 	require.Error(t, h.env.GetWorkflowError())

@@ -116,10 +116,23 @@ func (h *rwHarness) mockDefaults() {
 	env.OnActivity(rwAct.SetRetryStage, mock.Anything, mock.Anything, mock.Anything).Return(h.setStageOK).Maybe()
 	env.OnActivity(rwAct.SendRetryEmail, mock.Anything, mock.Anything).Return(h.sendOK).Maybe()
 	env.OnActivity(rwAct.MarkRetryEmailFailed, mock.Anything, mock.Anything).Return(h.markFailedOK).Maybe()
+	env.OnActivity(rwAct.RetryStarted, mock.Anything, mock.Anything).Return(h.startedAt(time.Time{})).Maybe()
+}
+
+// startedAt answers the started check: true from workflow time at on (never when zero).
+func (h *rwHarness) startedAt(at time.Time) func(context.Context, string) (bool, error) {
+	return func(_ context.Context, retryID string) (bool, error) {
+		h.record(rwCall{Name: "RetryStarted", Email: activities.SendEmailInput{SubjectID: retryID}})
+		return !at.IsZero() && !h.env.Now().Before(at), nil
+	}
 }
 
 func (h *rwHarness) run(reminders ...time.Duration) {
-	h.env.ExecuteWorkflow(workflows.RetryWorkflowName, rwInput(reminders...))
+	h.runInput(rwInput(reminders...))
+}
+
+func (h *rwHarness) runInput(in workflows.RetryInput) {
+	h.env.ExecuteWorkflow(workflows.RetryWorkflowName, in)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
 }
 
@@ -128,6 +141,8 @@ func rwInput(reminders ...time.Duration) workflows.RetryInput {
 		RetryID: rwRetryID, OrgID: "org-1", MemberID: "member-1", ShootID: rwShootID,
 		Reason: "low_quality_photos", IssuedByKind: "admin", IssuedBy: "admin-1", RequestID: "req-1",
 		Reminders: reminders,
+		// Far apart, so a test's calls are the ones it is about; the checks have their own tests.
+		Tuning: workflows.Tuning{StartCheck: 1000 * 24 * time.Hour},
 	}
 }
 
@@ -241,7 +256,7 @@ func TestRetryWorkflow_IssueUpdate(t *testing.T) {
 	st := rwResult(t, h.env)
 	assert.Equal(t, workflows.StageStarted, st.Stage)
 
-	want := workflows.IssueResult{RetryID: rwRetryID, Stage: workflows.StagePending, AllowanceUsed: "retry_credit"}
+	want := workflows.IssueResult{RetryID: rwRetryID, Stage: workflows.StagePending, AllowanceUsed: "retry_credit", HasEmail: true}
 	for name, u := range map[string]*updateResult{"at start": same, "after reset": later} {
 		require.True(t, u.accepted, name)
 		require.False(t, u.rejected, name)
@@ -563,8 +578,10 @@ func TestRetryWorkflow_CancelBeforeReset(t *testing.T) {
 	h.run()
 
 	require.Error(t, h.env.GetWorkflowError())
-	assert.Equal(t, []string{workflows.StageFailed}, h.stages(), "the reservation is released exactly once")
-	assert.Empty(t, h.callsNamed("ResetShoot"))
+	// The reservation committed, so the reset is carried to its end before the retry is
+	// marked failed: no member keeps a shoot whose results are gone but that was not reset.
+	assert.Equal(t, []string{"ReserveRetry", "DeleteResults", "DeleteResults", "ResetShoot", "SetRetryStage"}, h.callNames())
+	assert.Equal(t, []string{workflows.StageFailed}, h.stages(), "the retry is marked failed exactly once")
 	assert.Empty(t, h.callsNamed("SendRetryEmail"))
 	require.True(t, u.accepted)
 	require.True(t, u.completed)

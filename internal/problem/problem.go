@@ -30,8 +30,13 @@ const (
 	InsufficientCredits Code = "insufficient_credits"
 	InvalidShootStatus  Code = "invalid_shoot_status"
 	RetryNotPending     Code = "retry_not_pending"
-	InvalidToken        Code = "invalid_token"
-	TokenExpired        Code = "token_expired"
+	// Canceled answers a replayed Idempotency-Key whose retry or restart an operator
+	// canceled or terminated before it was answered.
+	Canceled Code = "canceled"
+	// EmailRejected: the mail provider refused the message for good (e.g. its 422).
+	EmailRejected Code = "email_rejected"
+	InvalidToken  Code = "invalid_token"
+	TokenExpired  Code = "token_expired"
 
 	// Request shape and access.
 	Unauthorized         Code = "unauthorized"
@@ -70,6 +75,8 @@ var codes = map[Code]meta{
 	InsufficientCredits:   {http.StatusPaymentRequired, "The organization has no credits left"},
 	InvalidShootStatus:    {http.StatusConflict, "The shoot is not in a status that allows this"},
 	RetryNotPending:       {http.StatusConflict, "The retry is not pending"},
+	Canceled:              {http.StatusConflict, "It was canceled by an operator"},
+	EmailRejected:         {http.StatusUnprocessableEntity, "The email provider refused the message"},
 	InvalidToken:          {http.StatusUnauthorized, "The link is not valid"},
 	TokenExpired:          {http.StatusUnauthorized, "The link has expired"},
 	Unauthorized:          {http.StatusUnauthorized, "Authentication required"},

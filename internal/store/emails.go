@@ -6,13 +6,15 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/vocab"
 )
 
 // Email kinds.
 const (
-	EmailKindInitial  = "initial"
-	EmailKindReminder = "reminder"
-	EmailKindResend   = "resend"
+	EmailKindInitial  = vocab.EmailKindInitial
+	EmailKindReminder = vocab.EmailKindReminder
+	EmailKindResend   = vocab.EmailKindResend
 )
 
 // BeginEmail records the intent to send email number seq of a retry or restart before

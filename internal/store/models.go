@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/vocab"
 )
 
 // Shoot statuses are HeadshotPro's model statuses; the strings are part of the API.
@@ -27,17 +29,17 @@ const (
 
 // Status of a retry or a restart as the API shows it.
 const (
-	StatusPending = "pending"
-	StatusStarted = "started"
-	StatusFailed  = "failed"
+	StatusPending = vocab.StatusPending
+	StatusStarted = vocab.StatusStarted
+	StatusFailed  = vocab.StatusFailed
 )
 
 // Email status of a retry or restart.
 const (
-	EmailQueued        = "queued"
-	EmailSent          = "sent"
-	EmailFailed        = "failed"
-	EmailNotApplicable = "not_applicable"
+	EmailQueued        = vocab.EmailQueued
+	EmailSent          = vocab.EmailSent
+	EmailFailed        = vocab.EmailFailed
+	EmailNotApplicable = vocab.EmailNotApplicable
 )
 
 // Actor kinds: who issued a change.

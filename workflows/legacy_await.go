@@ -8,11 +8,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// awaitStart waits for the member's start signal on durable timers, calling remind(n)
-// for the nth reminder at each delay after the first email. remind answers true when
-// the activity found the member already started (a start whose signal was lost), which
-// also ends the wait. No reminder fires after the start.
-func awaitStart(ctx workflow.Context, reminders []time.Duration, remind func(n int) bool) error {
+// legacyAwaitStart is the wait of runs started before versionLifecycle 1, kept so that
+// they replay unchanged; it can go once no such run is open (docs/operations.md, "Deploying
+// workflow changes"). It waits for the member's start signal on durable timers, calling
+// remind(n) for the nth reminder at each delay after the first email; remind answers true
+// when the member had already started. After the last reminder it waits on the signal
+// alone, which is what versionLifecycle 1 fixes.
+func legacyAwaitStart(ctx workflow.Context, reminders []time.Duration, remind func(n int) bool) error {
 	started := workflow.GetSignalChannel(ctx, SignalShootStarted)
 	emailAt := workflow.Now(ctx)
 	for sent, done := 0, false; !done; {

@@ -1,0 +1,363 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/vocab"
+)
+
+// Defaults of Tuning, used when a run's input leaves them zero.
+const (
+	// DefaultStartCheck is how often a waiting run looks in the database for a start
+	// whose signal never arrived. The signal is the fast path; this only bounds how long
+	// a lost one goes unnoticed.
+	DefaultStartCheck = time.Hour
+	// DefaultOpsPerRun bounds the emails and checks of one run before it continues as
+	// new. Each costs about ten history events, so a run stays near a thousand events,
+	// far below Temporal's limits, however many resends and link requests come.
+	DefaultOpsPerRun = 100
+)
+
+// Tuning sets the wait's schedule. It travels in the input so that a running retry keeps
+// the schedule it started with.
+type Tuning struct {
+	StartCheck time.Duration `json:",omitempty"`
+	OpsPerRun  int           `json:",omitempty"`
+}
+
+func (t Tuning) startCheck() time.Duration {
+	if t.StartCheck > 0 {
+		return t.StartCheck
+	}
+	return DefaultStartCheck
+}
+
+func (t Tuning) opsPerRun() int {
+	if t.OpsPerRun > 0 {
+		return t.OpsPerRun
+	}
+	return DefaultOpsPerRun
+}
+
+// Progress is what the status query tells of a retry or restart, and its result.
+type Progress struct {
+	Stage string
+	EmailState
+	Error string
+}
+
+// Carried is what a run hands to the run it continues as: the database steps are done,
+// the member is pending, and the emails so far are counted and numbered.
+type Carried struct {
+	Issue    IssueResult
+	HasEmail bool
+	Email    EmailState
+	NextSeq  int
+	// EmailAt is when the first email went out; reminders stay due at their delays after it.
+	EmailAt        time.Time
+	RemindersFired int
+}
+
+// IssueRequest is the argument of the issue update; the id tells the caller who started
+// this run apart from a concurrent caller who merely attached to it. A retry sets RetryID,
+// a restart RestartID.
+type IssueRequest struct {
+	RetryID   string `json:",omitempty"`
+	RestartID string `json:",omitempty"`
+}
+
+func (r IssueRequest) id() string { return r.RetryID + r.RestartID }
+
+// IssueResult answers the issue update once the database steps are committed. A retry
+// fills RetryID and AllowanceUsed, a restart RestartID, the shoots and HasEmail.
+type IssueResult struct {
+	RetryID       string `json:",omitempty"`
+	RestartID     string `json:",omitempty"`
+	Stage         string
+	AllowanceUsed string `json:",omitempty"`
+	NewShootID    string `json:",omitempty"`
+	OldShootID    string `json:",omitempty"`
+	HasEmail      bool   `json:",omitempty"`
+}
+
+// ResendResult answers the resend-email update.
+type ResendResult struct {
+	MessageID string
+	Skipped   bool
+}
+
+// subject is what differs between a retry and a restart; lifecycle does the rest.
+type subject interface {
+	// prepare runs the database steps that make the member pending. It returns a
+	// refusal (nothing committed) or nil once they are committed; database outages are
+	// retried for as long as they last.
+	prepare(ctx workflow.Context) (IssueResult, error)
+	// abandon leaves the database in a state the runbook explains, after the run
+	// stopped (canceled) at a point where prepare may have committed part of its work.
+	// ctx is disconnected from the run's cancellation.
+	abandon(ctx workflow.Context)
+	// partlyDone tells whether prepare committed a step before it stopped.
+	partlyDone() bool
+	// setStage is the local activity that mirrors a final stage in the database.
+	setStage() any
+	// isStarted is the local activity that tells whether the member started.
+	isStarted() any
+	// busy is the refusal for an issue update of another id while this run is open.
+	busy() (problem.Code, string)
+	// continueAs returns the input of the next run.
+	continueAs(c *Carried) any
+}
+
+// lifecycle is the life of one retry or restart, shared by both workflows: prepare in
+// the database, email the member, wait for the start with reminders and checks, finish.
+type lifecycle struct {
+	id        string
+	name      string // the workflow type, for continue-as-new
+	sub       subject
+	reminders []time.Duration
+	tuning    Tuning
+	version   workflow.Version
+
+	progress Progress
+	mail     emailer
+	issued   *IssueResult // set once prepare committed
+	hasEmail bool
+	err      error // why this retry or restart did not happen
+	started  bool
+
+	emailAt        time.Time
+	remindersFired int
+	opsThisRun     int
+}
+
+func newLifecycle(id, name string, sub subject, reminders []time.Duration, tuning Tuning, send, markFailed any) *lifecycle {
+	l := &lifecycle{id: id, name: name, sub: sub, reminders: reminders, tuning: tuning, hasEmail: true,
+		progress: Progress{Stage: StageReserving, EmailState: EmailState{EmailStatus: vocab.EmailQueued}}}
+	l.mail = emailer{subjectID: id, send: send, markFailed: markFailed, state: &l.progress.EmailState}
+	return l
+}
+
+// resume takes over a carried state: the member is pending, nothing is prepared again.
+func (l *lifecycle) resume(c *Carried) {
+	issued := c.Issue
+	l.issued, l.hasEmail = &issued, c.HasEmail
+	l.progress.Stage, l.progress.EmailState = StagePending, c.Email
+	l.mail.nextSeq, l.emailAt, l.remindersFired = c.NextSeq, c.EmailAt, c.RemindersFired
+}
+
+func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
+	l.version = workflow.GetVersion(ctx, versionLifecycle, workflow.DefaultVersion, 1)
+	if err := l.registerHandlers(ctx, status); err != nil {
+		return err
+	}
+	if l.issued == nil {
+		issued, err := l.sub.prepare(ctx)
+		if err != nil {
+			return l.finish(ctx, err)
+		}
+		l.issued, l.hasEmail = &issued, issued.HasEmail
+		l.setStage(ctx, StagePending)
+		if l.hasEmail {
+			res, _ := l.mail.sendEmail(ctx, vocab.EmailKindInitial, 0)
+			l.started = res.AlreadyStarted && l.version >= 1
+		} else {
+			l.progress.EmailStatus = vocab.EmailNotApplicable
+		}
+		l.emailAt = workflow.Now(ctx)
+	}
+	if err := l.awaitStart(ctx); err != nil {
+		if workflow.IsContinueAsNewError(err) {
+			return err
+		}
+		return l.finish(ctx, err)
+	}
+	l.setStage(ctx, StageStarted)
+	return l.finish(ctx, nil)
+}
+
+func (l *lifecycle) registerHandlers(ctx workflow.Context, status func() any) error {
+	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryStatus, func() (any, error) {
+		return status(), nil
+	}, workflow.QueryHandlerOptions{Description: "stage, email status and reminders"}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateIssue, l.issue, workflow.UpdateHandlerOptions{
+		Validator:   l.validateIssue,
+		Description: "waits until the database steps are committed",
+	}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateResendEmail, l.resend, workflow.UpdateHandlerOptions{
+		Validator:   l.validateResend,
+		Description: "sends the email again while the member has not started",
+	})
+}
+
+func (l *lifecycle) validateIssue(req IssueRequest) error {
+	if req.id() == l.id {
+		return nil
+	}
+	if l.err != nil {
+		return codedError(l.err)
+	}
+	code, msg := l.sub.busy()
+	return temporal.NewApplicationError(msg, string(code))
+}
+
+func (l *lifecycle) issue(ctx workflow.Context, _ IssueRequest) (IssueResult, error) {
+	if err := workflow.Await(ctx, func() bool { return l.issued != nil || l.err != nil }); err != nil {
+		return IssueResult{}, codedError(err)
+	}
+	if l.issued == nil {
+		return IssueResult{}, codedError(l.err)
+	}
+	return *l.issued, nil
+}
+
+func (l *lifecycle) validateResend() error {
+	if l.issued != nil && l.hasEmail && !l.started && l.err == nil {
+		return nil
+	}
+	return temporal.NewApplicationError("only the email of a pending retry or restart of a member with an address can be sent again", string(problem.RetryNotPending))
+}
+
+func (l *lifecycle) resend(ctx workflow.Context) (ResendResult, error) {
+	l.opsThisRun++
+	res, err := l.mail.sendEmail(ctx, vocab.EmailKindResend, 0)
+	if err != nil {
+		return ResendResult{}, codedError(err)
+	}
+	return ResendResult{MessageID: res.MessageID, Skipped: res.Skipped}, nil
+}
+
+// awaitStart waits until the member starts. The start signal ends the wait at once; a
+// reminder or a check that finds the member started ends it too, so a lost signal is
+// noticed within one check interval whatever the reminders are.
+func (l *lifecycle) awaitStart(ctx workflow.Context) error {
+	reminders := l.reminders
+	if !l.hasEmail {
+		reminders = nil // nobody to remind: the admin hands the link to the member
+	}
+	if l.version == workflow.DefaultVersion {
+		return legacyAwaitStart(ctx, reminders, func(n int) bool {
+			res, _ := l.mail.sendEmail(ctx, vocab.EmailKindReminder, n)
+			return res.AlreadyStarted
+		})
+	}
+	if l.started {
+		return nil
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		ch := workflow.GetSignalChannel(ctx, SignalShootStarted)
+		for ch.Receive(ctx, nil) {
+			l.started = true
+		}
+	})
+	nextCheck := workflow.Now(ctx).Add(l.tuning.startCheck())
+	for !l.started {
+		wake, summary := nextCheck, "check whether the member started"
+		if l.remindersFired < len(reminders) {
+			if due := l.emailAt.Add(reminders[l.remindersFired]); !due.After(wake) {
+				wake, summary = due, fmt.Sprintf("reminder %d of %d", l.remindersFired+1, len(reminders))
+			}
+		}
+		signaled, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      max(wake.Sub(workflow.Now(ctx)), time.Millisecond),
+			TimerOptions: workflow.TimerOptions{Summary: summary},
+		}, func() bool { return l.started })
+		if err != nil {
+			return temporal.NewCanceledError("canceled while waiting for the member")
+		}
+		if signaled {
+			break
+		}
+		l.opsThisRun++
+		if l.remindersFired < len(reminders) && !l.emailAt.Add(reminders[l.remindersFired]).After(workflow.Now(ctx)) {
+			l.remindersFired++
+			res, _ := l.mail.sendEmail(ctx, vocab.EmailKindReminder, l.remindersFired)
+			l.started = l.started || res.AlreadyStarted
+		} else {
+			l.started = l.started || l.checkStarted(ctx)
+			nextCheck = workflow.Now(ctx).Add(l.tuning.startCheck())
+		}
+		if !l.started && l.shouldContinueAsNew(ctx) {
+			return l.continueAsNew(ctx)
+		}
+	}
+	return nil
+}
+
+// checkStarted asks the database; a failed check is retried at the next interval.
+func (l *lifecycle) checkStarted(ctx workflow.Context) bool {
+	var started bool
+	lctx := workflow.WithLocalActivityOptions(ctx, checkOptions)
+	if err := workflow.ExecuteLocalActivity(lctx, l.sub.isStarted(), l.id).Get(ctx, &started); err != nil {
+		workflow.GetLogger(ctx).Warn("could not check whether the member started", "error", err)
+		return false
+	}
+	return started
+}
+
+func (l *lifecycle) shouldContinueAsNew(ctx workflow.Context) bool {
+	return l.opsThisRun >= l.tuning.opsPerRun() || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+}
+
+// continueAsNew hands the pending state to a fresh run once the update handlers are done,
+// so no admin's resend is cut off.
+func (l *lifecycle) continueAsNew(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return temporal.NewCanceledError("canceled while waiting for the member")
+	}
+	if l.started {
+		return nil
+	}
+	return workflow.NewContinueAsNewError(ctx, l.name, l.sub.continueAs(&Carried{
+		Issue: *l.issued, HasEmail: l.hasEmail, Email: l.progress.EmailState, NextSeq: l.mail.nextSeq,
+		EmailAt: l.emailAt, RemindersFired: l.remindersFired,
+	}))
+}
+
+// finish records the outcome and ends the run once its update handlers are done. The
+// database steps run on a context that the run's cancellation does not reach: a canceled
+// run still leaves its records consistent.
+func (l *lifecycle) finish(ctx workflow.Context, err error) error {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if err != nil {
+		l.err = err
+		l.progress.Error = codedError(err).Error()
+		if l.progress.Stage != StageStarted {
+			switch {
+			case l.issued == nil && !l.sub.partlyDone() && isRefusal(err):
+				// The refusal rolled its transaction back: nothing to record.
+				l.progress.Stage = StageFailed
+				upsertStage(dctx, StageFailed)
+			case l.issued == nil && l.version >= 1:
+				l.sub.abandon(dctx)
+				l.setStage(dctx, StageFailed)
+			default:
+				l.setStage(dctx, StageFailed)
+			}
+		}
+	}
+	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+	return err
+}
+
+// setStage moves the stage in the query answer and the RetryStage search attribute; the
+// final stages are also written to the database (prepare records pending itself).
+func (l *lifecycle) setStage(ctx workflow.Context, stage string) {
+	l.progress.Stage = stage
+	upsertStage(ctx, stage)
+	if stage != StageStarted && stage != StageFailed {
+		return
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+	if err := workflow.ExecuteLocalActivity(lctx, l.sub.setStage(), l.id, stage).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("could not record stage", "stage", stage, "error", err)
+	}
+}
