@@ -7,7 +7,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/problem"
@@ -33,10 +32,11 @@ func (s *Server) postRestart(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// Refusals are final and stored under the key like any other answer.
 	s.idempotent(c, body, func() (int, any, bool, error) {
 		out, err := s.restartOne(c, memberID, s.restartID(c, memberID))
 		if err != nil {
-			return 0, nil, false, err
+			return 0, nil, true, err
 		}
 		return http.StatusCreated, out, true, nil
 	})
@@ -69,21 +69,47 @@ func (s *Server) restartOne(c *gin.Context, memberID, restartID string) (*restar
 func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*restartAnswer, error) {
 	ctx := c.Request.Context()
 	orgID := principal(c).OrgID
-	if err := store.CheckRestart(ctx, s.db, orgID, memberID); err != nil {
+	// A replayed Idempotency-Key (a bulk call's too) answers from its own restart, with
+	// the access link again: a member without email gets it however often the call is
+	// repeated. A pending one goes through the start below, which attaches to its run
+	// or resumes it if the run is gone.
+	own, err := store.GetRestart(ctx, s.db, restartID)
+	switch pe, _ := problem.As(err); {
+	case err == nil && own.MemberID != memberID:
+		return nil, problem.New(problem.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
+	case err == nil && own.Status == store.StatusFailed:
+		return nil, problem.New(problem.Canceled, "this restart ended without the member starting: an operator canceled it")
+	case err == nil && own.Status == store.StatusStarted:
+		return s.restartAnswer(ctx, own)
+	case err != nil && (pe == nil || pe.Code != problem.NotFound):
 		return nil, err
+	case err != nil:
+		own = nil
+		if err := store.CheckRestart(ctx, s.db, orgID, memberID); err != nil {
+			return nil, err
+		}
 	}
 	act := actor(c)
 	in := workflows.RestartInput{
 		RestartID: restartID, OrgID: orgID, MemberID: memberID, NewShootID: uuid.NewSHA1(uuid.MustParse(restartID), []byte("shoot")).String(),
-		IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID, Reminders: s.cfg.Reminders,
+		IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID, Reminders: s.cfg.Reminders, Tuning: s.tuning(),
 	}
-	if err := s.startRestart(ctx, in); err != nil {
+	if own != nil {
+		in.IssuedByKind, in.IssuedBy = own.IssuedByKind, own.IssuedBy
+	}
+	if err := s.startRestart(ctx, in, act.RequestID); err != nil {
 		return nil, err
 	}
 	r, err := store.GetRestart(ctx, s.db, restartID)
 	if err != nil {
 		return nil, err
 	}
+	return s.restartAnswer(ctx, r)
+}
+
+// restartAnswer is the restart with its new shoot, and a freshly signed access link
+// when the member has no email address.
+func (s *Server) restartAnswer(ctx context.Context, r *store.Restart) (*restartAnswer, error) {
 	shoot, err := store.GetShoot(ctx, s.db, r.NewShootID)
 	if err != nil {
 		return nil, err
@@ -97,16 +123,14 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 	return out, nil
 }
 
-func (s *Server) startRestart(ctx context.Context, in workflows.RestartInput) error {
+func (s *Server) startRestart(ctx context.Context, in workflows.RestartInput, requestID string) error {
 	var res workflows.IssueResult
 	return s.issue(ctx, issueStart{
 		workflowID: workflows.RestartWorkflowID(in.MemberID), workflowType: workflows.RestartWorkflowName, input: in,
-		// A member may be restarted again after a later deletion.
-		reuse: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		orgID: in.OrgID, memberID: in.MemberID, shootID: in.NewShootID,
 		summary:  "Restart of member " + in.MemberID,
 		details:  "org " + in.OrgID + " · new shoot " + in.NewShootID + " · restart " + in.RestartID,
-		updateID: "issue-" + in.RestartID, updateArg: workflows.IssueRequest{RestartID: in.RestartID},
+		updateID: "issue-" + in.RestartID + "-" + requestID, updateArg: workflows.IssueRequest{RestartID: in.RestartID},
 		closed: problem.ActiveShootExists,
 	}, &res)
 }

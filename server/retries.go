@@ -2,9 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
@@ -16,8 +13,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-
-	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
@@ -199,37 +194,85 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 	req.ShootID = uuid.MustParse(req.ShootID).String()
 	orgID := principal(c).OrgID
 	retryID := s.retryID(c, orgID)
-	// The pre-check answers an ineligible request without starting anything; the
-	// activity checks again under row locks, which is what makes it safe. A refusal
-	// caused by this very request's retry (a concurrent call with the same
-	// Idempotency-Key got there first) attaches to that retry instead.
-	if _, err := store.CheckRetry(ctx, s.db, orgID, memberID, req.ShootID, s.now(), s.cfg.RetryWindow); err != nil {
-		if r, gerr := store.GetRetry(ctx, s.db, retryID); gerr != nil || r.ShootID != req.ShootID || r.MemberID != memberID {
-			return 0, nil, err
+	// A replayed Idempotency-Key whose retry exists answers from that retry: the member
+	// may have started since (201 with the started retry), an operator may have canceled
+	// it, or its run may be gone, which the start below repairs by resuming it.
+	own, err := s.ownRetry(ctx, retryID, memberID, req.ShootID)
+	if err != nil {
+		return 0, nil, err
+	}
+	if own == nil {
+		// The pre-check answers an ineligible request without starting anything; the
+		// activity checks again under row locks, which is what makes it safe. A refusal
+		// caused by this key's own retry (a concurrent request with the same key got
+		// there first) attaches to that retry instead.
+		if _, err := store.CheckRetry(ctx, s.db, orgID, memberID, req.ShootID, s.now(), s.cfg.RetryWindow); err != nil {
+			if own, _ = s.ownRetry(ctx, retryID, memberID, req.ShootID); own == nil {
+				return 0, nil, err
+			}
 		}
 	}
-	if req.Note != nil && *req.Note != "" {
-		if err := store.SaveRetryNote(ctx, s.db, retryID, *req.Note); err != nil {
-			return 0, nil, err
-		}
+	if own != nil && own.Status != store.StatusPending {
+		return s.retryAnswer(c, own)
 	}
 	act := actor(c)
 	in := workflows.RetryInput{
 		RetryID: retryID, OrgID: orgID, MemberID: memberID, ShootID: req.ShootID,
 		IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID, Reminders: s.cfg.Reminders,
+		Tuning: s.tuning(),
 	}
-	if req.Reason != nil {
+	if own != nil {
+		in.Reason, in.IssuedByKind, in.IssuedBy = deref(own.Reason), own.IssuedByKind, own.IssuedBy
+	} else if req.Reason != nil {
 		in.Reason = *req.Reason
 	}
-	if err := s.startRetry(ctx, in); err != nil {
+	if err := s.startRetry(ctx, in, act.RequestID); err != nil {
 		return 0, nil, err
+	}
+	// Kept only once the retry exists, so a refused give leaves no note behind.
+	if req.Note != nil && *req.Note != "" {
+		if err := store.SaveRetryNote(ctx, s.db, retryID, *req.Note); err != nil {
+			return 0, nil, err
+		}
 	}
 	r, err := store.GetRetry(ctx, s.db, retryID)
 	if err != nil {
 		return 0, nil, err
 	}
-	c.Header("Location", "/api/v1/admin/members/"+memberID)
+	return s.retryAnswer(c, r)
+}
+
+// ownRetry is the retry a replayed Idempotency-Key created, or nil. One that does not
+// match the request means the key was used for another request.
+func (s *Server) ownRetry(ctx context.Context, retryID, memberID, shootID string) (*store.Retry, error) {
+	r, err := store.GetRetry(ctx, s.db, retryID)
+	if pe, ok := problem.As(err); ok && pe.Code == problem.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.MemberID != memberID || r.ShootID != shootID {
+		return nil, problem.New(problem.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
+	}
+	return r, nil
+}
+
+// retryAnswer is the 201 of a given retry, or the refusal of one that ended without the
+// member starting.
+func (s *Server) retryAnswer(c *gin.Context, r *store.Retry) (int, any, error) {
+	if r.Status == store.StatusFailed {
+		return 0, nil, problem.New(problem.Canceled, "this retry ended without the member starting: an operator canceled it; see the member's retries")
+	}
+	c.Header("Location", "/api/v1/admin/members/"+r.MemberID)
 	return http.StatusCreated, toRetry(r), nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // retryID is random, or derived from the Idempotency-Key so that two concurrent requests
@@ -241,17 +284,14 @@ func (s *Server) retryID(c *gin.Context, orgID string) string {
 	return uuid.NewString()
 }
 
-func (s *Server) startRetry(ctx context.Context, in workflows.RetryInput) error {
+func (s *Server) startRetry(ctx context.Context, in workflows.RetryInput, requestID string) error {
 	var res workflows.IssueResult
 	return s.issue(ctx, issueStart{
 		workflowID: workflows.RetryWorkflowID(in.ShootID), workflowType: workflows.RetryWorkflowName, input: in,
-		// A run that failed (refused after losing a race) must not burn the shoot's retry;
-		// a completed one must refuse a second retry.
-		reuse: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		orgID: in.OrgID, memberID: in.MemberID, shootID: in.ShootID,
 		summary:  "Retry of shoot " + in.ShootID,
 		details:  "org " + in.OrgID + " · member " + in.MemberID + " · retry " + in.RetryID,
-		updateID: "issue-" + in.RetryID, updateArg: workflows.IssueRequest{RetryID: in.RetryID},
+		updateID: "issue-" + in.RetryID + "-" + requestID, updateArg: workflows.IssueRequest{RetryID: in.RetryID},
 		closed: problem.ShootAlreadyRetried,
 	}, &res)
 }
@@ -328,76 +368,4 @@ func (s *Server) postResendEmail(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, toRetry(r))
-}
-
-// idempotent runs do once per Idempotency-Key: the same key with the same request
-// (method, path and the JSON body, whatever its formatting) replays the stored answer;
-// with another request it is refused. Refusals are stored too, so a replay never acts on
-// a request that was refused; answers do marks as not final, and server errors, are not.
-func (s *Server) idempotent(c *gin.Context, body []byte, do func() (status int, payload any, final bool, err error)) {
-	key := c.GetHeader("Idempotency-Key")
-	if key == "" {
-		s.respond(c, do)
-		return
-	}
-	if len(key) > 255 || !validText(key) {
-		s.abort(c, problem.InvalidParameter, "Idempotency-Key must be at most 255 characters of text")
-		return
-	}
-	ctx := c.Request.Context()
-	orgID := principal(c).OrgID
-	sum := sha256.Sum256(append([]byte(c.Request.Method+" "+c.Request.URL.Path+"\n"), canonicalJSON(body)...))
-	hash := hex.EncodeToString(sum[:])
-	prev, err := store.GetIdempotentResponse(ctx, s.db, orgID, key)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if prev != nil {
-		if prev.RequestHash != hash {
-			s.abort(c, problem.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
-			return
-		}
-		c.Header("Idempotent-Replayed", "true")
-		c.Data(prev.StatusCode, contentTypeFor(prev.StatusCode), prev.Response)
-		return
-	}
-	status, payload, final, err := do()
-	if err != nil {
-		pe, ok := problem.As(err)
-		if !ok || pe.Code.Status() >= 500 {
-			s.fail(c, err)
-			return
-		}
-		status, payload = pe.Code.Status(), s.problemFor(c, pe)
-	}
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if final {
-		if err := store.SaveIdempotentResponse(ctx, s.db, &store.IdempotencyKey{
-			OrgID: orgID, Key: key, Route: c.FullPath(), RequestHash: hash, StatusCode: status, Response: raw,
-		}); err != nil {
-			s.log.WarnContext(ctx, "could not store idempotent response", "request_id", requestID(c), "error", err)
-		}
-	}
-	c.Data(status, contentTypeFor(status), raw)
-}
-
-func contentTypeFor(status int) string {
-	if status >= 400 {
-		return problemContentType
-	}
-	return "application/json"
-}
-
-func (s *Server) respond(c *gin.Context, do func() (int, any, bool, error)) {
-	status, payload, _, err := do()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(status, payload)
 }

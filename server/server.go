@@ -33,6 +33,9 @@ type Config struct {
 	GiveTimeout time.Duration
 	// TaskQueue defaults to workflows.TaskQueue; tests give each instance its own.
 	TaskQueue string
+	// StartCheck is how often a waiting retry or restart checks the database for a start
+	// whose signal was lost (zero: the workflows' default).
+	StartCheck time.Duration
 }
 
 // Deps are the API's collaborators, injected by the command that runs it.

@@ -17,7 +17,6 @@ type issueStart struct {
 	workflowID   string
 	workflowType string
 	input        any
-	reuse        enumspb.WorkflowIdReusePolicy
 	orgID        string
 	memberID     string
 	shootID      string
@@ -38,7 +37,10 @@ func (s *Server) issue(ctx context.Context, st issueStart, result any) error {
 		ID:                       st.workflowID,
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    st.reuse,
+		// A closed run never refuses a new one: Postgres, not Temporal's retention of old
+		// runs, decides whether a shoot was retried (a database restored from a backup
+		// must not be contradicted by runs it no longer knows).
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.KeyOrgID.ValueSet(st.orgID), workflows.KeyMemberID.ValueSet(st.memberID),
 			workflows.KeyShootID.ValueSet(st.shootID), workflows.KeyRetryStage.ValueSet(workflows.StageReserving),
@@ -59,4 +61,9 @@ func (s *Server) issue(ctx context.Context, st issueStart, result any) error {
 		err = handle.Get(ctx, result)
 	}
 	return workflowError(err, st.closed)
+}
+
+// tuning is the wait's schedule given to new retries and restarts.
+func (s *Server) tuning() workflows.Tuning {
+	return workflows.Tuning{StartCheck: s.cfg.StartCheck}
 }

@@ -88,6 +88,7 @@ func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
 		Config: server.Config{
 			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
 			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies, TaskQueue: cfg.TemporalTaskQueue,
+			StartCheck: cfg.StartCheck,
 		},
 	})
 }

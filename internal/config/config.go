@@ -46,6 +46,7 @@ type Config struct {
 	PipelineToken      string
 	RetryWindow        time.Duration
 	RetryReminders     []time.Duration
+	StartCheck         time.Duration
 	WorkerMetricsAddr  string
 	LogLevel           string
 	ShutdownTimeout    time.Duration
@@ -76,6 +77,7 @@ var Vars = []Var{
 	{"PIPELINE_TOKEN", "random in dev, required otherwise", "bearer token of the pipeline endpoints"},
 	{"RETRY_WINDOW", "60d", "how long after completion a retry is allowed (Go duration, d suffix allowed)"},
 	{"RETRY_REMINDERS", "3d,7d", "comma-separated delays after the retry email for reminders; empty: none"},
+	{"START_CHECK_INTERVAL", "1h", "how often a pending retry or restart checks the database for a start whose signal was lost"},
 	{"WORKER_METRICS_ADDR", ":9090", "worker's /metrics and /healthz listen address; empty disables"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and activities"},
@@ -123,6 +125,9 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 	if c.ShutdownTimeout, err = ParseDuration(get("SHUTDOWN_TIMEOUT", "25s")); err != nil || c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", orPositive(err))
+	}
+	if c.StartCheck, err = ParseDuration(get("START_CHECK_INTERVAL", "1h")); err != nil || c.StartCheck < time.Second {
+		bad("START_CHECK_INTERVAL", errors.New("must be a duration of at least 1s"))
 	}
 	reminders, set := lookupEnv("RETRY_REMINDERS")
 	if !set {

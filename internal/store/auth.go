@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 
 	"github.com/uptrace/bun"
 )
@@ -27,24 +25,4 @@ func FindAPIKey(ctx context.Context, db bun.IDB, hash []byte) (*Principal, error
 		return nil, notFound(err, "api key")
 	}
 	return p, nil
-}
-
-// SaveIdempotentResponse keeps the first answer to an Idempotency-Key; a concurrent
-// first writer wins and later replays read its answer.
-func SaveIdempotentResponse(ctx context.Context, db bun.IDB, k *IdempotencyKey) error {
-	_, err := db.NewInsert().Model(k).On("CONFLICT (org_id, key) DO NOTHING").Exec(ctx)
-	return err
-}
-
-// GetIdempotentResponse reads a stored answer, or nil.
-func GetIdempotentResponse(ctx context.Context, db bun.IDB, orgID, key string) (*IdempotencyKey, error) {
-	k := new(IdempotencyKey)
-	err := db.NewSelect().Model(k).Where("org_id = ? AND key = ?", orgID, key).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return k, nil
 }

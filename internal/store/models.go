@@ -224,7 +224,7 @@ type IdempotencyKey struct {
 	Key         string    `bun:"key,pk"`
 	Route       string    `bun:"route"`
 	RequestHash string    `bun:"request_hash"`
-	StatusCode  int       `bun:"status_code"`
+	StatusCode  *int      `bun:"status_code"`         // nil while the first request runs
 	Response    []byte    `bun:"response,type:bytea"` // the exact bytes first sent
 	CreatedAt   time.Time `bun:"created_at,nullzero,default:now()"`
 }

@@ -64,6 +64,12 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 		// is seen here rather than refused as an open shoot.
 		existing := new(Restart)
 		err := tx.NewSelect().Model(existing).Where("id = ?", p.RestartID).Scan(ctx)
+		if err == nil && existing.MemberID != p.MemberID {
+			return problem.New(problem.IdempotencyKeyReused, "this restart id belongs to another member")
+		}
+		if err == nil && existing.Status == StatusFailed {
+			return problem.New(problem.Canceled, "this restart was canceled; it is not resumed")
+		}
 		if err == nil {
 			out = existing
 			return nil

@@ -49,6 +49,13 @@ func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry
 		// committed first is then seen here, not mistaken for another pending retry.
 		existing := new(Retry)
 		err := tx.NewSelect().Model(existing).Where("id = ?", p.RetryID).Scan(ctx)
+		if err == nil && (existing.ShootID != p.ShootID || existing.MemberID != p.MemberID) {
+			// The id derives from an Idempotency-Key that another request used first.
+			return problem.New(problem.IdempotencyKeyReused, "this retry id belongs to another shoot")
+		}
+		if err == nil && existing.Status == StatusFailed {
+			return problem.New(problem.Canceled, "this retry was canceled; it is not resumed")
+		}
 		if err == nil {
 			out = existing
 			return nil

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// idempotent runs do once per Idempotency-Key. The key is claimed before do runs, with a
+// hash of the request (method, path and the JSON body, whatever its formatting): another
+// request with the same key and another body is refused however the two interleave.
+// The same request again replays the stored answer, or, while there is none, runs do
+// again, which attaches to the work of the first (the ids of what do creates derive
+// from the key). Refusals are stored, so a replay never acts on a refused request;
+// answers do marks as not final, and server errors, are not: a 5xx is never final, and
+// the same key completes the request once the dependencies are back.
+func (s *Server) idempotent(c *gin.Context, body []byte, do func() (status int, payload any, final bool, err error)) {
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" {
+		s.respond(c, do)
+		return
+	}
+	if len(key) > 255 || !validText(key) {
+		s.abort(c, problem.InvalidParameter, "Idempotency-Key must be at most 255 characters of text")
+		return
+	}
+	ctx := c.Request.Context()
+	orgID := principal(c).OrgID
+	sum := sha256.Sum256(append([]byte(c.Request.Method+" "+c.Request.URL.Path+"\n"), canonicalJSON(body)...))
+	hash := hex.EncodeToString(sum[:])
+	claim, err := store.ClaimIdempotencyKey(ctx, s.db, orgID, key, c.FullPath(), hash, s.now())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if claim.RequestHash != hash {
+		s.abort(c, problem.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
+		return
+	}
+	if claim.StatusCode != nil {
+		c.Header("Idempotent-Replayed", "true")
+		c.Data(*claim.StatusCode, contentTypeFor(*claim.StatusCode), claim.Response)
+		return
+	}
+	status, payload, final, err := do()
+	if err != nil {
+		pe, ok := problem.As(err)
+		if !ok || pe.Code.Status() >= 500 {
+			s.fail(c, err)
+			return
+		}
+		status, payload = pe.Code.Status(), s.problemFor(c, pe)
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if final {
+		if err := store.SaveIdempotentResponse(ctx, s.db, orgID, key, hash, status, raw); err != nil {
+			// The answer stands; a replay runs the request again and attaches to its work.
+			s.log.WarnContext(ctx, "could not store idempotent response", "request_id", requestID(c), "error", err)
+		}
+	}
+	c.Data(status, contentTypeFor(status), raw)
+}
+
+func contentTypeFor(status int) string {
+	if status >= 400 {
+		return problemContentType
+	}
+	return "application/json"
+}
+
+func (s *Server) respond(c *gin.Context, do func() (int, any, bool, error)) {
+	status, payload, _, err := do()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(status, payload)
+}
