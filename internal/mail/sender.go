@@ -197,11 +197,11 @@ func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
 	if err != nil {
 		return "", s.classify(ctx, err)
 	}
-	// mailersend-go leaves a successful response open; reading it to the end
-	// lets the connection be reused.
+	// mailersend-go leaves a successful response open; reading it (bounded:
+	// a success body is a small JSON document or empty) lets the connection
+	// be reused.
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxSuccessBody))
-	_, _ = io.Copy(io.Discard, resp.Body)
 
 	// Any 2xx is a delivered request, with or without an id: answering it with
 	// an error would make the activity retry and send the message again.
@@ -266,8 +266,8 @@ func (s *Sender) logWarnings(ctx context.Context, status int, hasID bool, warnin
 	slices.Sort(reasonList)
 	msg := "email accepted with warnings"
 	if !hasID {
-		// Nothing was (or will be) sent when every recipient was suppressed;
-		// the message counts as delivered so it is not sent again.
+		// Typically every recipient was suppressed and nothing went out; the
+		// message still counts as delivered so it is never sent twice.
 		msg = "email accepted without a message id"
 	}
 	s.logger.WarnContext(ctx, msg, "status", status, "warnings", len(warnings),
