@@ -95,7 +95,7 @@ func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
 
 // startWorker starts the Temporal worker; stop it before close.
 func (p *process) startWorker() (sdkworker.Worker, error) {
-	sender, err := newSender(p.cfg)
+	sender, err := newSender(p.cfg, p.logger, p.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -164,10 +164,13 @@ func newLinks(cfg *config.Config) (*linktoken.Signer, error) {
 	return s, nil
 }
 
-func newSender(cfg *config.Config) (*mail.Sender, error) {
+// newSender's logger and metrics carry its alerts: a 401 or 403 from MailerSend
+// stops all mail until an operator fixes the key or account.
+func newSender(cfg *config.Config, logger *slog.Logger, m *metrics.Metrics) (*mail.Sender, error) {
 	s, err := mail.NewSender(mail.Config{
 		APIKey: cfg.MailerSendAPIKey, LocalURL: cfg.MailLocalURL,
-		From: mail.Address{Email: cfg.MailFrom, Name: cfg.MailFromName},
+		From:   mail.Address{Email: cfg.MailFrom, Name: cfg.MailFromName},
+		Logger: logger, Alerts: m,
 	})
 	if err != nil {
 		return nil, configError{err}

@@ -8,11 +8,14 @@ package mail
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +47,35 @@ const (
 	// maxErrorMessage keeps a provider message short enough for logs and
 	// database columns.
 	maxErrorMessage = 300
+
+	// authRetryDelay is the least delay before retrying after a 401 or 403. A
+	// wrong key or a suspended account is fixed by a person, not in seconds;
+	// the activity's ordinary backoff would spend its first attempts (and the
+	// account's request quota) within a minute, so retries start slow.
+	authRetryDelay = 5 * time.Minute
+
+	// maxSuccessBody bounds how much of a 2xx answer is read for warnings.
+	maxSuccessBody = 64 << 10
+
+	// maxWarnings bounds how many provider warnings one log line carries.
+	maxWarnings = 10
 )
+
+// NoMessageID is the id Send returns for a message MailerSend accepted (2xx)
+// without an X-Message-Id header. It is deliberately empty rather than a
+// made-up marker: there is nothing to look up at MailerSend, and an empty id
+// still means "delivered" to the caller, which must not send again. MailerSend
+// omits the id when it accepted the request but sent nothing, e.g. because
+// every recipient is suppressed; the answer then carries "warnings", which
+// Send logs.
+const NoMessageID = ""
+
+// AuthAlerts is told about every 401 or 403 from MailerSend, so an operator
+// hears that the API key or the account is broken while the retries go on.
+// *metrics.Metrics implements it with retryd_email_provider_auth_failures_total.
+type AuthAlerts interface {
+	EmailProviderAuthFailure(status int)
+}
 
 // Address is an email address with an optional display name.
 type Address struct {
@@ -78,6 +109,11 @@ type Config struct {
 	From Address
 	// Timeout bounds each HTTP call; DefaultTimeout when zero or negative.
 	Timeout time.Duration
+	// Logger receives the auth-failure alerts (error level) and provider
+	// warnings; nil discards them.
+	Logger *slog.Logger
+	// Alerts counts auth failures; nil counts nothing.
+	Alerts AuthAlerts
 }
 
 // Sender sends messages through mailersend-go. It is safe for concurrent use.
@@ -86,6 +122,8 @@ type Sender struct {
 	from   Address
 	local  bool
 	apiKey string // kept only to scrub it from error messages
+	logger *slog.Logger
+	alerts AuthAlerts
 }
 
 // NewSender builds a Sender for the real API (cfg.APIKey) or the local
@@ -108,7 +146,11 @@ func newSender(cfg Config, base http.RoundTripper) (*Sender, error) {
 		base = http.DefaultTransport
 	}
 
-	s := &Sender{from: cfg.From, apiKey: cfg.APIKey}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Sender{from: cfg.From, apiKey: cfg.APIKey, logger: logger.With("component", "mail"), alerts: cfg.Alerts}
 	transport := base
 	key := cfg.APIKey
 	if key == "" {
@@ -132,9 +174,10 @@ func newSender(cfg Config, base http.RoundTripper) (*Sender, error) {
 // Local reports whether messages go to the local endpoint instead of MailerSend.
 func (s *Sender) Local() bool { return s.local }
 
-// Send submits one message and returns MailerSend's message id. Errors are
-// *SendError; IsPermanent tells whether retrying can help. ctx bounds the call
-// in addition to the configured timeout.
+// Send submits one message and returns MailerSend's message id, or
+// NoMessageID when MailerSend accepted it without one. Errors are *SendError;
+// IsPermanent tells whether retrying can help. ctx bounds the call in addition
+// to the configured timeout.
 func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
 	if err := checkMessage(m); err != nil {
 		return "", err
@@ -154,21 +197,81 @@ func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
 	if err != nil {
 		return "", s.classify(ctx, err)
 	}
-	// mailersend-go leaves a successful response open; draining it lets the
-	// connection be reused.
+	// mailersend-go leaves a successful response open; reading it (bounded:
+	// a success body is a small JSON document or empty) lets the connection
+	// be reused.
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxSuccessBody))
 
+	// Any 2xx is a delivered request, with or without an id: answering it with
+	// an error would make the activity retry and send the message again.
 	id := resp.Header.Get("X-Message-Id")
+	if w := parseWarnings(body); len(w) > 0 || id == "" {
+		s.logWarnings(ctx, resp.StatusCode, id != "", w)
+	}
 	if id == "" {
-		// Without an id the message cannot be tracked; report it as transient so
-		// the caller's retry policy decides, as with any unclear outcome.
-		return "", &SendError{
-			StatusCode: resp.StatusCode,
-			Message:    "accepted without an X-Message-Id header",
-		}
+		return NoMessageID, nil
 	}
 	return id, nil
+}
+
+// providerWarning is one entry of the "warnings" MailerSend may put in a 2xx
+// answer. Recipients are decoded only to count them and collect the reasons;
+// their addresses never leave this package.
+type providerWarning struct {
+	Type       string `json:"type"`
+	Warning    string `json:"warning"`
+	Recipients []struct {
+		Reasons []string `json:"reasons"`
+	} `json:"recipients"`
+}
+
+// parseWarnings reads the warnings of a 2xx answer; a body that is empty or
+// not the documented JSON has none.
+func parseWarnings(body []byte) []providerWarning {
+	var doc struct {
+		Warnings []providerWarning `json:"warnings"`
+	}
+	if len(body) == 0 || json.Unmarshal(body, &doc) != nil {
+		return nil
+	}
+	return doc.Warnings
+}
+
+// logWarnings records what MailerSend said about a message it accepted, with
+// types, reasons and counts but no addresses.
+func (s *Sender) logWarnings(ctx context.Context, status int, hasID bool, warnings []providerWarning) {
+	types := make([]string, 0, min(len(warnings), maxWarnings))
+	texts := make([]string, 0, cap(types))
+	reasons := map[string]bool{}
+	recipients := 0
+	for i, w := range warnings {
+		recipients += len(w.Recipients)
+		for _, r := range w.Recipients {
+			for _, reason := range r.Reasons {
+				if len(reasons) < maxWarnings {
+					reasons[s.scrub(reason)] = true
+				}
+			}
+		}
+		if i < maxWarnings {
+			types = append(types, s.scrub(w.Type))
+			texts = append(texts, s.scrub(w.Warning))
+		}
+	}
+	reasonList := make([]string, 0, len(reasons))
+	for r := range reasons {
+		reasonList = append(reasonList, r)
+	}
+	slices.Sort(reasonList)
+	msg := "email accepted with warnings"
+	if !hasID {
+		// Typically every recipient was suppressed and nothing went out; the
+		// message still counts as delivered so it is never sent twice.
+		msg = "email accepted without a message id"
+	}
+	s.logger.WarnContext(ctx, msg, "status", status, "warnings", len(warnings),
+		"types", types, "texts", texts, "recipients", recipients, "reasons", reasonList)
 }
 
 // checkMessage rejects messages MailerSend would refuse with 422 anyway,
@@ -207,13 +310,18 @@ func (s *Sender) classify(ctx context.Context, err error) error {
 		if msg == "" {
 			msg = http.StatusText(status)
 		}
+		class := classifyStatus(status)
 		se := &SendError{
 			StatusCode: status,
-			Permanent:  permanentStatus(status),
+			Permanent:  class == statusPermanent,
 			Message:    s.scrub(msg),
 		}
 		if !se.Permanent {
 			se.RetryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
+		}
+		if class == statusAuth {
+			se.RetryAfter = max(se.RetryAfter, authRetryDelay)
+			s.alertAuth(ctx, se)
 		}
 		return se
 	}
@@ -232,20 +340,62 @@ func (s *Sender) classify(ctx context.Context, err error) error {
 	return &SendError{Message: "network error: " + s.scrub(detail.Error()), err: err}
 }
 
-// permanentStatus follows MailerSend's semantics: validation, auth and
-// routing failures repeat identically on retry, while throttling, timeouts and
-// server errors pass.
-func permanentStatus(status int) bool {
+// statusClass is what a MailerSend error status means for the message.
+type statusClass int
+
+const (
+	// statusTransient: the same message may go through later; retry with
+	// backoff, honouring Retry-After.
+	statusTransient statusClass = iota
+	// statusPermanent: the message itself is refused and would be refused
+	// again; fail it without retrying.
+	statusPermanent
+	// statusAuth: the account or key is wrong. The message is fine and an
+	// operator can fix the cause, so it is transient, retried no sooner than
+	// authRetryDelay, and alerts (error log and counter) on every attempt.
+	statusAuth
+)
+
+// classifyStatus maps MailerSend's answers (2xx never reaches it):
+//
+//	status              class       retry                     alert
+//	2xx + X-Message-Id  delivered   -                         -
+//	2xx, no id          delivered   - (id is NoMessageID)     warning log
+//	401, 403            transient   after >= authRetryDelay   error log + counter
+//	408, 421, 429, 5xx  transient   backoff or Retry-After    -
+//	400, 404, 422       permanent   never                     -
+//	other 4xx           permanent   never                     -
+//	other (no answer)   transient   backoff                   -
+//
+// MailerSend documents 401 and 403 as permanent, and for one request they
+// are; but they describe the account (revoked or mistyped key, missing
+// permission, suspended account), so failing the message would drop mail
+// silently until someone noticed.
+func classifyStatus(status int) statusClass {
 	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return statusAuth
 	case http.StatusRequestTimeout, http.StatusMisdirectedRequest, http.StatusTooManyRequests:
-		return false
-	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
-		http.StatusNotFound, http.StatusUnprocessableEntity:
-		return true
+		return statusTransient
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity:
+		return statusPermanent
 	}
 	// Other 4xx (413, 415, ...) describe the request, not the server's state.
 	// Anything else (5xx, odd statuses) may clear up.
-	return status >= 400 && status < 500
+	if status >= 400 && status < 500 {
+		return statusPermanent
+	}
+	return statusTransient
+}
+
+// alertAuth tells the operator MailerSend refused the credentials. The line
+// names the status and the provider's scrubbed message, never the key.
+func (s *Sender) alertAuth(ctx context.Context, se *SendError) {
+	if s.alerts != nil {
+		s.alerts.EmailProviderAuthFailure(se.StatusCode)
+	}
+	s.logger.ErrorContext(ctx, "email provider refused the API key or account; check MAILERSEND_API_KEY and the MailerSend account (sends are retried)",
+		"status", se.StatusCode, "provider_message", se.Message, "retry_after", se.RetryAfter.String())
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 means "not given".

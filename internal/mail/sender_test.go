@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/metrics"
 )
 
 // testFrom is the sender every test configures.
@@ -215,9 +218,13 @@ func TestClassification(t *testing.T) {
 		{421, nil, "Misdirected", false, 0},
 		{422, nil, "The from.email domain must be verified in your account to send emails. #MS42207", true, 0},
 		{400, nil, "Bad request.", true, 0},
-		{401, nil, "Unauthenticated.", true, 0},
-		{403, nil, "This action is unauthorized.", true, 0},
+		// A broken key or account: retried slowly (and alerted, see
+		// TestAuthFailuresAreTransientAndAlert), never dropped.
+		{401, nil, "Unauthenticated.", false, authRetryDelay},
+		{403, nil, "This action is unauthorized.", false, authRetryDelay},
+		{403, map[string]string{"Retry-After": "3600"}, "This action is unauthorized.", false, time.Hour},
 		{404, nil, "Not found.", true, 0},
+		{413, nil, "Too Large.", true, 0},
 		// A Retry-After on a permanent failure must not invite a retry.
 		{422, map[string]string{"Retry-After": "60"}, "The subject field is required.", true, 0},
 	}
@@ -269,12 +276,225 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestAcceptedWithoutMessageIDIsTransient(t *testing.T) {
-	s, _ := stub(t, http.StatusAccepted, nil, "")
+// allSuppressed is the body MailerSend answers when it accepted the request but
+// sent nothing, because every recipient is on a suppression list: no X-Message-Id.
+const allSuppressed = `{"warnings":[{"type":"ALL_SUPPRESSED","warning":"None of the recipients were sent this email because they are all suppressed.","recipients":[{"email":"ada@acme.test","name":"Ada","reasons":["hard_bounced"]}]}]}`
+
+// stubBody answers every request with a fixed status, headers and raw body.
+func stubBody(t *testing.T, status int, header map[string]string, body string) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		for k, v := range header {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+func TestAcceptedWithoutMessageIDIsDelivered(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"202 all suppressed", http.StatusAccepted, allSuppressed},
+		{"202 empty body", http.StatusAccepted, ""},
+		{"200 empty body", http.StatusOK, ""},
+		{"200 not json", http.StatusOK, "<html>ok</html>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, calls := stubBody(t, tc.status, nil, tc.body)
+			logs, logger := captureLogs()
+			s, err := NewSender(Config{LocalURL: srv.URL, From: testFrom(), Logger: logger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := s.Send(context.Background(), testMessage())
+			if err != nil || id != NoMessageID {
+				t.Fatalf("Send = %q, %v; want delivered without an id (an error makes the activity send again)", id, err)
+			}
+			if calls.Load() != 1 {
+				t.Fatalf("%d calls, want 1", calls.Load())
+			}
+			out := logs.String()
+			if !strings.Contains(out, `"level":"WARN","msg":"email accepted without a message id"`) ||
+				!strings.Contains(out, fmt.Sprintf(`"status":%d`, tc.status)) {
+				t.Fatalf("no warning line for the missing id:\n%s", out)
+			}
+			if strings.Contains(out, "@") {
+				t.Fatalf("log carries an address:\n%s", out)
+			}
+			if tc.body == allSuppressed && !strings.Contains(out, `"types":["ALL_SUPPRESSED"]`) ||
+				tc.body == allSuppressed && !strings.Contains(out, `"recipients":1,"reasons":["hard_bounced"]`) {
+				t.Fatalf("warnings not logged:\n%s", out)
+			}
+		})
+	}
+}
+
+// captureLogs is a JSON logger whose output the test can read.
+func captureLogs() (*syncBuffer, *slog.Logger) {
+	b := &syncBuffer{}
+	return b, slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{
+		// Drop the timestamp so lines compare by content.
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestWarningsWithMessageIDAreLogged(t *testing.T) {
+	body := `{"warnings":[{"type":"SOME_SUPPRESSED","warning":"Some of the recipients (ada@acme.test) were suppressed.","recipients":[{"email":"ada@acme.test","reasons":["unsubscribed"]}]}]}`
+	srv, _ := stubBody(t, http.StatusAccepted, map[string]string{"X-Message-Id": "0123456789abcdef01234567"}, body)
+	logs, logger := captureLogs()
+	s, err := NewSender(Config{LocalURL: srv.URL, From: testFrom(), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	id, err := s.Send(context.Background(), testMessage())
-	var se *SendError
-	if id != "" || !errors.As(err, &se) || se.Permanent || se.StatusCode != http.StatusAccepted {
-		t.Fatalf("Send = %q, %v; want transient SendError with status 202", id, err)
+	if err != nil || id != "0123456789abcdef01234567" {
+		t.Fatalf("Send = %q, %v", id, err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"msg":"email accepted with warnings"`) || !strings.Contains(out, `"types":["SOME_SUPPRESSED"]`) ||
+		!strings.Contains(out, `"reasons":["unsubscribed"]`) || !strings.Contains(out, "[address]") {
+		t.Fatalf("warning not logged as expected:\n%s", out)
+	}
+	if strings.Contains(out, "@") {
+		t.Fatalf("log carries an address:\n%s", out)
+	}
+
+	// A plain delivery logs nothing.
+	srv, _ = stubBody(t, http.StatusAccepted, map[string]string{"X-Message-Id": "0123456789abcdef01234567"}, "")
+	logs, logger = captureLogs()
+	s, _ = NewSender(Config{LocalURL: srv.URL, From: testFrom(), Logger: logger})
+	if _, err := s.Send(context.Background(), testMessage()); err != nil {
+		t.Fatal(err)
+	}
+	if out := logs.String(); out != "" {
+		t.Fatalf("plain delivery logged:\n%s", out)
+	}
+}
+
+func TestAuthFailuresAreTransientAndAlert(t *testing.T) {
+	for _, tc := range []struct {
+		status  int
+		message string
+	}{
+		{http.StatusUnauthorized, "Unauthenticated."},
+		{http.StatusForbidden, "This action is unauthorized."},
+	} {
+		srv, calls := stubBody(t, tc.status, nil, `{"message":"`+tc.message+`"}`)
+		logs, logger := captureLogs()
+		m := metrics.New()
+		s, err := newSender(Config{APIKey: "mlsn.secret", From: testFrom(), Logger: logger, Alerts: m}, &rewriteOnly{target: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Send(context.Background(), testMessage())
+		var se *SendError
+		if !errors.As(err, &se) || se.StatusCode != tc.status || se.Message != tc.message {
+			t.Fatalf("%d: err = %#v, want a SendError with the status and message", tc.status, err)
+		}
+		if IsPermanent(err) || se.RetryAfter != authRetryDelay {
+			t.Fatalf("%d: permanent=%v retryAfter=%v; want transient with the auth retry delay %v",
+				tc.status, IsPermanent(err), se.RetryAfter, authRetryDelay)
+		}
+		if strings.Contains(err.Error(), "mlsn.secret") {
+			t.Fatalf("%d: error text %q carries the key", tc.status, err)
+		}
+		if calls.Load() != 1 {
+			t.Fatalf("%d: %d calls, want exactly 1 (no hidden retries)", tc.status, calls.Load())
+		}
+		out := logs.String()
+		if !strings.Contains(out, `"level":"ERROR"`) || !strings.Contains(out, fmt.Sprintf(`"status":%d`, tc.status)) {
+			t.Fatalf("%d: no error-level line naming the status:\n%s", tc.status, out)
+		}
+		if strings.Contains(out, "mlsn.secret") || strings.Contains(out, "@") {
+			t.Fatalf("%d: log carries the key or an address:\n%s", tc.status, out)
+		}
+		if got := scrapeLine(t, m, "retryd_email_provider_auth_failures_total"); got != fmt.Sprintf(`retryd_email_provider_auth_failures_total{status="%d"} 1`, tc.status) {
+			t.Fatalf("%d: counter line %q", tc.status, got)
+		}
+	}
+
+	// Other failures neither alert nor count.
+	srv, _ := stubBody(t, http.StatusUnprocessableEntity, nil, `{"message":"The subject field is required."}`)
+	logs, logger := captureLogs()
+	m := metrics.New()
+	s, err := newSender(Config{APIKey: "mlsn.secret", From: testFrom(), Logger: logger, Alerts: m}, &rewriteOnly{target: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(context.Background(), testMessage()); !IsPermanent(err) {
+		t.Fatalf("422: err = %v, want permanent", err)
+	}
+	if out := logs.String(); out != "" {
+		t.Fatalf("422 logged an alert:\n%s", out)
+	}
+	if got := scrapeLine(t, m, "retryd_email_provider_auth_failures_total"); got != "" {
+		t.Fatalf("422 counted as auth failure: %q", got)
+	}
+}
+
+// scrapeLine is the one sample line of a metric in m's /metrics output, or ""
+// when the metric has no sample yet.
+func scrapeLine(t *testing.T, m *metrics.Metrics, name string) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	var found []string
+	for line := range strings.Lines(rec.Body.String()) {
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+			found = append(found, strings.TrimSpace(line))
+		}
+	}
+	if len(found) > 1 {
+		t.Fatalf("%s has %d samples: %v", name, len(found), found)
+	}
+	return strings.Join(found, "")
+}
+
+func TestAuthFailureWithoutLoggerOrAlerts(t *testing.T) {
+	// Tools and tests build senders without either; the alert path must cope.
+	srv, _ := stubBody(t, http.StatusUnauthorized, nil, `{"message":"Unauthenticated."}`)
+	s, err := NewSender(Config{LocalURL: srv.URL, From: testFrom()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(context.Background(), testMessage()); err == nil || IsPermanent(err) {
+		t.Fatalf("err = %v, want transient", err)
+	}
+	var nilMetrics *metrics.Metrics
+	s, _ = NewSender(Config{LocalURL: srv.URL, From: testFrom(), Alerts: nilMetrics})
+	if _, err := s.Send(context.Background(), testMessage()); err == nil || IsPermanent(err) {
+		t.Fatalf("err = %v, want transient", err)
 	}
 }
 

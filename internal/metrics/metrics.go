@@ -55,6 +55,7 @@ type Metrics struct {
 	restartsStarted prometheus.Counter
 	emailsSent      *prometheus.CounterVec
 	emailsFailed    *prometheus.CounterVec
+	emailAuthFails  *prometheus.CounterVec
 
 	pending *pendingCollector
 
@@ -101,6 +102,8 @@ func New() *Metrics {
 	m.restartsStarted = counter("restarts_started_total", "Restarts a member started.")
 	m.emailsSent = counterVec("emails_sent_total", "Emails the provider accepted, by kind.", "kind")
 	m.emailsFailed = counterVec("emails_failed_total", "Email send attempts that failed, by kind.", "kind")
+	m.emailAuthFails = counterVec("email_provider_auth_failures_total",
+		"Email send attempts the provider refused with 401 or 403 (API key or account broken; alert on any increase).", "status")
 
 	m.pending = &pendingCollector{
 		retries: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "pending_retries"),
@@ -223,6 +226,20 @@ func (m *Metrics) EmailFailed(kind string) {
 	if m != nil {
 		m.emailsFailed.WithLabelValues(kind).Inc()
 	}
+}
+
+// EmailProviderAuthFailure counts a send the provider refused with 401 or 403, a
+// broken key or account that an operator must fix. The status label holds only
+// those codes (anything else is counted as "other"), so its values stay bounded.
+func (m *Metrics) EmailProviderAuthFailure(status int) {
+	if m == nil {
+		return
+	}
+	label := "other"
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		label = strconv.Itoa(status)
+	}
+	m.emailAuthFails.WithLabelValues(label).Inc()
 }
 
 // PendingCounter answers how many retries and restarts are pending right now.

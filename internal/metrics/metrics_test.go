@@ -85,6 +85,10 @@ func TestCounters(t *testing.T) {
 	m.EmailSent("retry")
 	m.EmailSent("restart")
 	m.EmailFailed("retry_reminder")
+	m.EmailProviderAuthFailure(401)
+	m.EmailProviderAuthFailure(401)
+	m.EmailProviderAuthFailure(403)
+	m.EmailProviderAuthFailure(999) // not an auth status: bounded label
 
 	out := scrape(t, m)
 	for _, want := range []string{
@@ -98,6 +102,9 @@ func TestCounters(t *testing.T) {
 		`retryd_emails_sent_total{kind="retry"} 2`,
 		`retryd_emails_sent_total{kind="restart"} 1`,
 		`retryd_emails_failed_total{kind="retry_reminder"} 1`,
+		`retryd_email_provider_auth_failures_total{status="401"} 2`,
+		`retryd_email_provider_auth_failures_total{status="403"} 1`,
+		`retryd_email_provider_auth_failures_total{status="other"} 1`,
 		"retryd_pending_gauge_errors_total 0",
 	} {
 		assert.Contains(t, out, want+"\n")
@@ -127,6 +134,7 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	m.RestartStarted()
 	m.EmailSent("x")
 	m.EmailFailed("x")
+	m.EmailProviderAuthFailure(401)
 	m.RegisterPendingGauge(nil)
 	require.NotNil(t, m.TemporalHandler())
 	require.NoError(t, m.Close())
