@@ -64,7 +64,8 @@ func consume(credits int, free bool) (Allowance, error) {
 	}
 }
 
-// HasAllowance is rule 6 alone: whether the Actions menu may offer a retry.
+// HasAllowance is rule 6 of docs/product.md alone: whether the Actions menu may offer a
+// retry.
 func HasAllowance(credits int, free bool) bool {
 	_, err := consume(credits, free)
 	return err == nil
