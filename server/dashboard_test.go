@@ -21,7 +21,7 @@ func managedMember(name string, shoots ...seed.Shoot) seed.Member {
 }
 
 // TestDashboardSections: each member is in the section of their most recent shoot, with
-// the actions SPEC §3 allows, and the header counts the organization.
+// the actions the rules of docs/product.md allow, and the header counts the organization.
 func TestDashboardSections(t *testing.T) {
 	app := apptest.Start(t, apptest.Options{})
 	ben := person("Ben Baker", deletedAgo(40), finished(3, 5))

@@ -6,7 +6,8 @@ import (
 	"github.com/headshotpro/retryd/internal/store"
 )
 
-// Response shapes of SPEC §4. Members may be added; none may be renamed.
+// Response shapes of the API (docs/product.md, section 4). Members may be added; none may
+// be renamed.
 
 type memberDTO struct {
 	ID    string  `json:"id"`

@@ -17,8 +17,8 @@ import (
 	"github.com/headshotpro/retryd/workflows"
 )
 
-// TestPendingRetrySurvivesRestarts checks SPEC §5: "A pending retry survives worker
-// restarts, Temporal server restarts and deploys." A retry is given and its email sent;
+// TestPendingRetrySurvivesRestarts checks that a pending retry survives worker restarts,
+// Temporal server restarts and deploys (docs/product.md, section 5). A retry is given and its email sent;
 // then the worker is replaced, and the Temporal server (with its state in a SQLite file)
 // is stopped and started again on the same port, with the API and worker re-dialling.
 // Afterwards the workflow still answers "pending", the reminder timer set before the

@@ -117,7 +117,7 @@ func (s *Server) signalStarted(ctx context.Context, st *store.Started) {
 
 // completeRequest is the pipeline's report. results may list the photos (as storage
 // keys or URLs, plain strings or {"storage_key"|"url": …} objects) or just count them,
-// as the seed file does; result_count counts them too.
+// as a seed file does; result_count counts them too.
 type completeRequest struct {
 	Results     json.RawMessage `json:"results"`
 	ResultCount *int            `json:"result_count"`

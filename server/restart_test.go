@@ -17,7 +17,7 @@ func deletedShoot() seed.Shoot {
 	return seed.Shoot{Status: "deleted", DeletedAt: daysAgo(2)}
 }
 
-// TestRestartManagedMember covers SPEC §3 "Restart a deleted shoot" through HTTP, with
+// TestRestartManagedMember covers the restart rules of docs/product.md through HTTP, with
 // an automation key as the caller.
 func TestRestartManagedMember(t *testing.T) {
 	app := apptest.Start(t, apptest.Options{})

@@ -12,9 +12,9 @@ import (
 	"github.com/headshotpro/retryd/workflows"
 )
 
-// TestGiveRetryRefusals checks every give-retry rule of SPEC §3 through HTTP: the refusal's
-// code and status, the preview's state for the same case, and that a refused request
-// starts no workflow and consumes no allowance.
+// TestGiveRetryRefusals checks every give-retry rule of docs/product.md through HTTP:
+// the refusal's code and status, the preview's state for the same case, and that a
+// refused request starts no workflow and consumes no allowance.
 func TestGiveRetryRefusals(t *testing.T) {
 	app := apptest.Start(t, apptest.Options{})
 	exhausted := person("Xena Exhausted", finished(5, 4))
@@ -177,7 +177,7 @@ func TestGiveRetryRefusals(t *testing.T) {
 }
 
 // TestGiveRetryUsesRetryCreditFirst: a retry credit is consumed before the free retry,
-// which stays available (SPEC §3 effect 1).
+// which stays available (effect 1 in docs/product.md).
 func TestGiveRetryUsesRetryCreditFirst(t *testing.T) {
 	app := apptest.Start(t, apptest.Options{})
 	cora := person("Cora Credits", finished(3, 6))

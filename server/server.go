@@ -1,6 +1,6 @@
-// Package server is retryd's HTTP API (SPEC §4), served by Gin: the admin dashboard and
-// retries, the member link endpoints, the pipeline's reports, health and the local
-// mailbox. Handlers validate input, read through package store and start or signal
+// Package server is retryd's HTTP API (summary in docs/product.md), served by Gin: the
+// admin dashboard and retries, the member link endpoints, the pipeline's reports,
+// health and the local mailbox. Handlers validate input, read through package store and start or signal
 // workflows; the rules themselves live in packages rules and store.
 package server
 

@@ -17,9 +17,9 @@ func daysAgo(d float64) *time.Time {
 	return &t
 }
 
-// TestGiveRetryStory walks SPEC §3 end to end through HTTP: dashboard, preview, give,
-// In Progress, email, pending notice, refusal, member start, free submission,
-// completion and the one-retry-per-shoot refusal.
+// TestGiveRetryStory walks the give-retry rules of docs/product.md end to end through
+// HTTP: dashboard, preview, give, In Progress, email, pending notice, refusal, member
+// start, free submission, completion and the one-retry-per-shoot refusal.
 func TestGiveRetryStory(t *testing.T) {
 	app := apptest.Start(t, apptest.Options{Reminders: []time.Duration{72 * time.Hour}})
 	ada := seed.Member{Name: "Ada Lovelace", Email: apptest.Ptr("ada@acme.test"), Kind: "individual",
@@ -45,7 +45,7 @@ func TestGiveRetryStory(t *testing.T) {
 		t.Fatalf("result_count = %v", rc)
 	}
 
-	// Preview: confirm with the seed's two effects and button label.
+	// Preview: confirm with the help page's two effects and button label.
 	r = app.Do(t, "GET", "/api/v1/admin/members/"+memberID+"/retry-preview?shoot_id="+shootID, key, nil)
 	p := r.JSON(t)
 	if p["state"] != "confirm" || p["confirm_label"] != "Delete results and retry" {

@@ -101,11 +101,17 @@ func (p *process) startWorker() (sdkworker.Worker, error) {
 	}
 	acts := activities.New(p.db, sender, p.links, p.cfg.AppBaseURL, p.cfg.RetryWindow, p.logger)
 	acts.Metrics = p.metrics
-	w := worker.New(p.tc, acts, worker.Options{TaskQueue: p.cfg.TemporalTaskQueue})
+	w := worker.New(p.tc, acts, workerOptions(p.cfg))
 	if err := w.Start(); err != nil {
 		return nil, dependencyError{fmt.Errorf("start worker: %w", err)}
 	}
 	return w, nil
+}
+
+// workerOptions carries the configuration the worker needs. SHUTDOWN_TIMEOUT bounds the
+// worker's drain as it bounds the API's, so one setting matches one stop_grace_period.
+func workerOptions(cfg *config.Config) worker.Options {
+	return worker.Options{TaskQueue: cfg.TemporalTaskQueue, StopTimeout: cfg.ShutdownTimeout}
 }
 
 func newLogger(cfg *config.Config) *slog.Logger {

@@ -98,7 +98,7 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 func runSeed(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	file := fs.String("file", "", "seed file (JSON, see SPEC §8)")
+	file := fs.String("file", "", "seed file (JSON; docs/product.md describes its shape)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}

@@ -1,5 +1,5 @@
 // Command retryd is the headshot retries service: one binary with the API server, the
-// Temporal worker, migrations, the seed loader and an all-in-one dev mode.
+// Temporal worker, migrations, loading seed files and an all-in-one dev mode.
 package main
 
 import (

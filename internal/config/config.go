@@ -1,6 +1,7 @@
-// Package config reads retryd's configuration from the environment (SPEC §8), applies the
-// documented defaults and validates it once at start, so a bad value stops the process
-// with a message naming the variable instead of failing on the first request.
+// Package config reads retryd's configuration from the environment (README.md and
+// docs/product.md list the variables), applies the documented defaults and validates it
+// once at start, so a bad value stops the process with a message naming the variable
+// instead of failing on the first request.
 package config
 
 import (
@@ -59,7 +60,9 @@ type Var struct {
 	Name, Default, Meaning string
 }
 
-// Vars lists every variable retryd reads, in the order --help prints them.
+// Vars lists every variable retryd reads, in the order --help prints them. Some are read
+// elsewhere (RETRYD_TEMPORAL_CLI by internal/devserver, TEMPORAL_API_KEY and its kin by
+// the SDK's envconfig) but belong here all the same: this list is what an operator sees.
 var Vars = []Var{
 	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/retryd?sslmode=disable", "Postgres URL"},
 	{"HTTP_ADDR", ":8080", "API listen address"},
@@ -83,6 +86,7 @@ var Vars = []Var{
 	{"SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and activities"},
 	{"TRUSTED_PROXIES", "(none)", "comma-separated CIDRs whose X-Forwarded-For is believed"},
 	{"RETRYD_DEV_DIR", "~/.cache/retryd/dev", "dev only: where the dev server keeps its database"},
+	{"RETRYD_TEMPORAL_CLI", "${XDG_CACHE_HOME:-~/.cache}/retryd/temporal-v1.5.1/temporal", "dev and tests: path of the Temporal CLI to use, built there from Go module source when missing"},
 }
 
 // Load reads the environment through lookupEnv (os.LookupEnv in production, a map in

@@ -13,7 +13,7 @@ import (
 type Code string
 
 const (
-	// Give-retry rules, in the order SPEC §3 checks them.
+	// Give-retry rules 1–6 of docs/product.md, in the order they are checked.
 	NotFound              Code = "not_found"
 	RetryPending          Code = "retry_pending"
 	ShootNotFinished      Code = "shoot_not_finished"

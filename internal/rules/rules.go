@@ -1,6 +1,6 @@
-// Package rules holds the product's eligibility rules (SPEC §3) as pure functions, so the
-// API's preview, the API's pre-check and the activity that reserves under row locks all
-// decide the same way.
+// Package rules holds the product's eligibility rules (docs/product.md, section 3) as pure
+// functions, so the API's preview, the API's pre-check and the activity that reserves
+// under row locks all decide the same way.
 package rules
 
 import (
@@ -22,7 +22,8 @@ const (
 )
 
 // RetryFacts is what the give-retry rules look at. The caller has already established
-// that the member and the shoot belong to the caller's organization (rule 1).
+// that the member and the shoot belong to the caller's organization (rule 1 in
+// docs/product.md).
 type RetryFacts struct {
 	MemberHasPendingRetry bool
 	ShootStatus           string
@@ -32,8 +33,8 @@ type RetryFacts struct {
 	FreeRetryAvailable    bool
 }
 
-// CheckRetry applies rules 2–6 in order and returns the allowance the retry would use, or
-// the first broken rule as a *problem.Error.
+// CheckRetry applies give-retry rules 2–6 of docs/product.md in order and returns the
+// allowance the retry would use, or the first broken rule as a *problem.Error.
 func CheckRetry(f RetryFacts, now time.Time, window time.Duration) (Allowance, error) {
 	if f.MemberHasPendingRetry {
 		return "", problem.New(problem.RetryPending, "the member already has a pending retry; ask them to log in and start their photo shoot")
@@ -50,8 +51,8 @@ func CheckRetry(f RetryFacts, now time.Time, window time.Duration) (Allowance, e
 	return consume(f.RetryCredits, f.FreeRetryAvailable)
 }
 
-// consume is rule 6 and effect 1: a retry credit first (it does not count against the
-// one free retry), else the free retry.
+// consume is rule 6 and effect 1 of docs/product.md: a retry credit first (it does not
+// count against the one free retry), else the free retry.
 func consume(credits int, free bool) (Allowance, error) {
 	switch {
 	case credits > 0:
@@ -63,7 +64,8 @@ func consume(credits int, free bool) (Allowance, error) {
 	}
 }
 
-// HasAllowance is rule 6 alone: whether the Actions menu may offer a retry.
+// HasAllowance is rule 6 of docs/product.md alone: whether the Actions menu may offer a
+// retry.
 func HasAllowance(credits int, free bool) bool {
 	_, err := consume(credits, free)
 	return err == nil

@@ -1,6 +1,6 @@
-// Package seed reads the seed file of SPEC §8 (organizations with their admins, API keys,
-// members, shoots and results) and loads it into Postgres idempotently, in bulk, so an
-// organization of 10,000 members loads in seconds.
+// Package seed reads a seed file (organizations with their admins, API keys, members,
+// shoots and results; the format is in docs/product.md) and loads it into Postgres
+// idempotently, in bulk, so an organization of 10,000 members loads in seconds.
 package seed
 
 import (

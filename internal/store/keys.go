@@ -14,8 +14,8 @@ import (
 	"github.com/headshotpro/retryd/internal/problem"
 )
 
-// API key roles (SPEC §2): an admin key acts as one admin of its organization; an
-// automation key acts as the organization's integration.
+// API key roles (docs/product.md, section 2): an admin key acts as one admin of its
+// organization; an automation key acts as the organization's integration.
 const (
 	APIKeyRoleAdmin      = "admin"
 	APIKeyRoleAutomation = "automation"
