@@ -123,7 +123,7 @@ func (s *Server) pathUUID(c *gin.Context, name string) (string, bool) {
 }
 
 // parseUUID reads the id of a resource in the path or query. An id that cannot exist is
-// answered like one that does not exist for the caller (SPEC rule 1): 404 not_found.
+// answered like one that does not exist for the caller (rule 1 in docs/product.md): 404 not_found.
 func (s *Server) parseUUID(c *gin.Context, v, name string) (string, bool) {
 	id, err := uuid.Parse(v)
 	if err != nil || len(v) != 36 {

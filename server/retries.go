@@ -19,7 +19,7 @@ import (
 	"github.com/headshotpro/retryd/workflows"
 )
 
-// Texts of the confirmation modal; they are the seed help page's words.
+// Texts of the confirmation modal; they are the help page's words (docs/product.md).
 const (
 	effectReset        = "The member's shoot will be reset to onboarding."
 	effectEmail        = "The member receives an email notification with a link to retry their shoot."
