@@ -50,6 +50,10 @@ type Options struct {
 	// Temporal, when set, is the dev server the app connects to instead of the shared one
 	// (durability tests run their own, to restart it). The caller starts and stops it.
 	Temporal *devserver.Server
+	// GiveTimeout bounds how long the API waits on a workflow's database steps.
+	GiveTimeout time.Duration
+	// StartCheck is how often a waiting workflow looks for a lost start signal.
+	StartCheck time.Duration
 }
 
 // App is one running instance of the service.
@@ -138,7 +142,7 @@ func Start(t testing.TB, opts Options) *App {
 	app.apiDeps = server.Deps{
 		DB: db, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger,
 		Config: server.Config{RetryWindow: opts.RetryWindow, Reminders: opts.Reminders, PipelineToken: app.PipelineToken,
-			AppBaseURL: "http://app.test", TaskQueue: app.TaskQueue},
+			AppBaseURL: "http://app.test", TaskQueue: app.TaskQueue, GiveTimeout: opts.GiveTimeout, StartCheck: opts.StartCheck},
 	}
 	app.setHandler(app.buildAPI(t, tc))
 
