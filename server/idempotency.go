@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -84,4 +86,31 @@ func (s *Server) respond(c *gin.Context, do func() (int, any, bool, error)) {
 		return
 	}
 	c.JSON(status, payload)
+}
+
+// SweepIdempotencyKeys deletes expired keys every interval until ctx ends. Lookups treat
+// an expired key as unknown on their own; the sweep only keeps the table small. Every
+// replica may run it: the batches are small and deleting twice is harmless.
+func (s *Server) SweepIdempotencyKeys(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		for {
+			n, err := store.DeleteExpiredIdempotencyKeys(ctx, s.db, s.now(), 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.WarnContext(ctx, "could not delete expired idempotency keys", "error", err)
+				}
+				break
+			}
+			if n < 1000 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

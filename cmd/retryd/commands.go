@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
@@ -33,6 +34,7 @@ func runServe(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	go srv.SweepIdempotencyKeys(ctx, 10*time.Minute)
 	return serveHTTP(ctx, p.cfg.HTTPAddr, srv.Handler(), p.cfg.ShutdownTimeout, p.logger)
 }
 

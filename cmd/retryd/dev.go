@@ -43,7 +43,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 
 	uiURL := "(TEMPORAL_ADDRESS is set: use that cluster's UI)"
 	if !cfg.TemporalAddressSet {
-		srv, err := startDevServer(ctx, cfg, p.logger)
+		identity, err := store.Identity(ctx, db)
+		if err != nil {
+			return err
+		}
+		srv, err := startDevServer(ctx, cfg, identity, p.logger)
 		if err != nil {
 			return err
 		}
@@ -83,10 +87,14 @@ Try:
 Ctrl-C stops everything.
 `, base, cfg.HTTPAddr, uiURL, cfg.TemporalAddress, cfg.TemporalNamespace, base, adminKey, automationKey, cfg.PipelineToken, adminKey, base)
 
+	go api.SweepIdempotencyKeys(ctx, 10*time.Minute)
 	return serveHTTP(ctx, cfg.HTTPAddr, api.Handler(), cfg.ShutdownTimeout, p.logger)
 }
 
-func startDevServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*devserver.Server, error) {
+// startDevServer starts the dev server with the state of this database (its identity):
+// workflows and database always belong together, even after the database is dropped and
+// created again.
+func startDevServer(ctx context.Context, cfg *config.Config, identity string, logger *slog.Logger) (*devserver.Server, error) {
 	dir := cfg.DevDataDir
 	if dir == "" {
 		cache, err := os.UserCacheDir()
@@ -102,10 +110,11 @@ func startDevServer(ctx context.Context, cfg *config.Config, logger *slog.Logger
 	if err != nil {
 		return nil, dependencyError{err}
 	}
-	logger.Info("starting Temporal dev server", "cli", cli, "db", filepath.Join(dir, "temporal.db"))
+	dbFile := filepath.Join(dir, "temporal-"+identity+".db")
+	logger.Info("starting Temporal dev server", "cli", cli, "db", dbFile)
 	srv, err := devserver.Start(ctx, devserver.Options{
 		CLIPath: cli, Port: 7233, UIPort: 8233,
-		Namespace: cfg.TemporalNamespace, DBFile: filepath.Join(dir, "temporal.db"),
+		Namespace: cfg.TemporalNamespace, DBFile: dbFile,
 		SearchAttributes: workflows.SearchAttributeNames,
 	})
 	if err != nil {

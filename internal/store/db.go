@@ -123,3 +123,16 @@ func replaceDatabase(url, from, to string) string {
 func pgQuoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
+
+// Identity names this database for as long as it exists: its name and its oid, which a
+// dropped and re-created database does not keep. `retryd dev` keeps its Temporal state
+// per identity, so a fresh database never meets the workflows of an earlier one.
+func Identity(ctx context.Context, db bun.IDB) (string, error) {
+	var name string
+	var oid int64
+	err := db.NewRaw("SELECT current_database(), oid FROM pg_database WHERE datname = current_database()").Scan(ctx, &name, &oid)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s-%d", name, oid), nil
+}
