@@ -97,8 +97,8 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 	if own != nil {
 		in.IssuedByKind, in.IssuedBy = own.IssuedByKind, own.IssuedBy
 	}
-	if err := s.startRestart(ctx, in, act.RequestID); err != nil {
-		return nil, err
+	if _, err := s.launch.Restart(ctx, in, act.RequestID); err != nil {
+		return nil, workflowError(err, problem.ActiveShootExists)
 	}
 	r, err := store.GetRestart(ctx, s.db, restartID)
 	if err != nil {
@@ -121,18 +121,6 @@ func (s *Server) restartAnswer(ctx context.Context, r *store.Restart) (*restartA
 		out.AccessLink = &link
 	}
 	return out, nil
-}
-
-func (s *Server) startRestart(ctx context.Context, in workflows.RestartInput, requestID string) error {
-	var res workflows.IssueResult
-	return s.issue(ctx, issueStart{
-		workflowID: workflows.RestartWorkflowID(in.MemberID), workflowType: workflows.RestartWorkflowName, input: in,
-		orgID: in.OrgID, memberID: in.MemberID, shootID: in.NewShootID,
-		summary:  "Restart of member " + in.MemberID,
-		details:  "org " + in.OrgID + " · new shoot " + in.NewShootID + " · restart " + in.RestartID,
-		updateID: "issue-" + in.RestartID + "-" + requestID, updateArg: workflows.IssueRequest{RestartID: in.RestartID},
-		closed: problem.ActiveShootExists,
-	}, &res)
 }
 
 type bulkRestartRequest struct {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -10,9 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
@@ -226,8 +223,8 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 	} else if req.Reason != nil {
 		in.Reason = *req.Reason
 	}
-	if err := s.startRetry(ctx, in, act.RequestID); err != nil {
-		return 0, nil, err
+	if _, err := s.launch.Retry(ctx, in, act.RequestID); err != nil {
+		return 0, nil, workflowError(err, problem.ShootAlreadyRetried)
 	}
 	// Kept only once the retry exists, so a refused give leaves no note behind.
 	if req.Note != nil && *req.Note != "" {
@@ -282,40 +279,6 @@ func (s *Server) retryID(c *gin.Context, orgID string) string {
 		return uuid.NewSHA1(uuid.MustParse(orgID), []byte("retry:"+key)).String()
 	}
 	return uuid.NewString()
-}
-
-func (s *Server) startRetry(ctx context.Context, in workflows.RetryInput, requestID string) error {
-	var res workflows.IssueResult
-	return s.issue(ctx, issueStart{
-		workflowID: workflows.RetryWorkflowID(in.ShootID), workflowType: workflows.RetryWorkflowName, input: in,
-		orgID: in.OrgID, memberID: in.MemberID, shootID: in.ShootID,
-		summary:  "Retry of shoot " + in.ShootID,
-		details:  "org " + in.OrgID + " · member " + in.MemberID + " · retry " + in.RetryID,
-		updateID: "issue-" + in.RetryID + "-" + requestID, updateArg: workflows.IssueRequest{RetryID: in.RetryID},
-		closed: problem.ShootAlreadyRetried,
-	}, &res)
-}
-
-// workflowError turns what Temporal answered into the problem the API shows: a coded
-// application error keeps its code; a workflow id refused by its reuse policy is
-// answered with closed (a retried shoot, or a restart still open).
-func workflowError(err error, closed problem.Code) error {
-	if err == nil {
-		return nil
-	}
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && problem.Code(appErr.Type()).Known() {
-		return problem.New(problem.Code(appErr.Type()), "%s", appErr.Message())
-	}
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) || temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-		return problem.New(closed, "%s", closed.Title())
-	}
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return problem.New(problem.RetryNotPending, "the retry's workflow is no longer running")
-	}
-	return err
 }
 
 // postResendEmail sends a pending retry's email again through its workflow.

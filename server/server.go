@@ -15,6 +15,7 @@ import (
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
 
+	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/metrics"
@@ -54,6 +55,7 @@ type Deps struct {
 type Server struct {
 	db      *bun.DB
 	tc      client.Client
+	launch  *launch.Launcher
 	links   *linktoken.Signer
 	mailbox *mailbox.Mailbox
 	metrics *metrics.Metrics
@@ -87,7 +89,7 @@ func New(d Deps) (*Server, error) {
 	if d.Config.TaskQueue == "" {
 		d.Config.TaskQueue = workflows.TaskQueue
 	}
-	s := &Server{db: d.DB, tc: d.Temporal, links: d.Links, mailbox: d.Mailbox, metrics: d.Metrics, log: d.Logger, now: d.Now, cfg: d.Config,
+	s := &Server{db: d.DB, tc: d.Temporal, launch: launch.New(d.Temporal, d.Config.TaskQueue, d.Config.GiveTimeout), links: d.Links, mailbox: d.Mailbox, metrics: d.Metrics, log: d.Logger, now: d.Now, cfg: d.Config,
 		linkByClient:  ratelimit.New(10.0/60, 10, d.Now),
 		linkByAddress: ratelimit.New(3.0/(15*60), 3, d.Now),
 		linkSlots:     make(chan struct{}, 32),

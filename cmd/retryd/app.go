@@ -70,6 +70,9 @@ func (p *process) connect(ctx context.Context) error {
 	}
 	p.tc = tc
 	p.closers = append(p.closers, tc.Close)
+	if p.cfg.LinkSecret == "" {
+		return nil // a tool (resume) signs no links; serve, work and dev require the secret
+	}
 	p.links, err = newLinks(p.cfg)
 	return err
 }

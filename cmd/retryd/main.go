@@ -45,6 +45,7 @@ func commands() []command {
 		{"migrate", "apply the database migrations", "retryd migrate", runMigrate},
 		{"seed", "load organizations from a seed file, idempotently", "retryd seed --file F.json", runSeed},
 		{"keys", "manage API keys: create, list, revoke", "retryd keys create --org ID --role admin|automation [--admin ID] | keys list --org ID | keys revoke ID", runKeys},
+		{"resume", "carry on pending retries and restarts whose workflow is gone (after a terminate or a restore); attaches to running ones", "retryd resume --all | --retry ID | --restart ID", runResume},
 		{"probe", "GET a URL and exit 0 on 2xx (container healthchecks)", "retryd probe URL", runProbe},
 		{"dev", "run everything on this machine: Temporal dev server and UI, migrations, demo data, local mail, API and worker", "retryd dev", runDev},
 	}

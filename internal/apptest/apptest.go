@@ -58,15 +58,18 @@ type Options struct {
 
 // App is one running instance of the service.
 type App struct {
-	URL           string
-	DB            *bun.DB
-	Temporal      client.Client
-	Mailbox       *mailbox.Mailbox
-	Links         *linktoken.Signer
-	PipelineToken string
-	TaskQueue     string
-	HTTP          *http.Client
-	Metrics       *metrics.Metrics
+	URL         string
+	DatabaseURL string
+	// TemporalAddress is the dev server's frontend, for tests that run retryd's commands.
+	TemporalAddress string
+	DB              *bun.DB
+	Temporal        client.Client
+	Mailbox         *mailbox.Mailbox
+	Links           *linktoken.Signer
+	PipelineToken   string
+	TaskQueue       string
+	HTTP            *http.Client
+	Metrics         *metrics.Metrics
 
 	// What RestartWorker and RestartTemporalClients rebuild from.
 	mu         sync.Mutex // guards Temporal and worker while they are swapped
@@ -82,7 +85,7 @@ type App struct {
 // Start runs the service for the test and stops it when the test ends.
 func Start(t testing.TB, opts Options) *App {
 	t.Helper()
-	db, _ := testenv.Database(t)
+	db, dbURL := testenv.Database(t)
 	dev := opts.Temporal
 	if dev == nil {
 		dev = testenv.Temporal(t)
@@ -103,7 +106,7 @@ func Start(t testing.TB, opts Options) *App {
 	t.Cleanup(func() { _ = m.Close() })
 	app := &App{DB: db, Mailbox: mailbox.New(0), PipelineToken: randomHex(16),
 		TaskQueue: "retryd-test-" + randomHex(6), HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: m,
-		address: dev.Address, namespace: dev.Namespace, logger: logger}
+		address: dev.Address, namespace: dev.Namespace, logger: logger, DatabaseURL: dbURL, TemporalAddress: dev.Address}
 	tc := app.dial(t)
 	app.Temporal = tc
 	// Closes whichever client is current when the test ends (RestartTemporalClients swaps it).

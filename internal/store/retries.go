@@ -270,3 +270,13 @@ func SaveRetryNote(ctx context.Context, db bun.IDB, retryID, note string) error 
 		On("CONFLICT (retry_id) DO NOTHING").Exec(ctx)
 	return err
 }
+
+// PendingIDs lists the ids of every pending retry and restart, oldest first, for
+// `retryd resume --all`; the partial indexes on pending rows keep it to those rows.
+func PendingIDs(ctx context.Context, db bun.IDB) (retries, restarts []string, err error) {
+	if err = db.NewRaw(`SELECT id::text FROM retries WHERE status = 'pending' ORDER BY issued_at`).Scan(ctx, &retries); err != nil {
+		return nil, nil, err
+	}
+	err = db.NewRaw(`SELECT id::text FROM restarts WHERE status = 'pending' ORDER BY issued_at`).Scan(ctx, &restarts)
+	return retries, restarts, err
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/workflows"
+)
+
+// TestResumeCarriesOnATerminatedRetry: an operator terminated a pending retry's
+// workflow; `retryd resume --all` starts a run that carries it on (its email is not sent
+// again, the member's start ends it), and running it again only attaches.
+func TestResumeCarriesOnATerminatedRetry(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	done := time.Now().Add(-5 * 24 * time.Hour)
+	org := app.SeedOrg(t, 5, seed.Member{Name: "Rosa Resume", Email: apptest.Ptr("rosa@acme.test"), Kind: "individual",
+		Shoots: []seed.Shoot{{Status: "active", CompletedAt: &done, Results: 4}}})
+	m := org.File.Organizations[0].Members[0]
+	member, shoot := m.ID, m.Shoots[0].ID
+	r := app.Do(t, "POST", "/api/v1/admin/members/"+member+"/retries", org.AdminKey, map[string]any{"shoot_id": shoot})
+	if r.Status != 201 {
+		t.Fatalf("give: %d %s", r.Status, r.Body)
+	}
+	apptest.WaitFor(t, 30*time.Second, "the retry email", func() bool { return app.Mailbox.Len() == 1 })
+	wid := workflows.RetryWorkflowID(shoot)
+	ctx := context.Background()
+	if err := app.Temporal.TerminateWorkflow(ctx, wid, "", "operator"); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Setenv("DATABASE_URL", app.DatabaseURL)
+	t.Setenv("TEMPORAL_ADDRESS", app.TemporalAddress)
+	t.Setenv("TEMPORAL_TASK_QUEUE", app.TaskQueue)
+	for i := 0; i < 2; i++ {
+		var out, errOut bytes.Buffer
+		if code := run([]string{"resume", "--all"}, &out, &errOut); code != 0 {
+			t.Fatalf("resume exited %d: %s %s", code, out.String(), errOut.String())
+		}
+		if !strings.Contains(out.String(), "1 resumed, 0 not") {
+			t.Fatalf("resume said: %s", out.String())
+		}
+	}
+	d, err := app.Temporal.DescribeWorkflowExecution(ctx, wid, "")
+	if err != nil || d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("after resume the workflow is %v (%v), want running", d.GetWorkflowExecutionInfo().GetStatus(), err)
+	}
+	token, _ := app.Links.Issue(member, shoot, time.Now())
+	if r := app.Do(t, "POST", "/api/v1/member/shoots/"+shoot+"/start", token, nil); r.Status != 200 {
+		t.Fatalf("start: %d %s", r.Status, r.Body)
+	}
+	apptest.WaitFor(t, 30*time.Second, "the resumed run to complete", func() bool {
+		d, err := app.Temporal.DescribeWorkflowExecution(ctx, wid, "")
+		return err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
+	})
+	if n := app.Mailbox.Len(); n != 1 {
+		t.Fatalf("mailbox has %d messages, want the one first email (a resumed run does not send it again)", n)
+	}
+}
