@@ -12,7 +12,8 @@ import (
 // TestReplayRecordedHistories replays histories recorded from real runs against the
 // current code: a change that would break running retries or restarts fails here with a
 // nondeterminism error. Add a new recording next to these when a workflow changes
-// behind workflow.GetVersion; never re-record over them (docs/operations.md).
+// behind workflow.GetVersion, with scripts/record-histories.sh; never re-record over them
+// (docs/operations.md, "Deploying workflow changes").
 func TestReplayRecordedHistories(t *testing.T) {
 	for _, file := range []string{
 		// give, reset, email, resend update, start signal
@@ -21,6 +22,17 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/retry_reminders_resend_history.json",
 		// restart, email, two reminders, start signal
 		"testdata/restart_history.json",
+		// versionLifecycle 1 (scripts/record-histories.sh):
+		// give, email, two reminders, checks, start signal
+		"testdata/retry_v1_reminders_history.json",
+		// give, email, operator cancel: marked failed
+		"testdata/retry_v1_cancel_history.json",
+		// the reservation refused (shoot not finished)
+		"testdata/retry_v1_refused_history.json",
+		// a run that continued as new after its checks and reminder
+		"testdata/retry_v1_continued_history.json",
+		// restart of a member without email, start found by a check (signal lost)
+		"testdata/restart_v1_lost_signal_history.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()

@@ -1,0 +1,125 @@
+package server_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/launch"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/workflows"
+)
+
+// EnvRecordHistories names a directory where TestRecordHistories also writes the
+// histories it records; scripts/record-histories.sh points it at workflows/testdata.
+const EnvRecordHistories = "RETRYD_RECORD_HISTORIES"
+
+// TestRecordHistories runs the workflows' paths that matter for replay on the real stack
+// (reminders and checks, a cancel, a refusal, a lost start signal, continue-as-new),
+// replays each recorded history against the current code, and keeps them when asked.
+// Kept histories go next to the older ones, which workflows/replay_test.go replays on
+// every run, so a later change that breaks a running retry fails there.
+func TestRecordHistories(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{Reminders: []time.Duration{time.Second, 2 * time.Second}, StartCheck: time.Second})
+	org := app.SeedOrg(t, 5,
+		person("Hank History", finished(5, 4)),
+		person("Hana History", finished(5, 4)),
+		person("Hugo History", seed.Shoot{Status: "waiting"}),
+		seed.Member{Name: "Hedy History", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		person("Hera History", finished(5, 4)),
+	)
+	ctx := context.Background()
+	recorded := map[string]string{}
+	l := launch.New(app.Temporal, app.TaskQueue, 30*time.Second)
+
+	// Reminders fire, then the member starts.
+	hank, hankShoots := seeded(org, 0)
+	expectStatus(t, giveRetry(t, app, org.AdminKey, hank, hankShoots[0]), 201)
+	apptest.WaitFor(t, 30*time.Second, "two reminders", func() bool { return app.Mailbox.Len() >= 3 })
+	memberStart(t, app, hank, hankShoots[0])
+	recorded["retry_v1_reminders_history.json"] = workflows.RetryWorkflowID(hankShoots[0])
+
+	// An operator cancels a pending retry.
+	hana, hanaShoots := seeded(org, 1)
+	expectStatus(t, giveRetry(t, app, org.AdminKey, hana, hanaShoots[0]), 201)
+	require.NoError(t, app.Temporal.CancelWorkflow(ctx, workflows.RetryWorkflowID(hanaShoots[0]), ""))
+	recorded["retry_v1_cancel_history.json"] = workflows.RetryWorkflowID(hanaShoots[0])
+
+	// The reservation refuses (the shoot is not finished); started directly, as a lost
+	// race would.
+	hugo, hugoShoots := seeded(org, 2)
+	_, err := l.Retry(ctx, workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hugo, ShootID: hugoShoots[0], IssuedByKind: "admin", IssuedBy: org.AdminID}, "req-refused")
+	require.ErrorContains(t, err, "shoot_not_finished")
+	recorded["retry_v1_refused_history.json"] = workflows.RetryWorkflowID(hugoShoots[0])
+
+	// A restart of a member without email whose start signal is lost.
+	hedy, _ := seeded(org, 3)
+	got := expectStatus(t, app.Do(t, "POST", "/api/v1/admin/members/"+hedy+"/restarts", org.AdminKey, nil), 201)
+	_, err = store.StartShoot(ctx, app.DB, hedy, got["new_shoot_id"].(string), "req-lost", time.Now())
+	require.NoError(t, err)
+	recorded["restart_v1_lost_signal_history.json"] = workflows.RestartWorkflowID(hedy)
+
+	// A wait long enough to continue as new; the first run's history is kept.
+	hera, heraShoots := seeded(org, 4)
+	in := workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hera, ShootID: heraShoots[0], IssuedByKind: "admin", IssuedBy: org.AdminID,
+		Reminders: []time.Duration{time.Second}, Tuning: workflows.Tuning{StartCheck: time.Second, OpsPerRun: 2}}
+	_, err = l.Retry(ctx, in, "req-can")
+	require.NoError(t, err)
+	heraID := workflows.RetryWorkflowID(heraShoots[0])
+	var firstRun string
+	apptest.WaitFor(t, 30*time.Second, "continue-as-new", func() bool {
+		d, err := app.Temporal.DescribeWorkflowExecution(ctx, heraID, "")
+		if err != nil || d.WorkflowExecutionInfo.FirstRunId == d.WorkflowExecutionInfo.Execution.RunId {
+			return false
+		}
+		firstRun = d.WorkflowExecutionInfo.FirstRunId
+		return true
+	})
+	memberStart(t, app, hera, heraShoots[0])
+
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(workflows.RetryWorkflow, workflow.RegisterOptions{Name: workflows.RetryWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.RestartShootWorkflow, workflow.RegisterOptions{Name: workflows.RestartWorkflowName})
+	keep := os.Getenv(EnvRecordHistories)
+	write := func(name string, h *historypb.History) {
+		require.NoError(t, r.ReplayWorkflowHistory(nil, h), name)
+		if keep == "" {
+			return
+		}
+		raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(keep, name), append(raw, '\n'), 0o644))
+		t.Logf("kept %s", name)
+	}
+	for name, wid := range recorded {
+		waitClosed(t, app, wid)
+		write(name, history(t, app.Temporal, wid, ""))
+	}
+	waitClosed(t, app, heraID)
+	write("retry_v1_continued_history.json", history(t, app.Temporal, heraID, firstRun))
+}
+
+// history reads a closed run's whole history.
+func history(t *testing.T, c client.Client, workflowID, runID string) *historypb.History {
+	t.Helper()
+	h := &historypb.History{}
+	it := c.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, e)
+	}
+	return h
+}
