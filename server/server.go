@@ -33,6 +33,8 @@ type Config struct {
 	GiveTimeout time.Duration
 	// TaskQueue defaults to workflows.TaskQueue; tests give each instance its own.
 	TaskQueue string
+	// SessionTTL is how long an admin pages sign-in lasts (default 8 hours).
+	SessionTTL time.Duration
 }
 
 // Deps are the API's collaborators, injected by the command that runs it.
@@ -139,6 +141,7 @@ func (s *Server) routes(e *gin.Engine) {
 
 	e.GET("/app/shoots/:id/start", s.getStartPage)
 	e.GET("/app/start.js", s.getStartScript)
+	s.pageRoutes(e)
 
 	internal := e.Group("/api/v1/internal", s.requirePipeline)
 	internal.POST("/shoots/:id/complete", s.postComplete)
