@@ -117,7 +117,7 @@ func adminPageHeaders(c *gin.Context) {
 // pageView is what every page template gets; Page is the page's own data.
 type pageView struct {
 	Title    string
-	Org      *store.OrgSummary
+	Org      *store.OrgHeader
 	CSRF     string
 	SignedIn bool
 	Page     any
@@ -129,7 +129,7 @@ func (p *pages) render(c *gin.Context, status int, name string, v pageView) {
 	if sp := sessionOf(c); sp != nil {
 		v.CSRF, v.SignedIn = sp.CSRFToken, true
 		if v.Org == nil {
-			if org, err := store.GetOrgSummary(c.Request.Context(), p.s.db, sp.OrgID); err == nil {
+			if org, err := store.GetOrgHeader(c.Request.Context(), p.s.db, sp.OrgID); err == nil {
 				v.Org = org
 			}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/rules"
@@ -76,34 +77,46 @@ func (p *pages) getDashboard(c *gin.Context) {
 		}
 		after = cur
 	}
-	org, err := store.GetOrgSummary(ctx, p.s.db, orgID)
-	if err != nil {
+	// The header, the counts and each section's page are independent reads; running them
+	// at once keeps the page's latency near its slowest query (the counts, which grow with
+	// the organization) rather than their sum.
+	var (
+		org    *store.OrgHeader
+		counts *store.SectionCounts
+		pages  []sectionDTO
+		shown  []string
+	)
+	for _, sec := range sectionOrder {
+		if section == "" || sec == section {
+			shown = append(shown, sec)
+		}
+	}
+	pages = make([]sectionDTO, len(shown))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { org, err = store.GetOrgHeader(gctx, p.s.db, orgID); return err })
+	g.Go(func() (err error) { counts, err = store.CountSections(gctx, p.s.db, orgID, q); return err })
+	limit := overviewPageSize
+	if section != "" {
+		limit = sectionPageSize
+	}
+	for i, sec := range shown {
+		g.Go(func() (err error) {
+			pages[i], err = p.s.sectionPage(c, sec, q, after, limit)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		p.fail(c, err)
 		return
 	}
-	counts, err := store.CountByLatestStatus(ctx, p.s.db, orgID, q)
-	if err != nil {
-		p.fail(c, err)
-		return
-	}
+	org.Members = counts.Members
 	bySection := map[string]int{}
-	for _, sc := range counts {
-		bySection[rules.Section(sc.Status)] += sc.Count
+	for status, n := range counts.ByStatus {
+		bySection[rules.Section(status)] += n
 	}
 	v := dashboardView{Query: q, Section: section, Notice: p.dashboardNotice(c)}
-	for _, sec := range sectionOrder {
-		if section != "" && sec != section {
-			continue
-		}
-		limit := overviewPageSize
-		if section != "" {
-			limit = sectionPageSize
-		}
-		page, err := p.s.sectionPage(c, sec, q, after, limit)
-		if err != nil {
-			p.fail(c, err)
-			return
-		}
+	for i, sec := range shown {
+		page := pages[i]
 		sv := sectionView{Key: sec, Title: sectionTitles[sec], Count: bySection[sec]}
 		for i := range page.Cards {
 			sv.Cards = append(sv.Cards, newCardView(page.Cards[i]))
