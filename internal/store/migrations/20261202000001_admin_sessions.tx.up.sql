@@ -11,4 +11,3 @@ CREATE TABLE admin_sessions (
 );
 CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
 CREATE INDEX admin_sessions_key ON admin_sessions (key_id);
-
