@@ -212,9 +212,6 @@ func (p *pages) getRetryConfirm(c *gin.Context) {
 	p.render(c, http.StatusOK, "confirm", pageView{Title: "Give retry", Page: v})
 }
 
-// retryReasons are the reason codes the modal offers (the API takes any short code).
-var retryReasons = []string{"bad_lighting", "wrong_expressions", "low_quality_photos", "other"}
-
 // postRetryForm gives the retry through the API's handler. The form carries an
 // Idempotency-Key rendered with the modal, so a double click gives one retry.
 func (p *pages) postRetryForm(c *gin.Context) {
