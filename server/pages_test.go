@@ -289,3 +289,57 @@ func TestAdminPagesDoubleSubmit(t *testing.T) {
 		t.Fatalf("retries = %d after a stale form, want 1", n)
 	}
 }
+
+var cardMember = regexp.MustCompile(`<li class="card" data-member="([0-9a-f-]{36})">`)
+
+// TestAdminPagesSearchAndPaging: the dashboard pages through a section without repeating
+// or skipping anyone, and search narrows every section and its counts.
+func TestAdminPagesSearchAndPaging(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	members := make([]seed.Member, 0, 32)
+	for i := range 30 {
+		members = append(members, person("Finn Member "+string(rune('A'+i/10))+string(rune('0'+i%10)), finished(5, 1)))
+	}
+	members = append(members, person("Ina Progress", seed.Shoot{Status: "waiting"}), person("Finn Waiting", seed.Shoot{Status: "onboarding"}))
+	org := app.SeedOrg(t, 7, members...)
+	pc := newPageClient(t, app)
+	if a := pc.signIn(org.AdminKey); a.Status != 303 {
+		t.Fatalf("sign-in = %d", a.Status)
+	}
+
+	overview := pc.do("GET", "/app/admin/headshots", nil)
+	expectPage(t, overview, 200, `data-testid="count-finished">30<`, `data-testid="count-in_progress">2<`, `data-testid="member-count">32<`,
+		"Show all 30 in Finished photo shoots")
+	if n := len(cardMember.FindAllString(overview.Body, -1)); n != 10+2 {
+		t.Errorf("overview shows %d cards, want 10 finished and 2 in progress", n)
+	}
+
+	seen := map[string]bool{}
+	path, pages := "/app/admin/headshots?section=finished", 0
+	for path != "" {
+		a := pc.do("GET", path, nil)
+		expectPage(t, a, 200, "Finished photo shoots")
+		for _, m := range cardMember.FindAllStringSubmatch(a.Body, -1) {
+			if seen[m[1]] {
+				t.Fatalf("member %s shown twice while paging", m[1])
+			}
+			seen[m[1]] = true
+		}
+		pages++
+		path = ""
+		if m := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(a.Body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+	}
+	if len(seen) != 30 || pages != 2 {
+		t.Errorf("paging showed %d members on %d pages, want 30 on 2", len(seen), pages)
+	}
+
+	search := pc.do("GET", "/app/admin/headshots?q="+url.QueryEscape("finn member a"), nil)
+	expectPage(t, search, 200, `data-testid="count-finished">10<`, `data-testid="count-in_progress">0<`, `data-testid="member-count">32<`)
+	if n := len(cardMember.FindAllString(search.Body, -1)); n != 10 {
+		t.Errorf("search shows %d cards, want 10", n)
+	}
+	byEmail := pc.do("GET", "/app/admin/headshots?q="+url.QueryEscape("ina.progress@"), nil)
+	expectPage(t, byEmail, 200, "Ina Progress", `data-testid="count-in_progress">1<`)
+}
