@@ -87,7 +87,11 @@ func refusalWords(pb problemBody) string {
 	case problem.ShootAlreadyRetried:
 		return "This shoot has already been retried. Each member can receive one retry per shoot."
 	case problem.RetryWindowExpired:
-		return "Retries are only available for shoots completed within the last 60 days, and this shoot is older."
+		// The detail names the configured window ("… within the last 60 days").
+		if d := strings.TrimSpace(pb.Detail); d != "" {
+			return strings.ToUpper(d[:1]) + d[1:] + ", and this shoot is older."
+		}
+		return "Retries are only available for shoots completed within the retry window, and this shoot is older."
 	case problem.ShootNotFinished:
 		return "This shoot is not finished, so there is nothing to retry yet."
 	case problem.NotManaged:
@@ -203,11 +207,14 @@ func (p *pages) getRetryConfirm(c *gin.Context) {
 	case "pending_notice":
 		v.Notice = *pa.Notice
 	default:
-		code := ""
+		pb := problemBody{}
 		if pa.Code != nil {
-			code = *pa.Code
+			pb.Code = *pa.Code
 		}
-		v.Refusal = refusalWords(problemBody{Code: code})
+		if pa.Notice != nil {
+			pb.Detail = *pa.Notice
+		}
+		v.Refusal = refusalWords(pb)
 	}
 	p.render(c, http.StatusOK, "confirm", pageView{Title: "Give retry", Page: v})
 }

@@ -343,3 +343,35 @@ func TestAdminPagesSearchAndPaging(t *testing.T) {
 	byEmail := pc.do("GET", "/app/admin/headshots?q="+url.QueryEscape("ina.progress@"), nil)
 	expectPage(t, byEmail, 200, "Ina Progress", `data-testid="count-in_progress">1<`)
 }
+
+// TestAdminPagesRefusalsInWords: each reason a retry cannot be given is explained on the
+// confirmation page in words, never by its code.
+func TestAdminPagesRefusalsInWords(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 5,
+		person("Old Shoot", finished(75, 8)),
+		person("Retried Once", seed.Shoot{Status: "active", CompletedAt: daysAgo(3), RetryCount: 1, Results: 8}),
+	)
+	pc := newPageClient(t, app)
+	if a := pc.signIn(org.AdminKey); a.Status != 303 {
+		t.Fatalf("sign-in = %d", a.Status)
+	}
+	for i, want := range []string{
+		"Retries are only available for shoots completed within the last 60 days, and this shoot is older.",
+		"This shoot has already been retried. Each member can receive one retry per shoot.",
+	} {
+		id, _ := seeded(org, i)
+		a := pc.do("GET", "/app/admin/members/"+id+"/retry", nil)
+		expectPage(t, a, 200, want)
+		if strings.Contains(a.Body, "retry_window_expired") || strings.Contains(a.Body, "shoot_already_retried") || strings.Contains(a.Body, helpConfirm) {
+			t.Errorf("refusal page shows a code or the confirmation button:\n%s", a.Body)
+		}
+	}
+	// Safe return addresses only: the sign-in form cannot send an admin elsewhere.
+	fresh := newPageClient(t, app)
+	login := fresh.do("GET", "/app/login?next=https://evil.test/", nil)
+	a := fresh.do("POST", "/app/login", url.Values{"csrf": {formField(t, login.Body, "csrf")}, "api_key": {org.AdminKey}, "next": {"//evil.test/app/admin/"}})
+	if a.Status != 303 || a.Location != "/app/admin/headshots" {
+		t.Errorf("sign-in with a foreign next = %d %q, want the dashboard", a.Status, a.Location)
+	}
+}
