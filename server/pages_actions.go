@@ -1,12 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -14,134 +10,6 @@ import (
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 )
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
-
-// capturedResponse records what an API handler answers, so a page can run the API's own
-// handler (rules, audit, Idempotency-Key, metrics) and then answer in HTML.
-type capturedResponse struct {
-	gin.ResponseWriter
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *capturedResponse) Header() http.Header { return w.header }
-func (w *capturedResponse) WriteHeader(code int) {
-	if w.body.Len() == 0 {
-		w.status = code
-	}
-}
-func (w *capturedResponse) WriteHeaderNow() {}
-func (w *capturedResponse) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.body.Write(b)
-}
-func (w *capturedResponse) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
-func (w *capturedResponse) Status() int                       { return w.status }
-func (w *capturedResponse) Size() int                         { return w.body.Len() }
-func (w *capturedResponse) Written() bool                     { return w.body.Len() > 0 }
-
-// callAPI runs an API handler on this request with a JSON body and an Idempotency-Key,
-// and returns its answer. The page's own response is untouched.
-func callAPI(c *gin.Context, handler gin.HandlerFunc, body []byte, idempotencyKey string) *capturedResponse {
-	orig := c.Writer
-	w := &capturedResponse{ResponseWriter: orig, header: http.Header{}}
-	c.Writer = w
-	c.Request.Body = io.NopCloser(bytes.NewReader(body))
-	c.Request.ContentLength = int64(len(body))
-	c.Request.Header.Del("Content-Type")
-	if len(body) > 0 {
-		c.Request.Header.Set("Content-Type", "application/json")
-	}
-	c.Request.Header.Del("Idempotency-Key")
-	if idempotencyKey != "" {
-		c.Request.Header.Set("Idempotency-Key", idempotencyKey)
-	}
-	defer func() { c.Writer = orig }()
-	handler(c)
-	return w
-}
-
-// problemOf reads a problem answer; ok is false for a success.
-func (w *capturedResponse) problemOf() (problemBody, bool) {
-	var pb problemBody
-	if w.status < 400 {
-		return pb, false
-	}
-	if err := json.Unmarshal(w.body.Bytes(), &pb); err != nil || pb.Code == "" {
-		pb = problemBody{Code: string(problem.Internal), Status: w.status}
-	}
-	return pb, true
-}
-
-// refusalWords explains a refusal the way the help page would, never by its code.
-func refusalWords(pb problemBody) string {
-	switch problem.Code(pb.Code) {
-	case problem.RetryPending:
-		return pendingRetryNotice
-	case problem.RetryCreditsExhausted:
-		return "This member has used their free retry and has no retry credits left, so no retry can be given."
-	case problem.ShootAlreadyRetried:
-		return "This shoot has already been retried. Each member can receive one retry per shoot."
-	case problem.RetryWindowExpired:
-		// The detail names the configured window ("… within the last 60 days").
-		if d := strings.TrimSpace(pb.Detail); d != "" {
-			return strings.ToUpper(d[:1]) + d[1:] + ", and this shoot is older."
-		}
-		return "Retries are only available for shoots completed within the retry window, and this shoot is older."
-	case problem.ShootNotFinished:
-		return "This shoot is not finished, so there is nothing to retry yet."
-	case problem.NotManaged:
-		return "Only managed members' deleted shoots can be restarted. This member has their own HeadshotPro account."
-	case problem.NoDeletedShoot:
-		return "This member has no deleted shoot to restart."
-	case problem.ActiveShootExists:
-		return "This member already has an active or in-progress shoot, so a deleted shoot cannot be restarted."
-	case problem.RetryNotPending:
-		return "This retry is no longer pending (the member has started, or it ended), so its email cannot be sent again."
-	case problem.IdempotencyKeyReused:
-		return "This form was already used for a different request. Reload the page and try again."
-	case problem.NotFound:
-		return "This member is not in your organization, or no longer exists."
-	case problem.Timeout, problem.Unavailable:
-		return "The service took too long to answer. The change may still complete: reload the dashboard before trying again."
-	case problem.InvalidBody, problem.InvalidParameter:
-		return "The form was not filled in as expected. Reload the page and try again."
-	}
-	msg := "Something went wrong on our side and nothing was changed."
-	if pb.RequestID != "" {
-		msg += " If it keeps happening, quote request id " + pb.RequestID + "."
-	}
-	return msg
-}
-
-// fail shows an error of a read as a page.
-func (p *pages) fail(c *gin.Context, err error) {
-	pe, ok := problem.As(err)
-	if !ok {
-		pe = p.s.classify(c, err)
-	}
-	pb := problemBody{Code: string(pe.Code), Status: pe.Code.Status(), RequestID: requestID(c)}
-	heading := "Something went wrong"
-	if pe.Code == problem.NotFound {
-		heading = "Not found"
-	}
-	p.renderError(c, pe.Code.Status(), string(pe.Code), heading, refusalWords(pb))
-}
-
-// pageUUID reads an id from the path; an id that cannot exist is a page that does not.
-func (p *pages) pageUUID(c *gin.Context, name string) (string, bool) {
-	v := c.Param(name)
-	id, err := uuid.Parse(v)
-	if err != nil || len(v) != 36 {
-		p.renderError(c, http.StatusNotFound, string(problem.NotFound), "Not found", "There is no such member or retry. Check the link, or find the member on the dashboard.")
-		return "", false
-	}
-	return id.String(), true
-}
 
 // confirmView is the Give retry confirmation: the modal's content, and the whole page
 // when JavaScript is off.
@@ -312,12 +180,4 @@ func (p *pages) postResendForm(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/app/admin/members/"+memberID+"?resent=1")
-}
-
-// reasonLabel is a reason code in words ("bad_lighting" is "Bad lighting").
-func reasonLabel(r *string) string {
-	if r == nil || *r == "" {
-		return "—"
-	}
-	return wordsLabel(strings.TrimSpace(*r))
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"unicode/utf8"
@@ -195,5 +196,5 @@ func (p *pages) dashboardNotice(c *gin.Context) string {
 	if err != nil {
 		return ""
 	}
-	return sprintf(format, m.Name)
+	return fmt.Sprintf(format, m.Name)
 }

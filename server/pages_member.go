@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -72,4 +73,12 @@ func (p *pages) getMemberPage(c *gin.Context) {
 		v.Notice = "The retry email was sent again."
 	}
 	p.render(c, http.StatusOK, "member", pageView{Title: d.Member.Name, Page: v})
+}
+
+// reasonLabel is a reason code in words ("bad_lighting" is "Bad lighting").
+func reasonLabel(r *string) string {
+	if r == nil || *r == "" {
+		return "—"
+	}
+	return wordsLabel(strings.TrimSpace(*r))
 }
