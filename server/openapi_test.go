@@ -91,7 +91,7 @@ func offlineServer(t *testing.T, withMailbox bool) *server.Server {
 // adminPage tells the admin pages' routes (HTML for browsers, signed in with a session
 // cookie; docs/admin-pages.md) from the API's, which the document describes.
 func adminPage(path string) bool {
-	return strings.HasPrefix(path, "/app/admin/") || path == "/app/login" || path == "/app/logout"
+	return path == "/app/admin" || strings.HasPrefix(path, "/app/admin/") || path == "/app/login" || path == "/app/logout"
 }
 
 // registered lists a server's API routes as "METHOD /path/{param}".

@@ -87,6 +87,8 @@ func (s *Server) pageRoutes(e *gin.Engine) {
 	e.POST("/app/login", p.postLogin)
 	e.POST("/app/logout", p.requireSession, p.requireCSRF, p.postLogout)
 
+	e.GET("/app/admin", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/app/admin/headshots") })
+
 	admin := e.Group("/app/admin", p.requireSession)
 	admin.GET("/headshots", p.getDashboard)
 	admin.GET("/members/:id", p.getMemberPage)
