@@ -209,6 +209,19 @@ func TestAdminPagesInBrowser(t *testing.T) {
 		t.Fatalf("a forged form gave %d retries", n)
 	}
 
+	// A double click on the confirmation button gives one retry.
+	b.Do(t, "open Give retry for Jonas again", chromedp.Navigate(app.URL+"/app/admin/headshots"),
+		chromedp.Click(chromedp.CSS(card("finished", jonas)+` summary`)),
+		chromedp.Click(chromedp.CSS(card("finished", jonas)+` a.give-retry`)))
+	b.WaitTrue(t, "the modal", `document.getElementById('modal').open && document.querySelector('#modal button[type=submit]')`)
+	b.Do(t, "double-click Delete results and retry",
+		chromedp.DoubleClick(chromedp.CSS(`#modal button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("notice")))
+	b.WaitTrue(t, "Jonas In Progress", `document.querySelector('`+card("in_progress", jonas)+`')`)
+	if n := countRows(t, app, "retries", "member_id = ?", jonas); n != 1 {
+		t.Fatalf("a double click gave %d retries, want 1", n)
+	}
+
 	// Sign out: the session ends on the server, and the dashboard asks for a sign-in again.
 	b.Do(t, "sign out", chromedp.Navigate(app.URL+"/app/admin/headshots"),
 		chromedp.Click(chromedp.CSS(`form[action="/app/logout"] button`)),
