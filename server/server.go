@@ -37,6 +37,8 @@ type Config struct {
 	// StartCheck is how often a waiting retry or restart checks the database for a start
 	// whose signal was lost (zero: the workflows' default).
 	StartCheck time.Duration
+	// SessionTTL is how long an admin pages sign-in lasts (default 8 hours).
+	SessionTTL time.Duration
 }
 
 // Deps are the API's collaborators, injected by the command that runs it.
@@ -144,6 +146,7 @@ func (s *Server) routes(e *gin.Engine) {
 
 	e.GET("/app/shoots/:id/start", s.getStartPage)
 	e.GET("/app/start.js", s.getStartScript)
+	s.pageRoutes(e)
 
 	internal := e.Group("/api/v1/internal", s.requirePipeline)
 	internal.POST("/shoots/:id/complete", s.postComplete)

@@ -74,6 +74,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, `
 retryd dev is running
   API:              %s  (HTTP_ADDR=%s)
+  Admin pages:      %s/app/login  (sign in with the demo admin key)
   Temporal UI:      %s
   Temporal address: %s  namespace %s
   Mailbox:          %s/dev/mailbox
@@ -85,7 +86,7 @@ Try:
   curl -s -H 'Authorization: Bearer %s' %s/api/v1/admin/headshots?section=finished
 
 Ctrl-C stops everything.
-`, base, cfg.HTTPAddr, uiURL, cfg.TemporalAddress, cfg.TemporalNamespace, base, adminKey, automationKey, cfg.PipelineToken, adminKey, base)
+`, base, cfg.HTTPAddr, base, uiURL, cfg.TemporalAddress, cfg.TemporalNamespace, base, adminKey, automationKey, cfg.PipelineToken, adminKey, base)
 
 	go api.SweepIdempotencyKeys(ctx, 10*time.Minute)
 	return serveHTTP(ctx, cfg.HTTPAddr, api.Handler(), cfg.ShutdownTimeout, p.logger)

@@ -1,0 +1,218 @@
+package server
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/headshotpro/retryd/internal/ratelimit"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// The admin pages: the dashboard an admin follows in the "Issuing Retries" help page,
+// served as HTML by the same Gin server (see docs/admin-pages.md). They read through
+// package store like the JSON API, and every change (give retry, restart, resend email)
+// runs the JSON API's own handler, so rules, audit and Idempotency-Key are the API's.
+var (
+	//go:embed web/admin/*.html
+	adminTemplateFiles embed.FS
+	//go:embed web/admin/admin.css
+	adminCSS []byte
+	//go:embed web/admin/admin.js
+	adminJS []byte
+)
+
+// pages holds what the page handlers share besides the Server.
+type pages struct {
+	s          *Server
+	tmpl       map[string]*template.Template
+	loginLimit *ratelimit.Limiter
+	ttl        time.Duration
+	secure     bool
+}
+
+// defaultSessionTTL is how long a sign-in lasts: a working day.
+const defaultSessionTTL = 8 * time.Hour
+
+func newPages(s *Server) *pages {
+	ttl := s.cfg.SessionTTL
+	if ttl <= 0 {
+		ttl = defaultSessionTTL
+	}
+	return &pages{
+		s:    s,
+		tmpl: parsePageTemplates(),
+		// Sign-in attempts are limited per client so that keys cannot be guessed quickly.
+		loginLimit: ratelimit.New(10.0/60, 10, s.now),
+		ttl:        ttl,
+		secure:     strings.HasPrefix(s.cfg.AppBaseURL, "https://"),
+	}
+}
+
+// parsePageTemplates parses each page together with the layout. The templates are
+// embedded, so a parse error is a build defect that any test starting the server finds.
+func parsePageTemplates() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"date":     formatDate,
+		"datetime": formatDateTime,
+		"status":   statusLabel,
+		"words":    wordsLabel,
+	}
+	names, err := fs.Glob(adminTemplateFiles, "web/admin/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "web/admin/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		out[base] = template.Must(template.New(base).Funcs(funcs).ParseFS(adminTemplateFiles, "web/admin/layout.html", n))
+	}
+	return out
+}
+
+func (s *Server) pageRoutes(e *gin.Engine) {
+	p := newPages(s)
+	e.GET("/app/admin/admin.css", p.static("text/css; charset=utf-8", adminCSS))
+	e.GET("/app/admin/admin.js", p.static("text/javascript; charset=utf-8", adminJS))
+	e.GET("/app/login", p.getLogin)
+	e.POST("/app/login", p.postLogin)
+	e.POST("/app/logout", p.requireSession, p.requireCSRF, p.postLogout)
+
+	e.GET("/app/admin", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/app/admin/headshots") })
+
+	admin := e.Group("/app/admin", p.requireSession)
+	admin.GET("/headshots", p.getDashboard)
+	admin.GET("/members/:id", p.getMemberPage)
+	admin.GET("/members/:id/retry", p.getRetryConfirm)
+	admin.POST("/members/:id/retries", p.requireCSRF, p.postRetryForm)
+	admin.POST("/members/:id/restarts", p.requireCSRF, p.postRestartForm)
+	admin.POST("/members/:id/retries/:retry_id/resend-email", p.requireCSRF, p.postResendForm)
+}
+
+func (p *pages) static(contentType string, body []byte) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		adminPageHeaders(c)
+		c.Header("Cache-Control", "no-cache")
+		c.Data(http.StatusOK, contentType, body)
+	}
+}
+
+// adminPageHeaders: no caching of pages that show members' data, no framing (the
+// buttons must not be clickjacked), and scripts and styles only from this origin.
+func adminPageHeaders(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "same-origin")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Header("X-Frame-Options", "DENY")
+	c.Header("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+}
+
+// pageView is what every page template gets; Page is the page's own data.
+type pageView struct {
+	Title    string
+	Org      *store.OrgHeader
+	CSRF     string
+	SignedIn bool
+	Page     any
+}
+
+// render writes a page. It renders into a buffer first so that a template error becomes
+// an error page instead of half a page.
+func (p *pages) render(c *gin.Context, status int, name string, v pageView) {
+	if sp := sessionOf(c); sp != nil {
+		v.CSRF, v.SignedIn = sp.CSRFToken, true
+		if v.Org == nil {
+			if org, err := store.GetOrgHeader(c.Request.Context(), p.s.db, sp.OrgID); err == nil {
+				v.Org = org
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := p.tmpl[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		p.s.log.ErrorContext(c.Request.Context(), "render page", "request_id", requestID(c), "page", name, "error", err)
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString("<!DOCTYPE html><title>Error</title><p>The page could not be shown; quote request id " + template.HTMLEscapeString(requestID(c)) + ".</p>")
+	}
+	adminPageHeaders(c)
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// errorView is the page shown for a refusal or an error, in words an admin can act on.
+type errorView struct {
+	Heading string
+	Message string
+	Code    string // the problem code, kept in the page for support and tests
+	Back    string
+}
+
+func (p *pages) renderError(c *gin.Context, status int, code, heading, message string) {
+	p.render(c, status, "error", pageView{Title: heading, Page: errorView{Heading: heading, Message: message, Code: code, Back: "/app/admin/headshots"}})
+	c.Abort()
+}
+
+func formatDate(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format("2 Jan 2006")
+}
+
+func formatDateTime(t any) string {
+	switch v := t.(type) {
+	case time.Time:
+		return v.UTC().Format("2 Jan 2006, 15:04 UTC")
+	case *time.Time:
+		if v == nil {
+			return "—"
+		}
+		return v.UTC().Format("2 Jan 2006, 15:04 UTC")
+	}
+	return ""
+}
+
+// statusLabel is a shoot status as the dashboard shows it.
+func statusLabel(status string) string {
+	switch status {
+	case store.ShootActive:
+		return "Finished"
+	case store.ShootOnboarding:
+		return "Onboarding"
+	case store.ShootWaiting:
+		return "Waiting for photos"
+	case store.ShootPending:
+		return "Pending"
+	case store.ShootGeneratingHeadshots:
+		return "Generating headshots"
+	case store.ShootFailed:
+		return "Failed"
+	case store.ShootDeleted:
+		return "Deleted"
+	}
+	return status
+}
+
+// wordsLabel turns a stored code (free_retry, email status, stage) into words.
+func wordsLabel(code string) string {
+	switch code {
+	case "free_retry":
+		return "Free retry"
+	case "retry_credit":
+		return "Retry credit"
+	case "not_applicable":
+		return "No email (no address)"
+	case "":
+		return "—"
+	}
+	s := strings.ReplaceAll(code, "_", " ")
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,183 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// confirmView is the Give retry confirmation: the modal's content, and the whole page
+// when JavaScript is off.
+type confirmView struct {
+	Member         *store.Member
+	ShootID        string
+	Effects        []string
+	ConfirmLabel   string
+	Notice         string // the pending-retry notice, shown instead of the button
+	Refusal        string // why no retry can be given, in words
+	AllowanceToUse string
+	Remaining      int
+	IdempotencyKey string
+}
+
+// previewAnswer is the API's retry preview as the page reads it.
+type previewAnswer struct {
+	State          string   `json:"state"`
+	ShootID        string   `json:"shoot_id"`
+	Effects        []string `json:"effects"`
+	ConfirmLabel   *string  `json:"confirm_label"`
+	Notice         *string  `json:"notice"`
+	Code           *string  `json:"code"`
+	AllowanceToUse *string  `json:"allowance_to_use"`
+	Remaining      int      `json:"retries_remaining"`
+}
+
+// getRetryConfirm shows what Give retry will do, from the API's preview, so the modal
+// and the API use the same words and the same rules.
+func (p *pages) getRetryConfirm(c *gin.Context) {
+	memberID, ok := p.pageUUID(c, "id")
+	if !ok {
+		return
+	}
+	if sid := c.Query("shoot_id"); sid != "" {
+		if _, err := uuid.Parse(sid); err != nil || len(sid) != 36 {
+			p.renderError(c, http.StatusNotFound, string(problem.NotFound), "Not found", "There is no such shoot. Find the member on the dashboard and try again.")
+			return
+		}
+	}
+	member, err := store.GetMember(c.Request.Context(), p.s.db, principal(c).OrgID, memberID)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	w := callAPI(c, p.s.getRetryPreview, nil, "")
+	if pb, refused := w.problemOf(); refused {
+		p.renderError(c, pb.Status, pb.Code, "No retry can be given", refusalWords(pb))
+		return
+	}
+	var pa previewAnswer
+	if err := json.Unmarshal(w.body.Bytes(), &pa); err != nil {
+		p.fail(c, err)
+		return
+	}
+	v := confirmView{Member: member, ShootID: pa.ShootID, Effects: pa.Effects, Remaining: pa.Remaining, IdempotencyKey: uuid.NewString()}
+	switch pa.State {
+	case "confirm":
+		v.ConfirmLabel = *pa.ConfirmLabel
+		if pa.AllowanceToUse != nil {
+			v.AllowanceToUse = *pa.AllowanceToUse
+		}
+	case "pending_notice":
+		v.Notice = *pa.Notice
+	default:
+		pb := problemBody{}
+		if pa.Code != nil {
+			pb.Code = *pa.Code
+		}
+		if pa.Notice != nil {
+			pb.Detail = *pa.Notice
+		}
+		v.Refusal = refusalWords(pb)
+	}
+	p.render(c, http.StatusOK, "confirm", pageView{Title: "Give retry", Page: v})
+}
+
+// postRetryForm gives the retry through the API's handler. The form carries an
+// Idempotency-Key rendered with the modal, so a double click gives one retry.
+func (p *pages) postRetryForm(c *gin.Context) {
+	memberID, ok := p.pageUUID(c, "id")
+	if !ok {
+		return
+	}
+	key, shootID, reason := c.PostForm("idempotency_key"), c.PostForm("shoot_id"), c.PostForm("reason")
+	if _, err := uuid.Parse(key); err != nil {
+		p.renderError(c, http.StatusBadRequest, string(problem.InvalidBody), "This form is incomplete", "Reload the dashboard and open Give retry again.")
+		return
+	}
+	req := map[string]string{"shoot_id": shootID}
+	if reason != "" {
+		req["reason"] = reason
+	}
+	body, _ := json.Marshal(req)
+	w := callAPI(c, p.s.postRetry, body, key)
+	if pb, refused := w.problemOf(); refused {
+		member, err := store.GetMember(c.Request.Context(), p.s.db, principal(c).OrgID, memberID)
+		if err != nil {
+			p.fail(c, err)
+			return
+		}
+		v := confirmView{Member: member, ShootID: shootID, IdempotencyKey: uuid.NewString(), Remaining: member.RetriesRemaining()}
+		if pb.Code == string(problem.RetryPending) {
+			v.Notice = pendingRetryNotice
+		} else {
+			v.Refusal = refusalWords(pb)
+		}
+		p.render(c, pb.Status, "confirm", pageView{Title: "Give retry", Page: v})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/app/admin/headshots?given="+memberID)
+}
+
+type restartedView struct {
+	Member     *store.Member
+	AccessLink string
+}
+
+// postRestartForm restarts a managed member's deleted shoot through the API's handler.
+// When the member has no email, the fresh access link is shown here, once: it is the only
+// way to reach them.
+func (p *pages) postRestartForm(c *gin.Context) {
+	memberID, ok := p.pageUUID(c, "id")
+	if !ok {
+		return
+	}
+	key := c.PostForm("idempotency_key")
+	if _, err := uuid.Parse(key); err != nil {
+		p.renderError(c, http.StatusBadRequest, string(problem.InvalidBody), "This form is incomplete", "Reload the dashboard and press Restart shoot again.")
+		return
+	}
+	w := callAPI(c, p.s.postRestart, nil, key)
+	if pb, refused := w.problemOf(); refused {
+		p.renderError(c, pb.Status, pb.Code, "The shoot was not restarted", refusalWords(pb))
+		return
+	}
+	var ans struct {
+		AccessLink *string `json:"access_link"`
+	}
+	if err := json.Unmarshal(w.body.Bytes(), &ans); err != nil {
+		p.fail(c, err)
+		return
+	}
+	if ans.AccessLink == nil {
+		c.Redirect(http.StatusSeeOther, "/app/admin/headshots?restarted="+memberID)
+		return
+	}
+	member, err := store.GetMember(c.Request.Context(), p.s.db, principal(c).OrgID, memberID)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	p.render(c, http.StatusOK, "restarted", pageView{Title: "Shoot restarted", Page: restartedView{Member: member, AccessLink: *ans.AccessLink}})
+}
+
+// postResendForm sends a pending retry's email again through the API's handler.
+func (p *pages) postResendForm(c *gin.Context) {
+	memberID, ok := p.pageUUID(c, "id")
+	if !ok {
+		return
+	}
+	if _, ok := p.pageUUID(c, "retry_id"); !ok {
+		return
+	}
+	w := callAPI(c, p.s.postResendEmail, nil, "")
+	if pb, refused := w.problemOf(); refused {
+		p.renderError(c, pb.Status, pb.Code, "The email was not sent again", refusalWords(pb))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/app/admin/members/"+memberID+"?resent=1")
+}

@@ -1,0 +1,200 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/rules"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// Section titles are the help page's words.
+var sectionTitles = map[string]string{
+	rules.SectionFinished:   "Finished photo shoots",
+	rules.SectionInProgress: "In Progress",
+	rules.SectionDeleted:    "Deleted photo shoots",
+}
+
+const (
+	// overviewPageSize is the cards per section when all three are shown; a section of
+	// its own pages by sectionPageSize.
+	overviewPageSize = 10
+	sectionPageSize  = 25
+)
+
+type dashboardView struct {
+	Query    string
+	Section  string // "" for the overview of all three sections
+	Sections []sectionView
+	Notice   string
+}
+
+type sectionView struct {
+	Key      string
+	Title    string
+	Count    int
+	Cards    []cardView
+	NextURL  string // the next page of this section
+	AllURL   string // this section on its own (overview only)
+	FirstURL string // back to the first page (when paging)
+}
+
+type cardView struct {
+	cardDTO
+	GiveRetry    bool
+	RetryURL     string
+	RestartShoot bool
+	// IdempotencyKey makes a double-submitted Restart shoot restart once.
+	IdempotencyKey string
+}
+
+func (p *pages) getDashboard(c *gin.Context) {
+	ctx := c.Request.Context()
+	orgID := principal(c).OrgID
+	section, q := c.Query("section"), c.Query("q")
+	if section != "" {
+		if _, ok := sectionTitles[section]; !ok {
+			p.renderError(c, http.StatusBadRequest, string(problem.InvalidParameter), "No such section", "The dashboard has the sections Finished photo shoots, In Progress and Deleted photo shoots.")
+			return
+		}
+	}
+	if !validText(q) || utf8.RuneCountInString(q) > maxSearchLen {
+		p.renderError(c, http.StatusBadRequest, string(problem.InvalidParameter), "Search too long", "Search by a name or an email address of at most 200 characters.")
+		return
+	}
+	var after *store.Cursor
+	if v := c.Query("cursor"); v != "" && section != "" {
+		cur, ok := decodeCursor(v)
+		if !ok {
+			p.renderError(c, http.StatusBadRequest, string(problem.InvalidParameter), "This page link is not valid", "Go back to the first page of the section and page forward again.")
+			return
+		}
+		after = cur
+	}
+	// The header, the counts and each section's page are independent reads; running them
+	// at once keeps the page's latency near its slowest query (the counts, which grow with
+	// the organization) rather than their sum.
+	var (
+		org    *store.OrgHeader
+		counts *store.SectionCounts
+		pages  []sectionDTO
+		shown  []string
+	)
+	for _, sec := range sectionOrder {
+		if section == "" || sec == section {
+			shown = append(shown, sec)
+		}
+	}
+	pages = make([]sectionDTO, len(shown))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { org, err = store.GetOrgHeader(gctx, p.s.db, orgID); return err })
+	g.Go(func() (err error) { counts, err = store.CountSections(gctx, p.s.db, orgID, q); return err })
+	limit := overviewPageSize
+	if section != "" {
+		limit = sectionPageSize
+	}
+	for i, sec := range shown {
+		g.Go(func() (err error) {
+			pages[i], err = p.s.sectionPage(c, sec, q, after, limit)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		p.fail(c, err)
+		return
+	}
+	org.Members = counts.Members
+	bySection := map[string]int{}
+	for status, n := range counts.ByStatus {
+		bySection[rules.Section(status)] += n
+	}
+	v := dashboardView{Query: q, Section: section, Notice: p.dashboardNotice(c)}
+	for i, sec := range shown {
+		page := pages[i]
+		sv := sectionView{Key: sec, Title: sectionTitles[sec], Count: bySection[sec]}
+		for i := range page.Cards {
+			sv.Cards = append(sv.Cards, newCardView(page.Cards[i]))
+		}
+		if page.NextCursor != nil {
+			if section == "" {
+				sv.AllURL = dashboardURL(sec, q, "")
+			} else {
+				sv.NextURL = dashboardURL(sec, q, *page.NextCursor)
+			}
+		}
+		if after != nil {
+			sv.FirstURL = dashboardURL(sec, q, "")
+		}
+		v.Sections = append(v.Sections, sv)
+	}
+	p.render(c, http.StatusOK, "dashboard", pageView{Title: "Headshots", Org: org, Page: v})
+}
+
+// newCardView decides the card's buttons from the API's own actions. Give retry is also
+// offered while a retry is pending, where its modal shows the pending notice, as the help
+// page describes.
+func newCardView(k cardDTO) cardView {
+	v := cardView{cardDTO: k}
+	for _, a := range k.Actions {
+		switch a {
+		case "give_retry":
+			v.GiveRetry = true
+		case "restart_shoot":
+			v.RestartShoot = true
+			v.IdempotencyKey = uuid.NewString()
+		}
+	}
+	if k.Retry.Pending {
+		v.GiveRetry = true
+	}
+	if v.GiveRetry {
+		v.RetryURL = "/app/admin/members/" + k.Member.ID + "/retry?shoot_id=" + k.Shoot.ID
+	}
+	return v
+}
+
+func dashboardURL(section, q, cursor string) string {
+	v := url.Values{}
+	if section != "" {
+		v.Set("section", section)
+	}
+	if q != "" {
+		v.Set("q", q)
+	}
+	if cursor != "" {
+		v.Set("cursor", cursor)
+	}
+	if len(v) == 0 {
+		return "/app/admin/headshots"
+	}
+	return "/app/admin/headshots?" + v.Encode()
+}
+
+// dashboardNotice is the line shown after a redirect from a change: it names the member
+// by reading them within the admin's organization, so the query string cannot inject text.
+func (p *pages) dashboardNotice(c *gin.Context) string {
+	var memberID, format string
+	switch {
+	case c.Query("given") != "":
+		memberID, format = c.Query("given"), "Retry given to %s. Their shoot is back In Progress and the email with their link is on its way."
+	case c.Query("restarted") != "":
+		memberID, format = c.Query("restarted"), "Shoot restarted for %s. A fresh access link is on its way by email."
+	default:
+		return ""
+	}
+	if _, err := uuid.Parse(memberID); err != nil {
+		return ""
+	}
+	m, err := store.GetMember(c.Request.Context(), p.s.db, principal(c).OrgID, memberID)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf(format, m.Name)
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/headshotpro/retryd/internal/problem"
+)
+
+// refusalWords explains a refusal the way the help page would, never by its code.
+func refusalWords(pb problemBody) string {
+	switch problem.Code(pb.Code) {
+	case problem.RetryPending:
+		return pendingRetryNotice
+	case problem.RetryCreditsExhausted:
+		return "This member has used their free retry and has no retry credits left, so no retry can be given."
+	case problem.ShootAlreadyRetried:
+		return "This shoot has already been retried. Each member can receive one retry per shoot."
+	case problem.RetryWindowExpired:
+		// The detail names the configured window ("… within the last 60 days").
+		if d := strings.TrimSpace(pb.Detail); d != "" {
+			return strings.ToUpper(d[:1]) + d[1:] + ", and this shoot is older."
+		}
+		return "Retries are only available for shoots completed within the retry window, and this shoot is older."
+	case problem.ShootNotFinished:
+		return "This shoot is not finished, so there is nothing to retry yet."
+	case problem.NotManaged:
+		return "Only managed members' deleted shoots can be restarted. This member has their own HeadshotPro account."
+	case problem.NoDeletedShoot:
+		return "This member has no deleted shoot to restart."
+	case problem.ActiveShootExists:
+		return "This member already has an active or in-progress shoot, so a deleted shoot cannot be restarted."
+	case problem.RetryNotPending:
+		return "This retry is no longer pending (the member has started, or it ended), so its email cannot be sent again."
+	case problem.IdempotencyKeyReused:
+		return "This form was already used for a different request. Reload the page and try again."
+	case problem.NotFound:
+		return "This member is not in your organization, or no longer exists."
+	case problem.Timeout, problem.Unavailable:
+		return "The service took too long to answer. The change may still complete: reload the dashboard before trying again."
+	case problem.InvalidBody, problem.InvalidParameter:
+		return "The form was not filled in as expected. Reload the page and try again."
+	}
+	msg := "Something went wrong on our side and nothing was changed."
+	if pb.RequestID != "" {
+		msg += " If it keeps happening, quote request id " + pb.RequestID + "."
+	}
+	return msg
+}
+
+// fail shows an error of a read as a page.
+func (p *pages) fail(c *gin.Context, err error) {
+	pe, ok := problem.As(err)
+	if !ok {
+		pe = p.s.classify(c, err)
+	}
+	pb := problemBody{Code: string(pe.Code), Status: pe.Code.Status(), RequestID: requestID(c)}
+	heading := "Something went wrong"
+	if pe.Code == problem.NotFound {
+		heading = "Not found"
+	}
+	p.renderError(c, pe.Code.Status(), string(pe.Code), heading, refusalWords(pb))
+}
+
+// pageUUID reads an id from the path; an id that cannot exist is a page that does not.
+func (p *pages) pageUUID(c *gin.Context, name string) (string, bool) {
+	v := c.Param(name)
+	id, err := uuid.Parse(v)
+	if err != nil || len(v) != 36 {
+		p.renderError(c, http.StatusNotFound, string(problem.NotFound), "Not found", "There is no such member or retry. Check the link, or find the member on the dashboard.")
+		return "", false
+	}
+	return id.String(), true
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// memberView is the member detail page: where an admin checks whether a retry was
+// already issued.
+type memberView struct {
+	Member   *store.Member
+	Shoots   []store.ShootWithCount
+	Retries  []retryRow
+	Restarts []restartRow
+	Pending  *retryRow
+	Notice   string
+}
+
+type retryRow struct {
+	store.Retry
+	IssuedByName string
+	ReasonLabel  string
+}
+
+type restartRow struct {
+	store.Restart
+	IssuedByName string
+}
+
+func (p *pages) getMemberPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	memberID, ok := p.pageUUID(c, "id")
+	if !ok {
+		return
+	}
+	orgID := principal(c).OrgID
+	d, err := store.GetMemberDetail(ctx, p.s.db, orgID, memberID)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	admins, err := store.AdminNames(ctx, p.s.db, orgID)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	who := func(kind, id string) string {
+		if kind == store.ActorAdmin {
+			if n, ok := admins[id]; ok {
+				return n
+			}
+			return "An admin"
+		}
+		return "Automation key"
+	}
+	v := memberView{Member: d.Member, Shoots: d.Shoots}
+	for _, r := range d.Retries {
+		row := retryRow{Retry: r, IssuedByName: who(r.IssuedByKind, r.IssuedBy), ReasonLabel: reasonLabel(r.Reason)}
+		v.Retries = append(v.Retries, row)
+		if r.Status == store.StatusPending && v.Pending == nil {
+			pending := row
+			v.Pending = &pending
+		}
+	}
+	for _, r := range d.Restarts {
+		v.Restarts = append(v.Restarts, restartRow{Restart: r, IssuedByName: who(r.IssuedByKind, r.IssuedBy)})
+	}
+	if c.Query("resent") != "" {
+		v.Notice = "The retry email was sent again."
+	}
+	p.render(c, http.StatusOK, "member", pageView{Title: d.Member.Name, Page: v})
+}
+
+// reasonLabel is a reason code in words ("bad_lighting" is "Bad lighting").
+func reasonLabel(r *string) string {
+	if r == nil || *r == "" {
+		return "—"
+	}
+	return wordsLabel(strings.TrimSpace(*r))
+}
