@@ -135,10 +135,24 @@ type lifecycle struct {
 	opsThisRun     int
 }
 
-func newLifecycle(id, name string, sub subject, reminders []time.Duration, tuning Tuning, send, markFailed any) *lifecycle {
-	l := &lifecycle{id: id, name: name, sub: sub, reminders: reminders, tuning: tuning, hasEmail: true,
+// lifecycleOf is what a workflow hands its lifecycle: its ids, its subject, its email
+// activities and its input's schedule and carried state.
+type lifecycleOf struct {
+	id, name         string
+	sub              subject
+	send, markFailed any
+	reminders        []time.Duration
+	tuning           Tuning
+	carried          *Carried
+}
+
+func newLifecycle(o lifecycleOf) *lifecycle {
+	l := &lifecycle{id: o.id, name: o.name, sub: o.sub, reminders: o.reminders, tuning: o.tuning, hasEmail: true,
 		progress: Progress{Stage: StageReserving, EmailState: EmailState{EmailStatus: vocab.EmailQueued}}}
-	l.mail = emailer{subjectID: id, send: send, markFailed: markFailed, state: &l.progress.EmailState}
+	l.mail = emailer{subjectID: o.id, send: o.send, markFailed: o.markFailed, state: &l.progress.EmailState}
+	if o.carried != nil {
+		l.resume(o.carried)
+	}
 	return l
 }
 
@@ -150,7 +164,14 @@ func (l *lifecycle) resume(c *Carried) {
 	l.mail.nextSeq, l.emailAt, l.remindersFired = c.NextSeq, c.EmailAt, c.RemindersFired
 }
 
-func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
+// run lives the retry or restart to its end; status turns the progress into the
+// workflow's own status type, for the query and the result.
+func (l *lifecycle) run(ctx workflow.Context, status func(Progress) any) (Progress, error) {
+	err := l.runSteps(ctx, func() any { return status(l.progress) })
+	return l.progress, err
+}
+
+func (l *lifecycle) runSteps(ctx workflow.Context, status func() any) error {
 	l.version = workflow.GetVersion(ctx, versionLifecycle, workflow.DefaultVersion, 1)
 	if err := l.registerHandlers(ctx, status); err != nil {
 		return err

@@ -33,13 +33,11 @@ type RestartStatus struct {
 // a fresh access link by email when the member has an address, then pending until the
 // member starts it.
 func RestartShootWorkflow(ctx workflow.Context, in RestartInput) (RestartStatus, error) {
-	r := &restart{in: in}
-	l := newLifecycle(in.RestartID, RestartWorkflowName, r, in.Reminders, in.Tuning, a.SendRestartEmail, a.MarkRestartEmailFailed)
-	if in.Carried != nil {
-		l.resume(in.Carried)
-	}
-	err := l.run(ctx, func() any { return RestartStatus{RestartID: in.RestartID, Progress: l.progress} })
-	return RestartStatus{RestartID: in.RestartID, Progress: l.progress}, err
+	status := func(p Progress) any { return RestartStatus{RestartID: in.RestartID, Progress: p} }
+	p, err := newLifecycle(lifecycleOf{id: in.RestartID, name: RestartWorkflowName, sub: &restart{in: in},
+		send: a.SendRestartEmail, markFailed: a.MarkRestartEmailFailed,
+		reminders: in.Reminders, tuning: in.Tuning, carried: in.Carried}).run(ctx, status)
+	return status(p).(RestartStatus), err
 }
 
 // restart is a RestartShootWorkflow's subject: one database step creates the new shoot

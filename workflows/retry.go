@@ -39,13 +39,11 @@ var a *activities.Activities
 // RetryWorkflow is one retry of one shoot, from the reservation of the allowance to the
 // member starting their new shoot.
 func RetryWorkflow(ctx workflow.Context, in RetryInput) (RetryStatus, error) {
-	r := &retry{in: in}
-	l := newLifecycle(in.RetryID, RetryWorkflowName, r, in.Reminders, in.Tuning, a.SendRetryEmail, a.MarkRetryEmailFailed)
-	if in.Carried != nil {
-		l.resume(in.Carried)
-	}
-	err := l.run(ctx, func() any { return RetryStatus{RetryID: in.RetryID, Progress: l.progress} })
-	return RetryStatus{RetryID: in.RetryID, Progress: l.progress}, err
+	status := func(p Progress) any { return RetryStatus{RetryID: in.RetryID, Progress: p} }
+	p, err := newLifecycle(lifecycleOf{id: in.RetryID, name: RetryWorkflowName, sub: &retry{in: in},
+		send: a.SendRetryEmail, markFailed: a.MarkRetryEmailFailed,
+		reminders: in.Reminders, tuning: in.Tuning, carried: in.Carried}).run(ctx, status)
+	return status(p).(RetryStatus), err
 }
 
 // retry is a RetryWorkflow's subject: three database steps, each a local activity
