@@ -3,7 +3,6 @@ package workflows_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,65 +29,33 @@ const (
 	rsDay        = 24 * time.Hour
 )
 
-// rsCall is one recorded activity call.
-type rsCall struct {
-	Name    string
-	At      time.Time
-	Email   activities.SendEmailInput // SendRestartEmail, MarkRestartEmailFailed
-	Subject string                    // SetRestartStage's restart id
-	Stage   string                    // SetRestartStage
-	Input   activities.CreateRestartInput
-}
-
 // rsHarness wraps a test environment with recorders for activity calls and RetryStage upserts.
 type rsHarness struct {
 	*testEnv
-
-	mu    sync.Mutex
-	calls []rsCall
+	recorder
 }
 
 func newRsHarness(t *testing.T) *rsHarness {
 	t.Helper()
-	return &rsHarness{testEnv: newWorkflowEnv(t, workflows.RestartShootWorkflow, workflows.RestartWorkflowName, workflows.RestartWorkflowID(rsMemberID))}
-}
-
-func (h *rsHarness) record(c rsCall) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	c.At = h.env.Now()
-	h.calls = append(h.calls, c)
+	h := &rsHarness{testEnv: newWorkflowEnv(t, workflows.RestartShootWorkflow, workflows.RestartWorkflowName, workflows.RestartWorkflowID(rsMemberID))}
+	h.now = h.env.Now
+	return h
 }
 
 // Recording implementations, usable as mock return functions.
 
 func (h *rsHarness) createOK(hasEmail bool) func(context.Context, activities.CreateRestartInput) (activities.CreateRestartResult, error) {
 	return func(_ context.Context, in activities.CreateRestartInput) (activities.CreateRestartResult, error) {
-		h.record(rsCall{Name: "CreateRestart", Input: in})
+		h.record(call{Name: "CreateRestart", Create: in})
 		return activities.CreateRestartResult{OldShootID: rsOldShootID, HasEmail: hasEmail}, nil
 	}
 }
 
 func (h *rsHarness) createErr(err error) func(context.Context, activities.CreateRestartInput) (activities.CreateRestartResult, error) {
 	return func(_ context.Context, in activities.CreateRestartInput) (activities.CreateRestartResult, error) {
-		h.record(rsCall{Name: "CreateRestart", Input: in})
+		h.record(call{Name: "CreateRestart", Create: in})
 		return activities.CreateRestartResult{}, err
 	}
-}
-
-func (h *rsHarness) setStageOK(_ context.Context, restartID, stage string) error {
-	h.record(rsCall{Name: "SetRestartStage", Subject: restartID, Stage: stage})
-	return nil
-}
-
-func (h *rsHarness) sendOK(_ context.Context, in activities.SendEmailInput) (activities.SendEmailResult, error) {
-	h.record(rsCall{Name: "SendRestartEmail", Email: in})
-	return activities.SendEmailResult{MessageID: rsMessageID(in.Seq)}, nil
-}
-
-func (h *rsHarness) markFailedOK(_ context.Context, in activities.SendEmailInput) error {
-	h.record(rsCall{Name: "MarkRestartEmailFailed", Email: in})
-	return nil
 }
 
 func rsMessageID(seq int) string { return "rs-msg-" + string(rune('0'+seq)) }
@@ -98,32 +65,15 @@ func rsMessageID(seq int) string { return "rs-msg-" + string(rune('0'+seq)) }
 func (h *rsHarness) mockDefaults() {
 	env := h.env
 	env.OnActivity(rsAct.CreateRestart, mock.Anything, mock.Anything).Return(h.createOK(true)).Maybe()
-	env.OnActivity(rsAct.SetRestartStage, mock.Anything, mock.Anything, mock.Anything).Return(h.setStageOK).Maybe()
+	env.OnActivity(rsAct.SetRestartStage, mock.Anything, mock.Anything, mock.Anything).Return(h.staged("SetRestartStage")).Maybe()
 	env.OnActivity(rsAct.SendRestartEmail, mock.Anything, mock.Anything).Return(h.sendOK).Maybe()
-	env.OnActivity(rsAct.MarkRestartEmailFailed, mock.Anything, mock.Anything).Return(h.markFailedOK).Maybe()
+	env.OnActivity(rsAct.MarkRestartEmailFailed, mock.Anything, mock.Anything).Return(h.marked("MarkRestartEmailFailed")).Maybe()
 	env.OnActivity(rsAct.RestartStarted, mock.Anything, mock.Anything).Return(h.startedAt(time.Time{})).Maybe()
-}
-
-// startedAt answers the started check: true from workflow time at on (never when zero).
-func (h *rsHarness) startedAt(at time.Time) func(context.Context, string) (bool, error) {
-	return func(_ context.Context, id string) (bool, error) {
-		h.record(rsCall{Name: "RestartStarted"})
-		return !at.IsZero() && !h.env.Now().Before(at), nil
-	}
 }
 
 // noEmail makes CreateRestart report a member without an email address.
 func (h *rsHarness) noEmail() {
 	h.env.OnActivity(rsAct.CreateRestart, mock.Anything, mock.Anything).Return(h.createOK(false)).Once()
-}
-
-func (h *rsHarness) run(reminders ...time.Duration) {
-	h.runInput(rsInput(reminders...))
-}
-
-func (h *rsHarness) runInput(in workflows.RestartInput) {
-	h.env.ExecuteWorkflow(workflows.RestartWorkflowName, in)
-	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
 }
 
 func rsInput(reminders ...time.Duration) workflows.RestartInput {
@@ -136,26 +86,17 @@ func rsInput(reminders ...time.Duration) workflows.RestartInput {
 	}
 }
 
-func (h *rsHarness) callsNamed(name string) []rsCall {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []rsCall
-	for _, c := range h.calls {
-		if c.Name == name {
-			out = append(out, c)
-		}
-	}
-	return out
+func (h *rsHarness) run(reminders ...time.Duration) {
+	h.execute(workflows.RestartWorkflowName, rsInput(reminders...))
+}
+func (h *rsHarness) runInput(in workflows.RestartInput) { h.execute(workflows.RestartWorkflowName, in) }
+
+func (h *rsHarness) sendOK(ctx context.Context, in activities.SendEmailInput) (activities.SendEmailResult, error) {
+	return h.sent("SendRestartEmail", rsMessageID)(ctx, in)
 }
 
-func (h *rsHarness) callNames() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, 0, len(h.calls))
-	for _, c := range h.calls {
-		out = append(out, c.Name)
-	}
-	return out
+func (h *rsHarness) startedAt(at time.Time) func(context.Context, string) (bool, error) {
+	return h.startedFrom("RestartStarted", at)
 }
 
 func (h *rsHarness) stages() []string {
@@ -175,25 +116,12 @@ func (h *rsHarness) emails() []activities.SendEmailInput {
 	return out
 }
 
-// queryAt records the status query's answer after d of workflow time.
 func (h *rsHarness) queryAt(d time.Duration) *workflows.RestartStatus {
-	st := &workflows.RestartStatus{}
-	h.env.RegisterDelayedCallback(func() {
-		v, err := h.env.QueryWorkflow(workflows.QueryStatus)
-		if !assert.NoError(h.t, err) {
-			return
-		}
-		assert.NoError(h.t, v.Get(st))
-	}, d)
-	return st
+	return queryAt[workflows.RestartStatus](h.testEnv, d)
 }
 
 func rsResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows.RestartStatus {
-	t.Helper()
-	require.NoError(t, env.GetWorkflowError())
-	var st workflows.RestartStatus
-	require.NoError(t, env.GetWorkflowResult(&st))
-	return st
+	return resultOf[workflows.RestartStatus](t, env)
 }
 
 func rsRequireCanceled(t *testing.T, err error) {
@@ -251,7 +179,7 @@ func TestRestartWorkflow_HappyPathWithEmail(t *testing.T) {
 		RestartID: rsRestartID, OrgID: rsOrgID, MemberID: rsMemberID, NewShootID: rsNewShootID,
 		WorkflowID:   workflows.RestartWorkflowID(rsMemberID),
 		IssuedByKind: "automation", IssuedBy: "key-1", RequestID: "req-1",
-	}, h.callsNamed("CreateRestart")[0].Input)
+	}, h.callsNamed("CreateRestart")[0].Create)
 	assert.Equal(t, []activities.SendEmailInput{{SubjectID: rsRestartID, Seq: 0, Kind: "initial", Reminder: 0}}, h.emails())
 	assert.Equal(t, []string{workflows.StageStarted}, h.stages())
 	assert.Empty(t, h.callsNamed("MarkRestartEmailFailed"))
@@ -413,7 +341,7 @@ func TestRestartWorkflow_ReminderFindsStarted(t *testing.T) {
 	h := newRsHarness(t)
 	h.env.OnActivity(rsAct.SendRestartEmail, mock.Anything, mock.MatchedBy(func(in activities.SendEmailInput) bool { return in.Kind == "reminder" })).
 		Return(func(_ context.Context, in activities.SendEmailInput) (activities.SendEmailResult, error) {
-			h.record(rsCall{Name: "SendRestartEmail", Email: in})
+			h.record(call{Name: "SendRestartEmail", Email: in})
 			return activities.SendEmailResult{Skipped: true, AlreadyStarted: true, Reason: "restart is started"}, nil
 		})
 	h.mockDefaults()
@@ -489,7 +417,7 @@ func TestRestartWorkflow_ResendWithoutEmailRejected(t *testing.T) {
 func TestRestartWorkflow_ResendNotPendingRejected(t *testing.T) {
 	h := newRsHarness(t)
 	h.env.OnActivity(rsAct.CreateRestart, mock.Anything, mock.Anything).After(2 * time.Second).Return(h.createOK(true)).Once()
-	h.env.OnActivity(rsAct.SetRestartStage, mock.Anything, rsRestartID, workflows.StageStarted).After(2 * time.Second).Return(h.setStageOK).Once()
+	h.env.OnActivity(rsAct.SetRestartStage, mock.Anything, rsRestartID, workflows.StageStarted).After(2 * time.Second).Return(h.staged("SetRestartStage")).Once()
 	h.mockDefaults()
 	early := h.updateAt(time.Second, workflows.UpdateResendEmail, "resend-early")
 	h.signalAt(time.Hour)
@@ -546,7 +474,7 @@ func TestRestartWorkflow_CreateTransientErrorRetried(t *testing.T) {
 	assert.Equal(t, workflows.StageStarted, st.Stage)
 	assert.Equal(t, []string{"CreateRestart", "CreateRestart", "SendRestartEmail", "SetRestartStage"}, h.callNames())
 	creates := h.callsNamed("CreateRestart")
-	assert.Equal(t, creates[0].Input, creates[1].Input, "the retry repeats the same input")
+	assert.Equal(t, creates[0].Create, creates[1].Create, "the retry repeats the same input")
 	require.True(t, issue.completed)
 	require.NoError(t, issue.err)
 	assert.Equal(t, rsOldShootID, decodeResult[workflows.IssueResult](t, issue.value).OldShootID)
@@ -558,7 +486,7 @@ func TestRestartWorkflow_EmailPermanentFailure(t *testing.T) {
 	h := newRsHarness(t)
 	h.env.OnActivity(rsAct.SendRestartEmail, mock.Anything, mock.Anything).
 		Return(func(_ context.Context, in activities.SendEmailInput) (activities.SendEmailResult, error) {
-			h.record(rsCall{Name: "SendRestartEmail", Email: in})
+			h.record(call{Name: "SendRestartEmail", Email: in})
 			return activities.SendEmailResult{}, temporal.NewNonRetryableApplicationError("mailersend: 422", activities.ErrTypeMailPermanent, nil)
 		}).Once()
 	h.mockDefaults()

@@ -3,7 +3,6 @@ package workflows_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,81 +26,50 @@ const (
 	rwDay     = 24 * time.Hour
 )
 
-// rwCall is one recorded activity call.
-type rwCall struct {
-	Name  string
-	At    time.Time
-	Email activities.SendEmailInput // SendRetryEmail, MarkRetryEmailFailed
-	Stage string                    // SetRetryStage
-	Input activities.ReserveRetryInput
-}
-
 // rwHarness wraps a test environment with recorders for activity calls and RetryStage upserts.
 type rwHarness struct {
 	*testEnv
-
-	mu    sync.Mutex
-	calls []rwCall
+	recorder
 }
 
 func newRetryHarness(t *testing.T) *rwHarness {
 	t.Helper()
-	return &rwHarness{testEnv: newWorkflowEnv(t, workflows.RetryWorkflow, workflows.RetryWorkflowName, workflows.RetryWorkflowID(rwShootID))}
-}
-
-func (h *rwHarness) record(c rwCall) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	c.At = h.env.Now()
-	h.calls = append(h.calls, c)
+	h := &rwHarness{testEnv: newWorkflowEnv(t, workflows.RetryWorkflow, workflows.RetryWorkflowName, workflows.RetryWorkflowID(rwShootID))}
+	h.now = h.env.Now
+	return h
 }
 
 // Recording implementations, usable as mock return functions.
 
 func (h *rwHarness) reserveOK(allowance string) func(context.Context, activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
 	return func(_ context.Context, in activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
-		h.record(rwCall{Name: "ReserveRetry", Input: in})
+		h.record(call{Name: "ReserveRetry", Reserve: in})
 		return activities.ReserveRetryResult{AllowanceUsed: allowance}, nil
 	}
 }
 
 func (h *rwHarness) reserveErr(err error) func(context.Context, activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
 	return func(_ context.Context, in activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
-		h.record(rwCall{Name: "ReserveRetry", Input: in})
+		h.record(call{Name: "ReserveRetry", Reserve: in})
 		return activities.ReserveRetryResult{}, err
 	}
 }
 
 func (h *rwHarness) deleteOK(_ context.Context, retryID string) (int64, error) {
-	h.record(rwCall{Name: "DeleteResults", Email: activities.SendEmailInput{SubjectID: retryID}})
+	h.record(call{Name: "DeleteResults", Email: activities.SendEmailInput{SubjectID: retryID}})
 	return 8, nil
 }
 
 func (h *rwHarness) resetOK(_ context.Context, retryID string) error {
-	h.record(rwCall{Name: "ResetShoot", Email: activities.SendEmailInput{SubjectID: retryID}})
+	h.record(call{Name: "ResetShoot", Email: activities.SendEmailInput{SubjectID: retryID}})
 	return nil
-}
-
-func (h *rwHarness) setStageOK(_ context.Context, retryID, stage string) error {
-	h.record(rwCall{Name: "SetRetryStage", Stage: stage, Email: activities.SendEmailInput{SubjectID: retryID}})
-	return nil
-}
-
-func (h *rwHarness) sendOK(_ context.Context, in activities.SendEmailInput) (activities.SendEmailResult, error) {
-	h.record(rwCall{Name: "SendRetryEmail", Email: in})
-	return activities.SendEmailResult{MessageID: rwMessageID(in.Seq)}, nil
 }
 
 func (h *rwHarness) sendErr(err error) func(context.Context, activities.SendEmailInput) (activities.SendEmailResult, error) {
 	return func(_ context.Context, in activities.SendEmailInput) (activities.SendEmailResult, error) {
-		h.record(rwCall{Name: "SendRetryEmail", Email: in})
+		h.record(call{Name: "SendRetryEmail", Email: in})
 		return activities.SendEmailResult{}, err
 	}
-}
-
-func (h *rwHarness) markFailedOK(_ context.Context, in activities.SendEmailInput) error {
-	h.record(rwCall{Name: "MarkRetryEmailFailed", Email: in})
-	return nil
 }
 
 func rwMessageID(seq int) string { return "msg-" + string(rune('0'+seq)) }
@@ -113,27 +81,10 @@ func (h *rwHarness) mockDefaults() {
 	env.OnActivity(rwAct.ReserveRetry, mock.Anything, mock.Anything).Return(h.reserveOK("free_retry")).Maybe()
 	env.OnActivity(rwAct.DeleteResults, mock.Anything, mock.Anything).Return(h.deleteOK).Maybe()
 	env.OnActivity(rwAct.ResetShoot, mock.Anything, mock.Anything).Return(h.resetOK).Maybe()
-	env.OnActivity(rwAct.SetRetryStage, mock.Anything, mock.Anything, mock.Anything).Return(h.setStageOK).Maybe()
+	env.OnActivity(rwAct.SetRetryStage, mock.Anything, mock.Anything, mock.Anything).Return(h.staged("SetRetryStage")).Maybe()
 	env.OnActivity(rwAct.SendRetryEmail, mock.Anything, mock.Anything).Return(h.sendOK).Maybe()
-	env.OnActivity(rwAct.MarkRetryEmailFailed, mock.Anything, mock.Anything).Return(h.markFailedOK).Maybe()
+	env.OnActivity(rwAct.MarkRetryEmailFailed, mock.Anything, mock.Anything).Return(h.marked("MarkRetryEmailFailed")).Maybe()
 	env.OnActivity(rwAct.RetryStarted, mock.Anything, mock.Anything).Return(h.startedAt(time.Time{})).Maybe()
-}
-
-// startedAt answers the started check: true from workflow time at on (never when zero).
-func (h *rwHarness) startedAt(at time.Time) func(context.Context, string) (bool, error) {
-	return func(_ context.Context, retryID string) (bool, error) {
-		h.record(rwCall{Name: "RetryStarted", Email: activities.SendEmailInput{SubjectID: retryID}})
-		return !at.IsZero() && !h.env.Now().Before(at), nil
-	}
-}
-
-func (h *rwHarness) run(reminders ...time.Duration) {
-	h.runInput(rwInput(reminders...))
-}
-
-func (h *rwHarness) runInput(in workflows.RetryInput) {
-	h.env.ExecuteWorkflow(workflows.RetryWorkflowName, in)
-	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
 }
 
 func rwInput(reminders ...time.Duration) workflows.RetryInput {
@@ -146,55 +97,27 @@ func rwInput(reminders ...time.Duration) workflows.RetryInput {
 	}
 }
 
-func (h *rwHarness) callsNamed(name string) []rwCall {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []rwCall
-	for _, c := range h.calls {
-		if c.Name == name {
-			out = append(out, c)
-		}
-	}
-	return out
+func (h *rwHarness) stages() []string { return h.stagesOf("SetRetryStage") }
+
+func (h *rwHarness) run(reminders ...time.Duration) {
+	h.execute(workflows.RetryWorkflowName, rwInput(reminders...))
+}
+func (h *rwHarness) runInput(in workflows.RetryInput) { h.execute(workflows.RetryWorkflowName, in) }
+
+func (h *rwHarness) sendOK(ctx context.Context, in activities.SendEmailInput) (activities.SendEmailResult, error) {
+	return h.sent("SendRetryEmail", rwMessageID)(ctx, in)
 }
 
-func (h *rwHarness) callNames() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, 0, len(h.calls))
-	for _, c := range h.calls {
-		out = append(out, c.Name)
-	}
-	return out
+func (h *rwHarness) startedAt(at time.Time) func(context.Context, string) (bool, error) {
+	return h.startedFrom("RetryStarted", at)
 }
 
-func (h *rwHarness) stages() []string {
-	var out []string
-	for _, c := range h.callsNamed("SetRetryStage") {
-		out = append(out, c.Stage)
-	}
-	return out
-}
-
-// queryAt records the status query's answer after d of workflow time.
 func (h *rwHarness) queryAt(d time.Duration) *workflows.RetryStatus {
-	st := &workflows.RetryStatus{}
-	h.env.RegisterDelayedCallback(func() {
-		v, err := h.env.QueryWorkflow(workflows.QueryStatus)
-		if !assert.NoError(h.t, err) {
-			return
-		}
-		assert.NoError(h.t, v.Get(st))
-	}, d)
-	return st
+	return queryAt[workflows.RetryStatus](h.testEnv, d)
 }
 
 func rwResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows.RetryStatus {
-	t.Helper()
-	require.NoError(t, env.GetWorkflowError())
-	var st workflows.RetryStatus
-	require.NoError(t, env.GetWorkflowResult(&st))
-	return st
+	return resultOf[workflows.RetryStatus](t, env)
 }
 
 // 1. Happy path.
@@ -223,7 +146,7 @@ func TestRetryWorkflow_HappyPath(t *testing.T) {
 
 	// Activities ran in order, the reservation carried ids and the workflow id.
 	assert.Equal(t, []string{"ReserveRetry", "DeleteResults", "ResetShoot", "SendRetryEmail", "SetRetryStage"}, h.callNames())
-	res := h.callsNamed("ReserveRetry")[0].Input
+	res := h.callsNamed("ReserveRetry")[0].Reserve
 	assert.Equal(t, activities.ReserveRetryInput{
 		RetryID: rwRetryID, OrgID: "org-1", MemberID: "member-1", ShootID: rwShootID,
 		Reason: "low_quality_photos", WorkflowID: workflows.RetryWorkflowID(rwShootID),
@@ -499,7 +422,7 @@ func TestRetryWorkflow_ResendBeforeReset(t *testing.T) {
 // 7c. resend-email after the member started is rejected.
 func TestRetryWorkflow_ResendAfterStart(t *testing.T) {
 	h := newRetryHarness(t)
-	h.env.OnActivity(rwAct.SetRetryStage, mock.Anything, rwRetryID, workflows.StageStarted).After(2 * time.Second).Return(h.setStageOK).Once()
+	h.env.OnActivity(rwAct.SetRetryStage, mock.Anything, rwRetryID, workflows.StageStarted).After(2 * time.Second).Return(h.staged("SetRetryStage")).Once()
 	h.mockDefaults()
 	h.signalAt(time.Hour)
 	u := h.updateAt(time.Hour+time.Second, workflows.UpdateResendEmail, "resend-late")
@@ -611,7 +534,7 @@ func TestRetryWorkflow_ReminderFindsStarted(t *testing.T) {
 	h := newRetryHarness(t)
 	h.env.OnActivity(rwAct.SendRetryEmail, mock.Anything, mock.MatchedBy(func(in activities.SendEmailInput) bool { return in.Kind == "reminder" })).
 		Return(func(_ context.Context, in activities.SendEmailInput) (activities.SendEmailResult, error) {
-			h.record(rwCall{Name: "SendRetryEmail", Email: in})
+			h.record(call{Name: "SendRetryEmail", Email: in})
 			return activities.SendEmailResult{Skipped: true, AlreadyStarted: true, Reason: "retry is started"}, nil
 		})
 	h.mockDefaults()
