@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -34,7 +35,7 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 	}
 	token, claims := a.Links.Issue(c.MemberID, c.ShootID, a.Now())
 	content, err := render(mail.LinkData{
-		MemberName: c.MemberName, ActionURL: ActionURL(a.AppBaseURL, c.ShootID, token),
+		MemberName: c.MemberName, ActionURL: linktoken.ActionURL(a.AppBaseURL, c.ShootID, token),
 		ExpiresAt: claims.ExpiresAt, Reminder: in.Reminder,
 	})
 	if err != nil {

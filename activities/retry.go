@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"net/url"
 
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/store"
@@ -86,11 +85,6 @@ func (a *Activities) SendRetryEmail(ctx context.Context, in SendEmailInput) (Sen
 // MarkRetryEmailFailed records that an email could not be delivered after all retries.
 func (a *Activities) MarkRetryEmailFailed(ctx context.Context, in SendEmailInput) error {
 	return a.markEmailFailed(ctx, store.SubjectRetry, in)
-}
-
-// ActionURL builds a member's link to start a shoot.
-func ActionURL(base, shootID, token string) string {
-	return base + "/app/shoots/" + url.PathEscape(shootID) + "/start?token=" + url.QueryEscape(token)
 }
 
 // RetryStarted tells whether the member started the retried shoot; the workflow asks

@@ -8,7 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
@@ -117,7 +117,7 @@ func (s *Server) restartAnswer(ctx context.Context, r *store.Restart) (*restartA
 	out := &restartAnswer{restartDTO: toRestart(r), Shoot: toShoot(shoot, 0)}
 	if r.EmailStatus == store.EmailNotApplicable {
 		token, _ := s.links.Issue(r.MemberID, r.NewShootID, s.now())
-		link := activities.ActionURL(s.cfg.AppBaseURL, r.NewShootID, token)
+		link := linktoken.ActionURL(s.cfg.AppBaseURL, r.NewShootID, token)
 		out.AccessLink = &link
 	}
 	return out, nil

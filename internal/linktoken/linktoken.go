@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -87,4 +88,9 @@ func (s *Signer) mac(msg string) []byte {
 	h := hmac.New(sha256.New, s.secret)
 	h.Write([]byte(msg))
 	return h.Sum(nil)
+}
+
+// ActionURL is a member's link to start a shoot: the landing page with the token.
+func ActionURL(base, shootID, token string) string {
+	return base + "/app/shoots/" + url.PathEscape(shootID) + "/start?token=" + url.QueryEscape(token)
 }
