@@ -88,6 +88,7 @@ func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
 		Config: server.Config{
 			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
 			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies, TaskQueue: cfg.TemporalTaskQueue,
+			APIKeyCacheTTL: cfg.APIKeyCacheTTL,
 		},
 	})
 }
@@ -123,7 +124,7 @@ func openToolDB(ctx context.Context) (*bun.DB, error) {
 }
 
 func openDB(ctx context.Context, cfg *config.Config) (*bun.DB, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := store.OpenPool(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	if err != nil {
 		return nil, dependencyError{err}
 	}

@@ -50,6 +50,9 @@ type Options struct {
 	// Temporal, when set, is the dev server the app connects to instead of the shared one
 	// (durability tests run their own, to restart it). The caller starts and stops it.
 	Temporal *devserver.Server
+	// APIKeyCacheTTL is how long the API caches resolved keys; 0 (the default here)
+	// checks every request against the database.
+	APIKeyCacheTTL time.Duration
 }
 
 // App is one running instance of the service.
@@ -138,7 +141,7 @@ func Start(t testing.TB, opts Options) *App {
 	app.apiDeps = server.Deps{
 		DB: db, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger,
 		Config: server.Config{RetryWindow: opts.RetryWindow, Reminders: opts.Reminders, PipelineToken: app.PipelineToken,
-			AppBaseURL: "http://app.test", TaskQueue: app.TaskQueue},
+			AppBaseURL: "http://app.test", TaskQueue: app.TaskQueue, APIKeyCacheTTL: opts.APIKeyCacheTTL},
 	}
 	app.setHandler(app.buildAPI(t, tc))
 
