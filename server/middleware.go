@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"net/http"
 	"regexp"
@@ -45,9 +46,16 @@ func (s *Server) accessLog(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
-	s.log.InfoContext(c.Request.Context(), "http request",
+	status := c.Writer.Status()
+	msg := "http request"
+	if status == statusClientClosedRequest {
+		msg = "client closed request"
+	}
+	// WithoutCancel: the request's own context is canceled when the client is gone, and
+	// a context-aware handler must still get this line.
+	s.log.InfoContext(context.WithoutCancel(c.Request.Context()), msg,
 		"request_id", requestID(c), "method", c.Request.Method, "route", route,
-		"status", c.Writer.Status(), "latency_ms", float64(time.Since(start).Microseconds())/1000)
+		"status", status, "latency_ms", float64(time.Since(start).Microseconds())/1000)
 }
 
 func (s *Server) recover(c *gin.Context, err any) {
