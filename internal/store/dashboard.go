@@ -22,8 +22,12 @@ type Card struct {
 	RetryCount         int        `bun:"retry_count"`
 	ResultCount        int        `bun:"result_count"`
 	PendingRetry       bool       `bun:"pending_retry"`
-	HasOpenShoot       bool       `bun:"has_open_shoot"`
-	HasDeletedShoot    bool       `bun:"has_deleted_shoot"`
+	// HasOpenShoot and HasDeletedShoot are what the restart action of a Deleted card
+	// needs. Elsewhere the card's own shoot is open and not deleted, which is what they
+	// say there; an older deleted shoot of a Finished or In Progress member is not looked
+	// for, as no action of those sections depends on it.
+	HasOpenShoot    bool `bun:"has_open_shoot"`
+	HasDeletedShoot bool `bun:"has_deleted_shoot"`
 }
 
 // DashboardQuery selects one page of one section.
@@ -36,6 +40,9 @@ type DashboardQuery struct {
 	After   *Cursor
 	Limit   int
 }
+
+// sectionDeleted is rules.SectionDeleted, the name dashboard_cards stores.
+const sectionDeleted = "deleted"
 
 // Cursor is the keyset position: the last card's member name and id.
 type Cursor struct {
@@ -71,27 +78,28 @@ func Dashboard(ctx context.Context, db bun.IDB, q DashboardQuery) ([]Card, bool,
 	if q.After != nil {
 		page = page.Where("(c.name, c.member_id) > (?, ?::uuid)", q.After.Name, q.After.ID)
 	}
-	var cards []Card
-	err := db.NewSelect().
+	sel := db.NewSelect().
 		TableExpr("(?) AS p", page).
 		ColumnExpr("p.member_id, m.name, m.email, m.kind, m.retry_credits, m.free_retry_available").
 		ColumnExpr("s.id AS shoot_id, s.status, s.completed_at, s.deleted_at, s.retry_count, s.result_count").
 		ColumnExpr("pr.member_id IS NOT NULL AS pending_retry").
-		ColumnExpr("os.id IS NOT NULL AS has_open_shoot").
-		ColumnExpr("ds.id IS NOT NULL AS has_deleted_shoot").
 		Join(`JOIN LATERAL (SELECT mm.name, mm.email, mm.kind, mm.retry_credits, mm.free_retry_available
 			FROM members AS mm WHERE mm.id = p.member_id LIMIT 1) AS m ON true`).
 		Join(`JOIN LATERAL (SELECT ss.id, ss.status, ss.completed_at, ss.deleted_at, ss.retry_count, ss.result_count
 			FROM shoots AS ss WHERE ss.id = p.shoot_id LIMIT 1) AS s ON true`).
 		Join(`LEFT JOIN LATERAL (SELECT r.member_id FROM retries AS r
 			WHERE r.member_id = p.member_id AND r.status = 'pending' LIMIT 1) AS pr ON true`).
-		Join(`LEFT JOIN LATERAL (SELECT o.id FROM shoots AS o
-			WHERE o.member_id = p.member_id AND o.status <> 'deleted' LIMIT 1) AS os ON true`).
-		Join(`LEFT JOIN LATERAL (SELECT d.id FROM shoots AS d
-			WHERE d.member_id = p.member_id AND d.status = 'deleted' LIMIT 1) AS ds ON true`).
-		OrderExpr("p.name, p.member_id").
-		Scan(ctx, &cards)
-	if err != nil {
+		OrderExpr("p.name, p.member_id")
+	if q.Section == sectionDeleted {
+		// The card's shoot is deleted; a restart also needs no other shoot to be open.
+		sel = sel.ColumnExpr("true AS has_deleted_shoot, os.id IS NOT NULL AS has_open_shoot").
+			Join(`LEFT JOIN LATERAL (SELECT o.id FROM shoots AS o
+				WHERE o.member_id = p.member_id AND o.status <> 'deleted' LIMIT 1) AS os ON true`)
+	} else {
+		sel = sel.ColumnExpr("false AS has_deleted_shoot, true AS has_open_shoot")
+	}
+	var cards []Card
+	if err := sel.Scan(ctx, &cards); err != nil {
 		return nil, false, err
 	}
 	more := len(cards) > q.Limit
