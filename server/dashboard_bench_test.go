@@ -210,6 +210,11 @@ func BenchmarkDashboardThroughput(b *testing.B) {
 	app := apptest.Start(b, apptest.Options{APIKeyCacheTTL: 5 * time.Second})
 	org := app.SeedOrg(b, 0, benchMembers("Alpha", 10000)...)
 	app.SeedOrg(b, 0, benchMembers("Beta", 10000)...)
+	// Compare like with like: as many API database connections as pgx connections
+	// (DATABASE_MAX_CONNS=32). Under CPU contention each backend gets its share of the
+	// cores, so a pool of 20 against 32 pgx connections measures the pool sizes.
+	app.DB.DB.SetMaxOpenConns(benchClients)
+	app.DB.DB.SetMaxIdleConns(benchClients)
 	log := &statementLog{}
 	app.DB.AddQueryHook(log)
 	get := getter(app, org.AdminKey)
