@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/headshotpro/retryd/internal/rules"
 	"github.com/headshotpro/retryd/internal/store"
@@ -249,8 +248,7 @@ func TestDashboardPlansReadOnlyThePage(t *testing.T) {
 	base, _ := testenv.Database(t)
 	bigOrg := loadPlanData(t, base)
 	log := &queryLog{}
-	db := bun.NewDB(base.DB, pgdialect.New()) // the same pool, with the hook; not closed here
-	db.AddQueryHook(log)
+	db := base.WithQueryHook(log) // the same pool, with the hook
 	ctx := context.Background()
 
 	for _, section := range []string{rules.SectionFinished, rules.SectionInProgress, rules.SectionDeleted} {
