@@ -72,17 +72,6 @@ CREATE TABLE dashboard_cards (
     -- organization in one GIN scan).
     search    text GENERATED ALWAYS AS (lower(name) || E'\n' || lower(coalesce(email, ''))) STORED
 );
--- A page is one range of this index: equality on org and section, keyset on (name, id).
-CREATE INDEX dashboard_cards_page ON dashboard_cards (org_id, section, name, member_id);
--- Search: trigram matches within one organization (btree_gin puts the organization in
--- the same GIN index), so a rare term reads its matches in this organization only and
--- other organizations' members cost nothing. A common term is cheaper through the page
--- index with a filter, and the planner takes that one.
--- fastupdate off: with a pending list (filled by inserts until a vacuum merges it) the
--- planner prices the whole list into every search and falls back to reading the
--- organization's section; cards change rarely enough to update the index in place.
-CREATE INDEX dashboard_cards_search ON dashboard_cards USING gin (org_id, search gin_trgm_ops)
-    WITH (fastupdate = off);
 
 -- dashboard_cards_refresh recomputes the cards of the given members from members and
 -- shoots. It first locks the existing cards (in member order, so two refreshes never
@@ -157,6 +146,21 @@ SELECT m.id, m.org_id,
 FROM members m
 CROSS JOIN LATERAL (SELECT s.id, s.status FROM shoots s WHERE s.member_id = m.id
                     ORDER BY s.created_at DESC, s.id DESC LIMIT 1) l;
+
+-- The indexes come after the backfill: building them once is faster than growing them
+-- row by row, the trigram index above all.
+
+-- A page is one range of this index: equality on org and section, keyset on (name, id).
+CREATE INDEX dashboard_cards_page ON dashboard_cards (org_id, section, name, member_id);
+-- Search: trigram matches within one organization (btree_gin puts the organization in
+-- the same GIN index), so a rare term reads its matches in this organization only and
+-- other organizations' members cost nothing. A common term is cheaper through the page
+-- index with a filter, and the planner takes that one.
+-- fastupdate off: with a pending list (filled by inserts until a vacuum merges it) the
+-- planner prices the whole list into every search and falls back to reading the
+-- organization's section; cards change rarely enough to update the index in place.
+CREATE INDEX dashboard_cards_search ON dashboard_cards USING gin (org_id, search gin_trgm_ops)
+    WITH (fastupdate = off);
 
 ------------------------------------------------------------------------------------------
 -- Header counts per organization.
