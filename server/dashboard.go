@@ -34,11 +34,8 @@ type sectionDTO struct {
 	NextCursor *string   `json:"next_cursor"`
 }
 
-var sectionStatuses = map[string][]string{
-	rules.SectionFinished:   {store.ShootActive},
-	rules.SectionInProgress: rules.InProgressStatuses,
-	rules.SectionDeleted:    {store.ShootDeleted},
-}
+// sections are the dashboard's sections, the names the API and dashboard_cards share.
+var sections = map[string]bool{rules.SectionFinished: true, rules.SectionInProgress: true, rules.SectionDeleted: true}
 
 var sectionOrder = []string{rules.SectionFinished, rules.SectionInProgress, rules.SectionDeleted}
 
@@ -108,7 +105,7 @@ func (s *Server) getHeadshots(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"sections": out})
 		return
 	}
-	if _, ok := sectionStatuses[section]; !ok {
+	if !sections[section] {
 		s.abort(c, problem.InvalidParameter, "section must be finished, in_progress or deleted")
 		return
 	}
@@ -122,7 +119,7 @@ func (s *Server) getHeadshots(c *gin.Context) {
 
 func (s *Server) sectionPage(c *gin.Context, section, search string, after *store.Cursor, limit int) (sectionDTO, error) {
 	cards, more, err := store.Dashboard(c.Request.Context(), s.db, store.DashboardQuery{
-		OrgID: principal(c).OrgID, Statuses: sectionStatuses[section], Search: search, After: after, Limit: limit,
+		OrgID: principal(c).OrgID, Section: section, Search: search, After: after, Limit: limit,
 	})
 	if err != nil {
 		return sectionDTO{}, err

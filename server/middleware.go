@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"net/http"
 	"regexp"
@@ -45,9 +46,16 @@ func (s *Server) accessLog(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
-	s.log.InfoContext(c.Request.Context(), "http request",
+	status := c.Writer.Status()
+	msg := "http request"
+	if status == statusClientClosedRequest {
+		msg = "client closed request"
+	}
+	// WithoutCancel: the request's own context is canceled when the client is gone, and
+	// a context-aware handler must still get this line.
+	s.log.InfoContext(context.WithoutCancel(c.Request.Context()), msg,
 		"request_id", requestID(c), "method", c.Request.Method, "route", route,
-		"status", c.Writer.Status(), "latency_ms", float64(time.Since(start).Microseconds())/1000)
+		"status", status, "latency_ms", float64(time.Since(start).Microseconds())/1000)
 }
 
 func (s *Server) recover(c *gin.Context, err any) {
@@ -62,14 +70,22 @@ func (s *Server) limitBody(c *gin.Context) {
 	c.Next()
 }
 
-// authenticate resolves the API key of admin and automation calls.
+// authenticate resolves the API key of admin and automation calls. A key resolved within
+// the cache's lifetime is not looked up again (see package keycache for what that means
+// for revocation).
 func (s *Server) authenticate(c *gin.Context) {
 	key, ok := apikey.FromAuthorization(c.GetHeader("Authorization"))
 	if !ok {
 		s.abort(c, problem.Unauthorized, "send an API key as Authorization: Bearer <key>")
 		return
 	}
-	p, err := store.FindAPIKey(c.Request.Context(), s.db, apikey.Hash(key))
+	hash := apikey.Hash(key)
+	if p, ok := s.keys.Get(hash); ok {
+		c.Set(ctxPrincipal, &p) // a copy: handlers cannot change the cached principal
+		c.Next()
+		return
+	}
+	p, err := store.FindAPIKey(c.Request.Context(), s.db, hash)
 	if err != nil {
 		if pe, isProblem := problem.As(err); isProblem && pe.Code == problem.NotFound {
 			s.abort(c, problem.Unauthorized, "the API key is not valid or was revoked")
@@ -78,6 +94,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.keys.Put(hash, *p)
 	c.Set(ctxPrincipal, p)
 	c.Next()
 }

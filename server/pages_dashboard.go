@@ -111,10 +111,7 @@ func (p *pages) getDashboard(c *gin.Context) {
 		return
 	}
 	org.Members = counts.Members
-	bySection := map[string]int{}
-	for status, n := range counts.ByStatus {
-		bySection[rules.Section(status)] += n
-	}
+	bySection := counts.BySection
 	v := dashboardView{Query: q, Section: section, Notice: p.dashboardNotice(c)}
 	for i, sec := range shown {
 		page := pages[i]

@@ -33,6 +33,10 @@ func problemType(c problem.Code) string {
 // fail answers err as problem+json. Typed refusals keep their code; anything else is
 // logged with the request id and answered without its text, which may hold internals.
 func (s *Server) fail(c *gin.Context, err error) {
+	if clientGone(c) {
+		s.clientClosed(c)
+		return
+	}
 	pe, ok := problem.As(err)
 	if !ok {
 		pe = s.classify(c, err)
@@ -58,6 +62,24 @@ func (s *Server) classify(c *gin.Context, err error) *problem.Error {
 	}
 	s.log.ErrorContext(c.Request.Context(), "request failed", "request_id", requestID(c), "route", c.FullPath(), "error", err)
 	return problem.New(problem.Internal, "an internal error occurred; quote request id %s", requestID(c))
+}
+
+// statusClientClosedRequest is nginx's 499: the client hung up before the answer. No
+// client reads it; it is what the access log and the request metrics record, apart from
+// the 5xx that alerts watch.
+const statusClientClosedRequest = 499
+
+// clientGone tells whether the request failed because its client went away: the server
+// cancels a request's context when the connection closes, and whatever the handler was
+// waiting on (Postgres, Temporal) then fails with an error of its own making.
+func clientGone(c *gin.Context) bool {
+	return errors.Is(c.Request.Context().Err(), context.Canceled)
+}
+
+// clientClosed ends a request whose client hung up: nothing went wrong on this side,
+// so it is neither logged as an error nor counted as a server error.
+func (s *Server) clientClosed(c *gin.Context) {
+	c.AbortWithStatus(statusClientClosedRequest)
 }
 
 // problemFor is the body of a problem answer to this request.

@@ -15,11 +15,13 @@ import (
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
 
+	"github.com/headshotpro/retryd/internal/keycache"
 	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/ratelimit"
+	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -39,6 +41,9 @@ type Config struct {
 	StartCheck time.Duration
 	// SessionTTL is how long an admin pages sign-in lasts (default 8 hours).
 	SessionTTL time.Duration
+	// APIKeyCacheTTL is how long a resolved API key is trusted without asking the
+	// database, and so the longest a revoked key keeps working; 0 disables the cache.
+	APIKeyCacheTTL time.Duration
 }
 
 // Deps are the API's collaborators, injected by the command that runs it.
@@ -72,7 +77,13 @@ type Server struct {
 	linkByAddress *ratelimit.Limiter
 	// linkSlots bounds the fresh-link sends running after their answers.
 	linkSlots chan struct{}
+	// keys caches resolved API keys (by hash) for APIKeyCacheTTL.
+	keys *keycache.Cache[store.Principal]
 }
+
+// apiKeyCacheSize bounds the key cache: far more keys than are live within a few
+// seconds on one process, and about a megabyte at most.
+const apiKeyCacheSize = 10000
 
 // maxBodyBytes bounds every request body: the API takes small JSON documents only.
 const maxBodyBytes = 64 << 10
@@ -95,6 +106,7 @@ func New(d Deps) (*Server, error) {
 		linkByClient:  ratelimit.New(10.0/60, 10, d.Now),
 		linkByAddress: ratelimit.New(3.0/(15*60), 3, d.Now),
 		linkSlots:     make(chan struct{}, 32),
+		keys:          keycache.New[store.Principal](d.Config.APIKeyCacheTTL, apiKeyCacheSize, d.Now),
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()

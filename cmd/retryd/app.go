@@ -91,7 +91,8 @@ func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
 		Config: server.Config{
 			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
 			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies, TaskQueue: cfg.TemporalTaskQueue,
-			StartCheck: cfg.StartCheck,
+			StartCheck:     cfg.StartCheck,
+			APIKeyCacheTTL: cfg.APIKeyCacheTTL,
 		},
 	})
 }
@@ -133,7 +134,7 @@ func openToolDB(ctx context.Context) (*bun.DB, error) {
 }
 
 func openDB(ctx context.Context, cfg *config.Config) (*bun.DB, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := store.OpenPool(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	if err != nil {
 		return nil, dependencyError{err}
 	}

@@ -54,6 +54,9 @@ type Options struct {
 	GiveTimeout time.Duration
 	// StartCheck is how often a waiting workflow looks for a lost start signal.
 	StartCheck time.Duration
+	// APIKeyCacheTTL is how long the API caches resolved keys; 0 (the default here)
+	// checks every request against the database.
+	APIKeyCacheTTL time.Duration
 }
 
 // App is one running instance of the service.
@@ -145,7 +148,8 @@ func Start(t testing.TB, opts Options) *App {
 	app.apiDeps = server.Deps{
 		DB: db, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger,
 		Config: server.Config{RetryWindow: opts.RetryWindow, Reminders: opts.Reminders, PipelineToken: app.PipelineToken,
-			AppBaseURL: "http://app.test", TaskQueue: app.TaskQueue, GiveTimeout: opts.GiveTimeout, StartCheck: opts.StartCheck},
+			AppBaseURL: "http://app.test", TaskQueue: app.TaskQueue, GiveTimeout: opts.GiveTimeout, StartCheck: opts.StartCheck,
+			APIKeyCacheTTL: opts.APIKeyCacheTTL},
 	}
 	app.setHandler(app.buildAPI(t, tc))
 

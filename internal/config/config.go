@@ -53,6 +53,12 @@ type Config struct {
 	ShutdownTimeout    time.Duration
 	TrustedProxies     []string
 	DevDataDir         string
+	// DatabaseMaxConns bounds each process's Postgres pool (see docs/operations.md for
+	// how it adds up against max_connections).
+	DatabaseMaxConns int
+	// APIKeyCacheTTL is how long the API trusts a resolved API key without the database:
+	// the longest a revoked key keeps working on each API process. 0 disables the cache.
+	APIKeyCacheTTL time.Duration
 }
 
 // Var documents one environment variable for --help and the README.
@@ -65,6 +71,8 @@ type Var struct {
 // the SDK's envconfig) but belong here all the same: this list is what an operator sees.
 var Vars = []Var{
 	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/retryd?sslmode=disable", "Postgres URL"},
+	{"DATABASE_MAX_CONNS", "20", "most Postgres connections each process opens; processes × this must stay under the server's max_connections"},
+	{"API_KEY_CACHE_TTL", "5s", "how long the API trusts a resolved API key without asking the database, so the longest a revoked key keeps working; 0 disables"},
 	{"HTTP_ADDR", ":8080", "API listen address"},
 	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port; in dev, unset means start the Temporal dev server"},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
@@ -132,6 +140,12 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 	if c.StartCheck, err = ParseDuration(get("START_CHECK_INTERVAL", "1h")); err != nil || c.StartCheck < time.Second {
 		bad("START_CHECK_INTERVAL", errors.New("must be a duration of at least 1s"))
+	}
+	if c.DatabaseMaxConns, err = strconv.Atoi(get("DATABASE_MAX_CONNS", "20")); err != nil || c.DatabaseMaxConns < 1 || c.DatabaseMaxConns > 1000 {
+		bad("DATABASE_MAX_CONNS", errors.New("must be a whole number from 1 to 1000"))
+	}
+	if c.APIKeyCacheTTL, err = ParseDuration(get("API_KEY_CACHE_TTL", "5s")); err != nil || c.APIKeyCacheTTL < 0 || c.APIKeyCacheTTL > 5*time.Minute {
+		bad("API_KEY_CACHE_TTL", errors.New("must be a duration from 0 to 5m"))
 	}
 	reminders, set := lookupEnv("RETRY_REMINDERS")
 	if !set {

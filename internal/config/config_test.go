@@ -70,3 +70,22 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestPoolAndKeyCache(t *testing.T) {
+	c, err := Load(ModeDev, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseMaxConns != 20 || c.APIKeyCacheTTL != 5*time.Second {
+		t.Errorf("defaults: pool %d, key cache %s", c.DatabaseMaxConns, c.APIKeyCacheTTL)
+	}
+	c, err = Load(ModeDev, env(map[string]string{"DATABASE_MAX_CONNS": "8", "API_KEY_CACHE_TTL": "0"}))
+	if err != nil || c.DatabaseMaxConns != 8 || c.APIKeyCacheTTL != 0 {
+		t.Fatalf("set: %+v, %v", c, err)
+	}
+	for name, v := range map[string]string{"DATABASE_MAX_CONNS": "0", "API_KEY_CACHE_TTL": "1h"} {
+		if _, err := Load(ModeDev, env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: want an error naming the variable, got %v", name, v, err)
+		}
+	}
+}

@@ -490,3 +490,22 @@ func BenchmarkParse10kMembers(b *testing.B) {
 		}
 	}
 }
+
+// TestLoadAnalyzes checks that a load leaves statistics behind: a table never analyzed
+// has reltuples -1, and the planner then guesses the dashboard's plans.
+func TestLoadAnalyzes(t *testing.T) {
+	db := testDB(t)
+	ctx := context.Background()
+	if _, err := Load(ctx, db, bigFile(50)); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range analyzedTables {
+		var tuples float64
+		if err := db.NewRaw("SELECT reltuples FROM pg_class WHERE relname = ?", table).Scan(ctx, &tuples); err != nil {
+			t.Fatal(err)
+		}
+		if tuples < 0 {
+			t.Errorf("%s was not analyzed after the load (reltuples %v)", table, tuples)
+		}
+	}
+}

@@ -22,18 +22,27 @@ type Card struct {
 	RetryCount         int        `bun:"retry_count"`
 	ResultCount        int        `bun:"result_count"`
 	PendingRetry       bool       `bun:"pending_retry"`
-	HasOpenShoot       bool       `bun:"has_open_shoot"`
-	HasDeletedShoot    bool       `bun:"has_deleted_shoot"`
+	// HasOpenShoot and HasDeletedShoot are what the restart action of a Deleted card
+	// needs. Elsewhere the card's own shoot is open and not deleted, which is what they
+	// say there; an older deleted shoot of a Finished or In Progress member is not looked
+	// for, as no action of those sections depends on it.
+	HasOpenShoot    bool `bun:"has_open_shoot"`
+	HasDeletedShoot bool `bun:"has_deleted_shoot"`
 }
 
 // DashboardQuery selects one page of one section.
 type DashboardQuery struct {
-	OrgID    string
-	Statuses []string
-	Search   string
-	After    *Cursor
-	Limit    int
+	OrgID string
+	// Section is rules.SectionFinished, SectionInProgress or SectionDeleted: the section
+	// of the member's most recent shoot, as dashboard_cards keeps it.
+	Section string
+	Search  string
+	After   *Cursor
+	Limit   int
 }
+
+// sectionDeleted is rules.SectionDeleted, the name dashboard_cards stores.
+const sectionDeleted = "deleted"
 
 // Cursor is the keyset position: the last card's member name and id.
 type Cursor struct {
@@ -42,27 +51,52 @@ type Cursor struct {
 }
 
 // Dashboard answers a page of cards ordered by member name then id, and whether more follow.
+//
+// The page is chosen first, as one keyset range of dashboard_cards (LIMIT inside a
+// subquery, which the planner cannot flatten, so it knows the outer rows are at most
+// Limit+1), and only then are the per-card facts read for those rows: the member and the
+// shoot by primary key, and the pending retry and other shoots, each a LATERAL probe.
+// The LIMIT 1 in each probe keeps it a parameterized index probe per card, which the
+// planner cannot turn into a join: written as plain joins or EXISTS, analyzed statistics
+// make hash joins and hashed subplans that read the whole table of every organization.
 func Dashboard(ctx context.Context, db bun.IDB, q DashboardQuery) ([]Card, bool, error) {
-	sel := db.NewSelect().
-		TableExpr("members AS m").
-		ColumnExpr("m.id AS member_id, m.name, m.email, m.kind, m.retry_credits, m.free_retry_available").
-		ColumnExpr("s.id AS shoot_id, s.status, s.completed_at, s.deleted_at, s.retry_count").
-		ColumnExpr("(SELECT count(*) FROM results r WHERE r.shoot_id = s.id) AS result_count").
-		ColumnExpr("EXISTS (SELECT 1 FROM retries rt WHERE rt.member_id = m.id AND rt.status = 'pending') AS pending_retry").
-		ColumnExpr("EXISTS (SELECT 1 FROM shoots o WHERE o.member_id = m.id AND o.status <> 'deleted') AS has_open_shoot").
-		ColumnExpr("EXISTS (SELECT 1 FROM shoots d WHERE d.member_id = m.id AND d.status = 'deleted') AS has_deleted_shoot").
-		Join(`JOIN LATERAL (SELECT * FROM shoots WHERE shoots.member_id = m.id
-			ORDER BY shoots.created_at DESC, shoots.id DESC LIMIT 1) AS s ON true`).
-		Where("m.org_id = ?", q.OrgID).
-		Where("s.status IN (?)", bun.List(q.Statuses)).
-		OrderExpr("m.name, m.id").
+	page := db.NewSelect().
+		TableExpr("dashboard_cards AS c").
+		ColumnExpr("c.member_id, c.name, c.shoot_id").
+		Where("c.org_id = ?", q.OrgID).
+		Where("c.section = ?", q.Section).
+		OrderExpr("c.name, c.member_id").
 		Limit(int64(q.Limit) + 1)
 	if q.Search != "" {
+		// The first condition is the one the trigram index answers; the second keeps the
+		// exact meaning (name or email contains the text), which a term spanning the
+		// separator of the search column could otherwise stretch.
 		like := "%" + escapeLike(q.Search) + "%"
-		sel = sel.Where("(m.name ILIKE ? OR m.email ILIKE ?)", like, like)
+		page = page.Where("c.search LIKE lower(?)", like).
+			Where("(c.name ILIKE ? OR c.email ILIKE ?)", like, like)
 	}
 	if q.After != nil {
-		sel = sel.Where("(m.name, m.id) > (?, ?::uuid)", q.After.Name, q.After.ID)
+		page = page.Where("(c.name, c.member_id) > (?, ?::uuid)", q.After.Name, q.After.ID)
+	}
+	sel := db.NewSelect().
+		TableExpr("(?) AS p", page).
+		ColumnExpr("p.member_id, m.name, m.email, m.kind, m.retry_credits, m.free_retry_available").
+		ColumnExpr("s.id AS shoot_id, s.status, s.completed_at, s.deleted_at, s.retry_count, s.result_count").
+		ColumnExpr("pr.member_id IS NOT NULL AS pending_retry").
+		Join(`JOIN LATERAL (SELECT mm.name, mm.email, mm.kind, mm.retry_credits, mm.free_retry_available
+			FROM members AS mm WHERE mm.id = p.member_id LIMIT 1) AS m ON true`).
+		Join(`JOIN LATERAL (SELECT ss.id, ss.status, ss.completed_at, ss.deleted_at, ss.retry_count, ss.result_count
+			FROM shoots AS ss WHERE ss.id = p.shoot_id LIMIT 1) AS s ON true`).
+		Join(`LEFT JOIN LATERAL (SELECT r.member_id FROM retries AS r
+			WHERE r.member_id = p.member_id AND r.status = 'pending' LIMIT 1) AS pr ON true`).
+		OrderExpr("p.name, p.member_id")
+	if q.Section == sectionDeleted {
+		// The card's shoot is deleted; a restart also needs no other shoot to be open.
+		sel = sel.ColumnExpr("true AS has_deleted_shoot, os.id IS NOT NULL AS has_open_shoot").
+			Join(`LEFT JOIN LATERAL (SELECT o.id FROM shoots AS o
+				WHERE o.member_id = p.member_id AND o.status <> 'deleted' LIMIT 1) AS os ON true`)
+	} else {
+		sel = sel.ColumnExpr("false AS has_deleted_shoot, true AS has_open_shoot")
 	}
 	var cards []Card
 	if err := sel.Scan(ctx, &cards); err != nil {
@@ -95,79 +129,19 @@ type OrgSummary struct {
 	FinishedShoots int    `bun:"finished_shoots"`
 }
 
-// GetOrgSummary counts members and finished (active) shoots of an organization.
+// GetOrgSummary reads the header: the counts come from org_counters, which triggers keep
+// in step with members and shoots, so the header costs two primary-key reads however
+// large the organization is.
 func GetOrgSummary(ctx context.Context, db bun.IDB, orgID string) (*OrgSummary, error) {
 	s := new(OrgSummary)
 	err := db.NewRaw(`SELECT o.id, o.name, o.credit_balance,
-		(SELECT count(*) FROM members m WHERE m.org_id = o.id) AS members,
-		(SELECT count(*) FROM shoots s WHERE s.org_id = o.id AND s.status = 'active') AS finished_shoots
-		FROM organizations o WHERE o.id = ?`, orgID).Scan(ctx, s)
+		coalesce(k.members, 0) AS members, coalesce(k.finished_shoots, 0) AS finished_shoots
+		FROM organizations AS o LEFT JOIN org_counters AS k ON k.org_id = o.id
+		WHERE o.id = ?`, orgID).Scan(ctx, s)
 	if err != nil {
 		return nil, notFound(err, "organization")
 	}
 	return s, nil
-}
-
-// ShootWithCount is a shoot and how many results it has.
-type ShootWithCount struct {
-	Shoot       `bun:",extend"`
-	ResultCount int `bun:"result_count,scanonly"`
-}
-
-// MemberDetail is everything the member page shows.
-type MemberDetail struct {
-	Member   *Member
-	Shoots   []ShootWithCount
-	Retries  []Retry
-	Restarts []Restart
-}
-
-// GetMember reads a member of the organization.
-func GetMember(ctx context.Context, db bun.IDB, orgID, memberID string) (*Member, error) {
-	m := new(Member)
-	if err := db.NewSelect().Model(m).Where("id = ? AND org_id = ?", memberID, orgID).Scan(ctx); err != nil {
-		return nil, notFound(err, "member")
-	}
-	return m, nil
-}
-
-// GetMemberDetail reads a member with shoots, retries and restarts, newest first.
-func GetMemberDetail(ctx context.Context, db bun.IDB, orgID, memberID string) (*MemberDetail, error) {
-	m, err := GetMember(ctx, db, orgID, memberID)
-	if err != nil {
-		return nil, err
-	}
-	d := &MemberDetail{Member: m}
-	if err := db.NewSelect().Model(&d.Shoots).
-		ColumnExpr("shoot.*").
-		ColumnExpr("(SELECT count(*) FROM results r WHERE r.shoot_id = shoot.id) AS result_count").
-		Where("shoot.member_id = ?", memberID).
-		OrderExpr("shoot.created_at DESC, shoot.id DESC").Scan(ctx); err != nil {
-		return nil, err
-	}
-	if err := db.NewSelect().Model(&d.Retries).ModelTableExpr("retries AS r").
-		ColumnExpr("r.*").ColumnExpr("n.note").
-		Join("LEFT JOIN retry_notes AS n ON n.retry_id = r.id").
-		Where("r.member_id = ?", memberID).
-		OrderExpr("r.issued_at DESC, r.id DESC").Scan(ctx); err != nil {
-		return nil, err
-	}
-	if err := db.NewSelect().Model(&d.Restarts).
-		Where("member_id = ?", memberID).
-		OrderExpr("issued_at DESC, id DESC").Scan(ctx); err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// PendingRetry is the member's pending retry, if any.
-func (d *MemberDetail) PendingRetry() *Retry {
-	for i := range d.Retries {
-		if d.Retries[i].Status == StatusPending {
-			return &d.Retries[i]
-		}
-	}
-	return nil
 }
 
 // CountPending counts pending retries and restarts across organizations (the metrics

@@ -20,14 +20,29 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Open connects to Postgres through pgx's database/sql driver and checks the connection.
+// DefaultMaxConns is the pool size of a process unless DATABASE_MAX_CONNS says otherwise:
+// enough for the API's requests to wait on the database rather than on the pool at the
+// load one process's two cores can serve, and small enough that a few API and worker
+// replicas stay within Postgres's default max_connections of 100 (docs/operations.md).
+const DefaultMaxConns = 20
+
+// Open connects with a pool of DefaultMaxConns (tools and tests).
 func Open(ctx context.Context, url string) (*bun.DB, error) {
+	return OpenPool(ctx, url, DefaultMaxConns)
+}
+
+// OpenPool connects to Postgres through pgx's database/sql driver with a pool of at most
+// maxConns connections, all kept idle for reuse, and checks the connection.
+func OpenPool(ctx context.Context, url string, maxConns int) (*bun.DB, error) {
+	if maxConns < 1 {
+		maxConns = DefaultMaxConns
+	}
 	sqldb, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	sqldb.SetMaxOpenConns(20)
-	sqldb.SetMaxIdleConns(20)
+	sqldb.SetMaxOpenConns(maxConns)
+	sqldb.SetMaxIdleConns(maxConns)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	db := bun.NewDB(sqldb, pgdialect.New())
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
