@@ -125,10 +125,10 @@ func (s *Server) pathUUID(c *gin.Context, name string) (string, bool) {
 // parseUUID reads the id of a resource in the path or query. An id that cannot exist is
 // answered like one that does not exist for the caller (SPEC rule 1): 404 not_found.
 func (s *Server) parseUUID(c *gin.Context, v, name string) (string, bool) {
-	id, err := uuid.Parse(v)
-	if err != nil || len(v) != 36 {
+	id, ok := canonicalUUID(v)
+	if !ok {
 		s.abort(c, problem.NotFound, "no such %s (ids are UUIDs)", strings.TrimSuffix(name, "_id"))
 		return "", false
 	}
-	return id.String(), true
+	return id, true
 }
