@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/subtle"
-	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -53,13 +52,6 @@ func (s *Server) accessLog(c *gin.Context) {
 func (s *Server) recover(c *gin.Context, err any) {
 	s.log.ErrorContext(c.Request.Context(), "panic in handler", "request_id", requestID(c), "route", c.FullPath(), "panic", err)
 	s.abort(c, problem.Internal, "an internal error occurred; quote request id %s", requestID(c))
-}
-
-func (s *Server) limitBody(c *gin.Context) {
-	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
-	}
-	c.Next()
 }
 
 // authenticate resolves the API key of admin and automation calls.
