@@ -45,6 +45,8 @@ func NewSigner(secret []byte, ttl time.Duration) (*Signer, error) {
 
 const version = "v1"
 
+var strictB64 = base64.RawURLEncoding.Strict()
+
 // Issue returns a token for the member's shoot that expires ttl after now.
 func (s *Signer) Issue(memberID, shootID string, now time.Time) (string, Claims) {
 	c := Claims{MemberID: memberID, ShootID: shootID, ExpiresAt: now.Add(s.ttl).Truncate(time.Second)}
@@ -60,11 +62,14 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	if !ok || enc == "" || sig == "" {
 		return Claims{}, ErrInvalid
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	// Strict: the last character of unpadded base64 carries spare bits that a lenient
+	// decoder ignores, so one genuine token would have several spellings that all
+	// verify. With Strict, the one the server issued is the only one.
+	got, err := strictB64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.mac(enc)) {
 		return Claims{}, ErrInvalid
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	raw, err := strictB64.DecodeString(enc)
 	if err != nil {
 		return Claims{}, ErrInvalid
 	}
