@@ -115,7 +115,8 @@ func (s *Server) pathUUID(c *gin.Context, name string) (string, bool) {
 }
 
 // parseUUID reads the id of a resource in the path or query. An id that cannot exist is
-// answered like one that does not exist for the caller (SPEC rule 1): 404 not_found.
+// answered like one that does not exist for the caller (404 not_found), so a malformed id
+// and another organization's id look the same.
 func (s *Server) parseUUID(c *gin.Context, v, name string) (string, bool) {
 	id, ok := canonicalUUID(v)
 	if !ok {
