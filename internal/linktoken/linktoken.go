@@ -45,8 +45,6 @@ func NewSigner(secret []byte, ttl time.Duration) (*Signer, error) {
 
 const version = "v1"
 
-var strictB64 = base64.RawURLEncoding.Strict()
-
 // Issue returns a token for the member's shoot that expires ttl after now.
 func (s *Signer) Issue(memberID, shootID string, now time.Time) (string, Claims) {
 	c := Claims{MemberID: memberID, ShootID: shootID, ExpiresAt: now.Add(s.ttl).Truncate(time.Second)}
@@ -62,14 +60,15 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	if !ok || enc == "" || sig == "" {
 		return Claims{}, ErrInvalid
 	}
-	// Strict: the last character of unpadded base64 carries spare bits that a lenient
-	// decoder ignores, so one genuine token would have several spellings that all
-	// verify. With Strict, the one the server issued is the only one.
-	got, err := strictB64.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(enc)) {
+	// The signature is compared as text with the one the server would issue, not decoded:
+	// base64 decoders skip \r and \n and ignore the spare bits of the last character,
+	// so decoding would let one genuine token verify under many spellings.
+	want := base64.RawURLEncoding.EncodeToString(s.mac(enc))
+	if !hmac.Equal([]byte(sig), []byte(want)) {
 		return Claims{}, ErrInvalid
 	}
-	raw, err := strictB64.DecodeString(enc)
+	// The payload is covered by the MAC as text, so it is exactly what Issue wrote.
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
 	if err != nil {
 		return Claims{}, ErrInvalid
 	}

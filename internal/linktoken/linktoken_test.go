@@ -79,4 +79,10 @@ func TestVerifyRefusesOtherSpellings(t *testing.T) {
 			t.Errorf("token with last character %q: %v, want ErrInvalid", c, err)
 		}
 	}
+	// Decoders skip line breaks; the token's text is what counts.
+	for _, brk := range []string{"\r", "\n", "\r\n"} {
+		if _, err := s.Verify(tok[:len(tok)-5]+brk+tok[len(tok)-5:], now); !errors.Is(err, ErrInvalid) {
+			t.Errorf("token with %q inside the signature: %v, want ErrInvalid", brk, err)
+		}
+	}
 }
