@@ -28,6 +28,8 @@ var queryChars = regexp.MustCompile(`^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$`)
 // Whatever arrives: no 500, refusals are problem+json, and the answer matches the
 // OpenAPI document (apptest checks every answer against it). A 503 or 504 is a slow
 // dependency, not the input's doing, and is tolerated.
+//
+// fuzz.sh: at least 30s
 func FuzzAdminAPI(f *testing.F) {
 	app := apptest.Start(f, apptest.Options{})
 	org := app.SeedOrg(f, 10,
