@@ -259,6 +259,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if r.Status >= 400 && !strings.HasPrefix(path, "/dev/mailersend/") {
 				if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 					t.Errorf("%s as %s: %d with Content-Type %q, want a problem", key, cred, r.Status, ct)
+				} else if code := r.JSON(t)["code"]; code != refusalCode(path, cred, r.Status) {
+					t.Errorf("%s as %s: %d %v, want code %s", key, cred, r.Status, code, refusalCode(path, cred, r.Status))
 				}
 			}
 			if key == "POST /api/v1/admin/restarts" && cred == credOtherAdmin {
@@ -280,6 +282,26 @@ func TestAuthorizationMatrix(t *testing.T) {
 			t.Fatalf("restarts of managed member %s = %d, want 1", id, n)
 		}
 	}
+}
+
+// refusalCode is the problem code of a refusal: member routes tell an expired link from
+// an invalid one (both point to a fresh link), the other routes say unauthorized.
+func refusalCode(path, cred string, status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		if memberShootOf(path) == "" {
+			return "unauthorized"
+		}
+		if cred == credExpiredLink {
+			return "token_expired"
+		}
+		return "invalid_token"
+	case http.StatusForbidden:
+		return "forbidden_for_role"
+	case http.StatusNotFound:
+		return "not_found"
+	}
+	return "?"
 }
 
 // memberShootOf returns the shoot id of a member route's path, or "".
