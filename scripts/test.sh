@@ -43,3 +43,8 @@ echo ok
 section "go test -race"
 # -race covers the concurrent paths (20 simultaneous gives, bulk restarts, the limiter).
 go test -race -count=1 -timeout 25m ./... "$@"
+
+section "fuzz (1s per target)"
+# Each fuzz target for a moment beyond its seed corpus (which the tests above already
+# ran); scripts/fuzz.sh with a longer time fuzzes for real.
+bash scripts/fuzz.sh 1s

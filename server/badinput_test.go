@@ -75,6 +75,12 @@ func TestBadInput(t *testing.T) {
 		{"cursor not base64", "GET", "/api/v1/admin/headshots?section=finished&cursor=" + url.QueryEscape("!!!"), key, nil, nil, 400, "invalid_parameter"},
 		{"cursor not JSON", "GET", "/api/v1/admin/headshots?section=finished&cursor=" + b64("hello"), key, nil, nil, 400, "invalid_parameter"},
 		{"cursor with bad id", "GET", "/api/v1/admin/headshots?section=finished&cursor=" + b64(`{"n":"A","i":"x"}`), key, nil, nil, 400, "invalid_parameter"},
+		// uuid.Parse takes these forms; Postgres refuses urn:uuid:, and a cursor is only
+		// ever made from an id Postgres printed, so only the canonical form is a cursor.
+		{"cursor with urn:uuid: id", "GET", "/api/v1/admin/headshots?section=finished&cursor=" + b64(`{"n":"A","i":"urn:uuid:`+id+`"}`), key, nil, nil, 400, "invalid_parameter"},
+		{"cursor with braced id", "GET", "/api/v1/admin/headshots?section=finished&cursor=" + b64(`{"n":"A","i":"{`+id+`}"}`), key, nil, nil, 400, "invalid_parameter"},
+		{"cursor with undashed id", "GET", "/api/v1/admin/headshots?section=finished&cursor=" + b64(`{"n":"A","i":"`+strings.ReplaceAll(id, "-", "")+`"}`), key, nil, nil, 400, "invalid_parameter"},
+		{"member id as urn:uuid:", "GET", "/api/v1/admin/members/urn:uuid:" + id, key, nil, nil, 404, "not_found"},
 		{"cursor without section", "GET", "/api/v1/admin/headshots?cursor=" + b64(`{"n":"A","i":"`+id+`"}`), key, nil, nil, 400, "invalid_parameter"},
 		{"q too long", "GET", "/api/v1/admin/headshots?q=" + strings.Repeat("q", 201), key, nil, nil, 400, "invalid_parameter"},
 

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/rules"
@@ -177,7 +176,9 @@ func decodeCursor(v string) (*store.Cursor, bool) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, false
 	}
-	if _, err := uuid.Parse(c.ID); err != nil || !validText(c.Name) {
+	// Cursors are made from ids Postgres printed, so anything but that exact spelling is
+	// forged; uuid.Parse alone would let urn:uuid: ids through to the query.
+	if id, ok := canonicalUUID(c.ID); !ok || id != c.ID || !validText(c.Name) {
 		return nil, false
 	}
 	return &c, true

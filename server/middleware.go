@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/subtle"
-	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -61,13 +60,6 @@ func (s *Server) accessLog(c *gin.Context) {
 func (s *Server) recover(c *gin.Context, err any) {
 	s.log.ErrorContext(c.Request.Context(), "panic in handler", "request_id", requestID(c), "route", c.FullPath(), "panic", err)
 	s.abort(c, problem.Internal, "an internal error occurred; quote request id %s", requestID(c))
-}
-
-func (s *Server) limitBody(c *gin.Context) {
-	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
-	}
-	c.Next()
 }
 
 // authenticate resolves the API key of admin and automation calls. A key resolved within
@@ -140,12 +132,13 @@ func (s *Server) pathUUID(c *gin.Context, name string) (string, bool) {
 }
 
 // parseUUID reads the id of a resource in the path or query. An id that cannot exist is
-// answered like one that does not exist for the caller (rule 1 in docs/product.md): 404 not_found.
+// answered like one that does not exist for the caller (404 not_found), so a malformed id
+// and another organization's id look the same.
 func (s *Server) parseUUID(c *gin.Context, v, name string) (string, bool) {
-	id, err := uuid.Parse(v)
-	if err != nil || len(v) != 36 {
+	id, ok := canonicalUUID(v)
+	if !ok {
 		s.abort(c, problem.NotFound, "no such %s (ids are UUIDs)", strings.TrimSuffix(name, "_id"))
 		return "", false
 	}
-	return id.String(), true
+	return id, true
 }

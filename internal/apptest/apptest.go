@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
@@ -83,6 +84,7 @@ type App struct {
 	acts       *activities.Activities
 	apiDeps    server.Deps // without Temporal, set on each build
 	setHandler func(http.Handler)
+	routes     gin.RoutesInfo // of the API last built
 }
 
 // Start runs the service for the test and stops it when the test ends.
@@ -191,7 +193,17 @@ func (a *App) buildAPI(t testing.TB, tc client.Client) http.Handler {
 	if err != nil {
 		t.Fatalf("apptest: server: %v", err)
 	}
+	a.routes = api.Routes()
 	return api.Handler()
+}
+
+// Routes lists the method and path of every route the running API registered, so
+// tests that must cover every route (the authorization matrix) take the list from the
+// router itself and a new route cannot be left out unnoticed.
+func (a *App) Routes() gin.RoutesInfo {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append(gin.RoutesInfo(nil), a.routes...)
 }
 
 func (a *App) startWorker(t testing.TB, tc client.Client) sdkworker.Worker {

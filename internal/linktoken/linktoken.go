@@ -61,10 +61,14 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	if !ok || enc == "" || sig == "" {
 		return Claims{}, ErrInvalid
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(enc)) {
+	// The signature is compared as text with the one the server would issue, not decoded:
+	// base64 decoders skip \r and \n and ignore the spare bits of the last character,
+	// so decoding would let one genuine token verify under many spellings.
+	want := base64.RawURLEncoding.EncodeToString(s.mac(enc))
+	if !hmac.Equal([]byte(sig), []byte(want)) {
 		return Claims{}, ErrInvalid
 	}
+	// The payload is covered by the MAC as text, so it is exactly what Issue wrote.
 	raw, err := base64.RawURLEncoding.DecodeString(enc)
 	if err != nil {
 		return Claims{}, ErrInvalid

@@ -56,3 +56,33 @@ func TestNewSignerRefusesWeakSecrets(t *testing.T) {
 		t.Error("zero lifetime accepted")
 	}
 }
+
+// TestVerifyRefusesOtherSpellings: a genuine token whose signature's last character is
+// changed to another with the same significant bits decodes to the same MAC under a
+// lenient base64 decoder; it must still be refused, so each link has one spelling.
+func TestVerifyRefusesOtherSpellings(t *testing.T) {
+	s, err := NewSigner([]byte("0123456789abcdef0123"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	tok, _ := s.Issue("member-1", "shoot-1", now)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, tok[len(tok)-1])
+	// A 32-byte MAC ends in a character whose low 2 bits are spare.
+	for spare := range 4 {
+		c := alphabet[last&^3|spare]
+		if c == tok[len(tok)-1] {
+			continue
+		}
+		if _, err := s.Verify(tok[:len(tok)-1]+string(c), now); !errors.Is(err, ErrInvalid) {
+			t.Errorf("token with last character %q: %v, want ErrInvalid", c, err)
+		}
+	}
+	// Decoders skip line breaks; the token's text is what counts.
+	for _, brk := range []string{"\r", "\n", "\r\n"} {
+		if _, err := s.Verify(tok[:len(tok)-5]+brk+tok[len(tok)-5:], now); !errors.Is(err, ErrInvalid) {
+			t.Errorf("token with %q inside the signature: %v, want ErrInvalid", brk, err)
+		}
+	}
+}
