@@ -80,11 +80,11 @@ func TestRecordHistories(t *testing.T) {
 	heraID := workflows.RetryWorkflowID(heraShoots[0])
 	var firstRun string
 	apptest.WaitFor(t, 30*time.Second, "continue-as-new", func() bool {
-		d, err := app.Temporal.DescribeWorkflowExecution(ctx, heraID, "")
-		if err != nil || d.WorkflowExecutionInfo.FirstRunId == d.WorkflowExecutionInfo.Execution.RunId {
+		d, err := app.Temporal.DescribeWorkflow(ctx, heraID, "")
+		if err != nil || d.RawResponse.WorkflowExecutionInfo.FirstRunId == d.RawResponse.WorkflowExecutionInfo.Execution.RunId {
 			return false
 		}
-		firstRun = d.WorkflowExecutionInfo.FirstRunId
+		firstRun = d.RawResponse.WorkflowExecutionInfo.FirstRunId
 		return true
 	})
 	memberStart(t, app, hera, heraShoots[0])

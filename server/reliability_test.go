@@ -32,11 +32,11 @@ func waitClosed(t *testing.T, app *apptest.App, workflowID string) enumspb.Workf
 	t.Helper()
 	var status enumspb.WorkflowExecutionStatus
 	apptest.WaitFor(t, 60*time.Second, "workflow "+workflowID+" to close", func() bool {
-		d, err := app.Temporal.DescribeWorkflowExecution(context.Background(), workflowID, "")
+		d, err := app.Temporal.DescribeWorkflow(context.Background(), workflowID, "")
 		if err != nil {
 			return false
 		}
-		status = d.WorkflowExecutionInfo.Status
+		status = d.RawResponse.WorkflowExecutionInfo.Status
 		return status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 	})
 	return status

@@ -47,17 +47,20 @@ func TestResumeCarriesOnATerminatedRetry(t *testing.T) {
 			t.Fatalf("resume said: %s", out.String())
 		}
 	}
-	d, err := app.Temporal.DescribeWorkflowExecution(ctx, wid, "")
-	if err != nil || d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		t.Fatalf("after resume the workflow is %v (%v), want running", d.GetWorkflowExecutionInfo().GetStatus(), err)
+	d, err := app.Temporal.DescribeWorkflow(ctx, wid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := d.RawResponse.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("after resume the workflow is %v, want running", st)
 	}
 	token, _ := app.Links.Issue(member, shoot, time.Now())
 	if r := app.Do(t, "POST", "/api/v1/member/shoots/"+shoot+"/start", token, nil); r.Status != 200 {
 		t.Fatalf("start: %d %s", r.Status, r.Body)
 	}
 	apptest.WaitFor(t, 30*time.Second, "the resumed run to complete", func() bool {
-		d, err := app.Temporal.DescribeWorkflowExecution(ctx, wid, "")
-		return err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
+		d, err := app.Temporal.DescribeWorkflow(ctx, wid, "")
+		return err == nil && d.RawResponse.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
 	})
 	if n := app.Mailbox.Len(); n != 1 {
 		t.Fatalf("mailbox has %d messages, want the one first email (a resumed run does not send it again)", n)
