@@ -160,7 +160,13 @@ func FuzzEngine(f *testing.F) {
 				t.Fatalf("%s %s: %d without a failed dependency call (logs %q): %s", r.Method, target, w.Code, msgs, w.Body)
 			}
 		}
-		if w.Code >= 400 && !strings.HasPrefix(r.Path, "/dev/mailersend/") {
+		// The admin pages answer people: their refusals are HTML pages (with the code in
+		// data-problem-code), everything else answers problem+json.
+		if w.Code >= 400 && strings.HasPrefix(r.Path, "/app/") && strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+			if !strings.Contains(w.Body.String(), "data-problem-code") && !strings.Contains(w.Body.String(), `name="api_key"`) {
+				t.Fatalf("%s %s: %d page without a problem code or the sign-in form: %s", r.Method, target, w.Code, w.Body)
+			}
+		} else if w.Code >= 400 && !strings.HasPrefix(r.Path, "/dev/mailersend/") {
 			var p struct {
 				Status int    `json:"status"`
 				Code   string `json:"code"`
