@@ -100,7 +100,7 @@ func TestAdminPagesInBrowser(t *testing.T) {
 	b.Do(t, "Give retry with the keyboard", chromedp.KeyEvent(kb.Tab), chromedp.KeyEvent(kb.Enter))
 	b.WaitTrue(t, "the modal", `document.getElementById('modal').open && document.querySelector('#modal #retry-title')`)
 	modal := browsertest.Eval[string](t, b, `document.getElementById('modal').innerText`)
-	for _, want := range []string{"Give retry to Maya Chen", helpEffectReset, helpEffectEmail, helpConfirm} {
+	for _, want := range []string{"Give retry", "Maya Chen", helpEffectReset, helpEffectEmail, helpConfirm} {
 		if !strings.Contains(modal, want) {
 			t.Errorf("modal lacks %q:\n%s", want, modal)
 		}
