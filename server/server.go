@@ -33,6 +33,9 @@ type Config struct {
 	GiveTimeout time.Duration
 	// TaskQueue defaults to workflows.TaskQueue; tests give each instance its own.
 	TaskQueue string
+	// DevMailboxToken lets clients off this host reach the /dev routes (Bearer); empty:
+	// loopback clients only.
+	DevMailboxToken string
 }
 
 // Deps are the API's collaborators, injected by the command that runs it.
@@ -40,7 +43,7 @@ type Deps struct {
 	DB       *bun.DB
 	Temporal client.Client
 	Links    *linktoken.Signer
-	Mailbox  *mailbox.Mailbox // nil when a real MailerSend key is configured
+	Mailbox  *mailbox.Mailbox // nil: no /dev routes (a real MailerSend key, or not opted in)
 	Metrics  *metrics.Metrics // nil: no /metrics and no counting (tests)
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -145,8 +148,7 @@ func (s *Server) routes(e *gin.Engine) {
 	internal.POST("/shoots/:id/fail", s.postFail)
 
 	if s.mailbox != nil {
-		e.GET("/dev/mailbox", s.getMailbox)
-		e.POST("/dev/mailersend/v1/email", gin.WrapH(http.StripPrefix("/dev/mailersend", s.mailbox.Handler())))
+		s.devRoutes(e)
 	}
 }
 
@@ -180,8 +182,4 @@ func (s *Server) readyz(c *gin.Context) {
 		status, word = http.StatusServiceUnavailable, "unavailable"
 	}
 	c.JSON(status, gin.H{"status": word, "checks": checks})
-}
-
-func (s *Server) getMailbox(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"messages": s.mailbox.Messages()})
 }

@@ -88,6 +88,7 @@ func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
 		Config: server.Config{
 			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
 			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies, TaskQueue: cfg.TemporalTaskQueue,
+			DevMailboxToken: cfg.DevMailboxToken,
 		},
 	})
 }
@@ -166,7 +167,8 @@ func newLinks(cfg *config.Config) (*linktoken.Signer, error) {
 func newSender(cfg *config.Config) (*mail.Sender, error) {
 	s, err := mail.NewSender(mail.Config{
 		APIKey: cfg.MailerSendAPIKey, LocalURL: cfg.MailLocalURL,
-		From: mail.Address{Email: cfg.MailFrom, Name: cfg.MailFromName},
+		LocalToken: cfg.DevMailboxToken,
+		From:       mail.Address{Email: cfg.MailFrom, Name: cfg.MailFromName},
 	})
 	if err != nil {
 		return nil, configError{err}
@@ -174,9 +176,11 @@ func newSender(cfg *config.Config) (*mail.Sender, error) {
 	return s, nil
 }
 
-// newMailbox is the local MailerSend endpoint, present only without a real key.
+// newMailbox is the local MailerSend endpoint. It holds members' live links, so it
+// exists only when asked for (DEV_MAILBOX, on by default in dev alone), and never with a
+// real key (config refuses that pair).
 func newMailbox(cfg *config.Config) *mailbox.Mailbox {
-	if cfg.MailerSendAPIKey != "" {
+	if !cfg.DevMailbox || cfg.MailerSendAPIKey != "" {
 		return nil
 	}
 	return mailbox.New(mailbox.DefaultCapacity)
