@@ -54,8 +54,8 @@ type Report struct {
 	Doubled         int
 	NeverFinal      int
 	DuplicateEmails int
-	EmailsFailed    int // pending retries whose first email failed for good (422): resendable
-	Unverifiable    int // sent while an API kill emptied the mailbox
+	EmailsFailed    int            // pending retries whose first email failed for good (422): resendable
+	Unverifiable    int            // sent while an API kill emptied the mailbox
 	Refused         map[string]int // final 4xx answers by "kind status code"
 	Recovery        time.Duration
 	Recovered       bool
