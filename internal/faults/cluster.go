@@ -182,18 +182,20 @@ func (c *Cluster) StartAPI(ctx context.Context) error {
 	if err := c.API.start(); err != nil {
 		return err
 	}
-	return waitFor(ctx, time.Minute, "api /healthz", func(ctx context.Context) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.APIURL+"/healthz", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
+	return waitFor(ctx, time.Minute, "api /healthz", c.apiHealthy)
+}
+
+func (c *Cluster) apiHealthy(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.APIURL+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // Close stops every process and removes the private cluster.

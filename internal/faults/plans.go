@@ -47,7 +47,7 @@ func FullPlan() Plan {
 	for _, at := range []int{60, 180} {
 		p.Faults = append(p.Faults, Fault{At: time.Duration(at) * time.Second, Kind: KillTemporal, Down: 3 * time.Second})
 	}
-	for _, at := range []int{100, 262} {
+	for _, at := range []int{100, 275} {
 		p.Faults = append(p.Faults, Fault{At: time.Duration(at) * time.Second, Kind: RestartPostgres, Down: 2 * time.Second})
 	}
 	p.Faults = append(p.Faults, Fault{At: 115 * time.Second, Kind: PausePostgres, Down: 130 * time.Second})
@@ -60,10 +60,11 @@ func FullPlan() Plan {
 		{45, mailbox.Fault{Status: 502, Count: 2}},
 		{70, mailbox.Fault{Status: 503, Count: 3}},
 		{90, mailbox.Fault{DelayMS: 15000, Count: 1}},
-		{110, mailbox.Fault{Status: 422, Count: 2}},
-		{160, mailbox.Fault{Status: 429, RetryAfterS: 1, Count: 2}},
-		{210, mailbox.Fault{Status: 503, Count: 2}},
-		{240, mailbox.Fault{Status: 422, Count: 1}},
+		{108, mailbox.Fault{Status: 422, Count: 2}},
+		// Not while Postgres is paused (115 s to 245 s): the API may be down then.
+		{250, mailbox.Fault{Status: 429, RetryAfterS: 1, Count: 2}},
+		{258, mailbox.Fault{Status: 503, Count: 2}},
+		{266, mailbox.Fault{Status: 422, Count: 1}},
 	} {
 		p.Faults = append(p.Faults, Fault{At: time.Duration(m.at) * time.Second, Kind: MailFault, Mail: m.f})
 	}

@@ -22,6 +22,39 @@ type proc struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
+	held bool // deliberately down: the supervisor leaves it alone
+	// restarts counts starts by the supervisor after the process exited on its own.
+	restarts int
+}
+
+// hold marks the process as deliberately down (true) or back in the supervisor's care.
+func (p *proc) hold(v bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = v
+}
+
+// revive starts the process again when it exited on its own and is not held, as a
+// service manager would (compose's restart: unless-stopped). A retryd process that
+// cannot reach Postgres at start exits with code 4 and is revived on the next round.
+func (p *proc) revive() bool {
+	p.mu.Lock()
+	down := p.cmd != nil && !p.held
+	if down {
+		select {
+		case <-p.done:
+		default:
+			down = false
+		}
+	}
+	p.mu.Unlock()
+	if !down || p.start() != nil {
+		return false
+	}
+	p.mu.Lock()
+	p.restarts++
+	p.mu.Unlock()
+	return true
 }
 
 func (p *proc) start() error {

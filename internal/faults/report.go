@@ -102,6 +102,7 @@ func (r *Report) WriteMarkdown(w io.Writer, command string, took time.Duration) 
 	} else {
 		fmt.Fprintf(w, "| time to recover | not settled within %s |\n", run.Plan.Recovery)
 	}
+	fmt.Fprintf(w, "| processes revived after exiting on their own (supervisor) | api %d, worker %d |\n", run.Revived["api"], run.Revived["worker"])
 	fmt.Fprintf(w, "\nFaults as injected (offset from the start):\n\n")
 	for _, f := range run.Faults {
 		detail := ""

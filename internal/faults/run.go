@@ -63,7 +63,9 @@ type Run struct {
 	Faults    []FaultRecord
 	Outcomes  []Outcome
 	Mail      *mailLog
-	APIKills  []time.Time
+	// Revived counts starts of a process that had exited on its own (a retryd process
+	// that cannot reach Postgres at start exits), by process name.
+	Revived map[string]int
 }
 
 // Execute drives the workload and the faults together, then waits for the system to
@@ -75,6 +77,7 @@ func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
 	mailCtx, stopMail := context.WithCancel(ctx)
 	var mailWG sync.WaitGroup
 	mailWG.Go(func() { run.Mail.poll(mailCtx) })
+	mailWG.Go(func() { supervise(mailCtx, c) })
 
 	var faultMu sync.Mutex
 	var faultWG sync.WaitGroup
@@ -109,6 +112,12 @@ func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
 	stopMail()
 	mailWG.Wait()
 	run.Outcomes = client.Outcomes()
+	run.Revived = map[string]int{}
+	for _, p := range []*proc{c.API, c.Worker} {
+		p.mu.Lock()
+		run.Revived[p.name] = p.restarts
+		p.mu.Unlock()
+	}
 	return run
 }
 
@@ -227,16 +236,22 @@ func inject(ctx context.Context, c *Cluster, run *Run, f Fault) FaultRecord {
 	var err error
 	switch f.Kind {
 	case KillWorker:
+		c.Worker.hold(true)
 		c.Worker.kill9()
 		sleep(ctx, f.Down)
 		err = c.Worker.start()
+		c.Worker.hold(false)
 	case KillAPI:
 		// The mailbox lives in the API process: read it right before the crash.
 		run.Mail.snapshot(ctx)
 		run.Mail.noteKill(time.Now())
+		c.API.hold(true)
 		c.API.kill9()
 		sleep(ctx, f.Down)
-		err = c.StartAPI(ctx)
+		// Started, not awaited: while Postgres is paused the new API exits at start
+		// (it cannot reach the database) and the supervisor keeps reviving it.
+		err = c.API.start()
+		c.API.hold(false)
 	case KillTemporal:
 		c.Temporal.kill9()
 		sleep(ctx, f.Down)
@@ -262,13 +277,26 @@ func inject(ctx context.Context, c *Cluster, run *Run, f Fault) FaultRecord {
 	return rec
 }
 
+// supervise revives the API and the worker when they exit on their own, every second.
+func supervise(ctx context.Context, c *Cluster) {
+	for ctx.Err() == nil {
+		c.API.revive()
+		c.Worker.revive()
+		sleep(ctx, time.Second)
+	}
+}
+
 func ensureUp(ctx context.Context, c *Cluster) {
 	if !c.Temporal.running() {
 		_ = c.StartTemporal(ctx)
 	}
 	if !c.API.running() {
-		_ = c.StartAPI(ctx)
+		_ = c.API.start()
 	}
+	_ = waitFor(ctx, 2*time.Minute, "api up", func(ctx context.Context) error {
+		c.API.revive()
+		return c.apiHealthy(ctx)
+	})
 	if !c.Worker.running() {
 		_ = c.Worker.start()
 	}
