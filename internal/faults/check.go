@@ -33,6 +33,8 @@ const (
 	InvOneRestart        = "one_restart_per_member"      // no managed member restarted twice
 	InvFinalAnswer       = "every_request_reaches_final" // a client retrying 5xx got a final answer before its deadline
 	InvRestartState      = "restart_recorded_and_pending_or_started"
+	InvSameKeySameAnswer = "same_key_same_answer"           // every final answer to one Idempotency-Key is the same
+	InvRestartLink       = "restart_answer_has_link"        // a member without email gets the access link, replays too
 )
 
 // Violation is one broken invariant about one record.
@@ -100,13 +102,13 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 	retries := map[string]retryRow{}
 	retriesByMember := map[string][]string{}
 	retriesByShoot := map[string][]string{}
-	rows, err := db.QueryContext(ctx, `SELECT id, member_id, shoot_id, status, stage, email_status, workflow_id FROM retries`)
+	rows, err := db.QueryContext(ctx, `SELECT id, member_id, shoot_id, status, stage, email_status, workflow_id, email_message_id FROM retries`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var r retryRow
-		if err := rows.Scan(&r.ID, &r.MemberID, &r.ShootID, &r.Status, &r.Stage, &r.EmailStatus, &r.WorkflowID); err != nil {
+		if err := rows.Scan(&r.ID, &r.MemberID, &r.ShootID, &r.Status, &r.Stage, &r.EmailStatus, &r.WorkflowID, &r.MessageID); err != nil {
 			return nil, err
 		}
 		retries[r.ID] = r
@@ -144,6 +146,11 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 	answeredRestart := map[string]string{}
 	startedOK := map[string]bool{}
 	refused := map[string]string{} // member -> code of a final 4xx give
+	firstAnswer := map[string]Outcome{}
+	noEmail := map[string]bool{}
+	for _, m := range org.Managed {
+		noEmail[m.ID] = m.Email == ""
+	}
 	for _, o := range run.Outcomes {
 		rep.Operations[o.Kind]++
 		rep.Attempts += o.Attempts
@@ -154,6 +161,13 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 		}
 		if o.Status >= 400 {
 			rep.Refused[fmt.Sprintf("%s %d %s", o.Kind, o.Status, o.Code)]++
+		}
+		if o.Key != "" {
+			if prev, ok := firstAnswer[o.Key]; !ok {
+				firstAnswer[o.Key] = o
+			} else if prev.Status != o.Status || answerID(prev.Body) != answerID(o.Body) {
+				add(InvSameKeySameAnswer, "key "+o.Key, "answers %d %s%s and %d %s%s", prev.Status, prev.Code, answerID(prev.Body), o.Status, o.Code, answerID(o.Body))
+			}
 		}
 		switch o.Kind {
 		case OpGive:
@@ -170,11 +184,15 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 		case OpRestart:
 			if o.Status == http.StatusCreated {
 				var r struct {
-					ID string `json:"id"`
+					ID         string  `json:"id"`
+					AccessLink *string `json:"access_link"`
 				}
 				_ = json.Unmarshal(o.Body, &r)
 				answeredRestart[o.Members[0]] = r.ID
 				rep.Answered201++
+				if noEmail[o.Members[0]] && (r.AccessLink == nil || *r.AccessLink == "") {
+					add(InvRestartLink, "restart "+r.ID, "member %s has no email, the answer (attempt %d) has no access_link", o.Members[0], o.Attempts)
+				}
 			}
 		case OpBulkRestart:
 			var b struct {
@@ -182,7 +200,8 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 					MemberID string `json:"member_id"`
 					Outcome  string `json:"outcome"`
 					Restart  *struct {
-						ID string `json:"id"`
+						ID         string  `json:"id"`
+						AccessLink *string `json:"access_link"`
 					} `json:"restart"`
 				} `json:"results"`
 			}
@@ -191,6 +210,9 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 				if r.Outcome == "restarted" && r.Restart != nil {
 					answeredRestart[r.MemberID] = r.Restart.ID
 					rep.Answered201++
+					if noEmail[r.MemberID] && (r.Restart.AccessLink == nil || *r.Restart.AccessLink == "") {
+						add(InvRestartLink, "restart "+r.Restart.ID, "member %s has no email, the bulk answer (attempt %d) has no access_link", r.MemberID, o.Attempts)
+					}
 				}
 			}
 		case OpStart:
@@ -333,8 +355,20 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 	return rep, nil
 }
 
+// answerID is the id of the retry or restart an answer names, for comparing answers.
+func answerID(body []byte) string {
+	var r struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(body, &r) != nil || r.ID == "" {
+		return ""
+	}
+	return " " + r.ID
+}
+
 type retryRow struct {
 	ID, MemberID, ShootID, Status, Stage, EmailStatus, WorkflowID string
+	MessageID                                                     *string // of the last email delivered
 }
 
 type restartRow struct {
@@ -414,18 +448,20 @@ func checkMail(ctx context.Context, db *bun.DB, org *Org, run *Run, retries map[
 		case store.EmailFailed:
 			rep.EmailsFailed++
 		case store.EmailSent:
-			var first *emailRow
-			for i, e := range emails[id] {
-				if e.Seq == 1 {
-					first = &emails[id][i]
+			var sentAt *time.Time
+			for _, e := range emails[id] {
+				if e.MessageID != nil && r.MessageID != nil && *e.MessageID == *r.MessageID {
+					sentAt = e.SentAt
 				}
 			}
 			switch {
-			case first == nil || first.Status != "sent" || first.MessageID == nil:
-				add(InvEmailDelivered, "retry "+id, "email_status sent, first email row %+v", first)
+			case r.MessageID == nil:
+				add(InvEmailDelivered, "retry "+id, "email_status sent without a message id")
+			case sentAt == nil:
+				add(InvEmailDelivered, "retry "+id, "message %s recorded on the retry, no email row sent with it", *r.MessageID)
 			default:
-				if _, ok := seen[*first.MessageID]; !ok && (first.SentAt == nil || !run.Mail.nearKill(*first.SentAt)) {
-					add(InvEmailDelivered, "retry "+id, "message %s recorded as sent, not in the mailbox", *first.MessageID)
+				if _, ok := seen[*r.MessageID]; !ok && !run.Mail.nearKill(*sentAt) {
+					add(InvEmailDelivered, "retry "+id, "message %s recorded as sent, not in the mailbox", *r.MessageID)
 				}
 			}
 		default:

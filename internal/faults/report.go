@@ -103,19 +103,29 @@ func (r *Report) WriteMarkdown(w io.Writer, command string, took time.Duration) 
 		fmt.Fprintf(w, "| time to recover | not settled within %s |\n", run.Plan.Recovery)
 	}
 	fmt.Fprintf(w, "| processes revived after exiting on their own (supervisor) | api %d, worker %d |\n", run.Revived["api"], run.Revived["worker"])
-	fmt.Fprintf(w, "\nFaults as injected (offset from the start):\n\n")
-	for _, f := range run.Faults {
-		detail := ""
-		if f.Kind == MailFault {
-			detail = fmt.Sprintf(" status %d, retry_after_s %d, delay_ms %d, count %d", f.Mail.Status, f.Mail.RetryAfterS, f.Mail.DelayMS, f.Mail.Count)
-		} else if f.Down > 0 {
-			detail = fmt.Sprintf(" for %s", f.Down)
-		}
+	fmt.Fprintf(w, "\nFaults as injected (offset from the start of the run):\n\n")
+	faults := append([]FaultRecord(nil), run.Faults...)
+	sort.Slice(faults, func(i, j int) bool { return faults[i].Started.Before(faults[j].Started) })
+	var workerKills []string
+	for _, f := range faults {
+		at := f.Started.Sub(run.Began).Round(time.Second)
 		errText := ""
 		if f.Err != "" {
 			errText = " — FAILED: " + firstLine(f.Err)
 		}
-		fmt.Fprintf(w, "- %s: %s%s%s\n", f.Started.Sub(run.Began).Round(100*time.Millisecond), f.Kind, detail, errText)
+		switch {
+		case f.Kind == KillWorker && errText == "":
+			// Dozens of them: one line.
+			workerKills = append(workerKills, at.String())
+			continue
+		case f.Kind == MailFault:
+			fmt.Fprintf(w, "- %s: %s: status %d, retry_after_s %d, delay_ms %d, count %d%s\n", at, f.Kind, f.Mail.Status, f.Mail.RetryAfterS, f.Mail.DelayMS, f.Mail.Count, errText)
+		default:
+			fmt.Fprintf(w, "- %s: %s, down for %s%s\n", at, f.Kind, f.Down, errText)
+		}
+	}
+	if len(workerKills) > 0 {
+		fmt.Fprintf(w, "- %s, down for 1s each, %d times: at %s\n", KillWorker, len(workerKills), strings.Join(workerKills, ", "))
 	}
 	if len(r.Violations) == 0 {
 		fmt.Fprintf(w, "\nEvery invariant held.\n\n")

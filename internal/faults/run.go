@@ -129,8 +129,18 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 
 	give := func(i int, m SeedMember) op {
 		return func() {
-			o := client.Do(ctx, OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
-				org.AdminKey, "give-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+			do := func() Outcome {
+				return client.Do(ctx, OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
+					org.AdminKey, "give-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+			}
+			// Every fourth give is a double submit: the same request with the same key
+			// twice at once, as a client that retries on its own timer does.
+			var twin sync.WaitGroup
+			if i%4 == 3 {
+				twin.Go(func() { do() })
+			}
+			o := do()
+			twin.Wait()
 			if o.Status != http.StatusCreated {
 				return
 			}
