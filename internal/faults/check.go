@@ -33,8 +33,8 @@ const (
 	InvOneRestart        = "one_restart_per_member"      // no managed member restarted twice
 	InvFinalAnswer       = "every_request_reaches_final" // a client retrying 5xx got a final answer before its deadline
 	InvRestartState      = "restart_recorded_and_pending_or_started"
-	InvSameKeySameAnswer = "same_key_same_answer"           // every final answer to one Idempotency-Key is the same
-	InvRestartLink       = "restart_answer_has_link"        // a member without email gets the access link, replays too
+	InvSameKeySameAnswer = "same_key_same_answer"    // every final answer to one Idempotency-Key is the same
+	InvRestartLink       = "restart_answer_has_link" // a member without email gets the access link, replays too
 )
 
 // Violation is one broken invariant about one record.
