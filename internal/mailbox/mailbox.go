@@ -35,6 +35,8 @@ type Mailbox struct {
 	ring []Message
 	next int // slot the next message is written to
 	n    int // number of occupied slots
+
+	fault Fault // the pending send fault; Count 0 means none
 }
 
 // New returns a mailbox that keeps the newest capacity messages.

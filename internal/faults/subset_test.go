@@ -1,0 +1,29 @@
+package faults
+
+import (
+	"testing"
+)
+
+// TestFaultsSubset is the bounded fault run of every `go test ./...` (about forty
+// seconds): real processes, a worker kill -9, an API kill -9 and two mail fault bursts
+// while about twenty-five operations are in flight. Every invariant must hold.
+func TestFaultsSubset(t *testing.T) {
+	plan := SubsetPlan()
+	rep, _ := runPlan(t, plan)
+	if got, want := rep.totalFaults(), len(plan.Faults); got != want {
+		t.Errorf("%d of %d faults injected: %+v", got, want, rep.Run.Faults)
+	}
+	// The run must have exercised something, or holding every invariant proves nothing.
+	if ops := rep.totalOps(); ops < 20 || rep.Operations[OpGive] != plan.Individuals || rep.Answered201 < plan.Individuals/2 {
+		t.Errorf("workload too thin: %d operations, %d gives, %d answered 201", ops, rep.Operations[OpGive], rep.Answered201)
+	}
+	if !rep.Recovered {
+		t.Errorf("not settled within %s after the last fault", plan.Recovery)
+	}
+	if rep.Lost > 0 || rep.Doubled > 0 || rep.NeverFinal > 0 {
+		t.Errorf("lost %d, doubled %d, never final %d", rep.Lost, rep.Doubled, rep.NeverFinal)
+	}
+	for _, v := range rep.Violations {
+		t.Errorf("invariant %s violated by %s: %s", v.Invariant, v.Subject, v.Detail)
+	}
+}
