@@ -491,11 +491,11 @@ func checkHistory(ctx context.Context, c *Cluster, run *Run, retries map[string]
 		return nil
 	}
 	length := func(workflowID string) (int64, error) {
-		d, err := c.tc.DescribeWorkflowExecution(ctx, workflowID, "")
+		d, err := c.tc.DescribeWorkflow(ctx, workflowID, "")
 		if err != nil {
 			return 0, fmt.Errorf("describe %s: %w", workflowID, err)
 		}
-		return d.GetWorkflowExecutionInfo().GetHistoryLength(), nil
+		return d.RawResponse.GetWorkflowExecutionInfo().GetHistoryLength(), nil
 	}
 	var err error
 	if rep.StormHistory, err = length(storm.WorkflowID); err != nil {
