@@ -3,7 +3,7 @@
 # the Temporal dev server on a file database and a private Postgres as separate
 # processes, under a steady load, with kill -9s, restarts, a Postgres pause longer than
 # the API's budget and mail faults. It then writes docs/reliability.md: the figures of
-# this run under a fixed header. Takes about a quarter of an hour on two cores.
+# this run under a fixed header. Takes about six minutes on two cores.
 #
 #   bash scripts/faults.sh            # writes docs/reliability.md
 #   FAULTS_KEEP_REPORT=1 bash ...      # leaves docs/reliability.md alone, prints the figures

@@ -35,6 +35,7 @@ const (
 	InvRestartState      = "restart_recorded_and_pending_or_started"
 	InvSameKeySameAnswer = "same_key_same_answer"    // every final answer to one Idempotency-Key is the same
 	InvRestartLink       = "restart_answer_has_link" // a member without email gets the access link, replays too
+	InvHistoryBounded    = "history_bounded"         // a workflow's history does not grow with every resend
 )
 
 // Violation is one broken invariant about one record.
@@ -61,7 +62,10 @@ type Report struct {
 	Refused         map[string]int // final 4xx answers by "kind status code"
 	Recovery        time.Duration
 	Recovered       bool
-	Violations      []Violation
+	// StormHistory and BaseHistory are the history lengths (events) of the current run of
+	// the resend-storm retry's workflow and of a pending retry that got no resend.
+	StormHistory, BaseHistory int64
+	Violations                []Violation
 }
 
 // ByInvariant counts violations per invariant.
@@ -342,6 +346,9 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 		}
 	}
 
+	if err := checkHistory(ctx, c, run, retries, rep, add); err != nil {
+		return nil, err
+	}
 	if err := checkMail(ctx, db, org, run, retries, restarts, rep, add); err != nil {
 		return nil, err
 	}
@@ -470,6 +477,46 @@ func checkMail(ctx context.Context, db *bun.DB, org *Org, run *Run, retries map[
 	}
 	for id, r := range restarts {
 		count(id, r.MemberID, mail.SubjectRestart)
+	}
+	return nil
+}
+
+// checkHistory compares the resend-storm retry's history with a quiet pending retry's:
+// if the storm's run grew by at least one event per resend, nothing bounds it (a
+// continued-as-new run would have started afresh).
+func checkHistory(ctx context.Context, c *Cluster, run *Run, retries map[string]retryRow, rep *Report,
+	add func(inv, subject, format string, args ...any)) error {
+	storm, ok := retries[run.StormRetry]
+	if !ok {
+		return nil
+	}
+	length := func(workflowID string) (int64, error) {
+		d, err := c.tc.DescribeWorkflow(ctx, workflowID, "")
+		if err != nil {
+			return 0, fmt.Errorf("describe %s: %w", workflowID, err)
+		}
+		return d.RawResponse.GetWorkflowExecutionInfo().GetHistoryLength(), nil
+	}
+	var err error
+	if rep.StormHistory, err = length(storm.WorkflowID); err != nil {
+		return err
+	}
+	resent := map[string]bool{}
+	for _, o := range run.Outcomes {
+		if o.Kind == OpResend || o.Kind == OpStart {
+			resent[o.Members[0]] = true
+		}
+	}
+	for _, r := range retries {
+		if r.Status == store.StatusPending && !resent[r.MemberID] {
+			if rep.BaseHistory, err = length(r.WorkflowID); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if growth := rep.StormHistory - rep.BaseHistory; rep.BaseHistory > 0 && growth >= int64(run.Plan.ResendStorm) {
+		add(InvHistoryBounded, "retry "+storm.ID, "after %d resends its run has %d events, a quiet pending retry %d", run.Plan.ResendStorm, rep.StormHistory, rep.BaseHistory)
 	}
 	return nil
 }

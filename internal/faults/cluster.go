@@ -26,7 +26,7 @@ import (
 
 // Cluster is the whole system under test, each part a separate process.
 type Cluster struct {
-	Dir         string // logs, the Temporal database, the seed file
+	Dir         string // logs, the Temporal database, seed.json
 	APIURL      string
 	TemporalURL string // host:port
 	PGURL       string

@@ -9,7 +9,7 @@ import (
 )
 
 // TestFaultsFull is the full fault run. It is behind the build tag `faults` because it
-// takes about a quarter of an hour; scripts/faults.sh runs it and, through
+// takes about six minutes; scripts/faults.sh runs it and, through
 // RETRYD_FAULTS_REPORT, writes its figures into docs/reliability.md. It fails on any
 // violated invariant: the report lists each one.
 func TestFaultsFull(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 func SubsetPlan() Plan {
 	return Plan{
 		Name:        "Subset (every go test run)",
-		Individuals: 12, Managed: 8,
+		Individuals: 12, Managed: 8, ResendStorm: 15,
 		OpInterval: 400 * time.Millisecond, Clients: 4,
 		RequestDeadline: 90 * time.Second,
 		Faults: []Fault{
@@ -33,7 +33,7 @@ func SubsetPlan() Plan {
 func FullPlan() Plan {
 	p := Plan{
 		Name:        "Full run (scripts/faults.sh)",
-		Individuals: 90, Managed: 40,
+		Individuals: 90, Managed: 40, ResendStorm: 60,
 		OpInterval: 2500 * time.Millisecond, Clients: 6,
 		RequestDeadline: 6 * time.Minute,
 		Recovery:        5 * time.Minute,

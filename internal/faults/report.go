@@ -15,6 +15,7 @@ func (r *Report) Summary() string {
 		r.Run.Plan.Name, r.totalOps(), r.opsList(), r.Attempts, r.totalFaults(), r.faultsList())
 	fmt.Fprintf(&b, "answered 201/restarted %d, lost %d, doubled %d, never final %d, duplicate emails %d, first emails failed for good %d, unverifiable %d\n",
 		r.Answered201, r.Lost, r.Doubled, r.NeverFinal, r.DuplicateEmails, r.EmailsFailed, r.Unverifiable)
+	fmt.Fprintf(&b, "history after %d resends: %d events (quiet pending retry: %d)\n", r.Run.Plan.ResendStorm, r.StormHistory, r.BaseHistory)
 	if len(r.Refused) > 0 {
 		fmt.Fprintf(&b, "final refusals: %v\n", r.Refused)
 	}
@@ -102,6 +103,7 @@ func (r *Report) WriteMarkdown(w io.Writer, command string, took time.Duration) 
 	} else {
 		fmt.Fprintf(w, "| time to recover | not settled within %s |\n", run.Plan.Recovery)
 	}
+	fmt.Fprintf(w, "| history of the retry after a storm of %d resends / of a quiet pending retry (events) | %d / %d |\n", run.Plan.ResendStorm, r.StormHistory, r.BaseHistory)
 	fmt.Fprintf(w, "| processes revived after exiting on their own (supervisor) | api %d, worker %d |\n", run.Revived["api"], run.Revived["worker"])
 	fmt.Fprintf(w, "\nFaults as injected (offset from the start of the run):\n\n")
 	faults := append([]FaultRecord(nil), run.Faults...)

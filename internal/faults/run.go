@@ -39,11 +39,14 @@ type Plan struct {
 	// Individuals and Managed size the organization: one give per individual, one
 	// restart per managed member (a quarter single, the rest in bulk calls of four).
 	Individuals, Managed int
-	OpInterval           time.Duration // pace of new operations
-	Clients              int           // concurrent clients
-	RequestDeadline      time.Duration // how long a client retries one operation
-	Faults               []Fault
-	Recovery             time.Duration // longest wait for the system to settle afterwards
+	// ResendStorm is how many resends the first retry answered 201 gets, one after the
+	// other, to see whether its workflow history grows with them.
+	ResendStorm     int
+	OpInterval      time.Duration // pace of new operations
+	Clients         int           // concurrent clients
+	RequestDeadline time.Duration // how long a client retries one operation
+	Faults          []Fault
+	Recovery        time.Duration // longest wait for the system to settle afterwards
 }
 
 // FaultRecord is an injection as it happened.
@@ -63,6 +66,8 @@ type Run struct {
 	Faults    []FaultRecord
 	Outcomes  []Outcome
 	Mail      *mailLog
+	// StormRetry is the retry that got the resend storm ("" when none was answered 201).
+	StormRetry string
 	// Revived counts starts of a process that had exited on its own (a retryd process
 	// that cannot reach Postgres at start exits), by process name.
 	Revived map[string]int
@@ -95,7 +100,7 @@ func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
 		})
 	}
 
-	runWorkload(ctx, c, org, plan, client)
+	run.StormRetry = runWorkload(ctx, c, org, plan, client)
 	run.LoadEnded = time.Now()
 	faultWG.Wait()
 	for _, f := range run.Faults {
@@ -121,7 +126,8 @@ func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
 	return run
 }
 
-func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *Client) {
+func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *Client) (stormRetry string) {
+	var stormOnce sync.Once
 	type op func()
 	ops := make(chan op, 1024)
 	follow := make(chan op, 1024)
@@ -148,6 +154,19 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 				ID string `json:"id"`
 			}
 			_ = json.Unmarshal(o.Body, &r)
+			// The first retry answered (and meant to stay pending: i%3 == 2) gets the storm.
+			if i%3 == 2 && plan.ResendStorm > 0 {
+				stormOnce.Do(func() {
+					stormRetry = r.ID
+					pending.Add(1)
+					follow <- func() {
+						for range plan.ResendStorm {
+							client.Do(ctx, OpResend, []string{m.ID}, http.MethodPost,
+								"/api/v1/admin/members/"+m.ID+"/retries/"+r.ID+"/resend-email", org.AdminKey, "", nil)
+						}
+					}
+				})
+			}
 			// A third start at once, a third get a resend, a third wait (and get reminders).
 			switch i % 3 {
 			case 0:
@@ -232,6 +251,7 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 	pending.Wait()
 	close(ops)
 	wg.Wait()
+	return stormRetry
 }
 
 // memberStart opens the member's link the way the landing page does: the token the email

@@ -18,7 +18,7 @@ import (
 const DefaultCapacity = 1000
 
 // Message is one email accepted by the endpoint, in the shape GET /dev/mailbox
-// exposes (SPEC §8).
+// exposes (a fixed interface: scripts outside the code read it).
 type Message struct {
 	ID         string    `json:"id"`
 	To         []string  `json:"to"`
