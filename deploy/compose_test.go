@@ -291,7 +291,7 @@ func TestComposeRetrydEnvironment(t *testing.T) {
 				t.Errorf("%s: %s = %q (set: %v), want %q", name, key, got, ok, want)
 			}
 		}
-		for _, key := range []string{"TEMPORAL_NAMESPACE", "MAILERSEND_API_KEY", "APP_BASE_URL", "RETRY_WINDOW", "RETRY_REMINDERS"} {
+		for _, key := range []string{"TEMPORAL_NAMESPACE", "MAILERSEND_API_KEY", "DEV_MAILBOX_TOKEN", "APP_BASE_URL", "RETRY_WINDOW", "RETRY_REMINDERS"} {
 			if _, ok := s.Environment[key]; !ok {
 				t.Errorf("%s: %s not passed through", name, key)
 			}
@@ -352,6 +352,49 @@ func TestComposeTemporal(t *testing.T) {
 	}
 	if !publishes(service(t, p, "api"), 8080, 8080) {
 		t.Errorf("api: port 8080 should be published")
+	}
+}
+
+// Secure defaults: nothing is published beyond this host unless RETRYD_BIND says so, and
+// the local mailbox (every member's live link) is off unless DEV_MAILBOX asks for it.
+func TestComposeSecureDefaults(t *testing.T) {
+	p := mustLoad(t)
+	for name, s := range p.Services {
+		for _, port := range s.Ports {
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("%s: port %s:%d is published on %q, want 127.0.0.1 by default", name, port.Published, port.Target, port.HostIP)
+			}
+		}
+	}
+	for _, name := range []string{"api", "worker"} {
+		if got, _ := env(service(t, p, name), "DEV_MAILBOX"); got != "off" {
+			t.Errorf("%s: DEV_MAILBOX = %q by default, want off", name, got)
+		}
+	}
+
+	wide := maps.Clone(testEnv)
+	wide["RETRYD_BIND"] = "0.0.0.0"
+	wide["DEV_MAILBOX"] = "on"
+	p, err := loadProject(t, wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"api", "temporal-ui"} {
+		for _, port := range service(t, p, name).Ports {
+			if port.HostIP != "0.0.0.0" {
+				t.Errorf("%s with RETRYD_BIND=0.0.0.0: host ip %q", name, port.HostIP)
+			}
+		}
+	}
+	// Temporal's gRPC port stays on loopback whatever RETRYD_BIND says: it has no
+	// authentication in this stack, and no browser needs it.
+	for _, port := range service(t, p, "temporal").Ports {
+		if port.HostIP != "127.0.0.1" {
+			t.Errorf("temporal with RETRYD_BIND=0.0.0.0: host ip %q, want 127.0.0.1", port.HostIP)
+		}
+	}
+	if got, _ := env(service(t, p, "api"), "DEV_MAILBOX"); got != "on" {
+		t.Errorf("api: DEV_MAILBOX = %q with DEV_MAILBOX=on", got)
 	}
 }
 

@@ -34,7 +34,7 @@ import (
 // service is built with metrics, the dev routes only in local-mail mode.
 var (
 	optionalRoutes = []string{"GET /metrics"}
-	devRoutes      = []string{"GET /dev/mailbox", "POST /dev/mailersend/v1/email"}
+	devRoutes      = []string{"GET /dev/mailbox", "POST /dev/mailersend/v1/email", "GET /dev/mailersend/faults", "PUT /dev/mailersend/faults", "DELETE /dev/mailersend/faults"}
 )
 
 func loadOpenAPI(t *testing.T) *openapi3.T {

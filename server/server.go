@@ -44,6 +44,9 @@ type Config struct {
 	// APIKeyCacheTTL is how long a resolved API key is trusted without asking the
 	// database, and so the longest a revoked key keeps working; 0 disables the cache.
 	APIKeyCacheTTL time.Duration
+	// DevMailboxToken lets clients off this host reach the /dev routes (Bearer); empty:
+	// loopback clients only.
+	DevMailboxToken string
 }
 
 // Deps are the API's collaborators, injected by the command that runs it.
@@ -51,7 +54,7 @@ type Deps struct {
 	DB       *bun.DB
 	Temporal client.Client
 	Links    *linktoken.Signer
-	Mailbox  *mailbox.Mailbox // nil when a real MailerSend key is configured
+	Mailbox  *mailbox.Mailbox // nil: no /dev routes (a real MailerSend key, or not opted in)
 	Metrics  *metrics.Metrics // nil: no /metrics and no counting (tests)
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -165,8 +168,7 @@ func (s *Server) routes(e *gin.Engine) {
 	internal.POST("/shoots/:id/fail", s.postFail)
 
 	if s.mailbox != nil {
-		e.GET("/dev/mailbox", s.getMailbox)
-		e.POST("/dev/mailersend/v1/email", gin.WrapH(http.StripPrefix("/dev/mailersend", s.mailbox.Handler())))
+		s.devRoutes(e)
 	}
 }
 
@@ -200,8 +202,4 @@ func (s *Server) readyz(c *gin.Context) {
 		status, word = http.StatusServiceUnavailable, "unavailable"
 	}
 	c.JSON(status, gin.H{"status": word, "checks": checks})
-}
-
-func (s *Server) getMailbox(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"messages": s.mailbox.Messages()})
 }

@@ -91,8 +91,9 @@ func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
 		Config: server.Config{
 			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
 			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies, TaskQueue: cfg.TemporalTaskQueue,
-			StartCheck:     cfg.StartCheck,
-			APIKeyCacheTTL: cfg.APIKeyCacheTTL,
+			StartCheck:      cfg.StartCheck,
+			APIKeyCacheTTL:  cfg.APIKeyCacheTTL,
+			DevMailboxToken: cfg.DevMailboxToken,
 		},
 	})
 }
@@ -179,8 +180,9 @@ func newLinks(cfg *config.Config) (*linktoken.Signer, error) {
 func newSender(cfg *config.Config, logger *slog.Logger, m *metrics.Metrics) (*mail.Sender, error) {
 	s, err := mail.NewSender(mail.Config{
 		APIKey: cfg.MailerSendAPIKey, LocalURL: cfg.MailLocalURL,
-		From:   mail.Address{Email: cfg.MailFrom, Name: cfg.MailFromName},
-		Logger: logger, Alerts: m,
+		LocalToken: cfg.DevMailboxToken,
+		From:       mail.Address{Email: cfg.MailFrom, Name: cfg.MailFromName},
+		Logger:     logger, Alerts: m,
 	})
 	if err != nil {
 		return nil, configError{err}
@@ -188,9 +190,11 @@ func newSender(cfg *config.Config, logger *slog.Logger, m *metrics.Metrics) (*ma
 	return s, nil
 }
 
-// newMailbox is the local MailerSend endpoint, present only without a real key.
+// newMailbox is the local MailerSend endpoint. It holds members' live links, so it
+// exists only when asked for (DEV_MAILBOX, on by default in dev alone), and never with a
+// real key (config refuses that pair).
 func newMailbox(cfg *config.Config) *mailbox.Mailbox {
-	if cfg.MailerSendAPIKey != "" {
+	if !cfg.DevMailbox || cfg.MailerSendAPIKey != "" {
 		return nil
 	}
 	return mailbox.New(mailbox.DefaultCapacity)

@@ -38,21 +38,27 @@ type Config struct {
 	// its own Temporal dev server.
 	TemporalAddressSet bool
 	MailerSendAPIKey   string
-	MailLocalURL       string
-	MailFrom           string
-	MailFromName       string
-	AppBaseURL         string
-	LinkSecret         string
-	LinkTTL            time.Duration
-	PipelineToken      string
-	RetryWindow        time.Duration
-	RetryReminders     []time.Duration
-	StartCheck         time.Duration
-	WorkerMetricsAddr  string
-	LogLevel           string
-	ShutdownTimeout    time.Duration
-	TrustedProxies     []string
-	DevDataDir         string
+	// DevMailbox serves the local MailerSend endpoint and /dev/mailbox on the API. Only
+	// dev turns it on by default: the mailbox holds every member's live link.
+	DevMailbox bool
+	// DevMailboxToken lets clients off this host (another container's worker) reach the
+	// /dev routes with Authorization: Bearer; without it they answer loopback clients only.
+	DevMailboxToken   string
+	MailLocalURL      string
+	MailFrom          string
+	MailFromName      string
+	AppBaseURL        string
+	LinkSecret        string
+	LinkTTL           time.Duration
+	PipelineToken     string
+	RetryWindow       time.Duration
+	RetryReminders    []time.Duration
+	StartCheck        time.Duration
+	WorkerMetricsAddr string
+	LogLevel          string
+	ShutdownTimeout   time.Duration
+	TrustedProxies    []string
+	DevDataDir        string
 	// DatabaseMaxConns bounds each process's Postgres pool (see docs/operations.md for
 	// how it adds up against max_connections).
 	DatabaseMaxConns int
@@ -79,6 +85,8 @@ var Vars = []Var{
 	{"TEMPORAL_TASK_QUEUE", "retryd", "task queue of the API and the worker; deployments sharing a namespace need their own"},
 	{"TEMPORAL_API_KEY", "(unset)", "Temporal Cloud API key; TEMPORAL_TLS_*, TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE are read too (the SDK's envconfig)"},
 	{"MAILERSEND_API_KEY", "(unset)", "real MailerSend API key; unset means the local MailerSend-compatible endpoint at /dev/mailersend"},
+	{"DEV_MAILBOX", "on in dev, off otherwise", "on: serve the local mail endpoint and /dev/mailbox (needs MAILERSEND_API_KEY unset); serve and work without a key require it"},
+	{"DEV_MAILBOX_TOKEN", "(unset)", "bearer token (at least 16 bytes) that lets non-loopback clients reach /dev routes; the worker sends it to the local endpoint"},
 	{"MAILERSEND_LOCAL_URL", "http://127.0.0.1:<HTTP_ADDR port>/dev/mailersend", "base URL of the local mail endpoint (used only without MAILERSEND_API_KEY)"},
 	{"MAIL_FROM", "retries@headshotpro.test", "sender address"},
 	{"MAIL_FROM_NAME", "HeadshotPro", "sender name"},
@@ -114,6 +122,7 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 		TemporalNamespace: get("TEMPORAL_NAMESPACE", "default"),
 		TemporalTaskQueue: get("TEMPORAL_TASK_QUEUE", "retryd"),
 		MailerSendAPIKey:  get("MAILERSEND_API_KEY", ""),
+		DevMailboxToken:   get("DEV_MAILBOX_TOKEN", ""),
 		MailFrom:          get("MAIL_FROM", "retries@headshotpro.test"),
 		MailFromName:      get("MAIL_FROM_NAME", "HeadshotPro"),
 		AppBaseURL:        strings.TrimRight(get("APP_BASE_URL", "http://localhost:8080"), "/"),
@@ -172,6 +181,27 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("LOG_LEVEL", errors.New("must be debug, info, warn or error"))
+	}
+	devMailboxDefault := "off"
+	if mode == ModeDev && c.MailerSendAPIKey == "" {
+		devMailboxDefault = "on"
+	}
+	switch v := strings.ToLower(get("DEV_MAILBOX", devMailboxDefault)); v {
+	case "on", "true", "1":
+		c.DevMailbox = true
+	case "off", "false", "0":
+	default:
+		bad("DEV_MAILBOX", errors.New("must be on or off"))
+	}
+	switch {
+	case c.DevMailbox && c.MailerSendAPIKey != "":
+		bad("DEV_MAILBOX", errors.New("cannot be on with MAILERSEND_API_KEY: the local mailbox exists only without a real key"))
+	case !c.DevMailbox && c.MailerSendAPIKey == "" && (mode == ModeServe || mode == ModeWork):
+		// Failing at start beats a worker whose every email fails against a missing endpoint.
+		bad("MAILERSEND_API_KEY", errors.New("is required; or set DEV_MAILBOX=on to keep mail in the local mailbox (never in production)"))
+	}
+	if c.DevMailboxToken != "" && len(c.DevMailboxToken) < 16 {
+		bad("DEV_MAILBOX_TOKEN", errors.New("must be at least 16 bytes"))
 	}
 	c.MailLocalURL = get("MAILERSEND_LOCAL_URL", "http://"+loopback(c.HTTPAddr)+"/dev/mailersend")
 

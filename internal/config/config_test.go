@@ -41,7 +41,7 @@ func TestServeRequiresSecrets(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "LINK_SECRET") || !strings.Contains(err.Error(), "PIPELINE_TOKEN") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := Load(ModeWork, env(map[string]string{"LINK_SECRET": "0123456789abcdef"})); err != nil {
+	if _, err := Load(ModeWork, env(map[string]string{"LINK_SECRET": "0123456789abcdef", "MAILERSEND_API_KEY": "mlsn.x"})); err != nil {
 		t.Fatalf("work with a link secret: %v", err)
 	}
 }
@@ -86,6 +86,50 @@ func TestPoolAndKeyCache(t *testing.T) {
 	for name, v := range map[string]string{"DATABASE_MAX_CONNS": "0", "API_KEY_CACHE_TTL": "1h"} {
 		if _, err := Load(ModeDev, env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%s: want an error naming the variable, got %v", name, v, err)
+		}
+	}
+}
+
+// The local mailbox holds members' live links: only dev offers it unasked, serve and work
+// without a real key must opt in, and it never coexists with a key.
+func TestDevMailboxIsOptIn(t *testing.T) {
+	secrets := map[string]string{"LINK_SECRET": "0123456789abcdef", "PIPELINE_TOKEN": "p"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range secrets {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	if c, err := Load(ModeDev, env(nil)); err != nil || !c.DevMailbox {
+		t.Fatalf("dev: DevMailbox = %v, %v; want on by default", c != nil && c.DevMailbox, err)
+	}
+	if c, err := Load(ModeDev, env(map[string]string{"MAILERSEND_API_KEY": "mlsn.x"})); err != nil || c.DevMailbox {
+		t.Fatalf("dev with a key: DevMailbox on or error %v", err)
+	}
+	for _, mode := range []Mode{ModeServe, ModeWork} {
+		_, err := Load(mode, env(with(nil)))
+		if err == nil || !strings.Contains(err.Error(), "MAILERSEND_API_KEY") || !strings.Contains(err.Error(), "DEV_MAILBOX=on") {
+			t.Errorf("mode %d without key or opt-in: err = %v", mode, err)
+		}
+		c, err := Load(mode, env(with(map[string]string{"MAILERSEND_API_KEY": "mlsn.x"})))
+		if err != nil || c.DevMailbox {
+			t.Errorf("mode %d with a key: DevMailbox %v err %v", mode, c != nil && c.DevMailbox, err)
+		}
+		c, err = Load(mode, env(with(map[string]string{"DEV_MAILBOX": "on", "DEV_MAILBOX_TOKEN": "0123456789abcdef0"})))
+		if err != nil || !c.DevMailbox || c.DevMailboxToken != "0123456789abcdef0" {
+			t.Errorf("mode %d opted in: %+v %v", mode, c, err)
+		}
+		if _, err := Load(mode, env(with(map[string]string{"DEV_MAILBOX": "on", "MAILERSEND_API_KEY": "mlsn.x"}))); err == nil || !strings.Contains(err.Error(), "DEV_MAILBOX") {
+			t.Errorf("mode %d: mailbox and key together: err = %v", mode, err)
+		}
+	}
+	for name, value := range map[string]string{"DEV_MAILBOX": "maybe", "DEV_MAILBOX_TOKEN": "short"} {
+		if _, err := Load(ModeDev, env(map[string]string{name: value})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: err = %v", name, value, err)
 		}
 	}
 }

@@ -31,8 +31,8 @@ const (
 	// otherwise hold an activity until its own timeout.
 	DefaultTimeout = 10 * time.Second
 
-	// localAPIKey is the bearer sent to the local endpoint, which only checks
-	// that one is present.
+	// localAPIKey is the bearer sent to the local endpoint when Config.LocalToken
+	// is unset; the endpoint then only checks that one is present.
 	localAPIKey = "local-dev"
 
 	// apiHost and apiPathPrefix identify the requests the local transport may
@@ -105,6 +105,9 @@ type Config struct {
 	// endpoint, e.g. "http://127.0.0.1:8080/dev/mailersend". Requests to
 	// https://api.mailersend.com/v1/... go to LocalURL + "/v1/...".
 	LocalURL string
+	// LocalToken is the bearer for the local endpoint when it is reached from
+	// another host, where the API refuses requests without the mailbox token.
+	LocalToken string
 	// From is the sender of every message; From.Email is required.
 	From Address
 	// Timeout bounds each HTTP call; DefaultTimeout when zero or negative.
@@ -163,6 +166,10 @@ func newSender(cfg Config, base http.RoundTripper) (*Sender, error) {
 		}
 		transport = &localTransport{target: target, base: base}
 		key = localAPIKey
+		if cfg.LocalToken != "" {
+			key = cfg.LocalToken
+			s.apiKey = key // a secret too: scrubbed like a real key
+		}
 		s.local = true
 	}
 

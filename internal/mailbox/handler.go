@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/mail"
@@ -65,6 +66,15 @@ func (m *Mailbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{
 			"message": fmt.Sprintf("The %s method is not supported for route v1/email. Supported methods: POST.", r.Method),
 		})
+		return
+	}
+	// A fault stands in for the provider failing, so it takes the send before anything
+	// else looks at it, and the message is never stored.
+	if f, ok := m.takeFault(); ok {
+		// net/http notices a client that hung up only once the body is consumed;
+		// without this a simulated hang would outlive the client that gave up.
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		answerFault(r.Context(), w, f)
 		return
 	}
 	if !hasBearer(r.Header.Get("Authorization")) {

@@ -18,7 +18,7 @@ import (
 const DefaultCapacity = 1000
 
 // Message is one email accepted by the endpoint, in the shape GET /dev/mailbox
-// exposes (SPEC §8).
+// exposes (a fixed interface: scripts outside the code read it).
 type Message struct {
 	ID         string    `json:"id"`
 	To         []string  `json:"to"`
@@ -35,6 +35,8 @@ type Mailbox struct {
 	ring []Message
 	next int // slot the next message is written to
 	n    int // number of occupied slots
+
+	fault Fault // the pending send fault; Count 0 means none
 }
 
 // New returns a mailbox that keeps the newest capacity messages.

@@ -1,0 +1,543 @@
+package faults
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// Invariant names; the report and the tests refer to them.
+const (
+	InvLost              = "answered_201_is_recorded"    // a 201 whose retry or restart is not in Postgres
+	InvRetryState        = "retry_pending_or_started"    // a 201 retry must be pending or started
+	InvResultsDeleted    = "results_deleted_shoot_reset" // results gone, shoot reset to onboarding, retry_count+1
+	InvOneRetryPerShoot  = "one_retry_per_shoot"         // no shoot, no member has two retries
+	InvAllowanceOnce     = "allowance_spent_once"        // free retry spent exactly when a retry exists; credits untouched
+	InvNotStuck          = "nothing_reserving_or_resetting"
+	InvEmailDelivered    = "pending_has_delivered_email" // sent and in the mailbox, or failed (resendable)
+	InvStartedClosed     = "no_workflow_for_started"     // a started retry or restart has no running workflow
+	InvPendingHasFlow    = "pending_has_workflow"        // a pending retry is carried by a running workflow
+	InvStartHonoured     = "answered_start_is_started"   // a member start answered 200 leaves the retry started
+	InvRefusedNotApplied = "refused_is_not_applied"      // a final 4xx left nothing behind
+	InvOneRestart        = "one_restart_per_member"      // no managed member restarted twice
+	InvFinalAnswer       = "every_request_reaches_final" // a client retrying 5xx got a final answer before its deadline
+	InvRestartState      = "restart_recorded_and_pending_or_started"
+	InvSameKeySameAnswer = "same_key_same_answer"    // every final answer to one Idempotency-Key is the same
+	InvRestartLink       = "restart_answer_has_link" // a member without email gets the access link, replays too
+	InvHistoryBounded    = "history_bounded"         // a workflow's history does not grow with every resend
+)
+
+// Violation is one broken invariant about one record.
+type Violation struct {
+	Invariant string
+	Subject   string // retry, restart, member or request it is about
+	Detail    string
+}
+
+// Report is the verdict of one run.
+type Report struct {
+	Run *Run
+
+	Operations      map[OpKind]int
+	Attempts        int // HTTP attempts, retries of 5xx included
+	FaultsInjected  map[FaultKind]int
+	Answered201     int
+	Lost            int
+	Doubled         int
+	NeverFinal      int
+	DuplicateEmails int
+	EmailsFailed    int            // pending retries whose first email failed for good (422): resendable
+	Unverifiable    int            // sent while an API kill emptied the mailbox
+	Refused         map[string]int // final 4xx answers by "kind status code"
+	Recovery        time.Duration
+	Recovered       bool
+	// StormHistory and BaseHistory are the history lengths (events) of the current run of
+	// the resend-storm retry's workflow and of a pending retry that got no resend.
+	StormHistory, BaseHistory int64
+	Violations                []Violation
+}
+
+// ByInvariant counts violations per invariant.
+func (r *Report) ByInvariant() map[string]int {
+	out := map[string]int{}
+	for _, v := range r.Violations {
+		out[v.Invariant]++
+	}
+	return out
+}
+
+// Check reads Postgres, Temporal and the collected mailbox and judges the run.
+func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error) {
+	rep := &Report{Run: run, Operations: map[OpKind]int{}, FaultsInjected: map[FaultKind]int{}, Refused: map[string]int{}}
+	for _, f := range run.Faults {
+		if f.Err == "" {
+			rep.FaultsInjected[f.Kind]++
+		}
+	}
+	if !run.Settled.IsZero() {
+		rep.Recovered = true
+		from := run.LastFault
+		if from.IsZero() {
+			from = run.LoadEnded
+		}
+		rep.Recovery = max(run.Settled.Sub(from), 0)
+	}
+	add := func(inv, subject, format string, args ...any) {
+		rep.Violations = append(rep.Violations, Violation{inv, subject, fmt.Sprintf(format, args...)})
+	}
+
+	db, err := store.Open(ctx, c.PGURL)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+
+	retries := map[string]retryRow{}
+	retriesByMember := map[string][]string{}
+	retriesByShoot := map[string][]string{}
+	rows, err := db.QueryContext(ctx, `SELECT id, member_id, shoot_id, status, stage, email_status, workflow_id, email_message_id FROM retries`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var r retryRow
+		if err := rows.Scan(&r.ID, &r.MemberID, &r.ShootID, &r.Status, &r.Stage, &r.EmailStatus, &r.WorkflowID, &r.MessageID); err != nil {
+			return nil, err
+		}
+		retries[r.ID] = r
+		retriesByMember[r.MemberID] = append(retriesByMember[r.MemberID], r.ID)
+		retriesByShoot[r.ShootID] = append(retriesByShoot[r.ShootID], r.ID)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+
+	restarts := map[string]restartRow{}
+	restartsByMember := map[string][]string{}
+	rows, err = db.QueryContext(ctx, `SELECT id, member_id, status, stage, email_status, workflow_id FROM restarts`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var r restartRow
+		if err := rows.Scan(&r.ID, &r.MemberID, &r.Status, &r.Stage, &r.EmailStatus, &r.WorkflowID); err != nil {
+			return nil, err
+		}
+		restarts[r.ID] = r
+		restartsByMember[r.MemberID] = append(restartsByMember[r.MemberID], r.ID)
+	}
+	rows.Close()
+
+	open, err := runningWorkflows(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+
+	// Client outcomes.
+	answeredRetry := map[string]string{} // member -> retry id answered 201
+	answeredRestart := map[string]string{}
+	startedOK := map[string]bool{}
+	refused := map[string]string{} // member -> code of a final 4xx give
+	firstAnswer := map[string]Outcome{}
+	noEmail := map[string]bool{}
+	for _, m := range org.Managed {
+		noEmail[m.ID] = m.Email == ""
+	}
+	for _, o := range run.Outcomes {
+		rep.Operations[o.Kind]++
+		rep.Attempts += o.Attempts
+		if !o.Final {
+			rep.NeverFinal++
+			add(InvFinalAnswer, string(o.Kind)+" "+o.Key+strings.Join(o.Members, ","), "no final answer after %d attempts in %s: %s", o.Attempts, run.Plan.RequestDeadline, o.Err)
+			continue
+		}
+		if o.Status >= 400 {
+			rep.Refused[fmt.Sprintf("%s %d %s", o.Kind, o.Status, o.Code)]++
+		}
+		if o.Key != "" {
+			if prev, ok := firstAnswer[o.Key]; !ok {
+				firstAnswer[o.Key] = o
+			} else if prev.Status != o.Status || answerID(prev.Body) != answerID(o.Body) {
+				add(InvSameKeySameAnswer, "key "+o.Key, "answers %d %s%s and %d %s%s", prev.Status, prev.Code, answerID(prev.Body), o.Status, o.Code, answerID(o.Body))
+			}
+		}
+		switch o.Kind {
+		case OpGive:
+			if o.Status == http.StatusCreated {
+				var r struct {
+					ID string `json:"id"`
+				}
+				_ = json.Unmarshal(o.Body, &r)
+				answeredRetry[o.Members[0]] = r.ID
+				rep.Answered201++
+			} else {
+				refused[o.Members[0]] = fmt.Sprintf("%d %s", o.Status, o.Code)
+			}
+		case OpRestart:
+			if o.Status == http.StatusCreated {
+				var r struct {
+					ID         string  `json:"id"`
+					AccessLink *string `json:"access_link"`
+				}
+				_ = json.Unmarshal(o.Body, &r)
+				answeredRestart[o.Members[0]] = r.ID
+				rep.Answered201++
+				if noEmail[o.Members[0]] && (r.AccessLink == nil || *r.AccessLink == "") {
+					add(InvRestartLink, "restart "+r.ID, "member %s has no email, the answer (attempt %d) has no access_link", o.Members[0], o.Attempts)
+				}
+			}
+		case OpBulkRestart:
+			var b struct {
+				Results []struct {
+					MemberID string `json:"member_id"`
+					Outcome  string `json:"outcome"`
+					Restart  *struct {
+						ID         string  `json:"id"`
+						AccessLink *string `json:"access_link"`
+					} `json:"restart"`
+				} `json:"results"`
+			}
+			_ = json.Unmarshal(o.Body, &b)
+			for _, r := range b.Results {
+				if r.Outcome == "restarted" && r.Restart != nil {
+					answeredRestart[r.MemberID] = r.Restart.ID
+					rep.Answered201++
+					if noEmail[r.MemberID] && (r.Restart.AccessLink == nil || *r.Restart.AccessLink == "") {
+						add(InvRestartLink, "restart "+r.Restart.ID, "member %s has no email, the bulk answer (attempt %d) has no access_link", r.MemberID, o.Attempts)
+					}
+				}
+			}
+		case OpStart:
+			if o.Status == http.StatusOK {
+				startedOK[o.Members[0]] = true
+			}
+		}
+	}
+
+	// Retries answered 201.
+	for _, m := range org.Individuals {
+		id, ok := answeredRetry[m.ID]
+		if !ok {
+			continue
+		}
+		r, ok := retries[id]
+		if !ok {
+			rep.Lost++
+			add(InvLost, "retry "+id, "member %s: answered 201, no row in retries", m.ID)
+			continue
+		}
+		if r.Status != store.StatusPending && r.Status != store.StatusStarted {
+			add(InvRetryState, "retry "+id, "status %s stage %s", r.Status, r.Stage)
+		}
+		var results, retryCount int
+		var status string
+		var completed *time.Time
+		if err := db.QueryRowContext(ctx, `SELECT s.status, s.retry_count, s.completed_at, (SELECT count(*) FROM results WHERE shoot_id = s.id) FROM shoots s WHERE s.id = ?`, m.ShootID).
+			Scan(&status, &retryCount, &completed, &results); err != nil {
+			return nil, err
+		}
+		if results != 0 || retryCount != 1 || completed != nil || status == store.ShootActive {
+			add(InvResultsDeleted, "retry "+id, "shoot %s: status %s, retry_count %d, completed_at set %v, %d results", m.ShootID, status, retryCount, completed != nil, results)
+		}
+		if startedOK[m.ID] && r.Status != store.StatusStarted {
+			add(InvStartHonoured, "retry "+id, "member start answered 200, retry is %s (stage %s)", r.Status, r.Stage)
+		}
+	}
+	// Every retry in the database, answered or not.
+	for id, r := range retries {
+		if r.Stage == "reserving" || r.Stage == "resetting" {
+			add(InvNotStuck, "retry "+id, "stage %s", r.Stage)
+		}
+		switch r.Status {
+		case store.StatusStarted:
+			if open[r.WorkflowID] {
+				add(InvStartedClosed, "retry "+id, "started, workflow %s still running", r.WorkflowID)
+			}
+		case store.StatusPending:
+			if !open[r.WorkflowID] {
+				add(InvPendingHasFlow, "retry "+id, "pending in Postgres, workflow %s not running", r.WorkflowID)
+			}
+		}
+		if code, ok := refused[r.MemberID]; ok {
+			add(InvRefusedNotApplied, "retry "+id, "give answered %s, yet the retry exists", code)
+		}
+	}
+	for member, ids := range retriesByMember {
+		if len(ids) > 1 {
+			rep.Doubled += len(ids) - 1
+			add(InvOneRetryPerShoot, "member "+member, "%d retries: %v", len(ids), ids)
+		}
+	}
+	for shoot, ids := range retriesByShoot {
+		if len(ids) > 1 && len(retriesByMember[retries[ids[0]].MemberID]) <= 1 {
+			rep.Doubled += len(ids) - 1
+			add(InvOneRetryPerShoot, "shoot "+shoot, "%d retries: %v", len(ids), ids)
+		}
+	}
+
+	// Allowances and credits: every individual starts with the free retry, no credits.
+	for _, m := range org.Individuals {
+		var free bool
+		var credits int
+		if err := db.QueryRowContext(ctx, `SELECT free_retry_available, retry_credits FROM members WHERE id = ?`, m.ID).Scan(&free, &credits); err != nil {
+			return nil, err
+		}
+		has := len(retriesByMember[m.ID]) > 0
+		switch {
+		case has && free:
+			add(InvAllowanceOnce, "member "+m.ID, "has a retry, free retry still available")
+		case !has && !free:
+			add(InvAllowanceOnce, "member "+m.ID, "free retry spent, no retry recorded")
+		case credits != 0:
+			add(InvAllowanceOnce, "member "+m.ID, "retry_credits %d, want 0", credits)
+		}
+	}
+	var balance int
+	if err := db.QueryRowContext(ctx, `SELECT credit_balance FROM organizations`).Scan(&balance); err != nil {
+		return nil, err
+	}
+	if balance != org.File.Organizations[0].CreditBalance {
+		add(InvAllowanceOnce, "organization", "credit_balance %d, want %d (nothing was submitted)", balance, org.File.Organizations[0].CreditBalance)
+	}
+
+	// Restarts.
+	for _, m := range org.Managed {
+		ids := restartsByMember[m.ID]
+		if len(ids) > 1 {
+			rep.Doubled += len(ids) - 1
+			add(InvOneRestart, "member "+m.ID, "%d restarts: %v", len(ids), ids)
+		}
+		var live int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM shoots WHERE member_id = ? AND status <> 'deleted'`, m.ID).Scan(&live); err != nil {
+			return nil, err
+		}
+		if live > 1 {
+			add(InvOneRestart, "member "+m.ID, "%d shoots not deleted", live)
+		}
+		if id, ok := answeredRestart[m.ID]; ok {
+			r, ok := restarts[id]
+			switch {
+			case !ok:
+				rep.Lost++
+				add(InvLost, "restart "+id, "member %s: answered restarted, no row in restarts", m.ID)
+			case r.Status != store.StatusPending && r.Status != store.StatusStarted:
+				add(InvRestartState, "restart "+id, "status %s stage %s", r.Status, r.Stage)
+			}
+		}
+	}
+	for id, r := range restarts {
+		if r.Stage == "reserving" || r.Stage == "resetting" {
+			add(InvNotStuck, "restart "+id, "stage %s", r.Stage)
+		}
+		if r.Status == store.StatusStarted && open[r.WorkflowID] {
+			add(InvStartedClosed, "restart "+id, "started, workflow %s still running", r.WorkflowID)
+		}
+	}
+
+	if err := checkHistory(ctx, c, run, retries, rep, add); err != nil {
+		return nil, err
+	}
+	if err := checkMail(ctx, db, org, run, retries, restarts, rep, add); err != nil {
+		return nil, err
+	}
+	sort.Slice(rep.Violations, func(i, j int) bool {
+		a, b := rep.Violations[i], rep.Violations[j]
+		if a.Invariant != b.Invariant {
+			return a.Invariant < b.Invariant
+		}
+		return a.Subject < b.Subject
+	})
+	return rep, nil
+}
+
+// answerID is the id of the retry or restart an answer names, for comparing answers.
+func answerID(body []byte) string {
+	var r struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(body, &r) != nil || r.ID == "" {
+		return ""
+	}
+	return " " + r.ID
+}
+
+type retryRow struct {
+	ID, MemberID, ShootID, Status, Stage, EmailStatus, WorkflowID string
+	MessageID                                                     *string // of the last email delivered
+}
+
+type restartRow struct {
+	ID, MemberID, Status, Stage, EmailStatus, WorkflowID string
+}
+
+// checkMail matches the emails Postgres says were sent with what the mailbox received:
+// each pending retry's first email delivered (or failed for good, which the admin sees
+// and can resend), and no message delivered more often than it was meant to be.
+// MailerSend takes no idempotency key, so a send that reached the provider but whose
+// answer was lost (a worker killed in between) is sent again: that is the duplicate
+// window this counts.
+func checkMail(ctx context.Context, db *bun.DB, org *Org, run *Run, retries map[string]retryRow, restarts map[string]restartRow,
+	rep *Report, add func(inv, subject, format string, args ...any)) error {
+	type emailRow struct {
+		Seq          int
+		Kind, Status string
+		MessageID    *string
+		SentAt       *time.Time
+	}
+	emails := map[string][]emailRow{}
+	rows, err := db.QueryContext(ctx, `SELECT subject_id, seq, kind, status, message_id, sent_at FROM emails`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var subject string
+		var e emailRow
+		if err := rows.Scan(&subject, &e.Seq, &e.Kind, &e.Status, &e.MessageID, &e.SentAt); err != nil {
+			return err
+		}
+		emails[subject] = append(emails[subject], e)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	delivered := map[string]int{} // recipient + subject line -> messages delivered
+	seen := run.Mail.messages()
+	for _, m := range seen {
+		for _, to := range m.To {
+			delivered[to+"|"+m.Subject]++
+		}
+	}
+	emailOf := map[string]string{}
+	for _, m := range append(append([]SeedMember(nil), org.Individuals...), org.Managed...) {
+		emailOf[m.ID] = m.Email
+	}
+	count := func(subjectID, memberID, subjectLine string) {
+		addr := emailOf[memberID]
+		if addr == "" {
+			return
+		}
+		sent := 0
+		for _, e := range emails[subjectID] {
+			if e.Status != "sent" {
+				continue
+			}
+			sent++
+			if e.MessageID != nil {
+				if _, ok := seen[*e.MessageID]; !ok && e.SentAt != nil && run.Mail.nearKill(*e.SentAt) {
+					rep.Unverifiable++
+				}
+			}
+		}
+		if d := delivered[addr+"|"+subjectLine] - sent; d > 0 {
+			rep.DuplicateEmails += d
+		}
+	}
+	for id, r := range retries {
+		count(id, r.MemberID, mail.SubjectRetry)
+		if r.Status != store.StatusPending {
+			continue
+		}
+		switch r.EmailStatus {
+		case store.EmailFailed:
+			rep.EmailsFailed++
+		case store.EmailSent:
+			var sentAt *time.Time
+			for _, e := range emails[id] {
+				if e.MessageID != nil && r.MessageID != nil && *e.MessageID == *r.MessageID {
+					sentAt = e.SentAt
+				}
+			}
+			switch {
+			case r.MessageID == nil:
+				add(InvEmailDelivered, "retry "+id, "email_status sent without a message id")
+			case sentAt == nil:
+				add(InvEmailDelivered, "retry "+id, "message %s recorded on the retry, no email row sent with it", *r.MessageID)
+			default:
+				if _, ok := seen[*r.MessageID]; !ok && !run.Mail.nearKill(*sentAt) {
+					add(InvEmailDelivered, "retry "+id, "message %s recorded as sent, not in the mailbox", *r.MessageID)
+				}
+			}
+		default:
+			add(InvEmailDelivered, "retry "+id, "pending with email_status %s after recovery", r.EmailStatus)
+		}
+	}
+	for id, r := range restarts {
+		count(id, r.MemberID, mail.SubjectRestart)
+	}
+	return nil
+}
+
+// checkHistory compares the resend-storm retry's history with a quiet pending retry's:
+// if the storm's run grew by at least one event per resend, nothing bounds it (a
+// continued-as-new run would have started afresh).
+func checkHistory(ctx context.Context, c *Cluster, run *Run, retries map[string]retryRow, rep *Report,
+	add func(inv, subject, format string, args ...any)) error {
+	storm, ok := retries[run.StormRetry]
+	if !ok {
+		return nil
+	}
+	length := func(workflowID string) (int64, error) {
+		d, err := c.tc.DescribeWorkflow(ctx, workflowID, "")
+		if err != nil {
+			return 0, fmt.Errorf("describe %s: %w", workflowID, err)
+		}
+		return d.RawResponse.GetWorkflowExecutionInfo().GetHistoryLength(), nil
+	}
+	var err error
+	if rep.StormHistory, err = length(storm.WorkflowID); err != nil {
+		return err
+	}
+	resent := map[string]bool{}
+	for _, o := range run.Outcomes {
+		if o.Kind == OpResend || o.Kind == OpStart {
+			resent[o.Members[0]] = true
+		}
+	}
+	for _, r := range retries {
+		if r.Status == store.StatusPending && !resent[r.MemberID] {
+			if rep.BaseHistory, err = length(r.WorkflowID); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if growth := rep.StormHistory - rep.BaseHistory; rep.BaseHistory > 0 && growth >= int64(run.Plan.ResendStorm) {
+		add(InvHistoryBounded, "retry "+storm.ID, "after %d resends its run has %d events, a quiet pending retry %d", run.Plan.ResendStorm, rep.StormHistory, rep.BaseHistory)
+	}
+	return nil
+}
+
+// runningWorkflows lists the ids of every workflow still running in the namespace.
+func runningWorkflows(ctx context.Context, c *Cluster) (map[string]bool, error) {
+	open := map[string]bool{}
+	var token []byte
+	for {
+		resp, err := c.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: "ExecutionStatus = 'Running'", NextPageToken: token, PageSize: 1000,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list running workflows: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			open[e.GetExecution().GetWorkflowId()] = true
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			return open, nil
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package faults
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/headshotpro/retryd/internal/linktoken"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/workflows"
+)
+
+// Cluster is the whole system under test, each part a separate process.
+type Cluster struct {
+	Dir         string // logs, the Temporal database, seed.json
+	APIURL      string
+	TemporalURL string // host:port
+	PGURL       string
+	LinkSecret  string
+	TaskQueue   string
+
+	Postgres *privatePostgres
+	Temporal *proc
+	API      *proc
+	Worker   *proc
+
+	links *linktoken.Signer
+	tc    client.Client
+}
+
+// Options shape a cluster.
+type Options struct {
+	// Dir keeps logs and state; it must exist.
+	Dir string
+	// RepoRoot is where ./cmd/retryd is built from.
+	RepoRoot string
+	// TemporalCLI is the `temporal` binary (its start-dev is the dev server).
+	TemporalCLI string
+	// Reminders is RETRY_REMINDERS, short so reminders fire during a run.
+	Reminders string
+}
+
+// StartCluster builds retryd, starts a private Postgres, the Temporal dev server on a
+// file database, migrates, and starts serve and work. Close stops everything.
+func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
+	c := &Cluster{Dir: opts.Dir, LinkSecret: randomHex(32), TaskQueue: "retryd-faults"}
+	bin := filepath.Join(opts.Dir, "retryd")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/retryd")
+	build.Dir = opts.RepoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./cmd/retryd: %w\n%s", err, out)
+	}
+
+	ports, err := freePorts(4)
+	if err != nil {
+		return nil, err
+	}
+	pgPort, tPort, apiPort, metricsPort := ports[0], ports[1], ports[2], ports[3]
+
+	c.Postgres, err = newPrivatePostgres(ctx, pgPort)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Postgres.start(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := createDatabase(ctx, c.Postgres.URL("postgres"), "retryd"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.PGURL = c.Postgres.URL("retryd")
+
+	c.TemporalURL = "127.0.0.1:" + strconv.Itoa(tPort)
+	targs := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(tPort), "--headless",
+		"--db-filename", filepath.Join(opts.Dir, "temporal.db"), "--log-level", "warn", "--color", "never"}
+	for _, sa := range workflows.SearchAttributeNames {
+		targs = append(targs, "--search-attribute", sa+"=Keyword")
+	}
+	c.Temporal = &proc{name: "temporal", path: opts.TemporalCLI, args: targs, env: os.Environ(), logPath: filepath.Join(opts.Dir, "temporal.log")}
+	if err := c.StartTemporal(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+
+	c.APIURL = "http://127.0.0.1:" + strconv.Itoa(apiPort)
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"DATABASE_URL=" + c.PGURL,
+		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(apiPort),
+		"TEMPORAL_ADDRESS=" + c.TemporalURL,
+		"TEMPORAL_TASK_QUEUE=" + c.TaskQueue,
+		"LINK_SECRET=" + c.LinkSecret,
+		"PIPELINE_TOKEN=" + randomHex(16),
+		"DEV_MAILBOX=on",
+		"MAILERSEND_LOCAL_URL=" + c.APIURL + "/dev/mailersend",
+		"APP_BASE_URL=" + c.APIURL,
+		"RETRY_REMINDERS=" + opts.Reminders,
+		"WORKER_METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metricsPort),
+		"SHUTDOWN_TIMEOUT=5s",
+		"LOG_LEVEL=info",
+	}
+	c.links, err = linktoken.NewSigner([]byte(c.LinkSecret), 24*time.Hour)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if out, err := runTool(ctx, bin, env, "migrate"); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("retryd migrate: %w\n%s", err, out)
+	}
+	c.API = &proc{name: "api", path: bin, args: []string{"serve"}, env: env, logPath: filepath.Join(opts.Dir, "api.log")}
+	c.Worker = &proc{name: "worker", path: bin, args: []string{"work"}, env: env, logPath: filepath.Join(opts.Dir, "worker.log")}
+	if err := c.StartAPI(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.Worker.start(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.tc, err = client.DialContext(ctx, client.Options{HostPort: c.TemporalURL,
+		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("dial Temporal: %w", err)
+	}
+	return c, nil
+}
+
+// Seed loads f through `retryd seed --file`, the operators' path.
+func (c *Cluster) Seed(ctx context.Context, f *seed.File) error {
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(c.Dir, "seed.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return err
+	}
+	if out, err := runTool(ctx, c.API.path, c.API.env, "seed", "--file", path); err != nil {
+		return fmt.Errorf("retryd seed: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// StartTemporal starts the dev server (again, on the same file) and waits until it answers.
+func (c *Cluster) StartTemporal(ctx context.Context) error {
+	if err := c.Temporal.start(); err != nil {
+		return err
+	}
+	return waitFor(ctx, time.Minute, "temporal health", func(ctx context.Context) error {
+		// A fresh client each try: dialing fails at once while the server boots.
+		tc, err := client.DialContext(ctx, client.Options{HostPort: c.TemporalURL,
+			Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+		if err != nil {
+			return err
+		}
+		defer tc.Close()
+		_, err = tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	})
+}
+
+// StartAPI starts serve and waits for /healthz (not /readyz: during a fault the API must
+// come back even while a dependency is still away).
+func (c *Cluster) StartAPI(ctx context.Context) error {
+	if err := c.API.start(); err != nil {
+		return err
+	}
+	return waitFor(ctx, time.Minute, "api /healthz", c.apiHealthy)
+}
+
+func (c *Cluster) apiHealthy(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.APIURL+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// Close stops every process and removes the private cluster.
+func (c *Cluster) Close() {
+	if c.tc != nil {
+		c.tc.Close()
+	}
+	for _, p := range []*proc{c.Worker, c.API, c.Temporal} {
+		if p != nil {
+			p.stop()
+		}
+	}
+	if c.Postgres != nil {
+		c.Postgres.cleanup()
+	}
+}
+
+func createDatabase(ctx context.Context, adminURL, name string) error {
+	return waitFor(ctx, time.Minute, "create database", func(ctx context.Context) error {
+		db, err := store.Open(ctx, adminURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, err = db.ExecContext(ctx, "CREATE DATABASE "+name)
+		return err
+	})
+}
+
+func runTool(ctx context.Context, bin string, env []string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	return cmd.CombinedOutput()
+}
+
+// waitFor polls f until it succeeds or d passes.
+func waitFor(ctx context.Context, d time.Duration, what string, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var last error
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		last = f(cctx)
+		ccancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: not ready after %s: %v", what, d, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	var out []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
