@@ -45,7 +45,7 @@ func lineWith(out, name string) string {
 // TestWorkerStopsWithinShutdownTimeout: SHUTDOWN_TIMEOUT bounds the worker's drain as
 // well as the API's (worker/worker_test.go shows the worker honouring StopTimeout).
 func TestWorkerStopsWithinShutdownTimeout(t *testing.T) {
-	env := map[string]string{"LINK_SECRET": "0123456789abcdef", "SHUTDOWN_TIMEOUT": "7s", "TEMPORAL_TASK_QUEUE": "q1"}
+	env := map[string]string{"LINK_SECRET": "0123456789abcdef", "SHUTDOWN_TIMEOUT": "7s", "TEMPORAL_TASK_QUEUE": "q1", "MAILERSEND_API_KEY": "mlsn.test"}
 	cfg, err := config.Load(config.ModeWork, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
