@@ -287,15 +287,20 @@ func (l *lifecycle) awaitStart(ctx workflow.Context) error {
 				wake, summary = due, fmt.Sprintf("reminder %d of %d", l.remindersFired+1, len(reminders))
 			}
 		}
-		signaled, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		// Resends count toward the run's ops too, so a burst of them wakes the wait and the
+		// run continues as new before its history grows past the cap.
+		woken, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout:      max(wake.Sub(workflow.Now(ctx)), time.Millisecond),
 			TimerOptions: workflow.TimerOptions{Summary: summary},
-		}, func() bool { return l.started })
+		}, func() bool { return l.started || l.opsThisRun >= l.tuning.opsPerRun() })
 		if err != nil {
 			return temporal.NewCanceledError("canceled while waiting for the member")
 		}
-		if signaled {
+		if l.started {
 			break
+		}
+		if woken {
+			return l.continueAsNew(ctx)
 		}
 		l.opsThisRun++
 		if l.remindersFired < len(reminders) && !l.emailAt.Add(reminders[l.remindersFired]).After(workflow.Now(ctx)) {

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -168,4 +169,24 @@ func TestLifecycle_ResendRejectedIsFinal(t *testing.T) {
 
 	require.True(t, resent.completed)
 	assert.Equal(t, "email_rejected", appErrType(t, resent.err))
+}
+
+// A burst of resends, however fast, wakes the wait once the run has done its share, and
+// the run continues as new at once instead of waiting for its next timer.
+func TestLifecycle_ResendBurstContinuesAsNew(t *testing.T) {
+	h := newRetryHarness(t)
+	h.mockDefaults()
+	for i := 0; i < 3; i++ {
+		h.updateAt(time.Hour+time.Duration(i)*time.Minute, workflows.UpdateResendEmail, fmt.Sprintf("resend-%d", i))
+	}
+	start := h.env.Now()
+	h.runInput(withChecks(rwInput(), 24*time.Hour, 3))
+
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.env.GetWorkflowError())
+	var next workflows.RetryInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	assert.Equal(t, 4, next.Carried.NextSeq, "the first email and three resends")
+	assert.Less(t, h.env.Now().Sub(start), 2*time.Hour, "continued after the burst, not at the next check a day later")
+	assert.Empty(t, h.callsNamed("RetryStarted"))
 }

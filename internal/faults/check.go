@@ -1,6 +1,8 @@
 package faults
 
 import (
+	"github.com/headshotpro/retryd/workflows"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,7 +37,7 @@ const (
 	InvRestartState      = "restart_recorded_and_pending_or_started"
 	InvSameKeySameAnswer = "same_key_same_answer"    // every final answer to one Idempotency-Key is the same
 	InvRestartLink       = "restart_answer_has_link" // a member without email gets the access link, replays too
-	InvHistoryBounded    = "history_bounded"         // a workflow's history does not grow with every resend
+	InvHistoryBounded    = "history_bounded"         // a workflow's history stays under a cap however many resends come
 )
 
 // Violation is one broken invariant about one record.
@@ -490,17 +492,21 @@ func checkHistory(ctx context.Context, c *Cluster, run *Run, retries map[string]
 	if !ok {
 		return nil
 	}
+	var continued bool
 	length := func(workflowID string) (int64, error) {
 		d, err := c.tc.DescribeWorkflow(ctx, workflowID, "")
 		if err != nil {
 			return 0, fmt.Errorf("describe %s: %w", workflowID, err)
 		}
-		return d.RawResponse.GetWorkflowExecutionInfo().GetHistoryLength(), nil
+		info := d.RawResponse.GetWorkflowExecutionInfo()
+		continued = info.GetFirstRunId() != info.GetExecution().GetRunId()
+		return info.GetHistoryLength(), nil
 	}
 	var err error
 	if rep.StormHistory, err = length(storm.WorkflowID); err != nil {
 		return err
 	}
+	stormContinued := continued
 	resent := map[string]bool{}
 	for _, o := range run.Outcomes {
 		if o.Kind == OpResend || o.Kind == OpStart {
@@ -515,8 +521,16 @@ func checkHistory(ctx context.Context, c *Cluster, run *Run, retries map[string]
 			break
 		}
 	}
-	if growth := rep.StormHistory - rep.BaseHistory; rep.BaseHistory > 0 && growth >= int64(run.Plan.ResendStorm) {
-		add(InvHistoryBounded, "retry "+storm.ID, "after %d resends its run has %d events, a quiet pending retry %d", run.Plan.ResendStorm, rep.StormHistory, rep.BaseHistory)
+	// Bounded means a cap that no number of resends passes: a run continues as new after
+	// DefaultOpsPerRun emails and checks, each a dozen events or so, so its history stays
+	// under that many ops' worth above a quiet retry's. A storm larger than that must
+	// have made the run continue as new.
+	limit := rep.BaseHistory + int64(workflows.DefaultOpsPerRun)*historyPerOp
+	if rep.BaseHistory > 0 && rep.StormHistory > limit {
+		add(InvHistoryBounded, "retry "+storm.ID, "after %d resends its run has %d events, above the cap of %d (a quiet pending retry: %d)", run.Plan.ResendStorm, rep.StormHistory, limit, rep.BaseHistory)
+	}
+	if run.Plan.ResendStorm > workflows.DefaultOpsPerRun && !stormContinued {
+		add(InvHistoryBounded, "retry "+storm.ID, "after %d resends (more than %d) its workflow never continued as new", run.Plan.ResendStorm, workflows.DefaultOpsPerRun)
 	}
 	return nil
 }
@@ -541,3 +555,8 @@ func runningWorkflows(ctx context.Context, c *Cluster) (map[string]bool, error) 
 		}
 	}
 }
+
+// historyPerOp is a generous count of the events one email, check or resend adds to a run
+// (activity scheduled, started and completed, the workflow tasks around it, the update's
+// accepted and completed events).
+const historyPerOp = 15

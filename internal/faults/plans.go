@@ -33,7 +33,7 @@ func SubsetPlan() Plan {
 func FullPlan() Plan {
 	p := Plan{
 		Name:        "Full run (scripts/faults.sh)",
-		Individuals: 90, Managed: 40, ResendStorm: 60,
+		Individuals: 90, Managed: 40, ResendStorm: 150,
 		OpInterval: 2500 * time.Millisecond, Clients: 6,
 		RequestDeadline: 6 * time.Minute,
 		Recovery:        5 * time.Minute,
