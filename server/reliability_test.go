@@ -273,3 +273,28 @@ func TestReliability_OutageLongerThanOldBudget(t *testing.T) {
 		require.EqualValues(t, 1, countRows(t, app, "retries", "shoot_id = ? AND status = 'pending' AND stage = 'pending'", m.shoot), m.key)
 	}
 }
+
+// Gives for several shoots of one member race; one wins and the others are refused inside
+// the workflow (the pre-check passed for all). A refused give leaves no note behind:
+// before, each refused request had already stored its note under a retry id that never
+// came to exist.
+func TestReliability_RefusedGivesLeaveNoNotes(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 5, person("Nell Notes", finished(5, 8), finished(6, 8), finished(7, 8), finished(8, 8), finished(9, 8), finished(10, 8)))
+	id, shoots := seeded(org, 0)
+	rs := concurrently(t, len(shoots), func(i int) (*apptest.Response, error) {
+		return doConcurrent(app, "POST", "/api/v1/admin/members/"+id+"/retries", org.AdminKey,
+			map[string]any{"shoot_id": shoots[i], "note": fmt.Sprintf("note %d", i)})
+	})
+	created := 0
+	for _, r := range rs {
+		if r.Status == 201 {
+			created++
+		} else {
+			expectProblem(t, r, 409, "retry_pending")
+		}
+	}
+	require.Equal(t, 1, created)
+	require.EqualValues(t, 1, countRows(t, app, "retries", "member_id = ?", id))
+	require.EqualValues(t, 1, countRows(t, app, "retry_notes", "true"), "only the given retry keeps its note")
+}
