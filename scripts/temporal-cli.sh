@@ -30,6 +30,14 @@ fi
 
 dir=$(dirname "$path")
 mkdir -p "$dir"
+# One build at a time: a second caller (another test run, another checkout) waits for the
+# first and then finds the binary, instead of building the same packages beside it.
+exec 9>"$dir/.build.lock"
+flock 9
+if [[ -f $path && -x $path ]]; then
+	echo "$path"
+	exit 0
+fi
 # Build beside the target and move it in, so an interrupted build never leaves a
 # half-written binary at a path later runs would trust.
 tmp=$(mktemp -d "$dir/.build-XXXXXX")
