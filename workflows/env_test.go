@@ -149,6 +149,19 @@ func resultOf[T any](t *testing.T, env *testsuite.TestWorkflowEnvironment) T {
 	return st
 }
 
+// harness is a test environment for one workflow with its activity calls recorded.
+type harness struct {
+	*testEnv
+	recorder
+}
+
+func newHarness(t *testing.T, wf any, name, workflowID string) *harness {
+	t.Helper()
+	h := &harness{testEnv: newWorkflowEnv(t, wf, name, workflowID)}
+	h.now = h.env.Now
+	return h
+}
+
 // testEnv is a test environment for one workflow, with its RetryStage upserts recorded
 // and helpers to signal and update it at a point of workflow time.
 type testEnv struct {

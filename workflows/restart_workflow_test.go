@@ -29,17 +29,11 @@ const (
 	rsDay        = 24 * time.Hour
 )
 
-// rsHarness wraps a test environment with recorders for activity calls and RetryStage upserts.
-type rsHarness struct {
-	*testEnv
-	recorder
-}
+// rsHarness runs a RestartShootWorkflow with its calls recorded.
+type rsHarness struct{ *harness }
 
 func newRsHarness(t *testing.T) *rsHarness {
-	t.Helper()
-	h := &rsHarness{testEnv: newWorkflowEnv(t, workflows.RestartShootWorkflow, workflows.RestartWorkflowName, workflows.RestartWorkflowID(rsMemberID))}
-	h.now = h.env.Now
-	return h
+	return &rsHarness{newHarness(t, workflows.RestartShootWorkflow, workflows.RestartWorkflowName, workflows.RestartWorkflowID(rsMemberID))}
 }
 
 // Recording implementations, usable as mock return functions.

@@ -26,17 +26,11 @@ const (
 	rwDay     = 24 * time.Hour
 )
 
-// rwHarness wraps a test environment with recorders for activity calls and RetryStage upserts.
-type rwHarness struct {
-	*testEnv
-	recorder
-}
+// rwHarness runs a RetryWorkflow with its calls recorded.
+type rwHarness struct{ *harness }
 
 func newRetryHarness(t *testing.T) *rwHarness {
-	t.Helper()
-	h := &rwHarness{testEnv: newWorkflowEnv(t, workflows.RetryWorkflow, workflows.RetryWorkflowName, workflows.RetryWorkflowID(rwShootID))}
-	h.now = h.env.Now
-	return h
+	return &rwHarness{newHarness(t, workflows.RetryWorkflow, workflows.RetryWorkflowName, workflows.RetryWorkflowID(rwShootID))}
 }
 
 // Recording implementations, usable as mock return functions.
