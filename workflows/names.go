@@ -18,6 +18,31 @@ const (
 	RestartWorkflowName = "RestartShootWorkflow"
 )
 
+// Activity type names. The worker registers the methods of *activities.Activities, whose
+// names are these; histories, `temporal workflow describe` and the UI show them.
+// worker/names_test.go keeps the list equal to the registered methods.
+const (
+	ActivityReserveRetry           = "ReserveRetry"
+	ActivityDeleteResults          = "DeleteResults"
+	ActivityResetShoot             = "ResetShoot"
+	ActivitySetRetryStage          = "SetRetryStage"
+	ActivityRetryStarted           = "RetryStarted"
+	ActivitySendRetryEmail         = "SendRetryEmail"
+	ActivityMarkRetryEmailFailed   = "MarkRetryEmailFailed"
+	ActivityCreateRestart          = "CreateRestart"
+	ActivitySetRestartStage        = "SetRestartStage"
+	ActivityRestartStarted         = "RestartStarted"
+	ActivitySendRestartEmail       = "SendRestartEmail"
+	ActivityMarkRestartEmailFailed = "MarkRestartEmailFailed"
+)
+
+// ActivityNames lists every activity type the worker registers.
+var ActivityNames = []string{
+	ActivityReserveRetry, ActivityDeleteResults, ActivityResetShoot, ActivitySetRetryStage, ActivityRetryStarted,
+	ActivitySendRetryEmail, ActivityMarkRetryEmailFailed, ActivityCreateRestart, ActivitySetRestartStage,
+	ActivityRestartStarted, ActivitySendRestartEmail, ActivityMarkRestartEmailFailed,
+}
+
 // Signals, queries and updates.
 const (
 	// SignalShootStarted tells a retry or restart workflow that the member started the shoot.
