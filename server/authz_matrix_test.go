@@ -203,6 +203,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// MailerSend stand-in wants a bearer token, any token, as MailerSend's shape
 		// does; an empty message is then refused as MailerSend would (422).
 		"GET /dev/mailbox": {fixed("/dev/mailbox", nil), everyone(200)},
+		// The mail fault switch, like the mailbox, answers this host's clients (the test
+		// client is one) whatever they present; devmail_test.go covers outside callers.
+		"GET /dev/mailersend/faults":    {fixed("/dev/mailersend/faults", nil), everyone(200)},
+		"DELETE /dev/mailersend/faults": {fixed("/dev/mailersend/faults", nil), everyone(204)},
+		"PUT /dev/mailersend/faults":    {fixed("/dev/mailersend/faults", map[string]any{"delay_ms": 1, "count": 1}), everyone(200)},
 		"POST /dev/mailersend/v1/email": {fixed("/dev/mailersend/v1/email", map[string]any{}), func() want {
 			w := everyone(422)
 			w[credNone], w[credMalformed] = 401, 401
