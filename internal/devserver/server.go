@@ -32,6 +32,24 @@ const (
 	portAttempts = 3
 )
 
+// devDynamicConfig tunes the dev server for one machine and a handful of callers; each
+// value was measured (docs/benchmarks.md, "The dev server's floor"):
+//   - the history service polls its transfer queue at most 20 times a second per shard
+//     by default, and the dev server has one shard, so every workflow start or update
+//     waited up to 50 ms for the next poll: Update-with-Start's p50 was 50 ms even when
+//     the update answered at once;
+//   - with the default four task-queue partitions and two pollers, a task could sit in a
+//     partition no poller was on, which showed as multi-second p99 stalls under load.
+//
+// Production clusters keep their own settings (deploy/temporal-dynamic-config.yaml).
+func devDynamicConfig() []string {
+	return []string{
+		"history.transferProcessorMaxPollRPS=1000",
+		"matching.numTaskqueueReadPartitions=1",
+		"matching.numTaskqueueWritePartitions=1",
+	}
+}
+
 // Options configures Start. Zero values pick the defaults in the field comments.
 type Options struct {
 	CLIPath          string    // the temporal binary, e.g. from Ensure or DefaultCLIPath
@@ -158,6 +176,9 @@ func startOnce(ctx context.Context, opts Options) (*Server, bool, error) {
 	}
 	for _, name := range opts.SearchAttributes {
 		args = append(args, "--search-attribute", name+"=Keyword")
+	}
+	for _, kv := range devDynamicConfig() {
+		args = append(args, "--dynamic-config-value", kv)
 	}
 
 	cmd := exec.Command(opts.CLIPath, args...)
