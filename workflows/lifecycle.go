@@ -176,7 +176,11 @@ func (l *lifecycle) runSteps(ctx workflow.Context, status func() any) error {
 	if err := l.registerHandlers(ctx, status); err != nil {
 		return err
 	}
-	if l.issued == nil {
+	if l.issued != nil {
+		// A continued run: say pending again, whatever the new run's search attributes
+		// started from, so operators' RetryStage='pending' queries keep finding it.
+		upsertStage(ctx, StagePending)
+	} else {
 		issued, err := l.sub.prepare(ctx)
 		if err != nil {
 			return l.finish(ctx, err)
