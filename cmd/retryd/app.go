@@ -16,13 +16,13 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
-	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/wiring"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/worker"
 )
@@ -88,13 +88,7 @@ func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
 	p.metrics.RegisterPendingGauge(func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
 	return server.New(server.Deps{
 		DB: db, Temporal: p.tc, Links: p.links, Mailbox: mb, Metrics: p.metrics, Logger: p.logger,
-		Config: server.Config{
-			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
-			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies, TaskQueue: cfg.TemporalTaskQueue,
-			StartCheck:      cfg.StartCheck,
-			APIKeyCacheTTL:  cfg.APIKeyCacheTTL,
-			DevMailboxToken: cfg.DevMailboxToken,
-		},
+		Config: wiring.ServerConfig(cfg),
 	})
 }
 
@@ -104,19 +98,11 @@ func (p *process) startWorker() (sdkworker.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	acts := activities.New(p.db, sender, p.links, p.cfg.AppBaseURL, p.cfg.RetryWindow, p.logger)
-	acts.Metrics = p.metrics
-	w := worker.New(p.tc, acts, workerOptions(p.cfg))
+	w := worker.New(p.tc, wiring.Activities(p.cfg, p.db, sender, p.links, p.logger, p.metrics), wiring.WorkerOptions(p.cfg))
 	if err := w.Start(); err != nil {
 		return nil, dependencyError{fmt.Errorf("start worker: %w", err)}
 	}
 	return w, nil
-}
-
-// workerOptions carries the configuration the worker needs. SHUTDOWN_TIMEOUT bounds the
-// worker's drain as it bounds the API's, so one setting matches one stop_grace_period.
-func workerOptions(cfg *config.Config) worker.Options {
-	return worker.Options{TaskQueue: cfg.TemporalTaskQueue, StopTimeout: cfg.ShutdownTimeout}
 }
 
 func newLogger(cfg *config.Config) *slog.Logger {
@@ -168,36 +154,20 @@ func dialTemporal(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 }
 
 func newLinks(cfg *config.Config) (*linktoken.Signer, error) {
-	s, err := linktoken.NewSigner([]byte(cfg.LinkSecret), cfg.LinkTTL)
+	s, err := wiring.Links(cfg)
 	if err != nil {
 		return nil, configError{fmt.Errorf("LINK_SECRET: %w", err)}
 	}
 	return s, nil
 }
 
-// newSender's logger and metrics carry its alerts: a 401 or 403 from MailerSend
-// stops all mail until an operator fixes the key or account.
+// newSender's logger and metrics carry its alerts (see app.Sender).
 func newSender(cfg *config.Config, logger *slog.Logger, m *metrics.Metrics) (*mail.Sender, error) {
-	s, err := mail.NewSender(mail.Config{
-		APIKey: cfg.MailerSendAPIKey, LocalURL: cfg.MailLocalURL,
-		LocalToken: cfg.DevMailboxToken,
-		From:       mail.Address{Email: cfg.MailFrom, Name: cfg.MailFromName},
-		Logger:     logger, Alerts: m,
-	})
+	s, err := wiring.Sender(cfg, logger, m)
 	if err != nil {
 		return nil, configError{err}
 	}
 	return s, nil
-}
-
-// newMailbox is the local MailerSend endpoint. It holds members' live links, so it
-// exists only when asked for (DEV_MAILBOX, on by default in dev alone), and never with a
-// real key (config refuses that pair).
-func newMailbox(cfg *config.Config) *mailbox.Mailbox {
-	if !cfg.DevMailbox || cfg.MailerSendAPIKey != "" {
-		return nil
-	}
-	return mailbox.New(mailbox.DefaultCapacity)
 }
 
 // serveHTTP serves until ctx ends, then drains in-flight requests for up to the

@@ -16,6 +16,7 @@ import (
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/wiring"
 )
 
 func runServe(ctx context.Context, args []string, _ io.Writer) error {
@@ -30,7 +31,7 @@ func runServe(ctx context.Context, args []string, _ io.Writer) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
-	srv, err := p.newServer(newMailbox(p.cfg))
+	srv, err := p.newServer(wiring.Mailbox(p.cfg))
 	if err != nil {
 		return err
 	}

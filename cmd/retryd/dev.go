@@ -13,6 +13,7 @@ import (
 	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/wiring"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -59,7 +60,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
-	api, err := p.newServer(newMailbox(cfg))
+	api, err := p.newServer(wiring.Mailbox(cfg))
 	if err != nil {
 		return err
 	}

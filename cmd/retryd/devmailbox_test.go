@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/headshotpro/retryd/internal/config"
+	"github.com/headshotpro/retryd/internal/wiring"
 )
 
 // serve and work without a MailerSend key must not fall back to the local mailbox, which
@@ -36,7 +37,7 @@ func TestNewMailboxOnlyWhenOptedInWithoutKey(t *testing.T) {
 		{config.Config{DevMailbox: true, MailerSendAPIKey: "mlsn.x"}, false},
 		{config.Config{MailerSendAPIKey: "mlsn.x"}, false},
 	} {
-		if got := newMailbox(&tc.cfg) != nil; got != tc.want {
+		if got := wiring.Mailbox(&tc.cfg) != nil; got != tc.want {
 			t.Errorf("DevMailbox %v, key set %v: mailbox %v, want %v", tc.cfg.DevMailbox, tc.cfg.MailerSendAPIKey != "", got, tc.want)
 		}
 	}

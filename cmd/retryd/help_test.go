@@ -7,6 +7,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/devserver"
+	"github.com/headshotpro/retryd/internal/wiring"
 )
 
 // TestHelpListsEveryVariable: `retryd --help` and a command's --help print every
@@ -50,7 +51,7 @@ func TestWorkerStopsWithinShutdownTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := workerOptions(cfg)
+	opts := wiring.WorkerOptions(cfg)
 	if opts.StopTimeout != 7*time.Second || opts.TaskQueue != "q1" {
 		t.Errorf("worker options = %+v, want StopTimeout 7s and TaskQueue q1", opts)
 	}

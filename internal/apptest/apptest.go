@@ -30,14 +30,15 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/linktoken"
-	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/wiring"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/worker"
 )
@@ -85,6 +86,37 @@ type App struct {
 	apiDeps    server.Deps // without Temporal, set on each build
 	setHandler func(http.Handler)
 	routes     gin.RoutesInfo // of the API last built
+	cfg        *config.Config
+}
+
+// config reads the configuration as `retryd dev` would from an environment holding the
+// test's database, task queue and options.
+func (a *App) config(t testing.TB, dbURL string, opts Options) *config.Config {
+	t.Helper()
+	env := map[string]string{
+		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": a.address, "TEMPORAL_NAMESPACE": a.namespace,
+		"TEMPORAL_TASK_QUEUE": a.TaskQueue, "APP_BASE_URL": "http://app.test",
+		"LINK_SECRET": randomHex(32), "PIPELINE_TOKEN": a.PipelineToken,
+		"RETRY_WINDOW":      opts.RetryWindow.String(),
+		"RETRY_REMINDERS":   durations(opts.Reminders),
+		"API_KEY_CACHE_TTL": opts.APIKeyCacheTTL.String(),
+	}
+	if opts.StartCheck > 0 {
+		env["START_CHECK_INTERVAL"] = opts.StartCheck.String()
+	}
+	cfg, err := config.Load(config.ModeDev, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("apptest: configuration: %v", err)
+	}
+	return cfg
+}
+
+func durations(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 // Start runs the service for the test and stops it when the test ends.
@@ -123,7 +155,10 @@ func Start(t testing.TB, opts Options) *App {
 			app.Temporal = nil
 		}
 	})
-	links, err := linktoken.NewSigner([]byte(randomHex(32)), 30*24*time.Hour)
+	// The rest is built the way the retryd command builds it, through internal/wiring, from
+	// a configuration read like the environment, with the test's own values.
+	cfg := app.config(t, dbURL, opts)
+	links, err := wiring.Links(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,26 +176,24 @@ func Start(t testing.TB, opts Options) *App {
 	}))
 	t.Cleanup(ts.Close)
 	app.URL = ts.URL
+	cfg.MailLocalURL = ts.URL + "/dev/mailersend"
 	app.setHandler = func(h http.Handler) {
 		mu.Lock()
 		handler = h
 		mu.Unlock()
 	}
 
-	app.apiDeps = server.Deps{
-		DB: db, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger,
-		Config: server.Config{RetryWindow: opts.RetryWindow, Reminders: opts.Reminders, PipelineToken: app.PipelineToken,
-			AppBaseURL: "http://app.test", TaskQueue: app.TaskQueue, GiveTimeout: opts.GiveTimeout, StartCheck: opts.StartCheck,
-			APIKeyCacheTTL: opts.APIKeyCacheTTL},
-	}
+	serverCfg := wiring.ServerConfig(cfg)
+	serverCfg.GiveTimeout = opts.GiveTimeout // a test knob; production keeps the server's default
+	app.apiDeps = server.Deps{DB: db, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger, Config: serverCfg}
 	app.setHandler(app.buildAPI(t, tc))
 
-	sender, err := mail.NewSender(mail.Config{LocalURL: ts.URL + "/dev/mailersend", From: mail.Address{Email: "retries@headshotpro.test", Name: "HeadshotPro"}})
+	sender, err := wiring.Sender(cfg, logger, m)
 	if err != nil {
 		t.Fatalf("apptest: sender: %v", err)
 	}
-	app.acts = activities.New(db, sender, links, "http://app.test", opts.RetryWindow, logger)
-	app.acts.Metrics = m
+	app.acts = wiring.Activities(cfg, db, sender, links, logger, m)
+	app.cfg = cfg
 	m.RegisterPendingGauge(func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
 	app.worker = app.startWorker(t, tc)
 	// Stops whichever worker is current when the test ends.
@@ -208,7 +241,7 @@ func (a *App) Routes() gin.RoutesInfo {
 
 func (a *App) startWorker(t testing.TB, tc client.Client) sdkworker.Worker {
 	t.Helper()
-	w := worker.New(tc, a.acts, worker.Options{TaskQueue: a.TaskQueue})
+	w := worker.New(tc, a.acts, wiring.WorkerOptions(a.cfg))
 	if err := w.Start(); err != nil {
 		t.Fatalf("apptest: worker: %v", err)
 	}
