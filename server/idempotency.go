@@ -44,6 +44,9 @@ func (s *Server) idempotent(c *gin.Context, body []byte, do func() (status int, 
 		s.abort(c, problem.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
 		return
 	}
+	// The ids of what the request creates derive from the key and this claim, so a key
+	// used again after it expired creates anew instead of finding the old records.
+	c.Set(ctxIdempotencyScope, key+"@"+claim.CreatedAt.UTC().Format(time.RFC3339Nano))
 	if claim.StatusCode != nil {
 		c.Header("Idempotent-Replayed", "true")
 		c.Data(*claim.StatusCode, contentTypeFor(*claim.StatusCode), claim.Response)
@@ -114,3 +117,11 @@ func (s *Server) SweepIdempotencyKeys(ctx context.Context, every time.Duration) 
 		}
 	}
 }
+
+// ctxIdempotencyScope holds the claimed key and its claim time for idempotencyScope.
+const ctxIdempotencyScope = "retryd.idempotency_scope"
+
+// idempotencyScope names the claim of this request's Idempotency-Key, or "" without one.
+// Requests with one key share it while the key lives; the key claimed again after it
+// expired gets another.
+func idempotencyScope(c *gin.Context) string { return c.GetString(ctxIdempotencyScope) }

@@ -298,3 +298,23 @@ func TestReliability_RefusedGivesLeaveNoNotes(t *testing.T) {
 	require.EqualValues(t, 1, countRows(t, app, "retries", "member_id = ?", id))
 	require.EqualValues(t, 1, countRows(t, app, "retry_notes", "true"), "only the given retry keeps its note")
 }
+
+// An Idempotency-Key used again after it expired (24 h) is a new request: it gives a new
+// retry instead of finding the one the key made a day earlier (which answered 201 with
+// the old retry, or 422 for another shoot).
+func TestReliability_ExpiredKeyIsNew(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 5, person("Eve Expire", finished(5, 8)), person("Eli Expire", finished(5, 8)))
+	eve, eveShoots := seeded(org, 0)
+	eli, eliShoots := seeded(org, 1)
+	first := expectStatus(t, app.Do(t, "POST", "/api/v1/admin/members/"+eve+"/retries", org.AdminKey,
+		map[string]any{"shoot_id": eveShoots[0]}, "Idempotency-Key", "daily-key"), 201)
+	_, err := app.DB.ExecContext(context.Background(), "UPDATE idempotency_keys SET created_at = created_at - interval '25 hours'")
+	require.NoError(t, err)
+
+	second := expectStatus(t, app.Do(t, "POST", "/api/v1/admin/members/"+eli+"/retries", org.AdminKey,
+		map[string]any{"shoot_id": eliShoots[0]}, "Idempotency-Key", "daily-key"), 201)
+	require.NotEqual(t, first["id"], second["id"])
+	require.Equal(t, eliShoots[0], second["shoot_id"])
+	require.EqualValues(t, 2, countRows(t, app, "retries", "true"))
+}

@@ -50,8 +50,8 @@ type restartAnswer struct {
 // restartID is random, or derived from the Idempotency-Key and the member so that a
 // replayed bulk call restarts nobody twice.
 func (s *Server) restartID(c *gin.Context, memberID string) string {
-	if key := c.GetHeader("Idempotency-Key"); key != "" {
-		return uuid.NewSHA1(uuid.MustParse(principal(c).OrgID), []byte("restart:"+key+":"+memberID)).String()
+	if scope := idempotencyScope(c); scope != "" {
+		return uuid.NewSHA1(uuid.MustParse(principal(c).OrgID), []byte("restart:"+scope+":"+memberID)).String()
 	}
 	return uuid.NewString()
 }

@@ -242,8 +242,8 @@ func deref(s *string) string {
 // retryID is random, or derived from the Idempotency-Key so that two concurrent requests
 // with one key attach to the same update of the same workflow.
 func (s *Server) retryID(c *gin.Context, orgID string) string {
-	if key := c.GetHeader("Idempotency-Key"); key != "" {
-		return uuid.NewSHA1(uuid.MustParse(orgID), []byte("retry:"+key)).String()
+	if scope := idempotencyScope(c); scope != "" {
+		return uuid.NewSHA1(uuid.MustParse(orgID), []byte("retry:"+scope)).String()
 	}
 	return uuid.NewString()
 }

@@ -19,6 +19,9 @@ const IdempotencyTTL = 24 * time.Hour
 // unknown and is claimed afresh. The insert is atomic, so of two requests with one key
 // exactly one claims it.
 func ClaimIdempotencyKey(ctx context.Context, db bun.IDB, orgID, key, route, hash string, now time.Time) (*IdempotencyKey, error) {
+	// Postgres keeps microseconds: the claim's time must read back as it was written,
+	// because ids derive from it.
+	now = now.UTC().Truncate(time.Microsecond)
 	k := &IdempotencyKey{OrgID: orgID, Key: key, Route: route, RequestHash: hash, CreatedAt: now}
 	res, err := db.NewRaw(`INSERT INTO idempotency_keys AS k (org_id, key, route, request_hash, created_at)
 		VALUES (?, ?, ?, ?, ?)
