@@ -17,6 +17,7 @@ import (
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/store"
 )
 
 // Mailer sends one email and answers the provider's message id.
@@ -68,4 +69,28 @@ func mailError(err error) error {
 		return temporal.NewApplicationErrorWithOptions(err.Error(), "mail_transient", temporal.ApplicationErrorOptions{NextRetryDelay: se.RetryAfter})
 	}
 	return err
+}
+
+// EmailResume tells a workflow run that resumes a recorded retry or restart where its
+// emails stand (nil when none was begun): the run numbers its emails after the last one,
+// keeps the reminders due after the first, and sends the first again only if it was cut
+// off mid-send. Without it, a resumed run's emails would reuse numbers whose intent rows
+// say "sent", and be skipped.
+type EmailResume struct {
+	NextSeq      int
+	FirstEmailAt time.Time
+	Reminders    int
+	FirstPending bool
+}
+
+func (a *Activities) emailResume(ctx context.Context, subjectID string) (*EmailResume, error) {
+	p, err := store.GetEmailProgress(ctx, a.DB, subjectID)
+	if err != nil || p.NextSeq == 0 {
+		return nil, err
+	}
+	r := &EmailResume{NextSeq: p.NextSeq, Reminders: p.Reminders, FirstPending: p.FirstPending}
+	if p.FirstAt != nil {
+		r.FirstEmailAt = *p.FirstAt
+	}
+	return r, nil
 }

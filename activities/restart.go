@@ -19,10 +19,12 @@ type CreateRestartInput struct {
 	RequestID    string
 }
 
-// CreateRestartResult says whether the member can be emailed.
+// CreateRestartResult says whether the member can be emailed, and where its emails stand
+// when the restart was already recorded (a resumed run).
 type CreateRestartResult struct {
 	OldShootID string
 	HasEmail   bool
+	Resume     *EmailResume `json:",omitempty"`
 }
 
 // CreateRestart validates the restart rules and creates the new onboarding shoot and
@@ -36,7 +38,11 @@ func (a *Activities) CreateRestart(ctx context.Context, in CreateRestartInput) (
 	if err != nil {
 		return CreateRestartResult{}, asTemporalError(err)
 	}
-	return CreateRestartResult{OldShootID: r.OldShootID, HasEmail: r.EmailStatus != store.EmailNotApplicable}, nil
+	resume, err := a.emailResume(ctx, in.RestartID)
+	if err != nil {
+		return CreateRestartResult{}, err
+	}
+	return CreateRestartResult{OldShootID: r.OldShootID, HasEmail: r.EmailStatus != store.EmailNotApplicable, Resume: resume}, nil
 }
 
 // SendRestartEmail emails the member the fresh access link of their new shoot.

@@ -20,9 +20,11 @@ type ReserveRetryInput struct {
 	RequestID    string
 }
 
-// ReserveRetryResult says which allowance the retry consumed.
+// ReserveRetryResult says which allowance the retry consumed, and where its emails stand
+// when the retry was already recorded (a resumed run).
 type ReserveRetryResult struct {
 	AllowanceUsed string
+	Resume        *EmailResume `json:",omitempty"`
 }
 
 // ReserveRetry validates the give-retry rules and reserves the allowance in one
@@ -37,7 +39,11 @@ func (a *Activities) ReserveRetry(ctx context.Context, in ReserveRetryInput) (Re
 	if err != nil {
 		return ReserveRetryResult{}, asTemporalError(err)
 	}
-	return ReserveRetryResult{AllowanceUsed: r.AllowanceUsed}, nil
+	resume, err := a.emailResume(ctx, in.RetryID)
+	if err != nil {
+		return ReserveRetryResult{}, err
+	}
+	return ReserveRetryResult{AllowanceUsed: r.AllowanceUsed, Resume: resume}, nil
 }
 
 // DeleteResults deletes the retried shoot's generated photos.

@@ -109,6 +109,8 @@ func TestRecordHistories(t *testing.T) {
 	}
 	waitClosed(t, app, heraID)
 	write("retry_v1_continued_history.json", history(t, app.Temporal, heraID, firstRun))
+	// The run it continued as, which took over the carried state and ended with the start.
+	write("retry_v1_continued_next_run_history.json", history(t, app.Temporal, heraID, ""))
 }
 
 // history reads a closed run's whole history.

@@ -32,8 +32,15 @@ type emailer struct {
 }
 
 func (e *emailer) sendEmail(ctx workflow.Context, kind string, reminder int) (activities.SendEmailResult, error) {
-	in := activities.SendEmailInput{SubjectID: e.subjectID, Seq: e.nextSeq, Kind: kind, Reminder: reminder}
+	seq := e.nextSeq
 	e.nextSeq++
+	return e.sendNumbered(ctx, kind, reminder, seq)
+}
+
+// sendNumbered sends the email with the given number; a resumed run uses it to finish a
+// first email that was cut off mid-send.
+func (e *emailer) sendNumbered(ctx workflow.Context, kind string, reminder, seq int) (activities.SendEmailResult, error) {
+	in := activities.SendEmailInput{SubjectID: e.subjectID, Seq: seq, Kind: kind, Reminder: reminder}
 	actx := workflow.WithActivityOptions(ctx, emailOptions(kind))
 	var res activities.SendEmailResult
 	err := workflow.ExecuteActivity(actx, e.send, in).Get(ctx, &res)

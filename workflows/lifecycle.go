@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/vocab"
 )
@@ -103,6 +104,9 @@ type subject interface {
 	abandon(ctx workflow.Context)
 	// partlyDone tells whether prepare committed a step before it stopped.
 	partlyDone() bool
+	// resumed is where the emails of an already recorded retry or restart stand, once
+	// prepare found it (a resumed run); nil for a new one.
+	resumed() *activities.EmailResume
 	// setStage is the local activity that mirrors a final stage in the database.
 	setStage() any
 	// isStarted is the local activity that tells whether the member started.
@@ -187,13 +191,16 @@ func (l *lifecycle) runSteps(ctx workflow.Context, status func() any) error {
 		}
 		l.issued, l.hasEmail = &issued, issued.HasEmail
 		l.setStage(ctx, StagePending)
-		if l.hasEmail {
+		if rp := l.sub.resumed(); rp != nil && l.version >= 1 {
+			l.resumeEmails(ctx, rp)
+		} else if l.hasEmail {
 			res, _ := l.mail.sendEmail(ctx, vocab.EmailKindInitial, 0)
 			l.started = res.AlreadyStarted && l.version >= 1
+			l.emailAt = workflow.Now(ctx)
 		} else {
 			l.progress.EmailStatus = vocab.EmailNotApplicable
+			l.emailAt = workflow.Now(ctx)
 		}
-		l.emailAt = workflow.Now(ctx)
 	}
 	if err := l.awaitStart(ctx); err != nil {
 		if workflow.IsContinueAsNewError(err) {
@@ -203,6 +210,22 @@ func (l *lifecycle) runSteps(ctx workflow.Context, status func() any) error {
 	}
 	l.setStage(ctx, StageStarted)
 	return l.finish(ctx, nil)
+}
+
+// resumeEmails takes up the emails of a retry or restart this run resumes (its earlier
+// run is gone): numbering goes on after the last email, so resends are not mistaken for
+// emails already sent; reminders stay due after the first email; and a first email cut
+// off mid-send is finished under its own number.
+func (l *lifecycle) resumeEmails(ctx workflow.Context, rp *activities.EmailResume) {
+	l.mail.nextSeq, l.remindersFired = rp.NextSeq, rp.Reminders
+	l.emailAt = rp.FirstEmailAt
+	if l.emailAt.IsZero() {
+		l.emailAt = workflow.Now(ctx)
+	}
+	if rp.FirstPending && l.hasEmail {
+		res, _ := l.mail.sendNumbered(ctx, vocab.EmailKindInitial, 0, 0)
+		l.started = res.AlreadyStarted
+	}
 }
 
 func (l *lifecycle) registerHandlers(ctx workflow.Context, status func() any) error {

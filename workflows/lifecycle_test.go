@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -189,4 +190,53 @@ func TestLifecycle_ResendBurstContinuesAsNew(t *testing.T) {
 	assert.Equal(t, 4, next.Carried.NextSeq, "the first email and three resends")
 	assert.Less(t, h.env.Now().Sub(start), 2*time.Hour, "continued after the burst, not at the next check a day later")
 	assert.Empty(t, h.callsNamed("RetryStarted"))
+}
+
+// A run that resumes a recorded retry (its earlier run was terminated) numbers its emails
+// after the last one recorded, sends no first email again, and keeps the reminders due
+// after the first email. Before, it counted from 0 again, and its resends hit intent rows
+// that said "sent" and went nowhere.
+func TestLifecycle_ResumedRunNumbersAfterLastEmail(t *testing.T) {
+	h := newRetryHarness(t)
+	start := h.env.Now()
+	h.env.OnActivity(rwAct.ReserveRetry, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
+		h.record(call{Name: "ReserveRetry", Reserve: in})
+		return activities.ReserveRetryResult{AllowanceUsed: "free_retry", Resume: &activities.EmailResume{
+			NextSeq: 4, FirstEmailAt: start.Add(-5 * rwDay), Reminders: 1}}, nil
+	}).Once()
+	h.mockDefaults()
+	resent := h.updateAt(time.Hour, workflows.UpdateResendEmail, "resend-after-resume")
+	h.signalAt(3 * rwDay)
+	h.run(3*rwDay, 7*rwDay)
+
+	rwResult(t, h.env)
+	require.True(t, resent.completed)
+	require.NoError(t, resent.err)
+	var got []activities.SendEmailInput
+	for _, c := range h.callsNamed("SendRetryEmail") {
+		got = append(got, c.Email)
+	}
+	assert.Equal(t, []activities.SendEmailInput{
+		{SubjectID: rwRetryID, Seq: 4, Kind: "resend"},
+		{SubjectID: rwRetryID, Seq: 5, Kind: "reminder", Reminder: 2},
+	}, got, "no first email again; numbers go on; the second reminder is due 7 days after the first email")
+	assert.Equal(t, start.Add(2*rwDay), h.callsNamed("SendRetryEmail")[1].At)
+}
+
+// A first email that a crash cut off mid-send is finished under its own number.
+func TestLifecycle_ResumedRunFinishesACutOffFirstEmail(t *testing.T) {
+	h := newRetryHarness(t)
+	h.env.OnActivity(rwAct.ReserveRetry, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
+		h.record(call{Name: "ReserveRetry", Reserve: in})
+		return activities.ReserveRetryResult{AllowanceUsed: "free_retry", Resume: &activities.EmailResume{
+			NextSeq: 1, FirstEmailAt: h.env.Now(), FirstPending: true}}, nil
+	}).Once()
+	h.mockDefaults()
+	h.signalAt(time.Hour)
+	h.run()
+
+	rwResult(t, h.env)
+	emails := h.callsNamed("SendRetryEmail")
+	require.Len(t, emails, 1)
+	assert.Equal(t, activities.SendEmailInput{SubjectID: rwRetryID, Seq: 0, Kind: "initial"}, emails[0].Email)
 }

@@ -31,6 +31,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/retry_v1_refused_history.json",
 		// a run that continued as new after its checks and reminder
 		"testdata/retry_v1_continued_history.json",
+		// the run it continued as: carried state, RetryStage set again, start signal
+		"testdata/retry_v1_continued_next_run_history.json",
 		// restart of a member without email, start found by a check (signal lost)
 		"testdata/restart_v1_lost_signal_history.json",
 	} {

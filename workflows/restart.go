@@ -43,7 +43,8 @@ func RestartShootWorkflow(ctx workflow.Context, in RestartInput) (RestartStatus,
 // restart is a RestartShootWorkflow's subject: one database step creates the new shoot
 // and the pending restart.
 type restart struct {
-	in RestartInput
+	in     RestartInput
+	resume *activities.EmailResume
 }
 
 func (r *restart) prepare(ctx workflow.Context) (IssueResult, error) {
@@ -56,6 +57,7 @@ func (r *restart) prepare(ctx workflow.Context) (IssueResult, error) {
 	}).Get(ctx, &created); err != nil {
 		return IssueResult{}, err
 	}
+	r.resume = created.Resume
 	return IssueResult{RestartID: r.in.RestartID, Stage: StagePending, NewShootID: r.in.NewShootID,
 		OldShootID: created.OldShootID, HasEmail: created.HasEmail}, nil
 }
@@ -64,9 +66,10 @@ func (r *restart) prepare(ctx workflow.Context) (IssueResult, error) {
 // takes its untouched new shoot back to deleted, so the member can be restarted again.
 func (r *restart) abandon(workflow.Context) {}
 
-func (r *restart) partlyDone() bool { return false } // one transaction: all or nothing
-func (r *restart) setStage() any    { return a.SetRestartStage }
-func (r *restart) isStarted() any   { return a.RestartStarted }
+func (r *restart) partlyDone() bool                 { return false } // one transaction: all or nothing
+func (r *restart) resumed() *activities.EmailResume { return r.resume }
+func (r *restart) setStage() any                    { return a.SetRestartStage }
+func (r *restart) isStarted() any                   { return a.RestartStarted }
 
 func (r *restart) busy() (problem.Code, string) {
 	return problem.ActiveShootExists, "a restart of this member is already in progress"

@@ -51,6 +51,7 @@ func RetryWorkflow(ctx workflow.Context, in RetryInput) (RetryStatus, error) {
 type retry struct {
 	in       RetryInput
 	reserved bool
+	resume   *activities.EmailResume
 }
 
 func (r *retry) prepare(ctx workflow.Context) (IssueResult, error) {
@@ -63,7 +64,7 @@ func (r *retry) prepare(ctx workflow.Context) (IssueResult, error) {
 	}).Get(ctx, &reserved); err != nil {
 		return IssueResult{}, err
 	}
-	r.reserved = true
+	r.reserved, r.resume = true, reserved.Resume
 	upsertStage(ctx, StageResetting)
 	if err := r.reset(ctx); err != nil {
 		return IssueResult{}, err
@@ -91,9 +92,10 @@ func (r *retry) abandon(ctx workflow.Context) {
 	}
 }
 
-func (r *retry) partlyDone() bool { return r.reserved }
-func (r *retry) setStage() any    { return a.SetRetryStage }
-func (r *retry) isStarted() any   { return a.RetryStarted }
+func (r *retry) partlyDone() bool                 { return r.reserved }
+func (r *retry) resumed() *activities.EmailResume { return r.resume }
+func (r *retry) setStage() any                    { return a.SetRetryStage }
+func (r *retry) isStarted() any                   { return a.RetryStarted }
 
 func (r *retry) busy() (problem.Code, string) {
 	return problem.RetryPending, "the member already has a pending retry for this shoot"

@@ -29,6 +29,15 @@ func TestResumeCarriesOnATerminatedRetry(t *testing.T) {
 		t.Fatalf("give: %d %s", r.Status, r.Body)
 	}
 	apptest.WaitFor(t, 30*time.Second, "the retry email", func() bool { return app.Mailbox.Len() == 1 })
+	retryID := r.JSON(t)["id"].(string)
+	resend := func() {
+		t.Helper()
+		if r := app.Do(t, "POST", "/api/v1/admin/members/"+member+"/retries/"+retryID+"/resend-email", org.AdminKey, nil); r.Status != 200 {
+			t.Fatalf("resend: %d %s", r.Status, r.Body)
+		}
+	}
+	resend() // email number 1, before the run is terminated
+	apptest.WaitFor(t, 30*time.Second, "the resent email", func() bool { return app.Mailbox.Len() == 2 })
 	wid := workflows.RetryWorkflowID(shoot)
 	ctx := context.Background()
 	if err := app.Temporal.TerminateWorkflow(ctx, wid, "", "operator"); err != nil {
@@ -54,6 +63,10 @@ func TestResumeCarriesOnATerminatedRetry(t *testing.T) {
 	if st := d.RawResponse.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		t.Fatalf("after resume the workflow is %v, want running", st)
 	}
+	// The resumed run numbers its emails after the last one: this resend is delivered, not
+	// mistaken for email number 1, which the terminated run had sent.
+	resend()
+	apptest.WaitFor(t, 30*time.Second, "the resend of the resumed run", func() bool { return app.Mailbox.Len() == 3 })
 	token, _ := app.Links.Issue(member, shoot, time.Now())
 	if r := app.Do(t, "POST", "/api/v1/member/shoots/"+shoot+"/start", token, nil); r.Status != 200 {
 		t.Fatalf("start: %d %s", r.Status, r.Body)
@@ -62,7 +75,7 @@ func TestResumeCarriesOnATerminatedRetry(t *testing.T) {
 		d, err := app.Temporal.DescribeWorkflow(ctx, wid, "")
 		return err == nil && d.RawResponse.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
 	})
-	if n := app.Mailbox.Len(); n != 1 {
-		t.Fatalf("mailbox has %d messages, want the one first email (a resumed run does not send it again)", n)
+	if n := app.Mailbox.Len(); n != 3 {
+		t.Fatalf("mailbox has %d messages, want 3: the first email once (a resumed run does not send it again) and two resends", n)
 	}
 }

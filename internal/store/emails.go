@@ -76,3 +76,27 @@ func FailEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, reaso
 		return err
 	})
 }
+
+// EmailProgress is what the emails of one retry or restart have reached, for a run that
+// resumes it: numbering goes on after the last email, reminders stay due after the
+// first, and a first email cut off mid-send is sent again.
+type EmailProgress struct {
+	NextSeq      int        // the next free number; 0 when no email was begun
+	FirstAt      *time.Time // when the first email was begun
+	Reminders    int        // reminders begun
+	FirstPending bool       // the first email was begun but neither sent nor refused
+}
+
+// GetEmailProgress reads the email progress of a retry or restart.
+func GetEmailProgress(ctx context.Context, db bun.IDB, subjectID string) (*EmailProgress, error) {
+	p := new(EmailProgress)
+	err := db.NewRaw(`SELECT coalesce(max(seq) + 1, 0),
+		min(created_at) FILTER (WHERE seq = 0),
+		count(*) FILTER (WHERE kind = 'reminder'),
+		coalesce(bool_or(seq = 0 AND status = 'sending'), false)
+		FROM emails WHERE subject_id = ?`, subjectID).Scan(ctx, &p.NextSeq, &p.FirstAt, &p.Reminders, &p.FirstPending)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
