@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -9,14 +8,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
-	"go.temporal.io/sdk/client"
-
-	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/testenv"
 	"github.com/headshotpro/retryd/server"
 )
 
@@ -26,21 +20,8 @@ const devToken = "dev-mailbox-token-0123456789"
 // dependencies: the /dev routes touch neither Postgres nor Temporal.
 func devMailServer(t *testing.T, mb *mailbox.Mailbox, token string) http.Handler {
 	t.Helper()
-	sqldb, err := sql.Open("pgx", "postgres://retryd@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := bun.NewDB(sqldb, pgdialect.New())
-	t.Cleanup(func() { _ = db.Close() })
-	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tc.Close)
-	links, err := linktoken.NewSigner([]byte(strings.Repeat("k", 32)), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	off := testenv.OfflineDeps(t)
+	db, tc, links := off.DB, off.Temporal, off.Links
 	s, err := server.New(server.Deps{DB: db, Temporal: tc, Links: links, Mailbox: mb,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Config: server.Config{PipelineToken: "pipeline", AppBaseURL: "http://app.test", DevMailboxToken: token}})

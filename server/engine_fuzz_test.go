@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -16,12 +15,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
-	"go.temporal.io/sdk/client"
 
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/testenv"
 )
 
 // logRecorder keeps the messages the server logs, so the fuzz target can tell a 5xx
@@ -55,21 +52,8 @@ func (r *logRecorder) take() []string {
 // storage call, fast, and is logged as such.
 func offlineEngine(t testing.TB, logs *logRecorder) (*Server, *linktoken.Signer) {
 	t.Helper()
-	sqldb, err := sql.Open("pgx", "postgres://retryd@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := bun.NewDB(sqldb, pgdialect.New())
-	t.Cleanup(func() { _ = db.Close() })
-	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tc.Close)
-	links, err := linktoken.NewSigner([]byte(strings.Repeat("k", 32)), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	off := testenv.OfflineDeps(t)
+	db, tc, links := off.DB, off.Temporal, off.Links
 	s, err := New(Deps{DB: db, Temporal: tc, Links: links, Mailbox: mailbox.New(0), Logger: slog.New(logs),
 		Config: Config{PipelineToken: "pipeline-token-for-fuzzing", AppBaseURL: "http://app.test", GiveTimeout: time.Second}})
 	if err != nil {

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,17 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
-	"go.temporal.io/sdk/client"
 
 	"github.com/headshotpro/retryd/internal/apptest"
-	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/testenv"
 	"github.com/headshotpro/retryd/server"
 )
 
@@ -61,21 +56,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 // the Temporal client are lazy, which is enough to list the routes and serve static ones.
 func offlineServer(t *testing.T, withMailbox bool) *server.Server {
 	t.Helper()
-	sqldb, err := sql.Open("pgx", "postgres://retryd@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := bun.NewDB(sqldb, pgdialect.New())
-	t.Cleanup(func() { _ = db.Close() })
-	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tc.Close)
-	links, err := linktoken.NewSigner([]byte(strings.Repeat("k", 32)), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	off := testenv.OfflineDeps(t)
+	db, tc, links := off.DB, off.Temporal, off.Links
 	d := server.Deps{DB: db, Temporal: tc, Links: links, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Config: server.Config{PipelineToken: "pipeline", AppBaseURL: "http://app.test"}}
 	if withMailbox {

@@ -25,18 +25,6 @@ type confirmView struct {
 	IdempotencyKey string
 }
 
-// previewAnswer is the API's retry preview as the page reads it.
-type previewAnswer struct {
-	State          string   `json:"state"`
-	ShootID        string   `json:"shoot_id"`
-	Effects        []string `json:"effects"`
-	ConfirmLabel   *string  `json:"confirm_label"`
-	Notice         *string  `json:"notice"`
-	Code           *string  `json:"code"`
-	AllowanceToUse *string  `json:"allowance_to_use"`
-	Remaining      int      `json:"retries_remaining"`
-}
-
 // getRetryConfirm shows what Give retry will do, from the API's preview, so the modal
 // and the API use the same words and the same rules.
 func (p *pages) getRetryConfirm(c *gin.Context) {
@@ -60,12 +48,12 @@ func (p *pages) getRetryConfirm(c *gin.Context) {
 		p.renderError(c, pb.Status, pb.Code, "No retry can be given", refusalWords(pb))
 		return
 	}
-	var pa previewAnswer
+	var pa previewDTO // the API's own answer type: the page reads what the API wrote
 	if err := json.Unmarshal(w.body.Bytes(), &pa); err != nil {
 		p.fail(c, err)
 		return
 	}
-	v := confirmView{Member: member, ShootID: pa.ShootID, Effects: pa.Effects, Remaining: pa.Remaining, IdempotencyKey: uuid.NewString()}
+	v := confirmView{Member: member, ShootID: pa.ShootID, Effects: pa.Effects, Remaining: pa.RetriesRemaining, IdempotencyKey: uuid.NewString()}
 	switch pa.State {
 	case "confirm":
 		v.ConfirmLabel = *pa.ConfirmLabel
