@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,4 +146,49 @@ func floorWorkflow(ctx workflow.Context) error {
 		return err
 	}
 	return workflow.Await(ctx, func() bool { return answered })
+}
+
+// BenchmarkGiveRetryConcurrent is BenchmarkGiveRetry with 16 admins at once, each giving
+// retries to members of their own: the throughput and the tail under load. Run:
+//
+//	go test ./server -run '^$' -bench BenchmarkGiveRetryConcurrent -benchtime 320x
+func BenchmarkGiveRetryConcurrent(b *testing.B) {
+	const clients = 16
+	app := apptest.Start(b, apptest.Options{})
+	members := make([]seed.Member, b.N)
+	for i := range members {
+		members[i] = seed.Member{Name: "Member", Email: apptest.Ptr("m@bench.test"), Kind: "individual",
+			Shoots: []seed.Shoot{{Status: "active", CompletedAt: daysAgo(3), Results: 8}}}
+	}
+	org := app.SeedOrg(b, 0, members...)
+	ms := org.File.Organizations[0].Members
+	lat := make([]time.Duration, b.N)
+	next := make(chan int, b.N)
+	for i := range b.N {
+		next <- i
+	}
+	close(next)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for i := range next {
+				t0 := time.Now()
+				r := app.Do(b, "POST", "/api/v1/admin/members/"+ms[i].ID+"/retries", org.AdminKey, map[string]any{"shoot_id": ms[i].Shoots[0].ID})
+				lat[i] = time.Since(t0)
+				if r.Status != 201 {
+					b.Errorf("give %d: %d %s", i, r.Status, r.Body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "gives/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[int(0.99*float64(len(lat)-1))].Microseconds())/1000, "p99_ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max_ms")
 }
