@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"sort"
@@ -31,12 +30,7 @@ import (
 // It reports the median and 99th percentile besides ns/op.
 func BenchmarkGiveRetry(b *testing.B) {
 	app := apptest.Start(b, apptest.Options{})
-	members := make([]seed.Member, b.N)
-	for i := range members {
-		members[i] = seed.Member{Name: "Member", Email: apptest.Ptr("m@bench.test"), Kind: "individual",
-			Shoots: []seed.Shoot{{Status: "active", CompletedAt: daysAgo(3), Results: 8}}}
-	}
-	org := app.SeedOrg(b, 0, members...)
+	org := app.SeedOrg(b, 0, givable(b.N)...)
 	ms := org.File.Organizations[0].Members
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -65,18 +59,7 @@ func BenchmarkGiveRetry(b *testing.B) {
 //	go test ./server -run '^$' -bench BenchmarkDashboard10k -benchtime 50x
 func BenchmarkDashboard10k(b *testing.B) {
 	app := apptest.Start(b, apptest.Options{})
-	members := make([]seed.Member, 10000)
-	for i := range members {
-		s := seed.Shoot{Status: "active", CompletedAt: daysAgo(3), Results: 1}
-		switch {
-		case i%100 == 0:
-			s = seed.Shoot{Status: "deleted", DeletedAt: daysAgo(1)}
-		case i%10 == 0:
-			s = seed.Shoot{Status: "waiting"}
-		}
-		members[i] = seed.Member{Name: fmt.Sprintf("Member %05d", i), Email: apptest.Ptr(fmt.Sprintf("m%05d@bench.test", i)), Kind: "managed", Shoots: []seed.Shoot{s}}
-	}
-	org := app.SeedOrg(b, 0, members...)
+	org := app.SeedOrg(b, 0, benchMembers("Member", 10000)...)
 	for _, section := range []string{"finished", "in_progress", "deleted"} {
 		b.Run(section, func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
@@ -155,12 +138,7 @@ func floorWorkflow(ctx workflow.Context) error {
 func BenchmarkGiveRetryConcurrent(b *testing.B) {
 	const clients = 16
 	app := apptest.Start(b, apptest.Options{})
-	members := make([]seed.Member, b.N)
-	for i := range members {
-		members[i] = seed.Member{Name: "Member", Email: apptest.Ptr("m@bench.test"), Kind: "individual",
-			Shoots: []seed.Shoot{{Status: "active", CompletedAt: daysAgo(3), Results: 8}}}
-	}
-	org := app.SeedOrg(b, 0, members...)
+	org := app.SeedOrg(b, 0, givable(b.N)...)
 	ms := org.File.Organizations[0].Members
 	lat := make([]time.Duration, b.N)
 	next := make(chan int, b.N)
@@ -191,4 +169,14 @@ func BenchmarkGiveRetryConcurrent(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(lat[int(0.99*float64(len(lat)-1))].Microseconds())/1000, "p99_ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max_ms")
+}
+
+// givable is n members whose finished shoot can be retried, for the give benchmarks.
+func givable(n int) []seed.Member {
+	members := make([]seed.Member, n)
+	for i := range members {
+		members[i] = seed.Member{Name: "Member", Email: apptest.Ptr("m@bench.test"), Kind: "individual",
+			Shoots: []seed.Shoot{{Status: "active", CompletedAt: daysAgo(3), Results: 8}}}
+	}
+	return members
 }

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/internal/apptest"
-	"github.com/headshotpro/retryd/internal/seed"
 )
 
 // BenchmarkAdminPages10k compares the admin pages with the JSON API over an organization
@@ -22,18 +20,7 @@ import (
 //	go test ./server -run '^$' -bench BenchmarkAdminPages10k -benchtime 100x
 func BenchmarkAdminPages10k(b *testing.B) {
 	app := apptest.Start(b, apptest.Options{})
-	members := make([]seed.Member, 10000)
-	for i := range members {
-		s := seed.Shoot{Status: "active", CompletedAt: daysAgo(3), Results: 1}
-		switch {
-		case i%100 == 0:
-			s = seed.Shoot{Status: "deleted", DeletedAt: daysAgo(1)}
-		case i%10 == 0:
-			s = seed.Shoot{Status: "waiting"}
-		}
-		members[i] = seed.Member{Name: fmt.Sprintf("Member %05d", i), Email: apptest.Ptr(fmt.Sprintf("m%05d@bench.test", i)), Kind: "managed", Shoots: []seed.Shoot{s}}
-	}
-	org := app.SeedOrg(b, 0, members...)
+	org := app.SeedOrg(b, 0, benchMembers("Member", 10000)...)
 	if _, err := app.DB.ExecContext(context.Background(), "ANALYZE"); err != nil {
 		b.Fatal(err)
 	}
