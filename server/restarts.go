@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
@@ -95,7 +96,7 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 		IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID, Reminders: s.cfg.Reminders, Tuning: s.tuning(),
 	}
 	if own != nil {
-		in.IssuedByKind, in.IssuedBy = own.IssuedByKind, own.IssuedBy
+		in = launch.RestartInput(own, s.cfg.Reminders, s.tuning(), act.RequestID)
 	}
 	if _, err := s.launch.Restart(ctx, in, act.RequestID); err != nil {
 		return nil, workflowError(err, problem.ActiveShootExists)

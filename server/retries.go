@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
+	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
@@ -186,7 +187,8 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 		Tuning: s.tuning(),
 	}
 	if own != nil {
-		in.Reason, in.IssuedByKind, in.IssuedBy = deref(own.Reason), own.IssuedByKind, own.IssuedBy
+		// Resumed as recorded, the way `retryd resume` does.
+		in = launch.RetryInput(own, s.cfg.Reminders, s.tuning(), act.RequestID)
 	} else if req.Reason != nil {
 		in.Reason = *req.Reason
 	}
@@ -230,13 +232,6 @@ func (s *Server) retryAnswer(c *gin.Context, r *store.Retry) (int, any, error) {
 	}
 	c.Header("Location", "/api/v1/admin/members/"+r.MemberID)
 	return http.StatusCreated, toRetry(r), nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // retryID is random, or derived from the Idempotency-Key so that two concurrent requests

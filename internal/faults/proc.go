@@ -96,13 +96,8 @@ func (p *proc) start() error {
 func (p *proc) signal(sig syscall.Signal) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd == nil {
+	if !p.runningLocked() {
 		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
 	}
 	err := syscall.Kill(-p.cmd.Process.Pid, sig)
 	return err == nil || !errors.Is(err, syscall.ESRCH)
@@ -139,6 +134,11 @@ func (p *proc) wait(d time.Duration) bool {
 func (p *proc) running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.runningLocked()
+}
+
+// runningLocked is running for a caller that holds p.mu.
+func (p *proc) runningLocked() bool {
 	if p.cmd == nil {
 		return false
 	}
