@@ -38,11 +38,13 @@ func (a *Activities) CreateRestart(ctx context.Context, in CreateRestartInput) (
 	if err != nil {
 		return CreateRestartResult{}, asTemporalError(err)
 	}
-	resume, err := a.emailResume(ctx, in.RestartID)
-	if err != nil {
-		return CreateRestartResult{}, err
+	out := CreateRestartResult{OldShootID: r.OldShootID, HasEmail: r.EmailStatus != store.EmailNotApplicable}
+	if r.Recorded {
+		if out.Resume, err = a.emailResume(ctx, in.RestartID); err != nil {
+			return CreateRestartResult{}, err
+		}
 	}
-	return CreateRestartResult{OldShootID: r.OldShootID, HasEmail: r.EmailStatus != store.EmailNotApplicable, Resume: resume}, nil
+	return out, nil
 }
 
 // SendRestartEmail emails the member the fresh access link of their new shoot.

@@ -39,11 +39,13 @@ func (a *Activities) ReserveRetry(ctx context.Context, in ReserveRetryInput) (Re
 	if err != nil {
 		return ReserveRetryResult{}, asTemporalError(err)
 	}
-	resume, err := a.emailResume(ctx, in.RetryID)
-	if err != nil {
-		return ReserveRetryResult{}, err
+	out := ReserveRetryResult{AllowanceUsed: r.AllowanceUsed}
+	if r.Recorded {
+		if out.Resume, err = a.emailResume(ctx, in.RetryID); err != nil {
+			return ReserveRetryResult{}, err
+		}
 	}
-	return ReserveRetryResult{AllowanceUsed: r.AllowanceUsed, Resume: resume}, nil
+	return out, nil
 }
 
 // DeleteResults deletes the retried shoot's generated photos.

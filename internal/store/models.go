@@ -134,6 +134,9 @@ type Result struct {
 
 type Retry struct {
 	bun.BaseModel `bun:"table:retries"`
+	// Recorded: the reservation found this row already written (a resumed run), not a
+	// column.
+	Recorded bool `bun:"-"`
 
 	ID             string     `bun:"id,pk,type:uuid"`
 	OrgID          string     `bun:"org_id,type:uuid"`
@@ -167,6 +170,9 @@ type RetryNote struct {
 
 type Restart struct {
 	bun.BaseModel `bun:"table:restarts"`
+	// Recorded: the reservation found this row already written (a resumed run), not a
+	// column.
+	Recorded bool `bun:"-"`
 
 	ID             string     `bun:"id,pk,type:uuid"`
 	OrgID          string     `bun:"org_id,type:uuid"`

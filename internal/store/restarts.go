@@ -71,6 +71,7 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 			return problem.New(problem.Canceled, "this restart was canceled; it is not resumed")
 		}
 		if err == nil {
+			existing.Recorded = true
 			out = existing
 			return nil
 		}

@@ -57,6 +57,7 @@ func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry
 			return problem.New(problem.Canceled, "this retry was canceled; it is not resumed")
 		}
 		if err == nil {
+			existing.Recorded = true
 			out = existing
 			return nil
 		}
