@@ -86,6 +86,13 @@ func (a *App) validateResponse(t testing.TB, req *http.Request, resp *Response) 
 	r.Body, r.GetBody = http.NoBody, nil
 	what := req.Method + " " + req.URL.Path
 	route, params, err := router.FindRoute(r)
+	for name, v := range params {
+		// Path parameters are required, so an empty segment (…/members/) names no
+		// operation; the router matcher lets it match {id}, the server routes it nowhere.
+		if err == nil && v == "" {
+			err = &routers.RouteError{Reason: "empty path parameter " + name}
+		}
+	}
 	if err != nil {
 		a.validateRouterAnswer(t, doc, what, err, resp)
 		return
