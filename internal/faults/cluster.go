@@ -1,13 +1,14 @@
 package faults
 
 import (
+	"github.com/headshotpro/retryd/internal/procs"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,9 +35,9 @@ type Cluster struct {
 	TaskQueue   string
 
 	Postgres *privatePostgres
-	Temporal *proc
-	API      *proc
-	Worker   *proc
+	Temporal *procs.Proc
+	API      *procs.Proc
+	Worker   *procs.Proc
 
 	links *linktoken.Signer
 	tc    client.Client
@@ -65,7 +66,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("go build ./cmd/retryd: %w\n%s", err, out)
 	}
 
-	ports, err := freePorts(4)
+	ports, err := procs.FreePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +92,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 	for _, sa := range workflows.SearchAttributeNames {
 		targs = append(targs, "--search-attribute", sa+"=Keyword")
 	}
-	c.Temporal = &proc{name: "temporal", path: opts.TemporalCLI, args: targs, env: os.Environ(), logPath: filepath.Join(opts.Dir, "temporal.log")}
+	c.Temporal = &procs.Proc{Name: "temporal", Path: opts.TemporalCLI, Args: targs, Env: os.Environ(), LogPath: filepath.Join(opts.Dir, "temporal.log")}
 	if err := c.StartTemporal(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -119,17 +120,17 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	if out, err := runTool(ctx, bin, env, "migrate"); err != nil {
+	if out, err := procs.Run(ctx, bin, env, "migrate"); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("retryd migrate: %w\n%s", err, out)
 	}
-	c.API = &proc{name: "api", path: bin, args: []string{"serve"}, env: env, logPath: filepath.Join(opts.Dir, "api.log")}
-	c.Worker = &proc{name: "worker", path: bin, args: []string{"work"}, env: env, logPath: filepath.Join(opts.Dir, "worker.log")}
+	c.API = &procs.Proc{Name: "api", Path: bin, Args: []string{"serve"}, Env: env, LogPath: filepath.Join(opts.Dir, "api.log")}
+	c.Worker = &procs.Proc{Name: "worker", Path: bin, Args: []string{"work"}, Env: env, LogPath: filepath.Join(opts.Dir, "worker.log")}
 	if err := c.StartAPI(ctx); err != nil {
 		c.Close()
 		return nil, err
 	}
-	if err := c.Worker.start(); err != nil {
+	if err := c.Worker.Start(); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func (c *Cluster) Seed(ctx context.Context, f *seed.File) error {
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		return err
 	}
-	if out, err := runTool(ctx, c.API.path, c.API.env, "seed", "--file", path); err != nil {
+	if out, err := procs.Run(ctx, c.API.Path, c.API.Env, "seed", "--file", path); err != nil {
 		return fmt.Errorf("retryd seed: %w\n%s", err, out)
 	}
 	return nil
@@ -160,10 +161,10 @@ func (c *Cluster) Seed(ctx context.Context, f *seed.File) error {
 
 // StartTemporal starts the dev server (again, on the same file) and waits until it answers.
 func (c *Cluster) StartTemporal(ctx context.Context) error {
-	if err := c.Temporal.start(); err != nil {
+	if err := c.Temporal.Start(); err != nil {
 		return err
 	}
-	return waitFor(ctx, time.Minute, "temporal health", func(ctx context.Context) error {
+	return procs.WaitFor(ctx, time.Minute, "temporal health", func(ctx context.Context) error {
 		// A fresh client each try: dialing fails at once while the server boots.
 		tc, err := client.DialContext(ctx, client.Options{HostPort: c.TemporalURL,
 			Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
@@ -179,10 +180,10 @@ func (c *Cluster) StartTemporal(ctx context.Context) error {
 // StartAPI starts serve and waits for /healthz (not /readyz: during a fault the API must
 // come back even while a dependency is still away).
 func (c *Cluster) StartAPI(ctx context.Context) error {
-	if err := c.API.start(); err != nil {
+	if err := c.API.Start(); err != nil {
 		return err
 	}
-	return waitFor(ctx, time.Minute, "api /healthz", c.apiHealthy)
+	return procs.WaitFor(ctx, time.Minute, "api /healthz", c.apiHealthy)
 }
 
 func (c *Cluster) apiHealthy(ctx context.Context) error {
@@ -203,9 +204,9 @@ func (c *Cluster) Close() {
 	if c.tc != nil {
 		c.tc.Close()
 	}
-	for _, p := range []*proc{c.Worker, c.API, c.Temporal} {
+	for _, p := range []*procs.Proc{c.Worker, c.API, c.Temporal} {
 		if p != nil {
-			p.stop()
+			p.Stop()
 		}
 	}
 	if c.Postgres != nil {
@@ -214,7 +215,7 @@ func (c *Cluster) Close() {
 }
 
 func createDatabase(ctx context.Context, adminURL, name string) error {
-	return waitFor(ctx, time.Minute, "create database", func(ctx context.Context) error {
+	return procs.WaitFor(ctx, time.Minute, "create database", func(ctx context.Context) error {
 		db, err := store.Open(ctx, adminURL)
 		if err != nil {
 			return err
@@ -223,51 +224,6 @@ func createDatabase(ctx context.Context, adminURL, name string) error {
 		_, err = db.ExecContext(ctx, "CREATE DATABASE "+name)
 		return err
 	})
-}
-
-func runTool(ctx context.Context, bin string, env []string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = env
-	return cmd.CombinedOutput()
-}
-
-// waitFor polls f until it succeeds or d passes.
-func waitFor(ctx context.Context, d time.Duration, what string, f func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var last error
-	for {
-		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
-		last = f(cctx)
-		ccancel()
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: not ready after %s: %v", what, d, last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
 }
 
 func randomHex(n int) string {

@@ -1,6 +1,8 @@
 package faults
 
 import (
+	"github.com/headshotpro/retryd/internal/procs"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -118,10 +120,8 @@ func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
 	mailWG.Wait()
 	run.Outcomes = client.Outcomes()
 	run.Revived = map[string]int{}
-	for _, p := range []*proc{c.API, c.Worker} {
-		p.mu.Lock()
-		run.Revived[p.name] = p.restarts
-		p.mu.Unlock()
+	for _, p := range []*procs.Proc{c.API, c.Worker} {
+		run.Revived[p.Name] = p.Restarts()
 	}
 	return run
 }
@@ -266,24 +266,24 @@ func inject(ctx context.Context, c *Cluster, run *Run, f Fault) FaultRecord {
 	var err error
 	switch f.Kind {
 	case KillWorker:
-		c.Worker.hold(true)
-		c.Worker.kill9()
+		c.Worker.Hold(true)
+		c.Worker.Kill9()
 		sleep(ctx, f.Down)
-		err = c.Worker.start()
-		c.Worker.hold(false)
+		err = c.Worker.Start()
+		c.Worker.Hold(false)
 	case KillAPI:
 		// The mailbox lives in the API process: read it right before the crash.
 		run.Mail.snapshot(ctx)
 		run.Mail.noteKill(time.Now())
-		c.API.hold(true)
-		c.API.kill9()
+		c.API.Hold(true)
+		c.API.Kill9()
 		sleep(ctx, f.Down)
 		// Started, not awaited: while Postgres is paused the new API exits at start
 		// (it cannot reach the database) and the supervisor keeps reviving it.
-		err = c.API.start()
-		c.API.hold(false)
+		err = c.API.Start()
+		c.API.Hold(false)
 	case KillTemporal:
-		c.Temporal.kill9()
+		c.Temporal.Kill9()
 		sleep(ctx, f.Down)
 		err = c.StartTemporal(ctx)
 	case RestartPostgres:
@@ -310,32 +310,32 @@ func inject(ctx context.Context, c *Cluster, run *Run, f Fault) FaultRecord {
 // supervise revives the API and the worker when they exit on their own, every second.
 func supervise(ctx context.Context, c *Cluster) {
 	for ctx.Err() == nil {
-		c.API.revive()
-		c.Worker.revive()
+		c.API.Revive()
+		c.Worker.Revive()
 		sleep(ctx, time.Second)
 	}
 }
 
 func ensureUp(ctx context.Context, c *Cluster) {
-	if !c.Temporal.running() {
+	if !c.Temporal.Running() {
 		_ = c.StartTemporal(ctx)
 	}
-	if !c.API.running() {
-		_ = c.API.start()
+	if !c.API.Running() {
+		_ = c.API.Start()
 	}
-	_ = waitFor(ctx, 2*time.Minute, "api up", func(ctx context.Context) error {
-		c.API.revive()
+	_ = procs.WaitFor(ctx, 2*time.Minute, "api up", func(ctx context.Context) error {
+		c.API.Revive()
 		return c.apiHealthy(ctx)
 	})
-	if !c.Worker.running() {
-		_ = c.Worker.start()
+	if !c.Worker.Running() {
+		_ = c.Worker.Start()
 	}
 }
 
 // putMail sets (PUT) or clears (DELETE) the mail fault, trying for a while: the API may
 // be down at that moment because of another fault.
 func putMail(ctx context.Context, base, method string, f *mailbox.Fault) error {
-	return waitFor(ctx, 30*time.Second, "mail fault "+method, func(ctx context.Context) error {
+	return procs.WaitFor(ctx, 30*time.Second, "mail fault "+method, func(ctx context.Context) error {
 		var body []byte
 		if f != nil {
 			body, _ = json.Marshal(f)

@@ -1,0 +1,58 @@
+package procs
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"time"
+)
+
+// WaitFor polls f, each try bounded to 5 s, until it succeeds or d passes; the error
+// names what was awaited and f's last error.
+func WaitFor(ctx context.Context, d time.Duration, what string, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var last error
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		last = f(cctx)
+		ccancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: not ready after %s: %v", what, d, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// FreePorts returns n distinct loopback ports that were free a moment ago. All n are
+// held open together while choosing, so they differ from each other.
+func FreePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	var out []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+// Run runs a one-shot command (a migration, a seed) to completion and returns its output.
+func Run(ctx context.Context, bin string, env []string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	return cmd.CombinedOutput()
+}

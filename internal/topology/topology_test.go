@@ -1,0 +1,476 @@
+package topology_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/headshotpro/retryd/internal/faults"
+	"github.com/headshotpro/retryd/internal/linktoken"
+	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/topology"
+)
+
+// reminders are short so a reminder falls due inside a test, and during the rolling
+// restart: the first 6 s after the retry email, the second 20 s after it.
+const reminders = "6s,20s"
+
+// The organizations, one per test so no test sees another's retries.
+type orgs struct {
+	story, kill, rolling, replicas, runbook *faults.Org
+}
+
+var (
+	shared struct {
+		once sync.Once
+		tp   *topology.Topology
+		db   *bun.DB
+		orgs orgs
+		err  error
+	}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.db != nil {
+		shared.db.Close()
+	}
+	if shared.tp != nil {
+		shared.tp.Close()
+	}
+	os.Exit(code)
+}
+
+// running starts the one production-shaped system the package's tests share (the server
+// build, schema and boot cost a minute or more; every test has its own organization).
+func running(t *testing.T) (*topology.Topology, *bun.DB, orgs) {
+	t.Helper()
+	cli := testenv.TemporalCLI(t)
+	testenv.Database(t) // Postgres answers, or the test skips (fails under CI)
+	shared.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		defer cancel()
+		dir, err := os.MkdirTemp("", "retryd-topology-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		root, err := filepath.Abs("../..")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.tp, shared.err = topology.Start(ctx, topology.Options{Dir: dir, RepoRoot: root, TemporalCLI: cli,
+			Env: []string{"RETRY_REMINDERS=" + reminders}})
+		if shared.err != nil {
+			shared.err = fmt.Errorf("%w (logs in %s)", shared.err, dir)
+			return
+		}
+		shared.orgs = orgs{story: faults.NewOrg(3, 4), kill: faults.NewOrg(16, 0), rolling: faults.NewOrg(6, 0),
+			replicas: faults.NewOrg(4, 0), runbook: faults.NewOrg(1, 0)}
+		f := &seed.File{}
+		for _, o := range []*faults.Org{shared.orgs.story, shared.orgs.kill, shared.orgs.rolling, shared.orgs.replicas, shared.orgs.runbook} {
+			f.Organizations = append(f.Organizations, o.File.Organizations...)
+		}
+		if shared.err = shared.tp.Seed(ctx, f); shared.err != nil {
+			return
+		}
+		shared.db, shared.err = store.Open(ctx, shared.tp.DatabaseURL)
+	})
+	if shared.err != nil {
+		// Not a missing dependency: the server could not be built or started, which is
+		// what these tests exist to find.
+		t.Fatalf("production topology: %v", shared.err)
+	}
+	return shared.tp, shared.db, shared.orgs
+}
+
+func client(tp *topology.Topology, i int) *faults.Client {
+	return &faults.Client{BaseURL: tp.APIURLs[i%len(tp.APIURLs)], HTTP: &http.Client{Timeout: 30 * time.Second}, Deadline: 2 * time.Minute}
+}
+
+type retryAnswer struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Stage  string `json:"stage"`
+}
+
+func give(ctx context.Context, t *testing.T, c *faults.Client, o *faults.Org, m faults.SeedMember, key string) retryAnswer {
+	t.Helper()
+	out := c.Do(ctx, faults.OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
+		o.AdminKey, key, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+	if out.Status != http.StatusCreated {
+		t.Fatalf("give %s via %s: status %d (%s) %s", m.ID, c.BaseURL, out.Status, out.Err, out.Body)
+	}
+	var r retryAnswer
+	if err := json.Unmarshal(out.Body, &r); err != nil || r.ID == "" {
+		t.Fatalf("give %s: answer %s: %v", m.ID, out.Body, err)
+	}
+	return r
+}
+
+// emailCounts is what the database recorded for one retry or restart: sent emails by kind.
+func emailCounts(ctx context.Context, t *testing.T, db *bun.DB, subjectID string) map[string]int {
+	t.Helper()
+	var rows []struct {
+		Kind string `bun:"kind"`
+		N    int    `bun:"n"`
+	}
+	if err := db.NewRaw("SELECT kind, count(*) AS n FROM emails WHERE subject_id = ? AND status = 'sent' GROUP BY kind", subjectID).
+		Scan(ctx, &rows); err != nil {
+		t.Fatalf("email counts: %v", err)
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.Kind] = r.N
+	}
+	return out
+}
+
+// delivered reads the first API's mailbox (the one every worker sends to) and counts the
+// messages to each address.
+func delivered(ctx context.Context, t *testing.T, tp *topology.Topology) map[string]int {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tp.APIURLs[0]+"/dev/mailbox", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("mailbox: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Messages []mailbox.Message `json:"messages"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("mailbox: %v", err)
+	}
+	out := map[string]int{}
+	for _, m := range body.Messages {
+		for _, to := range m.To {
+			out[to]++
+		}
+	}
+	return out
+}
+
+// eventually polls check until it returns nil or d passes, then fails with its last error.
+func eventually(t *testing.T, d time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still not so after %s: %v", what, d, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func retryRow(ctx context.Context, t *testing.T, db *bun.DB, id string) (status string, remindersSent int, emailStatus string) {
+	t.Helper()
+	if err := db.NewRaw("SELECT status, reminders_sent, email_status FROM retries WHERE id = ?", id).
+		Scan(ctx, &status, &remindersSent, &emailStatus); err != nil {
+		t.Fatalf("retry %s: %v", id, err)
+	}
+	return
+}
+
+// TestStory is the product's path across the replicas: a retry given on one API, its
+// email and first reminder, the member starting through the other API, and a bulk
+// restart, with two workers sharing the task queue.
+func TestStory(t *testing.T) {
+	tp, db, o := running(t)
+	ctx := t.Context()
+	org := o.story
+	m := org.Individuals[0]
+
+	r := give(ctx, t, client(tp, 0), org, m, "story-give")
+	if r.Status != "pending" {
+		t.Fatalf("give answered status %q, want pending", r.Status)
+	}
+	eventually(t, time.Minute, "retry email and first reminder sent", func() error {
+		if got := emailCounts(ctx, t, db, r.ID); got["initial"] != 1 || got["reminder"] < 1 {
+			return fmt.Errorf("emails %v", got)
+		}
+		if n := delivered(ctx, t, tp)[m.Email]; n < 2 {
+			return fmt.Errorf("%d messages to %s", n, m.Email)
+		}
+		return nil
+	})
+
+	// The member opens the emailed link; the landing page calls the second API.
+	links, err := linktoken.NewSigner([]byte(tp.LinkSecret), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ := links.Issue(m.ID, m.ShootID, time.Now())
+	start := client(tp, 1).Do(ctx, faults.OpStart, []string{m.ID}, http.MethodPost, "/api/v1/member/shoots/"+m.ShootID+"/start", token, "", nil)
+	if start.Status/100 != 2 {
+		t.Fatalf("member start: %d %s", start.Status, start.Body)
+	}
+	eventually(t, time.Minute, "retry workflow completed", func() error {
+		d, err := tp.Client().DescribeWorkflow(ctx, "retry-"+m.ShootID, "")
+		if err != nil {
+			return err
+		}
+		if s := d.Status; s != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+			return fmt.Errorf("workflow %s", s)
+		}
+		return nil
+	})
+	status, sent, _ := retryRow(ctx, t, db, r.ID)
+	if status != "started" {
+		t.Fatalf("retry status %q after the start, want started", status)
+	}
+	if got := emailCounts(ctx, t, db, r.ID)["reminder"]; got != sent {
+		t.Fatalf("reminders_sent %d but %d reminder emails recorded", sent, got)
+	}
+
+	// A bulk restart of the managed members, sent to the second API.
+	var ids []string
+	for _, mm := range org.Managed {
+		ids = append(ids, mm.ID)
+	}
+	bulk := client(tp, 1).Do(ctx, faults.OpBulkRestart, ids, http.MethodPost, "/api/v1/admin/restarts", org.AutomationKey, "story-bulk",
+		map[string]any{"member_ids": ids})
+	if bulk.Status/100 != 2 {
+		t.Fatalf("bulk restart: %d %s", bulk.Status, bulk.Body)
+	}
+	eventually(t, time.Minute, "every managed member's restart pending and emailed where it has an address", func() error {
+		for _, mm := range org.Managed {
+			var status, email string
+			if err := db.NewRaw("SELECT status, email_status FROM restarts WHERE member_id = ?", mm.ID).Scan(ctx, &status, &email); err != nil {
+				return fmt.Errorf("restart of %s: %v", mm.ID, err)
+			}
+			want := "not_applicable"
+			if mm.Email != "" {
+				want = "sent"
+			}
+			if status != "pending" || email != want {
+				return fmt.Errorf("restart of %s: status %s, email %s (want pending, %s)", mm.ID, status, email, want)
+			}
+		}
+		return nil
+	})
+}
+
+// TestWorkerKilledMidRun kills one worker with SIGKILL while gives arrive on both APIs:
+// the other worker carries every workflow on, and each give gets its one retry and email.
+func TestWorkerKilledMidRun(t *testing.T) {
+	tp, db, o := running(t)
+	ctx := t.Context()
+	org := o.kill
+
+	var wg sync.WaitGroup
+	answers := make([]retryAnswer, len(org.Individuals))
+	for i, m := range org.Individuals {
+		wg.Go(func() {
+			out := client(tp, i).Do(ctx, faults.OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
+				org.AdminKey, "kill-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+			if out.Status == http.StatusCreated {
+				_ = json.Unmarshal(out.Body, &answers[i])
+			} else {
+				t.Errorf("give %d: %d (%s) %s", i, out.Status, out.Err, out.Body)
+			}
+		})
+		if i == 4 {
+			tp.Workers[0].Kill9()
+		}
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		if err := tp.StartWorker(context.WithoutCancel(ctx), 0); err != nil {
+			t.Errorf("restart worker1: %v", err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	eventually(t, time.Minute, "every retry pending with its email sent", func() error {
+		for i, a := range answers {
+			status, _, email := retryRow(ctx, t, db, a.ID)
+			if status != "pending" || email != "sent" {
+				return fmt.Errorf("give %d: status %s, email %s", i, status, email)
+			}
+		}
+		return nil
+	})
+	var retries int
+	if err := db.NewRaw("SELECT count(*) FROM retries r JOIN members m ON m.id = r.member_id WHERE m.org_id = ?",
+		org.File.Organizations[0].ID).Scan(ctx, &retries); err != nil {
+		t.Fatal(err)
+	}
+	if retries != len(org.Individuals) {
+		t.Fatalf("%d retries for %d gives", retries, len(org.Individuals))
+	}
+	got := delivered(ctx, t, tp)
+	for _, m := range org.Individuals {
+		// At least once: a worker killed between the provider's answer and the write of the
+		// message id sends that one email again, the window the design accepts.
+		if got[m.Email] < 1 {
+			t.Errorf("no email reached %s", m.Email)
+		}
+	}
+}
+
+// TestRollingRestart restarts both workers one after the other while retries wait for
+// their reminders: nothing is lost and every reminder goes out exactly once.
+func TestRollingRestart(t *testing.T) {
+	tp, db, o := running(t)
+	ctx := t.Context()
+	org := o.rolling
+
+	var ids []string
+	for i, m := range org.Individuals {
+		ids = append(ids, give(ctx, t, client(tp, i), org, m, "rolling-"+m.ID).ID)
+	}
+	for i := range tp.Workers {
+		tp.Workers[i].Stop() // SIGTERM: the graceful stop a deploy does
+		if err := tp.StartWorker(ctx, i); err != nil {
+			t.Fatalf("start %s again: %v", tp.Workers[i].Name, err)
+		}
+	}
+	eventually(t, 2*time.Minute, "both reminders sent for every retry", func() error {
+		for _, id := range ids {
+			if _, sent, _ := retryRow(ctx, t, db, id); sent != 2 {
+				return fmt.Errorf("retry %s: %d reminders sent", id, sent)
+			}
+		}
+		return nil
+	})
+	got := delivered(ctx, t, tp)
+	for i, id := range ids {
+		if c := emailCounts(ctx, t, db, id); c["initial"] != 1 || c["reminder"] != 2 || c["resend"] != 0 {
+			t.Errorf("retry %s: sent emails %v, want one initial and two reminders", id, c)
+		}
+		if n := got[org.Individuals[i].Email]; n != 3 {
+			t.Errorf("%s received %d messages, want 3 (the retry email and two reminders)", org.Individuals[i].Email, n)
+		}
+	}
+}
+
+// TestAcrossReplicas covers what one process could get right alone: the same
+// Idempotency-Key arriving on both APIs at once gives one retry, and the pending gauge,
+// a count of the shared database, reads the same on every replica.
+func TestAcrossReplicas(t *testing.T) {
+	tp, db, o := running(t)
+	ctx := t.Context()
+	org := o.replicas
+	for _, m := range org.Individuals {
+		var wg sync.WaitGroup
+		var got [2]faults.Outcome
+		for i := range 2 {
+			wg.Go(func() {
+				got[i] = client(tp, i).Do(ctx, faults.OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
+					org.AdminKey, "replicas-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+			})
+		}
+		wg.Wait()
+		var a, b retryAnswer
+		_ = json.Unmarshal(got[0].Body, &a)
+		_ = json.Unmarshal(got[1].Body, &b)
+		if got[0].Status != http.StatusCreated || got[1].Status != http.StatusCreated || a.ID == "" || a.ID != b.ID {
+			t.Errorf("one key on both APIs: %d %s / %d %s, want 201 twice with one retry", got[0].Status, got[0].Body, got[1].Status, got[1].Body)
+		}
+		var n int
+		if err := db.NewRaw("SELECT count(*) FROM retries WHERE shoot_id = ?", m.ShootID).Scan(ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("shoot %s: %d retries", m.ShootID, n)
+		}
+	}
+
+	var want int
+	if err := db.NewRaw("SELECT count(*) FROM retries WHERE status = 'pending'").Scan(ctx, &want); err != nil {
+		t.Fatal(err)
+	}
+	pending := regexp.MustCompile(`(?m)^retryd_pending_retries (\d+)`)
+	for _, u := range tp.APIURLs {
+		body := get(ctx, t, u+"/metrics")
+		mm := pending.FindStringSubmatch(body)
+		if mm == nil {
+			t.Fatalf("%s/metrics has no retryd_pending_retries", u)
+		}
+		// Every replica reports the whole database's count, so a dashboard aggregates
+		// this gauge with max (docs/operations.md), never sum.
+		if n, _ := strconv.Atoi(mm[1]); n < want-1 || n > want+1 {
+			t.Errorf("%s reports %d pending retries; the database has %d", u, n, want)
+		}
+	}
+}
+
+// TestRunbookQueries runs the operator's Temporal CLI commands of docs/operations.md
+// against this server: the search attributes registered by the compose setup script and
+// the SQL visibility store answer them.
+func TestRunbookQueries(t *testing.T) {
+	tp, _, o := running(t)
+	ctx := t.Context()
+	org := o.runbook
+	m := org.Individuals[0]
+	give(ctx, t, client(tp, 1), org, m, "runbook")
+	orgID := org.File.Organizations[0].ID
+	cli := testenv.TemporalCLI(t)
+	temporal := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, cli, append(args, "--address", tp.TemporalAddr)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("temporal %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	wid := "retry-" + m.ShootID
+	for _, q := range []string{
+		fmt.Sprintf("OrgId='%s' AND RetryStage='pending'", orgID),
+		fmt.Sprintf("MemberId='%s'", m.ID),
+		fmt.Sprintf("ShootId='%s'", m.ShootID),
+		"WorkflowType='RetryWorkflow' AND RetryStage='pending' AND StartTime > '2020-01-01T00:00:00Z'",
+	} {
+		eventually(t, 30*time.Second, "workflow list --query "+q, func() error {
+			if out := temporal("workflow", "list", "--query", q); !strings.Contains(out, wid) {
+				return fmt.Errorf("%s not listed:\n%s", wid, out)
+			}
+			return nil
+		})
+	}
+	if out := temporal("workflow", "query", "--workflow-id", wid, "--name", "status"); !strings.Contains(out, "pending") {
+		t.Errorf("status query: %s", out)
+	}
+	if out := temporal("workflow", "describe", "--workflow-id", wid); !strings.Contains(out, "Running") {
+		t.Errorf("describe: %s", out)
+	}
+}
+
+func get(ctx context.Context, t *testing.T, url string) string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
