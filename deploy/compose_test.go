@@ -355,6 +355,65 @@ func TestComposeTemporal(t *testing.T) {
 	}
 }
 
+// TestComposeTemporalSettingsShared: the Temporal server's settings come from
+// deploy/temporal.env, the file scripts/temporal-server.sh renders the same server's
+// config from in the production-topology tests. Every variable of that file reaches the
+// compose service unchanged, except DEFAULT_NAMESPACE, which follows TEMPORAL_NAMESPACE.
+func TestComposeTemporalSettingsShared(t *testing.T) {
+	p := mustLoad(t)
+	root := repoRoot(t)
+	raw, err := os.ReadFile(filepath.Join(root, "deploy", "temporal.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("deploy/temporal.env: %q is not NAME=value", line)
+		}
+		settings[k] = v
+	}
+	for _, k := range []string{"DB", "NUM_HISTORY_SHARDS", "DEFAULT_NAMESPACE_RETENTION", "DBNAME", "VISIBILITY_DBNAME"} {
+		if settings[k] == "" {
+			t.Errorf("deploy/temporal.env does not set %s", k)
+		}
+	}
+	s := service(t, p, "temporal")
+	for k, want := range settings {
+		if k == "DEFAULT_NAMESPACE" {
+			continue
+		}
+		if got, _ := env(s, k); got != want {
+			t.Errorf("temporal: %s = %q, deploy/temporal.env says %q", k, got, want)
+		}
+	}
+	if got, _ := env(s, "DEFAULT_NAMESPACE"); got != "default" {
+		t.Errorf("temporal: DEFAULT_NAMESPACE = %q, want TEMPORAL_NAMESPACE's default %q", got, "default")
+	}
+	if got, _ := env(service(t, p, "temporal-setup"), "DEFAULT_NAMESPACE_RETENTION"); got != settings["DEFAULT_NAMESPACE_RETENTION"] {
+		t.Errorf("temporal-setup: DEFAULT_NAMESPACE_RETENTION = %q, want the server's %q", got, settings["DEFAULT_NAMESPACE_RETENTION"])
+	}
+	// The script must read this same file; a copy of the settings elsewhere would drift.
+	script, err := os.ReadFile(filepath.Join(root, "scripts", "temporal-server.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(script), `"$repo/deploy/temporal.env"`) || !strings.Contains(string(script), "deploy/temporal-dynamic-config.yaml") {
+		t.Errorf("scripts/temporal-server.sh does not read deploy/temporal.env and deploy/temporal-dynamic-config.yaml")
+	}
+	// And build the server version the compose image runs.
+	image := s.Image
+	tag := image[strings.LastIndex(image, ":")+1:]
+	if !strings.Contains(string(script), "version=v"+tag+"\n") {
+		t.Errorf("compose runs %s but scripts/temporal-server.sh builds another server version", image)
+	}
+}
+
 // Secure defaults: nothing is published beyond this host unless RETRYD_BIND says so, and
 // the local mailbox (every member's live link) is off unless DEV_MAILBOX asks for it.
 func TestComposeSecureDefaults(t *testing.T) {

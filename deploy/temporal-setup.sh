@@ -15,14 +15,15 @@
 #   TEMPORAL_ADDRESS     frontend host:port (default 127.0.0.1:7233)
 #   TEMPORAL_NAMESPACE   namespace (default "default")
 #   TEMPORAL_CLI         the CLI binary (default "temporal" on PATH)
-#   NAMESPACE_RETENTION  retention when this script creates the namespace (default 168h)
+#   NAMESPACE_RETENTION  retention when this script creates the namespace (default
+#                        $DEFAULT_NAMESPACE_RETENTION of deploy/temporal.env, else 168h)
 #   SETUP_ATTEMPTS       how many times each wait polls, 2 s apart (default 90)
 set -euo pipefail
 
 address=${TEMPORAL_ADDRESS:-127.0.0.1:7233}
 namespace=${TEMPORAL_NAMESPACE:-default}
 cli=${TEMPORAL_CLI:-temporal}
-retention=${NAMESPACE_RETENTION:-168h}
+retention=${NAMESPACE_RETENTION:-${DEFAULT_NAMESPACE_RETENTION:-168h}}
 attempts=${SETUP_ATTEMPTS:-90}
 
 log() { printf 'temporal-setup: %s\n' "$*" >&2; }

@@ -52,9 +52,11 @@ build() {
 		echo "$dir"
 		return
 	fi
-	local tmp start=$SECONDS
-	tmp=$(mktemp -d "$dir/.build-XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
+	local start=$SECONDS
+	# Global, not local: the EXIT trap runs after this function has returned.
+	build_tmp=$(mktemp -d "$dir/.build-XXXXXX")
+	local tmp=$build_tmp
+	trap 'rm -rf "$build_tmp"' EXIT
 	log "building $module@$version into $dir (about 6 minutes the first time)"
 	# From the temp dir so no go.work around the caller's directory interferes.
 	(cd "$tmp" && GOBIN=$tmp go install "$module/cmd/server@$version" "$module/cmd/tools/sql@$version") >&2

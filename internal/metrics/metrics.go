@@ -107,9 +107,9 @@ func New() *Metrics {
 
 	m.pending = &pendingCollector{
 		retries: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "pending_retries"),
-			"Retries issued and not yet started, expired or cancelled.", nil, nil),
+			"Retries issued and not yet started, expired or cancelled, counted in the database: every API replica reports the same figure, so aggregate with max, not sum.", nil, nil),
 		restarts: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "pending_restarts"),
-			"Restarts issued and not yet started, expired or cancelled.", nil, nil),
+			"Restarts issued and not yet started, expired or cancelled, counted in the database: every API replica reports the same figure, so aggregate with max, not sum.", nil, nil),
 		// Not registered on its own: the registry collects collectors concurrently, so
 		// the collector that counts a failure also reports the count, after counting it.
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "pending_gauge_errors_total",

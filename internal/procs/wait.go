@@ -3,8 +3,10 @@ package procs
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os/exec"
+	"strconv"
 	"time"
 )
 
@@ -46,6 +48,32 @@ func FreePorts(n int) ([]int, error) {
 		}
 		ls = append(ls, l)
 		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+// FreePortsBelow is FreePorts with every port under limit, for servers that store their
+// ports in narrow columns (the Temporal server keeps membership ports in a smallint).
+// It tries random ports from 20000 up.
+func FreePortsBelow(n, limit int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	var out []int
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 1000 {
+			return nil, fmt.Errorf("no %d free ports below %d", n, limit)
+		}
+		port := 20000 + rand.IntN(limit-20000)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		ls = append(ls, l)
+		out = append(out, port)
 	}
 	return out, nil
 }

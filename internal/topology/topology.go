@@ -207,7 +207,8 @@ func (tp *Topology) temporalEnv(admin *neturl.URL, temporalDB, visibilityDB stri
 	names := []string{"FRONTEND_GRPC_PORT", "FRONTEND_HTTP_PORT", "FRONTEND_MEMBERSHIP_PORT",
 		"HISTORY_GRPC_PORT", "HISTORY_MEMBERSHIP_PORT", "MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT",
 		"WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT"}
-	ports, err := procs.FreePorts(len(names))
+	// Below 32768: the server records membership ports in a smallint column.
+	ports, err := procs.FreePortsBelow(len(names), 32768)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +32,11 @@ import (
 // reminders are short so a reminder falls due inside a test, and during the rolling
 // restart: the first 6 s after the retry email, the second 20 s after it.
 const reminders = "6s,20s"
+
+// maxConns is each retryd process's Postgres pool. Tests of other packages share the
+// machine's Postgres (max_connections 100) while these run: four processes at 8, and the
+// Temporal server's pools (deploy/temporal.env), leave room for them.
+const maxConns = 8
 
 // The organizations, one per test so no test sees another's retries.
 type orgs struct {
@@ -63,8 +69,8 @@ func TestMain(m *testing.M) {
 func running(t *testing.T) (*topology.Topology, *bun.DB, orgs) {
 	t.Helper()
 	cli := testenv.TemporalCLI(t)
-	testenv.Database(t) // Postgres answers, or the test skips (fails under CI)
 	shared.once.Do(func() {
+		testenv.Database(t) // Postgres answers, or the test skips (fails under CI)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
 		dir, err := os.MkdirTemp("", "retryd-topology-")
@@ -78,13 +84,13 @@ func running(t *testing.T) (*topology.Topology, *bun.DB, orgs) {
 			return
 		}
 		shared.tp, shared.err = topology.Start(ctx, topology.Options{Dir: dir, RepoRoot: root, TemporalCLI: cli,
-			Env: []string{"RETRY_REMINDERS=" + reminders}})
+			Env: []string{"RETRY_REMINDERS=" + reminders, "DATABASE_MAX_CONNS=" + strconv.Itoa(maxConns)}})
 		if shared.err != nil {
 			shared.err = fmt.Errorf("%w (logs in %s)", shared.err, dir)
 			return
 		}
-		shared.orgs = orgs{story: faults.NewOrg(3, 4), kill: faults.NewOrg(16, 0), rolling: faults.NewOrg(6, 0),
-			replicas: faults.NewOrg(4, 0), runbook: faults.NewOrg(1, 0)}
+		shared.orgs = orgs{story: newOrg("story", 3, 4), kill: newOrg("kill", 16, 0), rolling: newOrg("rolling", 6, 0),
+			replicas: newOrg("replicas", 4, 0), runbook: newOrg("runbook", 1, 0)}
 		f := &seed.File{}
 		for _, o := range []*faults.Org{shared.orgs.story, shared.orgs.kill, shared.orgs.rolling, shared.orgs.replicas, shared.orgs.runbook} {
 			f.Organizations = append(f.Organizations, o.File.Organizations...)
@@ -100,6 +106,31 @@ func running(t *testing.T) (*topology.Topology, *bun.DB, orgs) {
 		t.Fatalf("production topology: %v", shared.err)
 	}
 	return shared.tp, shared.db, shared.orgs
+}
+
+// newOrg is faults.NewOrg with addresses of the organization's own domain, so each test
+// counts only its own members' mail in the shared mailbox.
+func newOrg(domain string, individuals, managed int) *faults.Org {
+	o := faults.NewOrg(individuals, managed)
+	rename := func(addr string) string { return strings.Replace(addr, "@faults.test", "@"+domain+".test", 1) }
+	for i := range o.Individuals {
+		o.Individuals[i].Email = rename(o.Individuals[i].Email)
+	}
+	for i := range o.Managed {
+		o.Managed[i].Email = rename(o.Managed[i].Email)
+	}
+	for _, org := range o.File.Organizations {
+		for i, m := range org.Members {
+			if m.Email != nil {
+				e := rename(*m.Email)
+				org.Members[i].Email = &e
+			}
+		}
+		for i := range org.Admins {
+			org.Admins[i].Email = rename(org.Admins[i].Email)
+		}
+	}
+	return o
 }
 
 func client(tp *topology.Topology, i int) *faults.Client {
@@ -419,6 +450,80 @@ func TestAcrossReplicas(t *testing.T) {
 	}
 }
 
+// TestSignInAcrossReplicas: an admin signed in on one API is signed in on the other (the
+// session and its CSRF token are rows in Postgres, not process memory), and a form sent
+// to the second API with the first one's token is accepted.
+func TestSignInAcrossReplicas(t *testing.T) {
+	tp, _, o := running(t)
+	ctx := t.Context()
+	noRedirect := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	// The sign-in form's token is a cookie set with the form (double submit).
+	login := tp.APIURLs[0] + "/app/login"
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, login, nil)
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var loginCSRF string
+	for _, c := range resp.Cookies() {
+		if c.Name == "retryd_login" {
+			loginCSRF = c.Value
+		}
+	}
+	if loginCSRF == "" {
+		t.Fatalf("GET /app/login set no retryd_login cookie")
+	}
+	form := url.Values{"csrf": {loginCSRF}, "api_key": {o.replicas.AdminKey}, "next": {"/app/admin/headshots"}}
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, login, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "retryd_login", Value: loginCSRF})
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "retryd_session" {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("sign in on %s: %d, session cookie %v", tp.APIURLs[0], resp.StatusCode, session)
+	}
+
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, tp.APIURLs[1]+"/app/admin/headshots", nil)
+	req.AddCookie(session)
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the other API answered the signed-in page with %d (a redirect to sign in means the session lives in one process)", resp.StatusCode)
+	}
+	token := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if token == nil {
+		t.Fatalf("the signed-in page has no CSRF field")
+	}
+	// Sign out on the second API with the session's CSRF token: the form is accepted.
+	out := url.Values{"csrf": {string(token[1])}}
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, tp.APIURLs[1]+"/app/logout", strings.NewReader(out.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(session)
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "signed_out") {
+		t.Fatalf("sign out on the other API: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
 // TestRunbookQueries runs the operator's Temporal CLI commands of docs/operations.md
 // against this server: the search attributes registered by the compose setup script and
 // the SQL visibility store answer them.
@@ -455,7 +560,7 @@ func TestRunbookQueries(t *testing.T) {
 	if out := temporal("workflow", "query", "--workflow-id", wid, "--name", "status"); !strings.Contains(out, "pending") {
 		t.Errorf("status query: %s", out)
 	}
-	if out := temporal("workflow", "describe", "--workflow-id", wid); !strings.Contains(out, "Running") {
+	if out := temporal("workflow", "describe", "--workflow-id", wid); !strings.Contains(out, "RetryWorkflow") || !strings.Contains(out, `RetryStage:`) {
 		t.Errorf("describe: %s", out)
 	}
 }
