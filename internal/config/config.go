@@ -58,10 +58,10 @@ type Config struct {
 	// ServeMetricsAddr is serve's private port (/metrics, /healthz, /debug/pprof), off
 	// unless set: the API port already serves /metrics, and profiles must never be public.
 	ServeMetricsAddr string
-	LogLevel          string
-	ShutdownTimeout   time.Duration
-	TrustedProxies    []string
-	DevDataDir        string
+	LogLevel         string
+	ShutdownTimeout  time.Duration
+	TrustedProxies   []string
+	DevDataDir       string
 	// DatabaseMaxConns bounds each process's Postgres pool (see docs/operations.md for
 	// how it adds up against max_connections).
 	DatabaseMaxConns int
