@@ -55,7 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	intFlag("concurrency", cfg.Concurrency, "admins giving retries at once")
 	intFlag("starts", cfg.Starts, "member starts (at most --gives)")
 	intFlag("restarts", cfg.Restarts, "single restarts")
-	intFlag("bulk-calls", cfg.BulkCalls, fmt.Sprintf("bulk restarts of %d members", bench.BulkSize))
+	intFlag("bulk-calls", cfg.BulkCalls, "bulk restart calls, one at a time")
+	intFlag("bulk-size", cfg.BulkSize, fmt.Sprintf("members per bulk restart call (at most %d)", bench.MaxBulkSize))
 	intFlag("dashboard-members", cfg.DashboardMembers, "members of the organization whose pages are read")
 	intFlag("detail-members", cfg.DetailMembers, "distinct members whose detail page is read in turn")
 	intFlag("page-calls", cfg.PageCalls, "calls per page measurement, through HTTP and through pgx each")
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for name, dst := range map[string]*int{
 		"gives": &cfg.Gives, "concurrent-gives": &cfg.ConcurrentGives, "concurrency": &cfg.Concurrency, "starts": &cfg.Starts,
-		"restarts": &cfg.Restarts, "bulk-calls": &cfg.BulkCalls, "dashboard-members": &cfg.DashboardMembers,
+		"restarts": &cfg.Restarts, "bulk-calls": &cfg.BulkCalls, "bulk-size": &cfg.BulkSize, "dashboard-members": &cfg.DashboardMembers,
 		"detail-members": &cfg.DetailMembers, "page-calls": &cfg.PageCalls, "page-clients": &cfg.PageClients,
 	} {
 		if set[name] {

@@ -8,8 +8,9 @@ import (
 	"github.com/headshotpro/retryd/internal/mailbox"
 )
 
-// BulkSize is the members of one bulk restart call (the API's most).
-const BulkSize = 100
+// MaxBulkSize is the most members one bulk restart call takes (the API's limit), and
+// the size a full run measures.
+const MaxBulkSize = 100
 
 // bulkParallelism is how many restarts of one bulk call the API runs at once (the
 // server package's bulkParallelism); the bulk floor runs its batch the same way.
@@ -30,6 +31,7 @@ type Config struct {
 	Starts           int // member starts (at most Gives: they start the given retries)
 	Restarts         int // single restarts, one at a time
 	BulkCalls        int // bulk restarts of BulkSize members, one call at a time
+	BulkSize         int // members per bulk call, and per bulk floor batch
 	DashboardMembers int // members of the organization whose pages are read
 	DetailMembers    int // distinct members whose detail is read, in turn
 	PageCalls        int // calls per page measurement, through HTTP and through pgx each
@@ -41,13 +43,13 @@ type Config struct {
 
 // DefaultConfig is the full run whose figures docs/benchmarks.md keeps.
 func DefaultConfig() Config {
-	return Config{Gives: 300, ConcurrentGives: 320, Concurrency: 16, Starts: 100, Restarts: 100, BulkCalls: 5,
+	return Config{Gives: 300, ConcurrentGives: 320, Concurrency: 16, Starts: 100, Restarts: 100, BulkCalls: 5, BulkSize: MaxBulkSize,
 		DashboardMembers: 10000, DetailMembers: 100, PageCalls: 3200, PageClients: 32, EmailTimeout: 5 * time.Minute, IdleWindow: 10 * time.Second}
 }
 
 // QuickConfig runs every path a few times: enough to show the command works end to end.
 func QuickConfig() Config {
-	return Config{Gives: 3, ConcurrentGives: 16, Concurrency: 16, Starts: 2, Restarts: 2, BulkCalls: 1,
+	return Config{Gives: 3, ConcurrentGives: 16, Concurrency: 16, Starts: 2, Restarts: 2, BulkCalls: 1, BulkSize: 10,
 		DashboardMembers: 200, DetailMembers: 5, PageCalls: 64, PageClients: 32, EmailTimeout: 2 * time.Minute, IdleWindow: time.Second, Quick: true}
 }
 
@@ -63,6 +65,9 @@ func (c Config) Validate() error {
 		if f.v < 1 {
 			errs = append(errs, fmt.Errorf("%s must be at least 1", f.name))
 		}
+	}
+	if c.BulkSize < 1 || c.BulkSize > MaxBulkSize {
+		errs = append(errs, fmt.Errorf("bulk-size must be from 1 to %d", MaxBulkSize))
 	}
 	if c.Starts > c.Gives {
 		errs = append(errs, errors.New("starts must be at most gives: a start starts a given retry"))

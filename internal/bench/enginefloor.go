@@ -73,9 +73,9 @@ func (r *runner) engineFloor(ctx context.Context) error {
 		return err
 	}
 
-	return r.measure(ctx, Row{Key: KeyEngineBulk, Group: GroupEngine, Name: fmt.Sprintf("%d shaped Update-with-Starts, %d at once", BulkSize, bulkParallelism),
-		Note: "per batch"}, 1, cfg.BulkCalls, BulkSize, func(ctx context.Context, _ int) error {
-		return e.shapedBatch(ctx, BulkSize, bulkParallelism)
+	return r.measure(ctx, Row{Key: KeyEngineBulk, Group: GroupEngine, Name: fmt.Sprintf("%d shaped Update-with-Starts, %d at once", cfg.BulkSize, bulkParallelism),
+		Note: "per batch"}, 1, cfg.BulkCalls, cfg.BulkSize, func(ctx context.Context, _ int) error {
+		return e.shapedBatch(ctx, cfg.BulkSize, bulkParallelism)
 	})
 }
 

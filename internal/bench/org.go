@@ -64,7 +64,7 @@ func newOrgs(cfg Config, now time.Time) *orgs {
 	}
 	for range cfg.BulkCalls {
 		var call []member
-		for range BulkSize {
+		for range cfg.BulkSize {
 			call = append(call, add("managed"))
 		}
 		o.bulk = append(o.bulk, call)

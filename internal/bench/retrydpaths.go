@@ -63,9 +63,9 @@ func (r *runner) retrydPaths(ctx context.Context) error {
 		return err
 	}
 
-	return r.measure(ctx, Row{Key: KeyBulk, Group: GroupRetryd, Name: fmt.Sprintf("bulk restart of %d members over HTTP", BulkSize), Floor: KeyEngineBulk,
-		Note: "per call"}, 1, cfg.BulkCalls, BulkSize, func(ctx context.Context, i int) error {
-		ids := make([]string, 0, BulkSize)
+	return r.measure(ctx, Row{Key: KeyBulk, Group: GroupRetryd, Name: fmt.Sprintf("bulk restart of %d members over HTTP", cfg.BulkSize), Floor: KeyEngineBulk,
+		Note: "per call"}, 1, cfg.BulkCalls, cfg.BulkSize, func(ctx context.Context, i int) error {
+		ids := make([]string, 0, cfg.BulkSize)
 		for _, m := range o.bulk[i] {
 			ids = append(ids, m.ID)
 		}
