@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -77,23 +76,4 @@ func (r *runner) engineFloor(ctx context.Context) error {
 		Note: "per batch"}, 1, cfg.BulkCalls, cfg.BulkSize, func(ctx context.Context, _ int) error {
 		return e.shapedBatch(ctx, cfg.BulkSize, bulkParallelism)
 	})
-}
-
-// answers records when each call got its answer, for the email drain.
-type answers struct {
-	mu sync.Mutex
-	at map[string]time.Time
-}
-
-func (a *answers) set(key string, t time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.at[key] = t
-}
-
-func (a *answers) get(key string) (time.Time, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t, ok := a.at[key]
-	return t, ok
 }

@@ -184,7 +184,7 @@ func (l *Local) Close() error {
 func (l *Local) createDatabase(ctx context.Context) (string, error) {
 	admin, err := store.Open(ctx, l.AdminDatabaseURL)
 	if err != nil {
-		return "", fmt.Errorf("Postgres at %s: %w", redact(l.AdminDatabaseURL), err)
+		return "", fmt.Errorf("connect to Postgres at %s: %w", redact(l.AdminDatabaseURL), err)
 	}
 	defer admin.Close()
 	name := "retryd_bench_" + randomHex(6)

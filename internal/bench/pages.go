@@ -50,9 +50,12 @@ func (r *runner) pages(ctx context.Context) error {
 		if _, _, err := load(ctx, cfg.PageClients, warm, viaHTTP); err != nil {
 			return fmt.Errorf("%s warm-up (HTTP): %w", p.name, err)
 		}
-		nStmts := len(p.stmts[0])
+		note := fmt.Sprintf("%d statements", len(p.stmts[0]))
+		if len(p.stmts[0]) == 1 {
+			note = "1 statement"
+		}
 		if err := r.measure(ctx, Row{Key: p.dbKey, Group: GroupDatabase, Name: p.name + ", its SQL through pgx",
-			Note: fmt.Sprintf("%d statements", nStmts)}, cfg.PageClients, cfg.PageCalls, 1, viaPgx); err != nil {
+			Note: note}, cfg.PageClients, cfg.PageCalls, 1, viaPgx); err != nil {
 			return err
 		}
 		if err := r.measure(ctx, Row{Key: p.httpKey, Group: GroupPages, Name: p.name + " over HTTP", Floor: p.dbKey},

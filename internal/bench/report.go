@@ -54,6 +54,7 @@ func (r *Report) row(key string) *Row {
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	m := r.Machine
+	b.WriteString(intro)
 	fmt.Fprintf(&b, "Command: `%s`\n\n", r.Command)
 	fmt.Fprintf(&b, "- Date: %s (took %s)\n", r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Took.Round(time.Second))
 	fmt.Fprintf(&b, "- Commit: `%s`\n", m.Commit)
@@ -101,12 +102,35 @@ func (r *Report) Markdown() string {
 	return b.String()
 }
 
+// intro says what the table is; it is written with it, so a rerun keeps it true.
+const intro = `Every figure below comes from one run of one command against the same servers: a
+Temporal dev server started as ` + "`retryd dev`" + ` starts it, a fresh database on the local
+Postgres, and the retryd binary as separate ` + "`serve`" + ` and ` + "`work`" + ` processes with mail
+going to serve's local endpoint. Each retryd path is set against its floor:
+
+- **engine floor**: workflows of a give-retry's shape (the issue update, three local
+  activities, the stage search attribute, the email activity once the update answers,
+  the wait on the start signal with a timer) whose activities do nothing and touch no
+  database, run by a worker inside the benchmark with retryd's worker options and driven
+  by Update-with-Start exactly as the API drives retryd's; a bare Update-with-Start whose
+  update answers at once; a signal to a waiting workflow (the floor of a member start);
+  and a batch of shaped starts run as a bulk restart runs its members.
+- **database floor**: the SQL the dashboard and the member detail send for one request
+  (captured from the same store calls the handlers make), sent straight through pgx
+  connections, as many as the HTTP load's, against the same database.
+
+While a run goes, ` + "`serve`" + ` and ` + "`work`" + ` serve ` + "`/debug/pprof/`" + ` on private loopback ports
+(the addresses are printed at the start), so a phase can be profiled with
+` + "`go tool pprof`" + ` (docs/operations.md, "Profile a process").
+
+`
+
 // legend says how to read the table.
 const legend = `
 How to read it:
 
-- **ops/s**: operations per second over the whole measurement; a bulk call or a floor
-  batch is 100 operations, its p50 and p99 are per call.
+- **ops/s**: operations per second over the whole measurement. A bulk call, and a
+  floor batch, is as many operations as it has members; its p50 and p99 are per call.
 - **floor** and the **×** columns: this row's figure over its floor's, measured in the
   same run on the same servers. Below 1 for p50 and p99 and above 1 for ops/s is better
   than the floor.

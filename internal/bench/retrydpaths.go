@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/headshotpro/retryd/internal/linktoken"
@@ -145,4 +146,23 @@ func (r *runner) emailDrain(ctx context.Context, answered *answers, began time.T
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// answers records when each call got its answer, for the email drain.
+type answers struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (a *answers) set(key string, t time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.at[key] = t
+}
+
+func (a *answers) get(key string) (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.at[key]
+	return t, ok
 }
