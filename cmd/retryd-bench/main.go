@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("retryd-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "smoke run: tiny counts (the other count flags still apply on top)")
+	inMemory := fs.Bool("temporal-in-memory", false, "keep the dev server's state in memory rather than in a SQLite file as `retryd dev` does")
 	docs := fs.String("docs", "docs/benchmarks.md", "document whose marked section gets the table; empty: print only")
 	cfg := bench.DefaultConfig()
 	// The counts are read into a second Config so --quick can start from QuickConfig
@@ -98,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	topo := &bench.Local{RepoRoot: root, TemporalCLI: os.Getenv(devserver.EnvCLIPath), AdminDatabaseURL: os.Getenv("BENCH_DATABASE_URL"),
-		APIDatabaseConns: cfg.PageClients, Log: stderr}
+		APIDatabaseConns: cfg.PageClients, TemporalInMemory: *inMemory, Log: stderr}
 	rep, err := bench.Run(ctx, topo, cfg, bench.Options{
 		Command: shellLine(append([]string{"bash", "scripts/bench.sh"}, args...)), RepoRoot: root, Log: stderr,
 	})

@@ -35,6 +35,9 @@ type Local struct {
 	// APIDatabaseConns is serve's DATABASE_MAX_CONNS: as many as the database floor's
 	// pgx connections, so that the pages are compared with a pool of the same size.
 	APIDatabaseConns int
+	// TemporalInMemory keeps the dev server's state in memory instead of the SQLite file
+	// `retryd dev` uses, to see what the file costs.
+	TemporalInMemory bool
 	Log              io.Writer // progress; nil discards it
 
 	dir      string
@@ -75,8 +78,12 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 		return nil, err
 	}
 	fmt.Fprintf(l.Log, "bench: starting the Temporal dev server (%s)\n", cli)
+	dbFile, storage := filepath.Join(l.dir, "temporal.db"), "SQLite file"
+	if l.TemporalInMemory {
+		dbFile, storage = "", "SQLite in memory"
+	}
 	l.temporal, err = devserver.Start(ctx, devserver.Options{
-		CLIPath: cli, Headless: true, DBFile: filepath.Join(l.dir, "temporal.db"),
+		CLIPath: cli, Headless: true, DBFile: dbFile,
 		SearchAttributes: workflows.SearchAttributeNames, Output: l.tlog,
 	})
 	if err != nil {
@@ -131,8 +138,8 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 	fmt.Fprintf(l.Log, "bench: serve %s (pid %d, profiles http://%s/debug/pprof/), work pid %d (profiles http://%s/debug/pprof/), temporal %s (pid %d); logs in %s\n",
 		apiURL, l.serve.pid(), serveDebug, l.work.pid(), workDebug, l.temporal.Address, l.temporal.PID(), l.dir)
 	return &Targets{
-		Description: fmt.Sprintf("one `retryd serve` and one `retryd work` process; Temporal dev server %s (SQLite file, `retryd dev`'s dynamic config, headless); a fresh database on the local Postgres; mail to serve's local endpoint; serve's DATABASE_MAX_CONNS=%d",
-			devserver.CLIVersion, max(l.APIDatabaseConns, 1)),
+		Description: fmt.Sprintf("one `retryd serve` and one `retryd work` process; Temporal dev server %s (%s, `retryd dev`'s dynamic config, headless); a fresh database on the local Postgres; mail to serve's local endpoint; serve's DATABASE_MAX_CONNS=%d",
+			devserver.CLIVersion, storage, max(l.APIDatabaseConns, 1)),
 		TemporalAddress: l.temporal.Address,
 		Namespace:       l.temporal.Namespace,
 		APIURLs:         []string{apiURL},
