@@ -77,6 +77,15 @@ func (p *process) connect(ctx context.Context) error {
 	return err
 }
 
+// healthy is the /healthz check of a private metrics port: Postgres and Temporal reachable.
+func (p *process) healthy(ctx context.Context) error {
+	if err := p.db.PingContext(ctx); err != nil {
+		return err
+	}
+	_, err := p.tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+	return err
+}
+
 func (p *process) close() {
 	for i := len(p.closers) - 1; i >= 0; i-- {
 		p.closers[i]()

@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/headshotpro/retryd/internal/config"
@@ -36,7 +35,16 @@ func runServe(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	go srv.SweepIdempotencyKeys(ctx, 10*time.Minute)
-	return serveHTTP(ctx, p.cfg.HTTPAddr, srv.Handler(), p.cfg.ShutdownTimeout, p.logger)
+	addr := p.cfg.ServeMetricsAddr
+	if addr == "" {
+		return serveHTTP(ctx, p.cfg.HTTPAddr, srv.Handler(), p.cfg.ShutdownTimeout, p.logger)
+	}
+	// The private port (SERVE_METRICS_ADDR): profiles of the API under load, never on
+	// the public one. Either server failing stops both.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveHTTP(gctx, p.cfg.HTTPAddr, srv.Handler(), p.cfg.ShutdownTimeout, p.logger) })
+	g.Go(func() error { return metrics.Serve(gctx, addr, p.metrics, p.healthy, p.logger) })
+	return g.Wait()
 }
 
 func runWork(ctx context.Context, args []string, _ io.Writer) error {
@@ -61,13 +69,7 @@ func runWork(ctx context.Context, args []string, _ io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if addr := p.cfg.WorkerMetricsAddr; addr != "" {
 		g.Go(func() error {
-			return metrics.Serve(gctx, addr, p.metrics, func(ctx context.Context) error {
-				if err := p.db.PingContext(ctx); err != nil {
-					return err
-				}
-				_, err := p.tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-				return err
-			}, p.logger)
+			return metrics.Serve(gctx, addr, p.metrics, p.healthy, p.logger)
 		})
 	}
 	<-gctx.Done()

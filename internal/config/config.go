@@ -55,10 +55,13 @@ type Config struct {
 	RetryReminders    []time.Duration
 	StartCheck        time.Duration
 	WorkerMetricsAddr string
-	LogLevel          string
-	ShutdownTimeout   time.Duration
-	TrustedProxies    []string
-	DevDataDir        string
+	// ServeMetricsAddr is serve's private port (/metrics, /healthz, /debug/pprof), off
+	// unless set: the API port already serves /metrics, and profiles must never be public.
+	ServeMetricsAddr string
+	LogLevel         string
+	ShutdownTimeout  time.Duration
+	TrustedProxies   []string
+	DevDataDir       string
 	// DatabaseMaxConns bounds each process's Postgres pool (see docs/operations.md for
 	// how it adds up against max_connections).
 	DatabaseMaxConns int
@@ -97,7 +100,8 @@ var Vars = []Var{
 	{"RETRY_WINDOW", "60d", "how long after completion a retry is allowed (Go duration, d suffix allowed)"},
 	{"RETRY_REMINDERS", "3d,7d", "comma-separated delays after the retry email for reminders; empty: none"},
 	{"START_CHECK_INTERVAL", "1h", "how often a pending retry or restart checks the database for a start whose signal was lost"},
-	{"WORKER_METRICS_ADDR", ":9090", "worker's /metrics and /healthz listen address; empty disables"},
+	{"WORKER_METRICS_ADDR", ":9090", "worker's private /metrics, /healthz and /debug/pprof listen address; empty disables"},
+	{"SERVE_METRICS_ADDR", "(unset)", "serve's private /metrics, /healthz and /debug/pprof listen address, for profiling; unset disables (keep it off the public network)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and activities"},
 	{"TRUSTED_PROXIES", "(none)", "comma-separated CIDRs whose X-Forwarded-For is believed"},
@@ -129,6 +133,7 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 		LinkSecret:        get("LINK_SECRET", ""),
 		PipelineToken:     get("PIPELINE_TOKEN", ""),
 		WorkerMetricsAddr: get("WORKER_METRICS_ADDR", ":9090"),
+		ServeMetricsAddr:  get("SERVE_METRICS_ADDR", ""),
 		LogLevel:          get("LOG_LEVEL", "info"),
 		DevDataDir:        get("RETRYD_DEV_DIR", ""),
 	}

@@ -300,6 +300,15 @@ func (s *Server) addSearchAttributes(ctx context.Context, c client.Client, names
 	return nil
 }
 
+// PID is the server process's id (its CPU time and memory are read from /proc by the
+// benchmark); 0 on a nil *Server.
+func (s *Server) PID() int {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Stop sends SIGTERM to the server's process group, waits up to 10s, then sends SIGKILL.
 // It is safe to call more than once and on a nil *Server.
 func (s *Server) Stop() error {

@@ -291,6 +291,19 @@ func TestServe(t *testing.T) {
 	code, _, _ = get("/elsewhere")
 	assert.Equal(t, http.StatusNotFound, code)
 
+	// The profiles a benchmark run takes: the index, a heap profile and a short CPU
+	// profile (seconds=1 keeps the test quick; the write timeout allows minutes).
+	code, _, body = get("/debug/pprof/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "goroutine")
+	code, ctype, body = get("/debug/pprof/heap")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "application/octet-stream", ctype)
+	assert.NotEmpty(t, body)
+	code, _, body = get("/debug/pprof/profile?seconds=1")
+	assert.Equal(t, http.StatusOK, code, body)
+	assert.NotEmpty(t, body)
+
 	cancel()
 	select {
 	case err := <-done:

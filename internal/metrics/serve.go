@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 )
 
@@ -17,10 +18,17 @@ const HealthTimeout = 2 * time.Second
 // ShutdownTimeout bounds how long Serve waits for in-flight scrapes once ctx ends.
 const ShutdownTimeout = 5 * time.Second
 
-// Serve runs a small HTTP server on addr for a process without an API of its own (the
-// worker): GET /metrics is m's registry and GET /healthz answers 200 {"status":"ok"}
-// when healthy returns nil (a nil healthy always does) and 503
-// {"status":"unavailable"} otherwise. It returns once ctx ends and the server has shut
+// profileWriteTimeout is the port's write timeout. It is long because pprof refuses a
+// CPU profile or trace longer than the server's write timeout, and a useful profile of
+// a benchmark phase takes 30 s or more.
+const profileWriteTimeout = 3 * time.Minute
+
+// Serve runs a small HTTP server on addr for a process's private port (the worker's,
+// and serve's when SERVE_METRICS_ADDR is set): GET /metrics is m's registry, GET
+// /healthz answers 200 {"status":"ok"} when healthy returns nil (a nil healthy always
+// does) and 503 {"status":"unavailable"} otherwise, and /debug/pprof/ serves the Go
+// runtime's profiles (net/http/pprof), so a running process can be profiled without
+// a rebuild. The port must stay private: profiles show the program's internals. It returns once ctx ends and the server has shut
 // down (nil), or at once when addr cannot be listened on.
 func Serve(ctx context.Context, addr string, m *Metrics, healthy func(context.Context) error, logger *slog.Logger) error {
 	if m == nil {
@@ -41,7 +49,7 @@ func serve(ctx context.Context, ln net.Listener, m *Metrics, healthy func(contex
 		Handler:           newMux(m, healthy, logger),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      profileWriteTimeout,
 		IdleTimeout:       60 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -67,6 +75,14 @@ func serve(ctx context.Context, ln net.Listener, m *Metrics, healthy func(contex
 func newMux(m *Metrics, healthy func(context.Context) error, logger *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
+	// Registered on this mux by hand: importing net/http/pprof also registers them on
+	// http.DefaultServeMux, which nothing in retryd serves.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		status, word := http.StatusOK, "ok"
 		if healthy != nil {

@@ -1,0 +1,115 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// statementLog records the SQL a bun.DB sends while it is hooked.
+type statementLog struct {
+	mu    sync.Mutex
+	stmts []string
+}
+
+func (l *statementLog) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	return ctx
+}
+
+func (l *statementLog) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stmts = append(l.stmts, e.Query)
+}
+
+func (l *statementLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.stmts
+	l.stmts = nil
+	return out
+}
+
+// dashboardSQL is what one dashboard request sends once its API key is cached: the
+// statements of the store call the handler makes, with the handler's parameters.
+func dashboardSQL(ctx context.Context, db *bun.DB, orgID string) ([][]string, error) {
+	log := &statementLog{}
+	if _, _, err := store.Dashboard(ctx, db.WithQueryHook(log), store.DashboardQuery{
+		OrgID: orgID, Section: dashboardSection, Limit: dashboardLimit,
+	}); err != nil {
+		return nil, fmt.Errorf("dashboard statements: %w", err)
+	}
+	return [][]string{log.take()}, nil
+}
+
+// memberDetailSQL is, for each member, what the member detail request sends.
+func memberDetailSQL(ctx context.Context, db *bun.DB, orgID string, members []string) ([][]string, error) {
+	log := &statementLog{}
+	hooked := db.WithQueryHook(log)
+	var out [][]string
+	for _, id := range members {
+		if _, err := store.GetMemberDetail(ctx, hooked, orgID, id); err != nil {
+			return nil, fmt.Errorf("member detail statements: %w", err)
+		}
+		out = append(out, log.take())
+	}
+	return out, nil
+}
+
+// pgxFloor sends a request's statements over plain pgx connections, one per client, as
+// prepared statements (pgx's default statement cache), reading every row: the least a
+// request can cost the database and its driver.
+type pgxFloor struct {
+	conns chan *pgx.Conn
+}
+
+func openPgxFloor(ctx context.Context, url string, clients int) (*pgxFloor, error) {
+	f := &pgxFloor{conns: make(chan *pgx.Conn, clients)}
+	for range clients {
+		c, err := pgx.Connect(ctx, url)
+		if err != nil {
+			f.close()
+			return nil, fmt.Errorf("pgx connect: %w", err)
+		}
+		f.conns <- c
+	}
+	return f, nil
+}
+
+func (f *pgxFloor) close() {
+	for {
+		select {
+		case c := <-f.conns:
+			_ = c.Close(context.Background())
+		default:
+			return
+		}
+	}
+}
+
+// run sends one request's statements, in order, on a free connection.
+func (f *pgxFloor) run(ctx context.Context, stmts []string) error {
+	c := <-f.conns
+	defer func() { f.conns <- c }()
+	for _, q := range stmts {
+		rows, err := c.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if _, err := rows.Values(); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/store"
+)
+
+// Options are a run's inputs besides its counts.
+type Options struct {
+	Command  string    // how the run was started, for the report
+	RepoRoot string    // for the report's commit
+	Log      io.Writer // progress lines; nil discards them
+}
+
+// runner holds what every phase of one run shares.
+type runner struct {
+	cfg    Config
+	t      *Targets
+	log    io.Writer
+	report *Report
+	eng    *engine
+	api    *api
+	db     *bun.DB
+	orgs   *orgs
+}
+
+// Run starts topo, measures every path against the same servers, stops topo and
+// returns the report. It asserts nothing about the figures.
+func Run(ctx context.Context, topo Topology, cfg Config, opts Options) (rep *Report, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	began := time.Now()
+	t, err := topo.Start(ctx)
+	defer func() {
+		if cerr := topo.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("stop the servers: %w", cerr)
+		}
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("start the servers: %w", err)
+	}
+	r := &runner{cfg: cfg, t: t, log: opts.Log, api: newAPI(t, max(cfg.PageClients, cfg.Concurrency)),
+		report: &Report{Command: opts.Command, Started: began, Targets: t.Description, Config: cfg}}
+	r.report.Machine = describeMachine(ctx, opts.RepoRoot, t.DatabaseURL)
+
+	if r.db, err = store.Open(ctx, t.DatabaseURL); err != nil {
+		return nil, err
+	}
+	defer r.db.Close()
+	r.orgs = newOrgs(cfg, time.Now())
+	fmt.Fprintf(r.log, "bench: seeding %d members\n", len(r.orgs.file.Organizations[0].Members)+len(r.orgs.file.Organizations[1].Members))
+	if _, err := seed.Load(ctx, r.db, r.orgs.file); err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	if r.eng, err = dialEngine(ctx, t); err != nil {
+		return nil, err
+	}
+	defer r.eng.close()
+
+	for _, phase := range []func(context.Context) error{r.idle, r.engineFloor, r.retrydPaths, r.pages} {
+		if err := phase(ctx); err != nil {
+			return nil, err
+		}
+	}
+	r.report.Machine.LoadAfter = loadAverage()
+	r.report.Took = time.Since(began)
+	return r.report, nil
+}
+
+// measure runs one row's calls with the processes' CPU metered around them.
+func (r *runner) measure(ctx context.Context, row Row, clients, calls, opsPerCall int, call func(ctx context.Context, i int) error) error {
+	m, err := startMeter(ctx, r.t.Procs, r.backends())
+	if err != nil {
+		return err
+	}
+	lat, elapsed, err := load(ctx, clients, calls, call)
+	if err != nil {
+		return fmt.Errorf("%s: %w", row.Name, err)
+	}
+	use, err := m.done(ctx)
+	if err != nil {
+		return err
+	}
+	row.Sum, row.Use = summarize(lat, elapsed, clients, opsPerCall), &use
+	r.add(row)
+	return nil
+}
+
+// backends lists the Postgres backends of the run's database, nil when they are not
+// this machine's processes.
+func (r *runner) backends() func(context.Context) ([]int, error) {
+	if !r.t.PostgresLocal {
+		return nil
+	}
+	return func(ctx context.Context) ([]int, error) {
+		var pids []int
+		err := r.db.NewRaw("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").Scan(ctx, &pids)
+		return pids, err
+	}
+}
+
+// idle measures what the processes cost with nothing to do: the floor under every
+// phase's CPU figures, and what a quiet deployment pays.
+func (r *runner) idle(ctx context.Context) error {
+	m, err := startMeter(ctx, r.t.Procs, r.backends())
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(r.cfg.IdleWindow):
+	}
+	use, err := m.done(ctx)
+	if err != nil {
+		return err
+	}
+	r.report.Idle, r.report.IdleWindow = &use, r.cfg.IdleWindow
+	return nil
+}
+
+func (r *runner) add(row Row) {
+	r.report.Rows = append(r.report.Rows, row)
+	s := row.Sum
+	fmt.Fprintf(r.log, "bench: %-16s %-48s p50 %8s ms  p99 %8s ms  %8.1f ops/s\n", row.Group, row.Name, millis(s.P50), millis(s.P99), s.PerSecond())
+}
