@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("retryd-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "smoke run: tiny counts (the other count flags still apply on top)")
+	which := fs.String("topology", "both", "dev (the Temporal dev server, one serve, one work), production (the full Temporal server on Postgres, 2 serve, 2 work; internal/topology) or both, one after the other")
 	inMemory := fs.Bool("temporal-in-memory", false, "keep the dev server's state in memory rather than in a SQLite file as `retryd dev` does")
 	docs := fs.String("docs", "docs/benchmarks.md", "document whose marked section gets the table; empty: print only")
 	cfg := bench.DefaultConfig()
@@ -98,15 +99,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	topo := &bench.Local{RepoRoot: root, TemporalCLI: os.Getenv(devserver.EnvCLIPath), AdminDatabaseURL: os.Getenv("BENCH_DATABASE_URL"),
-		APIDatabaseConns: cfg.PageClients, TemporalInMemory: *inMemory, Log: stderr}
-	rep, err := bench.Run(ctx, topo, cfg, bench.Options{
-		Command: shellLine(append([]string{"bash", "scripts/bench.sh"}, args...)), RepoRoot: root, Log: stderr,
-	})
-	if err != nil {
-		return err
+	var topos []bench.Named
+	var starts []bench.Topology
+	cli := os.Getenv(devserver.EnvCLIPath)
+	switch *which {
+	case "dev", "production", "both":
+	default:
+		return usageError{fmt.Errorf("--topology %q: want dev, production or both", *which)}
 	}
-	table := rep.Markdown()
+	if *which != "production" {
+		topos = append(topos, bench.Named{Name: "dev server"})
+		starts = append(starts, &bench.Local{RepoRoot: root, TemporalCLI: cli, AdminDatabaseURL: os.Getenv("BENCH_DATABASE_URL"),
+			APIDatabaseConns: cfg.PageClients, TemporalInMemory: *inMemory, Log: stderr})
+	}
+	if *which != "dev" {
+		if cli == "" {
+			if cli, err = devserver.Ensure(ctx, nil); err != nil {
+				return err
+			}
+		}
+		topos = append(topos, bench.Named{Name: "production"})
+		starts = append(starts, &bench.Production{RepoRoot: root, TemporalCLI: cli, AdminDatabaseURL: os.Getenv("BENCH_DATABASE_URL"),
+			APIDatabaseConns: cfg.PageClients, PageClients: cfg.PageClients, Log: stderr})
+	}
+	command := shellLine(append([]string{"bash", "scripts/bench.sh"}, args...))
+	for i, topo := range starts {
+		rep, err := bench.Run(ctx, topo, cfg, bench.Options{Command: command, RepoRoot: root, Log: stderr})
+		if err != nil {
+			return fmt.Errorf("%s: %w", topos[i].Name, err)
+		}
+		topos[i].Report = rep
+	}
+	table := topos[0].Report.Markdown()
+	if len(topos) > 1 {
+		var b strings.Builder
+		b.WriteString("### The two topologies side by side\n\n")
+		b.WriteString(bench.CompareMarkdown(topos))
+		for _, t := range topos {
+			fmt.Fprintf(&b, "\n### %s\n\n%s", t.Name, t.Report.Markdown())
+		}
+		table = b.String()
+	}
 	fmt.Fprintln(stdout, table)
 	if *docs == "" {
 		return nil

@@ -41,39 +41,36 @@ func TestRunQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := bench.QuickConfig()
-	topo := &bench.Local{RepoRoot: root, TemporalCLI: cli, AdminDatabaseURL: admin, APIDatabaseConns: cfg.PageClients}
-	rep, err := bench.Run(ctx, topo, cfg, bench.Options{Command: "test", RepoRoot: root, Log: testWriter{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	md := rep.Markdown()
-	keys := map[string]bool{}
-	for _, row := range rep.Rows {
-		keys[row.Key] = true
-		if row.Sum.Calls == 0 || row.Sum.Ops == 0 || row.Sum.Elapsed <= 0 {
-			t.Errorf("%s: nothing measured: %+v", row.Key, row.Sum)
+	// Both topologies the command measures: the dev server, and the production topology
+	// (the full Temporal server on Postgres, two serve and two work processes).
+	var runs []bench.Named
+	for _, tc := range []struct {
+		name string
+		topo bench.Topology
+	}{
+		{"dev server", &bench.Local{RepoRoot: root, TemporalCLI: cli, AdminDatabaseURL: admin, APIDatabaseConns: cfg.PageClients}},
+		// Fewer page connections: the machine's Postgres keeps its default of 100
+		// connections, which the production topology's pools at 32 would overrun.
+		{"production", &bench.Production{RepoRoot: root, TemporalCLI: cli, AdminDatabaseURL: admin, APIDatabaseConns: 8, PageClients: 8}},
+	} {
+		cfg := cfg
+		if tc.name == "production" {
+			cfg.PageClients = 8
 		}
-		if row.Floor != "" && !hasRow(rep, row.Floor) {
-			t.Errorf("%s: its floor %s is not in the report", row.Key, row.Floor)
+		rep, err := bench.Run(ctx, tc.topo, cfg, bench.Options{Command: "test", RepoRoot: root, Log: testWriter{t}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if !strings.Contains(md, "| "+row.Group+" | "+row.Name) {
-			t.Errorf("%s: not in the table", row.Key)
-		}
+		checkReport(t, tc.name, rep)
+		runs = append(runs, bench.Named{Name: tc.name, Report: rep})
 	}
-	for _, k := range bench.AllKeys {
-		if !keys[k] {
-			t.Errorf("row %s missing", k)
-		}
-	}
-	if len(rep.Rows) != len(bench.AllKeys) {
-		t.Errorf("%d rows, want %d", len(rep.Rows), len(bench.AllKeys))
-	}
-	for _, want := range []string{"Smoke run", "Commit: `", "CPUs", "Idle, before the first phase", "How to read it"} {
-		if !strings.Contains(md, want) {
-			t.Errorf("the report lacks %q", want)
+	side := bench.CompareMarkdown(runs)
+	for _, want := range []string{"dev server p50 ms", "production p50 ms", "| give-retry over HTTP, one at a time |"} {
+		if !strings.Contains(side, want) {
+			t.Errorf("the side-by-side table lacks %q:\n%s", want, side)
 		}
 	}
+	md := runs[0].Report.Markdown()
 
 	// The table goes into a document between the markers, and a second run replaces it.
 	doc := filepath.Join(t.TempDir(), "benchmarks.md")
@@ -91,6 +88,39 @@ func TestRunQuick(t *testing.T) {
 		t.Errorf("document after two writes:\n%s", raw)
 	}
 	t.Logf("\n%s", md)
+}
+
+// checkReport: every row measured something, names a floor that is in the report, and
+// is in the table, with the report's header lines.
+func checkReport(t *testing.T, name string, rep *bench.Report) {
+	t.Helper()
+	md := rep.Markdown()
+	keys := map[string]bool{}
+	for _, row := range rep.Rows {
+		keys[row.Key] = true
+		if row.Sum.Calls == 0 || row.Sum.Ops == 0 || row.Sum.Elapsed <= 0 {
+			t.Errorf("%s: %s: nothing measured: %+v", name, row.Key, row.Sum)
+		}
+		if row.Floor != "" && !hasRow(rep, row.Floor) {
+			t.Errorf("%s: %s: its floor %s is not in the report", name, row.Key, row.Floor)
+		}
+		if !strings.Contains(md, "| "+row.Group+" | "+row.Name) {
+			t.Errorf("%s: %s: not in the table", name, row.Key)
+		}
+	}
+	for _, k := range bench.AllKeys {
+		if !keys[k] {
+			t.Errorf("%s: row %s missing", name, k)
+		}
+	}
+	if len(rep.Rows) != len(bench.AllKeys) {
+		t.Errorf("%s: %d rows, want %d", name, len(rep.Rows), len(bench.AllKeys))
+	}
+	for _, want := range []string{"Smoke run", "Commit: `", "CPUs", "Idle, before the first phase", "How to read it"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("%s: the report lacks %q", name, want)
+		}
+	}
 }
 
 func hasRow(rep *bench.Report, key string) bool {

@@ -103,10 +103,11 @@ func (r *Report) Markdown() string {
 }
 
 // intro says what the table is; it is written with it, so a rerun keeps it true.
-const intro = `Every figure below comes from one run of one command against the same servers: a
-Temporal dev server started as ` + "`retryd dev`" + ` starts it, a fresh database on the local
-Postgres, and the retryd binary as separate ` + "`serve`" + ` and ` + "`work`" + ` processes with mail
-going to serve's local endpoint. Each retryd path is set against its floor:
+const intro = `Every figure in a table comes from one run of one command against the same servers
+(the Servers line says which: the Temporal dev server as ` + "`retryd dev`" + ` starts it, or the
+production topology), a fresh database on the local Postgres, and the retryd binary as
+separate ` + "`serve`" + ` and ` + "`work`" + ` processes with mail going to a serve's local endpoint.
+Each retryd path is set against its floor:
 
 - **engine floor**: workflows of a give-retry's shape (the issue update, three local
   activities, the stage search attribute, the email activity once the update answers,

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -31,6 +32,13 @@ import (
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
 )
+
+// ServerVersion is the Temporal server scripts/temporal-server.sh builds.
+const ServerVersion = "v1.29.1"
+
+// TemporalMaxConns is the most Postgres connections the Temporal server opens with
+// deploy/temporal.env's pools: four roles × (SQL_MAX_CONNS 10 + SQL_VIS_MAX_CONNS 4).
+const TemporalMaxConns = 56
 
 // DefaultAdminURL is the local Postgres the databases are created on.
 const DefaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -47,8 +55,9 @@ type Options struct {
 	AdminURL string
 	// APIs and Workers count the serve and work processes (2 each when zero).
 	APIs, Workers int
-	// Env is added to every retryd process's environment (RETRY_REMINDERS=..., say).
-	Env []string
+	// Env is added to every retryd process's environment (RETRY_REMINDERS=..., say);
+	// APIEnv to the serve processes' only, after Env.
+	Env, APIEnv []string
 	// Keep leaves the databases in place on Close, for a run someone wants to look into.
 	Keep bool
 }
@@ -67,12 +76,15 @@ type Topology struct {
 	LinkSecret        string
 	PipelineToken     string
 	TaskQueue         string
+	// HistoryShards is the server's NUM_HISTORY_SHARDS, from deploy/temporal.env.
+	HistoryShards int
 
 	Temporal *procs.Proc
 	APIs     []*procs.Proc
 	Workers  []*procs.Proc
 
 	bin       string
+	repoRoot  string
 	adminURL  string
 	databases []string // created here, dropped on Close
 	keep      bool
@@ -92,7 +104,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	if opts.Workers == 0 {
 		opts.Workers = 2
 	}
-	tp := &Topology{Dir: opts.Dir, adminURL: opts.AdminURL, keep: opts.Keep,
+	tp := &Topology{Dir: opts.Dir, repoRoot: opts.RepoRoot, adminURL: opts.AdminURL, keep: opts.Keep,
 		LinkSecret: randomHex(32), PipelineToken: randomHex(16), TaskQueue: "retryd"}
 	defer func() {
 		if err != nil {
@@ -171,7 +183,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		return nil, fmt.Errorf("retryd migrate: %w\n%s", err, out)
 	}
 	for i := range opts.APIs {
-		env := append(append([]string(nil), base...), "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(ports[i]))
+		env := append(append(append([]string(nil), base...), opts.APIEnv...), "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(ports[i]))
 		tp.APIs = append(tp.APIs, &procs.Proc{Name: fmt.Sprintf("api%d", i+1), Path: tp.bin, Args: []string{"serve"},
 			Env: env, LogPath: filepath.Join(opts.Dir, fmt.Sprintf("api%d.log", i+1))})
 	}
@@ -217,6 +229,7 @@ func (tp *Topology) temporalEnv(admin *neturl.URL, temporalDB, visibilityDB stri
 		env = append(env, n+"="+strconv.Itoa(ports[i]))
 	}
 	tp.TemporalAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
+	tp.HistoryShards = historyShards(tp.repoRoot)
 	pwd, _ := admin.User.Password()
 	port := admin.Port()
 	if port == "" {
@@ -317,6 +330,21 @@ func (tp *Topology) Close() {
 	for _, name := range tp.databases {
 		_ = dropDatabase(ctx, tp.adminURL, name)
 	}
+}
+
+// historyShards reads NUM_HISTORY_SHARDS from deploy/temporal.env (0 when absent).
+func historyShards(repoRoot string) int {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "temporal.env"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "NUM_HISTORY_SHARDS="); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
 }
 
 func getOK(ctx context.Context, url string) error {
