@@ -4,8 +4,8 @@
 # `go test` (e.g. scripts/test.sh -run TestRetry -v).
 #
 # Integration tests need Postgres ($TEST_DATABASE_URL, default
-# postgres://postgres@127.0.0.1:5432/postgres) and the Temporal CLI, which this script
-# builds on first use. Without them tests skip, unless CI=true, where they fail.
+# postgres://postgres@127.0.0.1:5432/postgres), the Temporal CLI and the full Temporal
+# server, which this script builds on first use. Without them tests skip, unless CI=true, where they fail.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +15,11 @@ section "Temporal CLI"
 RETRYD_TEMPORAL_CLI=$(bash scripts/temporal-cli.sh)
 export RETRYD_TEMPORAL_CLI
 echo "$RETRYD_TEMPORAL_CLI"
+
+section "Temporal server"
+# The full server (go.temporal.io/server) for the production-topology tests
+# (internal/topology, internal/bench): built once into the cache, about 6 minutes cold.
+bash scripts/temporal-server.sh build
 
 section "gofmt"
 # The files the go command sees: it ignores directories named testdata or starting with
