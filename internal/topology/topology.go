@@ -65,8 +65,10 @@ type Options struct {
 // Topology is one running production-shaped system.
 type Topology struct {
 	Dir string
-	// TemporalAddr is the frontend's host:port.
+	// TemporalAddr is the frontend's gRPC host:port; TemporalHTTP its HTTP API's base
+	// URL (the API the Temporal UI reads).
 	TemporalAddr string
+	TemporalHTTP string
 	// DatabaseURL is retryd's own database.
 	DatabaseURL string
 	// APIURLs[i] is the base URL of APIs[i].
@@ -229,6 +231,7 @@ func (tp *Topology) temporalEnv(admin *neturl.URL, temporalDB, visibilityDB stri
 		env = append(env, n+"="+strconv.Itoa(ports[i]))
 	}
 	tp.TemporalAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
+	tp.TemporalHTTP = "http://127.0.0.1:" + strconv.Itoa(ports[1])
 	tp.HistoryShards = historyShards(tp.repoRoot)
 	pwd, _ := admin.User.Password()
 	port := admin.Port()

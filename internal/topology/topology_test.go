@@ -524,9 +524,9 @@ func TestSignInAcrossReplicas(t *testing.T) {
 	}
 }
 
-// TestRunbookQueries runs the operator's Temporal CLI commands of docs/operations.md
-// against this server: the search attributes registered by the compose setup script and
-// the SQL visibility store answer them.
+// TestRunbookQueries runs the operator's Temporal CLI commands of docs/operations.md, and
+// the HTTP API the Temporal UI reads, against this server: the search attributes
+// registered by the compose setup script and the SQL visibility store answer them.
 func TestRunbookQueries(t *testing.T) {
 	tp, _, o := running(t)
 	ctx := t.Context()
@@ -556,6 +556,11 @@ func TestRunbookQueries(t *testing.T) {
 			}
 			return nil
 		})
+	}
+	// The Temporal UI reads the frontend's HTTP API; the same list answers there.
+	q := url.Values{"query": {fmt.Sprintf("OrgId='%s' AND RetryStage='pending'", orgID)}}
+	if body := get(ctx, t, tp.TemporalHTTP+"/api/v1/namespaces/default/workflows?"+q.Encode()); !strings.Contains(body, wid) {
+		t.Errorf("the frontend's HTTP API (what the UI reads) does not list %s: %s", wid, body)
 	}
 	if out := temporal("workflow", "query", "--workflow-id", wid, "--name", "status"); !strings.Contains(out, "pending") {
 		t.Errorf("status query: %s", out)
