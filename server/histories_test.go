@@ -60,7 +60,8 @@ func TestRecordHistories(t *testing.T) {
 	// The reservation refuses (the shoot is not finished); started directly, as a lost
 	// race would.
 	hugo, hugoShoots := seeded(org, 2)
-	_, err := l.Retry(ctx, workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hugo, ShootID: hugoShoots[0], IssuedByKind: "admin", IssuedBy: org.AdminID}, "req-refused")
+	_, err := l.Retry(ctx, workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hugo, ShootID: hugoShoots[0],
+		Issue: workflows.Issue{IssuedByKind: "admin", IssuedBy: org.AdminID}}, "req-refused")
 	require.ErrorContains(t, err, "shoot_not_finished")
 	recorded["retry_v1_refused_history.json"] = workflows.RetryWorkflowID(hugoShoots[0])
 
@@ -73,8 +74,9 @@ func TestRecordHistories(t *testing.T) {
 
 	// A wait long enough to continue as new; the first run's history is kept.
 	hera, heraShoots := seeded(org, 4)
-	in := workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hera, ShootID: heraShoots[0], IssuedByKind: "admin", IssuedBy: org.AdminID,
-		Reminders: []time.Duration{time.Second}, Tuning: workflows.Tuning{StartCheck: time.Second, OpsPerRun: 2}}
+	in := workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hera, ShootID: heraShoots[0],
+		Issue: workflows.Issue{IssuedByKind: "admin", IssuedBy: org.AdminID,
+			Reminders: []time.Duration{time.Second}, Tuning: workflows.Tuning{StartCheck: time.Second, OpsPerRun: 2}}}
 	_, err = l.Retry(ctx, in, "req-can")
 	require.NoError(t, err)
 	heraID := workflows.RetryWorkflowID(heraShoots[0])
