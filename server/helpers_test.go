@@ -266,14 +266,6 @@ func str(p *string) string {
 	return *p
 }
 
-// expect reports what differs from want; the test goes on.
-func expect[T any](t testing.TB, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s = %#v, want %#v", what, got, want)
-	}
-}
-
 // mustEqual stops the test when got is not want.
 func mustEqual[T any](t testing.TB, what string, got, want T) {
 	t.Helper()

@@ -155,7 +155,7 @@ type subject interface {
 // own status type, for the query and the result.
 func live[S any](ctx workflow.Context, k kind, run runOf, sub subject, status func(Progress) S) (S, error) {
 	l := newLifecycle(k, run, sub)
-	err := l.runSteps(ctx, func() any { return status(l.progress) })
+	err := l.run(ctx, func() any { return status(l.progress) })
 	return status(l.progress), err
 }
 
@@ -200,7 +200,7 @@ func (l *lifecycle) resume(c *Carried) {
 	l.mail.nextSeq, l.emailAt, l.remindersFired = c.NextSeq, c.EmailAt, c.RemindersFired
 }
 
-func (l *lifecycle) runSteps(ctx workflow.Context, status func() any) error {
+func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
 	l.version = workflow.GetVersion(ctx, versionLifecycle, workflow.DefaultVersion, 1)
 	if err := l.registerHandlers(ctx, status); err != nil {
 		return err
