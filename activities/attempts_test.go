@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -38,9 +39,9 @@ func TestConcurrentDuplicateAttempts(t *testing.T) {
 				}, "free_retry"
 			},
 			once: func(t *testing.T, f *fixture, m seed.Member) {
-				expect(t, "retries of the member", f.count(`SELECT count(*) FROM retries WHERE member_id = ?`, m.ID), 1)
-				expect(t, "free retry available", f.member(m.ID).FreeRetryAvailable, false)
-				expect(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
+				check.Equal(t, "retries of the member", f.count(`SELECT count(*) FROM retries WHERE member_id = ?`, m.ID), 1)
+				check.Equal(t, "free retry available", f.member(m.ID).FreeRetryAvailable, false)
+				check.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
 			},
 		},
 		{
@@ -55,8 +56,8 @@ func TestConcurrentDuplicateAttempts(t *testing.T) {
 				}, m.Shoots[0].ID
 			},
 			once: func(t *testing.T, f *fixture, m seed.Member) {
-				expect(t, "restarts of the member", f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID), 1)
-				expect(t, "shoots of the member (the deleted one and one new)", f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID), 2)
+				check.Equal(t, "restarts of the member", f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID), 1)
+				check.Equal(t, "shoots of the member (the deleted one and one new)", f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID), 2)
 			},
 		},
 	} {
@@ -94,7 +95,7 @@ func TestConcurrentDuplicateAttempts(t *testing.T) {
 					t.Errorf("attempt %d: %v", i, errs[i])
 					continue
 				}
-				expect(t, "answer of an attempt", answers[i], want)
+				check.Equal(t, "answer of an attempt", answers[i], want)
 			}
 		})
 	}

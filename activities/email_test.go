@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -50,32 +51,32 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 			if first.Skipped {
 				t.Errorf("first.Skipped = true, want false")
 			}
-			expect(t, "the second run answers the first run's message id", second, first)
+			check.Equal(t, "the second run answers the first run's message id", second, first)
 
 			msgs := f.mailbox.Messages()
 			if len(msgs) != 1 {
 				t.Fatalf("one message for one seq: len %d, want %d", len(msgs), 1)
 			}
-			expect(t, "msgs[0].ID", msgs[0].ID, first.MessageID)
-			expect(t, "msgs[0].To", msgs[0].To, []string{adaEmail})
+			check.Equal(t, "msgs[0].ID", msgs[0].ID, first.MessageID)
+			check.Equal(t, "msgs[0].To", msgs[0].To, []string{adaEmail})
 			assertActionLink(t, f, msgs[0].Text, m.ID, shootID)
 
 			r := f.retry(retryID)
-			expect(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
 			if r.EmailMessageID == nil {
 				t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 			}
-			expect(t, "*r.EmailMessageID", *r.EmailMessageID, first.MessageID)
-			expect(t, "r.RemindersSent", r.RemindersSent, 0)
+			check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, first.MessageID)
+			check.Equal(t, "r.RemindersSent", r.RemindersSent, 0)
 			es := f.emails(retryID)
 			if len(es) != 1 {
 				t.Fatalf("es: len %d, want %d", len(es), 1)
 			}
-			expect(t, "es[0].Status", es[0].Status, "sent")
+			check.Equal(t, "es[0].Status", es[0].Status, "sent")
 			if es[0].MessageID == nil {
 				t.Fatalf("es[0].MessageID = %#v, want not nil", es[0].MessageID)
 			}
-			expect(t, "*es[0].MessageID", *es[0].MessageID, first.MessageID)
+			check.Equal(t, "*es[0].MessageID", *es[0].MessageID, first.MessageID)
 
 			// A reminder is another seq: a second message, counted once however often it runs.
 			reminder := activities.SendEmailInput{SubjectID: retryID, Seq: 1, Kind: store.EmailKindReminder, Reminder: 1}
@@ -88,23 +89,23 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 			if first.MessageID == rem.MessageID {
 				t.Errorf("rem.MessageID = %#v, want another value", rem.MessageID)
 			}
-			expect(t, "remAgain", remAgain, rem)
+			check.Equal(t, "remAgain", remAgain, rem)
 			msgs = f.mailbox.Messages()
 			if len(msgs) != 2 {
 				t.Fatalf("msgs: len %d, want %d", len(msgs), 2)
 			}
-			expect(t, "newest first", msgs[0].ID, rem.MessageID)
+			check.Equal(t, "newest first", msgs[0].ID, rem.MessageID)
 			r = f.retry(retryID)
-			expect(t, "r.RemindersSent", r.RemindersSent, 1)
-			expect(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+			check.Equal(t, "r.RemindersSent", r.RemindersSent, 1)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
 			if r.EmailMessageID == nil {
 				t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 			}
-			expect(t, "*r.EmailMessageID", *r.EmailMessageID, rem.MessageID)
+			check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, rem.MessageID)
 
 			// Once the retry is started, the next reminder is skipped and tells the workflow so.
 			tc.start(f, m.ID, shootID, retryID)
-			mustEqual(t, "f.retry(retryID).Status", f.retry(retryID).Status, store.StatusStarted)
+			check.MustEqual(t, "f.retry(retryID).Status", f.retry(retryID).Status, store.StatusStarted)
 			var skipped activities.SendEmailResult
 			f.must(&skipped, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 2, Kind: store.EmailKindReminder, Reminder: 2})
 			if !skipped.Skipped {
@@ -116,8 +117,8 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 			if len(skipped.MessageID) != 0 {
 				t.Errorf("skipped.MessageID = %#v, want empty", skipped.MessageID)
 			}
-			expect(t, "no message after start", f.mailbox.Len(), 2)
-			expect(t, "f.retry(retryID).RemindersSent", f.retry(retryID).RemindersSent, 1)
+			check.Equal(t, "no message after start", f.mailbox.Len(), 2)
+			check.Equal(t, "f.retry(retryID).RemindersSent", f.retry(retryID).RemindersSent, 1)
 			if len(f.emails(retryID)) != 2 {
 				t.Errorf("no intent recorded for a skipped email: len %d, want %d", len(f.emails(retryID)), 2)
 			}
@@ -145,8 +146,8 @@ func assertActionLink(t *testing.T, f *fixture, text, memberID, shootID string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect(t, "claims.MemberID", claims.MemberID, memberID)
-	expect(t, "claims.ShootID", claims.ShootID, shootID)
+	check.Equal(t, "claims.MemberID", claims.MemberID, memberID)
+	check.Equal(t, "claims.ShootID", claims.ShootID, shootID)
 }
 
 func TestSendRetryEmailProviderFailures(t *testing.T) {
@@ -179,11 +180,11 @@ func TestSendRetryEmailProviderFailures(t *testing.T) {
 			in := activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: store.EmailKindInitial}
 			err := f.exec(nil, f.acts.SendRetryEmail, in)
 			ae := applicationError(t, err)
-			expect(t, "NonRetryable", ae.NonRetryable(), tc.nonRetryable)
+			check.Equal(t, "NonRetryable", ae.NonRetryable(), tc.nonRetryable)
 			if tc.wantType != "" {
-				expect(t, "ae.Type()", ae.Type(), tc.wantType)
+				check.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
 			}
-			expect(t, "NextRetryDelay", ae.NextRetryDelay(), tc.wantDelay)
+			check.Equal(t, "NextRetryDelay", ae.NextRetryDelay(), tc.wantDelay)
 			if strings.Contains(err.Error(), adaEmail) {
 				t.Errorf("error text must not carry the address contains %q", adaEmail)
 			}
@@ -194,10 +195,10 @@ func TestSendRetryEmailProviderFailures(t *testing.T) {
 				t.Errorf("err.Error() does not contain %q", http.StatusText(tc.status))
 			}
 			requests, _ := stub.counts()
-			expect(t, "requests", requests, 1)
+			check.Equal(t, "requests", requests, 1)
 
 			r := f.retry(retryID)
-			expect(t, "r.EmailStatus", r.EmailStatus, tc.wantStatus)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, tc.wantStatus)
 			if r.EmailMessageID != nil {
 				t.Errorf("r.EmailMessageID = %#v, want nil", r.EmailMessageID)
 			}
@@ -206,7 +207,7 @@ func TestSendRetryEmailProviderFailures(t *testing.T) {
 				t.Fatalf("es: len %d, want %d", len(es), 1)
 			}
 			if tc.nonRetryable {
-				expect(t, "es[0].Status", es[0].Status, "failed")
+				check.Equal(t, "es[0].Status", es[0].Status, "failed")
 				if es[0].LastError == nil {
 					t.Fatalf("es[0].LastError = %#v, want not nil", es[0].LastError)
 				}
@@ -214,7 +215,7 @@ func TestSendRetryEmailProviderFailures(t *testing.T) {
 					t.Errorf("stored error must not carry the address contains %q", "@")
 				}
 			} else {
-				expect(t, "es[0].Status", es[0].Status, "sending")
+				check.Equal(t, "es[0].Status", es[0].Status, "sending")
 			}
 			if strings.Contains(f.logs.String(), adaEmail) {
 				t.Errorf("logs must not carry the address contains %q", adaEmail)
@@ -229,13 +230,13 @@ func TestSendRetryEmailProviderFailures(t *testing.T) {
 			f.must(&res, f.acts.SendRetryEmail, in)
 			f.must(&res, f.acts.SendRetryEmail, in)
 			_, accepted := stub.counts()
-			expect(t, "accepted", accepted, 1)
+			check.Equal(t, "accepted", accepted, 1)
 			r = f.retry(retryID)
-			expect(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
 			if r.EmailMessageID == nil {
 				t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 			}
-			expect(t, "*r.EmailMessageID", *r.EmailMessageID, res.MessageID)
+			check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, res.MessageID)
 		})
 	}
 }
@@ -256,21 +257,21 @@ func TestFailedReminderKeepsSentStatus(t *testing.T) {
 	if !ae.NonRetryable() {
 		t.Errorf("ae.NonRetryable() = false, want true")
 	}
-	expect(t, "ae.Type()", ae.Type(), activities.ErrTypeMailPermanent)
+	check.Equal(t, "ae.Type()", ae.Type(), activities.ErrTypeMailPermanent)
 
 	r := f.retry(retryID)
-	expect(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
 	if r.EmailMessageID == nil {
 		t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 	}
-	expect(t, "*r.EmailMessageID", *r.EmailMessageID, sent.MessageID)
-	expect(t, "r.RemindersSent", r.RemindersSent, 0)
+	check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, sent.MessageID)
+	check.Equal(t, "r.RemindersSent", r.RemindersSent, 0)
 	es := f.emails(retryID)
 	if len(es) != 2 {
 		t.Fatalf("es: len %d, want %d", len(es), 2)
 	}
-	expect(t, "es[0].Status", es[0].Status, "sent")
-	expect(t, "es[1].Status", es[1].Status, "failed")
+	check.Equal(t, "es[0].Status", es[0].Status, "sent")
+	check.Equal(t, "es[1].Status", es[1].Status, "failed")
 }
 
 func TestMarkRetryEmailFailed(t *testing.T) {
@@ -282,11 +283,11 @@ func TestMarkRetryEmailFailed(t *testing.T) {
 
 	f.must(nil, f.acts.MarkRetryEmailFailed, in)
 	f.must(nil, f.acts.MarkRetryEmailFailed, in)
-	expect(t, "f.retry(retryID).EmailStatus", f.retry(retryID).EmailStatus, store.EmailFailed)
+	check.Equal(t, "f.retry(retryID).EmailStatus", f.retry(retryID).EmailStatus, store.EmailFailed)
 	es := f.emails(retryID)
 	if len(es) != 1 {
 		t.Fatalf("es: len %d, want %d", len(es), 1)
 	}
-	expect(t, "es[0].Status", es[0].Status, "failed")
-	expect(t, "f.mailbox.Len()", f.mailbox.Len(), 0)
+	check.Equal(t, "es[0].Status", es[0].Status, "failed")
+	check.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 0)
 }

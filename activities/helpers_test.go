@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strconv"
 	"sync"
 	"testing"
@@ -310,21 +309,5 @@ func waitForLockWaiters(t *testing.T, f *fixture, n int) {
 			t.Fatalf("want %d statements waiting on a row lock", n)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// expect reports what differs from want; the test goes on.
-func expect[T any](t testing.TB, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s = %#v, want %#v", what, got, want)
-	}
-}
-
-// mustEqual stops the test when got is not want.
-func mustEqual[T any](t testing.TB, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("%s = %#v, want %#v", what, got, want)
 	}
 }

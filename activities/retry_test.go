@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -34,27 +35,27 @@ func TestReserveRetryTwiceConsumesOnce(t *testing.T) {
 			var first, second activities.ReserveRetryResult
 			f.must(&first, f.acts.ReserveRetry, in)
 			f.must(&second, f.acts.ReserveRetry, in)
-			expect(t, "first.AllowanceUsed", first.AllowanceUsed, tc.wantAllowance)
-			expect(t, "the second run answers what the first reserved", second, first)
+			check.Equal(t, "first.AllowanceUsed", first.AllowanceUsed, tc.wantAllowance)
+			check.Equal(t, "the second run answers what the first reserved", second, first)
 
 			got := f.member(memberID)
-			expect(t, "retry_credits consumed once", got.RetryCredits, tc.wantCredits)
-			expect(t, "free_retry_available", got.FreeRetryAvailable, tc.wantFreeAvailable)
+			check.Equal(t, "retry_credits consumed once", got.RetryCredits, tc.wantCredits)
+			check.Equal(t, "free_retry_available", got.FreeRetryAvailable, tc.wantFreeAvailable)
 
-			expect(t, "retries rows", f.count(`SELECT count(*) FROM retries WHERE shoot_id = ?`, shootID), 1)
+			check.Equal(t, "retries rows", f.count(`SELECT count(*) FROM retries WHERE shoot_id = ?`, shootID), 1)
 			r := f.retry(in.RetryID)
-			expect(t, "r.Status", r.Status, store.StatusPending)
-			expect(t, "r.Stage", r.Stage, "resetting")
-			expect(t, "r.AllowanceUsed", r.AllowanceUsed, tc.wantAllowance)
-			expect(t, "r.EmailStatus", r.EmailStatus, store.EmailQueued)
-			expect(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
-			expect(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
-			expect(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID), 1)
+			check.Equal(t, "r.Status", r.Status, store.StatusPending)
+			check.Equal(t, "r.Stage", r.Stage, "resetting")
+			check.Equal(t, "r.AllowanceUsed", r.AllowanceUsed, tc.wantAllowance)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailQueued)
+			check.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
+			check.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
+			check.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID), 1)
 
 			// Reserving alone changes nothing about the shoot: that is the later activities' work.
 			s := f.shoot(shootID)
-			expect(t, "s.Status", s.Status, store.ShootActive)
-			expect(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 3)
+			check.Equal(t, "s.Status", s.Status, store.ShootActive)
+			check.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 3)
 		})
 	}
 }
@@ -106,17 +107,17 @@ func TestReserveRetryRefusedIsNonRetryableAndChangesNothing(t *testing.T) {
 			for range 2 { // refused again on a re-run, the same way
 				err := f.exec(nil, f.acts.ReserveRetry, in)
 				ae := applicationError(t, err)
-				expect(t, "ae.Type()", ae.Type(), tc.wantType)
+				check.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
 				if !ae.NonRetryable() {
 					t.Errorf("a broken rule must not be retried")
 				}
 			}
 
-			expect(t, "member unchanged", f.member(m.ID), before)
-			expect(t, "shoot unchanged", f.shoot(m.Shoots[0].ID), shootBefore)
-			expect(t, "no retry recorded", f.count(`SELECT count(*) FROM retries`), 0)
-			expect(t, "no audit event", f.count(`SELECT count(*) FROM audit_events`), 0)
-			expect(t, "results unchanged", f.count(`SELECT count(*) FROM results`), resultsBefore)
+			check.Equal(t, "member unchanged", f.member(m.ID), before)
+			check.Equal(t, "shoot unchanged", f.shoot(m.Shoots[0].ID), shootBefore)
+			check.Equal(t, "no retry recorded", f.count(`SELECT count(*) FROM retries`), 0)
+			check.Equal(t, "no audit event", f.count(`SELECT count(*) FROM audit_events`), 0)
+			check.Equal(t, "results unchanged", f.count(`SELECT count(*) FROM results`), resultsBefore)
 		})
 	}
 }
@@ -132,11 +133,11 @@ func TestDeleteResultsOnceAndNeverAfterReset(t *testing.T) {
 
 	var n int64
 	f.must(&n, f.acts.DeleteResults, in.RetryID)
-	expect(t, "first run deletes the shoot's results", n, 4)
+	check.Equal(t, "first run deletes the shoot's results", n, 4)
 	f.must(&n, f.acts.DeleteResults, in.RetryID)
-	expect(t, "second run has nothing left to delete", n, 0)
-	expect(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
-	expect(t, "another member's results are untouched", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
+	check.Equal(t, "second run has nothing left to delete", n, 0)
+	check.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
+	check.Equal(t, "another member's results are untouched", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
 
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 	// The member goes through the retried shoot and the pipeline stores a new result.
@@ -147,9 +148,9 @@ func TestDeleteResultsOnceAndNeverAfterReset(t *testing.T) {
 	}
 
 	f.must(&n, f.acts.DeleteResults, in.RetryID) // a late re-run of the activity
-	expect(t, "no result deleted once the retry left stage resetting", n, 0)
-	expect(t, "the new result survives", f.count(`SELECT count(*) FROM results WHERE id = ?`, newResult.ID), 1)
-	expect(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
+	check.Equal(t, "no result deleted once the retry left stage resetting", n, 0)
+	check.Equal(t, "the new result survives", f.count(`SELECT count(*) FROM results WHERE id = ?`, newResult.ID), 1)
+	check.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
 }
 
 func TestResetShootTwiceResetsOnce(t *testing.T) {
@@ -166,8 +167,8 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 
 	s := f.shoot(shootID)
-	expect(t, "s.Status", s.Status, store.ShootOnboarding)
-	expect(t, "retry_count incremented exactly once", s.RetryCount, 1)
+	check.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	check.Equal(t, "retry_count incremented exactly once", s.RetryCount, 1)
 	if s.CompletedAt != nil {
 		t.Errorf("s.CompletedAt = %#v, want nil", s.CompletedAt)
 	}
@@ -180,11 +181,11 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 	if s.SubmittedAt != nil {
 		t.Errorf("s.SubmittedAt = %#v, want nil", s.SubmittedAt)
 	}
-	expect(t, "the second run wrote nothing", s.UpdatedAt, afterFirst.UpdatedAt)
+	check.Equal(t, "the second run wrote nothing", s.UpdatedAt, afterFirst.UpdatedAt)
 
 	r := f.retry(in.RetryID)
-	expect(t, "r.Stage", r.Stage, "pending")
-	expect(t, "r.Status", r.Status, store.StatusPending)
+	check.Equal(t, "r.Stage", r.Stage, "pending")
+	check.Equal(t, "r.Status", r.Status, store.StatusPending)
 
 	// Once the member has started, a late ResetShoot must not put the shoot back.
 	_, err := store.StartShoot(f.ctx, f.db, m.ID, shootID, "req-start", time.Now())
@@ -197,19 +198,19 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 	}
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 	s = f.shoot(shootID)
-	expect(t, "a submitted shoot is not reset again", s.Status, store.ShootWaiting)
-	expect(t, "s.RetryCount", s.RetryCount, 1)
+	check.Equal(t, "a submitted shoot is not reset again", s.Status, store.ShootWaiting)
+	check.Equal(t, "s.RetryCount", s.RetryCount, 1)
 	if s.SubmittedAt == nil {
 		t.Errorf("s.SubmittedAt = %#v, want not nil", s.SubmittedAt)
 	}
-	expect(t, "f.retry(in.RetryID).Status", f.retry(in.RetryID).Status, store.StatusStarted)
+	check.Equal(t, "f.retry(in.RetryID).Status", f.retry(in.RetryID).Status, store.StatusStarted)
 }
 
 func TestResetShootUnknownRetryIsNonRetryable(t *testing.T) {
 	f := newFixture(t)
 	err := f.exec(nil, f.acts.ResetShoot, uuid.NewString())
 	ae := applicationError(t, err)
-	expect(t, "ae.Type()", ae.Type(), "not_found")
+	check.Equal(t, "ae.Type()", ae.Type(), "not_found")
 	if !ae.NonRetryable() {
 		t.Errorf("ae.NonRetryable() = false, want true")
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -264,12 +263,4 @@ func str(p *string) string {
 		return ""
 	}
 	return *p
-}
-
-// mustEqual stops the test when got is not want.
-func mustEqual[T any](t testing.TB, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("%s = %#v, want %#v", what, got, want)
-	}
 }

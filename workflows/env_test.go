@@ -3,7 +3,6 @@ package workflows_test
 import (
 	"context"
 	"errors"
-	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -468,7 +468,7 @@ func (u *update) failedWith(t *testing.T, code string) {
 		t.Fatalf("update %s: accepted %v, completed %v, err %v; want a failure %s", u.name, u.accepted, u.completed, u.err, code)
 	}
 	if code != "" {
-		expect(t, "update "+u.name+" error type", appErrType(t, u.err), code)
+		check.Equal(t, "update "+u.name+" error type", appErrType(t, u.err), code)
 	}
 }
 
@@ -478,7 +478,7 @@ func (u *update) rejectedWith(t *testing.T, code string) {
 	if !u.rejected || u.accepted {
 		t.Fatalf("update %s: rejected %v, accepted %v; want a rejection %s", u.name, u.rejected, u.accepted, code)
 	}
-	expect(t, "update "+u.name+" rejection type", appErrType(t, u.rejectErr), code)
+	check.Equal(t, "update "+u.name+" rejection type", appErrType(t, u.rejectErr), code)
 }
 
 // decodeResult turns an update's success value into T, whether the environment hands
@@ -509,14 +509,6 @@ func appErrType(t *testing.T, err error) string {
 		t.Fatalf("want an ApplicationError, got %T: %v", err, err)
 	}
 	return appErr.Type()
-}
-
-// expect reports what differs from want; the test goes on.
-func expect[T any](t *testing.T, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s = %#v, want %#v", what, got, want)
-	}
 }
 
 // within reports a time further than slack from want.

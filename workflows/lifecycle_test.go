@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -33,7 +34,7 @@ func continuedAs(t *testing.T, h *harness) workflows.RetryInput {
 	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
 		t.Fatalf("workflow error = %v, want continue-as-new", err)
 	}
-	expect(t, "continued as", can.WorkflowType.Name, workflows.RetryWorkflowName)
+	check.Equal(t, "continued as", can.WorkflowType.Name, workflows.RetryWorkflowName)
 	var next workflows.RetryInput
 	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
 		t.Fatalf("decode the next run's input: %v", err)
@@ -52,10 +53,10 @@ func TestLifecycle_LostSignalWithoutReminders(t *testing.T) {
 	h.mockDefaults()
 	h.runInput(withChecks(retryInput(), time.Hour, 0))
 
-	expect(t, "stage", h.result().Stage, workflows.StageStarted)
-	expect(t, "checks (at 1 h and 2 h not yet, then at 3 h)", len(h.callsNamed(workflows.ActivityRetryStarted)), 3)
-	expect(t, "stages", h.stages(), []string{workflows.StageStarted})
-	expect(t, "RetryStage upserts", h.upserted(), []string{workflows.StageResetting, workflows.StagePending, workflows.StageStarted})
+	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+	check.Equal(t, "checks (at 1 h and 2 h not yet, then at 3 h)", len(h.callsNamed(workflows.ActivityRetryStarted)), 3)
+	check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+	check.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageResetting, workflows.StagePending, workflows.StageStarted})
 }
 
 // After the last reminder the checks go on, so a signal lost later is found too.
@@ -66,8 +67,8 @@ func TestLifecycle_LostSignalAfterLastReminder(t *testing.T) {
 	h.runInput(withChecks(retryInput(3*day, 7*day), day, 0))
 
 	st := h.result()
-	expect(t, "stage", st.Stage, workflows.StageStarted)
-	expect(t, "reminders sent", st.RemindersSent, 2)
+	check.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	check.Equal(t, "reminders sent", st.RemindersSent, 2)
 	checks := h.callsNamed(workflows.ActivityRetryStarted)
 	if len(checks) == 0 {
 		t.Fatal("no check after the last reminder")
@@ -87,10 +88,10 @@ func TestLifecycle_RestartWithoutEmailLostSignal(t *testing.T) {
 	h.runInput(in)
 
 	st := h.result()
-	expect(t, "stage", st.Stage, workflows.StageStarted)
-	expect(t, "email status", st.EmailStatus, "not_applicable")
-	expect(t, "emails", len(h.emails()), 0)
-	expect(t, "checks", len(h.callsNamed(workflows.ActivityRestartStarted)), 2)
+	check.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	check.Equal(t, "email status", st.EmailStatus, "not_applicable")
+	check.Equal(t, "emails", len(h.emails()), 0)
+	check.Equal(t, "checks", len(h.callsNamed(workflows.ActivityRestartStarted)), 2)
 }
 
 // The first email finding the member already started ends the wait at once.
@@ -100,9 +101,9 @@ func TestLifecycle_InitialEmailFindsStarted(t *testing.T) {
 	h.mockDefaults()
 	h.run(3*day, 7*day)
 
-	expect(t, "stage", h.result().Stage, workflows.StageStarted)
-	expect(t, "stages", h.stages(), []string{workflows.StageStarted})
-	expect(t, "workflow time waited", h.env.Now().Sub(h.callsNamed(workflows.ActivitySetRetryStage)[0].At), time.Duration(0))
+	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+	check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+	check.Equal(t, "workflow time waited", h.env.Now().Sub(h.callsNamed(workflows.ActivitySetRetryStage)[0].At), time.Duration(0))
 }
 
 // A run that waits long enough continues as new with its state, so its history stays
@@ -114,14 +115,14 @@ func TestLifecycle_ContinuesAsNewWithItsState(t *testing.T) {
 	h.runInput(withChecks(retryInput(3*day, 7*day), day, 4))
 
 	next := continuedAs(t, h)
-	expect(t, "next run's retry", next.RetryID, retryID)
-	expect(t, "carried issue", next.Carried.Issue, retryFlow.issued)
-	expect(t, "carried next email number (initial, resend, first reminder)", next.Carried.NextSeq, 3)
-	expect(t, "carried reminders fired", next.Carried.RemindersFired, 1)
-	expect(t, "carried reminders sent", next.Carried.Email.RemindersSent, 1)
-	expect(t, "carried emails sent", next.Carried.Email.EmailsSent, 3)
+	check.Equal(t, "next run's retry", next.RetryID, retryID)
+	check.Equal(t, "carried issue", next.Carried.Issue, retryFlow.issued)
+	check.Equal(t, "carried next email number (initial, resend, first reminder)", next.Carried.NextSeq, 3)
+	check.Equal(t, "carried reminders fired", next.Carried.RemindersFired, 1)
+	check.Equal(t, "carried reminders sent", next.Carried.Email.RemindersSent, 1)
+	check.Equal(t, "carried emails sent", next.Carried.Email.EmailsSent, 3)
 	resent.succeeded(t)
-	expect(t, "calls", h.callNames(), []string{"ReserveRetry", "DeleteResults", "ResetShoot", "SendRetryEmail",
+	check.Equal(t, "calls", h.callNames(), []string{"ReserveRetry", "DeleteResults", "ResetShoot", "SendRetryEmail",
 		"SendRetryEmail", "RetryStarted", "RetryStarted", "SendRetryEmail"})
 }
 
@@ -142,13 +143,13 @@ func TestLifecycle_CarriedRunResumes(t *testing.T) {
 	h.runInput(in)
 
 	st := h.result()
-	expect(t, "stage", st.Stage, workflows.StageStarted)
-	expect(t, "reminders sent", st.RemindersSent, 2)
+	check.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	check.Equal(t, "reminders sent", st.RemindersSent, 2)
 	issued.succeeded(t)
-	expect(t, "answer", decodeResult[workflows.IssueResult](t, issued.value), in.Carried.Issue)
-	expect(t, "reservations", len(h.callsNamed(workflows.ActivityReserveRetry)), 0)
-	expect(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 3, Kind: "reminder", Reminder: 2}})
-	expect(t, "second reminder at (7 days after the first email)", h.callsNamed(retryFlow.send)[0].At, start.Add(2*day))
+	check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issued.value), in.Carried.Issue)
+	check.Equal(t, "reservations", len(h.callsNamed(workflows.ActivityReserveRetry)), 0)
+	check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 3, Kind: "reminder", Reminder: 2}})
+	check.Equal(t, "second reminder at (7 days after the first email)", h.callsNamed(retryFlow.send)[0].At, start.Add(2*day))
 }
 
 // A cancel while a resend is in flight waits for the resend to answer before the run
@@ -165,7 +166,7 @@ func TestLifecycle_CancelDrainsRunningHandlers(t *testing.T) {
 	if !resent.completed {
 		t.Error("the run ended before the resend answered")
 	}
-	expect(t, "stages", h.stages(), []string{workflows.StageFailed})
+	check.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
 }
 
 // A resend the provider refuses for good is answered with email_rejected (422), not
@@ -193,11 +194,11 @@ func TestLifecycle_ResendBurstContinuesAsNew(t *testing.T) {
 	h.runInput(withChecks(retryInput(), day, 3))
 
 	next := continuedAs(t, h)
-	expect(t, "carried next email number (the first email and three resends)", next.Carried.NextSeq, 4)
+	check.Equal(t, "carried next email number (the first email and three resends)", next.Carried.NextSeq, 4)
 	if d := h.env.Now().Sub(start); d >= 2*time.Hour {
 		t.Errorf("continued after %v, want right after the burst, not at the next check a day later", d)
 	}
-	expect(t, "checks", len(h.callsNamed(workflows.ActivityRetryStarted)), 0)
+	check.Equal(t, "checks", len(h.callsNamed(workflows.ActivityRetryStarted)), 0)
 }
 
 // A run that resumes a recorded retry (its earlier run was terminated) numbers its emails
@@ -217,11 +218,11 @@ func TestLifecycle_ResumedRunNumbersAfterLastEmail(t *testing.T) {
 	h.result()
 	resent.succeeded(t)
 	// No first email again; numbers go on; the second reminder is due 7 days after the first email.
-	expect(t, "emails", h.emails(), []activities.SendEmailInput{
+	check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
 		{SubjectID: retryID, Seq: 4, Kind: "resend"},
 		{SubjectID: retryID, Seq: 5, Kind: "reminder", Reminder: 2},
 	})
-	expect(t, "second reminder at", h.callsNamed(retryFlow.send)[1].At, start.Add(2*day))
+	check.Equal(t, "second reminder at", h.callsNamed(retryFlow.send)[1].At, start.Add(2*day))
 }
 
 // A first email that a crash cut off mid-send is finished under its own number.
@@ -234,5 +235,5 @@ func TestLifecycle_ResumedRunFinishesACutOffFirstEmail(t *testing.T) {
 	h.run()
 
 	h.result()
-	expect(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 0, Kind: "initial"}})
+	check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 0, Kind: "initial"}})
 }

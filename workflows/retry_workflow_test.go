@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -20,18 +21,18 @@ func TestRetryWorkflow_DatabaseSteps(t *testing.T) {
 	h.signalAt(time.Hour)
 	h.run()
 
-	expect(t, "stage", h.result().Stage, workflows.StageStarted)
+	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
 	issue.succeeded(t)
 	want := retryFlow.issued
 	want.AllowanceUsed = "retry_credit"
-	expect(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), want)
-	expect(t, "reservation", h.callsNamed(workflows.ActivityReserveRetry)[0].Reserve, activities.ReserveRetryInput{
+	check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), want)
+	check.Equal(t, "reservation", h.callsNamed(workflows.ActivityReserveRetry)[0].Reserve, activities.ReserveRetryInput{
 		RetryID: retryID, OrgID: orgID, MemberID: memberID, ShootID: retryShootID,
 		Reason: "low_quality_photos", WorkflowID: workflows.RetryWorkflowID(retryShootID),
 		IssuedByKind: "admin", IssuedBy: "admin-1", RequestID: "req-1",
 	})
 	for _, step := range []string{workflows.ActivityDeleteResults, workflows.ActivityResetShoot} {
-		expect(t, step+" subject", h.callsNamed(step)[0].Subject, retryID)
+		check.Equal(t, step+" subject", h.callsNamed(step)[0].Subject, retryID)
 	}
 }
 
@@ -44,9 +45,9 @@ func TestRetryWorkflow_ResetFailsMarksFailed(t *testing.T) {
 	u := h.issueAt(0, "issue", retryFlow.issue)
 	h.run()
 
-	expect(t, "workflow error type", appErrType(t, h.failure()), "invalid_shoot_status")
-	expect(t, "stages", h.stages(), []string{workflows.StageFailed})
-	expect(t, "emails", len(h.emails()), 0)
+	check.Equal(t, "workflow error type", appErrType(t, h.failure()), "invalid_shoot_status")
+	check.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+	check.Equal(t, "emails", len(h.emails()), 0)
 	u.failedWith(t, "invalid_shoot_status")
 }
 
@@ -65,8 +66,8 @@ func TestRetryWorkflow_CancelBeforeReset(t *testing.T) {
 	h.run()
 
 	h.failure()
-	expect(t, "calls", h.callNames(), []string{workflows.ActivityReserveRetry, workflows.ActivityDeleteResults,
+	check.Equal(t, "calls", h.callNames(), []string{workflows.ActivityReserveRetry, workflows.ActivityDeleteResults,
 		workflows.ActivityResetShoot, workflows.ActivitySetRetryStage})
-	expect(t, "stages (marked failed exactly once)", h.stages(), []string{workflows.StageFailed})
+	check.Equal(t, "stages (marked failed exactly once)", h.stages(), []string{workflows.StageFailed})
 	u.failedWith(t, "")
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/metrics"
 )
 
@@ -26,7 +26,7 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	mustEqual(t, "rec.Code", rec.Code, http.StatusOK)
+	check.MustEqual(t, "rec.Code", rec.Code, http.StatusOK)
 	return rec.Body.String()
 }
 
@@ -44,12 +44,12 @@ func TestGinMiddleware(t *testing.T) {
 		e.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
 		return rec.Code
 	}
-	mustEqual(t, `do(http.MethodGet, "/things/1")`, do(http.MethodGet, "/things/1"), http.StatusOK)
-	mustEqual(t, `do(http.MethodGet, "/things/2")`, do(http.MethodGet, "/things/2"), http.StatusOK)
-	mustEqual(t, `do(http.MethodPost, "/things/3")`, do(http.MethodPost, "/things/3"), http.StatusConflict)
-	mustEqual(t, `do(http.MethodGet, "/nowhere/secret-token-abc")`, do(http.MethodGet, "/nowhere/secret-token-abc"), http.StatusNotFound)
-	mustEqual(t, `do(http.MethodDelete, "/things/4")`, do(http.MethodDelete, "/things/4"), http.StatusMethodNotAllowed)
-	mustEqual(t, `do("BREW", "/coffee")`, do("BREW", "/coffee"), http.StatusNotFound)
+	check.MustEqual(t, `do(http.MethodGet, "/things/1")`, do(http.MethodGet, "/things/1"), http.StatusOK)
+	check.MustEqual(t, `do(http.MethodGet, "/things/2")`, do(http.MethodGet, "/things/2"), http.StatusOK)
+	check.MustEqual(t, `do(http.MethodPost, "/things/3")`, do(http.MethodPost, "/things/3"), http.StatusConflict)
+	check.MustEqual(t, `do(http.MethodGet, "/nowhere/secret-token-abc")`, do(http.MethodGet, "/nowhere/secret-token-abc"), http.StatusNotFound)
+	check.MustEqual(t, `do(http.MethodDelete, "/things/4")`, do(http.MethodDelete, "/things/4"), http.StatusMethodNotAllowed)
+	check.MustEqual(t, `do("BREW", "/coffee")`, do("BREW", "/coffee"), http.StatusNotFound)
 
 	out := scrape(t, m)
 	wantContains(t, out, `retryd_http_requests_total{method="GET",route="/things/:id",status="200"} 2`)
@@ -151,7 +151,7 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	e.GET("/", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	mustEqual(t, "rec.Code", rec.Code, http.StatusNoContent)
+	check.MustEqual(t, "rec.Code", rec.Code, http.StatusNoContent)
 }
 
 func TestPendingGauge(t *testing.T) {
@@ -172,7 +172,7 @@ func TestPendingGauge(t *testing.T) {
 	})
 
 	out := scrape(t, m)
-	expect(t, "calls.Load()", calls.Load(), int32(1))
+	check.Equal(t, "calls.Load()", calls.Load(), int32(1))
 	wantContains(t, out, "retryd_pending_retries 3\n")
 	wantContains(t, out, "retryd_pending_restarts 7\n")
 	wantContains(t, out, "retryd_pending_gauge_errors_total 0\n")
@@ -183,7 +183,7 @@ func TestPendingGauge(t *testing.T) {
 
 	fail.Store(true)
 	out = scrape(t, m)
-	expect(t, "calls.Load()", calls.Load(), int32(2))
+	check.Equal(t, "calls.Load()", calls.Load(), int32(2))
 	wantLacks(t, out, "retryd_pending_retries")
 	wantLacks(t, out, "retryd_pending_restarts")
 	wantContains(t, out, "retryd_pending_gauge_errors_total 1\n")
@@ -205,7 +205,7 @@ func TestPendingGauge(t *testing.T) {
 func TestTemporalHandler(t *testing.T) {
 	m := metrics.New()
 	h := m.TemporalHandler()
-	mustEqual(t, "one handler per process", m.TemporalHandler(), h)
+	check.MustEqual(t, "one handler per process", m.TemporalHandler(), h)
 	h.Counter("temporal_test_counter").Inc(1)
 	h.WithTags(map[string]string{"task_queue": "retryd-test", "namespace": "default"}).Counter("temporal_tagged_counter").Inc(2)
 	h.Gauge("temporal_test_gauge").Update(4)
@@ -295,21 +295,21 @@ func TestServe(t *testing.T) {
 	waitFor(t, 5*time.Second, "GET /healthz answers 200", func() bool { code, _, _ := get("/healthz"); return code == http.StatusOK })
 
 	code, ctype, body := get("/healthz")
-	expect(t, "GET /healthz status", code, http.StatusOK)
-	expect(t, "GET /healthz Content-Type", ctype, "application/json")
-	expect(t, "GET /healthz body", decodeHealth(t, body), health{Status: "ok"})
+	check.Equal(t, "GET /healthz status", code, http.StatusOK)
+	check.Equal(t, "GET /healthz Content-Type", ctype, "application/json")
+	check.Equal(t, "GET /healthz body", decodeHealth(t, body), health{Status: "ok"})
 
 	code, _, body = get("/metrics")
-	expect(t, "GET /metrics status", code, http.StatusOK)
+	check.Equal(t, "GET /metrics status", code, http.StatusOK)
 	wantContains(t, body, "retryd_retries_issued_total 1\n")
 
 	unhealthy.Store(true)
 	code, _, body = get("/healthz")
-	expect(t, "GET /healthz status when unhealthy", code, http.StatusServiceUnavailable)
-	expect(t, "GET /healthz body when unhealthy", decodeHealth(t, body), health{Status: "unavailable"})
+	check.Equal(t, "GET /healthz status when unhealthy", code, http.StatusServiceUnavailable)
+	check.Equal(t, "GET /healthz body when unhealthy", decodeHealth(t, body), health{Status: "unavailable"})
 
 	code, _, _ = get("/elsewhere")
-	expect(t, "GET /elsewhere status", code, http.StatusNotFound)
+	check.Equal(t, "GET /elsewhere status", code, http.StatusNotFound)
 
 	cancel()
 	select {
@@ -365,22 +365,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		if time.Now().After(deadline) {
 			t.Fatalf("waited %v for: %s", timeout, what)
 		}
-	}
-}
-
-// expect reports what differs from want; the test goes on.
-func expect[T any](t testing.TB, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s = %#v, want %#v", what, got, want)
-	}
-}
-
-// mustEqual stops the test when got is not want.
-func mustEqual[T any](t testing.TB, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("%s = %#v, want %#v", what, got, want)
 	}
 }
 

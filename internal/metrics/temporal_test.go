@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/testenv"
 )
@@ -61,7 +62,7 @@ func TestTemporalWorkerMetrics(t *testing.T) {
 	if err := run.Get(ctx, &out); err != nil {
 		t.Fatalf("run.Get(ctx, &out): %v", err)
 	}
-	mustEqual(t, "out", out, "hello metrics")
+	check.MustEqual(t, "out", out, "hello metrics")
 
 	w.Stop()
 	if err := m.Close(); err != nil {
