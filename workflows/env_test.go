@@ -60,6 +60,10 @@ type flow struct {
 	// with err (nil: its default success).
 	mockPrepare func(h *harness)
 	firstStep   func(h *harness, err error) any
+	// lastInput matches the last database step's input, lastStep answers it with success:
+	// until it commits, the run is not pending.
+	lastInput any
+	lastStep  func(h *harness) any
 }
 
 const (
@@ -94,6 +98,8 @@ var retryFlow = flow{
 	firstStep: func(h *harness, err error) any {
 		return h.reserved(activities.ReserveRetryResult{AllowanceUsed: "free_retry"}, err)
 	},
+	lastInput: retryID,
+	lastStep:  func(h *harness) any { return h.reset },
 }
 
 var restartFlow = flow{
@@ -115,6 +121,8 @@ var restartFlow = flow{
 	firstStep: func(h *harness, err error) any {
 		return h.created(activities.CreateRestartResult{OldShootID: oldShootID, HasEmail: true}, err)
 	},
+	lastInput: mock.MatchedBy(func(in activities.CreateRestartInput) bool { return in.RestartID == restartID }),
+	lastStep:  func(h *harness) any { return h.f.firstStep(h, nil) },
 }
 
 // eachFlow runs a test of what both workflows do, once for each.
@@ -222,6 +230,11 @@ func (h *harness) onSend(kinds ...string) *testsuite.MockCallWrapper {
 // onFirstStep mocks the flow's first database step.
 func (h *harness) onFirstStep() *testsuite.MockCallWrapper {
 	return h.env.OnActivity(h.f.prepared[0], anyContext, h.f.firstInput)
+}
+
+// onLastStep mocks the flow's last database step.
+func (h *harness) onLastStep() *testsuite.MockCallWrapper {
+	return h.env.OnActivity(h.f.prepared[len(h.f.prepared)-1], anyContext, h.f.lastInput)
 }
 
 // run executes the default input with these reminders to its end.

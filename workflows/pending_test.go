@@ -354,11 +354,11 @@ func TestPending_ResendWhilePending(t *testing.T) {
 	})
 }
 
-// resend-email before the database steps are committed, or after the start, is refused.
+// resend-email before the last database step is committed, or after the start, is refused.
 func TestPending_ResendNotPendingRefused(t *testing.T) {
 	eachFlow(t, func(t *testing.T, f flow) {
 		h := newHarness(t, f)
-		h.onFirstStep().After(2 * time.Second).Return(f.firstStep(h, nil)).Once()
+		h.onLastStep().After(2 * time.Second).Return(f.lastStep(h)).Once()
 		h.env.OnActivity(f.setStage, anyContext, f.id, workflows.StageStarted).After(2 * time.Second).Return(h.staged).Once()
 		h.mockDefaults()
 		early := h.resendAt(time.Second, "resend-early")
