@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -28,7 +26,9 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 	}{
 		{name: "started by the member", start: func(f *fixture, memberID, shootID, _ string) {
 			_, err := store.StartShoot(f.ctx, f.db, memberID, shootID, "req-start", time.Now())
-			require.NoError(f.t, err)
+			if err != nil {
+				f.t.Fatal(err)
+			}
 		}},
 		{name: "started stage from the workflow", start: func(f *fixture, _, _, retryID string) {
 			f.must(nil, f.acts.SetRetryStage, retryID, store.StatusStarted)
@@ -45,55 +45,83 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 			var first, second activities.SendEmailResult
 			f.must(&first, f.acts.SendRetryEmail, initial)
 			f.must(&second, f.acts.SendRetryEmail, initial)
-			require.NotEmpty(t, first.MessageID)
-			assert.False(t, first.Skipped)
-			assert.Equal(t, first, second, "the second run answers the first run's message id")
+			if len(first.MessageID) == 0 {
+				t.Fatalf("first.MessageID = %#v, want not empty", first.MessageID)
+			}
+			if first.Skipped {
+				t.Errorf("first.Skipped = true, want false")
+			}
+			check.Equal(t, "the second run answers the first run's message id", second, first)
 
 			msgs := f.mailbox.Messages()
-			require.Len(t, msgs, 1, "one message for one seq")
-			assert.Equal(t, first.MessageID, msgs[0].ID)
-			assert.Equal(t, []string{adaEmail}, msgs[0].To)
+			if len(msgs) != 1 {
+				t.Fatalf("one message for one seq: len %d, want %d", len(msgs), 1)
+			}
+			check.Equal(t, "msgs[0].ID", msgs[0].ID, first.MessageID)
+			check.Equal(t, "msgs[0].To", msgs[0].To, []string{adaEmail})
 			assertActionLink(t, f, msgs[0].Text, m.ID, shootID)
 
 			r := f.retry(retryID)
-			assert.Equal(t, store.EmailSent, r.EmailStatus)
-			require.NotNil(t, r.EmailMessageID)
-			assert.Equal(t, first.MessageID, *r.EmailMessageID)
-			assert.Equal(t, 0, r.RemindersSent)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+			if r.EmailMessageID == nil {
+				t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
+			}
+			check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, first.MessageID)
+			check.Equal(t, "r.RemindersSent", r.RemindersSent, 0)
 			es := f.emails(retryID)
-			require.Len(t, es, 1)
-			assert.Equal(t, "sent", es[0].Status)
-			require.NotNil(t, es[0].MessageID)
-			assert.Equal(t, first.MessageID, *es[0].MessageID)
+			if len(es) != 1 {
+				t.Fatalf("es: len %d, want %d", len(es), 1)
+			}
+			check.Equal(t, "es[0].Status", es[0].Status, "sent")
+			if es[0].MessageID == nil {
+				t.Fatalf("es[0].MessageID = %#v, want not nil", es[0].MessageID)
+			}
+			check.Equal(t, "*es[0].MessageID", *es[0].MessageID, first.MessageID)
 
 			// A reminder is another seq: a second message, counted once however often it runs.
 			reminder := activities.SendEmailInput{SubjectID: retryID, Seq: 1, Kind: store.EmailKindReminder, Reminder: 1}
 			var rem, remAgain activities.SendEmailResult
 			f.must(&rem, f.acts.SendRetryEmail, reminder)
 			f.must(&remAgain, f.acts.SendRetryEmail, reminder)
-			require.NotEmpty(t, rem.MessageID)
-			assert.NotEqual(t, first.MessageID, rem.MessageID)
-			assert.Equal(t, rem, remAgain)
+			if len(rem.MessageID) == 0 {
+				t.Fatalf("rem.MessageID = %#v, want not empty", rem.MessageID)
+			}
+			if first.MessageID == rem.MessageID {
+				t.Errorf("rem.MessageID = %#v, want another value", rem.MessageID)
+			}
+			check.Equal(t, "remAgain", remAgain, rem)
 			msgs = f.mailbox.Messages()
-			require.Len(t, msgs, 2)
-			assert.Equal(t, rem.MessageID, msgs[0].ID, "newest first")
+			if len(msgs) != 2 {
+				t.Fatalf("msgs: len %d, want %d", len(msgs), 2)
+			}
+			check.Equal(t, "newest first", msgs[0].ID, rem.MessageID)
 			r = f.retry(retryID)
-			assert.Equal(t, 1, r.RemindersSent)
-			assert.Equal(t, store.EmailSent, r.EmailStatus)
-			require.NotNil(t, r.EmailMessageID)
-			assert.Equal(t, rem.MessageID, *r.EmailMessageID)
+			check.Equal(t, "r.RemindersSent", r.RemindersSent, 1)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+			if r.EmailMessageID == nil {
+				t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
+			}
+			check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, rem.MessageID)
 
 			// Once the retry is started, the next reminder is skipped and tells the workflow so.
 			tc.start(f, m.ID, shootID, retryID)
-			require.Equal(t, store.StatusStarted, f.retry(retryID).Status)
+			check.MustEqual(t, "f.retry(retryID).Status", f.retry(retryID).Status, store.StatusStarted)
 			var skipped activities.SendEmailResult
 			f.must(&skipped, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 2, Kind: store.EmailKindReminder, Reminder: 2})
-			assert.True(t, skipped.Skipped)
-			assert.True(t, skipped.AlreadyStarted)
-			assert.Empty(t, skipped.MessageID)
-			assert.Equal(t, 2, f.mailbox.Len(), "no message after start")
-			assert.Equal(t, 1, f.retry(retryID).RemindersSent)
-			assert.Len(t, f.emails(retryID), 2, "no intent recorded for a skipped email")
+			if !skipped.Skipped {
+				t.Errorf("skipped.Skipped = false, want true")
+			}
+			if !skipped.AlreadyStarted {
+				t.Errorf("skipped.AlreadyStarted = false, want true")
+			}
+			if len(skipped.MessageID) != 0 {
+				t.Errorf("skipped.MessageID = %#v, want empty", skipped.MessageID)
+			}
+			check.Equal(t, "no message after start", f.mailbox.Len(), 2)
+			check.Equal(t, "f.retry(retryID).RemindersSent", f.retry(retryID).RemindersSent, 1)
+			if len(f.emails(retryID)) != 2 {
+				t.Errorf("no intent recorded for a skipped email: len %d, want %d", len(f.emails(retryID)), 2)
+			}
 		})
 	}
 }
@@ -103,17 +131,23 @@ func assertActionLink(t *testing.T, f *fixture, text, memberID, shootID string) 
 	t.Helper()
 	prefix := appBaseURL + "/app/shoots/" + shootID + "/start?token="
 	i := strings.Index(text, prefix)
-	require.GreaterOrEqualf(t, i, 0, "no action link for shoot %s in:\n%s", shootID, text)
+	if i < 0 {
+		t.Fatalf("no action link for shoot %s in:\n%s", shootID, text)
+	}
 	raw := text[i+len(prefix):]
 	if j := strings.IndexAny(raw, " \n\r\t)>\""); j >= 0 {
 		raw = raw[:j]
 	}
 	token, err := url.QueryUnescape(raw)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	claims, err := f.links.Verify(token, time.Now())
-	require.NoError(t, err)
-	assert.Equal(t, memberID, claims.MemberID)
-	assert.Equal(t, shootID, claims.ShootID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check.Equal(t, "claims.MemberID", claims.MemberID, memberID)
+	check.Equal(t, "claims.ShootID", claims.ShootID, shootID)
 }
 
 func TestSendRetryEmailProviderFailures(t *testing.T) {
@@ -146,30 +180,46 @@ func TestSendRetryEmailProviderFailures(t *testing.T) {
 			in := activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: store.EmailKindInitial}
 			err := f.exec(nil, f.acts.SendRetryEmail, in)
 			ae := applicationError(t, err)
-			assert.Equal(t, tc.nonRetryable, ae.NonRetryable(), "NonRetryable")
+			check.Equal(t, "NonRetryable", ae.NonRetryable(), tc.nonRetryable)
 			if tc.wantType != "" {
-				assert.Equal(t, tc.wantType, ae.Type())
+				check.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
 			}
-			assert.Equal(t, tc.wantDelay, ae.NextRetryDelay(), "NextRetryDelay")
-			assert.NotContains(t, err.Error(), adaEmail, "error text must not carry the address")
-			assert.NotContains(t, err.Error(), "@", "error text must not carry any address")
-			assert.Contains(t, err.Error(), http.StatusText(tc.status))
+			check.Equal(t, "NextRetryDelay", ae.NextRetryDelay(), tc.wantDelay)
+			if strings.Contains(err.Error(), adaEmail) {
+				t.Errorf("error text must not carry the address contains %q", adaEmail)
+			}
+			if strings.Contains(err.Error(), "@") {
+				t.Errorf("error text must not carry any address contains %q", "@")
+			}
+			if !strings.Contains(err.Error(), http.StatusText(tc.status)) {
+				t.Errorf("err.Error() does not contain %q", http.StatusText(tc.status))
+			}
 			requests, _ := stub.counts()
-			assert.Equal(t, 1, requests)
+			check.Equal(t, "requests", requests, 1)
 
 			r := f.retry(retryID)
-			assert.Equal(t, tc.wantStatus, r.EmailStatus)
-			assert.Nil(t, r.EmailMessageID)
-			es := f.emails(retryID)
-			require.Len(t, es, 1)
-			if tc.nonRetryable {
-				assert.Equal(t, "failed", es[0].Status)
-				require.NotNil(t, es[0].LastError)
-				assert.NotContains(t, *es[0].LastError, "@", "stored error must not carry the address")
-			} else {
-				assert.Equal(t, "sending", es[0].Status)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, tc.wantStatus)
+			if r.EmailMessageID != nil {
+				t.Errorf("r.EmailMessageID = %#v, want nil", r.EmailMessageID)
 			}
-			assert.NotContains(t, f.logs.String(), adaEmail, "logs must not carry the address")
+			es := f.emails(retryID)
+			if len(es) != 1 {
+				t.Fatalf("es: len %d, want %d", len(es), 1)
+			}
+			if tc.nonRetryable {
+				check.Equal(t, "es[0].Status", es[0].Status, "failed")
+				if es[0].LastError == nil {
+					t.Fatalf("es[0].LastError = %#v, want not nil", es[0].LastError)
+				}
+				if strings.Contains(*es[0].LastError, "@") {
+					t.Errorf("stored error must not carry the address contains %q", "@")
+				}
+			} else {
+				check.Equal(t, "es[0].Status", es[0].Status, "sending")
+			}
+			if strings.Contains(f.logs.String(), adaEmail) {
+				t.Errorf("logs must not carry the address contains %q", adaEmail)
+			}
 
 			if tc.nonRetryable {
 				return
@@ -180,11 +230,13 @@ func TestSendRetryEmailProviderFailures(t *testing.T) {
 			f.must(&res, f.acts.SendRetryEmail, in)
 			f.must(&res, f.acts.SendRetryEmail, in)
 			_, accepted := stub.counts()
-			assert.Equal(t, 1, accepted)
+			check.Equal(t, "accepted", accepted, 1)
 			r = f.retry(retryID)
-			assert.Equal(t, store.EmailSent, r.EmailStatus)
-			require.NotNil(t, r.EmailMessageID)
-			assert.Equal(t, res.MessageID, *r.EmailMessageID)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+			if r.EmailMessageID == nil {
+				t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
+			}
+			check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, res.MessageID)
 		})
 	}
 }
@@ -202,18 +254,24 @@ func TestFailedReminderKeepsSentStatus(t *testing.T) {
 	f.useMailer(stubURL)
 	err := f.exec(nil, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 1, Kind: store.EmailKindReminder, Reminder: 1})
 	ae := applicationError(t, err)
-	assert.True(t, ae.NonRetryable())
-	assert.Equal(t, activities.ErrTypeMailPermanent, ae.Type())
+	if !ae.NonRetryable() {
+		t.Errorf("ae.NonRetryable() = false, want true")
+	}
+	check.Equal(t, "ae.Type()", ae.Type(), activities.ErrTypeMailPermanent)
 
 	r := f.retry(retryID)
-	assert.Equal(t, store.EmailSent, r.EmailStatus)
-	require.NotNil(t, r.EmailMessageID)
-	assert.Equal(t, sent.MessageID, *r.EmailMessageID)
-	assert.Equal(t, 0, r.RemindersSent)
+	check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	if r.EmailMessageID == nil {
+		t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
+	}
+	check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, sent.MessageID)
+	check.Equal(t, "r.RemindersSent", r.RemindersSent, 0)
 	es := f.emails(retryID)
-	require.Len(t, es, 2)
-	assert.Equal(t, "sent", es[0].Status)
-	assert.Equal(t, "failed", es[1].Status)
+	if len(es) != 2 {
+		t.Fatalf("es: len %d, want %d", len(es), 2)
+	}
+	check.Equal(t, "es[0].Status", es[0].Status, "sent")
+	check.Equal(t, "es[1].Status", es[1].Status, "failed")
 }
 
 func TestMarkRetryEmailFailed(t *testing.T) {
@@ -225,9 +283,11 @@ func TestMarkRetryEmailFailed(t *testing.T) {
 
 	f.must(nil, f.acts.MarkRetryEmailFailed, in)
 	f.must(nil, f.acts.MarkRetryEmailFailed, in)
-	assert.Equal(t, store.EmailFailed, f.retry(retryID).EmailStatus)
+	check.Equal(t, "f.retry(retryID).EmailStatus", f.retry(retryID).EmailStatus, store.EmailFailed)
 	es := f.emails(retryID)
-	require.Len(t, es, 1)
-	assert.Equal(t, "failed", es[0].Status)
-	assert.Equal(t, 0, f.mailbox.Len())
+	if len(es) != 1 {
+		t.Fatalf("es: len %d, want %d", len(es), 1)
+	}
+	check.Equal(t, "es[0].Status", es[0].Status, "failed")
+	check.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 0)
 }

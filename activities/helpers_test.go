@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -56,7 +55,9 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(srv.Close)
 
 	links, err := linktoken.NewSigner([]byte("activities-test-secret-0123456789"), 30*24*time.Hour)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	acts := activities.New(db, newSender(t, srv.URL+"/dev/mailersend"), links, appBaseURL, 60*24*time.Hour, logger)
 
@@ -78,7 +79,9 @@ func (f *fixture) newEnv() *testsuite.TestActivityEnvironment {
 func newSender(t *testing.T, localURL string) *mail.Sender {
 	t.Helper()
 	s, err := mail.NewSender(mail.Config{LocalURL: localURL, From: mail.Address{Email: "retries@headshotpro.test", Name: "HeadshotPro"}, Timeout: 5 * time.Second})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -108,7 +111,9 @@ func (f *fixture) seedOrg(ms ...*seed.Member) {
 		Members: members,
 	}}}
 	_, err := seed.Load(f.ctx, f.db, file)
-	require.NoError(f.t, err)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 // exec runs one activity and decodes its result into out (nil: no result).
@@ -130,7 +135,9 @@ func execIn(env *testsuite.TestActivityEnvironment, out any, fn any, args ...any
 // must runs one activity that has to succeed.
 func (f *fixture) must(out any, fn any, args ...any) {
 	f.t.Helper()
-	require.NoError(f.t, f.exec(out, fn, args...))
+	if err := f.exec(out, fn, args...); err != nil {
+		f.t.Fatalf("f.exec(out, fn, args...): %v", err)
+	}
 }
 
 // retryInput is the input the retry workflow gives ReserveRetry for a shoot.
@@ -139,6 +146,19 @@ func (f *fixture) retryInput(memberID, shootID string) activities.ReserveRetryIn
 		RetryID: uuid.NewString(), OrgID: f.orgID, MemberID: memberID, ShootID: shootID,
 		Reason: "bad_lighting", WorkflowID: "retry-" + shootID,
 		IssuedByKind: store.ActorAdmin, IssuedBy: f.adminID, RequestID: "req-" + shootID[:8],
+	}
+}
+
+// managed is a managed member whose only shoot was deleted: eligible for a restart.
+func managed(email *string) seed.Member {
+	return seed.Member{Name: "Grace Hopper", Email: email, Kind: store.KindManaged,
+		Shoots: []seed.Shoot{{Status: store.ShootDeleted, DeletedAt: ptr(time.Now().UTC().Add(-48 * time.Hour)), Results: 2}}}
+}
+
+func (f *fixture) restartInput(memberID string) activities.CreateRestartInput {
+	return activities.CreateRestartInput{
+		RestartID: uuid.NewString(), OrgID: f.orgID, MemberID: memberID, NewShootID: uuid.NewString(),
+		WorkflowID: "restart-" + memberID, IssuedByKind: store.ActorAdmin, IssuedBy: f.adminID, RequestID: "req-restart",
 	}
 }
 
@@ -156,28 +176,36 @@ func (f *fixture) pendingRetry(memberID, shootID string) string {
 func (f *fixture) member(id string) *store.Member {
 	f.t.Helper()
 	m := new(store.Member)
-	require.NoError(f.t, f.db.NewSelect().Model(m).Where("id = ?", id).Scan(f.ctx))
+	if err := f.db.NewSelect().Model(m).Where("id = ?", id).Scan(f.ctx); err != nil {
+		f.t.Fatalf("%s: %v", "f.db.NewSelect().Model(m).Where(\"id = ?\", id).Scan(f.ctx)", err)
+	}
 	return m
 }
 
 func (f *fixture) shoot(id string) *store.Shoot {
 	f.t.Helper()
 	s, err := store.GetShoot(f.ctx, f.db, id)
-	require.NoError(f.t, err)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	return s
 }
 
 func (f *fixture) retry(id string) *store.Retry {
 	f.t.Helper()
 	r, err := store.GetRetry(f.ctx, f.db, id)
-	require.NoError(f.t, err)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	return r
 }
 
 func (f *fixture) restart(id string) *store.Restart {
 	f.t.Helper()
 	r, err := store.GetRestart(f.ctx, f.db, id)
-	require.NoError(f.t, err)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	return r
 }
 
@@ -185,23 +213,31 @@ func (f *fixture) restart(id string) *store.Restart {
 func (f *fixture) count(query string, args ...any) int {
 	f.t.Helper()
 	var n int
-	require.NoError(f.t, f.db.NewRaw(query, args...).Scan(f.ctx, &n))
+	if err := f.db.NewRaw(query, args...).Scan(f.ctx, &n); err != nil {
+		f.t.Fatalf("f.db.NewRaw(query, args...).Scan(f.ctx, &n): %v", err)
+	}
 	return n
 }
 
 func (f *fixture) emails(subjectID string) []store.Email {
 	f.t.Helper()
 	var es []store.Email
-	require.NoError(f.t, f.db.NewSelect().Model(&es).Where("subject_id = ?", subjectID).Order("seq").Scan(f.ctx))
+	if err := f.db.NewSelect().Model(&es).Where("subject_id = ?", subjectID).Order("seq").Scan(f.ctx); err != nil {
+		f.t.Fatalf("%s: %v", "f.db.NewSelect().Model(&es).Where(\"subject_id = ?\", subjectID).Order(\"seq\").Scan(f.ctx)", err)
+	}
 	return es
 }
 
 // applicationError finds the *temporal.ApplicationError an activity failed with.
 func applicationError(t *testing.T, err error) *temporal.ApplicationError {
 	t.Helper()
-	require.Error(t, err)
+	if err == nil {
+		t.Fatalf("err = nil, want an error")
+	}
 	var ae *temporal.ApplicationError
-	require.Truef(t, errors.As(err, &ae), "want a *temporal.ApplicationError in the chain, got %T: %v", err, err)
+	if !(errors.As(err, &ae)) {
+		t.Fatalf("want a *temporal.ApplicationError in the chain, got %T: %v", err, err)
+	}
 	return ae
 }
 
@@ -269,7 +305,9 @@ func waitForLockWaiters(t *testing.T, f *fixture, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for f.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) < n {
-		require.Truef(t, time.Now().Before(deadline), "want %d statements waiting on a row lock", n)
+		if !time.Now().Before(deadline) {
+			t.Fatalf("want %d statements waiting on a row lock", n)
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }

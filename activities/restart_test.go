@@ -1,32 +1,14 @@
 package activities_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/testsuite"
-
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 )
-
-// managed is a managed member whose only shoot was deleted: eligible for a restart.
-func managed(email *string) seed.Member {
-	return seed.Member{Name: "Grace Hopper", Email: email, Kind: store.KindManaged,
-		Shoots: []seed.Shoot{{Status: store.ShootDeleted, DeletedAt: ptr(time.Now().UTC().Add(-48 * time.Hour)), Results: 2}}}
-}
-
-func (f *fixture) restartInput(memberID string) activities.CreateRestartInput {
-	return activities.CreateRestartInput{
-		RestartID: uuid.NewString(), OrgID: f.orgID, MemberID: memberID, NewShootID: uuid.NewString(),
-		WorkflowID: "restart-" + memberID, IssuedByKind: store.ActorAdmin, IssuedBy: f.adminID, RequestID: "req-restart",
-	}
-}
 
 func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
 	f := newFixture(t)
@@ -38,47 +20,57 @@ func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
 	var first, second activities.CreateRestartResult
 	f.must(&first, f.acts.CreateRestart, in)
 	f.must(&second, f.acts.CreateRestart, in)
-	assert.Equal(t, activities.CreateRestartResult{OldShootID: oldShootID, HasEmail: false}, first)
-	assert.Equal(t, first, second)
+	check.Equal(t, "first", first, activities.CreateRestartResult{OldShootID: oldShootID, HasEmail: false})
+	check.Equal(t, "second", second, first)
 
-	assert.Equal(t, 2, f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID), "the deleted shoot and one new one")
+	check.Equal(t, "the deleted shoot and one new one", f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID), 2)
 	s := f.shoot(in.NewShootID)
-	assert.Equal(t, store.ShootOnboarding, s.Status)
-	assert.Equal(t, m.ID, s.MemberID)
-	assert.Equal(t, store.ShootDeleted, f.shoot(oldShootID).Status, "the old shoot stays deleted")
-	assert.Equal(t, 1, f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID))
+	check.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	check.Equal(t, "s.MemberID", s.MemberID, m.ID)
+	check.Equal(t, "the old shoot stays deleted", f.shoot(oldShootID).Status, store.ShootDeleted)
+	check.Equal(t, "f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID)", f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID), 1)
 	r := f.restart(in.RestartID)
-	assert.Equal(t, store.StatusPending, r.Status)
-	assert.Equal(t, oldShootID, r.OldShootID)
-	assert.Equal(t, in.NewShootID, r.NewShootID)
-	assert.Equal(t, store.EmailNotApplicable, r.EmailStatus)
-	assert.Equal(t, 1, f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID))
+	check.Equal(t, "r.Status", r.Status, store.StatusPending)
+	check.Equal(t, "r.OldShootID", r.OldShootID, oldShootID)
+	check.Equal(t, "r.NewShootID", r.NewShootID, in.NewShootID)
+	check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailNotApplicable)
+	check.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID), 1)
 
 	// No address: nothing to send, and nothing recorded as sent.
 	var res activities.SendEmailResult
 	f.must(&res, f.acts.SendRestartEmail, activities.SendEmailInput{SubjectID: in.RestartID, Seq: 0, Kind: store.EmailKindInitial})
-	assert.True(t, res.Skipped)
-	assert.False(t, res.AlreadyStarted)
-	assert.Empty(t, res.MessageID)
-	assert.Equal(t, 0, f.mailbox.Len())
-	assert.Empty(t, f.emails(in.RestartID))
-	assert.Equal(t, store.EmailNotApplicable, f.restart(in.RestartID).EmailStatus)
+	if !res.Skipped {
+		t.Errorf("res.Skipped = false, want true")
+	}
+	if res.AlreadyStarted {
+		t.Errorf("res.AlreadyStarted = true, want false")
+	}
+	if len(res.MessageID) != 0 {
+		t.Errorf("res.MessageID = %#v, want empty", res.MessageID)
+	}
+	check.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 0)
+	if len(f.emails(in.RestartID)) != 0 {
+		t.Errorf("f.emails(in.RestartID) = %#v, want empty", f.emails(in.RestartID))
+	}
+	check.Equal(t, "f.restart(in.RestartID).EmailStatus", f.restart(in.RestartID).EmailStatus, store.EmailNotApplicable)
 
 	// Canceled before the member touched it: the new shoot goes back to deleted.
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
 	s = f.shoot(in.NewShootID)
-	assert.Equal(t, store.ShootDeleted, s.Status)
-	assert.NotNil(t, s.DeletedAt)
+	check.Equal(t, "s.Status", s.Status, store.ShootDeleted)
+	if s.DeletedAt == nil {
+		t.Errorf("s.DeletedAt = %#v, want not nil", s.DeletedAt)
+	}
 	r = f.restart(in.RestartID)
-	assert.Equal(t, store.StatusFailed, r.Status)
-	assert.Equal(t, store.StatusFailed, r.Stage)
+	check.Equal(t, "r.Status", r.Status, store.StatusFailed)
+	check.Equal(t, "r.Stage", r.Stage, store.StatusFailed)
 
 	// The member can be restarted again.
 	again := f.restartInput(m.ID)
 	var third activities.CreateRestartResult
 	f.must(&third, f.acts.CreateRestart, again)
-	assert.Equal(t, in.NewShootID, third.OldShootID, "the most recent deleted shoot is the one restarted")
+	check.Equal(t, "the most recent deleted shoot is the one restarted", third.OldShootID, in.NewShootID)
 }
 
 func TestRestartEmailSentOnce(t *testing.T) {
@@ -88,34 +80,48 @@ func TestRestartEmailSentOnce(t *testing.T) {
 	in := f.restartInput(m.ID)
 	var created activities.CreateRestartResult
 	f.must(&created, f.acts.CreateRestart, in)
-	assert.True(t, created.HasEmail)
+	if !created.HasEmail {
+		t.Errorf("created.HasEmail = false, want true")
+	}
 
 	email := activities.SendEmailInput{SubjectID: in.RestartID, Seq: 0, Kind: store.EmailKindInitial}
 	var first, second activities.SendEmailResult
 	f.must(&first, f.acts.SendRestartEmail, email)
 	f.must(&second, f.acts.SendRestartEmail, email)
-	require.NotEmpty(t, first.MessageID)
-	assert.Equal(t, first, second)
+	if len(first.MessageID) == 0 {
+		t.Fatalf("first.MessageID = %#v, want not empty", first.MessageID)
+	}
+	check.Equal(t, "second", second, first)
 	msgs := f.mailbox.Messages()
-	require.Len(t, msgs, 1)
-	assert.Equal(t, []string{"grace@example.test"}, msgs[0].To)
+	if len(msgs) != 1 {
+		t.Fatalf("msgs: len %d, want %d", len(msgs), 1)
+	}
+	check.Equal(t, "msgs[0].To", msgs[0].To, []string{"grace@example.test"})
 	assertActionLink(t, f, msgs[0].Text, m.ID, in.NewShootID)
 	r := f.restart(in.RestartID)
-	assert.Equal(t, store.EmailSent, r.EmailStatus)
-	require.NotNil(t, r.EmailMessageID)
-	assert.Equal(t, first.MessageID, *r.EmailMessageID)
+	check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	if r.EmailMessageID == nil {
+		t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
+	}
+	check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, first.MessageID)
 
 	// Once started, the restart is not failed and its shoot is not deleted by a late stage.
 	_, err := store.StartShoot(f.ctx, f.db, m.ID, in.NewShootID, "req-start", time.Now())
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var skipped activities.SendEmailResult
 	f.must(&skipped, f.acts.SendRestartEmail, activities.SendEmailInput{SubjectID: in.RestartID, Seq: 1, Kind: store.EmailKindReminder, Reminder: 1})
-	assert.True(t, skipped.Skipped)
-	assert.True(t, skipped.AlreadyStarted)
-	assert.Equal(t, 1, f.mailbox.Len())
+	if !skipped.Skipped {
+		t.Errorf("skipped.Skipped = false, want true")
+	}
+	if !skipped.AlreadyStarted {
+		t.Errorf("skipped.AlreadyStarted = false, want true")
+	}
+	check.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 1)
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
-	assert.Equal(t, store.StatusStarted, f.restart(in.RestartID).Status)
-	assert.Equal(t, store.ShootOnboarding, f.shoot(in.NewShootID).Status)
+	check.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, store.StatusStarted)
+	check.Equal(t, "f.shoot(in.NewShootID).Status", f.shoot(in.NewShootID).Status, store.ShootOnboarding)
 }
 
 func TestSetRestartStageFailedKeepsSubmittedShoot(t *testing.T) {
@@ -127,13 +133,17 @@ func TestSetRestartStageFailedKeepsSubmittedShoot(t *testing.T) {
 	// The member submitted photos while the workflow was being canceled: the restart is
 	// still pending (the start was not recorded on it), but the shoot is no longer untouched.
 	_, err := f.db.NewRaw(`UPDATE shoots SET status = 'waiting', submitted_at = now() WHERE id = ?`, in.NewShootID).Exec(f.ctx)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
-	assert.Equal(t, store.StatusFailed, f.restart(in.RestartID).Status)
+	check.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, store.StatusFailed)
 	s := f.shoot(in.NewShootID)
-	assert.Equal(t, store.ShootWaiting, s.Status)
-	assert.Nil(t, s.DeletedAt)
+	check.Equal(t, "s.Status", s.Status, store.ShootWaiting)
+	if s.DeletedAt != nil {
+		t.Errorf("s.DeletedAt = %#v, want nil", s.DeletedAt)
+	}
 }
 
 func TestCreateRestartRefused(t *testing.T) {
@@ -156,49 +166,13 @@ func TestCreateRestartRefused(t *testing.T) {
 			shootsBefore := f.count(`SELECT count(*) FROM shoots`)
 			err := f.exec(nil, f.acts.CreateRestart, f.restartInput(m.ID))
 			ae := applicationError(t, err)
-			assert.Equal(t, tc.wantType, ae.Type())
-			assert.True(t, ae.NonRetryable())
-			assert.Equal(t, shootsBefore, f.count(`SELECT count(*) FROM shoots`))
-			assert.Equal(t, 0, f.count(`SELECT count(*) FROM restarts`))
-			assert.Equal(t, 0, f.count(`SELECT count(*) FROM audit_events`))
+			check.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
+			if !ae.NonRetryable() {
+				t.Errorf("ae.NonRetryable() = false, want true")
+			}
+			check.Equal(t, "f.count(`SELECT count(*) FROM shoots`)", f.count(`SELECT count(*) FROM shoots`), shootsBefore)
+			check.Equal(t, "f.count(`SELECT count(*) FROM restarts`)", f.count(`SELECT count(*) FROM restarts`), 0)
+			check.Equal(t, "f.count(`SELECT count(*) FROM audit_events`)", f.count(`SELECT count(*) FROM audit_events`), 0)
 		})
-	}
-}
-
-// As for ReserveRetry: a second attempt that started before the first committed must
-// answer the first one's restart, not refuse it.
-func TestCreateRestartConcurrentDuplicateAttempts(t *testing.T) {
-	f := newFixture(t)
-	m := managed(nil)
-	f.seedOrg(&m)
-	in := f.restartInput(m.ID)
-
-	blocker, err := f.db.BeginTx(f.ctx, nil)
-	require.NoError(t, err)
-	defer func() { _ = blocker.Rollback() }()
-	_, err = blocker.NewRaw(`SELECT 1 FROM members WHERE id = ? FOR UPDATE`, m.ID).Exec(f.ctx)
-	require.NoError(t, err)
-
-	envs := [2]*testsuite.TestActivityEnvironment{f.newEnv(), f.newEnv()}
-	results := make([]activities.CreateRestartResult, 2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i := range envs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = execIn(envs[i], &results[i], f.acts.CreateRestart, in)
-		}()
-	}
-	waitForLockWaiters(t, f, 2)
-	require.NoError(t, blocker.Commit())
-	wg.Wait()
-
-	assert.Equal(t, 1, f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID))
-	assert.Equal(t, 2, f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID))
-	for i := range errs {
-		if assert.NoErrorf(t, errs[i], "attempt %d", i) {
-			assert.Equal(t, m.Shoots[0].ID, results[i].OldShootID)
-		}
 	}
 }

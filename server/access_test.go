@@ -8,6 +8,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/server"
 )
 
 // TestAdminAccess: keys of another organization see 404 (never 403), missing and bad keys
@@ -19,8 +20,7 @@ func TestAdminAccess(t *testing.T) {
 	adaID, adaShoots := seeded(orgA, 0)
 	annID, annShoots := seeded(orgA, 1)
 
-	retry := expectStatus(t, giveRetry(t, app, orgA.AdminKey, adaID, adaShoots[0]), 201)
-	retryID := retry["id"].(string)
+	retryID := expectJSON[server.RetryDTO](t, giveRetry(t, app, orgA.AdminKey, adaID, adaShoots[0]), 201).ID
 	resendPath := "/api/v1/admin/members/" + adaID + "/retries/" + retryID + "/resend-email"
 
 	t.Run("other_org_gets_404", func(t *testing.T) {
@@ -39,20 +39,20 @@ func TestAdminAccess(t *testing.T) {
 			t.Fatalf("ann's allowance = %v, %v", c, f)
 		}
 		// B's dashboard does not list A's members.
-		body := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots", kb, nil), 200)
+		body := expectJSON[dashboard](t, app.Do(t, "GET", "/api/v1/admin/headshots", kb, nil), 200)
 		total := 0
-		for _, sec := range body["sections"].(map[string]any) {
-			for _, c := range toCards(t, sec.(map[string]any)["cards"]) {
+		for _, sec := range body.Sections {
+			for _, c := range sec.Cards {
 				total++
-				if c["member"].(map[string]any)["name"] != "Bea Beta" {
-					t.Fatalf("B's dashboard shows %v", c["member"])
+				if c.Member.Name != "Bea Beta" {
+					t.Fatalf("B's dashboard shows %+v", c.Member)
 				}
 			}
 		}
 		if total != 1 {
 			t.Fatalf("B's dashboard has %d cards, want 1", total)
 		}
-		if id := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", kb, nil), 200)["id"]; id != orgB.ID {
+		if id := expectJSON[organization](t, app.Do(t, "GET", "/api/v1/admin/organization", kb, nil), 200).ID; id != orgB.ID {
 			t.Fatalf("B's organization = %v", id)
 		}
 	})
@@ -91,13 +91,12 @@ func TestAdminAccess(t *testing.T) {
 		expectProblem(t, app.Do(t, "GET", "/api/v1/admin/members/"+annID, ka, nil), 403, "forbidden_for_role")
 		expectProblem(t, previewRetry(t, app, ka, annID, annShoots[0]), 403, "forbidden_for_role")
 		expectProblem(t, app.Do(t, "POST", resendPath, ka, nil), 403, "forbidden_for_role")
-		org := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", ka, nil), 200)
-		if org["id"] != orgA.ID || org["members"] != float64(2) {
-			t.Fatalf("organization for automation = %v", org)
+		org := expectJSON[organization](t, app.Do(t, "GET", "/api/v1/admin/organization", ka, nil), 200)
+		if org.ID != orgA.ID || org.Members != 2 {
+			t.Fatalf("organization for automation = %+v", org)
 		}
-		body := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots", ka, nil), 200)
-		if _, ok := body["sections"].(map[string]any); !ok {
-			t.Fatalf("headshots for automation = %v", body)
+		if body := expectJSON[dashboard](t, app.Do(t, "GET", "/api/v1/admin/headshots", ka, nil), 200); len(body.Sections) != 3 {
+			t.Fatalf("headshots for automation = %+v, want three sections", body)
 		}
 		if c, f := allowanceOf(t, app, orgA.AdminKey, annID); c != 0 || !f {
 			t.Fatalf("ann's allowance = %v, %v", c, f)
@@ -153,18 +152,17 @@ func TestMemberTokenAccess(t *testing.T) {
 		} {
 			r := app.Do(t, "POST", path, tc.token, nil)
 			p := expectProblem(t, r, 401, tc.code)
-			if p["fresh_link"] != "/api/v1/member/link" {
-				t.Fatalf("%s %s: fresh_link = %v", path, name, p["fresh_link"])
+			if p.FreshLink != "/api/v1/member/link" {
+				t.Fatalf("%s %s: fresh_link = %q", path, name, p.FreshLink)
 			}
 		}
 	}
 	// Nothing happened to the shoot or the balance.
 	d := memberDetail(t, app, org.AdminKey, olaID)
-	sh := d["shoots"].([]any)[0].(map[string]any)
-	if sh["status"] != "onboarding" {
-		t.Fatalf("shoot after refused member calls = %v", sh)
+	if sh := d.Shoots[0]; sh.Status != "onboarding" {
+		t.Fatalf("shoot after refused member calls = %+v", sh)
 	}
-	if bal := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", org.AdminKey, nil), 200)["credit_balance"]; bal != float64(5) {
+	if bal := expectJSON[organization](t, app.Do(t, "GET", "/api/v1/admin/organization", org.AdminKey, nil), 200).CreditBalance; bal != 5 {
 		t.Fatalf("credit_balance = %v", bal)
 	}
 	// The genuine token works.
@@ -184,12 +182,11 @@ func TestPipelineAccess(t *testing.T) {
 			expectProblem(t, r, 401, "unauthorized")
 		}
 	}
-	sh := memberDetail(t, app, org.AdminKey, id)["shoots"].([]any)[0].(map[string]any)
-	if sh["status"] != "waiting" || sh["result_count"] != float64(0) {
-		t.Fatalf("shoot after refused pipeline calls = %v", sh)
+	if sh := memberDetail(t, app, org.AdminKey, id).Shoots[0]; sh.Status != "waiting" || sh.ResultCount != 0 {
+		t.Fatalf("shoot after refused pipeline calls = %+v", sh)
 	}
 	r := app.Do(t, "POST", "/api/v1/internal/shoots/"+shoots[0]+"/complete", app.PipelineToken, map[string]any{"result_count": 3})
-	if got := expectStatus(t, r, 200)["shoot"].(map[string]any); got["status"] != "active" {
-		t.Fatalf("complete with the token = %v", got)
+	if got := expectJSON[shootAnswer](t, r, 200).Shoot; got.Status != "active" {
+		t.Fatalf("complete with the token = %+v", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/server"
 )
 
 // queryChars are the characters a client puts in a query string unescaped; anything
@@ -39,7 +40,7 @@ func FuzzAdminAPI(f *testing.F) {
 	member, shoots := seeded(org, 0)
 	rae, raeShoots := seeded(org, 1)
 	managed := seededID(org, 2)
-	retryID := expectStatus(f, giveRetry(f, app, org.AdminKey, rae, raeShoots[0]), 201)["id"].(string)
+	retryID := expectJSON[server.RetryDTO](f, giveRetry(f, app, org.AdminKey, rae, raeShoots[0]), 201).ID
 	ids := strings.NewReplacer("{M}", member, "{S}", shoots[0], "{R}", retryID, "{D}", managed)
 
 	var routes []gin.RouteInfo
@@ -97,7 +98,7 @@ func FuzzAdminAPI(f *testing.F) {
 		}
 		resp := app.Do(t, r.Method, target, bearer, sent, headers...)
 		if resp.Status >= 500 {
-			code, _ := resp.JSON(t)["code"].(string)
+			code := codeOf(t, resp)
 			if (resp.Status != 503 || code != "unavailable") && (resp.Status != 504 || code != "timeout") {
 				t.Fatalf("%s %s: %d: %s", r.Method, target, resp.Status, resp.Body)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/server"
 )
 
 // The credentials every route is tried with. Refusals come first in this order and the
@@ -106,7 +107,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	_, fayShoots := seeded(org, 6)
 	moAuto, moAdmin, boAuto, boAdmin := seededID(org, 7), seededID(org, 8), seededID(org, 9), seededID(org, 10)
 
-	retryID := expectStatus(t, giveRetry(t, app, org.AdminKey, rae, raeShoots[0]), 201)["id"].(string)
+	retryID := expectJSON[server.RetryDTO](t, giveRetry(t, app, org.AdminKey, rae, raeShoots[0]), 201).ID
 	revoked := revokedAdminKey(t, app, org)
 	now := time.Now()
 	otherLink, _ := app.Links.Issue(pia, piaShoots[0], now)
@@ -288,14 +289,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if r.Status >= 400 && !strings.HasPrefix(path, "/dev/mailersend/") && !strings.HasPrefix(path, "/app/") {
 				if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 					t.Errorf("%s as %s: %d with Content-Type %q, want a problem", key, cred, r.Status, ct)
-				} else if code := r.JSON(t)["code"]; code != refusalCode(path, cred, r.Status) {
-					t.Errorf("%s as %s: %d %v, want code %s", key, cred, r.Status, code, refusalCode(path, cred, r.Status))
+				} else if code := codeOf(t, r); code != refusalCode(path, cred, r.Status) {
+					t.Errorf("%s as %s: %d %s, want code %s", key, cred, r.Status, code, refusalCode(path, cred, r.Status))
 				}
 			}
 			if key == "POST /api/v1/admin/restarts" && cred == credOtherAdmin {
-				res := r.JSON(t)["results"].([]any)[0].(map[string]any)
-				if res["outcome"] != "skipped" || res["code"] != "not_found" {
-					t.Errorf("bulk restart of this organization's member by another's admin: %v", res)
+				res := apptest.Decode[bulkAnswer](t, r).Results[0]
+				if res.Outcome != "skipped" || res.Code == nil || *res.Code != "not_found" {
+					t.Errorf("bulk restart of this organization's member by another's admin: %+v", res)
 				}
 			}
 		}

@@ -97,8 +97,8 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("server error %d: %s", r.Status, r.Body)
 			}
 			p := expectProblem(t, r, tc.status, tc.code)
-			if p["title"] == "" || p["type"] == "" {
-				t.Fatalf("problem without title or type: %v", p)
+			if p.Title == "" || p.Type == "" {
+				t.Fatalf("problem without title or type: %+v", p)
 			}
 		})
 	}
@@ -106,18 +106,17 @@ func TestBadInput(t *testing.T) {
 	// Nothing of the above changed anything.
 	expectNoWorkflow(t, app, shoot)
 	d := memberDetail(t, app, key, id)
-	if sh := d["shoots"].([]any)[0].(map[string]any); sh["status"] != "active" || sh["result_count"] != float64(8) {
-		t.Fatalf("shoot after bad input = %v", sh)
+	if sh := d.Shoots[0]; sh.Status != "active" || sh.ResultCount != 8 {
+		t.Fatalf("shoot after bad input = %+v", sh)
 	}
-	if a := d["allowance"].(map[string]any); a["free_retry_available"] != true {
-		t.Fatalf("allowance after bad input = %v", a)
+	if a := d.Allowance; !a.FreeRetryAvailable {
+		t.Fatalf("allowance after bad input = %+v", a)
 	}
 	if n := countRows(t, app, "idempotency_keys", "org_id = ?", org.ID); n != 0 {
 		t.Fatalf("idempotency keys stored for bad input: %d", n)
 	}
-	sh := memberDetail(t, app, key, seededID(org, 1))["shoots"].([]any)[0].(map[string]any)
-	if sh["status"] != "waiting" {
-		t.Fatalf("waiting shoot after bad pipeline input = %v", sh)
+	if sh := memberDetail(t, app, key, seededID(org, 1)).Shoots[0]; sh.Status != "waiting" {
+		t.Fatalf("waiting shoot after bad pipeline input = %+v", sh)
 	}
 
 	// The same give, well-formed, works (the fixtures were eligible all along).

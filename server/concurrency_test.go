@@ -7,6 +7,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/server"
 )
 
 // TestConcurrentGivesOfOneShoot: 20 admins' clicks at once give one retry, one email and
@@ -29,9 +30,9 @@ func TestConcurrentGivesOfOneShoot(t *testing.T) {
 		switch r.Status {
 		case 201:
 			created++
-			retryID = r.JSON(t)["id"].(string)
+			retryID = apptest.Decode[server.RetryDTO](t, r).ID
 		case 409:
-			code := r.JSON(t)["code"].(string)
+			code := codeOf(t, r)
 			if code != "retry_pending" && code != "shoot_already_retried" {
 				t.Fatalf("409 with code %s: %s", code, r.Body)
 			}
@@ -47,25 +48,19 @@ func TestConcurrentGivesOfOneShoot(t *testing.T) {
 	t.Logf("1 created, conflicts %v", conflicts)
 
 	apptest.WaitFor(t, 10*time.Second, "the retry email", func() bool { return app.Mailbox.Len() >= 1 })
-	time.Sleep(2 * time.Second)
-	if got := app.Mailbox.Len(); got != 1 {
-		t.Fatalf("mailbox has %d messages, want 1", got)
-	}
+	apptest.Holds(t, 2*time.Second, "one email for the one retry", func() bool { return app.Mailbox.Len() == 1 })
 	if got := countRows(t, app, "retries", "shoot_id = ?", shoots[0]); got != 1 {
 		t.Fatalf("retries rows = %d, want 1", got)
 	}
 	d := memberDetail(t, app, org.AdminKey, id)
-	a := d["allowance"].(map[string]any)
-	if a["retry_credits"] != float64(2) || a["free_retry_available"] != true {
-		t.Fatalf("allowance = %v, want one credit consumed", a)
+	if a := d.Allowance; a.RetryCredits != 2 || !a.FreeRetryAvailable {
+		t.Fatalf("allowance = %+v, want one credit consumed", a)
 	}
-	pr, _ := d["pending_retry"].(map[string]any)
-	if pr == nil || pr["id"] != retryID {
-		t.Fatalf("pending_retry = %v, want %s", d["pending_retry"], retryID)
+	if pr := d.PendingRetry; pr == nil || pr.ID != retryID {
+		t.Fatalf("pending_retry = %+v, want %s", pr, retryID)
 	}
-	sh := d["shoots"].([]any)[0].(map[string]any)
-	if sh["status"] != "onboarding" || sh["retry_count"] != float64(1) || sh["result_count"] != float64(0) {
-		t.Fatalf("shoot = %v", sh)
+	if sh := d.Shoots[0]; sh.Status != "onboarding" || sh.RetryCount != 1 || sh.ResultCount != 0 {
+		t.Fatalf("shoot = %+v", sh)
 	}
 }
 
@@ -85,11 +80,11 @@ func TestConcurrentGivesOfManyMembers(t *testing.T) {
 	})
 	ids := map[string]bool{}
 	for i, r := range responses {
-		body := expectStatus(t, r, 201)
-		if _, shoots := seeded(org, i); body["shoot_id"] != shoots[0] || body["allowance_used"] != "free_retry" {
-			t.Fatalf("retry %d = %v", i, body)
+		body := expectJSON[server.RetryDTO](t, r, 201)
+		if _, shoots := seeded(org, i); body.ShootID != shoots[0] || body.AllowanceUsed != "free_retry" {
+			t.Fatalf("retry %d = %+v", i, body)
 		}
-		ids[body["id"].(string)] = true
+		ids[body.ID] = true
 	}
 	if len(ids) != n {
 		t.Fatalf("%d distinct retries, want %d", len(ids), n)
@@ -129,12 +124,12 @@ func TestConcurrentGivesOfTwoShootsOfOneMember(t *testing.T) {
 	tok, _ := app.Links.Issue(id, shoots[won], time.Now())
 	expectStatus(t, app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[won]+"/start", tok, nil), 200)
 
-	p := expectStatus(t, previewRetry(t, app, org.AdminKey, id, shoots[lost]), 200)
-	if p["state"] != "confirm" {
-		t.Fatalf("preview of the refused shoot = %v", p)
+	p := expectJSON[server.PreviewDTO](t, previewRetry(t, app, org.AdminKey, id, shoots[lost]), 200)
+	if p.State != "confirm" {
+		t.Fatalf("preview of the refused shoot = %+v", p)
 	}
-	r := expectStatus(t, giveRetry(t, app, org.AdminKey, id, shoots[lost]), 201)
-	if r["shoot_id"] != shoots[lost] || r["allowance_used"] != "retry_credit" {
-		t.Fatalf("retry of the refused shoot = %v", r)
+	r := expectJSON[server.RetryDTO](t, giveRetry(t, app, org.AdminKey, id, shoots[lost]), 201)
+	if r.ShootID != shoots[lost] || r.AllowanceUsed != "retry_credit" {
+		t.Fatalf("retry of the refused shoot = %+v", r)
 	}
 }

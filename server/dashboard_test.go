@@ -10,6 +10,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/server"
 )
 
 func deletedAgo(days float64) seed.Shoot {
@@ -51,64 +52,54 @@ func TestDashboardSections(t *testing.T) {
 		if got := cardNames(cards); !slices.Equal(got, names) {
 			t.Fatalf("%s = %v, want %v", section, got, names)
 		}
+		// Every member of a card is there: app.Do holds each answer to the OpenAPI
+		// document, whose Card, Member and Shoot require them.
 		for _, c := range cards {
-			if c["section"] != nil && c["section"] != section {
-				t.Fatalf("card %v says section %v", c["member"], c["section"])
+			if c.Section != section {
+				t.Fatalf("card %+v says section %q", c.Member, c.Section)
 			}
-			sh := c["shoot"].(map[string]any)
-			m := c["member"].(map[string]any)
-			for _, k := range []string{"id", "name", "email", "kind"} {
-				if _, ok := m[k]; !ok {
-					t.Fatalf("card member lacks %s: %v", k, m)
-				}
-			}
-			for _, k := range []string{"id", "status", "completed_at", "deleted_at", "retry_count", "result_count"} {
-				if _, ok := sh[k]; !ok {
-					t.Fatalf("card shoot lacks %s: %v", k, sh)
-				}
-			}
+			sh := c.Shoot
 			switch section {
 			case "finished":
-				if sh["status"] != "active" || sh["completed_at"] == nil || !slices.Equal(cardActions(c), []string{"give_retry"}) {
-					t.Fatalf("finished card = %v", c)
+				if sh.Status != "active" || sh.CompletedAt == nil || !slices.Equal(c.Actions, []string{"give_retry"}) {
+					t.Fatalf("finished card = %+v", c)
 				}
 			case "in_progress":
 				if hasAction(c, "give_retry") || hasAction(c, "restart_shoot") {
-					t.Fatalf("in progress card offers %v", cardActions(c))
+					t.Fatalf("in progress card offers %v", c.Actions)
 				}
 			case "deleted":
-				if sh["status"] != "deleted" || sh["deleted_at"] == nil {
-					t.Fatalf("deleted card shoot = %v", sh)
+				if sh.Status != "deleted" || sh.DeletedAt == nil {
+					t.Fatalf("deleted card shoot = %+v", sh)
 				}
-				wantRestart := m["name"] == "Fox Free"
+				wantRestart := c.Member.Name == "Fox Free"
 				if hasAction(c, "restart_shoot") != wantRestart || hasAction(c, "give_retry") {
-					t.Fatalf("%s's deleted card actions = %v", m["name"], cardActions(c))
+					t.Fatalf("%s's deleted card actions = %v", c.Member.Name, c.Actions)
 				}
 			}
 		}
 	}
 	// Cards show the most recent shoot: Ben's finished one, with its results.
 	bc := cardsOf(t, app, key, "section=finished&q=Ben")[0]
-	if sh := bc["shoot"].(map[string]any); sh["result_count"] != float64(5) || sh["id"] != org.File.Organizations[0].Members[1].Shoots[1].ID {
-		t.Fatalf("Ben's card shoot = %v", sh)
+	if sh := bc.Shoot; sh.ResultCount != 5 || sh.ID != org.File.Organizations[0].Members[1].Shoots[1].ID {
+		t.Fatalf("Ben's card shoot = %+v", sh)
 	}
-	if bc["member"].(map[string]any)["email"] != "Zebra.Stripes@Corp.test" {
-		t.Fatalf("Ben's email = %v", bc["member"])
+	if email := str(bc.Member.Email); email != "Zebra.Stripes@Corp.test" {
+		t.Fatalf("Ben's email = %q", email)
 	}
 
 	// Without section: all three sections, first pages, same members.
-	all := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots", key, nil), 200)
-	sections := all["sections"].(map[string]any)
-	if len(sections) != 3 {
-		t.Fatalf("sections = %v", sections)
+	all := expectJSON[dashboard](t, app.Do(t, "GET", "/api/v1/admin/headshots", key, nil), 200)
+	if len(all.Sections) != 3 {
+		t.Fatalf("sections = %+v", all.Sections)
 	}
 	for section, names := range want {
-		sec := sections[section].(map[string]any)
-		if got := cardNames(toCards(t, sec["cards"])); !slices.Equal(got, names) {
+		sec := all.Sections[section]
+		if got := cardNames(sec.Cards); !slices.Equal(got, names) {
 			t.Fatalf("all-sections %s = %v, want %v", section, got, names)
 		}
-		if sec["next_cursor"] != nil {
-			t.Fatalf("all-sections %s next_cursor = %v", section, sec["next_cursor"])
+		if sec.NextCursor != nil {
+			t.Fatalf("all-sections %s next_cursor = %q", section, *sec.NextCursor)
 		}
 	}
 
@@ -126,10 +117,10 @@ func TestDashboardSections(t *testing.T) {
 			t.Fatalf("q=%q in %s = %v, want [%s]", tc.query, tc.section, got, tc.want)
 		}
 	}
-	all = expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?q=ZEBRA", key, nil), 200)
+	all = expectJSON[dashboard](t, app.Do(t, "GET", "/api/v1/admin/headshots?q=ZEBRA", key, nil), 200)
 	total := 0
-	for _, sec := range all["sections"].(map[string]any) {
-		total += len(toCards(t, sec.(map[string]any)["cards"]))
+	for _, sec := range all.Sections {
+		total += len(sec.Cards)
 	}
 	if total != 1 {
 		t.Fatalf("q=ZEBRA across sections found %d cards", total)
@@ -143,10 +134,9 @@ func TestDashboardSections(t *testing.T) {
 
 	// Header: all members (also Ivy without a shoot) and every finished shoot (Gus's and
 	// Cat's older ones too).
-	h := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200)
-	if h["id"] != org.ID || h["name"] != org.File.Organizations[0].Name || h["credit_balance"] != float64(7) ||
-		h["members"] != float64(12) || h["finished_shoots"] != float64(4) {
-		t.Fatalf("organization header = %v", h)
+	h := expectJSON[organization](t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200)
+	if want := (organization{ID: org.ID, Name: org.File.Organizations[0].Name, CreditBalance: 7, Members: 12, FinishedShoots: 4}); h != want {
+		t.Fatalf("organization header = %+v, want %+v", h, want)
 	}
 }
 
@@ -172,30 +162,29 @@ func TestDashboardPagination(t *testing.T) {
 		if cursor != "" {
 			q += "&cursor=" + url.QueryEscape(cursor)
 		}
-		body := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?"+q, org.AdminKey, nil), 200)
-		if body["section"] != "finished" {
-			t.Fatalf("section = %v", body["section"])
+		body := expectJSON[server.SectionDTO](t, app.Do(t, "GET", "/api/v1/admin/headshots?"+q, org.AdminKey, nil), 200)
+		if body.Section != "finished" {
+			t.Fatalf("section = %q", body.Section)
 		}
-		cards := toCards(t, body["cards"])
+		cards := body.Cards
 		if len(cards) > 2 || len(cards) == 0 {
 			t.Fatalf("page %d has %d cards", page, len(cards))
 		}
 		for _, c := range cards {
-			id := c["member"].(map[string]any)["id"].(string)
+			id := c.Member.ID
 			if seenIDs[id] {
 				t.Fatalf("member %s on two pages", id)
 			}
 			seenIDs[id] = true
 		}
 		seen = append(seen, cardNames(cards)...)
-		next, isString := body["next_cursor"].(string)
-		if body["next_cursor"] == nil {
+		if body.NextCursor == nil {
 			break
 		}
-		if !isString || next == "" {
-			t.Fatalf("next_cursor = %#v", body["next_cursor"])
+		if *body.NextCursor == "" {
+			t.Fatal("next_cursor is empty, want a cursor or null")
 		}
-		cursor = next
+		cursor = *body.NextCursor
 	}
 	sorted := slices.Clone(names)
 	sort.Strings(sorted)
@@ -203,23 +192,23 @@ func TestDashboardPagination(t *testing.T) {
 		t.Fatalf("pages visited %v, want %v", seen, sorted)
 	}
 	// A page size that divides the section ends with next_cursor null too.
-	body := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?section=finished&limit=5", org.AdminKey, nil), 200)
-	if len(toCards(t, body["cards"])) != 5 || body["next_cursor"] != nil {
-		t.Fatalf("limit=5: %v cards, next_cursor %v", len(toCards(t, body["cards"])), body["next_cursor"])
+	body := expectJSON[server.SectionDTO](t, app.Do(t, "GET", "/api/v1/admin/headshots?section=finished&limit=5", org.AdminKey, nil), 200)
+	if len(body.Cards) != 5 || body.NextCursor != nil {
+		t.Fatalf("limit=5: %d cards, next_cursor %v", len(body.Cards), body.NextCursor)
 	}
 	// Without section, each section pages on its own.
-	all := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?limit=2", org.AdminKey, nil), 200)
-	fin := all["sections"].(map[string]any)["finished"].(map[string]any)
-	if got := cardNames(toCards(t, fin["cards"])); !slices.Equal(got, sorted[:2]) || fin["next_cursor"] == nil {
-		t.Fatalf("all-sections finished page = %v, next %v", got, fin["next_cursor"])
+	all := expectJSON[dashboard](t, app.Do(t, "GET", "/api/v1/admin/headshots?limit=2", org.AdminKey, nil), 200)
+	fin := all.Sections["finished"]
+	if got := cardNames(fin.Cards); !slices.Equal(got, sorted[:2]) || fin.NextCursor == nil {
+		t.Fatalf("all-sections finished page = %v, next %v", got, fin.NextCursor)
 	}
-	ip := all["sections"].(map[string]any)["in_progress"].(map[string]any)
-	if got := cardNames(toCards(t, ip["cards"])); !slices.Equal(got, []string{"Zed Elsewhere"}) || ip["next_cursor"] != nil {
-		t.Fatalf("all-sections in_progress = %v, next %v", got, ip["next_cursor"])
+	ip := all.Sections["in_progress"]
+	if got := cardNames(ip.Cards); !slices.Equal(got, []string{"Zed Elsewhere"}) || ip.NextCursor != nil {
+		t.Fatalf("all-sections in_progress = %v, next %v", got, ip.NextCursor)
 	}
 	// The next page follows the cursor of the all-sections answer.
-	body = expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?section=finished&limit=2&cursor="+url.QueryEscape(fin["next_cursor"].(string)), org.AdminKey, nil), 200)
-	if got := cardNames(toCards(t, body["cards"])); !slices.Equal(got, sorted[2:4]) {
+	body = expectJSON[server.SectionDTO](t, app.Do(t, "GET", "/api/v1/admin/headshots?section=finished&limit=2&cursor="+url.QueryEscape(*fin.NextCursor), org.AdminKey, nil), 200)
+	if got := cardNames(body.Cards); !slices.Equal(got, sorted[2:4]) {
 		t.Fatalf("second page = %v, want %v", got, sorted[2:4])
 	}
 }
@@ -242,36 +231,34 @@ func TestPipelineAndSubmit(t *testing.T) {
 
 	// complete: waiting → active with results, Finished with give_retry.
 	before := time.Now().Add(-time.Second)
-	r := expectStatus(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+dan[0]+"/complete", app.PipelineToken,
+	r := expectJSON[shootAnswer](t, app.Do(t, "POST", "/api/v1/internal/shoots/"+dan[0]+"/complete", app.PipelineToken,
 		map[string]any{"results": []map[string]any{{"storage_key": "s3://b/1.jpg"}, {"storage_key": "s3://b/2.jpg"}, {"storage_key": "s3://b/3.jpg"}}}), 200)
-	if sh := r["shoot"].(map[string]any); sh["status"] != "active" || sh["result_count"] != float64(3) || sh["completed_at"] == nil {
-		t.Fatalf("complete = %v", sh)
+	if sh := r.Shoot; sh.Status != "active" || sh.ResultCount != 3 || sh.CompletedAt == nil {
+		t.Fatalf("complete = %+v", sh)
 	}
 	cards := cardsOf(t, app, key, "section=finished")
-	if len(cards) != 1 || cards[0]["member"].(map[string]any)["id"] != danID {
+	if len(cards) != 1 || cards[0].Member.ID != danID {
 		t.Fatalf("finished after complete = %v", cardNames(cards))
 	}
-	sh := cards[0]["shoot"].(map[string]any)
-	completed, err := time.Parse(time.RFC3339Nano, sh["completed_at"].(string))
-	if err != nil || completed.Before(before) || sh["result_count"] != float64(3) || !hasAction(cards[0], "give_retry") {
-		t.Fatalf("finished card after complete = %v (%v)", cards[0], err)
+	if sh := cards[0].Shoot; sh.CompletedAt == nil || sh.CompletedAt.Before(before) || sh.ResultCount != 3 || !hasAction(cards[0], "give_retry") {
+		t.Fatalf("finished card after complete = %+v", cards[0])
 	}
 	// pending → active with a result_count only.
-	r = expectStatus(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+pat[0]+"/complete", app.PipelineToken, map[string]any{"result_count": 4}), 200)
-	if sh := r["shoot"].(map[string]any); sh["status"] != "active" || sh["result_count"] != float64(4) {
-		t.Fatalf("complete pending = %v", sh)
+	r = expectJSON[shootAnswer](t, app.Do(t, "POST", "/api/v1/internal/shoots/"+pat[0]+"/complete", app.PipelineToken, map[string]any{"result_count": 4}), 200)
+	if sh := r.Shoot; sh.Status != "active" || sh.ResultCount != 4 {
+		t.Fatalf("complete pending = %+v", sh)
 	}
 	// fail: generatingHeadshots → failed, still In Progress.
-	r = expectStatus(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+fin[0]+"/fail", app.PipelineToken, nil), 200)
-	if sh := r["shoot"].(map[string]any); sh["status"] != "failed" {
-		t.Fatalf("fail = %v", sh)
+	r = expectJSON[shootAnswer](t, app.Do(t, "POST", "/api/v1/internal/shoots/"+fin[0]+"/fail", app.PipelineToken, nil), 200)
+	if sh := r.Shoot; sh.Status != "failed" {
+		t.Fatalf("fail = %+v", sh)
 	}
 	cards = cardsOf(t, app, key, "section=in_progress&q=Fin")
-	if len(cards) != 1 || cards[0]["shoot"].(map[string]any)["status"] != "failed" {
-		t.Fatalf("in progress after fail = %v", cards)
+	if len(cards) != 1 || cards[0].Shoot.Status != "failed" {
+		t.Fatalf("in progress after fail = %+v", cards)
 	}
-	if h := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200); h["finished_shoots"] != float64(2) {
-		t.Fatalf("finished_shoots = %v", h["finished_shoots"])
+	if h := expectJSON[organization](t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200); h.FinishedShoots != 2 {
+		t.Fatalf("finished_shoots = %d", h.FinishedShoots)
 	}
 
 	// Transitions from the wrong status are refused and change nothing.
@@ -281,8 +268,8 @@ func TestPipelineAndSubmit(t *testing.T) {
 	expectProblem(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+fin[0]+"/fail", app.PipelineToken, nil), 409, "invalid_shoot_status")
 	expectProblem(t, app.Do(t, "POST", "/api/v1/internal/shoots/"+randomUUID()+"/complete", app.PipelineToken, nil), 404, "not_found")
 	d := memberDetail(t, app, key, olaID)
-	if sh := d["shoots"].([]any)[0].(map[string]any); sh["status"] != "onboarding" || sh["result_count"] != float64(0) {
-		t.Fatalf("onboarding shoot after refused complete = %v", sh)
+	if sh := d.Shoots[0]; sh.Status != "onboarding" || sh.ResultCount != 0 {
+		t.Fatalf("onboarding shoot after refused complete = %+v", sh)
 	}
 	if n := countRows(t, app, "results", "shoot_id = ?", dan[0]); n != 3 {
 		t.Fatalf("results of the completed shoot = %d", n)
@@ -290,17 +277,16 @@ func TestPipelineAndSubmit(t *testing.T) {
 
 	// Member submit of a normal shoot takes one credit: 2 → 1.
 	tok, _ := app.Links.Issue(olaID, ola[0], time.Now())
-	r = expectStatus(t, app.Do(t, "POST", "/api/v1/member/shoots/"+ola[0]+"/submit", tok, nil), 200)
-	if r["credit_charged"] != true || r["shoot"].(map[string]any)["status"] != "waiting" || r["retry"] != nil {
-		t.Fatalf("submit = %v", r)
+	if a := expectJSON[startAnswer](t, app.Do(t, "POST", "/api/v1/member/shoots/"+ola[0]+"/submit", tok, nil), 200); !a.CreditCharged || a.Shoot.Status != "waiting" || a.Retry != nil {
+		t.Fatalf("submit = %+v", a)
 	}
-	if bal := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200)["credit_balance"]; bal != float64(1) {
-		t.Fatalf("credit_balance after submit = %v, want 1", bal)
+	if bal := expectJSON[organization](t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200).CreditBalance; bal != 1 {
+		t.Fatalf("credit_balance after submit = %d, want 1", bal)
 	}
 	// Submitting again is refused (no longer onboarding) and takes nothing.
 	expectProblem(t, app.Do(t, "POST", "/api/v1/member/shoots/"+ola[0]+"/submit", tok, nil), 409, "invalid_shoot_status")
-	if bal := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200)["credit_balance"]; bal != float64(1) {
-		t.Fatalf("credit_balance after a refused submit = %v, want 1", bal)
+	if bal := expectJSON[organization](t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200).CreditBalance; bal != 1 {
+		t.Fatalf("credit_balance after a refused submit = %d, want 1", bal)
 	}
 }
 
@@ -312,11 +298,11 @@ func TestSubmitWithoutCredits(t *testing.T) {
 	tok, _ := app.Links.Issue(id, shoots[0], time.Now())
 	expectProblem(t, app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[0]+"/submit", tok, nil), 402, "insufficient_credits")
 	d := memberDetail(t, app, org.AdminKey, id)
-	if sh := d["shoots"].([]any)[0].(map[string]any); sh["status"] != "onboarding" {
-		t.Fatalf("shoot after refused submit = %v", sh)
+	if sh := d.Shoots[0]; sh.Status != "onboarding" {
+		t.Fatalf("shoot after refused submit = %+v", sh)
 	}
-	if bal := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/organization", org.AdminKey, nil), 200)["credit_balance"]; bal != float64(0) {
-		t.Fatalf("credit_balance = %v", bal)
+	if bal := expectJSON[organization](t, app.Do(t, "GET", "/api/v1/admin/organization", org.AdminKey, nil), 200).CreditBalance; bal != 0 {
+		t.Fatalf("credit_balance = %d", bal)
 	}
 	// Starting (without submitting) needs no credit.
 	expectStatus(t, app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[0]+"/start", tok, nil), 200)
@@ -340,14 +326,14 @@ func TestCompleteBodies(t *testing.T) {
 		{nil, 0},
 	} {
 		r := app.Do(t, "POST", "/api/v1/internal/shoots/"+shoots[i].ID+"/complete", app.PipelineToken, tc.body)
-		if r.Status != 200 || r.JSON(t)["shoot"].(map[string]any)["result_count"] != float64(tc.want) {
+		if r.Status != 200 || apptest.Decode[shootAnswer](t, r).Shoot.ResultCount != tc.want {
 			t.Errorf("body %v: %d %s, want %d results", tc.body, r.Status, r.Body, tc.want)
 		}
 	}
 	for _, bad := range []any{map[string]any{"results": "x"}, map[string]any{"results": []any{1}}, map[string]any{"results": 2, "result_count": 3}, map[string]any{"results": 999}} {
 		other := app.SeedOrg(t, 0, seed.Member{Name: "Q", Email: apptest.Ptr("q@acme.test"), Kind: "individual", Shoots: []seed.Shoot{{Status: "waiting"}}})
 		r := app.Do(t, "POST", "/api/v1/internal/shoots/"+other.File.Organizations[0].Members[0].Shoots[0].ID+"/complete", app.PipelineToken, bad)
-		if r.Status != 400 || r.JSON(t)["code"] != "invalid_body" {
+		if r.Status != 400 || codeOf(t, r) != "invalid_body" {
 			t.Errorf("body %v: %d %s, want 400 invalid_body", bad, r.Status, r.Body)
 		}
 	}

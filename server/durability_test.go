@@ -140,7 +140,7 @@ func TestPendingRetrySurvivesRestarts(t *testing.T) {
 	if st := status(); st.Stage != workflows.StagePending {
 		t.Fatalf("after server restart: status = %+v, want pending", st)
 	}
-	if pr, _ := memberDetail(t, app, key, memberID)["pending_retry"].(map[string]any); pr == nil {
+	if memberDetail(t, app, key, memberID).PendingRetry == nil {
 		t.Fatal("member detail lost its pending retry")
 	}
 
@@ -164,7 +164,7 @@ func TestPendingRetrySurvivesRestarts(t *testing.T) {
 
 	// The member starts with the first email's link: started, and the workflow completes.
 	r := app.Do(t, "POST", "/api/v1/member/shoots/"+shootID+"/start", token, nil)
-	if body := expectStatus(t, r, 200); body["retry"].(map[string]any)["status"] != "started" {
+	if body := expectJSON[startAnswer](t, r, 200); body.Retry == nil || body.Retry.Status != "started" {
 		t.Fatalf("start: %s", r.Body)
 	}
 	var final workflows.RetryStatus

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -48,8 +50,48 @@ func seeded(org *apptest.Org, i int) (memberID string, shootIDs []string) {
 	return m.ID, shootIDs
 }
 
-// expectProblem asserts an RFC 9457 answer with the given status and code and returns its body.
-func expectProblem(t testing.TB, r *apptest.Response, status int, code string) map[string]any {
+// The answers the tests read, built from the handlers' own types (export_test.go).
+type (
+	// memberPage answers GET /admin/members/:id.
+	memberPage struct {
+		Member       server.MemberDTO    `json:"member"`
+		Allowance    server.AllowanceDTO `json:"allowance"`
+		Shoots       []server.ShootDTO   `json:"shoots"`
+		Retries      []server.RetryDTO   `json:"retries"`
+		Restarts     []server.RestartDTO `json:"restarts"`
+		PendingRetry *server.RetryDTO    `json:"pending_retry"`
+	}
+	// dashboard answers GET /admin/headshots without a section.
+	dashboard struct {
+		Sections map[string]server.SectionDTO `json:"sections"`
+	}
+	// shootAnswer answers the pipeline's complete and fail calls.
+	shootAnswer struct {
+		Shoot server.ShootDTO `json:"shoot"`
+	}
+	// startAnswer answers a member's start and submit.
+	startAnswer struct {
+		Shoot         server.ShootDTO    `json:"shoot"`
+		CreditCharged bool               `json:"credit_charged"`
+		Retry         *server.RetryDTO   `json:"retry"`
+		Restart       *server.RestartDTO `json:"restart"`
+	}
+	// bulkAnswer answers POST /admin/restarts.
+	bulkAnswer struct {
+		Results []server.BulkResult `json:"results"`
+	}
+	// organization answers GET /admin/organization.
+	organization struct {
+		ID             string `json:"id"`
+		Name           string `json:"name"`
+		CreditBalance  int    `json:"credit_balance"`
+		Members        int    `json:"members"`
+		FinishedShoots int    `json:"finished_shoots"`
+	}
+)
+
+// expectProblem asserts an RFC 9457 answer with the given status and code and returns it.
+func expectProblem(t testing.TB, r *apptest.Response, status int, code string) server.ProblemBody {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status = %d, want %d (%s); body %s", r.Status, status, code, r.Body)
@@ -57,12 +99,12 @@ func expectProblem(t testing.TB, r *apptest.Response, status int, code string) m
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 		t.Fatalf("Content-Type = %q, want application/problem+json (%s)", ct, r.Body)
 	}
-	body := r.JSON(t)
-	if body["code"] != code {
-		t.Fatalf("code = %v, want %s; body %s", body["code"], code, r.Body)
+	body := apptest.Decode[server.ProblemBody](t, r)
+	if body.Code != code {
+		t.Fatalf("code = %q, want %s; body %s", body.Code, code, r.Body)
 	}
-	if body["status"] != float64(status) {
-		t.Fatalf("problem status member = %v, want %d", body["status"], status)
+	if body.Status != status {
+		t.Fatalf("problem status member = %d, want %d", body.Status, status)
 	}
 	if r.Header.Get("X-Request-Id") == "" {
 		t.Fatal("problem answer without X-Request-Id")
@@ -70,8 +112,8 @@ func expectProblem(t testing.TB, r *apptest.Response, status int, code string) m
 	return body
 }
 
-// expectStatus asserts a JSON success answer and returns its body.
-func expectStatus(t testing.TB, r *apptest.Response, status int) map[string]any {
+// expectStatus asserts a JSON success answer.
+func expectStatus(t testing.TB, r *apptest.Response, status int) {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status = %d, want %d; body %s", r.Status, status, r.Body)
@@ -79,7 +121,19 @@ func expectStatus(t testing.TB, r *apptest.Response, status int) map[string]any 
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("Content-Type = %q, want application/json", ct)
 	}
-	return r.JSON(t)
+}
+
+// expectJSON asserts a JSON success answer and reads it as T.
+func expectJSON[T any](t testing.TB, r *apptest.Response, status int) T {
+	t.Helper()
+	expectStatus(t, r, status)
+	return apptest.Decode[T](t, r)
+}
+
+// codeOf is the problem code of an answer that must be a problem.
+func codeOf(t testing.TB, r *apptest.Response) string {
+	t.Helper()
+	return apptest.Decode[server.ProblemBody](t, r).Code
 }
 
 func giveRetry(t testing.TB, app *apptest.App, key, memberID, shootID string, headers ...string) *apptest.Response {
@@ -93,16 +147,16 @@ func previewRetry(t testing.TB, app *apptest.App, key, memberID, shootID string)
 }
 
 // memberDetail reads the admin's member page.
-func memberDetail(t testing.TB, app *apptest.App, key, memberID string) map[string]any {
+func memberDetail(t testing.TB, app *apptest.App, key, memberID string) memberPage {
 	t.Helper()
-	return expectStatus(t, app.Do(t, "GET", "/api/v1/admin/members/"+memberID, key, nil), 200)
+	return expectJSON[memberPage](t, app.Do(t, "GET", "/api/v1/admin/members/"+memberID, key, nil), 200)
 }
 
 // allowanceOf reads a member's retry allowance (retry_credits, free_retry_available).
-func allowanceOf(t testing.TB, app *apptest.App, key, memberID string) (credits float64, free bool) {
+func allowanceOf(t testing.TB, app *apptest.App, key, memberID string) (credits int, free bool) {
 	t.Helper()
-	a := memberDetail(t, app, key, memberID)["allowance"].(map[string]any)
-	return a["retry_credits"].(float64), a["free_retry_available"].(bool)
+	a := memberDetail(t, app, key, memberID).Allowance
+	return a.RetryCredits, a.FreeRetryAvailable
 }
 
 // expectNoWorkflow asserts that no retry workflow was ever started for the shoot.
@@ -130,48 +184,21 @@ func countRows(t testing.TB, app *apptest.App, table, where string, args ...any)
 }
 
 // cardsOf reads one dashboard section and returns its cards.
-func cardsOf(t testing.TB, app *apptest.App, key, query string) []map[string]any {
+func cardsOf(t testing.TB, app *apptest.App, key, query string) []server.CardDTO {
 	t.Helper()
-	body := expectStatus(t, app.Do(t, "GET", "/api/v1/admin/headshots?"+query, key, nil), 200)
-	return toCards(t, body["cards"])
+	return expectJSON[server.SectionDTO](t, app.Do(t, "GET", "/api/v1/admin/headshots?"+query, key, nil), 200).Cards
 }
 
-func toCards(t testing.TB, v any) []map[string]any {
-	t.Helper()
-	arr, ok := v.([]any)
-	if !ok {
-		t.Fatalf("cards = %#v, want an array", v)
-	}
-	out := make([]map[string]any, len(arr))
-	for i, c := range arr {
-		out[i] = c.(map[string]any)
-	}
-	return out
-}
-
-func cardNames(cards []map[string]any) []string {
+func cardNames(cards []server.CardDTO) []string {
 	names := make([]string, len(cards))
 	for i, c := range cards {
-		names[i] = c["member"].(map[string]any)["name"].(string)
+		names[i] = c.Member.Name
 	}
 	return names
 }
 
-func cardActions(c map[string]any) []string {
-	var out []string
-	for _, a := range c["actions"].([]any) {
-		out = append(out, a.(string))
-	}
-	return out
-}
-
-func hasAction(c map[string]any, action string) bool {
-	for _, a := range cardActions(c) {
-		if a == action {
-			return true
-		}
-	}
-	return false
+func hasAction(c server.CardDTO, action string) bool {
+	return slices.Contains(c.Actions, action)
 }
 
 // doConcurrent is app.Do for goroutines other than the test's: it reports a transport
@@ -229,3 +256,11 @@ func concurrently(t testing.TB, n int, call func(i int) (*apptest.Response, erro
 }
 
 func randomUUID() string { return uuid.NewString() }
+
+// str reads an optional member of an answer: "" when it is null.
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
@@ -19,6 +19,7 @@ import (
 	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -54,29 +55,39 @@ func TestRecordHistories(t *testing.T) {
 	// An operator cancels a pending retry.
 	hana, hanaShoots := seeded(org, 1)
 	expectStatus(t, giveRetry(t, app, org.AdminKey, hana, hanaShoots[0]), 201)
-	require.NoError(t, app.Temporal.CancelWorkflow(ctx, workflows.RetryWorkflowID(hanaShoots[0]), ""))
+	if err := app.Temporal.CancelWorkflow(ctx, workflows.RetryWorkflowID(hanaShoots[0]), ""); err != nil {
+		t.Fatalf("cancel %s: %v", workflows.RetryWorkflowID(hanaShoots[0]), err)
+	}
 	recorded["retry_v1_cancel_history.json"] = workflows.RetryWorkflowID(hanaShoots[0])
 
 	// The reservation refuses (the shoot is not finished); started directly, as a lost
 	// race would.
 	hugo, hugoShoots := seeded(org, 2)
-	_, err := l.Retry(ctx, workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hugo, ShootID: hugoShoots[0], IssuedByKind: "admin", IssuedBy: org.AdminID}, "req-refused")
-	require.ErrorContains(t, err, "shoot_not_finished")
+	_, err := l.Retry(ctx, workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hugo, ShootID: hugoShoots[0],
+		Issue: workflows.Issue{IssuedByKind: "admin", IssuedBy: org.AdminID}}, "req-refused")
+	if err == nil || !strings.Contains(err.Error(), "shoot_not_finished") {
+		t.Fatalf("retry of a shoot that is not finished: err = %v, want shoot_not_finished", err)
+	}
 	recorded["retry_v1_refused_history.json"] = workflows.RetryWorkflowID(hugoShoots[0])
 
 	// A restart of a member without email whose start signal is lost.
 	hedy, _ := seeded(org, 3)
-	got := expectStatus(t, app.Do(t, "POST", "/api/v1/admin/members/"+hedy+"/restarts", org.AdminKey, nil), 201)
-	_, err = store.StartShoot(ctx, app.DB, hedy, got["new_shoot_id"].(string), "req-lost", time.Now())
-	require.NoError(t, err)
+	got := expectJSON[server.RestartAnswer](t, app.Do(t, "POST", "/api/v1/admin/members/"+hedy+"/restarts", org.AdminKey, nil), 201)
+	_, err = store.StartShoot(ctx, app.DB, hedy, got.NewShootID, "req-lost", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	recorded["restart_v1_lost_signal_history.json"] = workflows.RestartWorkflowID(hedy)
 
 	// A wait long enough to continue as new; the first run's history is kept.
 	hera, heraShoots := seeded(org, 4)
-	in := workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hera, ShootID: heraShoots[0], IssuedByKind: "admin", IssuedBy: org.AdminID,
-		Reminders: []time.Duration{time.Second}, Tuning: workflows.Tuning{StartCheck: time.Second, OpsPerRun: 2}}
+	in := workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hera, ShootID: heraShoots[0],
+		Issue: workflows.Issue{IssuedByKind: "admin", IssuedBy: org.AdminID,
+			Reminders: []time.Duration{time.Second}, Tuning: workflows.Tuning{StartCheck: time.Second, OpsPerRun: 2}}}
 	_, err = l.Retry(ctx, in, "req-can")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	heraID := workflows.RetryWorkflowID(heraShoots[0])
 	var firstRun string
 	apptest.WaitFor(t, 30*time.Second, "continue-as-new", func() bool {
@@ -94,13 +105,19 @@ func TestRecordHistories(t *testing.T) {
 	r.RegisterWorkflowWithOptions(workflows.RestartShootWorkflow, workflow.RegisterOptions{Name: workflows.RestartWorkflowName})
 	keep := os.Getenv(EnvRecordHistories)
 	write := func(name string, h *historypb.History) {
-		require.NoError(t, r.ReplayWorkflowHistory(nil, h), name)
+		if err := r.ReplayWorkflowHistory(nil, h); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 		if keep == "" {
 			return
 		}
 		raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(keep, name), append(raw, '\n'), 0o644))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(keep, name), append(raw, '\n'), 0o644); err != nil {
+			t.Fatalf("keep %s: %v", name, err)
+		}
 		t.Logf("kept %s", name)
 	}
 	for name, wid := range recorded {
@@ -120,7 +137,9 @@ func history(t *testing.T, c client.Client, workflowID, runID string) *historypb
 	it := c.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		e, err := it.Next()
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		h.Events = append(h.Events, e)
 	}
 	return h

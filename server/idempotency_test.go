@@ -6,6 +6,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/server"
 )
 
 // TestIdempotencyKeyReplay: the same key with the same body replays the first answer.
@@ -18,17 +19,17 @@ func TestIdempotencyKeyReplay(t *testing.T) {
 	path := "/api/v1/admin/members/" + id + "/retries"
 
 	first := app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-ida-1")
-	r1 := expectStatus(t, first, 201)
+	r1 := expectJSON[server.RetryDTO](t, first, 201)
 	if first.Header.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("first answer is marked replayed")
 	}
 	second := app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-ida-1")
-	r2 := expectStatus(t, second, 201)
+	r2 := expectJSON[server.RetryDTO](t, second, 201)
 	if second.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("Idempotent-Replayed = %q, want true", second.Header.Get("Idempotent-Replayed"))
 	}
-	if r1["id"] == nil || r1["id"] != r2["id"] {
-		t.Fatalf("retry ids differ: %v vs %v", r1["id"], r2["id"])
+	if r1.ID == "" || r1.ID != r2.ID {
+		t.Fatalf("retry ids differ: %q vs %q", r1.ID, r2.ID)
 	}
 	if got := countRows(t, app, "retries", "member_id = ?", id); got != 1 {
 		t.Fatalf("retries rows = %d", got)
@@ -49,10 +50,7 @@ func TestIdempotencyKeyReplay(t *testing.T) {
 	}
 
 	apptest.WaitFor(t, 10*time.Second, "the retry email", func() bool { return app.Mailbox.Len() >= 1 })
-	time.Sleep(time.Second)
-	if got := app.Mailbox.Len(); got != 1 {
-		t.Fatalf("mailbox has %d messages, want 1", got)
-	}
+	apptest.Holds(t, time.Second, "one email for the replayed give", func() bool { return app.Mailbox.Len() == 1 })
 }
 
 // TestIdempotencyKeyConcurrent: five identical requests at once with one key make one retry.
@@ -66,30 +64,27 @@ func TestIdempotencyKeyConcurrent(t *testing.T) {
 		return doConcurrent(app, "POST", "/api/v1/admin/members/"+id+"/retries", org.AdminKey,
 			map[string]any{"shoot_id": shoots[0]}, "Idempotency-Key", "jo-retry")
 	})
-	ids := map[any]int{}
+	ids := map[string]int{}
 	for i, r := range responses {
 		if r.Status != 201 {
 			t.Errorf("request %d of %d with one Idempotency-Key answered %d, want 201 like the others: %s", i+1, n, r.Status, r.Body)
 			continue
 		}
-		ids[expectStatus(t, r, 201)["id"]]++
+		ids[expectJSON[server.RetryDTO](t, r, 201).ID]++
 	}
 	if len(ids) != 1 {
 		t.Fatalf("retry ids = %v, want one", ids)
 	}
 	// A later replay answers the same retry.
 	again := app.Do(t, "POST", "/api/v1/admin/members/"+id+"/retries", org.AdminKey, map[string]any{"shoot_id": shoots[0]}, "Idempotency-Key", "jo-retry")
-	if body := expectStatus(t, again, 201); ids[body["id"]] == 0 || again.Header.Get("Idempotent-Replayed") != "true" {
+	if body := expectJSON[server.RetryDTO](t, again, 201); ids[body.ID] == 0 || again.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay after the concurrent requests = %s (replayed %q), want retry %v", again.Body, again.Header.Get("Idempotent-Replayed"), ids)
 	}
 	if got := countRows(t, app, "retries", "member_id = ?", id); got != 1 {
 		t.Fatalf("retries rows = %d", got)
 	}
 	apptest.WaitFor(t, 10*time.Second, "the retry email", func() bool { return app.Mailbox.Len() >= 1 })
-	time.Sleep(2 * time.Second)
-	if got := app.Mailbox.Len(); got != 1 {
-		t.Fatalf("mailbox has %d messages, want 1", got)
-	}
+	apptest.Holds(t, 2*time.Second, "one email for the one retry", func() bool { return app.Mailbox.Len() == 1 })
 	if c, f := allowanceOf(t, app, org.AdminKey, id); c != 0 || f {
 		t.Fatalf("allowance = %v, %v", c, f)
 	}
@@ -105,7 +100,7 @@ func TestLenientInput(t *testing.T) {
 	m := org.File.Organizations[0].Members[0]
 	path := "/api/v1/admin/members/" + m.ID + "/retries"
 	first := app.Do(t, "POST", path, org.AdminKey, `{"shoot_id":"`+m.Shoots[0].ID+`","reason":"Bad Lighting","source":"dashboard"}`, "Idempotency-Key", "k-1")
-	if first.Status != 201 || first.JSON(t)["reason"] != "bad_lighting" {
+	if first.Status != 201 || apptest.Decode[server.RetryDTO](t, first).Reason == nil || *apptest.Decode[server.RetryDTO](t, first).Reason != "bad_lighting" {
 		t.Fatalf("give: %d %s", first.Status, first.Body)
 	}
 	again := app.Do(t, "POST", path, org.AdminKey, "{ \"source\": \"dashboard\",\n  \"reason\": \"Bad Lighting\", \"shoot_id\": \""+m.Shoots[0].ID+"\" }", "Idempotency-Key", "k-1")
@@ -115,7 +110,7 @@ func TestLenientInput(t *testing.T) {
 	if r := app.Do(t, "GET", "/api/v1/admin/headshots?section=in_progress&limit=1000", org.AdminKey, nil); r.Status != 200 {
 		t.Fatalf("limit=1000: %d %s", r.Status, r.Body)
 	}
-	if r := app.Do(t, "POST", "/api/v1/admin/members/"+m.ID+"/restarts", org.AdminKey, map[string]any{"shoot_id": m.Shoots[0].ID}); r.Status != 422 || r.JSON(t)["code"] != "not_managed" {
+	if r := app.Do(t, "POST", "/api/v1/admin/members/"+m.ID+"/restarts", org.AdminKey, map[string]any{"shoot_id": m.Shoots[0].ID}); r.Status != 422 || codeOf(t, r) != "not_managed" {
 		t.Fatalf("restart with a body: %d %s", r.Status, r.Body)
 	}
 }

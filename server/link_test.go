@@ -44,13 +44,13 @@ func TestFreshLink(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		last = app.Do(t, "POST", "/api/v1/member/link", "", map[string]any{"email": "ADA@acme.test"})
 	}
-	if last.Status != 429 || last.JSON(t)["code"] != "rate_limited" {
+	if last.Status != 429 || codeOf(t, last) != "rate_limited" {
 		t.Fatalf("rate limit: %d %s", last.Status, last.Body)
 	}
 	if s, err := strconv.Atoi(last.Header.Get("Retry-After")); err != nil || s < 1 {
 		t.Fatalf("Retry-After = %q", last.Header.Get("Retry-After"))
 	}
-	if r := app.Do(t, "POST", "/api/v1/member/link", "", map[string]any{"email": "not an address"}); r.Status != 400 || r.JSON(t)["code"] != "invalid_body" {
+	if r := app.Do(t, "POST", "/api/v1/member/link", "", map[string]any{"email": "not an address"}); r.Status != 400 || codeOf(t, r) != "invalid_body" {
 		t.Fatalf("bad address: %d %s", r.Status, r.Body)
 	}
 }
@@ -71,7 +71,7 @@ func TestRevokedKey(t *testing.T) {
 	if _, err := store.RevokeAPIKey(ctx, app.DB, key.ID, store.Actor{Kind: store.ActorSystem, ID: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if r := app.Do(t, "GET", "/api/v1/admin/organization", secret, nil); r.Status != 401 || r.JSON(t)["code"] != "unauthorized" {
+	if r := app.Do(t, "GET", "/api/v1/admin/organization", secret, nil); r.Status != 401 || codeOf(t, r) != "unauthorized" {
 		t.Fatalf("after revoke: %d %s", r.Status, r.Body)
 	}
 }

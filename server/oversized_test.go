@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/server"
 )
 
 // TestOversizedBodyGets413: a client that writes its whole 2 MB body before reading the
@@ -46,9 +46,9 @@ func TestOversizedBodyGets413(t *testing.T) {
 				if status != http.StatusRequestEntityTooLarge || !strings.HasPrefix(ct, "application/problem+json") {
 					t.Fatalf("attempt %d: %d %s %s", attempt, status, ct, raw)
 				}
-				var p map[string]any
-				if err := json.Unmarshal(raw, &p); err != nil || p["code"] != "payload_too_large" {
-					t.Fatalf("attempt %d: body %s (%v)", attempt, raw, err)
+				p := apptest.Decode[server.ProblemBody](t, &apptest.Response{Status: status, Body: raw})
+				if p.Code != "payload_too_large" {
+					t.Fatalf("attempt %d: code %q, want payload_too_large; body %s", attempt, p.Code, raw)
 				}
 			}
 		})

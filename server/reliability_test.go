@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -24,7 +25,7 @@ func memberStart(t *testing.T, app *apptest.App, memberID, shootID string) {
 	t.Helper()
 	token, _ := app.Links.Issue(memberID, shootID, time.Now())
 	r := app.Do(t, "POST", "/api/v1/member/shoots/"+shootID+"/start", token, nil)
-	require.Equal(t, 200, r.Status, "member start: %s", r.Body)
+	check.MustEqual(t, fmt.Sprintf("member start: %s", r.Body), r.Status, 200)
 }
 
 // waitClosed waits until the workflow's latest run is closed and returns its status.
@@ -48,9 +49,13 @@ func waitClosed(t *testing.T, app *apptest.App, workflowID string) enumspb.Workf
 func holdLock(t *testing.T, app *apptest.App, table string) (release func()) {
 	t.Helper()
 	tx, err := app.DB.BeginTx(context.Background(), nil)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = tx.ExecContext(context.Background(), "LOCK TABLE "+table+" IN EXCLUSIVE MODE")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var once sync.Once
 	release = func() { once.Do(func() { _ = tx.Rollback() }) }
 	t.Cleanup(release)
@@ -69,17 +74,21 @@ func TestReliability_KeyOfTerminatedRunCompletes(t *testing.T) {
 
 	release := holdLock(t, app, "retries")
 	r := app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-tara")
-	require.GreaterOrEqual(t, r.Status, 500, "with the shoot locked the give cannot finish: %s", r.Body)
+	if r.Status < 500 {
+		t.Fatalf("status %d, want 5xx: with the shoot locked the give cannot finish: %s", r.Status, r.Body)
+	}
 	wid := workflows.RetryWorkflowID(shoots[0])
-	require.NoError(t, app.Temporal.TerminateWorkflow(context.Background(), wid, "", "operator: stuck"))
+	if err := app.Temporal.TerminateWorkflow(context.Background(), wid, "", "operator: stuck"); err != nil {
+		t.Fatalf("terminate %s: %v", wid, err)
+	}
 	release()
 
 	r = app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-tara")
-	got := expectStatus(t, r, 201)
-	require.Equal(t, "pending", got["status"])
-	require.EqualValues(t, 1, countRows(t, app, "retries", "shoot_id = ?", shoots[0]))
-	again := expectStatus(t, app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-tara"), 201)
-	require.Equal(t, got["id"], again["id"])
+	got := expectJSON[server.RetryDTO](t, r, 201)
+	check.MustEqual(t, "got.Status", got.Status, "pending")
+	check.MustEqual(t, "retries rows where shoot_id = ?", countRows(t, app, "retries", "shoot_id = ?", shoots[0]), 1)
+	again := expectJSON[server.RetryDTO](t, app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-tara"), 201)
+	check.MustEqual(t, "again.ID", again.ID, got.ID)
 }
 
 // A restart of a member without email answered 504: once the member started, the
@@ -94,7 +103,9 @@ func TestReliability_RestartReplayKeepsAccessLink(t *testing.T) {
 
 	release := holdLock(t, app, "restarts")
 	r := app.Do(t, "POST", path, org.AdminKey, nil, "Idempotency-Key", "restart-milo")
-	require.GreaterOrEqual(t, r.Status, 500, "%s", r.Body)
+	if r.Status < 500 {
+		t.Fatalf("status %d, want 5xx while the table is locked: %s", r.Status, r.Body)
+	}
 	release()
 	wid := workflows.RestartWorkflowID(id)
 	var newShoot string
@@ -107,16 +118,17 @@ func TestReliability_RestartReplayKeepsAccessLink(t *testing.T) {
 		return true
 	})
 	memberStart(t, app, id, newShoot)
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, waitClosed(t, app, wid))
+	check.MustEqual(t, "how the run closed", waitClosed(t, app, wid), enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 
-	got := expectStatus(t, app.Do(t, "POST", path, org.AdminKey, nil, "Idempotency-Key", "restart-milo"), 201)
-	require.Equal(t, "started", got["status"])
-	require.NotEmpty(t, got["access_link"], "the member without email gets the link on replay")
+	got := expectJSON[server.RestartAnswer](t, app.Do(t, "POST", path, org.AdminKey, nil, "Idempotency-Key", "restart-milo"), 201)
+	check.MustEqual(t, "got.Status", got.Status, "started")
+	if got.AccessLink == nil {
+		t.Fatalf("the member without email gets the link on replay = %#v, want not nil", got.AccessLink)
+	}
 
 	// The bulk endpoint replays the same way.
-	bulk := expectStatus(t, app.Do(t, "POST", "/api/v1/admin/restarts", org.AdminKey, map[string]any{"member_ids": []string{id}}, "Idempotency-Key", "bulk-milo"), 200)
-	results := bulk["results"].([]any)
-	require.Equal(t, "skipped", results[0].(map[string]any)["outcome"], "a fresh key is a new restart, refused while the shoot is active")
+	bulk := expectJSON[bulkAnswer](t, app.Do(t, "POST", "/api/v1/admin/restarts", org.AdminKey, map[string]any{"member_ids": []string{id}}, "Idempotency-Key", "bulk-milo"), 200)
+	check.MustEqual(t, "a fresh key is a new restart, refused while the shoot is active", bulk.Results[0].Outcome, "skipped")
 }
 
 func pendingRestartID(t *testing.T, app *apptest.App, memberID string) string {
@@ -137,7 +149,9 @@ func TestReliability_GiveReplayAfterStart(t *testing.T) {
 
 	release := holdLock(t, app, "results")
 	r := app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-gia")
-	require.GreaterOrEqual(t, r.Status, 500, "%s", r.Body)
+	if r.Status < 500 {
+		t.Fatalf("status %d, want 5xx while the table is locked: %s", r.Status, r.Body)
+	}
 	release()
 	apptest.WaitFor(t, 30*time.Second, "the reset", func() bool {
 		return countRows(t, app, "retries", "shoot_id = ? AND stage = 'pending'", shoots[0]) == 1
@@ -145,8 +159,8 @@ func TestReliability_GiveReplayAfterStart(t *testing.T) {
 	memberStart(t, app, id, shoots[0])
 	waitClosed(t, app, workflows.RetryWorkflowID(shoots[0]))
 
-	got := expectStatus(t, app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-gia"), 201)
-	require.Equal(t, "started", got["status"])
+	got := expectJSON[server.RetryDTO](t, app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-gia"), 201)
+	check.MustEqual(t, "got.Status", got.Status, "started")
 }
 
 // Two requests with one key and different bodies, sent together, however they
@@ -171,12 +185,12 @@ func TestReliability_KeyReusedConcurrently(t *testing.T) {
 		})
 		statuses := map[int]int{rs[0].Status: 1}
 		statuses[rs[1].Status]++
-		require.Equal(t, map[int]int{201: 1, 422: 1}, statuses, "round %d: %s / %s", round, rs[0].Body, rs[1].Body)
+		check.MustEqual(t, fmt.Sprintf("round %d: %s / %s", round, rs[0].Body, rs[1].Body), statuses, map[int]int{201: 1, 422: 1})
 		loser := bShoots[0]
 		if rs[1].Status == 201 {
 			loser = aShoots[0]
 		}
-		require.EqualValues(t, 0, countRows(t, app, "retries", "shoot_id = ?", loser))
+		check.MustEqual(t, "retries rows where shoot_id = ?", countRows(t, app, "retries", "shoot_id = ?", loser), 0)
 		expectNoWorkflow(t, app, loser)
 	}
 }
@@ -189,7 +203,7 @@ func TestReliability_DatabaseDecidesOverClosedRuns(t *testing.T) {
 	org := app.SeedOrg(t, 5, person("Rhea Restore", finished(5, 8)))
 	id, shoots := seeded(org, 0)
 	path := "/api/v1/admin/members/" + id + "/retries"
-	first := expectStatus(t, app.Do(t, "POST", path, org.AdminKey, map[string]any{"shoot_id": shoots[0]}), 201)
+	first := expectJSON[server.RetryDTO](t, app.Do(t, "POST", path, org.AdminKey, map[string]any{"shoot_id": shoots[0]}), 201)
 	memberStart(t, app, id, shoots[0])
 	waitClosed(t, app, workflows.RetryWorkflowID(shoots[0]))
 
@@ -201,11 +215,15 @@ func TestReliability_DatabaseDecidesOverClosedRuns(t *testing.T) {
 		"UPDATE members SET free_retry_available = true",
 	} {
 		_, err := app.DB.ExecContext(ctx, q)
-		require.NoError(t, err, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
-	second := expectStatus(t, app.Do(t, "POST", path, org.AdminKey, map[string]any{"shoot_id": shoots[0]}), 201)
-	require.NotEqual(t, first["id"], second["id"])
-	require.Equal(t, "pending", second["status"])
+	second := expectJSON[server.RetryDTO](t, app.Do(t, "POST", path, org.AdminKey, map[string]any{"shoot_id": shoots[0]}), 201)
+	if first.ID == second.ID {
+		t.Fatalf("second.ID = %#v, want another value", second.ID)
+	}
+	check.MustEqual(t, "second.Status", second.Status, "pending")
 }
 
 // A managed member without email, restarted, whose start signal is lost: no email, no
@@ -216,13 +234,15 @@ func TestReliability_LostStartSignalFound(t *testing.T) {
 	managed := seed.Member{Name: "Lou Lost", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}}
 	org := app.SeedOrg(t, 5, managed)
 	id, _ := seeded(org, 0)
-	got := expectStatus(t, app.Do(t, "POST", "/api/v1/admin/members/"+id+"/restarts", org.AdminKey, nil), 201)
-	newShoot := got["new_shoot_id"].(string)
+	got := expectJSON[server.RestartAnswer](t, app.Do(t, "POST", "/api/v1/admin/members/"+id+"/restarts", org.AdminKey, nil), 201)
+	newShoot := got.NewShootID
 
 	// The start is recorded, but its signal never reaches the workflow.
 	_, err := store.StartShoot(context.Background(), app.DB, id, newShoot, "req-lost", time.Now())
-	require.NoError(t, err)
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, waitClosed(t, app, workflows.RestartWorkflowID(id)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check.MustEqual(t, "how the restart run closed", waitClosed(t, app, workflows.RestartWorkflowID(id)), enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 }
 
 // The database is locked for longer than the two minutes the database steps used to be
@@ -245,32 +265,37 @@ func TestReliability_OutageLongerThanOldBudget(t *testing.T) {
 	// Olga: nothing can be reserved. Omar: reserved, but the results cannot be deleted.
 	releaseRetries := holdLock(t, app, "retries")
 	r := give(olga, olgaShoots[0], "give-olga")
-	require.GreaterOrEqual(t, r.Status, 500, "%s", r.Body)
+	if r.Status < 500 {
+		t.Fatalf("status %d, want 5xx while the table is locked: %s", r.Status, r.Body)
+	}
 	releaseRetries()
 	releaseResults := holdLock(t, app, "results")
 	r = give(omar, omarShoots[0], "give-omar")
-	require.GreaterOrEqual(t, r.Status, 500, "%s", r.Body)
+	if r.Status < 500 {
+		t.Fatalf("status %d, want 5xx while the table is locked: %s", r.Status, r.Body)
+	}
 	releaseResults()
 	releaseRetries = holdLock(t, app, "retries")
 	releaseResults = holdLock(t, app, "results")
+	// The outage itself: the locks are held this long, past the old two-minute budget.
 	time.Sleep(130 * time.Second)
 	releaseRetries()
 	releaseResults()
 
 	for _, m := range []struct{ id, shoot, key string }{{olga, olgaShoots[0], "give-olga"}, {omar, omarShoots[0], "give-omar"}} {
-		var got map[string]any
+		var got server.RetryDTO
 		apptest.WaitFor(t, 60*time.Second, "a final answer for "+m.key, func() bool {
 			r := give(m.id, m.shoot, m.key)
 			if r.Status >= 500 {
 				return false
 			}
-			got = expectStatus(t, r, 201)
+			got = expectJSON[server.RetryDTO](t, r, 201)
 			return true
 		})
-		require.Equal(t, "pending", got["status"], m.key)
-		require.EqualValues(t, 0, countRows(t, app, "results", "shoot_id = ?", m.shoot), m.key)
-		require.EqualValues(t, 1, countRows(t, app, "shoots", "id = ? AND status = 'onboarding' AND retry_count = 1", m.shoot), m.key)
-		require.EqualValues(t, 1, countRows(t, app, "retries", "shoot_id = ? AND status = 'pending' AND stage = 'pending'", m.shoot), m.key)
+		check.MustEqual(t, m.key, got.Status, "pending")
+		check.MustEqual(t, m.key, countRows(t, app, "results", "shoot_id = ?", m.shoot), 0)
+		check.MustEqual(t, m.key, countRows(t, app, "shoots", "id = ? AND status = 'onboarding' AND retry_count = 1", m.shoot), 1)
+		check.MustEqual(t, m.key, countRows(t, app, "retries", "shoot_id = ? AND status = 'pending' AND stage = 'pending'", m.shoot), 1)
 	}
 }
 
@@ -294,9 +319,9 @@ func TestReliability_RefusedGivesLeaveNoNotes(t *testing.T) {
 			expectProblem(t, r, 409, "retry_pending")
 		}
 	}
-	require.Equal(t, 1, created)
-	require.EqualValues(t, 1, countRows(t, app, "retries", "member_id = ?", id))
-	require.EqualValues(t, 1, countRows(t, app, "retry_notes", "true"), "only the given retry keeps its note")
+	check.MustEqual(t, "created", created, 1)
+	check.MustEqual(t, "retries rows where member_id = ?", countRows(t, app, "retries", "member_id = ?", id), 1)
+	check.MustEqual(t, "only the given retry keeps its note", countRows(t, app, "retry_notes", "true"), 1)
 }
 
 // An Idempotency-Key used again after it expired (24 h) is a new request: it gives a new
@@ -307,14 +332,18 @@ func TestReliability_ExpiredKeyIsNew(t *testing.T) {
 	org := app.SeedOrg(t, 5, person("Eve Expire", finished(5, 8)), person("Eli Expire", finished(5, 8)))
 	eve, eveShoots := seeded(org, 0)
 	eli, eliShoots := seeded(org, 1)
-	first := expectStatus(t, app.Do(t, "POST", "/api/v1/admin/members/"+eve+"/retries", org.AdminKey,
+	first := expectJSON[server.RetryDTO](t, app.Do(t, "POST", "/api/v1/admin/members/"+eve+"/retries", org.AdminKey,
 		map[string]any{"shoot_id": eveShoots[0]}, "Idempotency-Key", "daily-key"), 201)
 	_, err := app.DB.ExecContext(context.Background(), "UPDATE idempotency_keys SET created_at = created_at - interval '25 hours'")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	second := expectStatus(t, app.Do(t, "POST", "/api/v1/admin/members/"+eli+"/retries", org.AdminKey,
+	second := expectJSON[server.RetryDTO](t, app.Do(t, "POST", "/api/v1/admin/members/"+eli+"/retries", org.AdminKey,
 		map[string]any{"shoot_id": eliShoots[0]}, "Idempotency-Key", "daily-key"), 201)
-	require.NotEqual(t, first["id"], second["id"])
-	require.Equal(t, eliShoots[0], second["shoot_id"])
-	require.EqualValues(t, 2, countRows(t, app, "retries", "true"))
+	if first.ID == second.ID {
+		t.Fatalf("second.ID = %#v, want another value", second.ID)
+	}
+	check.MustEqual(t, "second.ShootID", second.ShootID, eliShoots[0])
+	check.MustEqual(t, "retries rows where true", countRows(t, app, "retries", "true"), 2)
 }

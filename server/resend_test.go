@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/server"
 )
 
 // TestResendRetryEmail: a pending retry's email can be sent again; a started retry's not.
@@ -16,15 +17,14 @@ func TestResendRetryEmail(t *testing.T) {
 	otherID, _ := seeded(org, 1)
 	key := org.AdminKey
 
-	retry := expectStatus(t, giveRetry(t, app, key, id, shoots[0]), 201)
-	retryID := retry["id"].(string)
+	retryID := expectJSON[server.RetryDTO](t, giveRetry(t, app, key, id, shoots[0]), 201).ID
 	path := "/api/v1/admin/members/" + id + "/retries/" + retryID + "/resend-email"
 	apptest.WaitFor(t, 10*time.Second, "the retry email", func() bool { return app.Mailbox.Len() == 1 })
 	first := app.Mailbox.Messages()[0]
 
-	r := expectStatus(t, app.Do(t, "POST", path, key, nil), 200)
-	if r["id"] != retryID || r["status"] != "pending" {
-		t.Fatalf("resend answer = %v", r)
+	r := expectJSON[server.RetryDTO](t, app.Do(t, "POST", path, key, nil), 200)
+	if r.ID != retryID || r.Status != "pending" {
+		t.Fatalf("resend answer = %+v", r)
 	}
 	apptest.WaitFor(t, 10*time.Second, "the second email", func() bool { return app.Mailbox.Len() == 2 })
 	second := app.Mailbox.Messages()[0] // newest first
@@ -50,13 +50,10 @@ func TestResendRetryEmail(t *testing.T) {
 	expectProblem(t, app.Do(t, "POST", "/api/v1/admin/members/"+id+"/retries/"+randomUUID()+"/resend-email", key, nil), 404, "not_found")
 
 	// Started: no more resends, no more emails.
-	s := expectStatus(t, app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[0]+"/start", token, nil), 200)
-	if s["retry"].(map[string]any)["status"] != "started" {
-		t.Fatalf("start = %v", s)
+	s := expectJSON[startAnswer](t, app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[0]+"/start", token, nil), 200)
+	if s.Retry == nil || s.Retry.Status != "started" {
+		t.Fatalf("start = %+v", s)
 	}
 	expectProblem(t, app.Do(t, "POST", path, key, nil), 409, "retry_not_pending")
-	time.Sleep(500 * time.Millisecond)
-	if n := app.Mailbox.Len(); n != 2 {
-		t.Fatalf("mailbox has %d messages after a refused resend, want 2", n)
-	}
+	apptest.Holds(t, 500*time.Millisecond, "no email after a refused resend", func() bool { return app.Mailbox.Len() == 2 })
 }

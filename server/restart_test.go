@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -32,41 +34,31 @@ func TestRestartManagedMember(t *testing.T) {
 	key := org.AutomationKey
 
 	// The Deleted section offers restart_shoot to Mia and Max only.
-	r := app.Do(t, "GET", "/api/v1/admin/headshots?section=deleted", key, nil)
-	if r.Status != 200 {
-		t.Fatalf("dashboard: %d %s", r.Status, r.Body)
-	}
 	offered := map[string]bool{}
-	for _, c := range r.JSON(t)["cards"].([]any) {
-		card := c.(map[string]any)
-		acts := card["actions"].([]any)
-		offered[card["member"].(map[string]any)["name"].(string)] = len(acts) == 1 && acts[0] == "restart_shoot"
+	for _, card := range cardsOf(t, app, key, "section=deleted") {
+		offered[card.Member.Name] = slices.Equal(card.Actions, []string{"restart_shoot"})
 	}
 	if !offered["Mia NoEmail"] || !offered["Max Mail"] || offered["Ivy Individual"] {
 		t.Fatalf("restart_shoot offered = %v", offered)
 	}
 
 	// A member without email: 201 with the access link, new shoot In Progress.
-	r = app.Do(t, "POST", "/api/v1/admin/members/"+ms[0].ID+"/restarts", key, nil)
-	if r.Status != 201 {
-		t.Fatalf("restart: %d %s", r.Status, r.Body)
-	}
-	rs := r.JSON(t)
-	link, _ := rs["access_link"].(string)
-	if link == "" || rs["old_shoot_id"] != ms[0].Shoots[0].ID || rs["status"] != "pending" || rs["email"].(map[string]any)["status"] != "not_applicable" {
+	r := app.Do(t, "POST", "/api/v1/admin/members/"+ms[0].ID+"/restarts", key, nil)
+	rs := expectJSON[server.RestartAnswer](t, r, 201)
+	if rs.AccessLink == nil || rs.OldShootID != ms[0].Shoots[0].ID || rs.Status != "pending" || rs.Email.Status != "not_applicable" {
 		t.Fatalf("restart = %s", r.Body)
 	}
-	newShoot := rs["new_shoot_id"].(string)
-	if rs["shoot"].(map[string]any)["status"] != "onboarding" {
-		t.Fatalf("new shoot = %v", rs["shoot"])
+	link, newShoot := *rs.AccessLink, rs.NewShootID
+	if rs.Shoot.Status != "onboarding" {
+		t.Fatalf("new shoot = %+v", rs.Shoot)
 	}
-	d := app.Do(t, "GET", "/api/v1/admin/headshots?section=in_progress", org.AdminKey, nil).JSON(t)
-	if !strings.Contains(string(mustJSON(t, d)), newShoot) {
-		t.Fatalf("new shoot not In Progress: %v", d)
+	inProgress := cardsOf(t, app, org.AdminKey, "section=in_progress")
+	if !slices.ContainsFunc(inProgress, func(c server.CardDTO) bool { return c.Shoot.ID == newShoot }) {
+		t.Fatalf("new shoot not In Progress: %+v", inProgress)
 	}
 	// A second restart while the first is open is refused.
 	r = app.Do(t, "POST", "/api/v1/admin/members/"+ms[0].ID+"/restarts", key, nil)
-	if r.Status != 409 || r.JSON(t)["code"] != "active_shoot_exists" {
+	if r.Status != 409 || codeOf(t, r) != "active_shoot_exists" {
 		t.Fatalf("second restart: %d %s", r.Status, r.Body)
 	}
 	// The member starts with the link: restart started, workflow done.
@@ -75,7 +67,7 @@ func TestRestartManagedMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = app.Do(t, "POST", "/api/v1/member/shoots/"+newShoot+"/start", u.Query().Get("token"), nil)
-	if r.Status != 200 || r.JSON(t)["restart"].(map[string]any)["status"] != "started" {
+	if a := expectJSON[startAnswer](t, r, 200); a.Restart == nil || a.Restart.Status != "started" {
 		t.Fatalf("start: %d %s", r.Status, r.Body)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -85,14 +77,14 @@ func TestRestartManagedMember(t *testing.T) {
 		t.Fatalf("restart workflow = %+v, %v", st, err)
 	}
 	// The member detail lists the restart.
-	det := app.Do(t, "GET", "/api/v1/admin/members/"+ms[0].ID, org.AdminKey, nil).JSON(t)
-	if rl := det["restarts"].([]any); len(rl) != 1 || rl[0].(map[string]any)["status"] != "started" {
-		t.Fatalf("restarts on member page = %v", det["restarts"])
+	det := memberDetail(t, app, org.AdminKey, ms[0].ID)
+	if rl := det.Restarts; len(rl) != 1 || rl[0].Status != "started" {
+		t.Fatalf("restarts on member page = %+v", rl)
 	}
 
 	// A member with email gets the restart email and no link in the answer.
 	r = app.Do(t, "POST", "/api/v1/admin/members/"+ms[1].ID+"/restarts", key, nil)
-	if r.Status != 201 || r.JSON(t)["access_link"] != nil {
+	if r.Status != 201 || expectJSON[server.RestartAnswer](t, r, 201).AccessLink != nil {
 		t.Fatalf("restart with email: %d %s", r.Status, r.Body)
 	}
 	apptest.WaitFor(t, 10*time.Second, "restart email", func() bool { return app.Mailbox.Len() == 1 })
@@ -107,14 +99,14 @@ func TestRestartManagedMember(t *testing.T) {
 		code   string
 	}{{ms[2].ID, 422, "not_managed"}, {ms[3].ID, 409, "no_deleted_shoot"}, {ms[4].ID, 409, "active_shoot_exists"}} {
 		r = app.Do(t, "POST", "/api/v1/admin/members/"+tc.member+"/restarts", key, nil)
-		if r.Status != tc.status || r.JSON(t)["code"] != tc.code || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+		if r.Status != tc.status || codeOf(t, r) != tc.code || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
 			t.Errorf("restart %s: %d %s, want %d %s", tc.member, r.Status, r.Body, tc.status, tc.code)
 		}
 	}
 
 	// Automation keys may not give retries.
 	r = app.Do(t, "POST", "/api/v1/admin/members/"+ms[1].ID+"/retries", key, map[string]any{"shoot_id": ms[1].Shoots[0].ID})
-	if r.Status != 403 || r.JSON(t)["code"] != "forbidden_for_role" {
+	if r.Status != 403 || codeOf(t, r) != "forbidden_for_role" {
 		t.Fatalf("automation give retry: %d %s", r.Status, r.Body)
 	}
 }
@@ -164,18 +156,21 @@ func TestBulkRestart(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("bulk: %d %s", r.Status, r.Body)
 	}
-	results := r.JSON(t)["results"].([]any)
+	results := apptest.Decode[bulkAnswer](t, r).Results
 	want := []struct{ outcome, code string }{{"restarted", ""}, {"restarted", ""}, {"skipped", "not_managed"}, {"skipped", "active_shoot_exists"}, {"skipped", "not_found"}, {"skipped", "invalid_id"}}
 	if len(results) != len(want) {
 		t.Fatalf("results = %s", r.Body)
 	}
 	for i, w := range want {
-		res := results[i].(map[string]any)
-		code, _ := res["code"].(string)
-		if res["outcome"] != w.outcome || code != w.code {
-			t.Errorf("result %d = %v, want %s %s", i, res, w.outcome, w.code)
+		res := results[i]
+		code := ""
+		if res.Code != nil {
+			code = *res.Code
 		}
-		if w.outcome == "restarted" && res["restart"] == nil {
+		if res.Outcome != w.outcome || code != w.code {
+			t.Errorf("result %d = %+v, want %s %s", i, res, w.outcome, w.code)
+		}
+		if w.outcome == "restarted" && res.Restart == nil {
 			t.Errorf("result %d has no restart", i)
 		}
 	}
@@ -188,7 +183,7 @@ func TestBulkRestart(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("restarts rows = %d, want 2", n)
 	}
-	if r := app.Do(t, "POST", "/api/v1/admin/restarts", org.AutomationKey, map[string]any{"member_ids": []string{}}); r.Status != 400 || r.JSON(t)["code"] != "invalid_body" {
+	if r := app.Do(t, "POST", "/api/v1/admin/restarts", org.AutomationKey, map[string]any{"member_ids": []string{}}); r.Status != 400 || codeOf(t, r) != "invalid_body" {
 		t.Fatalf("empty bulk: %d %s", r.Status, r.Body)
 	}
 }
@@ -216,9 +211,9 @@ func TestCancelRestartAndRetry(t *testing.T) {
 	if err := app.Temporal.GetWorkflow(ctx, workflows.RestartWorkflowID(ms[0].ID), "").Get(ctx, nil); err == nil {
 		t.Fatal("canceled restart workflow ended without an error")
 	}
-	det := app.Do(t, "GET", "/api/v1/admin/members/"+ms[0].ID, org.AdminKey, nil).JSON(t)
-	if det["restarts"].([]any)[0].(map[string]any)["status"] != "failed" || det["shoots"].([]any)[0].(map[string]any)["status"] != "deleted" {
-		t.Fatalf("after cancel: restarts %v shoots %v", det["restarts"], det["shoots"])
+	det := memberDetail(t, app, org.AdminKey, ms[0].ID)
+	if det.Restarts[0].Status != "failed" || det.Shoots[0].Status != "deleted" {
+		t.Fatalf("after cancel: restarts %+v shoots %+v", det.Restarts, det.Shoots)
 	}
 	if r := app.Do(t, "POST", "/api/v1/admin/members/"+ms[0].ID+"/restarts", org.AdminKey, nil); r.Status != 201 {
 		t.Fatalf("restart after cancel: %d %s", r.Status, r.Body)
@@ -231,8 +226,8 @@ func TestCancelRestartAndRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	apptest.WaitFor(t, 10*time.Second, "canceled retry marked failed", func() bool {
-		d := app.Do(t, "GET", "/api/v1/admin/members/"+ms[1].ID, org.AdminKey, nil).JSON(t)
-		return d["pending_retry"] == nil && d["retries"].([]any)[0].(map[string]any)["status"] == "failed"
+		d := memberDetail(t, app, org.AdminKey, ms[1].ID)
+		return d.PendingRetry == nil && d.Retries[0].Status == "failed"
 	})
 	if r := app.Do(t, "POST", "/api/v1/admin/members/"+ms[1].ID+"/retries", org.AdminKey, map[string]any{"shoot_id": ms[1].Shoots[1].ID}); r.Status != 201 {
 		t.Fatalf("give after cancel: %d %s", r.Status, r.Body)

@@ -93,7 +93,8 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 	act := actor(c)
 	in := workflows.RestartInput{
 		RestartID: restartID, OrgID: orgID, MemberID: memberID, NewShootID: uuid.NewSHA1(uuid.MustParse(restartID), []byte("shoot")).String(),
-		IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID, Reminders: s.cfg.Reminders, Tuning: s.tuning(),
+		Issue: workflows.Issue{IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID,
+			Reminders: s.cfg.Reminders, Tuning: s.tuning()},
 	}
 	if own != nil {
 		in = launch.RestartInput(own, s.cfg.Reminders, s.tuning(), act.RequestID)

@@ -183,8 +183,8 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 	act := actor(c)
 	in := workflows.RetryInput{
 		RetryID: retryID, OrgID: orgID, MemberID: memberID, ShootID: req.ShootID,
-		IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID, Reminders: s.cfg.Reminders,
-		Tuning: s.tuning(),
+		Issue: workflows.Issue{IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID,
+			Reminders: s.cfg.Reminders, Tuning: s.tuning()},
 	}
 	if own != nil {
 		// Resumed as recorded, the way `retryd resume` does.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -39,14 +40,14 @@ func TestGiveRetryRefusals(t *testing.T) {
 		credits, free := allowanceOf(t, app, key, memberID)
 		retriesBefore := countRows(t, app, "retries", "member_id = ?", memberID)
 
-		p := expectStatus(t, previewRetry(t, app, key, memberID, shootID), 200)
-		if p["state"] != previewState || p["code"] != code || p["confirm_label"] != nil {
-			t.Fatalf("preview = %v, want state %s with code %s and no button", p, previewState, code)
+		p := expectJSON[server.PreviewDTO](t, previewRetry(t, app, key, memberID, shootID), 200)
+		if p.State != previewState || str(p.Code) != code || p.ConfirmLabel != nil {
+			t.Fatalf("preview = %+v, want state %s with code %s and no button", p, previewState, code)
 		}
-		if n, _ := p["notice"].(string); n == "" {
-			t.Fatalf("preview %s has no notice: %v", previewState, p)
+		if str(p.Notice) == "" {
+			t.Fatalf("preview %s has no notice: %+v", previewState, p)
 		}
-		if effects := p["effects"].([]any); len(effects) != 0 {
+		if effects := p.Effects; len(effects) != 0 {
 			t.Fatalf("refused preview lists effects %v", effects)
 		}
 
@@ -94,9 +95,8 @@ func TestGiveRetryRefusals(t *testing.T) {
 		}
 		// Bob's shoot is untouched: still finished with its results.
 		d := memberDetail(t, app, key, bobID)
-		sh := d["shoots"].([]any)[0].(map[string]any)
-		if sh["status"] != "active" || sh["result_count"] != float64(4) {
-			t.Fatalf("bob's shoot = %v", sh)
+		if sh := d.Shoots[0]; sh.Status != "active" || sh.ResultCount != 4 {
+			t.Fatalf("bob's shoot = %+v", sh)
 		}
 	})
 
@@ -111,15 +111,14 @@ func TestGiveRetryRefusals(t *testing.T) {
 		// Carl's card (his most recent shoot is still finished) keeps give_retry although his
 		// allowance is used up: the pending retry lets the modal show its notice.
 		cards := cardsOf(t, app, key, "section=finished&q=Carl")
-		if len(cards) != 1 || !hasAction(cards[0], "give_retry") || cards[0]["retry"].(map[string]any)["pending"] != true {
-			t.Fatalf("Carl's card = %v", cards)
+		if len(cards) != 1 || !hasAction(cards[0], "give_retry") || !cards[0].Retry.Pending {
+			t.Fatalf("Carl's card = %+v", cards)
 		}
 		// The second shoot is still finished, with its results.
 		d := memberDetail(t, app, key, carlID)
-		for _, s := range d["shoots"].([]any) {
-			sh := s.(map[string]any)
-			if sh["id"] == carlShoots[1] && (sh["status"] != "active" || sh["result_count"] != float64(3)) {
-				t.Fatalf("second shoot touched: %v", sh)
+		for _, sh := range d.Shoots {
+			if sh.ID == carlShoots[1] && (sh.Status != "active" || sh.ResultCount != 3) {
+				t.Fatalf("second shoot touched: %+v", sh)
 			}
 		}
 	})
@@ -141,13 +140,13 @@ func TestGiveRetryRefusals(t *testing.T) {
 
 	t.Run("retry_window/inside_59d23h", func(t *testing.T) {
 		id, shoots := seeded(org, 7)
-		p := expectStatus(t, previewRetry(t, app, key, id, shoots[0]), 200)
-		if p["state"] != "confirm" || p["confirm_label"] != "Delete results and retry" || p["code"] != nil {
-			t.Fatalf("preview = %v", p)
+		p := expectJSON[server.PreviewDTO](t, previewRetry(t, app, key, id, shoots[0]), 200)
+		if p.State != "confirm" || str(p.ConfirmLabel) != "Delete results and retry" || p.Code != nil {
+			t.Fatalf("preview = %+v", p)
 		}
-		r := expectStatus(t, giveRetry(t, app, key, id, shoots[0]), 201)
-		if r["allowance_used"] != "free_retry" || r["status"] != "pending" {
-			t.Fatalf("retry = %v", r)
+		r := expectJSON[server.RetryDTO](t, giveRetry(t, app, key, id, shoots[0]), 201)
+		if r.AllowanceUsed != "free_retry" || r.Status != "pending" {
+			t.Fatalf("retry = %+v", r)
 		}
 	})
 	t.Run("retry_window_expired/60d1h", func(t *testing.T) {
@@ -159,19 +158,19 @@ func TestGiveRetryRefusals(t *testing.T) {
 		id, shoots := seeded(org, 9)
 		refused(t, id, shoots[0], http.StatusUnprocessableEntity, "retry_credits_exhausted", "ineligible")
 		cards := cardsOf(t, app, key, "section=finished&q=Xena")
-		if len(cards) != 1 || cards[0]["member"].(map[string]any)["id"] != id {
-			t.Fatalf("finished cards for Xena = %v", cards)
+		if len(cards) != 1 || cards[0].Member.ID != id {
+			t.Fatalf("finished cards for Xena = %+v", cards)
 		}
 		if hasAction(cards[0], "give_retry") {
-			t.Fatalf("exhausted member's Finished card offers give_retry: %v", cardActions(cards[0]))
+			t.Fatalf("exhausted member's Finished card offers give_retry: %v", cards[0].Actions)
 		}
-		if rem := cards[0]["retry"].(map[string]any)["retries_remaining"]; rem != float64(0) {
-			t.Fatalf("retries_remaining = %v", rem)
+		if rem := cards[0].Retry.RetriesRemaining; rem != 0 {
+			t.Fatalf("retries_remaining = %d", rem)
 		}
 		// A member with an allowance does get the action.
 		cards = cardsOf(t, app, key, "section=finished&q=Bob")
 		if len(cards) != 1 || !hasAction(cards[0], "give_retry") {
-			t.Fatalf("Bob's card = %v", cards)
+			t.Fatalf("Bob's card = %+v", cards)
 		}
 	})
 }
@@ -186,22 +185,19 @@ func TestGiveRetryUsesRetryCreditFirst(t *testing.T) {
 	id, shoots := seeded(org, 0)
 	key := org.AdminKey
 
-	d := memberDetail(t, app, key, id)
-	a := d["allowance"].(map[string]any)
-	if a["retry_credits"] != float64(2) || a["free_retry_available"] != true || a["retries_remaining"] != float64(3) {
-		t.Fatalf("allowance before = %v", a)
+	if a := memberDetail(t, app, key, id).Allowance; a != (server.AllowanceDTO{RetryCredits: 2, FreeRetryAvailable: true, RetriesRemaining: 3}) {
+		t.Fatalf("allowance before = %+v", a)
 	}
-	p := expectStatus(t, previewRetry(t, app, key, id, shoots[0]), 200)
-	if p["state"] != "confirm" || p["allowance_to_use"] != "retry_credit" {
-		t.Fatalf("preview = %v", p)
+	p := expectJSON[server.PreviewDTO](t, previewRetry(t, app, key, id, shoots[0]), 200)
+	if p.State != "confirm" || str(p.AllowanceToUse) != "retry_credit" {
+		t.Fatalf("preview = %+v", p)
 	}
-	r := expectStatus(t, giveRetry(t, app, key, id, shoots[0]), 201)
-	if r["allowance_used"] != "retry_credit" || r["workflow_id"] != workflows.RetryWorkflowID(shoots[0]) {
-		t.Fatalf("retry = %v", r)
+	r := expectJSON[server.RetryDTO](t, giveRetry(t, app, key, id, shoots[0]), 201)
+	if r.AllowanceUsed != "retry_credit" || r.WorkflowID != workflows.RetryWorkflowID(shoots[0]) {
+		t.Fatalf("retry = %+v", r)
 	}
-	a = memberDetail(t, app, key, id)["allowance"].(map[string]any)
-	if a["retry_credits"] != float64(1) || a["free_retry_available"] != true || a["retries_remaining"] != float64(2) {
-		t.Fatalf("allowance after = %v, want 1 credit and the free retry", a)
+	if a := memberDetail(t, app, key, id).Allowance; a != (server.AllowanceDTO{RetryCredits: 1, FreeRetryAvailable: true, RetriesRemaining: 2}) {
+		t.Fatalf("allowance after = %+v, want 1 credit and the free retry", a)
 	}
 	if n := countRows(t, app, "retries", "member_id = ? AND allowance_used = 'retry_credit'", id); n != 1 {
 		t.Fatalf("retry_credit retries = %d", n)

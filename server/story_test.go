@@ -2,13 +2,14 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -29,42 +30,33 @@ func TestGiveRetryStory(t *testing.T) {
 	key := org.AdminKey
 
 	// Dashboard: Ada is Finished with give_retry.
-	r := app.Do(t, "GET", "/api/v1/admin/headshots?section=finished", key, nil)
-	if r.Status != 200 {
-		t.Fatalf("dashboard: %d %s", r.Status, r.Body)
-	}
-	cards := r.JSON(t)["cards"].([]any)
+	cards := cardsOf(t, app, key, "section=finished")
 	if len(cards) != 1 {
 		t.Fatalf("want 1 finished card, got %d", len(cards))
 	}
-	card := cards[0].(map[string]any)
-	if got := card["actions"].([]any); len(got) != 1 || got[0] != "give_retry" {
+	if got := cards[0].Actions; !slices.Equal(got, []string{"give_retry"}) {
 		t.Fatalf("actions = %v, want [give_retry]", got)
 	}
-	if rc := card["shoot"].(map[string]any)["result_count"]; rc != float64(8) {
-		t.Fatalf("result_count = %v", rc)
+	if rc := cards[0].Shoot.ResultCount; rc != 8 {
+		t.Fatalf("result_count = %d", rc)
 	}
 
 	// Preview: confirm with the help page's two effects and button label.
-	r = app.Do(t, "GET", "/api/v1/admin/members/"+memberID+"/retry-preview?shoot_id="+shootID, key, nil)
-	p := r.JSON(t)
-	if p["state"] != "confirm" || p["confirm_label"] != "Delete results and retry" {
+	r := previewRetry(t, app, key, memberID, shootID)
+	p := expectJSON[server.PreviewDTO](t, r, 200)
+	if p.State != "confirm" || str(p.ConfirmLabel) != "Delete results and retry" {
 		t.Fatalf("preview = %s", r.Body)
 	}
-	effects := p["effects"].([]any)
-	if len(effects) != 2 || effects[0] != "The member's shoot will be reset to onboarding." ||
-		effects[1] != "The member receives an email notification with a link to retry their shoot." {
-		t.Fatalf("effects = %v", effects)
+	if effects := p.Effects; !slices.Equal(effects, []string{"The member's shoot will be reset to onboarding.",
+		"The member receives an email notification with a link to retry their shoot."}) {
+		t.Fatalf("effects = %q", effects)
 	}
 
 	// Give: 201 with the retry, once the reset is committed.
 	r = app.Do(t, "POST", "/api/v1/admin/members/"+memberID+"/retries", key, map[string]any{"shoot_id": shootID, "reason": "bad_lighting", "note": "too dark"})
-	if r.Status != 201 {
-		t.Fatalf("give: %d %s", r.Status, r.Body)
-	}
-	retry := r.JSON(t)
-	if retry["status"] != "pending" || retry["allowance_used"] != "free_retry" || retry["shoot_id"] != shootID ||
-		retry["note"] != "too dark" || retry["reason"] != "bad_lighting" || retry["workflow_id"] != workflows.RetryWorkflowID(shootID) {
+	retry := expectJSON[server.RetryDTO](t, r, 201)
+	if retry.Status != "pending" || retry.AllowanceUsed != "free_retry" || retry.ShootID != shootID ||
+		str(retry.Note) != "too dark" || str(retry.Reason) != "bad_lighting" || retry.WorkflowID != workflows.RetryWorkflowID(shootID) {
 		t.Fatalf("retry = %s", r.Body)
 	}
 	if r.Header.Get("X-Request-Id") == "" {
@@ -72,16 +64,14 @@ func TestGiveRetryStory(t *testing.T) {
 	}
 
 	// Immediately In Progress, with results gone and the shoot back in onboarding.
-	r = app.Do(t, "GET", "/api/v1/admin/headshots?section=in_progress", key, nil)
-	cards = r.JSON(t)["cards"].([]any)
+	cards = cardsOf(t, app, key, "section=in_progress")
 	if len(cards) != 1 {
-		t.Fatalf("in progress cards = %s", r.Body)
+		t.Fatalf("in progress cards = %+v", cards)
 	}
-	sh := cards[0].(map[string]any)["shoot"].(map[string]any)
-	if sh["status"] != "onboarding" || sh["result_count"] != float64(0) || sh["retry_count"] != float64(1) || sh["completed_at"] != nil {
-		t.Fatalf("reset shoot = %v", sh)
+	if sh := cards[0].Shoot; sh.Status != "onboarding" || sh.ResultCount != 0 || sh.RetryCount != 1 || sh.CompletedAt != nil {
+		t.Fatalf("reset shoot = %+v", sh)
 	}
-	if !cards[0].(map[string]any)["retry"].(map[string]any)["pending"].(bool) {
+	if !cards[0].Retry.Pending {
 		t.Fatal("card does not show the pending retry")
 	}
 
@@ -104,18 +94,18 @@ func TestGiveRetryStory(t *testing.T) {
 		t.Fatalf("link %q does not name the shoot", link)
 	}
 	apptest.WaitFor(t, 10*time.Second, "email status sent", func() bool {
-		d := app.Do(t, "GET", "/api/v1/admin/members/"+memberID, key, nil).JSON(t)
-		pr, _ := d["pending_retry"].(map[string]any)
-		return pr != nil && pr["email"].(map[string]any)["status"] == "sent" && pr["email"].(map[string]any)["message_id"] == msg.ID
+		d := memberDetail(t, app, key, memberID)
+		pr := d.PendingRetry
+		return pr != nil && pr.Email.Status == "sent" && str(pr.Email.MessageID) == msg.ID
 	})
 
 	// The preview now shows the pending notice; a second give is refused.
-	p = app.Do(t, "GET", "/api/v1/admin/members/"+memberID+"/retry-preview?shoot_id="+shootID, key, nil).JSON(t)
-	if p["state"] != "pending_notice" || !strings.Contains(p["notice"].(string), "log in and start their photo shoot") || p["confirm_label"] != nil {
-		t.Fatalf("pending preview = %v", p)
+	p = expectJSON[server.PreviewDTO](t, previewRetry(t, app, key, memberID, shootID), 200)
+	if p.State != "pending_notice" || !strings.Contains(str(p.Notice), "log in and start their photo shoot") || p.ConfirmLabel != nil {
+		t.Fatalf("pending preview = %+v", p)
 	}
 	r = app.Do(t, "POST", "/api/v1/admin/members/"+memberID+"/retries", key, map[string]any{"shoot_id": shootID})
-	if r.Status != 409 || r.JSON(t)["code"] != "retry_pending" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+	if r.Status != 409 || codeOf(t, r) != "retry_pending" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
 		t.Fatalf("second give: %d %s", r.Status, r.Body)
 	}
 
@@ -133,7 +123,7 @@ func TestGiveRetryStory(t *testing.T) {
 
 	// The member starts with the link's token: started, workflow completed.
 	r = app.Do(t, "POST", "/api/v1/member/shoots/"+shootID+"/start", token, nil)
-	if r.Status != 200 || r.JSON(t)["retry"].(map[string]any)["status"] != "started" {
+	if a := expectJSON[startAnswer](t, r, 200); a.Retry == nil || a.Retry.Status != "started" {
 		t.Fatalf("start: %d %s", r.Status, r.Body)
 	}
 	var final workflows.RetryStatus
@@ -143,36 +133,27 @@ func TestGiveRetryStory(t *testing.T) {
 
 	// Submitting the retried shoot takes no credit.
 	r = app.Do(t, "POST", "/api/v1/member/shoots/"+shootID+"/submit", token, nil)
-	if r.Status != 200 || r.JSON(t)["credit_charged"] != false {
+	if expectJSON[startAnswer](t, r, 200).CreditCharged {
 		t.Fatalf("submit: %d %s", r.Status, r.Body)
 	}
-	if bal := app.Do(t, "GET", "/api/v1/admin/organization", key, nil).JSON(t)["credit_balance"]; bal != float64(3) {
-		t.Fatalf("credit_balance = %v, want 3 (untouched)", bal)
+	if bal := expectJSON[organization](t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 200).CreditBalance; bal != 3 {
+		t.Fatalf("credit_balance = %d, want 3 (untouched)", bal)
 	}
 
 	// The pipeline completes it; retrying the same shoot again is refused.
 	r = app.Do(t, "POST", "/api/v1/internal/shoots/"+shootID+"/complete", app.PipelineToken, map[string]any{"result_count": 6})
-	if r.Status != 200 || r.JSON(t)["shoot"].(map[string]any)["status"] != "active" {
+	if expectJSON[shootAnswer](t, r, 200).Shoot.Status != "active" {
 		t.Fatalf("complete: %d %s", r.Status, r.Body)
 	}
 	r = app.Do(t, "POST", "/api/v1/admin/members/"+memberID+"/retries", key, map[string]any{"shoot_id": shootID})
-	if r.Status != 409 || r.JSON(t)["code"] != "shoot_already_retried" {
+	if r.Status != 409 || codeOf(t, r) != "shoot_already_retried" {
 		t.Fatalf("retry of a retried shoot: %d %s", r.Status, r.Body)
 	}
-	d := app.Do(t, "GET", "/api/v1/admin/members/"+memberID, key, nil).JSON(t)
-	if d["pending_retry"] != nil || len(d["retries"].([]any)) != 1 {
-		t.Fatalf("member detail after story = %v", d)
+	d := memberDetail(t, app, key, memberID)
+	if d.PendingRetry != nil || len(d.Retries) != 1 {
+		t.Fatalf("member detail after story = %+v", d)
 	}
 	if n, err := app.DB.NewSelect().Table("audit_events").Where("org_id = ?", org.ID).Count(ctx); err != nil || n < 4 {
 		t.Fatalf("audit events = %d, %v", n, err)
 	}
-}
-
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -61,8 +61,7 @@ func (e *emailer) sendNumbered(ctx workflow.Context, kind string, reminder, seq 
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeMailPermanent {
 		// Transient errors outlasted the retry policy; the activity could not record it.
-		lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
-		if ferr := workflow.ExecuteLocalActivity(lctx, e.markFailed, in).Get(ctx, nil); ferr != nil {
+		if ferr := dbStep(ctx, nil, e.markFailed, in); ferr != nil {
 			workflow.GetLogger(ctx).Error("could not record email failure", "error", ferr)
 		}
 	}
@@ -116,6 +115,13 @@ var localOptions = workflow.LocalActivityOptions{
 		BackoffCoefficient: 2,
 		MaximumInterval:    10 * time.Second,
 	},
+}
+
+// dbStep runs one database step, a local activity with localOptions, and decodes its
+// result into out (nil: it has none).
+func dbStep(ctx workflow.Context, out any, activity any, args ...any) error {
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+	return workflow.ExecuteLocalActivity(lctx, activity, args...).Get(ctx, out)
 }
 
 // checkOptions bound one look at whether the member started; a check that fails is

@@ -92,37 +92,80 @@ type ResendResult struct {
 	Skipped   bool
 }
 
-// subject is what differs between a retry and a restart; lifecycle does the rest.
+// kind is what tells retries from restarts beyond their database steps: the workflow
+// type, the activities the lifecycle calls and the refusal of a second one at once.
+type kind struct {
+	name string // the workflow type, for continue-as-new
+	// send is the email activity, markFailed the local activity that records a send that
+	// outlasted its retries, setStage the one that mirrors a final stage in the database,
+	// isStarted the one that tells whether the member started.
+	send, markFailed, setStage, isStarted any
+	// busy is the refusal for an issue update of another id while a run is open.
+	busy    problem.Code
+	busyMsg string
+}
+
+var (
+	retryKind = kind{name: RetryWorkflowName,
+		send: a.SendRetryEmail, markFailed: a.MarkRetryEmailFailed, setStage: a.SetRetryStage, isStarted: a.RetryStarted,
+		busy: problem.RetryPending, busyMsg: "the member already has a pending retry for this shoot"}
+	restartKind = kind{name: RestartWorkflowName,
+		send: a.SendRestartEmail, markFailed: a.MarkRestartEmailFailed, setStage: a.SetRestartStage, isStarted: a.RestartStarted,
+		busy: problem.ActiveShootExists, busyMsg: "a restart of this member is already in progress"}
+)
+
+// Issue is what the inputs of a retry and a restart share beside their ids: who issued it,
+// on which request, and the schedule of its wait. The schedule is fixed at start, so a
+// configuration change never alters the timers of a running retry or restart. Embedded,
+// its fields stand in the input's JSON as they always did.
+type Issue struct {
+	IssuedByKind string
+	IssuedBy     string
+	RequestID    string
+	// Reminders are the delays of the reminders after the first email.
+	Reminders []time.Duration
+	Tuning    Tuning   `json:",omitempty"`
+	Carried   *Carried `json:",omitempty"` // set when a pending run continued as new
+}
+
+// runOf is what the lifecycle takes from a workflow's input: the id, the shared part,
+// and how to make the next run's input from the state it carries.
+type runOf struct {
+	id    string
+	issue Issue
+	next  func(*Carried) any
+}
+
+// subject is one retry's or restart's database steps; lifecycle does the rest.
 type subject interface {
 	// prepare runs the database steps that make the member pending. It returns a
 	// refusal (nothing committed) or nil once they are committed; database outages are
-	// retried for as long as they last.
-	prepare(ctx workflow.Context) (IssueResult, error)
+	// retried for as long as they last. It also returns where the emails of an already
+	// recorded retry or restart stand, once it found one (a resumed run); nil for a new one.
+	prepare(ctx workflow.Context) (IssueResult, *activities.EmailResume, error)
 	// abandon leaves the database in a state the runbook explains, after the run
 	// stopped (canceled) at a point where prepare may have committed part of its work.
 	// ctx is disconnected from the run's cancellation.
 	abandon(ctx workflow.Context)
 	// partlyDone tells whether prepare committed a step before it stopped.
 	partlyDone() bool
-	// resumed is where the emails of an already recorded retry or restart stand, once
-	// prepare found it (a resumed run); nil for a new one.
-	resumed() *activities.EmailResume
-	// setStage is the local activity that mirrors a final stage in the database.
-	setStage() any
-	// isStarted is the local activity that tells whether the member started.
-	isStarted() any
-	// busy is the refusal for an issue update of another id while this run is open.
-	busy() (problem.Code, string)
-	// continueAs returns the input of the next run.
-	continueAs(c *Carried) any
+}
+
+// live runs one retry or restart workflow: status turns the progress into the workflow's
+// own status type, for the query and the result.
+func live[S any](ctx workflow.Context, k kind, run runOf, sub subject, status func(Progress) S) (S, error) {
+	l := newLifecycle(k, run, sub)
+	err := l.run(ctx, func() any { return status(l.progress) })
+	return status(l.progress), err
 }
 
 // lifecycle is the life of one retry or restart, shared by both workflows: prepare in
 // the database, email the member, wait for the start with reminders and checks, finish.
 type lifecycle struct {
 	id        string
-	name      string // the workflow type, for continue-as-new
+	kind      kind
 	sub       subject
+	next      func(*Carried) any
 	reminders []time.Duration
 	tuning    Tuning
 	version   workflow.Version
@@ -139,23 +182,12 @@ type lifecycle struct {
 	opsThisRun     int
 }
 
-// lifecycleOf is what a workflow hands its lifecycle: its ids, its subject, its email
-// activities and its input's schedule and carried state.
-type lifecycleOf struct {
-	id, name         string
-	sub              subject
-	send, markFailed any
-	reminders        []time.Duration
-	tuning           Tuning
-	carried          *Carried
-}
-
-func newLifecycle(o lifecycleOf) *lifecycle {
-	l := &lifecycle{id: o.id, name: o.name, sub: o.sub, reminders: o.reminders, tuning: o.tuning, hasEmail: true,
+func newLifecycle(k kind, run runOf, sub subject) *lifecycle {
+	l := &lifecycle{id: run.id, kind: k, sub: sub, next: run.next, reminders: run.issue.Reminders, tuning: run.issue.Tuning, hasEmail: true,
 		progress: Progress{Stage: StageReserving, EmailState: EmailState{EmailStatus: vocab.EmailQueued}}}
-	l.mail = emailer{subjectID: o.id, send: o.send, markFailed: o.markFailed, state: &l.progress.EmailState}
-	if o.carried != nil {
-		l.resume(o.carried)
+	l.mail = emailer{subjectID: l.id, send: k.send, markFailed: k.markFailed, state: &l.progress.EmailState}
+	if run.issue.Carried != nil {
+		l.resume(run.issue.Carried)
 	}
 	return l
 }
@@ -168,14 +200,7 @@ func (l *lifecycle) resume(c *Carried) {
 	l.mail.nextSeq, l.emailAt, l.remindersFired = c.NextSeq, c.EmailAt, c.RemindersFired
 }
 
-// run lives the retry or restart to its end; status turns the progress into the
-// workflow's own status type, for the query and the result.
-func (l *lifecycle) run(ctx workflow.Context, status func(Progress) any) (Progress, error) {
-	err := l.runSteps(ctx, func() any { return status(l.progress) })
-	return l.progress, err
-}
-
-func (l *lifecycle) runSteps(ctx workflow.Context, status func() any) error {
+func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
 	l.version = workflow.GetVersion(ctx, versionLifecycle, workflow.DefaultVersion, 1)
 	if err := l.registerHandlers(ctx, status); err != nil {
 		return err
@@ -185,13 +210,13 @@ func (l *lifecycle) runSteps(ctx workflow.Context, status func() any) error {
 		// started from, so operators' RetryStage='pending' queries keep finding it.
 		upsertStage(ctx, StagePending)
 	} else {
-		issued, err := l.sub.prepare(ctx)
+		issued, rp, err := l.sub.prepare(ctx)
 		if err != nil {
 			return l.finish(ctx, err)
 		}
 		l.issued, l.hasEmail = &issued, issued.HasEmail
 		l.setStage(ctx, StagePending)
-		if rp := l.sub.resumed(); rp != nil && l.version >= 1 {
+		if rp != nil && l.version >= 1 {
 			l.resumeEmails(ctx, rp)
 		} else if l.hasEmail {
 			res, _ := l.mail.sendEmail(ctx, vocab.EmailKindInitial, 0)
@@ -253,8 +278,7 @@ func (l *lifecycle) validateIssue(req IssueRequest) error {
 	if l.err != nil {
 		return codedError(l.err)
 	}
-	code, msg := l.sub.busy()
-	return temporal.NewApplicationError(msg, string(code))
+	return temporal.NewApplicationError(l.kind.busyMsg, string(l.kind.busy))
 }
 
 func (l *lifecycle) issue(ctx workflow.Context, _ IssueRequest) (IssueResult, error) {
@@ -349,7 +373,7 @@ func (l *lifecycle) awaitStart(ctx workflow.Context) error {
 func (l *lifecycle) checkStarted(ctx workflow.Context) bool {
 	var started bool
 	lctx := workflow.WithLocalActivityOptions(ctx, checkOptions)
-	if err := workflow.ExecuteLocalActivity(lctx, l.sub.isStarted(), l.id).Get(ctx, &started); err != nil {
+	if err := workflow.ExecuteLocalActivity(lctx, l.kind.isStarted, l.id).Get(ctx, &started); err != nil {
 		workflow.GetLogger(ctx).Warn("could not check whether the member started", "error", err)
 		return false
 	}
@@ -369,7 +393,7 @@ func (l *lifecycle) continueAsNew(ctx workflow.Context) error {
 	if l.started {
 		return nil
 	}
-	return workflow.NewContinueAsNewError(ctx, l.name, l.sub.continueAs(&Carried{
+	return workflow.NewContinueAsNewError(ctx, l.kind.name, l.next(&Carried{
 		Issue: *l.issued, HasEmail: l.hasEmail, Email: l.progress.EmailState, NextSeq: l.mail.nextSeq,
 		EmailAt: l.emailAt, RemindersFired: l.remindersFired,
 	}))
@@ -409,8 +433,7 @@ func (l *lifecycle) setStage(ctx workflow.Context, stage string) {
 	if stage != StageStarted && stage != StageFailed {
 		return
 	}
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
-	if err := workflow.ExecuteLocalActivity(lctx, l.sub.setStage(), l.id, stage).Get(ctx, nil); err != nil {
+	if err := dbStep(ctx, nil, l.kind.setStage, l.id, stage); err != nil {
 		workflow.GetLogger(ctx).Error("could not record stage", "stage", stage, "error", err)
 	}
 }

@@ -1,20 +1,16 @@
 package workflows_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
-	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -26,170 +22,183 @@ func withChecks(in workflows.RetryInput, every time.Duration, opsPerRun int) wor
 	return in
 }
 
+// onStarted mocks the started check: true from workflow time at on.
+func (h *harness) onStarted(at time.Time) {
+	h.env.OnActivity(h.f.started, anyContext, h.f.id).Return(h.startedFrom(at))
+}
+
+// continuedAs is the input of the run this one continued as, which it must have.
+func continuedAs(t *testing.T, h *harness) workflows.RetryInput {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow error = %v, want continue-as-new", err)
+	}
+	check.Equal(t, "continued as", can.WorkflowType.Name, workflows.RetryWorkflowName)
+	var next workflows.RetryInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatalf("decode the next run's input: %v", err)
+	}
+	if next.Carried == nil {
+		t.Fatal("the next run's input carries no state")
+	}
+	return next
+}
+
 // A retry without reminders whose start signal is lost finds the start by checking the
 // database; before the checks it waited forever.
 func TestLifecycle_LostSignalWithoutReminders(t *testing.T) {
-	h := newRetryHarness(t)
-	h.env.OnActivity(rwAct.RetryStarted, mock.Anything, mock.Anything).Return(h.startedAt(h.env.Now().Add(150 * time.Minute)))
+	h := newHarness(t, retryFlow)
+	h.onStarted(h.env.Now().Add(150 * time.Minute))
 	h.mockDefaults()
-	h.runInput(withChecks(rwInput(), time.Hour, 0))
+	h.runInput(withChecks(retryInput(), time.Hour, 0))
 
-	st := rwResult(t, h.env)
-	assert.Equal(t, workflows.StageStarted, st.Stage)
-	assert.Len(t, h.callsNamed("RetryStarted"), 3, "checked at 1 h and 2 h (not yet), then at 3 h")
-	assert.Equal(t, []string{workflows.StageStarted}, h.stages())
-	assert.Equal(t, []string{workflows.StageResetting, workflows.StagePending, workflows.StageStarted}, h.upserted())
+	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+	check.Equal(t, "checks (at 1 h and 2 h not yet, then at 3 h)", len(h.callsNamed(workflows.ActivityRetryStarted)), 3)
+	check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+	check.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageResetting, workflows.StagePending, workflows.StageStarted})
 }
 
 // After the last reminder the checks go on, so a signal lost later is found too.
 func TestLifecycle_LostSignalAfterLastReminder(t *testing.T) {
-	h := newRetryHarness(t)
-	h.env.OnActivity(rwAct.RetryStarted, mock.Anything, mock.Anything).Return(h.startedAt(h.env.Now().Add(10 * rwDay)))
+	h := newHarness(t, retryFlow)
+	h.onStarted(h.env.Now().Add(10 * day))
 	h.mockDefaults()
-	h.runInput(withChecks(rwInput(3*rwDay, 7*rwDay), 24*time.Hour, 0))
+	h.runInput(withChecks(retryInput(3*day, 7*day), day, 0))
 
-	st := rwResult(t, h.env)
-	assert.Equal(t, workflows.StageStarted, st.Stage)
-	assert.Equal(t, 2, st.RemindersSent)
-	last := h.callsNamed("RetryStarted")
-	require.NotEmpty(t, last)
-	assert.WithinDuration(t, h.callsNamed("SendRetryEmail")[0].At.Add(10*rwDay), last[len(last)-1].At, time.Second, "found at the first check after the start")
+	st := h.result()
+	check.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	check.Equal(t, "reminders sent", st.RemindersSent, 2)
+	checks := h.callsNamed(workflows.ActivityRetryStarted)
+	if len(checks) == 0 {
+		t.Fatal("no check after the last reminder")
+	}
+	within(t, "the check that found the start", checks[len(checks)-1].At, h.callsNamed(retryFlow.send)[0].At.Add(10*day), time.Second)
 }
 
 // A managed member without an address gets no email and no reminders; the checks alone
 // find the start whose signal was lost, so the member's next restart is not blocked.
 func TestLifecycle_RestartWithoutEmailLostSignal(t *testing.T) {
-	h := newRsHarness(t)
+	h := newHarness(t, restartFlow)
 	h.noEmail()
-	h.env.OnActivity(rsAct.RestartStarted, mock.Anything, mock.Anything).Return(h.startedAt(h.env.Now().Add(90 * time.Minute)))
+	h.onStarted(h.env.Now().Add(90 * time.Minute))
 	h.mockDefaults()
-	in := rsInput(3*rsDay, 7*rsDay)
+	in := restartInput(3*day, 7*day)
 	in.Tuning = workflows.Tuning{StartCheck: time.Hour}
 	h.runInput(in)
 
-	st := rsResult(t, h.env)
-	assert.Equal(t, workflows.StageStarted, st.Stage)
-	assert.Equal(t, "not_applicable", st.EmailStatus)
-	assert.Empty(t, h.emails())
-	assert.Len(t, h.callsNamed("RestartStarted"), 2)
+	st := h.result()
+	check.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	check.Equal(t, "email status", st.EmailStatus, "not_applicable")
+	check.Equal(t, "emails", len(h.emails()), 0)
+	check.Equal(t, "checks", len(h.callsNamed(workflows.ActivityRestartStarted)), 2)
 }
 
 // The first email finding the member already started ends the wait at once.
 func TestLifecycle_InitialEmailFindsStarted(t *testing.T) {
-	h := newRetryHarness(t)
-	h.env.OnActivity(rwAct.SendRetryEmail, mock.Anything, mock.Anything).
-		Return(activities.SendEmailResult{Skipped: true, AlreadyStarted: true}, nil).Once()
+	h := newHarness(t, retryFlow)
+	h.onSend().Return(activities.SendEmailResult{Skipped: true, AlreadyStarted: true}, nil).Once()
 	h.mockDefaults()
-	h.run(3*rwDay, 7*rwDay)
+	h.run(3*day, 7*day)
 
-	st := rwResult(t, h.env)
-	assert.Equal(t, workflows.StageStarted, st.Stage)
-	assert.Equal(t, []string{workflows.StageStarted}, h.stages())
-	assert.Equal(t, time.Duration(0), h.env.Now().Sub(h.callsNamed("SetRetryStage")[0].At), "no timer was waited on")
+	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+	check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+	check.Equal(t, "workflow time waited", h.env.Now().Sub(h.callsNamed(workflows.ActivitySetRetryStage)[0].At), time.Duration(0))
 }
 
 // A run that waits long enough continues as new with its state, so its history stays
 // bounded however long the member takes.
 func TestLifecycle_ContinuesAsNewWithItsState(t *testing.T) {
-	h := newRetryHarness(t)
+	h := newHarness(t, retryFlow)
 	h.mockDefaults()
-	resent := h.updateAt(30*time.Minute, workflows.UpdateResendEmail, "resend-1")
-	h.runInput(withChecks(rwInput(3*rwDay, 7*rwDay), 24*time.Hour, 4))
+	resent := h.resendAt(30*time.Minute, "resend-1")
+	h.runInput(withChecks(retryInput(3*day, 7*day), day, 4))
 
-	err := h.env.GetWorkflowError()
-	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(err, &can), "want continue-as-new, got %v", err)
-	assert.Equal(t, workflows.RetryWorkflowName, can.WorkflowType.Name)
-	var next workflows.RetryInput
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
-	require.NotNil(t, next.Carried)
-	assert.Equal(t, rwRetryID, next.RetryID)
-	assert.Equal(t, workflows.IssueResult{RetryID: rwRetryID, Stage: workflows.StagePending, AllowanceUsed: "free_retry", HasEmail: true}, next.Carried.Issue)
-	assert.Equal(t, 3, next.Carried.NextSeq, "initial, resend, first reminder")
-	assert.Equal(t, 1, next.Carried.RemindersFired)
-	assert.Equal(t, 1, next.Carried.Email.RemindersSent)
-	assert.Equal(t, 3, next.Carried.Email.EmailsSent)
-	require.True(t, resent.completed)
-	assert.Equal(t, []string{"ReserveRetry", "DeleteResults", "ResetShoot", "SendRetryEmail", "SendRetryEmail", "RetryStarted", "RetryStarted", "SendRetryEmail"}, h.callNames())
+	next := continuedAs(t, h)
+	check.Equal(t, "next run's retry", next.RetryID, retryID)
+	check.Equal(t, "carried issue", next.Carried.Issue, retryFlow.issued)
+	check.Equal(t, "carried next email number (initial, resend, first reminder)", next.Carried.NextSeq, 3)
+	check.Equal(t, "carried reminders fired", next.Carried.RemindersFired, 1)
+	check.Equal(t, "carried reminders sent", next.Carried.Email.RemindersSent, 1)
+	check.Equal(t, "carried emails sent", next.Carried.Email.EmailsSent, 3)
+	resent.succeeded(t)
+	check.Equal(t, "calls", h.callNames(), []string{"ReserveRetry", "DeleteResults", "ResetShoot", "SendRetryEmail",
+		"SendRetryEmail", "RetryStarted", "RetryStarted", "SendRetryEmail"})
 }
 
 // The next run prepares nothing again: its issue update answers at once, its emails keep
 // their numbers, and its reminders stay due at their delays after the first email.
 func TestLifecycle_CarriedRunResumes(t *testing.T) {
-	h := newRetryHarness(t)
+	h := newHarness(t, retryFlow)
 	h.mockDefaults()
 	start := h.env.Now()
-	in := rwInput(3*rwDay, 7*rwDay)
+	in := retryInput(3*day, 7*day)
 	in.Carried = &workflows.Carried{
-		Issue:    workflows.IssueResult{RetryID: rwRetryID, Stage: workflows.StagePending, AllowanceUsed: "retry_credit", HasEmail: true},
-		HasEmail: true, NextSeq: 3, EmailAt: start.Add(-5 * rwDay), RemindersFired: 1,
+		Issue:    workflows.IssueResult{RetryID: retryID, Stage: workflows.StagePending, AllowanceUsed: "retry_credit", HasEmail: true},
+		HasEmail: true, NextSeq: 3, EmailAt: start.Add(-5 * day), RemindersFired: 1,
 		Email: workflows.EmailState{EmailStatus: "sent", MessageID: "msg-2", RemindersSent: 1, EmailsSent: 3},
 	}
-	issued := h.updateAt(0, workflows.UpdateIssue, "issue", workflows.IssueRequest{RetryID: rwRetryID})
-	h.signalAt(3 * rwDay)
+	issued := h.issueAt(0, "issue", retryFlow.issue)
+	h.signalAt(3 * day)
 	h.runInput(in)
 
-	st := rwResult(t, h.env)
-	assert.Equal(t, workflows.StageStarted, st.Stage)
-	assert.Equal(t, 2, st.RemindersSent)
-	require.True(t, issued.completed)
-	assert.Equal(t, in.Carried.Issue, decodeResult[workflows.IssueResult](t, issued.value))
-	assert.Empty(t, h.callsNamed("ReserveRetry"))
-	emails := h.callsNamed("SendRetryEmail")
-	require.Len(t, emails, 1)
-	assert.Equal(t, activities.SendEmailInput{SubjectID: rwRetryID, Seq: 3, Kind: "reminder", Reminder: 2}, emails[0].Email)
-	assert.Equal(t, start.Add(2*rwDay), emails[0].At, "7 days after the first email")
+	st := h.result()
+	check.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	check.Equal(t, "reminders sent", st.RemindersSent, 2)
+	issued.succeeded(t)
+	check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issued.value), in.Carried.Issue)
+	check.Equal(t, "reservations", len(h.callsNamed(workflows.ActivityReserveRetry)), 0)
+	check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 3, Kind: "reminder", Reminder: 2}})
+	check.Equal(t, "second reminder at (7 days after the first email)", h.callsNamed(retryFlow.send)[0].At, start.Add(2*day))
 }
 
 // A cancel while a resend is in flight waits for the resend to answer before the run
 // ends; before, the run ended on its canceled context and cut the admin's call off.
 func TestLifecycle_CancelDrainsRunningHandlers(t *testing.T) {
-	h := newRetryHarness(t)
-	h.env.OnActivity(rwAct.SendRetryEmail, mock.Anything, mock.MatchedBy(func(in activities.SendEmailInput) bool { return in.Kind == "resend" })).
-		After(10 * time.Minute).Return(h.sendOK).Once()
+	h := newHarness(t, retryFlow)
+	h.onSend("resend").After(10 * time.Minute).Return(h.sendOK).Once()
 	h.mockDefaults()
-	resent := h.updateAt(time.Hour, workflows.UpdateResendEmail, "resend-1")
-	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Hour+time.Minute)
+	resent := h.resendAt(time.Hour, "resend-1")
+	h.cancelAt(time.Hour + time.Minute)
 	h.run()
 
-	require.Error(t, h.env.GetWorkflowError())
-	require.True(t, resent.completed, "the resend answered before the run ended")
-	assert.Equal(t, []string{workflows.StageFailed}, h.stages())
+	h.failure()
+	if !resent.completed {
+		t.Error("the run ended before the resend answered")
+	}
+	check.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
 }
 
 // A resend the provider refuses for good is answered with email_rejected (422), not
 // with unavailable (503), which would tell the admin to try again.
 func TestLifecycle_ResendRejectedIsFinal(t *testing.T) {
-	h := newRetryHarness(t)
-	h.env.OnActivity(rwAct.SendRetryEmail, mock.Anything, mock.MatchedBy(func(in activities.SendEmailInput) bool { return in.Kind == "resend" })).
-		Return(h.sendErr(temporal.NewNonRetryableApplicationError("mailersend: 422", activities.ErrTypeMailPermanent, nil))).Once()
+	h := newHarness(t, retryFlow)
+	h.onSend("resend").Return(h.sendErr(rejected("mailersend: 422"))).Once()
 	h.mockDefaults()
-	resent := h.updateAt(time.Hour, workflows.UpdateResendEmail, "resend-1")
+	resent := h.resendAt(time.Hour, "resend-1")
 	h.signalAt(2 * time.Hour)
 	h.run()
 
-	require.True(t, resent.completed)
-	assert.Equal(t, "email_rejected", appErrType(t, resent.err))
+	resent.failedWith(t, "email_rejected")
 }
 
 // A burst of resends, however fast, wakes the wait once the run has done its share, and
 // the run continues as new at once instead of waiting for its next timer.
 func TestLifecycle_ResendBurstContinuesAsNew(t *testing.T) {
-	h := newRetryHarness(t)
+	h := newHarness(t, retryFlow)
 	h.mockDefaults()
-	for i := 0; i < 3; i++ {
-		h.updateAt(time.Hour+time.Duration(i)*time.Minute, workflows.UpdateResendEmail, fmt.Sprintf("resend-%d", i))
+	for i := range 3 {
+		h.resendAt(time.Hour+time.Duration(i)*time.Minute, fmt.Sprintf("resend-%d", i))
 	}
 	start := h.env.Now()
-	h.runInput(withChecks(rwInput(), 24*time.Hour, 3))
+	h.runInput(withChecks(retryInput(), day, 3))
 
-	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.env.GetWorkflowError())
-	var next workflows.RetryInput
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
-	assert.Equal(t, 4, next.Carried.NextSeq, "the first email and three resends")
-	assert.Less(t, h.env.Now().Sub(start), 2*time.Hour, "continued after the burst, not at the next check a day later")
-	assert.Empty(t, h.callsNamed("RetryStarted"))
+	next := continuedAs(t, h)
+	check.Equal(t, "carried next email number (the first email and three resends)", next.Carried.NextSeq, 4)
+	if d := h.env.Now().Sub(start); d >= 2*time.Hour {
+		t.Errorf("continued after %v, want right after the burst, not at the next check a day later", d)
+	}
+	check.Equal(t, "checks", len(h.callsNamed(workflows.ActivityRetryStarted)), 0)
 }
 
 // A run that resumes a recorded retry (its earlier run was terminated) numbers its emails
@@ -197,46 +206,34 @@ func TestLifecycle_ResendBurstContinuesAsNew(t *testing.T) {
 // after the first email. Before, it counted from 0 again, and its resends hit intent rows
 // that said "sent" and went nowhere.
 func TestLifecycle_ResumedRunNumbersAfterLastEmail(t *testing.T) {
-	h := newRetryHarness(t)
+	h := newHarness(t, retryFlow)
 	start := h.env.Now()
-	h.env.OnActivity(rwAct.ReserveRetry, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
-		h.record(call{Name: "ReserveRetry", Reserve: in})
-		return activities.ReserveRetryResult{AllowanceUsed: "free_retry", Resume: &activities.EmailResume{
-			NextSeq: 4, FirstEmailAt: start.Add(-5 * rwDay), Reminders: 1}}, nil
-	}).Once()
+	h.onFirstStep().Return(h.reserved(activities.ReserveRetryResult{AllowanceUsed: "free_retry", Resume: &activities.EmailResume{
+		NextSeq: 4, FirstEmailAt: start.Add(-5 * day), Reminders: 1}}, nil)).Once()
 	h.mockDefaults()
-	resent := h.updateAt(time.Hour, workflows.UpdateResendEmail, "resend-after-resume")
-	h.signalAt(3 * rwDay)
-	h.run(3*rwDay, 7*rwDay)
+	resent := h.resendAt(time.Hour, "resend-after-resume")
+	h.signalAt(3 * day)
+	h.run(3*day, 7*day)
 
-	rwResult(t, h.env)
-	require.True(t, resent.completed)
-	require.NoError(t, resent.err)
-	var got []activities.SendEmailInput
-	for _, c := range h.callsNamed("SendRetryEmail") {
-		got = append(got, c.Email)
-	}
-	assert.Equal(t, []activities.SendEmailInput{
-		{SubjectID: rwRetryID, Seq: 4, Kind: "resend"},
-		{SubjectID: rwRetryID, Seq: 5, Kind: "reminder", Reminder: 2},
-	}, got, "no first email again; numbers go on; the second reminder is due 7 days after the first email")
-	assert.Equal(t, start.Add(2*rwDay), h.callsNamed("SendRetryEmail")[1].At)
+	h.result()
+	resent.succeeded(t)
+	// No first email again; numbers go on; the second reminder is due 7 days after the first email.
+	check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
+		{SubjectID: retryID, Seq: 4, Kind: "resend"},
+		{SubjectID: retryID, Seq: 5, Kind: "reminder", Reminder: 2},
+	})
+	check.Equal(t, "second reminder at", h.callsNamed(retryFlow.send)[1].At, start.Add(2*day))
 }
 
 // A first email that a crash cut off mid-send is finished under its own number.
 func TestLifecycle_ResumedRunFinishesACutOffFirstEmail(t *testing.T) {
-	h := newRetryHarness(t)
-	h.env.OnActivity(rwAct.ReserveRetry, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
-		h.record(call{Name: "ReserveRetry", Reserve: in})
-		return activities.ReserveRetryResult{AllowanceUsed: "free_retry", Resume: &activities.EmailResume{
-			NextSeq: 1, FirstEmailAt: h.env.Now(), FirstPending: true}}, nil
-	}).Once()
+	h := newHarness(t, retryFlow)
+	h.onFirstStep().Return(h.reserved(activities.ReserveRetryResult{AllowanceUsed: "free_retry", Resume: &activities.EmailResume{
+		NextSeq: 1, FirstEmailAt: h.env.Now(), FirstPending: true}}, nil)).Once()
 	h.mockDefaults()
 	h.signalAt(time.Hour)
 	h.run()
 
-	rwResult(t, h.env)
-	emails := h.callsNamed("SendRetryEmail")
-	require.Len(t, emails, 1)
-	assert.Equal(t, activities.SendEmailInput{SubjectID: rwRetryID, Seq: 0, Kind: "initial"}, emails[0].Email)
+	h.result()
+	check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 0, Kind: "initial"}})
 }

@@ -1,30 +1,20 @@
 package workflows
 
 import (
-	"time"
-
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/problem"
 )
 
 // RetryInput starts a RetryWorkflow. Ids only: names and addresses are read by the
 // activities at the moment they need them, so no history holds personal data.
 type RetryInput struct {
-	RetryID      string
-	OrgID        string
-	MemberID     string
-	ShootID      string
-	Reason       string // a reason code, never free text
-	IssuedByKind string
-	IssuedBy     string
-	RequestID    string
-	// Reminders are the delays after the first email; fixed at start so a configuration
-	// change never alters the timers of a running retry.
-	Reminders []time.Duration
-	Tuning    Tuning   `json:",omitempty"`
-	Carried   *Carried `json:",omitempty"` // set when a pending run continued as new
+	RetryID  string
+	OrgID    string
+	MemberID string
+	ShootID  string
+	Reason   string // a reason code, never free text
+	Issue
 }
 
 // RetryStatus answers the status query and is the workflow's result.
@@ -39,11 +29,8 @@ var a *activities.Activities
 // RetryWorkflow is one retry of one shoot, from the reservation of the allowance to the
 // member starting their new shoot.
 func RetryWorkflow(ctx workflow.Context, in RetryInput) (RetryStatus, error) {
-	status := func(p Progress) any { return RetryStatus{RetryID: in.RetryID, Progress: p} }
-	p, err := newLifecycle(lifecycleOf{id: in.RetryID, name: RetryWorkflowName, sub: &retry{in: in},
-		send: a.SendRetryEmail, markFailed: a.MarkRetryEmailFailed,
-		reminders: in.Reminders, tuning: in.Tuning, carried: in.Carried}).run(ctx, status)
-	return status(p).(RetryStatus), err
+	run := runOf{id: in.RetryID, issue: in.Issue, next: func(c *Carried) any { in.Carried = c; return in }}
+	return live(ctx, retryKind, run, &retry{in: in}, func(p Progress) RetryStatus { return RetryStatus{RetryID: in.RetryID, Progress: p} })
 }
 
 // retry is a RetryWorkflow's subject: three database steps, each a local activity
@@ -51,36 +38,33 @@ func RetryWorkflow(ctx workflow.Context, in RetryInput) (RetryStatus, error) {
 type retry struct {
 	in       RetryInput
 	reserved bool
-	resume   *activities.EmailResume
 }
 
-func (r *retry) prepare(ctx workflow.Context) (IssueResult, error) {
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+func (r *retry) prepare(ctx workflow.Context) (IssueResult, *activities.EmailResume, error) {
 	var reserved activities.ReserveRetryResult
-	if err := workflow.ExecuteLocalActivity(lctx, a.ReserveRetry, activities.ReserveRetryInput{
+	if err := dbStep(ctx, &reserved, a.ReserveRetry, activities.ReserveRetryInput{
 		RetryID: r.in.RetryID, OrgID: r.in.OrgID, MemberID: r.in.MemberID, ShootID: r.in.ShootID,
 		Reason: r.in.Reason, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		IssuedByKind: r.in.IssuedByKind, IssuedBy: r.in.IssuedBy, RequestID: r.in.RequestID,
-	}).Get(ctx, &reserved); err != nil {
-		return IssueResult{}, err
+	}); err != nil {
+		return IssueResult{}, nil, err
 	}
-	r.reserved, r.resume = true, reserved.Resume
+	r.reserved = true
 	upsertStage(ctx, StageResetting)
 	if err := r.reset(ctx); err != nil {
-		return IssueResult{}, err
+		return IssueResult{}, nil, err
 	}
 	// HasEmail: a retry always emails; the send activity skips a member without an address.
-	return IssueResult{RetryID: r.in.RetryID, Stage: StagePending, AllowanceUsed: reserved.AllowanceUsed, HasEmail: true}, nil
+	return IssueResult{RetryID: r.in.RetryID, Stage: StagePending, AllowanceUsed: reserved.AllowanceUsed, HasEmail: true}, reserved.Resume, nil
 }
 
 // reset deletes the results and resets the shoot; both do nothing once done, so running
 // them again after a crash or a cancel is safe.
 func (r *retry) reset(ctx workflow.Context) error {
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
-	if err := workflow.ExecuteLocalActivity(lctx, a.DeleteResults, r.in.RetryID).Get(ctx, nil); err != nil {
+	if err := dbStep(ctx, nil, a.DeleteResults, r.in.RetryID); err != nil {
 		return err
 	}
-	return workflow.ExecuteLocalActivity(lctx, a.ResetShoot, r.in.RetryID).Get(ctx, nil)
+	return dbStep(ctx, nil, a.ResetShoot, r.in.RetryID)
 }
 
 // abandon completes the reset of a reservation that may have committed before the run
@@ -92,17 +76,5 @@ func (r *retry) abandon(ctx workflow.Context) {
 	}
 }
 
-func (r *retry) partlyDone() bool                 { return r.reserved }
-func (r *retry) resumed() *activities.EmailResume { return r.resume }
-func (r *retry) setStage() any                    { return a.SetRetryStage }
-func (r *retry) isStarted() any                   { return a.RetryStarted }
-
-func (r *retry) busy() (problem.Code, string) {
-	return problem.RetryPending, "the member already has a pending retry for this shoot"
-}
-
-func (r *retry) continueAs(c *Carried) any {
-	in := r.in
-	in.Carried = c
-	return in
-}
+// partlyDone: a reservation commits before the reset, so a stop between them leaves work.
+func (r *retry) partlyDone() bool { return r.reserved }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,13 @@ func TestResumeCarriesOnATerminatedRetry(t *testing.T) {
 		t.Fatalf("give: %d %s", r.Status, r.Body)
 	}
 	apptest.WaitFor(t, 30*time.Second, "the retry email", func() bool { return app.Mailbox.Len() == 1 })
-	retryID := r.JSON(t)["id"].(string)
+	var given struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(r.Body, &given); err != nil || given.ID == "" {
+		t.Fatalf("give answered no retry id (%v): %s", err, r.Body)
+	}
+	retryID := given.ID
 	resend := func() {
 		t.Helper()
 		if r := app.Do(t, "POST", "/api/v1/admin/members/"+member+"/retries/"+retryID+"/resend-email", org.AdminKey, nil); r.Status != 200 {

@@ -337,14 +337,17 @@ type Response struct {
 	Body   []byte
 }
 
-// JSON decodes the body into a map.
-func (r *Response) JSON(t testing.TB) map[string]any {
+// Decode reads a JSON answer as T. A member T does not know fails the test with its name,
+// so an answer whose shape changed is told apart from one with a wrong value.
+func Decode[T any](t testing.TB, r *Response) T {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("apptest: body is not a JSON object (%d): %s", r.Status, r.Body)
+	var v T
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("apptest: the answer (%d) is no %T: %v; body %s", r.Status, v, err, r.Body)
 	}
-	return m
+	return v
 }
 
 // Do sends a request with an optional bearer token and JSON body (a string is sent as is).
@@ -419,6 +422,21 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("apptest: timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Holds is the negative of WaitFor: it polls cond for the whole of d and fails the test as
+// soon as cond stops holding, saying what should have held ("no second email"). A check
+// that nothing happens can only ever look for a bounded time; d is that time.
+func Holds(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if !cond() {
+			t.Fatalf("apptest: want %s, but it stopped holding within %s", what, d)
+		}
+		if time.Now().After(deadline) {
+			return
+		}
 	}
 }
 

@@ -58,8 +58,8 @@ func (l *Launcher) Restart(ctx context.Context, in workflows.RestartInput, reque
 func RetryInput(r *store.Retry, reminders []time.Duration, tuning workflows.Tuning, requestID string) workflows.RetryInput {
 	in := workflows.RetryInput{
 		RetryID: r.ID, OrgID: r.OrgID, MemberID: r.MemberID, ShootID: r.ShootID,
-		IssuedByKind: r.IssuedByKind, IssuedBy: r.IssuedBy, RequestID: requestID,
-		Reminders: reminders, Tuning: tuning,
+		Issue: workflows.Issue{IssuedByKind: r.IssuedByKind, IssuedBy: r.IssuedBy, RequestID: requestID,
+			Reminders: reminders, Tuning: tuning},
 	}
 	if r.Reason != nil {
 		in.Reason = *r.Reason
@@ -71,8 +71,8 @@ func RetryInput(r *store.Retry, reminders []time.Duration, tuning workflows.Tuni
 func RestartInput(r *store.Restart, reminders []time.Duration, tuning workflows.Tuning, requestID string) workflows.RestartInput {
 	return workflows.RestartInput{
 		RestartID: r.ID, OrgID: r.OrgID, MemberID: r.MemberID, NewShootID: r.NewShootID,
-		IssuedByKind: r.IssuedByKind, IssuedBy: r.IssuedBy, RequestID: requestID,
-		Reminders: reminders, Tuning: tuning,
+		Issue: workflows.Issue{IssuedByKind: r.IssuedByKind, IssuedBy: r.IssuedBy, RequestID: requestID,
+			Reminders: reminders, Tuning: tuning},
 	}
 }
 

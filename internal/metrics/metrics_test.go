@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,9 +17,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/metrics"
 )
 
@@ -26,7 +26,7 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	require.Equal(t, http.StatusOK, rec.Code)
+	check.MustEqual(t, "rec.Code", rec.Code, http.StatusOK)
 	return rec.Body.String()
 }
 
@@ -44,29 +44,29 @@ func TestGinMiddleware(t *testing.T) {
 		e.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
 		return rec.Code
 	}
-	require.Equal(t, http.StatusOK, do(http.MethodGet, "/things/1"))
-	require.Equal(t, http.StatusOK, do(http.MethodGet, "/things/2"))
-	require.Equal(t, http.StatusConflict, do(http.MethodPost, "/things/3"))
-	require.Equal(t, http.StatusNotFound, do(http.MethodGet, "/nowhere/secret-token-abc"))
-	require.Equal(t, http.StatusMethodNotAllowed, do(http.MethodDelete, "/things/4"))
-	require.Equal(t, http.StatusNotFound, do("BREW", "/coffee"))
+	check.MustEqual(t, `do(http.MethodGet, "/things/1")`, do(http.MethodGet, "/things/1"), http.StatusOK)
+	check.MustEqual(t, `do(http.MethodGet, "/things/2")`, do(http.MethodGet, "/things/2"), http.StatusOK)
+	check.MustEqual(t, `do(http.MethodPost, "/things/3")`, do(http.MethodPost, "/things/3"), http.StatusConflict)
+	check.MustEqual(t, `do(http.MethodGet, "/nowhere/secret-token-abc")`, do(http.MethodGet, "/nowhere/secret-token-abc"), http.StatusNotFound)
+	check.MustEqual(t, `do(http.MethodDelete, "/things/4")`, do(http.MethodDelete, "/things/4"), http.StatusMethodNotAllowed)
+	check.MustEqual(t, `do("BREW", "/coffee")`, do("BREW", "/coffee"), http.StatusNotFound)
 
 	out := scrape(t, m)
-	assert.Contains(t, out, `retryd_http_requests_total{method="GET",route="/things/:id",status="200"} 2`)
-	assert.Contains(t, out, `retryd_http_requests_total{method="POST",route="/things/:id",status="409"} 1`)
-	assert.Contains(t, out, `retryd_http_requests_total{method="GET",route="unmatched",status="404"} 1`)
-	assert.Contains(t, out, `retryd_http_requests_total{method="DELETE",route="unmatched",status="405"} 1`)
-	assert.Contains(t, out, `retryd_http_requests_total{method="OTHER",route="unmatched",status="404"} 1`)
-	assert.Contains(t, out, `retryd_http_request_duration_seconds_count{method="GET",route="/things/:id",status="200"} 2`)
-	assert.Contains(t, out, `retryd_http_request_duration_seconds_bucket{method="GET",route="/things/:id",status="200",le="+Inf"} 2`)
-	assert.Contains(t, out, `# TYPE retryd_http_request_duration_seconds histogram`)
+	wantContains(t, out, `retryd_http_requests_total{method="GET",route="/things/:id",status="200"} 2`)
+	wantContains(t, out, `retryd_http_requests_total{method="POST",route="/things/:id",status="409"} 1`)
+	wantContains(t, out, `retryd_http_requests_total{method="GET",route="unmatched",status="404"} 1`)
+	wantContains(t, out, `retryd_http_requests_total{method="DELETE",route="unmatched",status="405"} 1`)
+	wantContains(t, out, `retryd_http_requests_total{method="OTHER",route="unmatched",status="404"} 1`)
+	wantContains(t, out, `retryd_http_request_duration_seconds_count{method="GET",route="/things/:id",status="200"} 2`)
+	wantContains(t, out, `retryd_http_request_duration_seconds_bucket{method="GET",route="/things/:id",status="200",le="+Inf"} 2`)
+	wantContains(t, out, `# TYPE retryd_http_request_duration_seconds histogram`)
 	// Raw paths and methods never become label values.
-	assert.NotContains(t, out, "/things/1")
-	assert.NotContains(t, out, "secret-token-abc")
-	assert.NotContains(t, out, "BREW")
+	wantLacks(t, out, "/things/1")
+	wantLacks(t, out, "secret-token-abc")
+	wantLacks(t, out, "BREW")
 	// The runtime and process collectors are there too.
-	assert.Contains(t, out, "go_goroutines ")
-	assert.Contains(t, out, "process_")
+	wantContains(t, out, "go_goroutines ")
+	wantContains(t, out, "process_")
 }
 
 func TestCounters(t *testing.T) {
@@ -107,16 +107,18 @@ func TestCounters(t *testing.T) {
 		`retryd_email_provider_auth_failures_total{status="other"} 1`,
 		"retryd_pending_gauge_errors_total 0",
 	} {
-		assert.Contains(t, out, want+"\n")
+		wantContains(t, out, want+"\n")
 	}
 	// Nothing registered on the global default registry.
-	assert.NotContains(t, scrapeDefault(t), "retryd_")
+	wantLacks(t, scrapeDefault(t), "retryd_")
 }
 
 func scrapeDefault(t *testing.T) string {
 	t.Helper()
 	families, err := prometheus.DefaultGatherer.Gather()
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var names []string
 	for _, f := range families {
 		names = append(names, f.GetName())
@@ -136,8 +138,12 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	m.EmailFailed("x")
 	m.EmailProviderAuthFailure(401)
 	m.RegisterPendingGauge(nil)
-	require.NotNil(t, m.TemporalHandler())
-	require.NoError(t, m.Close())
+	if m.TemporalHandler() == nil {
+		t.Fatalf("m.TemporalHandler() = %#v, want not nil", m.TemporalHandler())
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("m.Close(): %v", err)
+	}
 
 	gin.SetMode(gin.TestMode)
 	e := gin.New()
@@ -145,7 +151,7 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	e.GET("/", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	require.Equal(t, http.StatusNoContent, rec.Code)
+	check.MustEqual(t, "rec.Code", rec.Code, http.StatusNoContent)
 }
 
 func TestPendingGauge(t *testing.T) {
@@ -166,60 +172,68 @@ func TestPendingGauge(t *testing.T) {
 	})
 
 	out := scrape(t, m)
-	assert.Equal(t, int32(1), calls.Load())
-	assert.Contains(t, out, "retryd_pending_retries 3\n")
-	assert.Contains(t, out, "retryd_pending_restarts 7\n")
-	assert.Contains(t, out, "retryd_pending_gauge_errors_total 0\n")
+	check.Equal(t, "calls.Load()", calls.Load(), int32(1))
+	wantContains(t, out, "retryd_pending_retries 3\n")
+	wantContains(t, out, "retryd_pending_restarts 7\n")
+	wantContains(t, out, "retryd_pending_gauge_errors_total 0\n")
 	left := deadline.Load().(time.Duration)
-	assert.True(t, left > 0 && left <= metrics.PendingTimeout, "deadline %s", left)
+	if !(left > 0 && left <= metrics.PendingTimeout) {
+		t.Errorf("deadline %s", left)
+	}
 
 	fail.Store(true)
 	out = scrape(t, m)
-	assert.Equal(t, int32(2), calls.Load())
-	assert.NotContains(t, out, "retryd_pending_retries")
-	assert.NotContains(t, out, "retryd_pending_restarts")
-	assert.Contains(t, out, "retryd_pending_gauge_errors_total 1\n")
+	check.Equal(t, "calls.Load()", calls.Load(), int32(2))
+	wantLacks(t, out, "retryd_pending_retries")
+	wantLacks(t, out, "retryd_pending_restarts")
+	wantContains(t, out, "retryd_pending_gauge_errors_total 1\n")
 
 	// A second registration replaces the function instead of panicking.
 	fail.Store(false)
 	m.RegisterPendingGauge(func(context.Context) (int, int, error) { return 1, 0, nil })
 	out = scrape(t, m)
-	assert.Contains(t, out, "retryd_pending_retries 1\n")
-	assert.Contains(t, out, "retryd_pending_restarts 0\n")
+	wantContains(t, out, "retryd_pending_retries 1\n")
+	wantContains(t, out, "retryd_pending_restarts 0\n")
 
 	// The registry gathers cleanly (the collector only sends what it describes).
 	_, err := m.Registry().Gather()
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestTemporalHandler(t *testing.T) {
 	m := metrics.New()
 	h := m.TemporalHandler()
-	require.Equal(t, h, m.TemporalHandler(), "one handler per process")
+	check.MustEqual(t, "one handler per process", m.TemporalHandler(), h)
 	h.Counter("temporal_test_counter").Inc(1)
 	h.WithTags(map[string]string{"task_queue": "retryd-test", "namespace": "default"}).Counter("temporal_tagged_counter").Inc(2)
 	h.Gauge("temporal_test_gauge").Update(4)
 	h.Timer("temporal_test_latency").Record(150 * time.Millisecond)
-	require.NoError(t, m.Close())
-	require.NoError(t, m.Close(), "Close twice is fine")
+	if err := m.Close(); err != nil {
+		t.Fatalf("m.Close(): %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close twice is fine: %v", err)
+	}
 
 	out := scrape(t, m)
-	assert.Contains(t, out, "temporal_test_counter_total 1\n")
-	assert.Contains(t, out, `temporal_tagged_counter_total{namespace="default",task_queue="retryd_test"} 2`)
-	assert.Contains(t, out, "temporal_test_gauge 4\n")
-	assert.Contains(t, out, "# TYPE temporal_test_latency_seconds histogram")
-	assert.Contains(t, out, "temporal_test_latency_seconds_count 1\n")
+	wantContains(t, out, "temporal_test_counter_total 1\n")
+	wantContains(t, out, `temporal_tagged_counter_total{namespace="default",task_queue="retryd_test"} 2`)
+	wantContains(t, out, "temporal_test_gauge 4\n")
+	wantContains(t, out, "# TYPE temporal_test_latency_seconds histogram")
+	wantContains(t, out, "temporal_test_latency_seconds_count 1\n")
 	// retryd's own metrics sit in the same registry.
-	assert.Contains(t, out, "retryd_retries_issued_total 0\n")
+	wantContains(t, out, "retryd_retries_issued_total 0\n")
 }
 
 func TestTemporalHandlerReportsOnInterval(t *testing.T) {
 	m := metrics.New()
 	t.Cleanup(func() { _ = m.Close() })
 	m.TemporalHandler().Counter("temporal_interval_counter").Inc(5)
-	require.Eventually(t, func() bool {
+	waitFor(t, 5*time.Second, "the counter reported on its interval", func() bool {
 		return strings.Contains(scrape(t, m), "temporal_interval_counter_total 5\n")
-	}, 5*time.Second, 50*time.Millisecond)
+	})
 }
 
 func TestTemporalHandlerNameClashDoesNotPanic(t *testing.T) {
@@ -228,17 +242,23 @@ func TestTemporalHandlerNameClashDoesNotPanic(t *testing.T) {
 	// The same name with two different tag key sets cannot be one Prometheus family.
 	h.WithTags(map[string]string{"a": "1"}).Counter("temporal_clash").Inc(1)
 	h.WithTags(map[string]string{"b": "1"}).Counter("temporal_clash").Inc(1)
-	require.NoError(t, m.Close())
+	if err := m.Close(); err != nil {
+		t.Fatalf("m.Close(): %v", err)
+	}
 	out := scrape(t, m)
-	assert.Contains(t, out, "retryd_temporal_metric_register_errors_total 1\n")
+	wantContains(t, out, "retryd_temporal_metric_register_errors_total 1\n")
 }
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	if err := ln.Close(); err != nil {
+		t.Fatalf("ln.Close(): %v", err)
+	}
 	return addr
 }
 
@@ -272,24 +292,24 @@ func TestServe(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 	}
-	require.Eventually(t, func() bool { code, _, _ := get("/healthz"); return code == http.StatusOK }, 5*time.Second, 20*time.Millisecond)
+	waitFor(t, 5*time.Second, "GET /healthz answers 200", func() bool { code, _, _ := get("/healthz"); return code == http.StatusOK })
 
 	code, ctype, body := get("/healthz")
-	assert.Equal(t, http.StatusOK, code)
-	assert.Equal(t, "application/json", ctype)
-	assert.JSONEq(t, `{"status":"ok"}`, body)
+	check.Equal(t, "GET /healthz status", code, http.StatusOK)
+	check.Equal(t, "GET /healthz Content-Type", ctype, "application/json")
+	check.Equal(t, "GET /healthz body", decodeHealth(t, body), health{Status: "ok"})
 
 	code, _, body = get("/metrics")
-	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, "retryd_retries_issued_total 1\n")
+	check.Equal(t, "GET /metrics status", code, http.StatusOK)
+	wantContains(t, body, "retryd_retries_issued_total 1\n")
 
 	unhealthy.Store(true)
 	code, _, body = get("/healthz")
-	assert.Equal(t, http.StatusServiceUnavailable, code)
-	assert.JSONEq(t, `{"status":"unavailable"}`, body)
+	check.Equal(t, "GET /healthz status when unhealthy", code, http.StatusServiceUnavailable)
+	check.Equal(t, "GET /healthz body when unhealthy", decodeHealth(t, body), health{Status: "unavailable"})
 
 	code, _, _ = get("/elsewhere")
-	assert.Equal(t, http.StatusNotFound, code)
+	check.Equal(t, "GET /elsewhere status", code, http.StatusNotFound)
 
 	// The profiles a benchmark run takes: the index, a heap profile and a short CPU
 	// profile (seconds=1 keeps the test quick; the write timeout allows minutes).
@@ -307,19 +327,76 @@ func TestServe(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after cancel")
 	}
 	_, err := http.Get(base + "/healthz")
-	require.Error(t, err, "the port is closed after shutdown")
+	if err == nil {
+		t.Fatalf("the port is closed after shutdown = nil, want an error")
+	}
 }
 
 func TestServeListenError(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer ln.Close()
 	err = metrics.Serve(context.Background(), ln.Addr().String(), metrics.New(), nil, nil)
-	require.Error(t, err)
-	require.Error(t, metrics.Serve(context.Background(), "127.0.0.1:0", nil, nil, nil))
+	if err == nil {
+		t.Fatalf("err = nil, want an error")
+	}
+	if metrics.Serve(context.Background(), "127.0.0.1:0", nil, nil, nil) == nil {
+		t.Fatalf("%s = nil, want an error", "metrics.Serve(context.Background(), \"127.0.0.1:0\", nil, nil, nil)")
+	}
+}
+
+// health is the body of /healthz.
+type health struct {
+	Status string `json:"status"`
+}
+
+func decodeHealth(t *testing.T, body string) health {
+	t.Helper()
+	var h health
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		t.Fatalf("decode /healthz body %q: %v", body, err)
+	}
+	return h
+}
+
+// waitFor polls cond until it holds, and fails the test with what it waited for once
+// timeout has passed.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for: %s", timeout, what)
+		}
+	}
+}
+
+// wantContains reports each of subs that body lacks.
+func wantContains(t testing.TB, body string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(body, sub) {
+			t.Errorf("scrape lacks %q", sub)
+		}
+	}
+}
+
+// wantLacks reports each of subs that body holds.
+func wantLacks(t testing.TB, body string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if strings.Contains(body, sub) {
+			t.Errorf("scrape holds %q", sub)
+		}
+	}
 }

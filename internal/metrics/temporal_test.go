@@ -7,12 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/testenv"
 )
@@ -40,25 +39,35 @@ func TestTemporalWorkerMetrics(t *testing.T) {
 		HostPort: srv.Address, Namespace: srv.Namespace,
 		MetricsHandler: m.TemporalHandler(),
 	})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer c.Close()
 
 	queue := fmt.Sprintf("metrics-test-%d", time.Now().UnixNano())
 	w := worker.New(c, queue, worker.Options{})
 	w.RegisterWorkflow(metricsProbeWorkflow)
 	w.RegisterActivity(metricsProbeActivity)
-	require.NoError(t, w.Start())
+	if err := w.Start(); err != nil {
+		t.Fatalf("w.Start(): %v", err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: queue, TaskQueue: queue}, metricsProbeWorkflow, "metrics")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out string
-	require.NoError(t, run.Get(ctx, &out))
-	require.Equal(t, "hello metrics", out)
+	if err := run.Get(ctx, &out); err != nil {
+		t.Fatalf("run.Get(ctx, &out): %v", err)
+	}
+	check.MustEqual(t, "out", out, "hello metrics")
 
 	w.Stop()
-	require.NoError(t, m.Close())
+	if err := m.Close(); err != nil {
+		t.Fatalf("m.Close(): %v", err)
+	}
 
 	body := scrape(t, m)
 	for _, want := range []string{
@@ -68,11 +77,11 @@ func TestTemporalWorkerMetrics(t *testing.T) {
 		"temporal_workflow_task_execution_latency_seconds_count{",
 		"temporal_worker_start_total{",
 	} {
-		assert.Contains(t, body, want)
+		wantContains(t, body, want)
 	}
-	assert.Contains(t, body, "retryd_temporal_metric_register_errors_total 0\n", "no SDK metric was dropped")
+	wantContains(t, body, "retryd_temporal_metric_register_errors_total 0\n")
 	// The task queue label is sanitised ('-' becomes '_').
-	assert.Contains(t, body, `task_queue="`+strings.ReplaceAll(queue, "-", "_")+`"`)
+	wantContains(t, body, `task_queue="`+strings.ReplaceAll(queue, "-", "_")+`"`)
 	if t.Failed() {
 		t.Log(body)
 	}

@@ -1,0 +1,18 @@
+package server
+
+// The API's answers under names the tests of package server_test decode them with: a test
+// reads an answer as the very types the handlers wrote it from, so a renamed or retyped
+// member fails to decode with its name instead of a type assertion panicking later.
+type (
+	MemberDTO     = memberDTO
+	ShootDTO      = shootDTO
+	RetryDTO      = retryDTO
+	RestartDTO    = restartDTO
+	AllowanceDTO  = allowanceDTO
+	CardDTO       = cardDTO
+	SectionDTO    = sectionDTO
+	PreviewDTO    = previewDTO
+	RestartAnswer = restartAnswer
+	BulkResult    = bulkResult
+	ProblemBody   = problemBody
+)
