@@ -314,15 +314,19 @@ func TestServe(t *testing.T) {
 	// The profiles a benchmark run takes: the index, a heap profile and a short CPU
 	// profile (seconds=1 keeps the test quick; the write timeout allows minutes).
 	code, _, body = get("/debug/pprof/")
-	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, "goroutine")
+	check.Equal(t, "GET /debug/pprof/ status", code, http.StatusOK)
+	wantContains(t, body, "goroutine")
 	code, ctype, body = get("/debug/pprof/heap")
-	assert.Equal(t, http.StatusOK, code)
-	assert.Equal(t, "application/octet-stream", ctype)
-	assert.NotEmpty(t, body)
+	check.Equal(t, "GET /debug/pprof/heap status", code, http.StatusOK)
+	check.Equal(t, "GET /debug/pprof/heap Content-Type", ctype, "application/octet-stream")
+	if body == "" {
+		t.Errorf("GET /debug/pprof/heap: empty profile")
+	}
 	code, _, body = get("/debug/pprof/profile?seconds=1")
-	assert.Equal(t, http.StatusOK, code, body)
-	assert.NotEmpty(t, body)
+	check.Equal(t, "GET /debug/pprof/profile status", code, http.StatusOK)
+	if body == "" {
+		t.Errorf("GET /debug/pprof/profile: empty profile")
+	}
 
 	cancel()
 	select {
