@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/headshotpro/retryd/internal/procs"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -94,13 +94,13 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
+	ports, err := procs.FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
 	apiURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	serveDebug, workDebug := "127.0.0.1:"+strconv.Itoa(ports[1]), "127.0.0.1:"+strconv.Itoa(ports[2])
-	secret := randomHex(32)
+	secret := procs.RandomHex(32)
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DATABASE_URL=" + dbURL,
@@ -108,7 +108,7 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 		"TEMPORAL_ADDRESS=" + l.temporal.Address,
 		"TEMPORAL_NAMESPACE=" + l.temporal.Namespace,
 		"LINK_SECRET=" + secret,
-		"PIPELINE_TOKEN=" + randomHex(16),
+		"PIPELINE_TOKEN=" + procs.RandomHex(16),
 		"DEV_MAILBOX=on",
 		"MAILERSEND_LOCAL_URL=" + apiURL + "/dev/mailersend",
 		"APP_BASE_URL=" + apiURL,
@@ -194,7 +194,7 @@ func (l *Local) createDatabase(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("connect to Postgres at %s: %w", redact(l.AdminDatabaseURL), err)
 	}
 	defer admin.Close()
-	name := "retryd_bench_" + randomHex(6)
+	name := "retryd_bench_" + procs.RandomHex(6)
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
@@ -255,23 +255,4 @@ func waitHealthy(ctx context.Context, c *child, url string) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-func freePorts(n int) ([]int, error) {
-	var out []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
 }

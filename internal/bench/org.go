@@ -1,9 +1,8 @@
 package bench
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
+	"github.com/headshotpro/retryd/internal/procs"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,8 +32,8 @@ type orgs struct {
 }
 
 func newOrgs(cfg Config, now time.Time) *orgs {
-	o := &orgs{adminKey: "rk_bench_admin_" + randomHex(16), automationKey: "rk_bench_auto_" + randomHex(16),
-		pagesKey: "rk_bench_pages_" + randomHex(16), pagesOrgID: uuid.NewString()}
+	o := &orgs{adminKey: "rk_bench_admin_" + procs.RandomHex(16), automationKey: "rk_bench_auto_" + procs.RandomHex(16),
+		pagesKey: "rk_bench_pages_" + procs.RandomHex(16), pagesOrgID: uuid.NewString()}
 	completed := now.Add(-72 * time.Hour).UTC().Truncate(time.Second)
 	deleted := now.Add(-24 * time.Hour).UTC().Truncate(time.Second)
 
@@ -93,10 +92,4 @@ func newOrgs(cfg Config, now time.Time) *orgs {
 	}
 	o.file = &seed.File{Organizations: []seed.Organization{work, pages}}
 	return o
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

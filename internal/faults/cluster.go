@@ -4,12 +4,9 @@ import (
 	"github.com/headshotpro/retryd/internal/procs"
 
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +18,6 @@ import (
 
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/seed"
-	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -58,7 +54,7 @@ type Options struct {
 // StartCluster builds retryd, starts a private Postgres, the Temporal dev server on a
 // file database, migrates, and starts serve and work. Close stops everything.
 func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
-	c := &Cluster{Dir: opts.Dir, LinkSecret: randomHex(32), TaskQueue: "retryd-faults"}
+	c := &Cluster{Dir: opts.Dir, LinkSecret: procs.RandomHex(32), TaskQueue: "retryd-faults"}
 	bin := filepath.Join(opts.Dir, "retryd")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/retryd")
 	build.Dir = opts.RepoRoot
@@ -80,7 +76,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	if err := createDatabase(ctx, c.Postgres.URL("postgres"), "retryd"); err != nil {
+	if err := procs.CreateDatabase(ctx, c.Postgres.URL("postgres"), "retryd"); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -106,7 +102,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		"TEMPORAL_ADDRESS=" + c.TemporalURL,
 		"TEMPORAL_TASK_QUEUE=" + c.TaskQueue,
 		"LINK_SECRET=" + c.LinkSecret,
-		"PIPELINE_TOKEN=" + randomHex(16),
+		"PIPELINE_TOKEN=" + procs.RandomHex(16),
 		"DEV_MAILBOX=on",
 		"MAILERSEND_LOCAL_URL=" + c.APIURL + "/dev/mailersend",
 		"APP_BASE_URL=" + c.APIURL,
@@ -164,17 +160,7 @@ func (c *Cluster) StartTemporal(ctx context.Context) error {
 	if err := c.Temporal.Start(); err != nil {
 		return err
 	}
-	return procs.WaitFor(ctx, time.Minute, "temporal health", func(ctx context.Context) error {
-		// A fresh client each try: dialing fails at once while the server boots.
-		tc, err := client.DialContext(ctx, client.Options{HostPort: c.TemporalURL,
-			Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-		if err != nil {
-			return err
-		}
-		defer tc.Close()
-		_, err = tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-		return err
-	})
+	return procs.WaitTemporal(ctx, c.TemporalURL, time.Minute)
 }
 
 // StartAPI starts serve and waits for /healthz (not /readyz: during a fault the API must
@@ -183,20 +169,7 @@ func (c *Cluster) StartAPI(ctx context.Context) error {
 	if err := c.API.Start(); err != nil {
 		return err
 	}
-	return procs.WaitFor(ctx, time.Minute, "api /healthz", c.apiHealthy)
-}
-
-func (c *Cluster) apiHealthy(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.APIURL+"/healthz", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return nil
+	return procs.WaitFor(ctx, time.Minute, "api /healthz", func(ctx context.Context) error { return procs.GetOK(ctx, c.APIURL+"/healthz") })
 }
 
 // Close stops every process and removes the private cluster.
@@ -212,22 +185,4 @@ func (c *Cluster) Close() {
 	if c.Postgres != nil {
 		c.Postgres.cleanup()
 	}
-}
-
-func createDatabase(ctx context.Context, adminURL, name string) error {
-	return procs.WaitFor(ctx, time.Minute, "create database", func(ctx context.Context) error {
-		db, err := store.Open(ctx, adminURL)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		_, err = db.ExecContext(ctx, "CREATE DATABASE "+name)
-		return err
-	})
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -325,7 +325,7 @@ func ensureUp(ctx context.Context, c *Cluster) {
 	}
 	_ = procs.WaitFor(ctx, 2*time.Minute, "api up", func(ctx context.Context) error {
 		c.API.Revive()
-		return c.apiHealthy(ctx)
+		return procs.GetOK(ctx, c.APIURL+"/healthz")
 	})
 	if !c.Worker.Running() {
 		_ = c.Worker.Start()

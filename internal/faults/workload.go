@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/headshotpro/retryd/internal/procs"
 	"io"
 	"net/http"
 	"sync"
@@ -35,7 +36,7 @@ type SeedMember struct {
 // NewOrg builds an organization of individuals with a finished shoot and a free retry,
 // and managed members with a deleted shoot, half of them without an address.
 func NewOrg(individuals, managed int) *Org {
-	o := &Org{AdminKey: "rk_faults_admin_" + randomHex(16), AutomationKey: "rk_faults_auto_" + randomHex(16)}
+	o := &Org{AdminKey: "rk_faults_admin_" + procs.RandomHex(16), AutomationKey: "rk_faults_auto_" + procs.RandomHex(16)}
 	completed := time.Now().Add(-24 * time.Hour).UTC().Truncate(time.Second)
 	deleted := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
 	org := seed.Organization{ID: uuid.NewString(), Name: "Faults Inc", CreditBalance: 1000,

@@ -10,12 +10,9 @@ package topology
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	neturl "net/url"
 	"os"
 	"os/exec"
@@ -29,7 +26,6 @@ import (
 
 	"github.com/headshotpro/retryd/internal/procs"
 	"github.com/headshotpro/retryd/internal/seed"
-	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -107,7 +103,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		opts.Workers = 2
 	}
 	tp := &Topology{Dir: opts.Dir, repoRoot: opts.RepoRoot, adminURL: opts.AdminURL, keep: opts.Keep,
-		LinkSecret: randomHex(32), PipelineToken: randomHex(16), TaskQueue: "retryd"}
+		LinkSecret: procs.RandomHex(32), PipelineToken: procs.RandomHex(16), TaskQueue: "retryd"}
 	defer func() {
 		if err != nil {
 			tp.Close()
@@ -129,7 +125,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin URL: %w", err)
 	}
-	prefix := "topo_" + randomHex(4)
+	prefix := "topo_" + procs.RandomHex(4)
 	temporalDB, visibilityDB, appDB := prefix+"_temporal", prefix+"_visibility", prefix+"_retryd"
 
 	temporalEnv, err := tp.temporalEnv(admin, temporalDB, visibilityDB)
@@ -153,7 +149,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		return nil, err
 	}
 
-	if err := createDatabase(ctx, opts.AdminURL, appDB); err != nil {
+	if err := procs.CreateDatabase(ctx, opts.AdminURL, appDB); err != nil {
 		return nil, err
 	}
 	tp.databases = append(tp.databases, appDB)
@@ -282,17 +278,7 @@ func (tp *Topology) StartTemporal(ctx context.Context) error {
 	if err := tp.Temporal.Start(); err != nil {
 		return err
 	}
-	return procs.WaitFor(ctx, 2*time.Minute, "temporal server health", func(ctx context.Context) error {
-		// A fresh client each try: dialing fails at once while the server boots.
-		tc, err := client.DialContext(ctx, client.Options{HostPort: tp.TemporalAddr,
-			Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-		if err != nil {
-			return err
-		}
-		defer tc.Close()
-		_, err = tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-		return err
-	})
+	return procs.WaitTemporal(ctx, tp.TemporalAddr, 2*time.Minute)
 }
 
 // StartAPI starts serve number i and waits for its /readyz.
@@ -301,7 +287,7 @@ func (tp *Topology) StartAPI(ctx context.Context, i int) error {
 		return err
 	}
 	return procs.WaitFor(ctx, time.Minute, tp.APIs[i].Name+" /readyz", func(ctx context.Context) error {
-		return getOK(ctx, tp.APIURLs[i]+"/readyz")
+		return procs.GetOK(ctx, tp.APIURLs[i]+"/readyz")
 	})
 }
 
@@ -311,7 +297,7 @@ func (tp *Topology) StartWorker(ctx context.Context, i int) error {
 		return err
 	}
 	return procs.WaitFor(ctx, time.Minute, tp.Workers[i].Name+" /healthz", func(ctx context.Context) error {
-		return getOK(ctx, tp.WorkerMetricsURLs[i]+"/healthz")
+		return procs.GetOK(ctx, tp.WorkerMetricsURLs[i]+"/healthz")
 	})
 }
 
@@ -331,7 +317,7 @@ func (tp *Topology) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, name := range tp.databases {
-		_ = dropDatabase(ctx, tp.adminURL, name)
+		_ = procs.DropDatabase(ctx, tp.adminURL, name)
 	}
 }
 
@@ -350,50 +336,8 @@ func historyShards(repoRoot string) int {
 	return 0
 }
 
-func getOK(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return nil
-}
-
-func createDatabase(ctx context.Context, adminURL, name string) error {
-	db, err := store.Open(ctx, adminURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.ExecContext(ctx, "CREATE DATABASE "+name)
-	return err
-}
-
-func dropDatabase(ctx context.Context, adminURL, name string) error {
-	db, err := store.Open(ctx, adminURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	return err
-}
-
 func withDatabase(admin *neturl.URL, name string) string {
 	u := *admin
 	u.Path = "/" + name
 	return u.String()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
