@@ -27,7 +27,6 @@ import (
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
-	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/config"
@@ -78,7 +77,7 @@ type App struct {
 
 	// What RestartWorker and RestartTemporalClients rebuild from.
 	mu         sync.Mutex // guards Temporal and worker while they are swapped
-	worker     sdkworker.Worker
+	worker     *worker.Workers
 	address    string
 	namespace  string
 	logger     *slog.Logger
@@ -239,7 +238,7 @@ func (a *App) Routes() gin.RoutesInfo {
 	return append(gin.RoutesInfo(nil), a.routes...)
 }
 
-func (a *App) startWorker(t testing.TB, tc client.Client) sdkworker.Worker {
+func (a *App) startWorker(t testing.TB, tc client.Client) *worker.Workers {
 	t.Helper()
 	w := worker.New(tc, a.acts, wiring.WorkerOptions(a.cfg))
 	if err := w.Start(); err != nil {

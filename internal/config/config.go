@@ -65,6 +65,13 @@ type Config struct {
 	// APIKeyCacheTTL is how long the API trusts a resolved API key without the database:
 	// the longest a revoked key keeps working on each API process. 0 disables the cache.
 	APIKeyCacheTTL time.Duration
+	// MailRatePerMinute caps the sends of every worker together: the Temporal server
+	// dispatches the email queue's activities no faster (docs/decisions.md, "Email at the
+	// provider's pace").
+	MailRatePerMinute int
+	// WorkerCacheSize is how many workflow runs a worker process keeps in memory between
+	// their tasks (the SDK's sticky cache); a run not cached replays its history instead.
+	WorkerCacheSize int
 }
 
 // Var documents one environment variable for --help and the README.
@@ -99,6 +106,8 @@ var Vars = []Var{
 	{"START_CHECK_INTERVAL", "1h", "how often a pending retry or restart checks the database for a start whose signal was lost"},
 	{"WORKER_METRICS_ADDR", ":9090", "worker's /metrics and /healthz listen address; empty disables"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"MAIL_RATE_PER_MINUTE", "60", "most emails sent a minute by all workers together (the Temporal server paces the email task queue); keep it below the MailerSend account's per-minute limit (120 on v1/email)"},
+	{"WORKER_CACHE_SIZE", "2000", "workflow runs a worker keeps in memory between their tasks; the rest replay their history when they wake (memory against CPU, see docs/benchmarks.md)"},
 	{"SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and activities"},
 	{"TRUSTED_PROXIES", "(none)", "comma-separated CIDRs whose X-Forwarded-For is believed"},
 	{"RETRYD_DEV_DIR", "~/.cache/retryd/dev", "dev only: where the dev server keeps its database"},
@@ -155,6 +164,12 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 	if c.APIKeyCacheTTL, err = ParseDuration(get("API_KEY_CACHE_TTL", "5s")); err != nil || c.APIKeyCacheTTL < 0 || c.APIKeyCacheTTL > 5*time.Minute {
 		bad("API_KEY_CACHE_TTL", errors.New("must be a duration from 0 to 5m"))
+	}
+	if c.MailRatePerMinute, err = strconv.Atoi(get("MAIL_RATE_PER_MINUTE", "60")); err != nil || c.MailRatePerMinute < 1 || c.MailRatePerMinute > 100000 {
+		bad("MAIL_RATE_PER_MINUTE", errors.New("must be a whole number from 1 to 100000"))
+	}
+	if c.WorkerCacheSize, err = strconv.Atoi(get("WORKER_CACHE_SIZE", "2000")); err != nil || c.WorkerCacheSize < 1 || c.WorkerCacheSize > 1000000 {
+		bad("WORKER_CACHE_SIZE", errors.New("must be a whole number from 1 to 1000000"))
 	}
 	reminders, set := lookupEnv("RETRY_REMINDERS")
 	if !set {
