@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -58,7 +59,14 @@ type Options struct {
 	// APIKeyCacheTTL is how long the API caches resolved keys; 0 (the default here)
 	// checks every request against the database.
 	APIKeyCacheTTL time.Duration
+	// MailRatePerMinute paces the email queue as MAIL_RATE_PER_MINUTE does; 0 (the default
+	// here) is unpacedRate, so tests that are not about pacing do not wait on it.
+	MailRatePerMinute int
 }
+
+// unpacedRate is the email rate of an App that does not ask for one: far above what any
+// test sends, so the email queue never holds a send back.
+const unpacedRate = 100000
 
 // App is one running instance of the service.
 type App struct {
@@ -99,6 +107,10 @@ func (a *App) config(t testing.TB, dbURL string, opts Options) *config.Config {
 		"RETRY_WINDOW":      opts.RetryWindow.String(),
 		"RETRY_REMINDERS":   durations(opts.Reminders),
 		"API_KEY_CACHE_TTL": opts.APIKeyCacheTTL.String(),
+	}
+	env["MAIL_RATE_PER_MINUTE"] = strconv.Itoa(unpacedRate)
+	if opts.MailRatePerMinute > 0 {
+		env["MAIL_RATE_PER_MINUTE"] = strconv.Itoa(opts.MailRatePerMinute)
 	}
 	if opts.StartCheck > 0 {
 		env["START_CHECK_INTERVAL"] = opts.StartCheck.String()
