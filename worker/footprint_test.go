@@ -33,6 +33,7 @@ const (
 	envPendingRetries = "RETRYD_PENDING_RETRIES"    // how many pending retries to hold
 	envPendingCache   = "RETRYD_PENDING_CACHE_SIZE" // WORKER_CACHE_SIZE of the worker measured
 	envPendingSample  = "RETRYD_PENDING_SAMPLE"     // how long to sample the idle worker
+	envPendingCheck   = "RETRYD_PENDING_CHECK"      // the retries' start check (default the API's 1h)
 )
 
 // clockTicks is the kernel's USER_HZ, the unit of utime and stime in /proc/<pid>/stat; it
@@ -61,6 +62,14 @@ func TestPendingRetriesFootprint(t *testing.T) {
 			t.Fatal(err)
 		}
 		sample = d
+	}
+	check := time.Hour
+	if v := os.Getenv(envPendingCheck); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check = d
 	}
 	db, dbURL := testenv.Database(t)
 	srv := testenv.Temporal(t)
@@ -117,7 +126,8 @@ func TestPendingRetriesFootprint(t *testing.T) {
 		}
 	})
 
-	// The API's defaults: reminders after 3 and 7 days, a start check every hour.
+	// The API's defaults: reminders after 3 and 7 days, a start check every hour (a shorter
+	// check, RETRYD_PENDING_CHECK, makes the retries wake often enough to sample their cost).
 	tc, err := client.Dial(client.Options{HostPort: srv.Address, Namespace: srv.Namespace})
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +143,7 @@ func TestPendingRetriesFootprint(t *testing.T) {
 		wg.Go(func() {
 			for m := range work {
 				if _, err := l.Retry(ctx, workflows.RetryInput{RetryID: uuid.NewString(), OrgID: orgID, MemberID: m.ID, ShootID: m.Shoots[0].ID,
-					IssuedByKind: "admin", IssuedBy: adminID, Reminders: reminders}, "pending-"+m.ID); err != nil && failed.Add(1) <= 3 {
+					IssuedByKind: "admin", IssuedBy: adminID, Reminders: reminders, Tuning: workflows.Tuning{StartCheck: check}}, "pending-"+m.ID); err != nil && failed.Add(1) <= 3 {
 					t.Errorf("give %s: %v", m.Name, err)
 				}
 			}
@@ -169,8 +179,8 @@ func TestPendingRetriesFootprint(t *testing.T) {
 	}
 	cpu1, rss1, elapsed := cpuTicks(t, w.Process.Pid), rss(t, w.Process.Pid), time.Since(t0)
 	cpuPct := float64(cpu1-cpu0) / clockTicks / elapsed.Seconds() * 100
-	t.Logf("pending=%d cache=%q: created in %s (%.0f/s); RSS after creation %d MiB; idle over %s: RSS %d→%d MiB (peak %d), CPU %.2f%% of a core",
-		n, cache, created.Round(time.Second), float64(n)/created.Seconds(), rssAfterCreate>>10, elapsed.Round(time.Second), rss0>>10, rss1>>10, peak>>10, cpuPct)
+	t.Logf("pending=%d cache=%q check=%s: created in %s (%.0f/s); RSS after creation %d MiB; idle over %s: RSS %d→%d MiB (peak %d), CPU %.2f%% of a core",
+		n, cache, check, created.Round(time.Second), float64(n)/created.Seconds(), rssAfterCreate>>10, elapsed.Round(time.Second), rss0>>10, rss1>>10, peak>>10, cpuPct)
 }
 
 // rss is the process's VmRSS in KiB.
