@@ -12,4 +12,4 @@ RETRYD_TEMPORAL_CLI=$(bash scripts/temporal-cli.sh)
 export RETRYD_TEMPORAL_CLI
 export RETRYD_PENDING_RETRIES=${1:-10000} RETRYD_PENDING_CACHE_SIZE=${2:-} RETRYD_PENDING_SAMPLE=${3:-1m} RETRYD_PENDING_CHECK=${4:-1h}
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
-go test -count=1 -timeout 2h -run '^TestPendingRetriesFootprint$' -v ./worker | grep -E 'pending=|^(--- |ok|FAIL)|Error|error'
+go test -count=1 -timeout 2h -run '^TestPendingRetriesFootprint$' -v ./worker | grep -E 'pending=|^(--- |ok|FAIL)|footprint_test'

@@ -85,6 +85,7 @@ func TestPendingRetriesFootprint(t *testing.T) {
 		members[i] = seed.Member{ID: uuid.NewString(), Name: fmt.Sprintf("Pending %d", i), Email: apptest.Ptr(fmt.Sprintf("pending-%d@acme.test", i)), Kind: "individual",
 			Shoots: []seed.Shoot{{ID: uuid.NewString(), Status: "active", CompletedAt: apptest.Ptr(time.Now().Add(-72 * time.Hour)), Results: 1}}}
 	}
+	// Seeding and the build are bounded; giving n retries takes as long as it takes.
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 	if _, err := seed.Load(ctx, db, &seed.File{Organizations: []seed.Organization{{
@@ -142,7 +143,7 @@ func TestPendingRetriesFootprint(t *testing.T) {
 	for range 32 {
 		wg.Go(func() {
 			for m := range work {
-				if _, err := l.Retry(ctx, workflows.RetryInput{RetryID: uuid.NewString(), OrgID: orgID, MemberID: m.ID, ShootID: m.Shoots[0].ID,
+				if _, err := l.Retry(t.Context(), workflows.RetryInput{RetryID: uuid.NewString(), OrgID: orgID, MemberID: m.ID, ShootID: m.Shoots[0].ID,
 					IssuedByKind: "admin", IssuedBy: adminID, Reminders: reminders, Tuning: workflows.Tuning{StartCheck: check}}, "pending-"+m.ID); err != nil && failed.Add(1) <= 3 {
 					t.Errorf("give %s: %v", m.Name, err)
 				}
@@ -159,11 +160,11 @@ func TestPendingRetriesFootprint(t *testing.T) {
 	}
 	apptest.WaitFor(t, 30*time.Minute, "every first email sent", func() bool {
 		var sent int
-		err := db.NewRaw(`SELECT count(*) FROM emails WHERE status = 'sent'`).Scan(ctx, &sent)
+		err := db.NewRaw(`SELECT count(*) FROM emails WHERE status = 'sent'`).Scan(t.Context(), &sent)
 		return err == nil && sent == n
 	})
 	created := time.Since(start)
-	pending, _, err := store.CountPending(ctx, db)
+	pending, _, err := store.CountPending(t.Context(), db)
 	if err != nil || pending != n {
 		t.Fatalf("%d retries pending (%v), want %d", pending, err, n)
 	}
