@@ -107,7 +107,7 @@ var Vars = []Var{
 	{"WORKER_METRICS_ADDR", ":9090", "worker's /metrics and /healthz listen address; empty disables"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"MAIL_RATE_PER_MINUTE", "60", "most emails sent a minute by all workers together (the Temporal server paces the email task queue); keep it below the MailerSend account's per-minute limit (120 on v1/email)"},
-	{"WORKER_CACHE_SIZE", "2000", "workflow runs a worker keeps in memory between their tasks; the rest replay their history when they wake (memory against CPU, see docs/benchmarks.md)"},
+	{"WORKER_CACHE_SIZE", "1000", "workflow runs a worker keeps in memory between their tasks; the rest replay their history when they wake (memory against CPU, see docs/benchmarks.md)"},
 	{"SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and activities"},
 	{"TRUSTED_PROXIES", "(none)", "comma-separated CIDRs whose X-Forwarded-For is believed"},
 	{"RETRYD_DEV_DIR", "~/.cache/retryd/dev", "dev only: where the dev server keeps its database"},
@@ -168,7 +168,7 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	if c.MailRatePerMinute, err = strconv.Atoi(get("MAIL_RATE_PER_MINUTE", "60")); err != nil || c.MailRatePerMinute < 1 || c.MailRatePerMinute > 100000 {
 		bad("MAIL_RATE_PER_MINUTE", errors.New("must be a whole number from 1 to 100000"))
 	}
-	if c.WorkerCacheSize, err = strconv.Atoi(get("WORKER_CACHE_SIZE", "2000")); err != nil || c.WorkerCacheSize < 1 || c.WorkerCacheSize > 1000000 {
+	if c.WorkerCacheSize, err = strconv.Atoi(get("WORKER_CACHE_SIZE", "1000")); err != nil || c.WorkerCacheSize < 1 || c.WorkerCacheSize > 1000000 {
 		bad("WORKER_CACHE_SIZE", errors.New("must be a whole number from 1 to 1000000"))
 	}
 	reminders, set := lookupEnv("RETRY_REMINDERS")

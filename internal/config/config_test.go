@@ -95,7 +95,7 @@ func TestMailRateAndWorkerCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.MailRatePerMinute != 60 || c.WorkerCacheSize != 2000 {
+	if c.MailRatePerMinute != 60 || c.WorkerCacheSize != 1000 {
 		t.Errorf("defaults: mail rate %d, worker cache %d", c.MailRatePerMinute, c.WorkerCacheSize)
 	}
 	c, err = Load(ModeDev, env(map[string]string{"MAIL_RATE_PER_MINUTE": "600", "WORKER_CACHE_SIZE": "10000"}))
