@@ -34,6 +34,7 @@ const (
 	envPendingCache   = "RETRYD_PENDING_CACHE_SIZE" // WORKER_CACHE_SIZE of the worker measured
 	envPendingSample  = "RETRYD_PENDING_SAMPLE"     // how long to sample the idle worker
 	envPendingCheck   = "RETRYD_PENDING_CHECK"      // the retries' start check (default the API's 1h)
+	envPendingQueries = "RETRYD_PENDING_QUERIES"    // status queries a second in a last sample
 )
 
 // clockTicks is the kernel's USER_HZ, the unit of utime and stime in /proc/<pid>/stat; it
@@ -182,6 +183,34 @@ func TestPendingRetriesFootprint(t *testing.T) {
 	cpuPct := float64(cpu1-cpu0) / clockTicks / elapsed.Seconds() * 100
 	t.Logf("pending=%d cache=%q check=%s: created in %s (%.0f/s); RSS after creation %d MiB; idle over %s: RSS %d→%d MiB (peak %d), CPU %.2f%% of a core",
 		n, cache, check, created.Round(time.Second), float64(n)/created.Seconds(), rssAfterCreate>>10, elapsed.Round(time.Second), rss0>>10, rss1>>10, peak>>10, cpuPct)
+
+	// What a run that is not cached costs when it wakes: status queries, in the order the
+	// retries were created, so each one finds its run evicted (the least recently used) and
+	// the worker replays its history to answer. A query replays as a wake does, without
+	// the wake's local activity and commands.
+	qps := 0
+	if v := os.Getenv(envPendingQueries); v != "" {
+		qps = atoi(t, v)
+	}
+	if qps == 0 {
+		return
+	}
+	cpu0, t0 = cpuTicks(t, w.Process.Pid), time.Now()
+	tick := time.NewTicker(time.Second / time.Duration(qps))
+	defer tick.Stop()
+	queried := 0
+	for time.Since(t0) < sample {
+		<-tick.C
+		m := members[queried%n]
+		if _, err := tc.QueryWorkflow(t.Context(), workflows.RetryWorkflowID(m.Shoots[0].ID), "", workflows.QueryStatus); err != nil {
+			t.Fatalf("query %s: %v", m.Name, err)
+		}
+		queried++
+	}
+	cpu1, elapsed = cpuTicks(t, w.Process.Pid), time.Since(t0)
+	t.Logf("queries: %d over %s (%.1f/s): CPU %.2f%% of a core, %.2f ms of CPU a query; RSS %d MiB",
+		queried, elapsed.Round(time.Second), float64(queried)/elapsed.Seconds(), float64(cpu1-cpu0)/clockTicks/elapsed.Seconds()*100,
+		float64(cpu1-cpu0)/clockTicks*1000/float64(queried), rss(t, w.Process.Pid)>>10)
 }
 
 // rss is the process's VmRSS in KiB.
