@@ -106,7 +106,8 @@ func TestPendingRetriesFootprint(t *testing.T) {
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + srv.Address, "TEMPORAL_NAMESPACE=" + srv.Namespace,
 		"TEMPORAL_TASK_QUEUE=" + queue, "LINK_SECRET=" + strings.Repeat("k", 32),
-		"DEV_MAILBOX=on", "MAILERSEND_LOCAL_URL=" + mail.URL, "WORKER_METRICS_ADDR=", "LOG_LEVEL=warn",
+		// Any free port: an empty value means the default :9090, which another worker may hold.
+		"DEV_MAILBOX=on", "MAILERSEND_LOCAL_URL=" + mail.URL, "WORKER_METRICS_ADDR=127.0.0.1:0", "LOG_LEVEL=warn",
 		// The first emails of all n retries go out while they are created; the measurement
 		// is of the wait that follows, so creation is not held to the production pace.
 		"MAIL_RATE_PER_MINUTE=100000",
@@ -120,9 +121,17 @@ func TestPendingRetriesFootprint(t *testing.T) {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The gives and waits below end as soon as the worker exits, rather than time out.
+	live, dead := context.WithCancelCause(t.Context())
+	exited := make(chan struct{})
+	go func() {
+		err := w.Wait()
+		dead(fmt.Errorf("retryd work exited: %v", err))
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		_ = w.Process.Signal(os.Interrupt)
-		_ = w.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("worker log:\n%s", logs.String())
 		}
@@ -144,7 +153,7 @@ func TestPendingRetriesFootprint(t *testing.T) {
 	for range 32 {
 		wg.Go(func() {
 			for m := range work {
-				if _, err := l.Retry(t.Context(), workflows.RetryInput{RetryID: uuid.NewString(), OrgID: orgID, MemberID: m.ID, ShootID: m.Shoots[0].ID,
+				if _, err := l.Retry(live, workflows.RetryInput{RetryID: uuid.NewString(), OrgID: orgID, MemberID: m.ID, ShootID: m.Shoots[0].ID,
 					IssuedByKind: "admin", IssuedBy: adminID, Reminders: reminders, Tuning: workflows.Tuning{StartCheck: check}}, "pending-"+m.ID); err != nil && failed.Add(1) <= 3 {
 					t.Errorf("give %s: %v", m.Name, err)
 				}
@@ -157,10 +166,13 @@ func TestPendingRetriesFootprint(t *testing.T) {
 	close(work)
 	wg.Wait()
 	if failed.Load() > 0 {
-		t.Fatalf("%d gives failed", failed.Load())
+		t.Fatalf("%d gives failed (%v)", failed.Load(), context.Cause(live))
 	}
 	apptest.WaitFor(t, 30*time.Minute, "every first email sent", func() bool {
 		var sent int
+		if live.Err() != nil {
+			t.Fatal(context.Cause(live))
+		}
 		err := db.NewRaw(`SELECT count(*) FROM emails WHERE status = 'sent'`).Scan(t.Context(), &sent)
 		return err == nil && sent == n
 	})
