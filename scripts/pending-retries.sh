@@ -7,11 +7,13 @@
 # adds a last sample with that many status queries a second, each replaying a run that is
 # not cached.
 #
-#   bash scripts/pending-retries.sh [N] [CACHE] [SAMPLE] [CHECK] [QUERIES]
+# GOMEMLIMIT is passed to the worker (Go's soft memory limit, e.g. 120MiB).
+#
+#   bash scripts/pending-retries.sh [N] [CACHE] [SAMPLE] [CHECK] [QUERIES] [GOMEMLIMIT]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RETRYD_TEMPORAL_CLI=$(bash scripts/temporal-cli.sh)
 export RETRYD_TEMPORAL_CLI
-export RETRYD_PENDING_RETRIES=${1:-10000} RETRYD_PENDING_CACHE_SIZE=${2:-} RETRYD_PENDING_SAMPLE=${3:-1m} RETRYD_PENDING_CHECK=${4:-1h} RETRYD_PENDING_QUERIES=${5:-}
+export RETRYD_PENDING_RETRIES=${1:-10000} RETRYD_PENDING_CACHE_SIZE=${2:-} RETRYD_PENDING_SAMPLE=${3:-1m} RETRYD_PENDING_CHECK=${4:-1h} RETRYD_PENDING_QUERIES=${5:-} RETRYD_PENDING_GOMEMLIMIT=${6:-}
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 go test -count=1 -timeout 2h -run '^TestPendingRetriesFootprint$' -v ./worker | grep -E 'pending=|queries:|^(--- |ok|FAIL)|footprint_test'

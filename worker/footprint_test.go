@@ -35,6 +35,7 @@ const (
 	envPendingSample  = "RETRYD_PENDING_SAMPLE"     // how long to sample the idle worker
 	envPendingCheck   = "RETRYD_PENDING_CHECK"      // the retries' start check (default the API's 1h)
 	envPendingQueries = "RETRYD_PENDING_QUERIES"    // status queries a second in a last sample
+	envPendingMemory  = "RETRYD_PENDING_GOMEMLIMIT" // the worker's GOMEMLIMIT (Go's soft memory limit)
 )
 
 // clockTicks is the kernel's USER_HZ, the unit of utime and stime in /proc/<pid>/stat; it
@@ -115,6 +116,10 @@ func TestPendingRetriesFootprint(t *testing.T) {
 	if cache != "" {
 		env = append(env, "WORKER_CACHE_SIZE="+cache)
 	}
+	memLimit := os.Getenv(envPendingMemory)
+	if memLimit != "" {
+		env = append(env, "GOMEMLIMIT="+memLimit)
+	}
 	var logs bytes.Buffer
 	w := exec.Command(bin, "work")
 	w.Env, w.Stdout, w.Stderr = env, &logs, &logs
@@ -193,8 +198,8 @@ func TestPendingRetriesFootprint(t *testing.T) {
 	}
 	cpu1, rss1, elapsed := cpuTicks(t, w.Process.Pid), rss(t, w.Process.Pid), time.Since(t0)
 	cpuPct := float64(cpu1-cpu0) / clockTicks / elapsed.Seconds() * 100
-	t.Logf("pending=%d cache=%q check=%s: created in %s (%.0f/s); RSS after creation %d MiB; idle over %s: RSS %d→%d MiB (peak %d), CPU %.2f%% of a core",
-		n, cache, check, created.Round(time.Second), float64(n)/created.Seconds(), rssAfterCreate>>10, elapsed.Round(time.Second), rss0>>10, rss1>>10, peak>>10, cpuPct)
+	t.Logf("pending=%d cache=%q GOMEMLIMIT=%q check=%s: created in %s (%.0f/s); RSS after creation %d MiB; idle over %s: RSS %d→%d MiB (peak %d), CPU %.2f%% of a core",
+		n, cache, memLimit, check, created.Round(time.Second), float64(n)/created.Seconds(), rssAfterCreate>>10, elapsed.Round(time.Second), rss0>>10, rss1>>10, peak>>10, cpuPct)
 
 	// What a run that is not cached costs when it wakes: status queries, in the order the
 	// retries were created, so each one finds its run evicted (the least recently used) and
