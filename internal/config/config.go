@@ -108,6 +108,7 @@ var Vars = []Var{
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"MAIL_RATE_PER_MINUTE", "60", "most emails sent a minute by all workers together (the Temporal server paces the email task queue); keep it below the MailerSend account's per-minute limit (120 on v1/email)"},
 	{"WORKER_CACHE_SIZE", "1000", "workflow runs a worker keeps in memory between their tasks; the rest replay their history when they wake (memory against CPU, see docs/benchmarks.md)"},
+	{"GOMEMLIMIT", "(unset)", "the Go runtime's soft memory limit; 120MiB holds a worker with 10,000 pending retries near 140 MiB RSS (docs/benchmarks.md)"},
 	{"SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and activities"},
 	{"TRUSTED_PROXIES", "(none)", "comma-separated CIDRs whose X-Forwarded-For is believed"},
 	{"RETRYD_DEV_DIR", "~/.cache/retryd/dev", "dev only: where the dev server keeps its database"},
