@@ -1,10 +1,13 @@
-// Package worker wires retryd's workflows and activities to a Temporal worker on the
-// task queue named in package workflows.
+// Package worker wires retryd's workflows and activities to Temporal workers: one on the
+// task queue named in package workflows, and one on its email queue, which the Temporal
+// server paces for every worker together.
 package worker
 
 import (
+	"sync"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -14,11 +17,18 @@ import (
 )
 
 // Register puts every workflow and activity of retryd on r, under the names the API and
-// the workflows use.
+// the workflows use. The email activities are among them: runs recorded before the email
+// queue existed still send on the workflow's own queue.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.RetryWorkflow, workflow.RegisterOptions{Name: workflows.RetryWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.RestartShootWorkflow, workflow.RegisterOptions{Name: workflows.RestartWorkflowName})
 	r.RegisterActivity(acts)
+}
+
+// RegisterEmail puts the email activities alone on r, for the email queue's worker.
+func RegisterEmail(r sdkworker.ActivityRegistry, acts *activities.Activities) {
+	r.RegisterActivityWithOptions(acts.SendRetryEmail, activity.RegisterOptions{Name: workflows.ActivitySendRetryEmail})
+	r.RegisterActivityWithOptions(acts.SendRestartEmail, activity.RegisterOptions{Name: workflows.ActivitySendRestartEmail})
 }
 
 // DefaultStopTimeout is the stop timeout of a worker built without one; it matches the
@@ -27,18 +37,31 @@ const DefaultStopTimeout = 25 * time.Second
 
 // Options tunes the worker; zero concurrency limits keep the SDK's defaults.
 type Options struct {
-	// TaskQueue defaults to workflows.TaskQueue.
+	// TaskQueue defaults to workflows.TaskQueue; the email queue is derived from it.
 	TaskQueue               string
 	MaxConcurrentActivities int
 	MaxConcurrentWorkflows  int
+	// EmailsPerMinute caps the email activities started on the email queue, across every
+	// worker polling it: the Temporal server enforces it (TaskQueueActivitiesPerSecond),
+	// so adding worker processes does not add sends. Zero leaves the queue unpaced.
+	EmailsPerMinute int
 	// StopTimeout is how long Stop lets running activities finish before it cancels
 	// their contexts; zero means DefaultStopTimeout. It must stay below the grace period
 	// of whatever sends SIGTERM, or SIGKILL cuts a send before its message id is recorded.
 	StopTimeout time.Duration
 }
 
-// New builds a worker polling retryd's task queue with everything registered.
-func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.Worker {
+// Workers are the two Temporal workers of one retryd worker process.
+type Workers struct {
+	// Main polls the task queue of the workflows and their database activities.
+	Main sdkworker.Worker
+	// Email polls workflows.EmailTaskQueue of it, at the paced rate.
+	Email sdkworker.Worker
+}
+
+// New builds the workers of retryd's task queue and its email queue, with everything
+// registered.
+func New(c client.Client, acts *activities.Activities, opts Options) *Workers {
 	queue := opts.TaskQueue
 	if queue == "" {
 		queue = workflows.TaskQueue
@@ -47,13 +70,42 @@ func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.W
 	if stop <= 0 {
 		stop = DefaultStopTimeout
 	}
-	w := sdkworker.New(c, queue, sdkworker.Options{
+	main := sdkworker.New(c, queue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     opts.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflows,
 		// Stop lets running activities finish (a send in flight records its message id)
 		// before the process exits on SIGTERM.
 		WorkerStopTimeout: stop,
 	})
-	Register(w, acts)
-	return w
+	Register(main, acts)
+	email := sdkworker.New(c, workflows.EmailTaskQueue(queue), sdkworker.Options{
+		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
+		// The server hands out this many tasks a second to all pollers of the queue
+		// together; the last poller's value wins, so every process must be given the same.
+		TaskQueueActivitiesPerSecond: float64(opts.EmailsPerMinute) / 60,
+		WorkerStopTimeout:            stop,
+	})
+	RegisterEmail(email, acts)
+	return &Workers{Main: main, Email: email}
+}
+
+// Start starts both workers, or neither.
+func (w *Workers) Start() error {
+	if err := w.Email.Start(); err != nil {
+		return err
+	}
+	if err := w.Main.Start(); err != nil {
+		w.Email.Stop()
+		return err
+	}
+	return nil
+}
+
+// Stop stops both workers at once, so a shutdown waits one StopTimeout, not two.
+func (w *Workers) Stop() {
+	var wg sync.WaitGroup
+	for _, one := range []sdkworker.Worker{w.Main, w.Email} {
+		wg.Go(one.Stop)
+	}
+	wg.Wait()
 }

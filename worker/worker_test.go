@@ -84,8 +84,8 @@ func startProbe(t *testing.T, stopTimeout time.Duration) (stop func() <-chan str
 	acts := activities.New(nil, nil, nil, "http://localhost", time.Hour, slog.New(slog.DiscardHandler))
 	w := worker.New(c, acts, worker.Options{TaskQueue: queue, StopTimeout: stopTimeout})
 	probe = newStopProbe()
-	w.RegisterActivityWithOptions(probe.run, activity.RegisterOptions{Name: "StopProbe"})
-	w.RegisterWorkflowWithOptions(stopProbeWorkflow, workflow.RegisterOptions{Name: "StopProbeWorkflow"})
+	w.Main.RegisterActivityWithOptions(probe.run, activity.RegisterOptions{Name: "StopProbe"})
+	w.Main.RegisterWorkflowWithOptions(stopProbeWorkflow, workflow.RegisterOptions{Name: "StopProbeWorkflow"})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -27,8 +27,11 @@ type emailer struct {
 	subjectID  string
 	send       any // activity: func(ctx, SendEmailInput) (SendEmailResult, error)
 	markFailed any // local activity: func(ctx, SendEmailInput) error
-	nextSeq    int
-	state      *EmailState
+	// queue is the task queue of the send activity: EmailTaskQueue of the run's own, or
+	// "" (the run's own) for runs recorded before versionEmailQueue.
+	queue   string
+	nextSeq int
+	state   *EmailState
 }
 
 func (e *emailer) sendEmail(ctx workflow.Context, kind string, reminder int) (activities.SendEmailResult, error) {
@@ -41,7 +44,9 @@ func (e *emailer) sendEmail(ctx workflow.Context, kind string, reminder int) (ac
 // first email that was cut off mid-send.
 func (e *emailer) sendNumbered(ctx workflow.Context, kind string, reminder, seq int) (activities.SendEmailResult, error) {
 	in := activities.SendEmailInput{SubjectID: e.subjectID, Seq: seq, Kind: kind, Reminder: reminder}
-	actx := workflow.WithActivityOptions(ctx, emailOptions(kind))
+	opts := emailOptions(kind)
+	opts.TaskQueue = e.queue
+	actx := workflow.WithActivityOptions(ctx, opts)
 	var res activities.SendEmailResult
 	err := workflow.ExecuteActivity(actx, e.send, in).Get(ctx, &res)
 	switch {

@@ -202,6 +202,9 @@ func (l *lifecycle) resume(c *Carried) {
 
 func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
 	l.version = workflow.GetVersion(ctx, versionLifecycle, workflow.DefaultVersion, 1)
+	if workflow.GetVersion(ctx, versionEmailQueue, workflow.DefaultVersion, 1) >= 1 {
+		l.mail.queue = EmailTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
+	}
 	if err := l.registerHandlers(ctx, status); err != nil {
 		return err
 	}

@@ -9,8 +9,13 @@ import (
 	"github.com/headshotpro/retryd/internal/vocab"
 )
 
-// TaskQueue is the one task queue retryd's workers poll.
+// TaskQueue is the default task queue of retryd's workflows and database activities.
 const TaskQueue = "retryd"
+
+// EmailTaskQueue is the task queue of the email activities of workflows on queue. It is
+// apart so the Temporal server can pace it (the worker's TaskQueueActivitiesPerSecond)
+// for every worker together, below the mail provider's per-minute limit.
+func EmailTaskQueue(queue string) string { return queue + "-email" }
 
 // Workflow type names.
 const (
@@ -62,6 +67,10 @@ const (
 	// counts an AlreadyStarted answer of the first email, and continues as new before its
 	// history grows large. Runs recorded before it keep the wait of legacyAwaitStart.
 	versionLifecycle = "lifecycle"
+	// versionEmailQueue 1: emails are sent on EmailTaskQueue, at the configured rate.
+	// Runs recorded before it keep sending on the workflow's own queue, where every
+	// worker still serves the email activities.
+	versionEmailQueue = "email-queue"
 )
 
 // Stages of a retry or restart, kept in the database and in the RetryStage search

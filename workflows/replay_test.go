@@ -35,6 +35,13 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/retry_v1_continued_next_run_history.json",
 		// restart of a member without email, start found by a check (signal lost)
 		"testdata/restart_v1_lost_signal_history.json",
+		// versionEmailQueue 1, the same paths: emails scheduled on the email task queue
+		"testdata/retry_emailq_reminders_history.json",
+		"testdata/retry_emailq_cancel_history.json",
+		"testdata/retry_emailq_refused_history.json",
+		"testdata/retry_emailq_continued_history.json",
+		"testdata/retry_emailq_continued_next_run_history.json",
+		"testdata/restart_emailq_lost_signal_history.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()

@@ -101,12 +101,14 @@ func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
 	})
 }
 
-// startWorker starts the Temporal worker; stop it before close.
-func (p *process) startWorker() (sdkworker.Worker, error) {
+// startWorker starts the Temporal workers; stop them before close.
+func (p *process) startWorker() (*worker.Workers, error) {
 	sender, err := newSender(p.cfg, p.logger, p.metrics)
 	if err != nil {
 		return nil, err
 	}
+	// The SDK keeps one workflow cache per process, sized before the first worker starts.
+	sdkworker.SetStickyWorkflowCacheSize(p.cfg.WorkerCacheSize)
 	w := worker.New(p.tc, wiring.Activities(p.cfg, p.db, sender, p.links, p.logger, p.metrics), wiring.WorkerOptions(p.cfg))
 	if err := w.Start(); err != nil {
 		return nil, dependencyError{fmt.Errorf("start worker: %w", err)}

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +28,6 @@ import (
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
-	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/config"
@@ -59,7 +59,14 @@ type Options struct {
 	// APIKeyCacheTTL is how long the API caches resolved keys; 0 (the default here)
 	// checks every request against the database.
 	APIKeyCacheTTL time.Duration
+	// MailRatePerMinute paces the email queue as MAIL_RATE_PER_MINUTE does; 0 (the default
+	// here) is unpacedRate, so tests that are not about pacing do not wait on it.
+	MailRatePerMinute int
 }
+
+// unpacedRate is the email rate of an App that does not ask for one: far above what any
+// test sends, so the email queue never holds a send back.
+const unpacedRate = 100000
 
 // App is one running instance of the service.
 type App struct {
@@ -78,7 +85,7 @@ type App struct {
 
 	// What RestartWorker and RestartTemporalClients rebuild from.
 	mu         sync.Mutex // guards Temporal and worker while they are swapped
-	worker     sdkworker.Worker
+	worker     *worker.Workers
 	address    string
 	namespace  string
 	logger     *slog.Logger
@@ -100,6 +107,10 @@ func (a *App) config(t testing.TB, dbURL string, opts Options) *config.Config {
 		"RETRY_WINDOW":      opts.RetryWindow.String(),
 		"RETRY_REMINDERS":   durations(opts.Reminders),
 		"API_KEY_CACHE_TTL": opts.APIKeyCacheTTL.String(),
+	}
+	env["MAIL_RATE_PER_MINUTE"] = strconv.Itoa(unpacedRate)
+	if opts.MailRatePerMinute > 0 {
+		env["MAIL_RATE_PER_MINUTE"] = strconv.Itoa(opts.MailRatePerMinute)
 	}
 	if opts.StartCheck > 0 {
 		env["START_CHECK_INTERVAL"] = opts.StartCheck.String()
@@ -239,7 +250,7 @@ func (a *App) Routes() gin.RoutesInfo {
 	return append(gin.RoutesInfo(nil), a.routes...)
 }
 
-func (a *App) startWorker(t testing.TB, tc client.Client) sdkworker.Worker {
+func (a *App) startWorker(t testing.TB, tc client.Client) *worker.Workers {
 	t.Helper()
 	w := worker.New(tc, a.acts, wiring.WorkerOptions(a.cfg))
 	if err := w.Start(); err != nil {

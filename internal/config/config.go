@@ -68,6 +68,13 @@ type Config struct {
 	// APIKeyCacheTTL is how long the API trusts a resolved API key without the database:
 	// the longest a revoked key keeps working on each API process. 0 disables the cache.
 	APIKeyCacheTTL time.Duration
+	// MailRatePerMinute caps the sends of every worker together: the Temporal server
+	// dispatches the email queue's activities no faster (docs/decisions.md, "Email at the
+	// provider's pace").
+	MailRatePerMinute int
+	// WorkerCacheSize is how many workflow runs a worker process keeps in memory between
+	// their tasks (the SDK's sticky cache); a run not cached replays its history instead.
+	WorkerCacheSize int
 }
 
 // Var documents one environment variable for --help and the README.
@@ -103,6 +110,9 @@ var Vars = []Var{
 	{"WORKER_METRICS_ADDR", ":9090", "worker's private /metrics, /healthz and /debug/pprof listen address; empty disables"},
 	{"SERVE_METRICS_ADDR", "(unset)", "serve's private /metrics, /healthz and /debug/pprof listen address, for profiling; unset disables (keep it off the public network)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"MAIL_RATE_PER_MINUTE", "60", "most emails sent a minute by all workers together (the Temporal server paces the email task queue); keep it below the MailerSend account's per-minute limit (120 on v1/email)"},
+	{"WORKER_CACHE_SIZE", "1000", "workflow runs a worker keeps in memory between their tasks; the rest replay their history when they wake (memory against CPU, see docs/benchmarks.md)"},
+	{"GOMEMLIMIT", "(unset)", "the Go runtime's soft memory limit; 120MiB holds a worker with 10,000 pending retries near 140 MiB RSS (docs/benchmarks.md)"},
 	{"SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and activities"},
 	{"TRUSTED_PROXIES", "(none)", "comma-separated CIDRs whose X-Forwarded-For is believed"},
 	{"RETRYD_DEV_DIR", "~/.cache/retryd/dev", "dev only: where the dev server keeps its database"},
@@ -160,6 +170,12 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 	if c.APIKeyCacheTTL, err = ParseDuration(get("API_KEY_CACHE_TTL", "5s")); err != nil || c.APIKeyCacheTTL < 0 || c.APIKeyCacheTTL > 5*time.Minute {
 		bad("API_KEY_CACHE_TTL", errors.New("must be a duration from 0 to 5m"))
+	}
+	if c.MailRatePerMinute, err = strconv.Atoi(get("MAIL_RATE_PER_MINUTE", "60")); err != nil || c.MailRatePerMinute < 1 || c.MailRatePerMinute > 100000 {
+		bad("MAIL_RATE_PER_MINUTE", errors.New("must be a whole number from 1 to 100000"))
+	}
+	if c.WorkerCacheSize, err = strconv.Atoi(get("WORKER_CACHE_SIZE", "1000")); err != nil || c.WorkerCacheSize < 1 || c.WorkerCacheSize > 1000000 {
+		bad("WORKER_CACHE_SIZE", errors.New("must be a whole number from 1 to 1000000"))
 	}
 	reminders, set := lookupEnv("RETRY_REMINDERS")
 	if !set {

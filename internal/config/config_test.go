@@ -90,6 +90,28 @@ func TestPoolAndKeyCache(t *testing.T) {
 	}
 }
 
+func TestMailRateAndWorkerCache(t *testing.T) {
+	c, err := Load(ModeDev, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MailRatePerMinute != 60 || c.WorkerCacheSize != 1000 {
+		t.Errorf("defaults: mail rate %d, worker cache %d", c.MailRatePerMinute, c.WorkerCacheSize)
+	}
+	c, err = Load(ModeDev, env(map[string]string{"MAIL_RATE_PER_MINUTE": "600", "WORKER_CACHE_SIZE": "10000"}))
+	if err != nil || c.MailRatePerMinute != 600 || c.WorkerCacheSize != 10000 {
+		t.Fatalf("set: %+v, %v", c, err)
+	}
+	for name, v := range map[string]string{"MAIL_RATE_PER_MINUTE": "0", "WORKER_CACHE_SIZE": "-1"} {
+		if _, err := Load(ModeDev, env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: want an error naming the variable, got %v", name, v, err)
+		}
+	}
+	if _, err := Load(ModeDev, env(map[string]string{"MAIL_RATE_PER_MINUTE": "1.5"})); err == nil {
+		t.Error("MAIL_RATE_PER_MINUTE=1.5: want an error")
+	}
+}
+
 // The local mailbox holds members' live links: only dev offers it unasked, serve and work
 // without a real key must opt in, and it never coexists with a key.
 func TestDevMailboxIsOptIn(t *testing.T) {

@@ -54,6 +54,11 @@ const (
 	// account's request quota) within a minute, so retries start slow.
 	authRetryDelay = 5 * time.Minute
 
+	// rateLimitRetryDelay is the delay after a 429 that names none. MailerSend counts
+	// requests per minute, so retrying sooner only spends the next attempts inside the
+	// same spent window, each one another 429.
+	rateLimitRetryDelay = time.Minute
+
 	// maxSuccessBody bounds how much of a 2xx answer is read for warnings.
 	maxSuccessBody = 64 << 10
 
@@ -330,6 +335,12 @@ func (s *Sender) classify(ctx context.Context, err error) error {
 			se.RetryAfter = max(se.RetryAfter, authRetryDelay)
 			s.alertAuth(ctx, se)
 		}
+		if status == http.StatusTooManyRequests {
+			if se.RetryAfter == 0 {
+				se.RetryAfter = rateLimitRetryDelay
+			}
+			s.warnRateLimit(ctx, se, header)
+		}
 		return se
 	}
 
@@ -403,6 +414,15 @@ func (s *Sender) alertAuth(ctx context.Context, se *SendError) {
 	}
 	s.logger.ErrorContext(ctx, "email provider refused the API key or account; check MAILERSEND_API_KEY and the MailerSend account (sends are retried)",
 		"status", se.StatusCode, "provider_message", se.Message, "retry_after", se.RetryAfter.String())
+}
+
+// warnRateLimit tells the operator MailerSend refused a send for the account's rate or
+// daily quota. MAIL_RATE_PER_MINUTE paces retryd below the limit, so a 429 means the
+// setting is above the account's limit or something else spends the same account.
+func (s *Sender) warnRateLimit(ctx context.Context, se *SendError, h http.Header) {
+	s.logger.WarnContext(ctx, "email provider rate limit reached; keep MAIL_RATE_PER_MINUTE below the account's x-ratelimit-limit (sends are retried)",
+		"provider_message", se.Message, "retry_after", se.RetryAfter.String(),
+		"ratelimit_limit", s.scrub(h.Get("X-Ratelimit-Limit")), "ratelimit_remaining", s.scrub(h.Get("X-Ratelimit-Remaining")))
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 means "not given".

@@ -212,6 +212,8 @@ func TestClassification(t *testing.T) {
 		retryAfter time.Duration
 	}{
 		{429, map[string]string{"Retry-After": "30"}, "Too Many Attempts.", false, 30 * time.Second},
+		// A rate limit that names no delay waits out MailerSend's per-minute window.
+		{429, nil, "Too Many Attempts.", false, rateLimitRetryDelay},
 		{500, nil, "Server Error", false, 0},
 		{503, map[string]string{"Retry-After": "5"}, "Service Unavailable", false, 5 * time.Second},
 		{408, nil, "Request Timeout", false, 0},
@@ -711,3 +713,25 @@ func TestLocalTransportRefusesOtherHosts(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRateLimitIsLoggedWithTheAccountsLimit: a 429 names the account's limit in the log, so
+// an operator can set MAIL_RATE_PER_MINUTE below it.
+func TestRateLimitIsLoggedWithTheAccountsLimit(t *testing.T) {
+	srv, _ := stubBody(t, http.StatusTooManyRequests, map[string]string{
+		"Retry-After": "17", "X-Ratelimit-Limit": "120", "X-Ratelimit-Remaining": "0",
+	}, `{"message":"Your account reached its rate limit of 120 requests/min. Please wait before trying again. #MS42903"}`)
+	logs, logger := captureLogs()
+	s, err := NewSender(Config{LocalURL: srv.URL, From: testFrom(), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Send(context.Background(), testMessage())
+	var se *SendError
+	if !errors.As(err, &se) || se.StatusCode != http.StatusTooManyRequests || se.RetryAfter != 17*time.Second || IsPermanent(err) {
+		t.Fatalf("err = %v, want a transient 429 retried after 17s", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "MAIL_RATE_PER_MINUTE") || !strings.Contains(out, `"ratelimit_limit":"120"`) || !strings.Contains(out, `"retry_after":"17s"`) {
+		t.Fatalf("rate limit not logged as expected:\n%s", out)
+	}
+}

@@ -20,11 +20,21 @@ const (
 // Status (with Retry-After when RetryAfterS > 0), after waiting DelayMS. A delay longer
 // than the client's timeout looks like a hung provider. The JSON shape is the fixed
 // interface of PUT /dev/mailersend/faults; GET answers it with Count being what is left.
+//
+// A fault with RateLimit set is instead the provider's request limit (see ratelimit.go):
+// it lasts until cleared, lets RateLimit sends through per window and answers the rest
+// 429, so a burst of sends meets what MailerSend does to one.
 type Fault struct {
 	Status      int `json:"status"`
 	RetryAfterS int `json:"retry_after_s"`
 	DelayMS     int `json:"delay_ms"`
 	Count       int `json:"count"`
+	// RateLimit is how many sends each window accepts; 0: no limit.
+	RateLimit int `json:"rate_limit,omitempty"`
+	// WindowS is the limit's window in seconds; 0 means MailerSend's minute.
+	WindowS int `json:"window_s,omitempty"`
+	// Limited counts the sends the limit refused since it was set (GET only).
+	Limited int `json:"limited,omitempty"`
 }
 
 // FaultError says why a Fault was refused; its message is safe to show to the caller.
@@ -45,6 +55,9 @@ var faultStatuses = map[int]bool{
 // Validate checks f. A status is required unless the fault is a pure delay (a hang); a
 // count is always required, because a fault without an end would wedge every later send.
 func (f Fault) Validate() error {
+	if f.RateLimit != 0 || f.WindowS != 0 {
+		return f.validateLimit()
+	}
 	switch {
 	case f.Status == 0 && f.DelayMS <= 0:
 		return &FaultError{"status is required (429, 500, 502, 503 or 422) unless delay_ms is set"}
@@ -67,7 +80,14 @@ func (m *Mailbox) SetFault(f Fault) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.fault = f
+	f.Limited = 0
+	if f.RateLimit > 0 {
+		f.Status = http.StatusTooManyRequests
+		if f.WindowS == 0 {
+			f.WindowS = defaultLimitWindowS
+		}
+	}
+	m.fault, m.window = f, limitWindow{}
 	return nil
 }
 
@@ -82,7 +102,7 @@ func (m *Mailbox) Fault() Fault {
 func (m *Mailbox) ClearFault() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.fault = Fault{}
+	m.fault, m.window = Fault{}, limitWindow{}
 }
 
 // takeFault consumes one use of the pending fault, if any.

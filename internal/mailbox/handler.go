@@ -77,6 +77,16 @@ func (m *Mailbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		answerFault(r.Context(), w, f)
 		return
 	}
+	// The rate limit counts every request, as MailerSend counts failed ones against it.
+	now := time.Now()
+	if a, ok := m.admit(now); ok {
+		a.writeHeaders(w, now)
+		if a.refused {
+			_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxBodyBytes))
+			writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": a.message()})
+			return
+		}
+	}
 	if !hasBearer(r.Header.Get("Authorization")) {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthenticated."})
@@ -124,7 +134,7 @@ func (m *Mailbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Subject:    req.Subject,
 		Text:       req.Text,
 		HTML:       req.HTML,
-		ReceivedAt: time.Now().UTC(),
+		ReceivedAt: now.UTC(),
 	}
 	for _, rc := range req.To {
 		msg.To = append(msg.To, rc.Email)

@@ -36,7 +36,8 @@ type Mailbox struct {
 	next int // slot the next message is written to
 	n    int // number of occupied slots
 
-	fault Fault // the pending send fault; Count 0 means none
+	fault  Fault       // the pending send fault; Count 0 and RateLimit 0 mean none
+	window limitWindow // where the rate limit's current window stands
 }
 
 // New returns a mailbox that keeps the newest capacity messages.

@@ -64,7 +64,8 @@ func Activities(cfg *config.Config, db *bun.DB, sender activities.Mailer, links 
 }
 
 // WorkerOptions carries the configuration the worker needs. SHUTDOWN_TIMEOUT bounds the
-// worker's drain as it bounds the API's, so one setting matches one stop_grace_period.
+// worker's drain as it bounds the API's, so one setting matches one stop_grace_period;
+// MAIL_RATE_PER_MINUTE paces the email queue of every worker process alike.
 func WorkerOptions(cfg *config.Config) worker.Options {
-	return worker.Options{TaskQueue: cfg.TemporalTaskQueue, StopTimeout: cfg.ShutdownTimeout}
+	return worker.Options{TaskQueue: cfg.TemporalTaskQueue, StopTimeout: cfg.ShutdownTimeout, EmailsPerMinute: cfg.MailRatePerMinute}
 }
