@@ -11,6 +11,7 @@ package topology
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	neturl "net/url"
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -87,6 +89,7 @@ type Topology struct {
 	databases []string // created here, dropped on Close
 	keep      bool
 	tc        client.Client
+	lock      *os.File
 }
 
 // Start builds what is missing, creates the databases, starts the Temporal server, runs
@@ -109,6 +112,12 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 			tp.Close()
 		}
 	}()
+	// One production topology at a time on a machine: the test packages that start one
+	// run in parallel, and two of them at once would crowd Postgres's default 100
+	// connections. The lock is released by Close (or when the process dies).
+	if tp.lock, err = lockMachine(ctx); err != nil {
+		return nil, err
+	}
 
 	script := filepath.Join(opts.RepoRoot, "scripts", "temporal-server.sh")
 	if out, err := exec.CommandContext(ctx, "bash", script, "build").CombinedOutput(); err != nil {
@@ -311,6 +320,11 @@ func (tp *Topology) Close() {
 			p.Stop()
 		}
 	}
+	defer func() {
+		if tp.lock != nil {
+			_ = tp.lock.Close() // releases the flock
+		}
+	}()
 	if tp.keep {
 		return
 	}
@@ -318,6 +332,30 @@ func (tp *Topology) Close() {
 	defer cancel()
 	for _, name := range tp.databases {
 		_ = procs.DropDatabase(ctx, tp.adminURL, name)
+	}
+}
+
+// lockMachine takes the machine-wide topology lock, waiting while another holds it.
+func lockMachine(ctx context.Context) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "retryd-topology.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("topology lock: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another production topology on this machine to stop: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
 	}
 }
 
