@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/headshotpro/retryd/internal/config"
+	"github.com/headshotpro/retryd/internal/topology"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -362,23 +363,11 @@ func TestComposeTemporal(t *testing.T) {
 func TestComposeTemporalSettingsShared(t *testing.T) {
 	p := mustLoad(t)
 	root := repoRoot(t)
-	raw, err := os.ReadFile(filepath.Join(root, "deploy", "temporal.env"))
+	settings, err := topology.ReadSettings(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings := map[string]string{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			t.Fatalf("deploy/temporal.env: %q is not NAME=value", line)
-		}
-		settings[k] = v
-	}
-	for _, k := range []string{"DB", "NUM_HISTORY_SHARDS", "DEFAULT_NAMESPACE_RETENTION", "DBNAME", "VISIBILITY_DBNAME"} {
+	for _, k := range []string{"DB", "NUM_HISTORY_SHARDS", "DEFAULT_NAMESPACE_RETENTION", "DBNAME", "VISIBILITY_DBNAME", "SQL_MAX_CONNS", "SQL_VIS_MAX_CONNS"} {
 		if settings[k] == "" {
 			t.Errorf("deploy/temporal.env does not set %s", k)
 		}

@@ -48,7 +48,11 @@ func (p *Production) Start(ctx context.Context) (*Targets, error) {
 	perAPI := max(p.APIDatabaseConns/p.APIs, 1)
 	// Everything this run may hold open on the one Postgres: the Temporal server's pools
 	// (deploy/temporal.env), the APIs', the workers', the pgx floor's and a few for tools.
-	need := topology.TemporalMaxConns + p.APIs*perAPI + p.Workers*workerConns + p.PageClients + 5
+	settings, err := topology.ReadSettings(p.RepoRoot)
+	if err != nil {
+		return nil, err
+	}
+	need := settings.MaxConns() + p.APIs*perAPI + p.Workers*workerConns + p.PageClients + 5
 	if err := checkMaxConnections(ctx, p.AdminDatabaseURL, need); err != nil {
 		return nil, err
 	}

@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -33,10 +32,6 @@ import (
 
 // ServerVersion is the Temporal server scripts/temporal-server.sh builds.
 const ServerVersion = "v1.29.1"
-
-// TemporalMaxConns is the most Postgres connections the Temporal server opens with
-// deploy/temporal.env's pools: four roles × (SQL_MAX_CONNS 10 + SQL_VIS_MAX_CONNS 4).
-const TemporalMaxConns = 56
 
 // DefaultAdminURL is the local Postgres the databases are created on.
 const DefaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -119,6 +114,11 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		return nil, err
 	}
 
+	settings, err := ReadSettings(opts.RepoRoot)
+	if err != nil {
+		return nil, err
+	}
+	tp.HistoryShards = settings.HistoryShards()
 	script := filepath.Join(opts.RepoRoot, "scripts", "temporal-server.sh")
 	if out, err := exec.CommandContext(ctx, "bash", script, "build").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("scripts/temporal-server.sh build: %w\n%s", err, out)
@@ -237,7 +237,6 @@ func (tp *Topology) temporalEnv(admin *neturl.URL, temporalDB, visibilityDB stri
 	}
 	tp.TemporalAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
 	tp.TemporalHTTP = "http://127.0.0.1:" + strconv.Itoa(ports[1])
-	tp.HistoryShards = historyShards(tp.repoRoot)
 	pwd, _ := admin.User.Password()
 	port := admin.Port()
 	if port == "" {
@@ -357,21 +356,6 @@ func lockMachine(ctx context.Context) (*os.File, error) {
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-// historyShards reads NUM_HISTORY_SHARDS from deploy/temporal.env (0 when absent).
-func historyShards(repoRoot string) int {
-	raw, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "temporal.env"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "NUM_HISTORY_SHARDS="); ok {
-			n, _ := strconv.Atoi(v)
-			return n
-		}
-	}
-	return 0
 }
 
 func withDatabase(admin *neturl.URL, name string) string {

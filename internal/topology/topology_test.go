@@ -584,21 +584,3 @@ func get(ctx context.Context, t *testing.T, url string) string {
 	}
 	return string(b)
 }
-
-// TestTemporalMaxConns: the connection budget the benchmark checks against Postgres's
-// max_connections is deploy/temporal.env's pools, four roles each.
-func TestTemporalMaxConns(t *testing.T) {
-	raw, err := os.ReadFile("../../deploy/temporal.env")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := map[string]int{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if k, val, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
-			v[k], _ = strconv.Atoi(val)
-		}
-	}
-	if got := 4 * (v["SQL_MAX_CONNS"] + v["SQL_VIS_MAX_CONNS"]); got != topology.TemporalMaxConns || got == 0 {
-		t.Fatalf("deploy/temporal.env's pools come to %d connections; topology.TemporalMaxConns says %d", got, topology.TemporalMaxConns)
-	}
-}
