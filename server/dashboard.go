@@ -38,6 +38,10 @@ var sections = map[string]bool{rules.SectionFinished: true, rules.SectionInProgr
 
 var sectionOrder = []string{rules.SectionFinished, rules.SectionInProgress, rules.SectionDeleted}
 
+// sectionNames are the sections in the order a JSON object of them is written: sorted,
+// as encoding/json writes a map's keys.
+var sectionNames = []string{rules.SectionDeleted, rules.SectionFinished, rules.SectionInProgress}
+
 const (
 	defaultPageSize = 20
 	maxPageSize     = 100
@@ -101,7 +105,7 @@ func (s *Server) getHeadshots(c *gin.Context) {
 			page.Section = ""
 			out[sec] = page
 		}
-		c.JSON(http.StatusOK, gin.H{"sections": out})
+		s.writeJSON(c, func(b []byte) []byte { return appendSections(b, sectionNames, out) })
 		return
 	}
 	if !sections[section] {
@@ -113,8 +117,29 @@ func (s *Server) getHeadshots(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, page)
+	s.writeJSON(c, func(b []byte) []byte { return appendSection(b, &page) })
 }
+
+// writeJSON answers 200 with the JSON document appendDoc writes, as c.JSON would send it,
+// in a buffer reused across requests.
+func (s *Server) writeJSON(c *gin.Context, appendDoc func([]byte) []byte) {
+	buf, _ := s.pageBufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	*buf = appendDoc((*buf)[:0])
+	// A known length spares the response net/http's chunked encoding.
+	c.Header("Content-Length", strconv.Itoa(len(*buf)))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", *buf)
+	// A rare huge page is not kept: the pool would hold its memory indefinitely.
+	if cap(*buf) <= maxPooledPage {
+		s.pageBufs.Put(buf)
+	}
+}
+
+// maxPooledPage is the largest buffer writeJSON keeps: a full page of 100 cards with long
+// names fits.
+const maxPooledPage = 256 << 10
 
 func (s *Server) sectionPage(c *gin.Context, section, search string, after *store.Cursor, limit int) (sectionDTO, error) {
 	cards, more, err := store.Dashboard(c.Request.Context(), s.db, store.DashboardQuery{

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -82,6 +83,8 @@ type Server struct {
 	linkSlots chan struct{}
 	// keys caches resolved API keys (by hash) for APIKeyCacheTTL.
 	keys *keycache.Cache[store.Principal]
+	// pageBufs recycles the dashboard's response buffers (tens of kilobytes each).
+	pageBufs sync.Pool
 }
 
 // apiKeyCacheSize bounds the key cache: far more keys than are live within a few

@@ -23,6 +23,12 @@ const (
 	dashboardLimit   = 50
 )
 
+// benchMailRate is the bench processes' MAIL_RATE_PER_MINUTE: high enough that the
+// email pace never binds, so the email row measures the engine's path from the answer
+// to the delivery, as its floor does. The pace itself is measured by
+// scripts/email-drain.sh.
+const benchMailRate = 100000
+
 // Config sizes a run. Each floor makes as many calls as the retryd path it stands under.
 type Config struct {
 	Gives            int // sequential give-retries, and the sequential floors' calls

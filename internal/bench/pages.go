@@ -18,10 +18,7 @@ func (r *runner) pages(ctx context.Context) error {
 	}
 	defer floor.close()
 
-	dash, err := dashboardSQL(ctx, r.db, o.pagesOrgID)
-	if err != nil {
-		return err
-	}
+	dash := dashboardSQL(r.db, o.pagesOrgID)
 	detail, err := memberDetailSQL(ctx, r.db, o.pagesOrgID, o.details)
 	if err != nil {
 		return err

@@ -59,15 +59,15 @@ func (p *Production) Start(ctx context.Context) (*Targets, error) {
 	fmt.Fprintf(p.Log, "bench: starting the production topology (logs in %s)\n", p.dir)
 	p.tp, err = topology.Start(ctx, topology.Options{Dir: p.dir, RepoRoot: p.RepoRoot, TemporalCLI: p.TemporalCLI,
 		AdminURL: p.AdminDatabaseURL, APIs: p.APIs, Workers: p.Workers,
-		Env:    []string{"DATABASE_MAX_CONNS=" + strconv.Itoa(workerConns)},
+		Env:    []string{"DATABASE_MAX_CONNS=" + strconv.Itoa(workerConns), "MAIL_RATE_PER_MINUTE=" + strconv.Itoa(benchMailRate)},
 		APIEnv: []string{"DATABASE_MAX_CONNS=" + strconv.Itoa(perAPI)}})
 	if err != nil {
 		return nil, err
 	}
 	tp := p.tp
 	t := &Targets{
-		Description: fmt.Sprintf("%d `retryd serve` and %d `retryd work` processes, clients spread over the APIs; the full Temporal server %s on the local Postgres with deploy/temporal.env (%d history shards) and deploy/temporal-dynamic-config.yaml; a fresh database; mail to the first serve's local endpoint; each serve's DATABASE_MAX_CONNS=%d, each work's %d. The temporal CPU column is the server process alone: its own Postgres backends are not counted",
-			len(tp.APIs), len(tp.Workers), topology.ServerVersion, tp.HistoryShards, perAPI, workerConns),
+		Description: fmt.Sprintf("%d `retryd serve` and %d `retryd work` processes, clients spread over the APIs; the full Temporal server %s on the local Postgres with deploy/temporal.env (%d history shards) and deploy/temporal-dynamic-config.yaml; a fresh database; mail to the first serve's local endpoint, unpaced (MAIL_RATE_PER_MINUTE=%d); each serve's DATABASE_MAX_CONNS=%d, each work's %d. The temporal CPU column is the server process alone: its own Postgres backends are not counted",
+			len(tp.APIs), len(tp.Workers), topology.ServerVersion, tp.HistoryShards, benchMailRate, perAPI, workerConns),
 		TemporalAddress: tp.TemporalAddr,
 		Namespace:       "default",
 		APIURLs:         tp.APIURLs,

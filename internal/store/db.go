@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -10,8 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/migrate"
@@ -33,14 +33,23 @@ func Open(ctx context.Context, url string) (*bun.DB, error) {
 
 // OpenPool connects to Postgres through pgx's database/sql driver with a pool of at most
 // maxConns connections, all kept idle for reuse, and checks the connection.
+//
+// Statements go by the simple query protocol: bun writes every value into the SQL text,
+// so nearly every statement's text is new (it holds that request's ids), and pgx's
+// default, a prepared statement cached per text, cost each one an extra round trip to
+// prepare it and Postgres a second parse, only to evict it unused. A read whose text does
+// repeat asks for preparation itself (readPgx).
 func OpenPool(ctx context.Context, url string, maxConns int) (*bun.DB, error) {
 	if maxConns < 1 {
 		maxConns = DefaultMaxConns
 	}
-	sqldb, err := sql.Open("pgx", url)
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		// pgx's message may quote the URL, password and all.
+		return nil, errors.New("open database: DATABASE_URL is not a valid Postgres URL")
 	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	sqldb := stdlib.OpenDB(*cfg)
 	sqldb.SetMaxOpenConns(maxConns)
 	sqldb.SetMaxIdleConns(maxConns)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
