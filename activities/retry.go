@@ -30,22 +30,43 @@ type ReserveRetryResult struct {
 // ReserveRetry validates the give-retry rules and reserves the allowance in one
 // transaction with the member and shoot rows locked: no check-then-act gap.
 func (a *Activities) ReserveRetry(ctx context.Context, in ReserveRetryInput) (ReserveRetryResult, error) {
-	r, err := store.ReserveRetry(ctx, a.DB, store.ReserveRetryParams{
+	r, err := store.ReserveRetry(ctx, a.DB, in.params(a))
+	if err != nil {
+		return ReserveRetryResult{}, asTemporalError(err)
+	}
+	return a.reserved(ctx, r)
+}
+
+func (in ReserveRetryInput) params(a *Activities) store.ReserveRetryParams {
+	return store.ReserveRetryParams{
 		RetryID: in.RetryID, OrgID: in.OrgID, MemberID: in.MemberID, ShootID: in.ShootID,
 		Reason: in.Reason, WorkflowID: in.WorkflowID,
 		Actor: store.Actor{Kind: in.IssuedByKind, ID: in.IssuedBy, RequestID: in.RequestID},
 		Now:   a.Now(), Window: a.RetryWindow,
-	})
-	if err != nil {
-		return ReserveRetryResult{}, asTemporalError(err)
 	}
+}
+
+// reserved answers a reservation: the allowance it used, and where the emails of an
+// already recorded retry stand.
+func (a *Activities) reserved(ctx context.Context, r *store.Retry) (ReserveRetryResult, error) {
 	out := ReserveRetryResult{AllowanceUsed: r.AllowanceUsed}
 	if r.Recorded {
-		if out.Resume, err = a.emailResume(ctx, in.RetryID); err != nil {
+		var err error
+		if out.Resume, err = a.emailResume(ctx, r.ID); err != nil {
 			return ReserveRetryResult{}, err
 		}
 	}
 	return out, nil
+}
+
+// GiveRetry is ReserveRetry, DeleteResults and ResetShoot in one transaction: the retry
+// is given with its shoot reset, or refused with nothing changed.
+func (a *Activities) GiveRetry(ctx context.Context, in ReserveRetryInput) (ReserveRetryResult, error) {
+	r, err := store.GiveRetry(ctx, a.DB, in.params(a))
+	if err != nil {
+		return ReserveRetryResult{}, asTemporalError(err)
+	}
+	return a.reserved(ctx, r)
 }
 
 // DeleteResults deletes the retried shoot's generated photos.

@@ -60,7 +60,7 @@ func TestReserveRetryTwiceConsumesOnce(t *testing.T) {
 	}
 }
 
-func TestReserveRetryRefusedIsNonRetryableAndChangesNothing(t *testing.T) {
+func TestGiveRetryRefusedIsNonRetryableAndChangesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		member   seed.Member
@@ -104,12 +104,16 @@ func TestReserveRetryRefusedIsNonRetryableAndChangesNothing(t *testing.T) {
 			before, shootBefore := f.member(m.ID), f.shoot(m.Shoots[0].ID)
 			resultsBefore := f.count(`SELECT count(*) FROM results`)
 
-			for range 2 { // refused again on a re-run, the same way
-				err := f.exec(nil, f.acts.ReserveRetry, in)
-				ae := applicationError(t, err)
-				check.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
-				if !ae.NonRetryable() {
-					t.Errorf("a broken rule must not be retried")
+			// Both the one-step give and the three-step reservation refuse, again on a
+			// re-run, the same way.
+			for _, give := range []any{f.acts.GiveRetry, f.acts.ReserveRetry} {
+				for range 2 {
+					err := f.exec(nil, give, in)
+					ae := applicationError(t, err)
+					check.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
+					if !ae.NonRetryable() {
+						t.Errorf("a broken rule must not be retried")
+					}
 				}
 			}
 
@@ -120,6 +124,77 @@ func TestReserveRetryRefusedIsNonRetryableAndChangesNothing(t *testing.T) {
 			check.Equal(t, "results unchanged", f.count(`SELECT count(*) FROM results`), resultsBefore)
 		})
 	}
+}
+
+// The one-step give reserves, deletes the results and resets the shoot in one
+// transaction; run again (a local activity retried after its commit), it answers what
+// it gave and changes nothing more.
+func TestGiveRetryTwiceGivesOnce(t *testing.T) {
+	f := newFixture(t)
+	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, RetryCredits: 2,
+		Shoots: []seed.Shoot{finishedShoot(3)}}
+	other := seed.Member{Name: "Bob", Email: ptr("bob@example.test"), Kind: store.KindIndividual, Shoots: []seed.Shoot{finishedShoot(2)}}
+	f.seedOrg(&m, &other)
+	shootID := m.Shoots[0].ID
+	in := f.retryInput(m.ID, shootID)
+
+	var first, second activities.ReserveRetryResult
+	f.must(&first, f.acts.GiveRetry, in)
+	afterFirst := f.shoot(shootID)
+	f.must(&second, f.acts.GiveRetry, in)
+	check.Equal(t, "allowance", first.AllowanceUsed, "retry_credit")
+	check.Equal(t, "the second run answers what the first gave", second, first)
+
+	check.Equal(t, "retry credits consumed once", f.member(m.ID).RetryCredits, 1)
+	r := f.retry(in.RetryID)
+	check.Equal(t, "r.Status", r.Status, store.StatusPending)
+	check.Equal(t, "r.Stage (pending at once: no resetting stage)", r.Stage, "pending")
+	check.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
+	check.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ?`, in.RetryID), 1)
+
+	s := f.shoot(shootID)
+	check.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	check.Equal(t, "retry_count incremented exactly once", s.RetryCount, 1)
+	check.Equal(t, "next submission free", s.NextSubmissionFree, true)
+	if s.CompletedAt != nil || s.StartedAt != nil || s.SubmittedAt != nil {
+		t.Errorf("shoot times = %v, %v, %v; want all cleared", s.CompletedAt, s.StartedAt, s.SubmittedAt)
+	}
+	check.Equal(t, "the second run wrote nothing", s.UpdatedAt, afterFirst.UpdatedAt)
+	check.Equal(t, "results of the retried shoot", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
+	check.Equal(t, "another member's results are untouched", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
+
+	// The member goes through the retried shoot and the pipeline stores a new result: a
+	// late re-run must not delete it.
+	newResult := &store.Result{ID: uuid.NewString(), ShootID: shootID, StorageKey: "results/new/1.jpg", CreatedAt: time.Now()}
+	if _, err := f.db.NewInsert().Model(newResult).Exec(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.must(nil, f.acts.GiveRetry, in)
+	check.Equal(t, "the new result survives", f.count(`SELECT count(*) FROM results WHERE id = ?`, newResult.ID), 1)
+}
+
+// A retry whose three-step run stopped after the reservation (recorded at stage
+// resetting, results and shoot untouched) is completed by the one-step give of the run
+// that resumes it, without consuming again.
+func TestGiveRetryCompletesAThreeStepReservation(t *testing.T) {
+	f := newFixture(t)
+	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, RetryCredits: 2,
+		Shoots: []seed.Shoot{finishedShoot(3)}}
+	f.seedOrg(&m)
+	shootID := m.Shoots[0].ID
+	in := f.retryInput(m.ID, shootID)
+	f.must(nil, f.acts.ReserveRetry, in)
+	check.Equal(t, "stage after the reservation alone", f.retry(in.RetryID).Stage, "resetting")
+
+	var res activities.ReserveRetryResult
+	f.must(&res, f.acts.GiveRetry, in)
+	check.Equal(t, "allowance", res.AllowanceUsed, "retry_credit")
+	check.Equal(t, "retry credits consumed once", f.member(m.ID).RetryCredits, 1)
+	check.Equal(t, "r.Stage", f.retry(in.RetryID).Stage, "pending")
+	s := f.shoot(shootID)
+	check.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	check.Equal(t, "s.RetryCount", s.RetryCount, 1)
+	check.Equal(t, "results", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
 }
 
 func TestDeleteResultsOnceAndNeverAfterReset(t *testing.T) {

@@ -109,25 +109,6 @@ func median(fs []figures) figures {
 	return fs[len(fs)/2]
 }
 
-// statementLog records the SQL run through a bun.DB it hooks while on is set.
-type statementLog struct {
-	on    atomic.Bool
-	mu    sync.Mutex
-	stmts []string
-}
-
-func (l *statementLog) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
-	return ctx
-}
-
-func (l *statementLog) AfterQuery(_ context.Context, e *bun.QueryEvent) {
-	if l.on.Load() {
-		l.mu.Lock()
-		l.stmts = append(l.stmts, e.Query)
-		l.mu.Unlock()
-	}
-}
-
 // getter is an HTTP client with one keep-alive connection per benchmark client.
 func getter(app *apptest.App, key string) func(int) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients}}

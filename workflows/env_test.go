@@ -79,9 +79,8 @@ const (
 var retryFlow = flow{
 	name: workflows.RetryWorkflowName, fn: workflows.RetryWorkflow,
 	workflowID: workflows.RetryWorkflowID(retryShootID), id: retryID,
-	prepared:              []string{workflows.ActivityReserveRetry, workflows.ActivityDeleteResults, workflows.ActivityResetShoot},
-	upsertedBeforePending: []string{workflows.StageResetting},
-	send:                  workflows.ActivitySendRetryEmail, markFailed: workflows.ActivityMarkRetryEmailFailed,
+	prepared: []string{workflows.ActivityGiveRetry},
+	send:     workflows.ActivitySendRetryEmail, markFailed: workflows.ActivityMarkRetryEmailFailed,
 	setStage: workflows.ActivitySetRetryStage, started: workflows.ActivityRetryStarted,
 	busy:   "retry_pending",
 	issued: workflows.IssueResult{RetryID: retryID, Stage: workflows.StagePending, AllowanceUsed: "free_retry", HasEmail: true},
@@ -92,14 +91,17 @@ var retryFlow = flow{
 	firstInput: mock.MatchedBy(func(in activities.ReserveRetryInput) bool { return in.RetryID == retryID }),
 	mockPrepare: func(h *harness) {
 		h.onFirstStep().Return(h.f.firstStep(h, nil)).Maybe()
+		// The three steps of runs recorded before the one-step give (threeStepGive).
+		h.env.OnActivity(workflows.ActivityReserveRetry, anyContext, h.f.firstInput).
+			Return(h.reservedAs(workflows.ActivityReserveRetry, activities.ReserveRetryResult{AllowanceUsed: "free_retry"}, nil)).Maybe()
 		h.env.OnActivity(workflows.ActivityDeleteResults, anyContext, retryID).Return(h.deleted).Maybe()
 		h.env.OnActivity(workflows.ActivityResetShoot, anyContext, retryID).Return(h.reset).Maybe()
 	},
 	firstStep: func(h *harness, err error) any {
 		return h.reserved(activities.ReserveRetryResult{AllowanceUsed: "free_retry"}, err)
 	},
-	lastInput: retryID,
-	lastStep:  func(h *harness) any { return h.reset },
+	lastInput: mock.MatchedBy(func(in activities.ReserveRetryInput) bool { return in.RetryID == retryID }),
+	lastStep:  func(h *harness) any { return h.f.firstStep(h, nil) },
 }
 
 var restartFlow = flow{
@@ -258,13 +260,25 @@ func (h *harness) record(c call) {
 // The recording implementations the mocks return.
 
 func (h *harness) reserved(res activities.ReserveRetryResult, err error) func(context.Context, activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
+	return h.reservedAs(workflows.ActivityGiveRetry, res, err)
+}
+
+// reservedAs records a reservation under the activity name it was called as: GiveRetry,
+// or ReserveRetry in a run of the three steps.
+func (h *harness) reservedAs(name string, res activities.ReserveRetryResult, err error) func(context.Context, activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
 	return func(_ context.Context, in activities.ReserveRetryInput) (activities.ReserveRetryResult, error) {
-		h.record(call{Name: workflows.ActivityReserveRetry, Subject: in.RetryID, Reserve: in})
+		h.record(call{Name: name, Subject: in.RetryID, Reserve: in})
 		if err != nil {
 			return activities.ReserveRetryResult{}, err
 		}
 		return res, nil
 	}
+}
+
+// threeStepGive makes the run take the path of runs recorded before the one-step give:
+// reserve, delete the results, reset the shoot, each its own local activity.
+func (h *harness) threeStepGive() {
+	h.env.OnGetVersion("one-step-give", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 }
 
 func (h *harness) created(res activities.CreateRestartResult, err error) func(context.Context, activities.CreateRestartInput) (activities.CreateRestartResult, error) {

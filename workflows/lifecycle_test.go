@@ -56,7 +56,7 @@ func TestLifecycle_LostSignalWithoutReminders(t *testing.T) {
 	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
 	check.Equal(t, "checks (at 1 h and 2 h not yet, then at 3 h)", len(h.callsNamed(workflows.ActivityRetryStarted)), 3)
 	check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
-	check.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageResetting, workflows.StagePending, workflows.StageStarted})
+	check.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StagePending, workflows.StageStarted})
 }
 
 // After the last reminder the checks go on, so a signal lost later is found too.
@@ -122,7 +122,7 @@ func TestLifecycle_ContinuesAsNewWithItsState(t *testing.T) {
 	check.Equal(t, "carried reminders sent", next.Carried.Email.RemindersSent, 1)
 	check.Equal(t, "carried emails sent", next.Carried.Email.EmailsSent, 3)
 	resent.succeeded(t)
-	check.Equal(t, "calls", h.callNames(), []string{"ReserveRetry", "DeleteResults", "ResetShoot", "SendRetryEmail",
+	check.Equal(t, "calls", h.callNames(), []string{"GiveRetry", "SendRetryEmail",
 		"SendRetryEmail", "RetryStarted", "RetryStarted", "SendRetryEmail"})
 }
 

@@ -27,6 +27,7 @@ const (
 // names are these; histories, `temporal workflow describe` and the UI show them.
 // worker/names_test.go keeps the list equal to the registered methods.
 const (
+	ActivityGiveRetry              = "GiveRetry"
 	ActivityReserveRetry           = "ReserveRetry"
 	ActivityDeleteResults          = "DeleteResults"
 	ActivityResetShoot             = "ResetShoot"
@@ -43,7 +44,7 @@ const (
 
 // ActivityNames lists every activity type the worker registers.
 var ActivityNames = []string{
-	ActivityReserveRetry, ActivityDeleteResults, ActivityResetShoot, ActivitySetRetryStage, ActivityRetryStarted,
+	ActivityGiveRetry, ActivityReserveRetry, ActivityDeleteResults, ActivityResetShoot, ActivitySetRetryStage, ActivityRetryStarted,
 	ActivitySendRetryEmail, ActivityMarkRetryEmailFailed, ActivityCreateRestart, ActivitySetRestartStage,
 	ActivityRestartStarted, ActivitySendRestartEmail, ActivityMarkRestartEmailFailed,
 }
@@ -71,6 +72,10 @@ const (
 	// Runs recorded before it keep sending on the workflow's own queue, where every
 	// worker still serves the email activities.
 	versionEmailQueue = "email-queue"
+	// versionOneStepGive 1: a retry's reservation, the deletion of the results and the
+	// reset of the shoot are one transaction (GiveRetry) in one local activity. Runs
+	// recorded before it keep the three steps, each its own local activity.
+	versionOneStepGive = "one-step-give"
 )
 
 // Stages of a retry or restart, kept in the database and in the RetryStage search

@@ -42,6 +42,12 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/retry_emailq_continued_history.json",
 		"testdata/retry_emailq_continued_next_run_history.json",
 		"testdata/restart_emailq_lost_signal_history.json",
+		// versionOneStepGive 1, the retry paths: the give is one local activity
+		"testdata/retry_onestep_reminders_history.json",
+		"testdata/retry_onestep_cancel_history.json",
+		"testdata/retry_onestep_refused_history.json",
+		"testdata/retry_onestep_continued_history.json",
+		"testdata/retry_onestep_continued_next_run_history.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()

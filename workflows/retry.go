@@ -33,26 +33,36 @@ func RetryWorkflow(ctx workflow.Context, in RetryInput) (RetryStatus, error) {
 	return live(ctx, retryKind, run, &retry{in: in}, func(p Progress) RetryStatus { return RetryStatus{RetryID: in.RetryID, Progress: p} })
 }
 
-// retry is a RetryWorkflow's subject: three database steps, each a local activity
-// (short, and the API waits on them, so each saves a round trip through the server).
+// retry is a RetryWorkflow's subject: its database steps, one transaction in one local
+// activity (short, and the API waits on it, so a local activity saves a round trip
+// through the server); runs recorded before versionOneStepGive take three.
 type retry struct {
 	in       RetryInput
 	reserved bool
 }
 
 func (r *retry) prepare(ctx workflow.Context) (IssueResult, *activities.EmailResume, error) {
-	var reserved activities.ReserveRetryResult
-	if err := dbStep(ctx, &reserved, a.ReserveRetry, activities.ReserveRetryInput{
+	in := activities.ReserveRetryInput{
 		RetryID: r.in.RetryID, OrgID: r.in.OrgID, MemberID: r.in.MemberID, ShootID: r.in.ShootID,
 		Reason: r.in.Reason, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		IssuedByKind: r.in.IssuedByKind, IssuedBy: r.in.IssuedBy, RequestID: r.in.RequestID,
-	}); err != nil {
-		return IssueResult{}, nil, err
 	}
-	r.reserved = true
-	upsertStage(ctx, StageResetting)
-	if err := r.reset(ctx); err != nil {
-		return IssueResult{}, nil, err
+	var reserved activities.ReserveRetryResult
+	if workflow.GetVersion(ctx, versionOneStepGive, workflow.DefaultVersion, 1) >= 1 {
+		// One transaction: committed, the retry is pending; refused or rolled back,
+		// nothing happened. There is no partial state for abandon to repair.
+		if err := dbStep(ctx, &reserved, a.GiveRetry, in); err != nil {
+			return IssueResult{}, nil, err
+		}
+	} else {
+		if err := dbStep(ctx, &reserved, a.ReserveRetry, in); err != nil {
+			return IssueResult{}, nil, err
+		}
+		r.reserved = true
+		upsertStage(ctx, StageResetting)
+		if err := r.reset(ctx); err != nil {
+			return IssueResult{}, nil, err
+		}
 	}
 	// HasEmail: a retry always emails; the send activity skips a member without an address.
 	return IssueResult{RetryID: r.in.RetryID, Stage: StagePending, AllowanceUsed: reserved.AllowanceUsed, HasEmail: true}, reserved.Resume, nil

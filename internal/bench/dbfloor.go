@@ -57,9 +57,10 @@ func memberDetailSQL(ctx context.Context, db *bun.DB, orgID string, members []st
 	return out, nil
 }
 
-// pgxFloor sends a request's statements over plain pgx connections, one per client, as
-// prepared statements (pgx's default statement cache), reading every row: the least a
-// request can cost the database and its driver.
+// pgxFloor sends a request's statements over plain pgx connections, one per client, the
+// way retryd sends them (the page prepared and cached per text, bun's statements by the
+// simple protocol), reading every row: the least a request can cost the database and its
+// driver.
 type pgxFloor struct {
 	conns chan *pgx.Conn
 }
@@ -88,12 +89,12 @@ func (f *pgxFloor) close() {
 	}
 }
 
-// run sends one request's statements, in order, on a free connection.
-func (f *pgxFloor) run(ctx context.Context, stmts []string) error {
+// run sends one request's statements, in order, on a free connection, in mode.
+func (f *pgxFloor) run(ctx context.Context, stmts []string, mode pgx.QueryExecMode) error {
 	c := <-f.conns
 	defer func() { f.conns <- c }()
 	for _, q := range stmts {
-		rows, err := c.Query(ctx, q)
+		rows, err := c.Query(ctx, q, mode)
 		if err != nil {
 			return err
 		}

@@ -41,11 +41,11 @@ var (
 	}
 )
 
-// shapedFloorWorkflow has a give-retry's shape without its work: the version marker, the
-// status query, the issue update that waits for the database steps, three local
-// activities with the stage search attribute upserted between them, the email as a
-// regular activity once the update is answered, then a wait on the start signal with a
-// timer pending, and the started step. Every activity does nothing.
+// shapedFloorWorkflow has a give-retry's shape without its work: the version markers, the
+// status query, the issue update that waits for the database step, one local activity
+// (the one-step give), the stage search attribute upserted, the email as a regular
+// activity once the update is answered, then a wait on the start signal with a timer
+// pending, and the started step. Every activity does nothing.
 func shapedFloorWorkflow(ctx workflow.Context, id string) error {
 	_ = workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1)
 	stage := workflows.StageReserving
@@ -67,16 +67,11 @@ func shapedFloorWorkflow(ctx workflow.Context, id string) error {
 			workflow.GetLogger(ctx).Error("upsert stage", "error", err)
 		}
 	}
+	_ = workflow.GetVersion(ctx, "email-queue", workflow.DefaultVersion, 1)
+	_ = workflow.GetVersion(ctx, "one-step-give", workflow.DefaultVersion, 1)
 	lctx := workflow.WithLocalActivityOptions(ctx, floorLocalOptions)
 	step := func() error { return workflow.ExecuteLocalActivity(lctx, floorNoop).Get(ctx, nil) }
-	if err := step(); err != nil { // reserve
-		return err
-	}
-	upsert(workflows.StageResetting)
-	if err := step(); err != nil { // delete results
-		return err
-	}
-	if err := step(); err != nil { // reset the shoot
+	if err := step(); err != nil { // the give: reserve, delete the results, reset the shoot
 		return err
 	}
 	prepared = true

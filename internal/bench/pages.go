@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // pages measures the dashboard and the member detail at PageClients connections at
@@ -27,15 +29,16 @@ func (r *runner) pages(ctx context.Context) error {
 	pagesList := []struct {
 		dbKey, httpKey, name string
 		stmts                [][]string
+		mode                 pgx.QueryExecMode // as retryd sends them (store.Dashboard, store.OpenPool)
 		path                 func(i int) string
 	}{
 		{KeyDBDashboard, KeyPageDashboard, fmt.Sprintf("dashboard, Finished page of %d (%d members)", dashboardLimit, cfg.DashboardMembers),
-			dash, func(int) string { return dashPath }},
+			dash, pgx.QueryExecModeCacheStatement, func(int) string { return dashPath }},
 		{KeyDBDetail, KeyPageDetail, fmt.Sprintf("member detail (%d members in turn)", len(o.details)),
-			detail, func(i int) string { return "/api/v1/admin/members/" + o.details[i%len(o.details)] }},
+			detail, pgx.QueryExecModeSimpleProtocol, func(i int) string { return "/api/v1/admin/members/" + o.details[i%len(o.details)] }},
 	}
 	for _, p := range pagesList {
-		viaPgx := func(ctx context.Context, i int) error { return floor.run(ctx, p.stmts[i%len(p.stmts)]) }
+		viaPgx := func(ctx context.Context, i int) error { return floor.run(ctx, p.stmts[i%len(p.stmts)], p.mode) }
 		viaHTTP := func(ctx context.Context, i int) error {
 			_, err := r.api.call(ctx, i, http.MethodGet, p.path(i), o.pagesKey, nil, http.StatusOK)
 			return err

@@ -40,6 +40,47 @@ type ReserveRetryParams struct {
 func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry, error) {
 	var out *Retry
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		out, err = reserveRetry(ctx, tx, p, "resetting")
+		return err
+	})
+	return out, err
+}
+
+// GiveRetry does what ReserveRetry, DeleteRetryResults and ResetRetryShoot do, in one
+// transaction: the retry is either not given at all or given with its shoot reset, and
+// no run can stop between the steps. A retry recorded earlier is returned as it is,
+// with its reset completed if a run of the three-step workflow stopped before it.
+func GiveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry, error) {
+	var out *Retry
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		r, err := reserveRetry(ctx, tx, p, "pending")
+		if err != nil {
+			return err
+		}
+		out = r
+		if r.Recorded && r.Stage != "resetting" {
+			return nil
+		}
+		if _, err := tx.NewRaw(`DELETE FROM results WHERE shoot_id = ?`, r.ShootID).Exec(ctx); err != nil {
+			return err
+		}
+		if err := resetShoot(ctx, tx, r.ShootID, p.Now); err != nil {
+			return err
+		}
+		if r.Recorded {
+			r.Stage, r.UpdatedAt = "pending", p.Now
+			_, err = tx.NewUpdate().Model(r).Column("stage", "updated_at").WherePK().Exec(ctx)
+		}
+		return err
+	})
+	return out, err
+}
+
+// reserveRetry is ReserveRetry's transaction; a new retry is recorded at stage.
+func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage string) (*Retry, error) {
+	var out *Retry
+	err := func() error {
 		member := new(Member)
 		if err := tx.NewSelect().Model(member).
 			Where("id = ? AND org_id = ?", p.MemberID, p.OrgID).For("UPDATE").Scan(ctx); err != nil {
@@ -90,7 +131,7 @@ func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry
 			ID: p.RetryID, OrgID: p.OrgID, MemberID: p.MemberID, ShootID: p.ShootID,
 			IssuedByKind: p.Actor.Kind, IssuedBy: p.Actor.ID, IssuedAt: p.Now,
 			AllowanceUsed: string(allowance), Reason: nullable(p.Reason),
-			Status: StatusPending, Stage: "resetting", EmailStatus: EmailQueued,
+			Status: StatusPending, Stage: stage, EmailStatus: EmailQueued,
 			WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
 		}
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
@@ -111,7 +152,7 @@ func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry
 		}
 		out = r
 		return nil
-	})
+	}()
 	return out, err
 }
 
@@ -176,15 +217,7 @@ func ResetRetryShoot(ctx context.Context, db bun.IDB, retryID string, now time.T
 		if r.Stage != "resetting" {
 			return nil
 		}
-		if _, err := tx.NewUpdate().Model((*Shoot)(nil)).
-			Set("status = ?", ShootOnboarding).
-			Set("retry_count = retry_count + 1").
-			Set("completed_at = NULL").
-			Set("next_submission_free = true").
-			Set("started_at = NULL").
-			Set("submitted_at = NULL").
-			Set("updated_at = ?", now).
-			Where("id = ?", r.ShootID).Exec(ctx); err != nil {
+		if err := resetShoot(ctx, tx, r.ShootID, now); err != nil {
 			return err
 		}
 		r.Stage, r.UpdatedAt = "pending", now
@@ -192,6 +225,21 @@ func ResetRetryShoot(ctx context.Context, db bun.IDB, retryID string, now time.T
 		return err
 	})
 	return out, err
+}
+
+// resetShoot puts a retried shoot back to onboarding: one more retry counted, completion
+// cleared, the next submission free.
+func resetShoot(ctx context.Context, tx bun.Tx, shootID string, now time.Time) error {
+	_, err := tx.NewUpdate().Model((*Shoot)(nil)).
+		Set("status = ?", ShootOnboarding).
+		Set("retry_count = retry_count + 1").
+		Set("completed_at = NULL").
+		Set("next_submission_free = true").
+		Set("started_at = NULL").
+		Set("submitted_at = NULL").
+		Set("updated_at = ?", now).
+		Where("id = ?", shootID).Exec(ctx)
+	return err
 }
 
 // SetRetryStage records a stage reached by the workflow. Started and failed also set the
