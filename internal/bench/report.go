@@ -109,16 +109,18 @@ production topology), a fresh database on the local Postgres, and the retryd bin
 separate ` + "`serve`" + ` and ` + "`work`" + ` processes with mail going to a serve's local endpoint.
 Each retryd path is set against its floor:
 
-- **engine floor**: workflows of a give-retry's shape (the issue update, three local
-  activities, the stage search attribute, the email activity once the update answers,
+- **engine floor**: workflows of a give-retry's shape (the issue update, one local
+  activity, the stage search attribute, the email activity once the update answers,
   the wait on the start signal with a timer) whose activities do nothing and touch no
   database, run by a worker inside the benchmark with retryd's worker options and driven
   by Update-with-Start exactly as the API drives retryd's; a bare Update-with-Start whose
   update answers at once; a signal to a waiting workflow (the floor of a member start);
   and a batch of shaped starts run as a bulk restart runs its members.
 - **database floor**: the SQL the dashboard and the member detail send for one request
-  (captured from the same store calls the handlers make), sent straight through pgx
-  connections, as many as the HTTP load's, against the same database.
+  (built by the same store calls the handlers make), sent straight through pgx
+  connections, as many as the HTTP load's, against the same database, the way retryd
+  sends them (the dashboard page prepared and cached, the member detail's statements by
+  the simple protocol).
 
 While a run goes, ` + "`serve`" + ` and ` + "`work`" + ` serve ` + "`/debug/pprof/`" + ` on private loopback ports
 (the addresses are printed at the start), so a phase can be profiled with
