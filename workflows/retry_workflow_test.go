@@ -19,46 +19,56 @@ var wantReservation = activities.ReserveRetryInput{
 	IssuedByKind: "admin", IssuedBy: "admin-1", RequestID: "req-1",
 }
 
-// One local activity gives the retry, reservation and reset together; the issue update
-// answers the allowance it used, and the stage goes straight to pending.
-func TestRetryWorkflow_DatabaseStep(t *testing.T) {
-	h := newHarness(t, retryFlow)
-	h.onFirstStep().Return(h.reserved(activities.ReserveRetryResult{AllowanceUsed: "retry_credit"}, nil)).Once()
-	h.mockDefaults()
-	issue := h.issueAt(0, "issue", retryFlow.issue)
-	h.signalAt(time.Hour)
-	h.run()
+// A new run gives the retry in one local activity, reservation and reset together, and
+// its stage goes straight to pending; a run recorded before the one-step give keeps its
+// three steps. Either way the reservation carries the input, and the issue update
+// answers the allowance it used.
+func TestRetryWorkflow_DatabaseSteps(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		threeStep bool
+		reserve   string
+		calls     []string
+		upserted  []string
+	}{
+		{name: "one step", reserve: workflows.ActivityGiveRetry,
+			calls:    []string{workflows.ActivityGiveRetry, workflows.ActivitySendRetryEmail, workflows.ActivitySetRetryStage},
+			upserted: []string{workflows.StagePending, workflows.StageStarted}},
+		{name: "three steps of an older run", threeStep: true, reserve: workflows.ActivityReserveRetry,
+			calls: []string{workflows.ActivityReserveRetry, workflows.ActivityDeleteResults, workflows.ActivityResetShoot,
+				workflows.ActivitySendRetryEmail, workflows.ActivitySetRetryStage},
+			upserted: []string{workflows.StageResetting, workflows.StagePending, workflows.StageStarted}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, retryFlow)
+			res := activities.ReserveRetryResult{AllowanceUsed: "retry_credit"}
+			if tc.threeStep {
+				h.threeStepGive()
+				h.env.OnActivity(workflows.ActivityReserveRetry, anyContext, retryFlow.firstInput).
+					Return(h.reservedAs(workflows.ActivityReserveRetry, res, nil)).Once()
+			} else {
+				h.onFirstStep().Return(h.reserved(res, nil)).Once()
+			}
+			h.mockDefaults()
+			issue := h.issueAt(0, "issue", retryFlow.issue)
+			h.signalAt(time.Hour)
+			h.run()
 
-	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-	issue.succeeded(t)
-	want := retryFlow.issued
-	want.AllowanceUsed = "retry_credit"
-	check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), want)
-	check.Equal(t, "reservation", h.callsNamed(workflows.ActivityGiveRetry)[0].Reserve, wantReservation)
-	check.Equal(t, "calls", h.callNames(), []string{workflows.ActivityGiveRetry, workflows.ActivitySendRetryEmail, workflows.ActivitySetRetryStage})
-	check.Equal(t, "stages upserted", h.upserted(), []string{workflows.StagePending, workflows.StageStarted})
-}
-
-// A run recorded before the one-step give keeps its three steps: the reservation carries
-// the input, the reset names the retry.
-func TestRetryWorkflow_ThreeStepsOfOlderRuns(t *testing.T) {
-	h := newHarness(t, retryFlow)
-	h.threeStepGive()
-	h.mockDefaults()
-	issue := h.issueAt(0, "issue", retryFlow.issue)
-	h.signalAt(time.Hour)
-	h.run()
-
-	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-	issue.succeeded(t)
-	check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), retryFlow.issued)
-	check.Equal(t, "reservation", h.callsNamed(workflows.ActivityReserveRetry)[0].Reserve, wantReservation)
-	check.Equal(t, "calls", h.callNames(), []string{workflows.ActivityReserveRetry, workflows.ActivityDeleteResults,
-		workflows.ActivityResetShoot, workflows.ActivitySendRetryEmail, workflows.ActivitySetRetryStage})
-	for _, step := range []string{workflows.ActivityDeleteResults, workflows.ActivityResetShoot} {
-		check.Equal(t, step+" subject", h.callsNamed(step)[0].Subject, retryID)
+			check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+			issue.succeeded(t)
+			want := retryFlow.issued
+			want.AllowanceUsed = "retry_credit"
+			check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), want)
+			check.Equal(t, "reservation", h.callsNamed(tc.reserve)[0].Reserve, wantReservation)
+			check.Equal(t, "calls", h.callNames(), tc.calls)
+			for _, c := range h.log {
+				if c.Subject != retryID {
+					t.Errorf("%s named %q, want the retry %q", c.Name, c.Subject, retryID)
+				}
+			}
+			check.Equal(t, "stages upserted", h.upserted(), tc.upserted)
+		})
 	}
-	check.Equal(t, "stages upserted", h.upserted(), []string{workflows.StageResetting, workflows.StagePending, workflows.StageStarted})
 }
 
 // In a run of the three steps (as below), a failed reset fails the run and marks the retry failed, which frees the member's
