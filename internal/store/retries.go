@@ -87,9 +87,11 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 			return notFound(err, "member")
 		}
 		// Looked up under the member's lock: a concurrent attempt of this activity that
-		// committed first is then seen here, not mistaken for another pending retry.
+		// committed first is then seen here, not mistaken for another pending retry. The
+		// row is locked too, so GiveRetry's look at its stage cannot race a late
+		// ResetRetryShoot of a three-step run.
 		existing := new(Retry)
-		err := tx.NewSelect().Model(existing).Where("id = ?", p.RetryID).Scan(ctx)
+		err := tx.NewSelect().Model(existing).Where("id = ?", p.RetryID).For("UPDATE").Scan(ctx)
 		if err == nil && (existing.ShootID != p.ShootID || existing.MemberID != p.MemberID) {
 			// The id derives from an Idempotency-Key that another request used first.
 			return problem.New(problem.IdempotencyKeyReused, "this retry id belongs to another shoot")
