@@ -62,7 +62,7 @@ type Cursor struct {
 // make hash joins and hashed subplans that read the whole table of every organization.
 func Dashboard(ctx context.Context, db *bun.DB, q DashboardQuery) ([]Card, bool, error) {
 	cards := make([]Card, 0, q.Limit+1)
-	err := readPgx(ctx, db, DashboardStatement(db, q), func(rows pgx.Rows) error {
+	err := readPgx(ctx, db, DashboardStatement(db, q), dashboardMode(q), func(rows pgx.Rows) error {
 		var k Card
 		if err := rows.Scan(&k.MemberID, &k.Name, &k.Email, &k.Kind, &k.RetryCredits, &k.FreeRetryAvailable,
 			&k.ShootID, &k.Status, &k.CompletedAt, &k.DeletedAt, &k.RetryCount, &k.ResultCount,
@@ -80,6 +80,17 @@ func Dashboard(ctx context.Context, db *bun.DB, q DashboardQuery) ([]Card, bool,
 		cards = cards[:q.Limit]
 	}
 	return cards, more, nil
+}
+
+// dashboardMode says how the page's statement is sent. A first page without search has
+// the same text for every request of an organization and section, so it is prepared and
+// cached per connection and planned once; a search or a cursor makes a text that seldom
+// comes again, which goes in one round trip by the simple protocol, like bun's others.
+func dashboardMode(q DashboardQuery) pgx.QueryExecMode {
+	if q.Search == "" && q.After == nil {
+		return pgx.QueryExecModeCacheStatement
+	}
+	return pgx.QueryExecModeSimpleProtocol
 }
 
 // DashboardStatement is the one statement Dashboard sends for q, its parameters in
