@@ -2,6 +2,7 @@ package devserver_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -111,6 +112,22 @@ func TestStartPersistsAcrossRestarts(t *testing.T) {
 		t.Fatalf("start workflow: %v", err)
 	}
 	c.Close()
+
+	// The file is in write-ahead-log mode (devSQLitePragmas): SQLite records it in the
+	// header's file format versions, bytes 18 and 19, which are 2 for WAL and 1 otherwise.
+	header := make([]byte, 20)
+	f, err := os.Open(dbFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadFull(f, header)
+	_ = f.Close()
+	if err != nil {
+		t.Fatalf("read the database header: %v", err)
+	}
+	if header[18] != 2 || header[19] != 2 {
+		t.Errorf("database file format versions %d, %d; want 2, 2 (journal_mode=WAL)", header[18], header[19])
+	}
 
 	if err := srv.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)

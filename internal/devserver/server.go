@@ -50,6 +50,16 @@ func devDynamicConfig() []string {
 	}
 }
 
+// devSQLitePragmas set the dev server's SQLite file to write-ahead logging with
+// synchronous=NORMAL: a commit appends to the log and syncs only at checkpoints, rather
+// than syncing the rollback journal and the database on every commit, which the dev
+// server's one connection otherwise waits for. A crash of the dev server loses nothing it
+// committed; a crash of the machine may lose the last commits, which a dev server can
+// afford (docs/benchmarks.md, "The dev server's floor").
+func devSQLitePragmas() []string {
+	return []string{"journal_mode=WAL", "synchronous=NORMAL"}
+}
+
 // Options configures Start. Zero values pick the defaults in the field comments.
 type Options struct {
 	CLIPath          string    // the temporal binary, e.g. from Ensure or DefaultCLIPath
@@ -173,6 +183,9 @@ func startOnce(ctx context.Context, opts Options) (*Server, bool, error) {
 	}
 	if opts.DBFile != "" {
 		args = append(args, "--db-filename", opts.DBFile)
+		for _, p := range devSQLitePragmas() {
+			args = append(args, "--sqlite-pragma", p)
+		}
 	}
 	for _, name := range opts.SearchAttributes {
 		args = append(args, "--search-attribute", name+"=Keyword")
