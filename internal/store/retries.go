@@ -65,97 +65,88 @@ func GiveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry, e
 		if _, err := tx.NewRaw(`DELETE FROM results WHERE shoot_id = ?`, r.ShootID).Exec(ctx); err != nil {
 			return err
 		}
-		if err := resetShoot(ctx, tx, r.ShootID, p.Now); err != nil {
-			return err
-		}
 		if r.Recorded {
-			r.Stage, r.UpdatedAt = "pending", p.Now
-			_, err = tx.NewUpdate().Model(r).Column("stage", "updated_at").WherePK().Exec(ctx)
+			return resetToPending(ctx, tx, r, p.Now)
 		}
-		return err
+		// A new retry was recorded pending already.
+		return resetShoot(ctx, tx, r.ShootID, p.Now)
 	})
 	return out, err
 }
 
 // reserveRetry is ReserveRetry's transaction; a new retry is recorded at stage.
 func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage string) (*Retry, error) {
-	var out *Retry
-	err := func() error {
-		member := new(Member)
-		if err := tx.NewSelect().Model(member).
-			Where("id = ? AND org_id = ?", p.MemberID, p.OrgID).For("UPDATE").Scan(ctx); err != nil {
-			return notFound(err, "member")
+	member := new(Member)
+	if err := tx.NewSelect().Model(member).
+		Where("id = ? AND org_id = ?", p.MemberID, p.OrgID).For("UPDATE").Scan(ctx); err != nil {
+		return nil, notFound(err, "member")
+	}
+	// Looked up under the member's lock: a concurrent attempt of this activity that
+	// committed first is then seen here, not mistaken for another pending retry. The
+	// row is locked too, so GiveRetry's look at its stage cannot race a late
+	// ResetRetryShoot of a three-step run.
+	existing := new(Retry)
+	err := tx.NewSelect().Model(existing).Where("id = ?", p.RetryID).For("UPDATE").Scan(ctx)
+	if err == nil && (existing.ShootID != p.ShootID || existing.MemberID != p.MemberID) {
+		// The id derives from an Idempotency-Key that another request used first.
+		return nil, problem.New(problem.IdempotencyKeyReused, "this retry id belongs to another shoot")
+	}
+	if err == nil && existing.Status == StatusFailed {
+		return nil, problem.New(problem.Canceled, "this retry was canceled; it is not resumed")
+	}
+	if err == nil {
+		existing.Recorded = true
+		return existing, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	shoot := new(Shoot)
+	if err := tx.NewSelect().Model(shoot).
+		Where("id = ? AND member_id = ?", p.ShootID, p.MemberID).For("UPDATE").Scan(ctx); err != nil {
+		return nil, notFound(err, "shoot")
+	}
+	facts, err := retryFacts(ctx, tx, member, shoot)
+	if err != nil {
+		return nil, err
+	}
+	allowance, err := rules.CheckRetry(facts, p.Now, p.Window)
+	if err != nil {
+		return nil, err
+	}
+	upd := tx.NewUpdate().Model((*Member)(nil)).Where("id = ?", member.ID)
+	if allowance == rules.AllowanceRetryCredit {
+		upd = upd.Set("retry_credits = retry_credits - 1")
+	} else {
+		upd = upd.Set("free_retry_available = false")
+	}
+	if _, err := upd.Exec(ctx); err != nil {
+		return nil, err
+	}
+	r := &Retry{
+		ID: p.RetryID, OrgID: p.OrgID, MemberID: p.MemberID, ShootID: p.ShootID,
+		IssuedByKind: p.Actor.Kind, IssuedBy: p.Actor.ID, IssuedAt: p.Now,
+		AllowanceUsed: string(allowance), Reason: nullable(p.Reason),
+		Status: StatusPending, Stage: stage, EmailStatus: EmailQueued,
+		WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
+	}
+	if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+		switch {
+		case IsUniqueViolation(err, "retries_one_pending_per_member"):
+			return nil, problem.New(problem.RetryPending, "the member already has a pending retry")
+		case IsUniqueViolation(err, "retries_one_per_shoot"):
+			return nil, problem.New(problem.ShootAlreadyRetried, "each shoot can be retried once")
 		}
-		// Looked up under the member's lock: a concurrent attempt of this activity that
-		// committed first is then seen here, not mistaken for another pending retry. The
-		// row is locked too, so GiveRetry's look at its stage cannot race a late
-		// ResetRetryShoot of a three-step run.
-		existing := new(Retry)
-		err := tx.NewSelect().Model(existing).Where("id = ?", p.RetryID).For("UPDATE").Scan(ctx)
-		if err == nil && (existing.ShootID != p.ShootID || existing.MemberID != p.MemberID) {
-			// The id derives from an Idempotency-Key that another request used first.
-			return problem.New(problem.IdempotencyKeyReused, "this retry id belongs to another shoot")
-		}
-		if err == nil && existing.Status == StatusFailed {
-			return problem.New(problem.Canceled, "this retry was canceled; it is not resumed")
-		}
-		if err == nil {
-			existing.Recorded = true
-			out = existing
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		shoot := new(Shoot)
-		if err := tx.NewSelect().Model(shoot).
-			Where("id = ? AND member_id = ?", p.ShootID, p.MemberID).For("UPDATE").Scan(ctx); err != nil {
-			return notFound(err, "shoot")
-		}
-		facts, err := retryFacts(ctx, tx, member, shoot)
-		if err != nil {
-			return err
-		}
-		allowance, err := rules.CheckRetry(facts, p.Now, p.Window)
-		if err != nil {
-			return err
-		}
-		upd := tx.NewUpdate().Model((*Member)(nil)).Where("id = ?", member.ID)
-		if allowance == rules.AllowanceRetryCredit {
-			upd = upd.Set("retry_credits = retry_credits - 1")
-		} else {
-			upd = upd.Set("free_retry_available = false")
-		}
-		if _, err := upd.Exec(ctx); err != nil {
-			return err
-		}
-		r := &Retry{
-			ID: p.RetryID, OrgID: p.OrgID, MemberID: p.MemberID, ShootID: p.ShootID,
-			IssuedByKind: p.Actor.Kind, IssuedBy: p.Actor.ID, IssuedAt: p.Now,
-			AllowanceUsed: string(allowance), Reason: nullable(p.Reason),
-			Status: StatusPending, Stage: stage, EmailStatus: EmailQueued,
-			WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
-		}
-		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
-			switch {
-			case IsUniqueViolation(err, "retries_one_pending_per_member"):
-				return problem.New(problem.RetryPending, "the member already has a pending retry")
-			case IsUniqueViolation(err, "retries_one_per_shoot"):
-				return problem.New(problem.ShootAlreadyRetried, "each shoot can be retried once")
-			}
-			return err
-		}
-		if err := Audit(ctx, tx, AuditEvent{
-			OrgID: p.OrgID, ActorKind: p.Actor.Kind, ActorID: p.Actor.ID, Action: "retry.give",
-			TargetKind: "retry", TargetID: r.ID, RequestID: p.Actor.RequestID, Outcome: "reserved",
-			Detail: map[string]any{"member_id": p.MemberID, "shoot_id": p.ShootID, "allowance_used": string(allowance)},
-		}); err != nil {
-			return err
-		}
-		out = r
-		return nil
-	}()
-	return out, err
+		return nil, err
+	}
+	if err := Audit(ctx, tx, AuditEvent{
+		OrgID: p.OrgID, ActorKind: p.Actor.Kind, ActorID: p.Actor.ID, Action: "retry.give",
+		TargetKind: "retry", TargetID: r.ID, RequestID: p.Actor.RequestID, Outcome: "reserved",
+		Detail: map[string]any{"member_id": p.MemberID, "shoot_id": p.ShootID, "allowance_used": string(allowance)},
+	}); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // retryFacts gathers what rules.CheckRetry needs beyond the two locked rows.
@@ -219,14 +210,20 @@ func ResetRetryShoot(ctx context.Context, db bun.IDB, retryID string, now time.T
 		if r.Stage != "resetting" {
 			return nil
 		}
-		if err := resetShoot(ctx, tx, r.ShootID, now); err != nil {
-			return err
-		}
-		r.Stage, r.UpdatedAt = "pending", now
-		_, err := tx.NewUpdate().Model(r).Column("stage", "updated_at").WherePK().Exec(ctx)
-		return err
+		return resetToPending(ctx, tx, r, now)
 	})
 	return out, err
+}
+
+// resetToPending resets the shoot of a retry recorded at stage resetting and moves the
+// retry to pending.
+func resetToPending(ctx context.Context, tx bun.Tx, r *Retry, now time.Time) error {
+	if err := resetShoot(ctx, tx, r.ShootID, now); err != nil {
+		return err
+	}
+	r.Stage, r.UpdatedAt = "pending", now
+	_, err := tx.NewUpdate().Model(r).Column("stage", "updated_at").WherePK().Exec(ctx)
+	return err
 }
 
 // resetShoot puts a retried shoot back to onboarding: one more retry counted, completion
