@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/loadgen"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/testenv"
@@ -109,36 +110,21 @@ func median(fs []figures) figures {
 	return fs[len(fs)/2]
 }
 
-// getter is an HTTP client with one keep-alive connection per benchmark client.
-func getter(app *apptest.App, key string) func(int) error {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients}}
-	return func(int) error {
-		req, err := http.NewRequest("GET", app.URL+benchPath, nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		var buf [32 << 10]byte
-		for {
-			if _, err := resp.Body.Read(buf[:]); err != nil {
-				break
-			}
-		}
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
+// getter sends the page's GET over one keep-alive connection per benchmark client, with
+// the benchmarks' lean client (package loadgen): the load shares the cores with what it
+// measures, and net/http's client cost about as much CPU per request as the handler.
+func getter(b *testing.B, app *apptest.App, key string) func(int) error {
+	pool, err := loadgen.New(app.URL, benchClients)
+	if err != nil {
+		b.Fatal(err)
 	}
+	b.Cleanup(pool.Close)
+	return func(int) error { return pool.Get(benchPath, key, http.StatusOK) }
 }
 
 // pgxRunner sends the statements over one pgx connection per client, as prepared
 // statements (pgx's default statement cache), and reads every row.
-func pgxRunner(b *testing.B, url string, stmts []string) func(int) error {
+func pgxRunner(b *testing.B, url string, stmts []store.Statement) func(int) error {
 	conns := make([]*pgx.Conn, benchClients)
 	for i := range conns {
 		c, err := pgx.Connect(context.Background(), url)
@@ -149,8 +135,8 @@ func pgxRunner(b *testing.B, url string, stmts []string) func(int) error {
 		conns[i] = c
 	}
 	return func(w int) error {
-		for _, q := range stmts {
-			rows, err := conns[w].Query(context.Background(), q)
+		for _, st := range stmts {
+			rows, err := conns[w].Query(context.Background(), st.SQL, st.Args...)
 			if err != nil {
 				return err
 			}
@@ -197,11 +183,11 @@ func BenchmarkDashboardThroughput(b *testing.B) {
 	// cores, so a pool of 20 against 32 pgx connections measures the pool sizes.
 	app.DB.DB.SetMaxOpenConns(benchClients)
 	app.DB.DB.SetMaxIdleConns(benchClients)
-	get := getter(app, org.AdminKey)
+	get := getter(b, app, org.AdminKey)
 
 	// The statement of a request once its key is cached (one: the page), built by the
 	// same store call the handler makes with the same parameters.
-	stmts := []string{store.DashboardStatement(app.DB, store.DashboardQuery{OrgID: org.ID, Section: "finished", Limit: 50})}
+	stmts := []store.Statement{store.DashboardStatement(store.DashboardQuery{OrgID: org.ID, Section: "finished", Limit: 50})}
 	viaPgx := pgxRunner(b, dbURL(b, app), stmts)
 
 	for _, state := range []string{"unanalyzed", "analyzed"} {
@@ -233,7 +219,7 @@ func BenchmarkDashboardThroughput(b *testing.B) {
 func BenchmarkDashboardOtherOrganizations(b *testing.B) {
 	app := apptest.Start(b, apptest.Options{APIKeyCacheTTL: 5 * time.Second})
 	org := app.SeedOrg(b, 0, benchMembers("Solo", 1000)...)
-	get := getter(app, org.AdminKey)
+	get := getter(b, app, org.AdminKey)
 	ctx := context.Background()
 	run := func(state string) {
 		if _, err := app.DB.ExecContext(ctx, "ANALYZE"); err != nil {

@@ -37,22 +37,26 @@ func (l *statementLog) take() []string {
 
 // dashboardSQL is what one dashboard request sends once its API key is cached: the
 // statement of the store call the handler makes, with the handler's parameters.
-func dashboardSQL(db *bun.DB, orgID string) [][]string {
-	return [][]string{{store.DashboardStatement(db, store.DashboardQuery{
+func dashboardSQL(orgID string) [][]store.Statement {
+	return [][]store.Statement{{store.DashboardStatement(store.DashboardQuery{
 		OrgID: orgID, Section: dashboardSection, Limit: dashboardLimit,
 	})}}
 }
 
 // memberDetailSQL is, for each member, what the member detail request sends.
-func memberDetailSQL(ctx context.Context, db *bun.DB, orgID string, members []string) ([][]string, error) {
+func memberDetailSQL(ctx context.Context, db *bun.DB, orgID string, members []string) ([][]store.Statement, error) {
 	log := &statementLog{}
 	hooked := db.WithQueryHook(log)
-	var out [][]string
+	var out [][]store.Statement
 	for _, id := range members {
 		if _, err := store.GetMemberDetail(ctx, hooked, orgID, id); err != nil {
 			return nil, fmt.Errorf("member detail statements: %w", err)
 		}
-		out = append(out, log.take())
+		var stmts []store.Statement
+		for _, q := range log.take() {
+			stmts = append(stmts, store.Statement{SQL: q}) // bun writes the values into the text
+		}
+		out = append(out, stmts)
 	}
 	return out, nil
 }
@@ -90,11 +94,11 @@ func (f *pgxFloor) close() {
 }
 
 // run sends one request's statements, in order, on a free connection, in mode.
-func (f *pgxFloor) run(ctx context.Context, stmts []string, mode pgx.QueryExecMode) error {
+func (f *pgxFloor) run(ctx context.Context, stmts []store.Statement, mode pgx.QueryExecMode) error {
 	c := <-f.conns
 	defer func() { f.conns <- c }()
-	for _, q := range stmts {
-		rows, err := c.Query(ctx, q, mode)
+	for _, st := range stmts {
+		rows, err := c.Query(ctx, st.SQL, append([]any{mode}, st.Args...)...)
 		if err != nil {
 			return err
 		}

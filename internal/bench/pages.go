@@ -7,6 +7,9 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/headshotpro/retryd/internal/loadgen"
+	"github.com/headshotpro/retryd/internal/store"
 )
 
 // pages measures the dashboard and the member detail at PageClients connections at
@@ -20,7 +23,7 @@ func (r *runner) pages(ctx context.Context) error {
 	}
 	defer floor.close()
 
-	dash := dashboardSQL(r.db, o.pagesOrgID)
+	dash := dashboardSQL(o.pagesOrgID)
 	detail, err := memberDetailSQL(ctx, r.db, o.pagesOrgID, o.details)
 	if err != nil {
 		return err
@@ -28,7 +31,7 @@ func (r *runner) pages(ctx context.Context) error {
 	dashPath := "/api/v1/admin/headshots?section=" + dashboardSection + "&limit=" + strconv.Itoa(dashboardLimit)
 	pagesList := []struct {
 		dbKey, httpKey, name string
-		stmts                [][]string
+		stmts                [][]store.Statement
 		mode                 pgx.QueryExecMode // as retryd sends them (store.Dashboard, store.OpenPool)
 		path                 func(i int) string
 	}{
@@ -37,11 +40,19 @@ func (r *runner) pages(ctx context.Context) error {
 		{KeyDBDetail, KeyPageDetail, fmt.Sprintf("member detail (%d members in turn)", len(o.details)),
 			detail, pgx.QueryExecModeSimpleProtocol, func(i int) string { return "/api/v1/admin/members/" + o.details[i%len(o.details)] }},
 	}
+	// The pages' load goes by the lean client (package loadgen), not r.api's net/http
+	// client: on one machine the load's CPU comes off what it measures.
+	pools := make([]*loadgen.Pool, len(r.t.APIURLs))
+	for i, u := range r.t.APIURLs {
+		if pools[i], err = loadgen.New(u, cfg.PageClients); err != nil {
+			return err
+		}
+		defer pools[i].Close()
+	}
 	for _, p := range pagesList {
 		viaPgx := func(ctx context.Context, i int) error { return floor.run(ctx, p.stmts[i%len(p.stmts)], p.mode) }
-		viaHTTP := func(ctx context.Context, i int) error {
-			_, err := r.api.call(ctx, i, http.MethodGet, p.path(i), o.pagesKey, nil, http.StatusOK)
-			return err
+		viaHTTP := func(_ context.Context, i int) error {
+			return pools[i%len(pools)].Get(p.path(i), o.pagesKey, http.StatusOK)
 		}
 		warm := 2 * cfg.PageClients
 		if _, _, err := load(ctx, cfg.PageClients, warm, viaPgx); err != nil {

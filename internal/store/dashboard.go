@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,7 +64,7 @@ type Cursor struct {
 // make hash joins and hashed subplans that read the whole table of every organization.
 func Dashboard(ctx context.Context, db *bun.DB, q DashboardQuery) ([]Card, bool, error) {
 	cards := make([]Card, 0, q.Limit+1)
-	err := readPgx(ctx, db, DashboardStatement(db, q), dashboardMode(q), func(rows pgx.Rows) error {
+	err := readPgx(ctx, db, DashboardStatement(q), dashboardMode(q), func(rows pgx.Rows) error {
 		var k Card
 		if err := rows.Scan(&k.MemberID, &k.Name, &k.Email, &k.Kind, &k.RetryCredits, &k.FreeRetryAvailable,
 			&k.ShootID, &k.Status, &k.CompletedAt, &k.DeletedAt, &k.RetryCount, &k.ResultCount,
@@ -83,9 +85,11 @@ func Dashboard(ctx context.Context, db *bun.DB, q DashboardQuery) ([]Card, bool,
 }
 
 // dashboardMode says how the page's statement is sent. A first page without search has
-// the same text for every request of an organization and section, so it is prepared and
-// cached per connection and planned once; a search or a cursor makes a text that seldom
-// comes again, which goes in one round trip by the simple protocol, like bun's others.
+// one text per section and page size, whatever the organization (the organization and
+// section are parameters), so it is prepared and cached per connection and planned once;
+// a search or a cursor goes in one round trip by the simple protocol, like bun's
+// statements, and is planned for its own values: a generic plan cannot know whether a
+// search matches ten cards or ten thousand.
 func dashboardMode(q DashboardQuery) pgx.QueryExecMode {
 	if q.Search == "" && q.After == nil {
 		return pgx.QueryExecModeCacheStatement
@@ -93,49 +97,69 @@ func dashboardMode(q DashboardQuery) pgx.QueryExecMode {
 	return pgx.QueryExecModeSimpleProtocol
 }
 
-// DashboardStatement is the one statement Dashboard sends for q, its parameters in
-// place: the benchmarks send it straight to Postgres as the page's database floor, and
-// the plan test explains it. Its columns are Card's fields in order.
-func DashboardStatement(db bun.IDB, q DashboardQuery) string {
-	page := db.NewSelect().
-		TableExpr("dashboard_cards AS c").
-		ColumnExpr("c.member_id, c.name, c.shoot_id").
-		Where("c.org_id = ?", q.OrgID).
-		Where("c.section = ?", q.Section).
-		OrderExpr("c.name, c.member_id").
-		Limit(int64(q.Limit) + 1)
+// Statement is SQL text with $1, $2, … placeholders and the values for them.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// The dashboard statement's fixed parts. Its columns are Card's fields in order.
+const (
+	dashboardSelect = `SELECT p.member_id, m.name, m.email, m.kind, m.retry_credits, m.free_retry_available, ` +
+		`s.id AS shoot_id, s.status, s.completed_at, s.deleted_at, s.retry_count, s.result_count, ` +
+		`pr.member_id IS NOT NULL AS pending_retry, `
+	dashboardPage = `FROM (SELECT c.member_id, c.name, c.shoot_id FROM dashboard_cards AS c ` +
+		`WHERE c.org_id = $1 AND c.section = $2`
+	dashboardFacts = `) AS p ` +
+		`JOIN LATERAL (SELECT mm.name, mm.email, mm.kind, mm.retry_credits, mm.free_retry_available ` +
+		`FROM members AS mm WHERE mm.id = p.member_id LIMIT 1) AS m ON true ` +
+		`JOIN LATERAL (SELECT ss.id, ss.status, ss.completed_at, ss.deleted_at, ss.retry_count, ss.result_count ` +
+		`FROM shoots AS ss WHERE ss.id = p.shoot_id LIMIT 1) AS s ON true ` +
+		`LEFT JOIN LATERAL (SELECT r.member_id FROM retries AS r ` +
+		`WHERE r.member_id = p.member_id AND r.status = 'pending' LIMIT 1) AS pr ON true `
+	// The card's shoot is deleted; a restart also needs no other shoot to be open.
+	dashboardOtherShoots = `LEFT JOIN LATERAL (SELECT o.id FROM shoots AS o ` +
+		`WHERE o.member_id = p.member_id AND o.status <> 'deleted' LIMIT 1) AS os ON true `
+	dashboardOrder = `ORDER BY p.name, p.member_id`
+)
+
+// DashboardStatement is the one statement Dashboard sends for q: the benchmarks send it
+// straight to Postgres as the page's database floor, and the plan test explains it.
+//
+// It is written out rather than built with bun: its text is the same for every
+// organization, which is what lets the first page be prepared once per connection, and
+// building it is a few appends on a path that runs for every dashboard request.
+func DashboardStatement(q DashboardQuery) Statement {
+	args := make([]any, 2, 5)
+	args[0], args[1] = q.OrgID, q.Section
+	b := make([]byte, 0, 1024)
+	b = append(b, dashboardSelect...)
+	if q.Section == sectionDeleted {
+		b = append(b, "true AS has_deleted_shoot, os.id IS NOT NULL AS has_open_shoot "...)
+	} else {
+		b = append(b, "false AS has_deleted_shoot, true AS has_open_shoot "...)
+	}
+	b = append(b, dashboardPage...)
 	if q.Search != "" {
 		// The first condition is the one the trigram index answers; the second keeps the
 		// exact meaning (name or email contains the text), which a term spanning the
 		// separator of the search column could otherwise stretch.
-		like := "%" + escapeLike(q.Search) + "%"
-		page = page.Where("c.search LIKE lower(?)", like).
-			Where("(c.name ILIKE ? OR c.email ILIKE ?)", like, like)
+		args = append(args, "%"+escapeLike(q.Search)+"%")
+		b = append(b, " AND c.search LIKE lower($3) AND (c.name ILIKE $3 OR c.email ILIKE $3)"...)
 	}
 	if q.After != nil {
-		page = page.Where("(c.name, c.member_id) > (?, ?::uuid)", q.After.Name, q.After.ID)
+		n := len(args)
+		args = append(args, q.After.Name, q.After.ID)
+		b = fmt.Appendf(b, " AND (c.name, c.member_id) > ($%d, $%d::uuid)", n+1, n+2)
 	}
-	sel := db.NewSelect().
-		TableExpr("(?) AS p", page).
-		ColumnExpr("p.member_id, m.name, m.email, m.kind, m.retry_credits, m.free_retry_available").
-		ColumnExpr("s.id AS shoot_id, s.status, s.completed_at, s.deleted_at, s.retry_count, s.result_count").
-		ColumnExpr("pr.member_id IS NOT NULL AS pending_retry").
-		Join(`JOIN LATERAL (SELECT mm.name, mm.email, mm.kind, mm.retry_credits, mm.free_retry_available
-			FROM members AS mm WHERE mm.id = p.member_id LIMIT 1) AS m ON true`).
-		Join(`JOIN LATERAL (SELECT ss.id, ss.status, ss.completed_at, ss.deleted_at, ss.retry_count, ss.result_count
-			FROM shoots AS ss WHERE ss.id = p.shoot_id LIMIT 1) AS s ON true`).
-		Join(`LEFT JOIN LATERAL (SELECT r.member_id FROM retries AS r
-			WHERE r.member_id = p.member_id AND r.status = 'pending' LIMIT 1) AS pr ON true`).
-		OrderExpr("p.name, p.member_id")
+	b = append(b, " ORDER BY c.name, c.member_id LIMIT "...)
+	b = strconv.AppendInt(b, int64(q.Limit)+1, 10)
+	b = append(b, dashboardFacts...)
 	if q.Section == sectionDeleted {
-		// The card's shoot is deleted; a restart also needs no other shoot to be open.
-		sel = sel.ColumnExpr("true AS has_deleted_shoot, os.id IS NOT NULL AS has_open_shoot").
-			Join(`LEFT JOIN LATERAL (SELECT o.id FROM shoots AS o
-				WHERE o.member_id = p.member_id AND o.status <> 'deleted' LIMIT 1) AS os ON true`)
-	} else {
-		sel = sel.ColumnExpr("false AS has_deleted_shoot, true AS has_open_shoot")
+		b = append(b, dashboardOtherShoots...)
 	}
-	return sel.String()
+	b = append(b, dashboardOrder...)
+	return Statement{SQL: string(b), Args: args}
 }
 
 func escapeLike(s string) string {

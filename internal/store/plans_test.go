@@ -133,10 +133,11 @@ func loadPlanData(t *testing.T, db *bun.DB) (bigOrg string) {
 	return bigOrg
 }
 
-// queryLog keeps the SQL text of every query run through a bun.DB it hooks.
+// queryLog keeps every query run through a bun.DB it hooks (bun writes the values into
+// the text, so they have no arguments).
 type queryLog struct {
 	mu      sync.Mutex
-	queries []string
+	queries []store.Statement
 }
 
 func (l *queryLog) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
@@ -144,17 +145,17 @@ func (l *queryLog) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.C
 func (l *queryLog) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.queries = append(l.queries, e.Query)
+	l.queries = append(l.queries, store.Statement{SQL: e.Query})
 }
 
 // record adds a statement sent around bun (store.Dashboard reads through pgx).
-func (l *queryLog) record(q string) {
+func (l *queryLog) record(st store.Statement) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.queries = append(l.queries, q)
+	l.queries = append(l.queries, st)
 }
 
-func (l *queryLog) take() []string {
+func (l *queryLog) take() []store.Statement {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	q := l.queries
@@ -205,14 +206,61 @@ func (n *planNode) walk(f func(*planNode)) {
 	}
 }
 
-// explain runs EXPLAIN ANALYZE without timing and returns the plan's root.
-func explain(t *testing.T, db *sql.DB, query string) planNode {
+// explain runs EXPLAIN ANALYZE without timing and returns the plan's root. The pool
+// sends by the simple protocol, so the arguments are in the text Postgres plans, as for
+// every statement retryd does not prepare.
+func explain(t *testing.T, db *sql.DB, st store.Statement) planNode {
 	t.Helper()
 	var raw string
 	if err := db.QueryRowContext(context.Background(),
-		"EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, FORMAT JSON) "+query).Scan(&raw); err != nil {
-		t.Fatalf("explain: %v\n%s", err, query)
+		"EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, FORMAT JSON) "+st.SQL, st.Args...).Scan(&raw); err != nil {
+		t.Fatalf("explain: %v\n%s", err, st.SQL)
 	}
+	return parsePlan(t, raw)
+}
+
+// explainGeneric explains the plan a prepared statement settles on: Postgres plans a
+// prepared statement for its values five times, then may keep a generic plan, made
+// without them, for every later execution. force_generic_plan shows that plan at once.
+func explainGeneric(t *testing.T, db *sql.DB, st store.Statement) planNode {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	params := make([]string, len(st.Args))
+	for i := range params {
+		params[i] = fmt.Sprintf("$%d", i+1)
+	}
+	var raw string
+	for _, step := range []struct {
+		q    string
+		args []any
+		out  *string
+	}{
+		{q: "SET plan_cache_mode = force_generic_plan"},
+		{q: "PREPARE plan_check AS " + st.SQL},
+		{q: "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, FORMAT JSON) EXECUTE plan_check(" + strings.Join(params, ", ") + ")", args: st.Args, out: &raw},
+		{q: "DEALLOCATE plan_check"},
+		{q: "RESET plan_cache_mode"},
+	} {
+		var err error
+		if step.out != nil {
+			err = conn.QueryRowContext(ctx, step.q, step.args...).Scan(step.out)
+		} else {
+			_, err = conn.ExecContext(ctx, step.q, step.args...)
+		}
+		if err != nil {
+			t.Fatalf("generic plan: %s: %v", step.q, err)
+		}
+	}
+	return parsePlan(t, raw)
+}
+
+func parsePlan(t *testing.T, raw string) planNode {
+	t.Helper()
 	var out []struct {
 		Plan planNode `json:"Plan"`
 	}
@@ -222,33 +270,38 @@ func explain(t *testing.T, db *sql.DB, query string) planNode {
 	return out[0].Plan
 }
 
-// checkPlans explains every query the call ran and fails on a sequential scan of a
-// watched table or a node reading more than readFactor × shown rows from one.
+// checkPlans explains every query the call ran and checks each plan.
 func checkPlans(t *testing.T, db *sql.DB, log *queryLog, name string, shown int) {
 	t.Helper()
 	queries := log.take()
 	if len(queries) == 0 {
 		t.Fatalf("%s: ran no query", name)
 	}
-	limit := float64(readFactor * max(shown, 1))
 	for _, q := range queries {
-		root := explain(t, db, q)
-		var b strings.Builder
-		root.shape(&b, 1)
-		t.Logf("%s:\n%s", name, b.String())
-		root.walk(func(n *planNode) {
-			if !watched[n.Relation] {
-				return
-			}
-			if n.NodeType == "Seq Scan" {
-				t.Errorf("%s: sequential scan of %s\n%s\n%s", name, n.Relation, q, b.String())
-			}
-			if n.rowsRead() > limit {
-				t.Errorf("%s: %s on %s read %.0f rows, more than %d × %d shown\n%s\n%s",
-					name, n.NodeType, n.Relation, n.rowsRead(), readFactor, max(shown, 1), q, b.String())
-			}
-		})
+		checkPlan(t, name, q.SQL, explain(t, db, q), shown)
 	}
+}
+
+// checkPlan fails on a sequential scan of a watched table or a node reading more than
+// readFactor × shown rows from one.
+func checkPlan(t *testing.T, name, query string, root planNode, shown int) {
+	t.Helper()
+	limit := float64(readFactor * max(shown, 1))
+	var b strings.Builder
+	root.shape(&b, 1)
+	t.Logf("%s:\n%s", name, b.String())
+	root.walk(func(n *planNode) {
+		if !watched[n.Relation] {
+			return
+		}
+		if n.NodeType == "Seq Scan" {
+			t.Errorf("%s: sequential scan of %s\n%s\n%s", name, n.Relation, query, b.String())
+		}
+		if n.rowsRead() > limit {
+			t.Errorf("%s: %s on %s read %.0f rows, more than %d × %d shown\n%s\n%s",
+				name, n.NodeType, n.Relation, n.rowsRead(), readFactor, max(shown, 1), query, b.String())
+		}
+	})
 }
 
 func TestDashboardPlansReadOnlyThePage(t *testing.T) {
@@ -265,9 +318,15 @@ func TestDashboardPlansReadOnlyThePage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			log.record(store.DashboardStatement(db, q))
+			st := store.DashboardStatement(q)
+			log.record(st)
 			name := fmt.Sprintf("dashboard %s q=%q first page", section, search)
 			checkPlans(t, db.DB, log, name, pageSize+1)
+			if search == "" {
+				// The first page is prepared per connection: its generic plan is the one
+				// most requests run.
+				checkPlan(t, name+", generic plan", st.SQL, explainGeneric(t, db.DB, st), pageSize+1)
+			}
 			if search == "" && len(cards) != pageSize {
 				t.Fatalf("%s: %d cards, want a full page of %d", name, len(cards), pageSize)
 			}
@@ -279,7 +338,7 @@ func TestDashboardPlansReadOnlyThePage(t *testing.T) {
 			if _, _, err := store.Dashboard(ctx, db, q); err != nil {
 				t.Fatal(err)
 			}
-			log.record(store.DashboardStatement(db, q))
+			log.record(store.DashboardStatement(q))
 			checkPlans(t, db.DB, log, fmt.Sprintf("dashboard %s q=%q next page", section, search), pageSize+1)
 		}
 	}
