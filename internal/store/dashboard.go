@@ -64,15 +64,13 @@ type Cursor struct {
 // make hash joins and hashed subplans that read the whole table of every organization.
 func Dashboard(ctx context.Context, db *bun.DB, q DashboardQuery) ([]Card, bool, error) {
 	cards := make([]Card, 0, q.Limit+1)
+	binary, described := false, false
 	err := readPgx(ctx, db, DashboardStatement(q), dashboardMode(q), func(rows pgx.Rows) error {
-		var k Card
-		if err := rows.Scan(&k.MemberID, &k.Name, &k.Email, &k.Kind, &k.RetryCredits, &k.FreeRetryAvailable,
-			&k.ShootID, &k.Status, &k.CompletedAt, &k.DeletedAt, &k.RetryCount, &k.ResultCount,
-			&k.PendingRetry, &k.HasDeletedShoot, &k.HasOpenShoot); err != nil {
-			return err
+		if !described {
+			binary, described = binaryCards(rows.FieldDescriptions()), true
 		}
-		cards = append(cards, k)
-		return nil
+		cards = append(cards, Card{})
+		return scanCard(rows, binary, &cards[len(cards)-1])
 	})
 	if err != nil {
 		return nil, false, err
