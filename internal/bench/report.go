@@ -120,7 +120,9 @@ Each retryd path is set against its floor:
   (built by the same store calls the handlers make), sent straight through pgx
   connections, as many as the HTTP load's, against the same database, the way retryd
   sends them (the dashboard page prepared and cached, the member detail's statements by
-  the simple protocol).
+  the simple protocol). The pages' HTTP load goes by a lean keep-alive client
+  (internal/loadgen), as the pgx floor is a lean client: on one machine the load's CPU
+  comes off what it measures.
 
 While a run goes, ` + "`serve`" + ` and ` + "`work`" + ` serve ` + "`/debug/pprof/`" + ` on private loopback ports
 (the addresses are printed at the start), so a phase can be profiled with
