@@ -93,25 +93,25 @@ func (s *Server) memberAnswer(c *gin.Context, st *store.Started) {
 
 // signalStarted tells the waiting workflows. The database already says started, which
 // is what the API shows. The signal outlives a member who closes the page right away
-// (the request's cancellation is not passed on); one that is still lost is repaired by
-// the workflow itself, whose next reminder finds the retry started and ends the wait.
+// (the request's cancellation is not passed on). One lost with a process that died
+// after the commit is sent again by the member's repeated start (store.Started.Waiting);
+// failing that, the workflow's next reminder or start check finds the retry started.
 func (s *Server) signalStarted(ctx context.Context, st *store.Started) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	signal := func(id string) {
+	if st.Retry != nil {
+		s.metrics.RetryStarted()
+	}
+	if st.Restart != nil {
+		s.metrics.RestartStarted()
+	}
+	for _, id := range st.Waiting {
+		// A workflow that already ended answers NotFound: nothing to tell.
 		err := s.tc.SignalWorkflow(ctx, id, "", workflows.SignalShootStarted, nil)
 		var nf *serviceerror.NotFound
 		if err != nil && !errors.As(err, &nf) {
 			s.log.WarnContext(ctx, "could not signal workflow", "workflow_id", id, "error", err)
 		}
-	}
-	if st.Retry != nil {
-		s.metrics.RetryStarted()
-		signal(st.Retry.WorkflowID)
-	}
-	if st.Restart != nil {
-		s.metrics.RestartStarted()
-		signal(st.Restart.WorkflowID)
 	}
 }
 

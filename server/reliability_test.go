@@ -245,6 +245,28 @@ func TestReliability_LostStartSignalFound(t *testing.T) {
 	check.MustEqual(t, "how the restart run closed", waitClosed(t, app, workflows.RestartWorkflowID(id)), enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 }
 
+// The API records a member's start and dies before it signals the workflow (the fault
+// suite's kill -9 of the API did this). The member's page sends the start again, as any
+// client does after a dropped connection: that repeat must carry the signal, or the
+// workflow waits for its next check, an hour by default. Before, a repeat found nothing
+// pending and signalled nothing.
+func TestReliability_RepeatedStartResendsLostSignal(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{StartCheck: time.Hour, Reminders: []time.Duration{24 * time.Hour}})
+	org := app.SeedOrg(t, 5, person("Rhea Repeat", finished(5, 8)))
+	id, shoots := seeded(org, 0)
+	expectJSON[server.RetryDTO](t, app.Do(t, "POST", "/api/v1/admin/members/"+id+"/retries", org.AdminKey,
+		map[string]any{"shoot_id": shoots[0]}), 201)
+
+	// The start is recorded, but its signal never reaches the workflow.
+	if _, err := store.StartShoot(context.Background(), app.DB, id, shoots[0], "req-lost", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	token, _ := app.Links.Issue(id, shoots[0], time.Now())
+	r := app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[0]+"/start", token, nil)
+	check.MustEqual(t, "repeated start status", r.Status, 200)
+	check.MustEqual(t, "how the retry run closed", waitClosed(t, app, workflows.RetryWorkflowID(shoots[0])), enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+}
+
 // The database is locked for longer than the two minutes the database steps used to be
 // given (a long migration, a stuck transaction). Before, the runs failed: the member
 // whose reservation had committed kept the shoot with its allowance spent and could never

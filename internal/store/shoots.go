@@ -17,6 +17,11 @@ type Started struct {
 	Retry   *Retry   // the retry that became started, if any
 	Restart *Restart // the restart that became started, if any
 	Charged bool     // a submission took an organization credit
+	// Waiting are the workflows to tell of the start: those of the retry or restart this
+	// call started or, when it found nothing pending, those of the shoot's retry or
+	// restart already started. A repeated start (a client whose connection dropped) then
+	// carries the signal again, in case the process that was to send it died first.
+	Waiting []string
 }
 
 // StartShoot records that the member started their shoot: a pending retry or restart of
@@ -110,6 +115,21 @@ func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action str
 	}
 	if len(restarts) > 0 {
 		out.Restart = &restarts[0]
+	}
+	for _, r := range retries {
+		out.Waiting = append(out.Waiting, r.WorkflowID)
+	}
+	for _, r := range restarts {
+		out.Waiting = append(out.Waiting, r.WorkflowID)
+	}
+	if len(out.Waiting) == 0 {
+		// The shoot is in onboarding (the callers check), so these are the workflows of
+		// this shoot's own start, not of a later retry or restart that reused an id.
+		if err := tx.NewRaw(`SELECT workflow_id FROM retries WHERE shoot_id = ? AND status = 'started'
+			UNION ALL SELECT workflow_id FROM restarts WHERE new_shoot_id = ? AND status = 'started'`,
+			s.ID, s.ID).Scan(ctx, &out.Waiting); err != nil {
+			return nil, err
+		}
 	}
 	err := Audit(ctx, tx, AuditEvent{
 		OrgID: s.OrgID, ActorKind: ActorMember, ActorID: s.MemberID, Action: action,
