@@ -98,7 +98,7 @@ func (f *pgxFloor) run(ctx context.Context, stmts []store.Statement, mode pgx.Qu
 	c := <-f.conns
 	defer func() { f.conns <- c }()
 	for _, st := range stmts {
-		rows, err := c.Query(ctx, st.SQL, append([]any{mode}, st.Args...)...)
+		rows, err := c.Query(ctx, st.SQL, st.QueryArgs(mode)...)
 		if err != nil {
 			return err
 		}

@@ -101,7 +101,7 @@ func TestCardRowsDecodeAsPgxScans(t *testing.T) {
 			}
 			st := store.DashboardStatement(store.DashboardQuery{OrgID: org, Section: section, Limit: 100})
 			for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
-				rows, err := c.Query(ctx, st.SQL, append([]any{mode}, st.Args...)...)
+				rows, err := c.Query(ctx, st.SQL, st.QueryArgs(mode)...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -119,10 +119,7 @@ func TestCardRowsDecodeAsPgxScans(t *testing.T) {
 					if !store.DecodeCard(rows.RawValues(), &byHand) {
 						t.Fatalf("%s row %d: the hand decoder refused a row of the prepared page", section, n)
 					}
-					if err := rows.Scan(&scanned.MemberID, &scanned.Name, &scanned.Email, &scanned.Kind, &scanned.RetryCredits,
-						&scanned.FreeRetryAvailable, &scanned.ShootID, &scanned.Status, &scanned.CompletedAt, &scanned.DeletedAt,
-						&scanned.RetryCount, &scanned.ResultCount, &scanned.PendingRetry, &scanned.HasDeletedShoot,
-						&scanned.HasOpenShoot); err != nil {
+					if err := store.ScanCard(rows, false, &scanned); err != nil {
 						t.Fatal(err)
 					}
 					if !reflect.DeepEqual(byHand, scanned) {

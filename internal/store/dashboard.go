@@ -101,6 +101,12 @@ type Statement struct {
 	Args []any
 }
 
+// QueryArgs are the arguments of pgx's Query for the statement sent in mode: pgx takes
+// the mode as the first argument, ahead of the values.
+func (st Statement) QueryArgs(mode pgx.QueryExecMode) []any {
+	return append([]any{mode}, st.Args...)
+}
+
 // The dashboard statement's fixed parts. Its columns are Card's fields in order.
 const (
 	dashboardSelect = `SELECT p.member_id, m.name, m.email, m.kind, m.retry_credits, m.free_retry_available, ` +

@@ -4,4 +4,7 @@ package store
 var (
 	DecodeCard  = decodeCard
 	BinaryCards = binaryCards
+	// ScanCard with binary false is pgx's typed scan, the reference the hand decoder
+	// is held to.
+	ScanCard = scanCard
 )

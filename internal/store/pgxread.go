@@ -10,9 +10,10 @@ import (
 )
 
 // readPgx runs one read-only statement on a connection of db's pool, in mode, and hands
-// each row to scan as pgx decoded it. The reading goes around database/sql, whose row conversion (every value through driver.Value and
-// convertAssign, then bun's reflection) was most of the API's own CPU on the dashboard:
-// the hot reads that return a page of rows use this, everything else plain bun.
+// each row to scan as pgx received it. The reading goes around database/sql, whose row
+// conversion (every value through driver.Value and convertAssign, then bun's reflection)
+// was most of the API's own CPU on the dashboard: the hot reads that return a page of
+// rows use this, everything else plain bun.
 //
 // The connection stays the pool's: a pgx connection that broke mid-read reports itself
 // closed, and database/sql discards it when it comes back.
@@ -27,7 +28,7 @@ func readPgx(ctx context.Context, db *bun.DB, st Statement, mode pgx.QueryExecMo
 		if !ok {
 			return fmt.Errorf("store: the pool's driver is %T, not pgx's", driverConn)
 		}
-		rows, err := dc.Conn().Query(ctx, st.SQL, append([]any{mode}, st.Args...)...)
+		rows, err := dc.Conn().Query(ctx, st.SQL, st.QueryArgs(mode)...)
 		if err != nil {
 			return err
 		}
