@@ -212,7 +212,7 @@ func BenchmarkDashboardThroughput(b *testing.B) {
 				b.Fatal(err)
 			}
 			// Warm both paths (plans, connections) before measuring.
-			measure(b, benchClients, benchClients*10, func(int) error { return get(0) })
+			measure(b, benchClients, benchClients*10, get)
 			measure(b, benchClients, benchClients*10, viaPgx)
 			api[state] = append(api[state], measure(b, benchClients, benchRequests, get))
 			direct[state] = append(direct[state], measure(b, benchClients, benchRequests, viaPgx))
