@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/uptrace/bun"
 
@@ -81,6 +82,21 @@ func (r *Report) ByInvariant() map[string]int {
 
 // Check reads Postgres, Temporal and the collected mailbox and judges the run.
 func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error) {
+	return judge(ctx, c.PGURL, temporalWorkflows{c.tc}, org, run)
+}
+
+// workflowSource is what the checks read from Temporal. The cluster's server answers in
+// a run; the checker's own tests answer with a broken fact to show each check can fail.
+type workflowSource interface {
+	// running lists the ids of every workflow still running.
+	running(ctx context.Context) (map[string]bool, error)
+	// history tells how many events the current run of a workflow has, and whether that
+	// run was continued as new from an earlier one.
+	history(ctx context.Context, workflowID string) (events int64, continued bool, err error)
+}
+
+// judge is Check on a database and a workflow source of any origin.
+func judge(ctx context.Context, pgURL string, wf workflowSource, org *Org, run *Run) (*Report, error) {
 	rep := &Report{Run: run, Operations: map[OpKind]int{}, FaultsInjected: map[FaultKind]int{}, Refused: map[string]int{}}
 	for _, f := range run.Faults {
 		if f.Err == "" {
@@ -99,7 +115,7 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 		rep.Violations = append(rep.Violations, Violation{inv, subject, fmt.Sprintf(format, args...)})
 	}
 
-	db, err := store.Open(ctx, c.PGURL)
+	db, err := store.Open(ctx, pgURL)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +158,7 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 	}
 	rows.Close()
 
-	open, err := runningWorkflows(ctx, c)
+	open, err := wf.running(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +364,7 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 		}
 	}
 
-	if err := checkHistory(ctx, c, run, retries, rep, add); err != nil {
+	if err := checkHistory(ctx, wf, run, retries, rep, add); err != nil {
 		return nil, err
 	}
 	if err := checkMail(ctx, db, org, run, retries, restarts, rep, add); err != nil {
@@ -486,21 +502,16 @@ func checkMail(ctx context.Context, db *bun.DB, org *Org, run *Run, retries map[
 // checkHistory compares the resend-storm retry's history with a quiet pending retry's:
 // if the storm's run grew by at least one event per resend, nothing bounds it (a
 // continued-as-new run would have started afresh).
-func checkHistory(ctx context.Context, c *Cluster, run *Run, retries map[string]retryRow, rep *Report,
+func checkHistory(ctx context.Context, wf workflowSource, run *Run, retries map[string]retryRow, rep *Report,
 	add func(inv, subject, format string, args ...any)) error {
 	storm, ok := retries[run.StormRetry]
 	if !ok {
 		return nil
 	}
 	var continued bool
-	length := func(workflowID string) (int64, error) {
-		d, err := c.tc.DescribeWorkflow(ctx, workflowID, "")
-		if err != nil {
-			return 0, fmt.Errorf("describe %s: %w", workflowID, err)
-		}
-		info := d.RawResponse.GetWorkflowExecutionInfo()
-		continued = info.GetFirstRunId() != info.GetExecution().GetRunId()
-		return info.GetHistoryLength(), nil
+	length := func(workflowID string) (n int64, err error) {
+		n, continued, err = wf.history(ctx, workflowID)
+		return n, err
 	}
 	var err error
 	if rep.StormHistory, err = length(storm.WorkflowID); err != nil {
@@ -535,12 +546,24 @@ func checkHistory(ctx context.Context, c *Cluster, run *Run, retries map[string]
 	return nil
 }
 
-// runningWorkflows lists the ids of every workflow still running in the namespace.
-func runningWorkflows(ctx context.Context, c *Cluster) (map[string]bool, error) {
+// temporalWorkflows reads the workflow facts from the cluster's Temporal server.
+type temporalWorkflows struct{ tc client.Client }
+
+func (t temporalWorkflows) history(ctx context.Context, workflowID string) (int64, bool, error) {
+	d, err := t.tc.DescribeWorkflow(ctx, workflowID, "")
+	if err != nil {
+		return 0, false, fmt.Errorf("describe %s: %w", workflowID, err)
+	}
+	info := d.RawResponse.GetWorkflowExecutionInfo()
+	return info.GetHistoryLength(), info.GetFirstRunId() != info.GetExecution().GetRunId(), nil
+}
+
+// running lists the ids of every workflow still running in the namespace.
+func (t temporalWorkflows) running(ctx context.Context) (map[string]bool, error) {
 	open := map[string]bool{}
 	var token []byte
 	for {
-		resp, err := c.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		resp, err := t.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Query: "ExecutionStatus = 'Running'", NextPageToken: token, PageSize: 1000,
 		})
 		if err != nil {
