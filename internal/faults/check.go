@@ -39,6 +39,7 @@ const (
 	InvSameKeySameAnswer = "same_key_same_answer"    // every final answer to one Idempotency-Key is the same
 	InvRestartLink       = "restart_answer_has_link" // a member without email gets the access link, replays too
 	InvHistoryBounded    = "history_bounded"         // a workflow's history stays under a cap however many resends come
+	InvDuplicateEmails   = "duplicate_emails_within_bound"
 )
 
 // Violation is one broken invariant about one record.
@@ -66,9 +67,12 @@ type Report struct {
 	Recovery        time.Duration
 	Recovered       bool
 	// StormHistory and BaseHistory are the history lengths (events) of the current run of
-	// the resend-storm retry's workflow and of a pending retry that got no resend.
-	StormHistory, BaseHistory int64
-	Violations                []Violation
+	// the resend-storm retry's workflow and of the quietest pending retry (no resend, no
+	// start); HistoryBound is what the workload and the faults explain for the storm's.
+	StormHistory, BaseHistory, HistoryBound int64
+	// AllowedDuplicates is how many duplicate emails the injected faults explain.
+	AllowedDuplicates int
+	Violations        []Violation
 }
 
 // ByInvariant counts violations per invariant.
@@ -82,7 +86,12 @@ func (r *Report) ByInvariant() map[string]int {
 
 // Check reads Postgres, Temporal and the collected mailbox and judges the run.
 func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error) {
-	return judge(ctx, c.PGURL, temporalWorkflows{c.tc}, org, run)
+	db, err := store.Open(ctx, c.PGURL)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return judge(ctx, db, temporalWorkflows{c.tc}, org, run)
 }
 
 // workflowSource is what the checks read from Temporal. The cluster's server answers in
@@ -95,8 +104,9 @@ type workflowSource interface {
 	history(ctx context.Context, workflowID string) (events int64, continued bool, err error)
 }
 
-// judge is Check on a database and a workflow source of any origin.
-func judge(ctx context.Context, pgURL string, wf workflowSource, org *Org, run *Run) (*Report, error) {
+// judge is Check on any database handle (the checker's tests pass a transaction they
+// roll back) and any workflow source.
+func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Run) (*Report, error) {
 	rep := &Report{Run: run, Operations: map[OpKind]int{}, FaultsInjected: map[FaultKind]int{}, Refused: map[string]int{}}
 	for _, f := range run.Faults {
 		if f.Err == "" {
@@ -114,12 +124,6 @@ func judge(ctx context.Context, pgURL string, wf workflowSource, org *Org, run *
 	add := func(inv, subject, format string, args ...any) {
 		rep.Violations = append(rep.Violations, Violation{inv, subject, fmt.Sprintf(format, args...)})
 	}
-
-	db, err := store.Open(ctx, pgURL)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
 
 	retries := map[string]retryRow{}
 	retriesByMember := map[string][]string{}
@@ -292,14 +296,8 @@ func judge(ctx context.Context, pgURL string, wf workflowSource, org *Org, run *
 			add(InvRefusedNotApplied, "retry "+id, "give answered %s, yet the retry exists", code)
 		}
 	}
-	for member, ids := range retriesByMember {
-		if len(ids) > 1 {
-			rep.Doubled += len(ids) - 1
-			add(InvOneRetryPerShoot, "member "+member, "%d retries: %v", len(ids), ids)
-		}
-	}
 	for shoot, ids := range retriesByShoot {
-		if len(ids) > 1 && len(retriesByMember[retries[ids[0]].MemberID]) <= 1 {
+		if len(ids) > 1 {
 			rep.Doubled += len(ids) - 1
 			add(InvOneRetryPerShoot, "shoot "+shoot, "%d retries: %v", len(ids), ids)
 		}
@@ -313,7 +311,16 @@ func judge(ctx context.Context, pgURL string, wf workflowSource, org *Org, run *
 			return nil, err
 		}
 		has := len(retriesByMember[m.ID]) > 0
+		// Each individual has one free retry and no credits: retries of two shoots spent
+		// it twice (two of one shoot are one_retry_per_shoot's).
+		shoots := map[string]bool{}
+		for _, id := range retriesByMember[m.ID] {
+			shoots[retries[id].ShootID] = true
+		}
 		switch {
+		case len(shoots) > 1:
+			rep.Doubled += len(shoots) - 1
+			add(InvAllowanceOnce, "member "+m.ID, "retries of %d shoots, one free retry: %v", len(shoots), retriesByMember[m.ID])
 		case has && free:
 			add(InvAllowanceOnce, "member "+m.ID, "has a retry, free retry still available")
 		case !has && !free:
@@ -406,7 +413,7 @@ type restartRow struct {
 // MailerSend takes no idempotency key, so a send that reached the provider but whose
 // answer was lost (a worker killed in between) is sent again: that is the duplicate
 // window this counts.
-func checkMail(ctx context.Context, db *bun.DB, org *Org, run *Run, retries map[string]retryRow, restarts map[string]restartRow,
+func checkMail(ctx context.Context, db bun.IDB, org *Org, run *Run, retries map[string]retryRow, restarts map[string]restartRow,
 	rep *Report, add func(inv, subject, format string, args ...any)) error {
 	type emailRow struct {
 		Seq          int
@@ -432,36 +439,36 @@ func checkMail(ctx context.Context, db *bun.DB, org *Org, run *Run, retries map[
 		return err
 	}
 
-	delivered := map[string]int{} // recipient + subject line -> messages delivered
 	seen := run.Mail.messages()
-	for _, m := range seen {
-		for _, to := range m.To {
-			delivered[to+"|"+m.Subject]++
-		}
-	}
 	emailOf := map[string]string{}
 	for _, m := range append(append([]SeedMember(nil), org.Individuals...), org.Managed...) {
 		emailOf[m.ID] = m.Email
 	}
+	// Per recipient and subject line, the emails Postgres knows of: those recorded sent
+	// with their message id, and those begun and not recorded sent (an attempt cut off
+	// after the provider's 202, a retry started while its email was in flight), each of
+	// which may have been delivered once.
+	type line struct{ to, subject string }
+	recorded := map[line]map[string]bool{}
+	unrecordedEmails := map[line]int{}
 	count := func(subjectID, memberID, subjectLine string) {
 		addr := emailOf[memberID]
 		if addr == "" {
 			return
 		}
-		sent := 0
+		k := line{addr, subjectLine}
+		if recorded[k] == nil {
+			recorded[k] = map[string]bool{}
+		}
 		for _, e := range emails[subjectID] {
-			if e.Status != "sent" {
+			if e.Status != "sent" || e.MessageID == nil {
+				unrecordedEmails[k]++
 				continue
 			}
-			sent++
-			if e.MessageID != nil {
-				if _, ok := seen[*e.MessageID]; !ok && e.SentAt != nil && run.Mail.nearKill(*e.SentAt) {
-					rep.Unverifiable++
-				}
+			recorded[k][*e.MessageID] = true
+			if _, ok := seen[*e.MessageID]; !ok && e.SentAt != nil && run.Mail.nearKill(*e.SentAt) {
+				rep.Unverifiable++
 			}
-		}
-		if d := delivered[addr+"|"+subjectLine] - sent; d > 0 {
-			rep.DuplicateEmails += d
 		}
 	}
 	for id, r := range retries {
@@ -496,52 +503,99 @@ func checkMail(ctx context.Context, db *bun.DB, org *Org, run *Run, retries map[
 	for id, r := range restarts {
 		count(id, r.MemberID, mail.SubjectRestart)
 	}
+	// A delivered message no email recorded is a second copy of one of them, unless an
+	// email not recorded sent accounts for it.
+	unknown := map[line]int{}
+	for _, m := range seen {
+		for _, to := range m.To {
+			if k := (line{to, m.Subject}); recorded[k] != nil && !recorded[k][m.ID] {
+				unknown[k]++
+			}
+		}
+	}
+	var twice []string
+	for k, n := range unknown {
+		if d := n - unrecordedEmails[k]; d > 0 {
+			rep.DuplicateEmails += d
+			twice = append(twice, fmt.Sprintf("%s %q: %d", k.to, k.subject, d))
+		}
+	}
+	sort.Strings(twice)
+	rep.AllowedDuplicates = allowedDuplicates(rep.FaultsInjected)
+	if rep.DuplicateEmails > rep.AllowedDuplicates {
+		add(InvDuplicateEmails, "mailbox", "%d duplicate emails, the faults injected explain %d: %s", rep.DuplicateEmails, rep.AllowedDuplicates, strings.Join(twice, "; "))
+	}
 	return nil
 }
 
-// checkHistory compares the resend-storm retry's history with a quiet pending retry's:
-// if the storm's run grew by at least one event per resend, nothing bounds it (a
-// continued-as-new run would have started afresh).
+// checkHistory holds the resend-storm retry's history to what the workload explains: a
+// quiet pending retry's (its first email, reminders and wait), plus the events of every
+// resend and repeated give that may have reached it, plus what the faults may have added.
+// A run that grows by more than that grows with something nothing bounds. A storm longer
+// than one run holds must have continued as new, which starts the count afresh.
 func checkHistory(ctx context.Context, wf workflowSource, run *Run, retries map[string]retryRow, rep *Report,
 	add func(inv, subject, format string, args ...any)) error {
 	storm, ok := retries[run.StormRetry]
 	if !ok {
 		return nil
 	}
-	var continued bool
-	length := func(workflowID string) (n int64, err error) {
-		n, continued, err = wf.history(ctx, workflowID)
-		return n, err
-	}
 	var err error
-	if rep.StormHistory, err = length(storm.WorkflowID); err != nil {
+	var continued bool
+	if rep.StormHistory, continued, err = wf.history(ctx, storm.WorkflowID); err != nil {
 		return err
 	}
-	stormContinued := continued
-	resent := map[string]bool{}
+	touched := map[string]bool{} // members whose retry got more than the give
+	var resendAttempts, resendsDone, giveAttempts int
 	for _, o := range run.Outcomes {
 		if o.Kind == OpResend || o.Kind == OpStart {
-			resent[o.Members[0]] = true
+			touched[o.Members[0]] = true
 		}
-	}
-	for _, r := range retries {
-		if r.Status == store.StatusPending && !resent[r.MemberID] {
-			if rep.BaseHistory, err = length(r.WorkflowID); err != nil {
-				return err
+		if o.Members[0] != storm.MemberID {
+			continue
+		}
+		switch o.Kind {
+		case OpResend:
+			// Every attempt may have reached the workflow, a 5xx'd one too; a 200 did.
+			resendAttempts += o.Attempts
+			if o.Final && o.Status == http.StatusOK {
+				resendsDone++
 			}
-			break
+		case OpGive:
+			giveAttempts += o.Attempts
 		}
 	}
-	// Bounded means a cap that no number of resends passes: a run continues as new after
-	// DefaultOpsPerRun emails and checks, each a dozen events or so, so its history stays
-	// under that many ops' worth above a quiet retry's. A storm larger than that must
-	// have made the run continue as new.
-	limit := rep.BaseHistory + int64(workflows.DefaultOpsPerRun)*historyPerOp
-	if rep.BaseHistory > 0 && rep.StormHistory > limit {
-		add(InvHistoryBounded, "retry "+storm.ID, "after %d resends its run has %d events, above the cap of %d (a quiet pending retry: %d)", run.Plan.ResendStorm, rep.StormHistory, limit, rep.BaseHistory)
+	// The quietest pending retry is the yardstick: faults may have added to others.
+	for _, r := range retries {
+		if r.Status != store.StatusPending || touched[r.MemberID] || r.ID == storm.ID {
+			continue
+		}
+		n, _, err := wf.history(ctx, r.WorkflowID)
+		if err != nil {
+			return err
+		}
+		if rep.BaseHistory == 0 || n < rep.BaseHistory {
+			rep.BaseHistory = n
+		}
 	}
-	if run.Plan.ResendStorm > workflows.DefaultOpsPerRun && !stormContinued {
-		add(InvHistoryBounded, "retry "+storm.ID, "after %d resends (more than %d) its workflow never continued as new", run.Plan.ResendStorm, workflows.DefaultOpsPerRun)
+	if rep.BaseHistory == 0 {
+		return nil
+	}
+	opsPerRun := workflows.DefaultOpsPerRun
+	inRun := resendAttempts
+	if continued {
+		inRun = min(inRun, opsPerRun)
+	}
+	faults := 0
+	for _, n := range rep.FaultsInjected {
+		faults += n
+	}
+	rep.HistoryBound = rep.BaseHistory + int64(inRun*eventsPerResend+max(giveAttempts-1, 0)*eventsPerIssueAgain+faults*eventsPerFault)
+	if rep.StormHistory > rep.HistoryBound {
+		add(InvHistoryBounded, "retry "+storm.ID, "%d events after %d resend attempts; what they, %d give attempts and %d faults explain above a quiet pending retry's %d is %d",
+			rep.StormHistory, resendAttempts, giveAttempts, faults, rep.BaseHistory, rep.HistoryBound)
+	}
+	if resendsDone > opsPerRun && !continued {
+		add(InvHistoryBounded, "retry "+storm.ID, "%d resends done (a run holds %d) and its workflow never continued as new", resendsDone, opsPerRun)
 	}
 	return nil
 }
@@ -578,8 +632,3 @@ func (t temporalWorkflows) running(ctx context.Context) (map[string]bool, error)
 		}
 	}
 }
-
-// historyPerOp is a generous count of the events one email, check or resend adds to a run
-// (activity scheduled, started and completed, the workflow tasks around it, the update's
-// accepted and completed events).
-const historyPerOp = 15
