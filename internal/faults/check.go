@@ -32,7 +32,7 @@ const (
 	InvStartedClosed     = "no_workflow_for_started"     // a started retry or restart has no running workflow
 	InvPendingHasFlow    = "pending_has_workflow"        // a pending retry is carried by a running workflow
 	InvStartHonoured     = "answered_start_is_started"   // a member start answered 200 leaves the retry started
-	InvRefusedNotApplied = "refused_is_not_applied"      // a final 4xx left nothing behind
+	InvRefusedNotApplied = "refused_is_not_applied"      // a final refusal left nothing behind
 	InvOneRestart        = "one_restart_per_member"      // no managed member restarted twice
 	InvFinalAnswer       = "every_request_reaches_final" // a client retrying 5xx got a final answer before its deadline
 	InvRestartState      = "restart_recorded_and_pending_or_started"
@@ -40,6 +40,7 @@ const (
 	InvRestartLink       = "restart_answer_has_link" // a member without email gets the access link, replays too
 	InvHistoryBounded    = "history_bounded"         // a workflow's history stays under a cap however many resends come
 	InvDuplicateEmails   = "duplicate_emails_within_bound"
+	InvStoredAnswer      = "stored_answer_not_refusal" // a key whose retry or restart exists keeps no refusal
 )
 
 // Violation is one broken invariant about one record.
@@ -171,7 +172,8 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 	answeredRetry := map[string]string{} // member -> retry id answered 201
 	answeredRestart := map[string]string{}
 	startedOK := map[string]bool{}
-	refused := map[string]string{} // member -> code of a final 4xx give
+	refused := map[string]string{}        // member -> code of a final 4xx give
+	refusedRestart := map[string]string{} // member -> a final refusal of their restart
 	firstAnswer := map[string]Outcome{}
 	noEmail := map[string]bool{}
 	for _, m := range org.Managed {
@@ -191,8 +193,8 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 		if o.Key != "" {
 			if prev, ok := firstAnswer[o.Key]; !ok {
 				firstAnswer[o.Key] = o
-			} else if prev.Status != o.Status || answerID(prev.Body) != answerID(o.Body) {
-				add(InvSameKeySameAnswer, "key "+o.Key, "answers %d %s%s and %d %s%s", prev.Status, prev.Code, answerID(prev.Body), o.Status, o.Code, answerID(o.Body))
+			} else if a, b := answerOf(prev.Kind, prev.Status, prev.Code, prev.Body), answerOf(o.Kind, o.Status, o.Code, o.Body); a != b {
+				add(InvSameKeySameAnswer, "key "+o.Key, "answers %s and %s", a, b)
 			}
 		}
 		switch o.Kind {
@@ -208,6 +210,9 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 				refused[o.Members[0]] = fmt.Sprintf("%d %s", o.Status, o.Code)
 			}
 		case OpRestart:
+			if o.Status >= 400 {
+				refusedRestart[o.Members[0]] = fmt.Sprintf("%d %s", o.Status, o.Code)
+			}
 			if o.Status == http.StatusCreated {
 				var r struct {
 					ID         string  `json:"id"`
@@ -221,18 +226,10 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 				}
 			}
 		case OpBulkRestart:
-			var b struct {
-				Results []struct {
-					MemberID string `json:"member_id"`
-					Outcome  string `json:"outcome"`
-					Restart  *struct {
-						ID         string  `json:"id"`
-						AccessLink *string `json:"access_link"`
-					} `json:"restart"`
-				} `json:"results"`
-			}
-			_ = json.Unmarshal(o.Body, &b)
-			for _, r := range b.Results {
+			for _, r := range bulkLines(o.Body) {
+				if r.Outcome == "skipped" && r.Code != nil {
+					refusedRestart[r.MemberID] = "skipped " + *r.Code
+				}
 				if r.Outcome == "restarted" && r.Restart != nil {
 					answeredRestart[r.MemberID] = r.Restart.ID
 					rep.Answered201++
@@ -351,6 +348,9 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 		if live > 1 {
 			add(InvOneRestart, "member "+m.ID, "%d shoots not deleted", live)
 		}
+		if code, ok := refusedRestart[m.ID]; ok && len(ids) > 0 {
+			add(InvRefusedNotApplied, "restart "+ids[0], "member %s: a restart answered %s, yet the restart exists", m.ID, code)
+		}
 		if id, ok := answeredRestart[m.ID]; ok {
 			r, ok := restarts[id]
 			switch {
@@ -371,6 +371,9 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 		}
 	}
 
+	if err := checkStoredAnswers(ctx, db, run, retriesByMember, restartsByMember, add); err != nil {
+		return nil, err
+	}
 	if err := checkHistory(ctx, wf, run, retries, rep, add); err != nil {
 		return nil, err
 	}
@@ -385,17 +388,6 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 		return a.Subject < b.Subject
 	})
 	return rep, nil
-}
-
-// answerID is the id of the retry or restart an answer names, for comparing answers.
-func answerID(body []byte) string {
-	var r struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(body, &r) != nil || r.ID == "" {
-		return ""
-	}
-	return " " + r.ID
 }
 
 type retryRow struct {

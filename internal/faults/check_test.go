@@ -474,11 +474,19 @@ var mutations = []mutation{
 	{name: "member start answered 200, retry still pending", want: InvStartHonoured, apply: func(w *world) {
 		w.answer(OpStart, "", []string{w.ind[iResent].ID}, http.StatusOK, []byte(`{}`))
 	}},
-	{name: "give refused for good, retry recorded", want: InvRefusedNotApplied, apply: func(w *world) {
+	{name: "give refused for good, retry recorded", want: InvRefusedNotApplied, also: []string{InvStoredAnswer}, apply: func(w *world) {
 		w.exec(`INSERT INTO retries (id, org_id, member_id, shoot_id, issued_by_kind, issued_by, issued_at, allowance_used, status, stage, workflow_id)
 			VALUES (?, ?, ?, ?, 'admin', ?, now(), 'free_retry', 'started', 'started', 'retry-refused')`,
 			uuid.NewString(), w.orgID, w.ind[iRefused].ID, w.ind[iRefused].ShootID, w.retry[w.ind[iStarted].ID].IssuedBy)
 		w.exec(`UPDATE members SET free_retry_available = false WHERE id = ?`, w.ind[iRefused].ID)
+	}},
+	{name: "restart refused for good, restart recorded", want: InvRefusedNotApplied, also: []string{InvStoredAnswer}, apply: func(w *world) {
+		m := w.man[mRefused]
+		if _, err := store.CreateRestart(w.ctx, w.tx, store.CreateRestartParams{RestartID: uuid.NewString(), OrgID: w.orgID, MemberID: m.ID,
+			NewShootID: uuid.NewString(), WorkflowID: "restart-refused", Actor: store.Actor{Kind: store.ActorAdmin, ID: w.retry[w.ind[iStarted].ID].IssuedBy}, Now: w.now}); err != nil {
+			w.t.Fatal(err)
+		}
+		w.exec(`UPDATE restarts SET status = 'started', stage = 'started' WHERE member_id = ?`, m.ID)
 	}},
 	{name: "second restart of a member", want: InvOneRestart, apply: func(w *world) {
 		m := w.man[mPending]
@@ -506,6 +514,35 @@ var mutations = []mutation{
 	{name: "double-submitted restart answered with two restarts", want: InvSameKeySameAnswer, also: []string{InvLost}, apply: func(w *world) {
 		o := w.outcome(OpRestart, w.man[mPending].ID, 1)
 		o.Body = []byte(`{"id":"` + uuid.NewString() + `"}`)
+	}},
+	{name: "double-submitted bulk restart answered with two restarts of a member", want: InvSameKeySameAnswer, also: []string{InvLost}, apply: func(w *world) {
+		o := w.outcome(OpBulkRestart, w.man[mBulkA].ID, 1)
+		a := w.bulkAnswer(w.man[mBulkA], w.man[mBulkB])
+		a["results"].([]map[string]any)[0]["restart"].(map[string]any)["id"] = uuid.NewString()
+		o.Body = mustJSON(w.t, a)
+	}},
+	{name: "double-submitted bulk restart refused a member the first restarted", want: InvSameKeySameAnswer, also: []string{InvRefusedNotApplied}, apply: func(w *world) {
+		o := w.outcome(OpBulkRestart, w.man[mBulkA].ID, 1)
+		a := w.bulkAnswer(w.man[mBulkA], w.man[mBulkB])
+		a["results"].([]map[string]any)[0] = map[string]any{"member_id": w.man[mBulkA].ID, "outcome": "skipped", "code": string(problem.ActiveShootExists), "restart": nil}
+		o.Body = mustJSON(w.t, a)
+	}},
+	{name: "double-submitted restart: the twin refused, its refusal stored", want: InvStoredAnswer, also: []string{InvSameKeySameAnswer, InvRefusedNotApplied}, apply: func(w *world) {
+		m := w.man[mPending]
+		o := w.outcome(OpRestart, m.ID, 1)
+		o.Status, o.Code, o.Body = http.StatusConflict, string(problem.ActiveShootExists), w.problemBody(problem.ActiveShootExists)
+		w.exec(`UPDATE idempotency_keys SET status_code = 409, response = ? WHERE key = ?`, o.Body, "restart-"+m.ID)
+	}},
+	{name: "stored answer refuses a restart its key made", want: InvStoredAnswer, apply: func(w *world) {
+		w.exec(`UPDATE idempotency_keys SET status_code = 409, response = ? WHERE key = ?`, w.problemBody(problem.ActiveShootExists), "restart-"+w.man[mStarted].ID)
+	}},
+	{name: "stored bulk answer skips a member its key restarted", want: InvStoredAnswer, apply: func(w *world) {
+		a := w.bulkAnswer(w.man[mBulkA], w.man[mBulkB])
+		a["results"].([]map[string]any)[1] = map[string]any{"member_id": w.man[mBulkB].ID, "outcome": "skipped", "code": string(problem.ActiveShootExists), "restart": nil}
+		w.exec(`UPDATE idempotency_keys SET response = ? WHERE key = ?`, mustJSON(w.t, a), "bulk-"+w.man[mBulkA].ID)
+	}},
+	{name: "stored answer refuses a retry its key gave", want: InvStoredAnswer, apply: func(w *world) {
+		w.exec(`UPDATE idempotency_keys SET status_code = 409, response = ? WHERE key = ?`, w.problemBody(problem.RetryPending), "give-"+w.ind[iQuiet].ID)
 	}},
 	{name: "access link missing from a restart answer", want: InvRestartLink, apply: func(w *world) {
 		o := w.outcome(OpRestart, w.man[mStarted].ID, 1)

@@ -181,6 +181,25 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 			}
 		}
 	}
+	// Every restart, single or bulk, is a double submit: the same request with the same
+	// key again shortly after the first (0 to 400 ms), while the first is still making
+	// the restart (a restart takes a few hundred milliseconds under the faults). The
+	// delays differ from one call to the next so that some second requests look for the
+	// restart just as the first one records it.
+	restarts := 0
+	twice := func(do func()) op {
+		after := time.Duration(restarts%5) * 100 * time.Millisecond
+		restarts++
+		return func() {
+			var twin sync.WaitGroup
+			twin.Go(func() {
+				sleep(ctx, after)
+				do()
+			})
+			do()
+			twin.Wait()
+		}
+	}
 	var all []op
 	singles := len(org.Managed) / 4
 	gi, mi := 0, 0
@@ -192,10 +211,10 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 		if mi < len(org.Managed) && gi%2 == 0 {
 			if mi < singles {
 				m := org.Managed[mi]
-				all = append(all, func() {
+				all = append(all, twice(func() {
 					client.Do(ctx, OpRestart, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/restarts",
 						org.AdminKey, "restart-"+m.ID, nil)
-				})
+				}))
 				mi++
 			} else {
 				end := min(mi+4, len(org.Managed))
@@ -203,10 +222,10 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 				for _, m := range org.Managed[mi:end] {
 					ids = append(ids, m.ID)
 				}
-				all = append(all, func() {
+				all = append(all, twice(func() {
 					client.Do(ctx, OpBulkRestart, ids, http.MethodPost, "/api/v1/admin/restarts",
 						org.AutomationKey, "bulk-"+ids[0], map[string]any{"member_ids": ids})
-				})
+				}))
 				mi = end
 			}
 		}

@@ -22,6 +22,10 @@ func TestFaultsSubset(t *testing.T) {
 	if ops := rep.totalOps(); ops < 20 || rep.Operations[OpGive] < plan.Individuals || rep.Answered201 < plan.Individuals/2 {
 		t.Errorf("workload too thin: %d operations, %d gives, %d answered 201", ops, rep.Operations[OpGive], rep.Answered201)
 	}
+	// history_bounded compares the storm's run with a quiet pending retry's: both must be there.
+	if rep.StormHistory == 0 || rep.BaseHistory == 0 {
+		t.Errorf("the resend storm was not measured: storm %d events, quiet pending retry %d", rep.StormHistory, rep.BaseHistory)
+	}
 	if !rep.Recovered {
 		t.Errorf("not settled within %s after the last fault", plan.Recovery)
 	}
