@@ -9,9 +9,9 @@ import (
 // then delete the entry, and the subset enforces the invariant like every other.
 var awaitingFix = map[string]string{}
 
-// TestFaultsSubset is the bounded fault run of every `go test ./...` (about forty
-// seconds): real processes, a worker kill -9, an API kill -9 and two mail fault bursts
-// while about twenty-five operations are in flight. Every invariant must hold.
+// TestFaultsSubset is the bounded fault run of every `go test ./...` (about a
+// minute): real processes, a worker kill -9, an API kill -9 and two mail fault bursts
+// while about forty-five operations are in flight. Every invariant must hold.
 func TestFaultsSubset(t *testing.T) {
 	plan := SubsetPlan()
 	rep, _ := runPlan(t, plan)
