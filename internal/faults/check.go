@@ -25,8 +25,8 @@ const (
 	InvLost              = "answered_201_is_recorded"    // a 201 whose retry or restart is not in Postgres
 	InvRetryState        = "retry_pending_or_started"    // a 201 retry must be pending or started
 	InvResultsDeleted    = "results_deleted_shoot_reset" // results gone, shoot reset to onboarding, retry_count+1
-	InvOneRetryPerShoot  = "one_retry_per_shoot"         // no shoot, no member has two retries
-	InvAllowanceOnce     = "allowance_spent_once"        // free retry spent exactly when a retry exists; credits untouched
+	InvOneRetryPerShoot  = "one_retry_per_shoot"         // no shoot has two retries
+	InvAllowanceOnce     = "allowance_spent_once"        // free retry spent exactly when a retry exists, for one shoot; credits untouched
 	InvNotStuck          = "nothing_reserving_or_resetting"
 	InvEmailDelivered    = "pending_has_delivered_email" // sent and in the mailbox, or failed (resendable)
 	InvStartedClosed     = "no_workflow_for_started"     // a started retry or restart has no running workflow
@@ -36,11 +36,11 @@ const (
 	InvOneRestart        = "one_restart_per_member"      // no managed member restarted twice
 	InvFinalAnswer       = "every_request_reaches_final" // a client retrying 5xx got a final answer before its deadline
 	InvRestartState      = "restart_recorded_and_pending_or_started"
-	InvSameKeySameAnswer = "same_key_same_answer"    // every final answer to one Idempotency-Key is the same
-	InvRestartLink       = "restart_answer_has_link" // a member without email gets the access link, replays too
-	InvHistoryBounded    = "history_bounded"         // a workflow's history stays under a cap however many resends come
-	InvDuplicateEmails   = "duplicate_emails_within_bound"
-	InvStoredAnswer      = "stored_answer_not_refusal" // a key whose retry or restart exists keeps no refusal
+	InvSameKeySameAnswer = "same_key_same_answer"          // every final answer to one Idempotency-Key is the same
+	InvRestartLink       = "restart_answer_has_link"       // a member without email gets the access link, replays too
+	InvHistoryBounded    = "history_bounded"               // the storm retry's history holds no more than the workload explains
+	InvDuplicateEmails   = "duplicate_emails_within_bound" // no more duplicates than the faults explain (bounds.go)
+	InvStoredAnswer      = "stored_answer_not_refusal"     // a key whose retry or restart exists keeps no refusal
 )
 
 // Violation is one broken invariant about one record.
