@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -17,8 +18,9 @@ type bulkLine struct {
 	Outcome  string  `json:"outcome"`
 	Code     *string `json:"code"`
 	Restart  *struct {
-		ID         string  `json:"id"`
-		AccessLink *string `json:"access_link"`
+		ID         string    `json:"id"`
+		AccessLink *string   `json:"access_link"`
+		IssuedAt   time.Time `json:"issued_at"`
 	} `json:"restart"`
 }
 
