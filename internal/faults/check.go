@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/uptrace/bun"
 
@@ -24,20 +25,22 @@ const (
 	InvLost              = "answered_201_is_recorded"    // a 201 whose retry or restart is not in Postgres
 	InvRetryState        = "retry_pending_or_started"    // a 201 retry must be pending or started
 	InvResultsDeleted    = "results_deleted_shoot_reset" // results gone, shoot reset to onboarding, retry_count+1
-	InvOneRetryPerShoot  = "one_retry_per_shoot"         // no shoot, no member has two retries
-	InvAllowanceOnce     = "allowance_spent_once"        // free retry spent exactly when a retry exists; credits untouched
+	InvOneRetryPerShoot  = "one_retry_per_shoot"         // no shoot has two retries
+	InvAllowanceOnce     = "allowance_spent_once"        // free retry spent exactly when a retry exists, for one shoot; credits untouched
 	InvNotStuck          = "nothing_reserving_or_resetting"
 	InvEmailDelivered    = "pending_has_delivered_email" // sent and in the mailbox, or failed (resendable)
 	InvStartedClosed     = "no_workflow_for_started"     // a started retry or restart has no running workflow
 	InvPendingHasFlow    = "pending_has_workflow"        // a pending retry is carried by a running workflow
 	InvStartHonoured     = "answered_start_is_started"   // a member start answered 200 leaves the retry started
-	InvRefusedNotApplied = "refused_is_not_applied"      // a final 4xx left nothing behind
+	InvRefusedNotApplied = "refused_is_not_applied"      // a final refusal left nothing behind
 	InvOneRestart        = "one_restart_per_member"      // no managed member restarted twice
 	InvFinalAnswer       = "every_request_reaches_final" // a client retrying 5xx got a final answer before its deadline
 	InvRestartState      = "restart_recorded_and_pending_or_started"
-	InvSameKeySameAnswer = "same_key_same_answer"    // every final answer to one Idempotency-Key is the same
-	InvRestartLink       = "restart_answer_has_link" // a member without email gets the access link, replays too
-	InvHistoryBounded    = "history_bounded"         // a workflow's history stays under a cap however many resends come
+	InvSameKeySameAnswer = "same_key_same_answer"          // every final answer to one Idempotency-Key is the same
+	InvRestartLink       = "restart_answer_has_link"       // a member without email gets the access link, replays too
+	InvHistoryBounded    = "history_bounded"               // the storm retry's history holds no more than the workload explains
+	InvDuplicateEmails   = "duplicate_emails_within_bound" // no more duplicates than the faults explain (bounds.go)
+	InvStoredAnswer      = "stored_answer_not_refusal"     // a key whose retry or restart exists keeps no refusal
 )
 
 // Violation is one broken invariant about one record.
@@ -65,9 +68,12 @@ type Report struct {
 	Recovery        time.Duration
 	Recovered       bool
 	// StormHistory and BaseHistory are the history lengths (events) of the current run of
-	// the resend-storm retry's workflow and of a pending retry that got no resend.
-	StormHistory, BaseHistory int64
-	Violations                []Violation
+	// the resend-storm retry's workflow and of the quietest pending retry (no resend, no
+	// start); HistoryBound is what the workload and the faults explain for the storm's.
+	StormHistory, BaseHistory, HistoryBound int64
+	// AllowedDuplicates is how many duplicate emails the injected faults explain.
+	AllowedDuplicates int
+	Violations        []Violation
 }
 
 // ByInvariant counts violations per invariant.
@@ -81,6 +87,27 @@ func (r *Report) ByInvariant() map[string]int {
 
 // Check reads Postgres, Temporal and the collected mailbox and judges the run.
 func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error) {
+	db, err := store.Open(ctx, c.PGURL)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return judge(ctx, db, temporalWorkflows{c.tc}, org, run)
+}
+
+// workflowSource is what the checks read from Temporal. The cluster's server answers in
+// a run; the checker's own tests answer with a broken fact to show each check can fail.
+type workflowSource interface {
+	// running lists the ids of every workflow still running.
+	running(ctx context.Context) (map[string]bool, error)
+	// history tells how many events the current run of a workflow has, and whether that
+	// run was continued as new from an earlier one.
+	history(ctx context.Context, workflowID string) (events int64, continued bool, err error)
+}
+
+// judge is Check on any database handle (the checker's tests pass a transaction they
+// roll back) and any workflow source.
+func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Run) (*Report, error) {
 	rep := &Report{Run: run, Operations: map[OpKind]int{}, FaultsInjected: map[FaultKind]int{}, Refused: map[string]int{}}
 	for _, f := range run.Faults {
 		if f.Err == "" {
@@ -98,12 +125,6 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 	add := func(inv, subject, format string, args ...any) {
 		rep.Violations = append(rep.Violations, Violation{inv, subject, fmt.Sprintf(format, args...)})
 	}
-
-	db, err := store.Open(ctx, c.PGURL)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
 
 	retries := map[string]retryRow{}
 	retriesByMember := map[string][]string{}
@@ -142,7 +163,7 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 	}
 	rows.Close()
 
-	open, err := runningWorkflows(ctx, c)
+	open, err := wf.running(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +172,8 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 	answeredRetry := map[string]string{} // member -> retry id answered 201
 	answeredRestart := map[string]string{}
 	startedOK := map[string]bool{}
-	refused := map[string]string{} // member -> code of a final 4xx give
+	refused := map[string]string{}        // member -> code of a final 4xx give
+	refusedRestart := map[string]string{} // member -> a final refusal of their restart
 	firstAnswer := map[string]Outcome{}
 	noEmail := map[string]bool{}
 	for _, m := range org.Managed {
@@ -171,8 +193,8 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 		if o.Key != "" {
 			if prev, ok := firstAnswer[o.Key]; !ok {
 				firstAnswer[o.Key] = o
-			} else if prev.Status != o.Status || answerID(prev.Body) != answerID(o.Body) {
-				add(InvSameKeySameAnswer, "key "+o.Key, "answers %d %s%s and %d %s%s", prev.Status, prev.Code, answerID(prev.Body), o.Status, o.Code, answerID(o.Body))
+			} else if a, b := answerOf(prev.Kind, prev.Status, prev.Code, prev.Body), answerOf(o.Kind, o.Status, o.Code, o.Body); a != b {
+				add(InvSameKeySameAnswer, "key "+o.Key, "answers %s and %s", a, b)
 			}
 		}
 		switch o.Kind {
@@ -188,6 +210,9 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 				refused[o.Members[0]] = fmt.Sprintf("%d %s", o.Status, o.Code)
 			}
 		case OpRestart:
+			if o.Status >= 400 {
+				refusedRestart[o.Members[0]] = fmt.Sprintf("%d %s", o.Status, o.Code)
+			}
 			if o.Status == http.StatusCreated {
 				var r struct {
 					ID         string  `json:"id"`
@@ -201,18 +226,10 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 				}
 			}
 		case OpBulkRestart:
-			var b struct {
-				Results []struct {
-					MemberID string `json:"member_id"`
-					Outcome  string `json:"outcome"`
-					Restart  *struct {
-						ID         string  `json:"id"`
-						AccessLink *string `json:"access_link"`
-					} `json:"restart"`
-				} `json:"results"`
-			}
-			_ = json.Unmarshal(o.Body, &b)
-			for _, r := range b.Results {
+			for _, r := range bulkLines(o.Body) {
+				if r.Outcome == "skipped" && r.Code != nil {
+					refusedRestart[r.MemberID] = "skipped " + *r.Code
+				}
 				if r.Outcome == "restarted" && r.Restart != nil {
 					answeredRestart[r.MemberID] = r.Restart.ID
 					rep.Answered201++
@@ -276,14 +293,8 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 			add(InvRefusedNotApplied, "retry "+id, "give answered %s, yet the retry exists", code)
 		}
 	}
-	for member, ids := range retriesByMember {
-		if len(ids) > 1 {
-			rep.Doubled += len(ids) - 1
-			add(InvOneRetryPerShoot, "member "+member, "%d retries: %v", len(ids), ids)
-		}
-	}
 	for shoot, ids := range retriesByShoot {
-		if len(ids) > 1 && len(retriesByMember[retries[ids[0]].MemberID]) <= 1 {
+		if len(ids) > 1 {
 			rep.Doubled += len(ids) - 1
 			add(InvOneRetryPerShoot, "shoot "+shoot, "%d retries: %v", len(ids), ids)
 		}
@@ -297,7 +308,16 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 			return nil, err
 		}
 		has := len(retriesByMember[m.ID]) > 0
+		// Each individual has one free retry and no credits: retries of two shoots spent
+		// it twice (two of one shoot are one_retry_per_shoot's).
+		shoots := map[string]bool{}
+		for _, id := range retriesByMember[m.ID] {
+			shoots[retries[id].ShootID] = true
+		}
 		switch {
+		case len(shoots) > 1:
+			rep.Doubled += len(shoots) - 1
+			add(InvAllowanceOnce, "member "+m.ID, "retries of %d shoots, one free retry: %v", len(shoots), retriesByMember[m.ID])
 		case has && free:
 			add(InvAllowanceOnce, "member "+m.ID, "has a retry, free retry still available")
 		case !has && !free:
@@ -328,6 +348,9 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 		if live > 1 {
 			add(InvOneRestart, "member "+m.ID, "%d shoots not deleted", live)
 		}
+		if code, ok := refusedRestart[m.ID]; ok && len(ids) > 0 {
+			add(InvRefusedNotApplied, "restart "+ids[0], "member %s: a restart answered %s, yet the restart exists", m.ID, code)
+		}
 		if id, ok := answeredRestart[m.ID]; ok {
 			r, ok := restarts[id]
 			switch {
@@ -348,7 +371,10 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 		}
 	}
 
-	if err := checkHistory(ctx, c, run, retries, rep, add); err != nil {
+	if err := checkStoredAnswers(ctx, db, run, retriesByMember, restartsByMember, add); err != nil {
+		return nil, err
+	}
+	if err := checkHistory(ctx, wf, run, retries, rep, add); err != nil {
 		return nil, err
 	}
 	if err := checkMail(ctx, db, org, run, retries, restarts, rep, add); err != nil {
@@ -362,17 +388,6 @@ func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error)
 		return a.Subject < b.Subject
 	})
 	return rep, nil
-}
-
-// answerID is the id of the retry or restart an answer names, for comparing answers.
-func answerID(body []byte) string {
-	var r struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(body, &r) != nil || r.ID == "" {
-		return ""
-	}
-	return " " + r.ID
 }
 
 type retryRow struct {
@@ -390,7 +405,7 @@ type restartRow struct {
 // MailerSend takes no idempotency key, so a send that reached the provider but whose
 // answer was lost (a worker killed in between) is sent again: that is the duplicate
 // window this counts.
-func checkMail(ctx context.Context, db *bun.DB, org *Org, run *Run, retries map[string]retryRow, restarts map[string]restartRow,
+func checkMail(ctx context.Context, db bun.IDB, org *Org, run *Run, retries map[string]retryRow, restarts map[string]restartRow,
 	rep *Report, add func(inv, subject, format string, args ...any)) error {
 	type emailRow struct {
 		Seq          int
@@ -416,36 +431,36 @@ func checkMail(ctx context.Context, db *bun.DB, org *Org, run *Run, retries map[
 		return err
 	}
 
-	delivered := map[string]int{} // recipient + subject line -> messages delivered
 	seen := run.Mail.messages()
-	for _, m := range seen {
-		for _, to := range m.To {
-			delivered[to+"|"+m.Subject]++
-		}
-	}
 	emailOf := map[string]string{}
 	for _, m := range append(append([]SeedMember(nil), org.Individuals...), org.Managed...) {
 		emailOf[m.ID] = m.Email
 	}
+	// Per recipient and subject line, the emails Postgres knows of: those recorded sent
+	// with their message id, and those begun and not recorded sent (an attempt cut off
+	// after the provider's 202, a retry started while its email was in flight), each of
+	// which may have been delivered once.
+	type line struct{ to, subject string }
+	recorded := map[line]map[string]bool{}
+	unrecordedEmails := map[line]int{}
 	count := func(subjectID, memberID, subjectLine string) {
 		addr := emailOf[memberID]
 		if addr == "" {
 			return
 		}
-		sent := 0
+		k := line{addr, subjectLine}
+		if recorded[k] == nil {
+			recorded[k] = map[string]bool{}
+		}
 		for _, e := range emails[subjectID] {
-			if e.Status != "sent" {
+			if e.Status != "sent" || e.MessageID == nil {
+				unrecordedEmails[k]++
 				continue
 			}
-			sent++
-			if e.MessageID != nil {
-				if _, ok := seen[*e.MessageID]; !ok && e.SentAt != nil && run.Mail.nearKill(*e.SentAt) {
-					rep.Unverifiable++
-				}
+			recorded[k][*e.MessageID] = true
+			if _, ok := seen[*e.MessageID]; !ok && e.SentAt != nil && run.Mail.nearKill(*e.SentAt) {
+				rep.Unverifiable++
 			}
-		}
-		if d := delivered[addr+"|"+subjectLine] - sent; d > 0 {
-			rep.DuplicateEmails += d
 		}
 	}
 	for id, r := range retries {
@@ -480,67 +495,121 @@ func checkMail(ctx context.Context, db *bun.DB, org *Org, run *Run, retries map[
 	for id, r := range restarts {
 		count(id, r.MemberID, mail.SubjectRestart)
 	}
+	// A delivered message no email recorded is a second copy of one of them, unless an
+	// email not recorded sent accounts for it.
+	unknown := map[line]int{}
+	for _, m := range seen {
+		for _, to := range m.To {
+			if k := (line{to, m.Subject}); recorded[k] != nil && !recorded[k][m.ID] {
+				unknown[k]++
+			}
+		}
+	}
+	var twice []string
+	for k, n := range unknown {
+		if d := n - unrecordedEmails[k]; d > 0 {
+			rep.DuplicateEmails += d
+			twice = append(twice, fmt.Sprintf("%s %q: %d", k.to, k.subject, d))
+		}
+	}
+	sort.Strings(twice)
+	rep.AllowedDuplicates = allowedDuplicates(rep.FaultsInjected)
+	if rep.DuplicateEmails > rep.AllowedDuplicates {
+		add(InvDuplicateEmails, "mailbox", "%d duplicate emails, the faults injected explain %d: %s", rep.DuplicateEmails, rep.AllowedDuplicates, strings.Join(twice, "; "))
+	}
 	return nil
 }
 
-// checkHistory compares the resend-storm retry's history with a quiet pending retry's:
-// if the storm's run grew by at least one event per resend, nothing bounds it (a
-// continued-as-new run would have started afresh).
-func checkHistory(ctx context.Context, c *Cluster, run *Run, retries map[string]retryRow, rep *Report,
+// checkHistory holds the resend-storm retry's history to what the workload explains: a
+// quiet pending retry's (its first email, reminders and wait), plus the events of every
+// resend and repeated give that may have reached it, plus what the faults may have added.
+// A run that grows by more than that grows with something nothing bounds. A storm longer
+// than one run holds must have continued as new, which starts the count afresh.
+func checkHistory(ctx context.Context, wf workflowSource, run *Run, retries map[string]retryRow, rep *Report,
 	add func(inv, subject, format string, args ...any)) error {
 	storm, ok := retries[run.StormRetry]
 	if !ok {
 		return nil
 	}
-	var continued bool
-	length := func(workflowID string) (int64, error) {
-		d, err := c.tc.DescribeWorkflow(ctx, workflowID, "")
-		if err != nil {
-			return 0, fmt.Errorf("describe %s: %w", workflowID, err)
-		}
-		info := d.RawResponse.GetWorkflowExecutionInfo()
-		continued = info.GetFirstRunId() != info.GetExecution().GetRunId()
-		return info.GetHistoryLength(), nil
-	}
 	var err error
-	if rep.StormHistory, err = length(storm.WorkflowID); err != nil {
+	var continued bool
+	if rep.StormHistory, continued, err = wf.history(ctx, storm.WorkflowID); err != nil {
 		return err
 	}
-	stormContinued := continued
-	resent := map[string]bool{}
+	touched := map[string]bool{} // members whose retry got more than the give
+	var resendAttempts, resendsDone, giveAttempts int
 	for _, o := range run.Outcomes {
 		if o.Kind == OpResend || o.Kind == OpStart {
-			resent[o.Members[0]] = true
+			touched[o.Members[0]] = true
 		}
-	}
-	for _, r := range retries {
-		if r.Status == store.StatusPending && !resent[r.MemberID] {
-			if rep.BaseHistory, err = length(r.WorkflowID); err != nil {
-				return err
+		if o.Members[0] != storm.MemberID {
+			continue
+		}
+		switch o.Kind {
+		case OpResend:
+			// Every attempt may have reached the workflow, a 5xx'd one too; a 200 did.
+			resendAttempts += o.Attempts
+			if o.Final && o.Status == http.StatusOK {
+				resendsDone++
 			}
-			break
+		case OpGive:
+			giveAttempts += o.Attempts
 		}
 	}
-	// Bounded means a cap that no number of resends passes: a run continues as new after
-	// DefaultOpsPerRun emails and checks, each a dozen events or so, so its history stays
-	// under that many ops' worth above a quiet retry's. A storm larger than that must
-	// have made the run continue as new.
-	limit := rep.BaseHistory + int64(workflows.DefaultOpsPerRun)*historyPerOp
-	if rep.BaseHistory > 0 && rep.StormHistory > limit {
-		add(InvHistoryBounded, "retry "+storm.ID, "after %d resends its run has %d events, above the cap of %d (a quiet pending retry: %d)", run.Plan.ResendStorm, rep.StormHistory, limit, rep.BaseHistory)
+	// The quietest pending retry is the yardstick: faults may have added to others.
+	for _, r := range retries {
+		if r.Status != store.StatusPending || touched[r.MemberID] || r.ID == storm.ID {
+			continue
+		}
+		n, _, err := wf.history(ctx, r.WorkflowID)
+		if err != nil {
+			return err
+		}
+		if rep.BaseHistory == 0 || n < rep.BaseHistory {
+			rep.BaseHistory = n
+		}
 	}
-	if run.Plan.ResendStorm > workflows.DefaultOpsPerRun && !stormContinued {
-		add(InvHistoryBounded, "retry "+storm.ID, "after %d resends (more than %d) its workflow never continued as new", run.Plan.ResendStorm, workflows.DefaultOpsPerRun)
+	if rep.BaseHistory == 0 {
+		return nil
+	}
+	opsPerRun := workflows.DefaultOpsPerRun
+	inRun := resendAttempts
+	if continued {
+		inRun = min(inRun, opsPerRun)
+	}
+	faults := 0
+	for _, n := range rep.FaultsInjected {
+		faults += n
+	}
+	rep.HistoryBound = rep.BaseHistory + int64(inRun*eventsPerResend+max(giveAttempts-1, 0)*eventsPerIssueAgain+faults*eventsPerFault)
+	if rep.StormHistory > rep.HistoryBound {
+		add(InvHistoryBounded, "retry "+storm.ID, "%d events after %d resend attempts; what they, %d give attempts and %d faults explain above a quiet pending retry's %d is %d",
+			rep.StormHistory, resendAttempts, giveAttempts, faults, rep.BaseHistory, rep.HistoryBound)
+	}
+	if resendsDone > opsPerRun && !continued {
+		add(InvHistoryBounded, "retry "+storm.ID, "%d resends done (a run holds %d) and its workflow never continued as new", resendsDone, opsPerRun)
 	}
 	return nil
 }
 
-// runningWorkflows lists the ids of every workflow still running in the namespace.
-func runningWorkflows(ctx context.Context, c *Cluster) (map[string]bool, error) {
+// temporalWorkflows reads the workflow facts from the cluster's Temporal server.
+type temporalWorkflows struct{ tc client.Client }
+
+func (t temporalWorkflows) history(ctx context.Context, workflowID string) (int64, bool, error) {
+	d, err := t.tc.DescribeWorkflow(ctx, workflowID, "")
+	if err != nil {
+		return 0, false, fmt.Errorf("describe %s: %w", workflowID, err)
+	}
+	info := d.RawResponse.GetWorkflowExecutionInfo()
+	return info.GetHistoryLength(), info.GetFirstRunId() != info.GetExecution().GetRunId(), nil
+}
+
+// running lists the ids of every workflow still running in the namespace.
+func (t temporalWorkflows) running(ctx context.Context) (map[string]bool, error) {
 	open := map[string]bool{}
 	var token []byte
 	for {
-		resp, err := c.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		resp, err := t.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Query: "ExecutionStatus = 'Running'", NextPageToken: token, PageSize: 1000,
 		})
 		if err != nil {
@@ -555,8 +624,3 @@ func runningWorkflows(ctx context.Context, c *Cluster) (map[string]bool, error) 
 		}
 	}
 }
-
-// historyPerOp is a generous count of the events one email, check or resend adds to a run
-// (activity scheduled, started and completed, the workflow tasks around it, the update's
-// accepted and completed events).
-const historyPerOp = 15

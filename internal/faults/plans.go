@@ -7,7 +7,7 @@ import (
 	"github.com/headshotpro/retryd/internal/mailbox"
 )
 
-// SubsetPlan is the bounded run of every `go test ./...`: about twenty-five operations,
+// SubsetPlan is the bounded run of every `go test ./...`: about forty-five operations,
 // one worker kill -9, one API kill -9 and two mail fault bursts, timed to land while
 // the operations are in flight.
 func SubsetPlan() Plan {

@@ -13,9 +13,9 @@ func (r *Report) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: operations %d (%s), HTTP attempts %d, faults injected %d (%s)\n",
 		r.Run.Plan.Name, r.totalOps(), r.opsList(), r.Attempts, r.totalFaults(), r.faultsList())
-	fmt.Fprintf(&b, "answered 201/restarted %d, lost %d, doubled %d, never final %d, duplicate emails %d, first emails failed for good %d, unverifiable %d\n",
-		r.Answered201, r.Lost, r.Doubled, r.NeverFinal, r.DuplicateEmails, r.EmailsFailed, r.Unverifiable)
-	fmt.Fprintf(&b, "history after %d resends: %d events (quiet pending retry: %d)\n", r.Run.Plan.ResendStorm, r.StormHistory, r.BaseHistory)
+	fmt.Fprintf(&b, "answered 201/restarted %d, lost %d, doubled %d, never final %d, duplicate emails %d (the faults explain %d), first emails failed for good %d, unverifiable %d\n",
+		r.Answered201, r.Lost, r.Doubled, r.NeverFinal, r.DuplicateEmails, r.AllowedDuplicates, r.EmailsFailed, r.Unverifiable)
+	fmt.Fprintf(&b, "history after %d resends: %d events (bound %d; quiet pending retry: %d)\n", r.Run.Plan.ResendStorm, r.StormHistory, r.HistoryBound, r.BaseHistory)
 	if len(r.Refused) > 0 {
 		fmt.Fprintf(&b, "final refusals: %v\n", r.Refused)
 	}
@@ -94,7 +94,7 @@ func (r *Report) WriteMarkdown(w io.Writer, command string, took time.Duration) 
 	fmt.Fprintf(w, "| lost (answered, not recorded) | %d |\n", r.Lost)
 	fmt.Fprintf(w, "| doubled (two retries or restarts for one) | %d |\n", r.Doubled)
 	fmt.Fprintf(w, "| requests without a final answer by their %s deadline | %d |\n", run.Plan.RequestDeadline, r.NeverFinal)
-	fmt.Fprintf(w, "| duplicate emails | %d |\n", r.DuplicateEmails)
+	fmt.Fprintf(w, "| duplicate emails / what the faults injected explain | %d / %d |\n", r.DuplicateEmails, r.AllowedDuplicates)
 	fmt.Fprintf(w, "| pending retries whose first email failed for good (422, resendable) | %d |\n", r.EmailsFailed)
 	fmt.Fprintf(w, "| final refusals (kind status code: count) | %v |\n", r.Refused)
 	fmt.Fprintf(w, "| sent emails unverifiable (mailbox emptied by an API kill) | %d |\n", r.Unverifiable)
@@ -103,7 +103,7 @@ func (r *Report) WriteMarkdown(w io.Writer, command string, took time.Duration) 
 	} else {
 		fmt.Fprintf(w, "| time to recover | not settled within %s |\n", run.Plan.Recovery)
 	}
-	fmt.Fprintf(w, "| history of the retry after a storm of %d resends / of a quiet pending retry (events) | %d / %d |\n", run.Plan.ResendStorm, r.StormHistory, r.BaseHistory)
+	fmt.Fprintf(w, "| history of the retry after a storm of %d resends / its bound / a quiet pending retry's (events) | %d / %d / %d |\n", run.Plan.ResendStorm, r.StormHistory, r.HistoryBound, r.BaseHistory)
 	fmt.Fprintf(w, "| processes revived after exiting on their own (supervisor) | api %d, worker %d |\n", run.Revived["api"], run.Revived["worker"])
 	fmt.Fprintf(w, "\nFaults as injected (offset from the start of the run):\n\n")
 	faults := append([]FaultRecord(nil), run.Faults...)

@@ -181,6 +181,37 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 			}
 		}
 	}
+	// Every restart, single or bulk, is a double submit: the same request with the same
+	// key again shortly after the first, while the first is still making the restart. A
+	// second request that looks for the restart just before the first one records it, and
+	// checks the rules just after, meets the first's restart as another one; so the
+	// second is timed around when the last restart answered was recorded after its
+	// request was sent (the restart's issued_at), 0 to 40 ms early, varying per call.
+	var leadMu sync.Mutex
+	lead := 200 * time.Millisecond // until an answer tells
+	restarts := 0
+	twice := func(do func() Outcome) op {
+		early := time.Duration(restarts%5) * 10 * time.Millisecond
+		restarts++
+		return func() {
+			leadMu.Lock()
+			after := max(lead-early, 0)
+			leadMu.Unlock()
+			sent := time.Now()
+			var twin sync.WaitGroup
+			twin.Go(func() {
+				sleep(ctx, after)
+				do()
+			})
+			o := do()
+			twin.Wait()
+			if at, ok := issuedAt(o); ok && at.After(sent) {
+				leadMu.Lock()
+				lead = at.Sub(sent)
+				leadMu.Unlock()
+			}
+		}
+	}
 	var all []op
 	singles := len(org.Managed) / 4
 	gi, mi := 0, 0
@@ -192,10 +223,10 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 		if mi < len(org.Managed) && gi%2 == 0 {
 			if mi < singles {
 				m := org.Managed[mi]
-				all = append(all, func() {
-					client.Do(ctx, OpRestart, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/restarts",
+				all = append(all, twice(func() Outcome {
+					return client.Do(ctx, OpRestart, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/restarts",
 						org.AdminKey, "restart-"+m.ID, nil)
-				})
+				}))
 				mi++
 			} else {
 				end := min(mi+4, len(org.Managed))
@@ -203,10 +234,10 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 				for _, m := range org.Managed[mi:end] {
 					ids = append(ids, m.ID)
 				}
-				all = append(all, func() {
-					client.Do(ctx, OpBulkRestart, ids, http.MethodPost, "/api/v1/admin/restarts",
+				all = append(all, twice(func() Outcome {
+					return client.Do(ctx, OpBulkRestart, ids, http.MethodPost, "/api/v1/admin/restarts",
 						org.AutomationKey, "bulk-"+ids[0], map[string]any{"member_ids": ids})
-				})
+				}))
 				mi = end
 			}
 		}
@@ -252,6 +283,26 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 	close(ops)
 	wg.Wait()
 	return stormRetry
+}
+
+// issuedAt is when the restart an answer names (the first, for a bulk answer) was
+// recorded.
+func issuedAt(o Outcome) (time.Time, bool) {
+	if o.Kind == OpBulkRestart {
+		for _, l := range bulkLines(o.Body) {
+			if l.Restart != nil && !l.Restart.IssuedAt.IsZero() {
+				return l.Restart.IssuedAt, true
+			}
+		}
+		return time.Time{}, false
+	}
+	var r struct {
+		IssuedAt time.Time `json:"issued_at"`
+	}
+	if json.Unmarshal(o.Body, &r) != nil || r.IssuedAt.IsZero() {
+		return time.Time{}, false
+	}
+	return r.IssuedAt, true
 }
 
 // memberStart opens the member's link the way the landing page does: the token the email

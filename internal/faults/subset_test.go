@@ -9,9 +9,9 @@ import (
 // then delete the entry, and the subset enforces the invariant like every other.
 var awaitingFix = map[string]string{}
 
-// TestFaultsSubset is the bounded fault run of every `go test ./...` (about forty
-// seconds): real processes, a worker kill -9, an API kill -9 and two mail fault bursts
-// while about twenty-five operations are in flight. Every invariant must hold.
+// TestFaultsSubset is the bounded fault run of every `go test ./...` (about a
+// minute): real processes, a worker kill -9, an API kill -9 and two mail fault bursts
+// while about forty-five operations are in flight. Every invariant must hold.
 func TestFaultsSubset(t *testing.T) {
 	plan := SubsetPlan()
 	rep, _ := runPlan(t, plan)
@@ -21,6 +21,10 @@ func TestFaultsSubset(t *testing.T) {
 	// The run must have exercised something, or holding every invariant proves nothing.
 	if ops := rep.totalOps(); ops < 20 || rep.Operations[OpGive] < plan.Individuals || rep.Answered201 < plan.Individuals/2 {
 		t.Errorf("workload too thin: %d operations, %d gives, %d answered 201", ops, rep.Operations[OpGive], rep.Answered201)
+	}
+	// history_bounded compares the storm's run with a quiet pending retry's: both must be there.
+	if rep.StormHistory == 0 || rep.BaseHistory == 0 {
+		t.Errorf("the resend storm was not measured: storm %d events, quiet pending retry %d", rep.StormHistory, rep.BaseHistory)
 	}
 	if !rep.Recovered {
 		t.Errorf("not settled within %s after the last fault", plan.Recovery)

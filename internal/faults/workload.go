@@ -74,8 +74,8 @@ const (
 	OpResend      OpKind = "resend"
 )
 
-// Outcome is what a client finally got for one operation, after retrying 5xx answers
-// and connection errors with the same Idempotency-Key.
+// Outcome is what a client finally got for one operation, after retrying 5xx answers,
+// bulk answers with a member's error and connection errors with the same Idempotency-Key.
 type Outcome struct {
 	Kind     OpKind
 	Key      string   // Idempotency-Key ("" when the operation takes none)
@@ -122,8 +122,11 @@ func (c *Client) Do(ctx context.Context, kind OpKind, members []string, method, 
 	for {
 		o.Attempts++
 		status, respBody, err := c.once(ctx, method, path, bearer, key, raw)
+		// A bulk answer with a member's server-side error is not kept under the key: like
+		// a 5xx, the same key is sent again for that member.
+		partial := err == nil && kind == OpBulkRestart && status == http.StatusOK && bulkHasError(respBody)
 		switch {
-		case err == nil && status < 500:
+		case err == nil && status < 500 && !partial:
 			o.Status, o.Body, o.Final = status, respBody, true
 			if status >= 400 {
 				var p struct {
@@ -136,6 +139,8 @@ func (c *Client) Do(ctx context.Context, kind OpKind, members []string, method, 
 			return o
 		case err != nil:
 			o.Status, o.Err = 0, err.Error()
+		case partial:
+			o.Status, o.Err = status, "a member's restart ended in error"
 		default:
 			var p struct {
 				Code string `json:"code"`
