@@ -128,11 +128,11 @@ func TestEmailAcceptedThenDatabaseBlinksSendsOnce(t *testing.T) {
 	var attempt int32
 	var details [][]byte
 	for attempt < 3 {
-		d, err := tc.DescribeWorkflowExecution(ctx, wid, "")
+		d, err := tc.DescribeWorkflow(ctx, wid, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pa := d.GetPendingActivities(); len(pa) == 1 {
+		if pa := d.RawResponse.GetPendingActivities(); len(pa) == 1 {
 			attempt = pa[0].GetAttempt()
 			details = nil
 			for _, p := range pa[0].GetHeartbeatDetails().GetPayloads() {
