@@ -32,8 +32,10 @@ type acceptedMessage struct {
 // database answers, instead of sending again. (MailerSend takes no idempotency key.)
 func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, in SendEmailInput,
 	render func(mail.LinkData) (mail.Content, error)) (SendEmailResult, error) {
+	// Any details at all mean the provider accepted: this is the activity's only
+	// heartbeat, and the id may be empty (mail.NoMessageID).
 	var accepted acceptedMessage
-	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &accepted) == nil && accepted.MessageID != "" {
+	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &accepted) == nil {
 		return a.recordAccepted(ctx, subject, in, accepted.MessageID)
 	}
 	c, err := store.GetContact(ctx, a.DB, subject, in.SubjectID)

@@ -224,3 +224,24 @@ func (b *databaseBlink) up() {
 		b.t.Errorf("allow connections: %v", err)
 	}
 }
+
+// MailerSend may accept a message without giving its id (mail.NoMessageID). That email is
+// out all the same: an attempt that finds the heartbeat of an accepted send, id or not,
+// sends nothing and records it.
+func TestEmailAcceptedWithoutIDIsNotSentAgain(t *testing.T) {
+	f := newFixture(t)
+	m := ada(finishedShoot(1))
+	f.seedOrg(&m)
+	retryID := f.pendingRetry(m.ID, m.Shoots[0].ID)
+	f.env.SetHeartbeatDetails(struct{ MessageID string }{MessageID: ""})
+
+	var res activities.SendEmailResult
+	f.must(&res, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: store.EmailKindInitial})
+	check.Equal(t, "messages sent", f.mailbox.Len(), 0)
+	check.Equal(t, "res", res, activities.SendEmailResult{})
+	check.Equal(t, "email status", f.retry(retryID).EmailStatus, store.EmailSent)
+	es := f.emails(retryID)
+	if len(es) != 1 || es[0].Status != "sent" {
+		t.Errorf("emails = %+v, want one sent", es)
+	}
+}
