@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 
@@ -11,11 +12,32 @@ import (
 	"github.com/headshotpro/retryd/internal/store"
 )
 
+// recordTimeout bounds the recording of a message the provider accepted. It is not cut
+// short by the attempt's own cancellation (see sendLinkEmail).
+const recordTimeout = 10 * time.Second
+
+// acceptedMessage is what an attempt leaves for the next one in its heartbeat details:
+// the provider accepted this message. The Temporal server keeps the details, and
+// describe and the UI show them, so they hold the message id and nothing else: no
+// address, name, link or token.
+type acceptedMessage struct {
+	MessageID string
+}
+
 // sendLinkEmail sends one email with a fresh action link. Intent is recorded before the
 // call and the message id right after it, so a retry of the activity after a delivered
-// send does not send again.
+// send does not send again. The id also goes to the Temporal server, as the attempt's
+// heartbeat, before Postgres is asked to record it: when Postgres is away at that
+// moment, the attempt fails, and the retries find the id there and record it once the
+// database answers, instead of sending again. (MailerSend takes no idempotency key.)
 func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, in SendEmailInput,
 	render func(mail.LinkData) (mail.Content, error)) (SendEmailResult, error) {
+	// Any details at all mean the provider accepted: this is the activity's only
+	// heartbeat, and the id may be empty (mail.NoMessageID).
+	var accepted acceptedMessage
+	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &accepted) == nil {
+		return a.recordAccepted(ctx, subject, in, accepted.MessageID)
+	}
 	c, err := store.GetContact(ctx, a.DB, subject, in.SubjectID)
 	if err != nil {
 		return SendEmailResult{}, asTemporalError(err)
@@ -42,12 +64,8 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 		return SendEmailResult{}, fmt.Errorf("render email: %w", err)
 	}
 	id, err := a.Mailer.Send(ctx, mail.Message{To: mail.Address{Email: *c.MemberEmail, Name: c.MemberName}, Content: content, Tags: []string{string(subject), in.Kind}})
-	kind := "retry_" + in.Kind // a bounded label set: retry_initial, restart_reminder, ...
-	if subject == store.SubjectRestart {
-		kind = "restart_" + in.Kind
-	}
 	if err != nil {
-		a.Metrics.EmailFailed(kind)
+		a.Metrics.EmailFailed(metricKind(subject, in.Kind))
 		if mail.IsPermanent(err) {
 			if ferr := store.FailEmail(ctx, a.DB, subject, e, err.Error(), a.Now()); ferr != nil {
 				return SendEmailResult{}, ferr
@@ -56,11 +74,50 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 		activity.GetLogger(ctx).Warn("email not sent", "subject_id", c.ID, "seq", in.Seq, "error", err)
 		return SendEmailResult{}, mailError(err)
 	}
-	if err := store.FinishEmail(ctx, a.DB, subject, e, id, a.Now()); err != nil {
+	// The first heartbeat of an attempt goes to the server at once (only later ones are
+	// throttled), and a failed attempt flushes a throttled one before it reports: either
+	// way the id is on the server before this attempt can fail. The server keeps it for
+	// every later attempt of this activity; no heartbeat timeout is needed for that.
+	activity.RecordHeartbeat(ctx, acceptedMessage{MessageID: id})
+	return a.finishEmail(ctx, subject, e, id)
+}
+
+// recordAccepted records the message an earlier attempt got the provider to accept but
+// could not record: nothing is sent, whatever became of the retry or restart since.
+// While Postgres is still away it fails, and Temporal tries again with backoff.
+func (a *Activities) recordAccepted(ctx context.Context, subject store.Subject, in SendEmailInput, id string) (SendEmailResult, error) {
+	e, err := store.BeginEmail(ctx, a.DB, in.SubjectID, in.Seq, in.Kind)
+	if err != nil {
 		return SendEmailResult{}, err
 	}
-	a.Metrics.EmailSent(kind)
+	if e.Status == "sent" && e.MessageID != nil {
+		return SendEmailResult{MessageID: *e.MessageID}, nil
+	}
+	activity.GetLogger(ctx).Info("recording an email an earlier attempt sent", "subject_id", in.SubjectID, "seq", in.Seq, "message_id", id)
+	return a.finishEmail(ctx, subject, e, id)
+}
+
+// finishEmail records a message the provider accepted. The heartbeat before it may have
+// canceled the attempt's context (the workflow is being canceled, or the Temporal server
+// could not be reached): the message is out all the same, so the recording runs on a
+// context only its own timeout ends.
+func (a *Activities) finishEmail(ctx context.Context, subject store.Subject, e *store.Email, id string) (SendEmailResult, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := store.FinishEmail(rctx, a.DB, subject, e, id, a.Now()); err != nil {
+		return SendEmailResult{}, err
+	}
+	a.Metrics.EmailSent(metricKind(subject, e.Kind))
 	return SendEmailResult{MessageID: id}, nil
+}
+
+// metricKind is the email's label in the metrics, from a bounded set: retry_initial,
+// restart_reminder, ...
+func metricKind(subject store.Subject, emailKind string) string {
+	if subject == store.SubjectRestart {
+		return "restart_" + emailKind
+	}
+	return "retry_" + emailKind
 }
 
 func (a *Activities) markEmailFailed(ctx context.Context, subject store.Subject, in SendEmailInput) error {

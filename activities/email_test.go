@@ -291,3 +291,33 @@ func TestMarkRetryEmailFailed(t *testing.T) {
 	check.Equal(t, "es[0].Status", es[0].Status, "failed")
 	check.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 0)
 }
+
+// Two attempts of one reminder may both pass BeginEmail before either records the send:
+// an attempt the server timed out still recording while the next one records the id it
+// left in its heartbeat. The email is recorded once and the reminder counted once.
+func TestEmailRecordedByTwoAttemptsCountsOnce(t *testing.T) {
+	f := newFixture(t)
+	m := ada(finishedShoot(1))
+	f.seedOrg(&m)
+	retryID := f.pendingRetry(m.ID, m.Shoots[0].ID)
+	var attempts [2]*store.Email
+	for i := range attempts {
+		e, err := store.BeginEmail(f.ctx, f.db, retryID, 1, store.EmailKindReminder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		attempts[i] = e
+	}
+	for _, e := range attempts {
+		if err := store.FinishEmail(f.ctx, f.db, store.SubjectRetry, e, "msg-once", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := f.retry(retryID)
+	check.Equal(t, "r.RemindersSent", r.RemindersSent, 1)
+	check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	es := f.emails(retryID)
+	if len(es) != 1 || es[0].Status != "sent" || es[0].MessageID == nil || *es[0].MessageID != "msg-once" {
+		t.Errorf("emails = %+v, want one sent with msg-once", es)
+	}
+}

@@ -38,6 +38,7 @@ type fixture struct {
 	t       *testing.T
 	ctx     context.Context
 	db      *bun.DB
+	dbURL   string
 	mailbox *mailbox.Mailbox
 	links   *linktoken.Signer
 	acts    *activities.Activities
@@ -49,7 +50,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db, _ := testenv.Database(t)
+	db, dbURL := testenv.Database(t)
 	mb := mailbox.New(0)
 	srv := httptest.NewServer(http.StripPrefix("/dev/mailersend", mb.Handler()))
 	t.Cleanup(srv.Close)
@@ -61,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	acts := activities.New(db, newSender(t, srv.URL+"/dev/mailersend"), links, appBaseURL, 60*24*time.Hour, logger)
 
-	f := &fixture{t: t, ctx: context.Background(), db: db, mailbox: mb, links: links, acts: acts, logs: &apptest.LogBuffer{}}
+	f := &fixture{t: t, ctx: context.Background(), db: db, dbURL: dbURL, mailbox: mb, links: links, acts: acts, logs: &apptest.LogBuffer{}}
 	f.env = f.newEnv()
 	return f
 }

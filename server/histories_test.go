@@ -40,6 +40,7 @@ func TestRecordHistories(t *testing.T) {
 		person("Hugo History", seed.Shoot{Status: "waiting"}),
 		seed.Member{Name: "Hedy History", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
 		person("Hera History", finished(5, 4)),
+		person("Hal History", finished(5, 4)),
 	)
 	ctx := context.Background()
 	recorded := map[string]string{}
@@ -100,6 +101,27 @@ func TestRecordHistories(t *testing.T) {
 	})
 	memberStart(t, app, hera, heraShoots[0])
 
+	// An input from before inputs carried the ops limit (OpsPerRun left out): the run
+	// continues as new after 100 checks, the default of that time. Its replay holds such
+	// inputs to that limit whatever DefaultOpsPerRun becomes.
+	hal, halShoots := seeded(org, 5)
+	_, err = l.Retry(ctx, workflows.RetryInput{RetryID: randomUUID(), OrgID: org.ID, MemberID: hal, ShootID: halShoots[0],
+		Issue: workflows.Issue{IssuedByKind: "admin", IssuedBy: org.AdminID, Tuning: workflows.Tuning{StartCheck: 10 * time.Millisecond}}}, "req-legacy-ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	halID := workflows.RetryWorkflowID(halShoots[0])
+	var halFirstRun string
+	apptest.WaitFor(t, 2*time.Minute, "continue-as-new after 100 checks", func() bool {
+		d, err := app.Temporal.DescribeWorkflow(ctx, halID, "")
+		if err != nil || d.RawResponse.WorkflowExecutionInfo.FirstRunId == d.RawResponse.WorkflowExecutionInfo.Execution.RunId {
+			return false
+		}
+		halFirstRun = d.RawResponse.WorkflowExecutionInfo.FirstRunId
+		return true
+	})
+	memberStart(t, app, hal, halShoots[0])
+
 	r := worker.NewWorkflowReplayer()
 	r.RegisterWorkflowWithOptions(workflows.RetryWorkflow, workflow.RegisterOptions{Name: workflows.RetryWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.RestartShootWorkflow, workflow.RegisterOptions{Name: workflows.RestartWorkflowName})
@@ -128,6 +150,8 @@ func TestRecordHistories(t *testing.T) {
 	write("retry_v1_continued_history.json", history(t, app.Temporal, heraID, firstRun))
 	// The run it continued as, which took over the carried state and ended with the start.
 	write("retry_v1_continued_next_run_history.json", history(t, app.Temporal, heraID, ""))
+	waitClosed(t, app, halID)
+	write("retry_opsdefault_continued_history.json", history(t, app.Temporal, halID, halFirstRun))
 }
 
 // history reads a closed run's whole history.

@@ -34,5 +34,5 @@ func workflowError(err error, closed problem.Code) error {
 
 // tuning is the wait's schedule given to new retries and restarts.
 func (s *Server) tuning() workflows.Tuning {
-	return workflows.Tuning{StartCheck: s.cfg.StartCheck}
+	return workflows.NewTuning(s.cfg.StartCheck)
 }

@@ -12,23 +12,36 @@ import (
 	"github.com/headshotpro/retryd/internal/vocab"
 )
 
-// Defaults of Tuning, used when a run's input leaves them zero.
+// Defaults of Tuning.
 const (
 	// DefaultStartCheck is how often a waiting run looks in the database for a start
-	// whose signal never arrived. The signal is the fast path; this only bounds how long
-	// a lost one goes unnoticed.
+	// whose signal never arrived, when its input leaves StartCheck zero. The signal is
+	// the fast path; this only bounds how long a lost one goes unnoticed.
 	DefaultStartCheck = time.Hour
 	// DefaultOpsPerRun bounds the emails and checks of one run before it continues as
 	// new. Each costs about ten history events, so a run stays near a thousand events,
-	// far below Temporal's limits, however many resends and link requests come.
+	// far below Temporal's limits, however many resends and link requests come. It is
+	// what NewTuning gives a new retry or restart, in its input; the workflow code never
+	// reads it, so changing it reaches new runs only and never the replay of an open one.
 	DefaultOpsPerRun = 100
+	// legacyOpsPerRun is the limit of a run whose input carries none: runs started
+	// before inputs carried it, which took DefaultOpsPerRun's value of the time, 100,
+	// and the runs they continued as. Frozen: any other value breaks their replay
+	// (testdata/retry_opsdefault_continued_history.json).
+	legacyOpsPerRun = 100
 )
 
-// Tuning sets the wait's schedule. It travels in the input so that a running retry keeps
-// the schedule it started with.
+// Tuning sets the wait's schedule. It travels in the input, and on into the runs a run
+// continues as, so that a running retry keeps the schedule it started with.
 type Tuning struct {
 	StartCheck time.Duration `json:",omitempty"`
 	OpsPerRun  int           `json:",omitempty"`
+}
+
+// NewTuning is the schedule of a new retry or restart: the given start-check interval
+// and DefaultOpsPerRun.
+func NewTuning(startCheck time.Duration) Tuning {
+	return Tuning{StartCheck: startCheck, OpsPerRun: DefaultOpsPerRun}
 }
 
 func (t Tuning) startCheck() time.Duration {
@@ -42,7 +55,7 @@ func (t Tuning) opsPerRun() int {
 	if t.OpsPerRun > 0 {
 		return t.OpsPerRun
 	}
-	return DefaultOpsPerRun
+	return legacyOpsPerRun
 }
 
 // Progress is what the status query tells of a retry or restart, and its result.

@@ -116,6 +116,7 @@ func TestLifecycle_ContinuesAsNewWithItsState(t *testing.T) {
 
 	next := continuedAs(t, h)
 	check.Equal(t, "next run's retry", next.RetryID, retryID)
+	check.Equal(t, "next run's ops limit (the one the retry started with)", next.Tuning.OpsPerRun, 4)
 	check.Equal(t, "carried issue", next.Carried.Issue, retryFlow.issued)
 	check.Equal(t, "carried next email number (initial, resend, first reminder)", next.Carried.NextSeq, 3)
 	check.Equal(t, "carried reminders fired", next.Carried.RemindersFired, 1)

@@ -48,6 +48,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/retry_onestep_refused_history.json",
 		"testdata/retry_onestep_continued_history.json",
 		"testdata/retry_onestep_continued_next_run_history.json",
+		// an input without OpsPerRun (before inputs carried it): continued as new after
+		// 100 checks, the default of that time
+		"testdata/retry_opsdefault_continued_history.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()

@@ -45,7 +45,7 @@ func runResume(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	l := launch.New(p.tc, p.cfg.TemporalTaskQueue, 30*time.Second)
-	tuning := workflows.Tuning{StartCheck: p.cfg.StartCheck}
+	tuning := workflows.NewTuning(p.cfg.StartCheck)
 	requestID := "resume-" + uuid.NewString()
 	failed := 0
 	report := func(kind, id string, res workflows.IssueResult, err error) {

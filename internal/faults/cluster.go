@@ -49,6 +49,9 @@ type Options struct {
 	TemporalCLI string
 	// Reminders is RETRY_REMINDERS, short so reminders fire during a run.
 	Reminders string
+	// MailVia, when set, gets the URL of the local mail endpoint (served by the API) and
+	// returns the URL the worker sends to instead: a test's proxy in front of it.
+	MailVia func(endpoint string) string
 }
 
 // StartCluster builds retryd, starts a private Postgres, the Temporal dev server on a
@@ -95,6 +98,10 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 
 	c.APIURL = "http://127.0.0.1:" + strconv.Itoa(apiPort)
+	mailURL := c.APIURL + "/dev/mailersend"
+	if opts.MailVia != nil {
+		mailURL = opts.MailVia(mailURL)
+	}
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DATABASE_URL=" + c.PGURL,
@@ -104,7 +111,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		"LINK_SECRET=" + c.LinkSecret,
 		"PIPELINE_TOKEN=" + procs.RandomHex(16),
 		"DEV_MAILBOX=on",
-		"MAILERSEND_LOCAL_URL=" + c.APIURL + "/dev/mailersend",
+		"MAILERSEND_LOCAL_URL=" + mailURL,
 		"APP_BASE_URL=" + c.APIURL,
 		"RETRY_REMINDERS=" + opts.Reminders,
 		"WORKER_METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metricsPort),

@@ -41,12 +41,19 @@ const (
 )
 
 // FinishEmail stores the provider's message id and mirrors the status on the retry or
-// restart; a sent reminder also counts in reminders_sent.
+// restart; a sent reminder also counts in reminders_sent. An email already recorded as
+// sent is left as it is: two attempts of one send may both get here (one the server
+// timed out, still recording, and the next one recording the id it left), and the
+// reminder must count once.
 func FinishEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, messageID string, now time.Time) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewUpdate().Model((*Email)(nil)).
+		res, err := tx.NewUpdate().Model((*Email)(nil)).
 			Set("status = 'sent'").Set("message_id = ?", messageID).Set("sent_at = ?", now).
-			Where("id = ?", e.ID).Exec(ctx); err != nil {
+			Where("id = ?", e.ID).Where("status <> 'sent'").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
 		q := tx.NewUpdate().Table(string(subject)).
@@ -55,7 +62,7 @@ func FinishEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, mes
 		if e.Kind == EmailKindReminder {
 			q = q.Set("reminders_sent = reminders_sent + 1")
 		}
-		_, err := q.Exec(ctx)
+		_, err = q.Exec(ctx)
 		return err
 	})
 }
