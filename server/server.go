@@ -56,7 +56,7 @@ type Deps struct {
 	Temporal client.Client
 	Links    *linktoken.Signer
 	Mailbox  *mailbox.Mailbox // nil: no /dev routes (a real MailerSend key, or not opted in)
-	Metrics  *metrics.Metrics // nil: no /metrics and no counting (tests)
+	Metrics  *metrics.Metrics // nil: no counting (tests); served on the private listener, not here
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Config   Config
@@ -142,9 +142,8 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.json", s.getOpenAPI)
-	if s.metrics != nil {
-		e.GET("/metrics", gin.WrapH(s.metrics.Handler()))
-	}
+	// No /metrics here: this port is public, and the metrics count every organization's
+	// work. The process serves them on its private listener (METRICS_ADDR).
 
 	admin := e.Group("/api/v1/admin", s.authenticate)
 	admin.GET("/organization", s.getOrganization)

@@ -71,7 +71,7 @@ func run() error {
 	admin, automation := seed.DemoKeys()
 	fmt.Printf("Temporal frontend  %s   (temporal workflow list --address %s)\n", tp.TemporalAddr, tp.TemporalAddr)
 	for i, u := range tp.APIURLs {
-		fmt.Printf("API %d              %s\n", i+1, u)
+		fmt.Printf("API %d              %s   (metrics %s/metrics)\n", i+1, u, tp.APIMetricsURLs[i])
 	}
 	for i, u := range tp.WorkerMetricsURLs {
 		fmt.Printf("worker %d metrics   %s/metrics\n", i+1, u)

@@ -113,7 +113,7 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 		"MAILERSEND_LOCAL_URL=" + apiURL + "/dev/mailersend",
 		"APP_BASE_URL=" + apiURL,
 		"WORKER_METRICS_ADDR=" + workDebug,
-		"SERVE_METRICS_ADDR=" + serveDebug,
+		"METRICS_ADDR=" + serveDebug,
 		"MAIL_RATE_PER_MINUTE=" + strconv.Itoa(benchMailRate),
 	}
 	migrate := exec.CommandContext(ctx, bin, "migrate")

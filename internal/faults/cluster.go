@@ -108,6 +108,8 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		"APP_BASE_URL=" + c.APIURL,
 		"RETRY_REMINDERS=" + opts.Reminders,
 		"WORKER_METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metricsPort),
+		// The suite reads the worker's listener only; serve's would take a fixed port.
+		"METRICS_ADDR=off",
 		"SHUTDOWN_TIMEOUT=5s",
 		// The suite's few hundred emails are not what it measures; the default pace of
 		// 60 a minute would stretch its settling time.

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -64,8 +65,10 @@ type Topology struct {
 	TemporalHTTP string
 	// DatabaseURL is retryd's own database.
 	DatabaseURL string
-	// APIURLs[i] is the base URL of APIs[i].
-	APIURLs []string
+	// APIURLs[i] is the base URL of APIs[i], and APIMetricsURLs[i] its private
+	// metrics listener (METRICS_ADDR).
+	APIURLs        []string
+	APIMetricsURLs []string
 	// WorkerMetricsURLs[i] is the metrics listener of Workers[i].
 	WorkerMetricsURLs []string
 	LinkSecret        string
@@ -164,12 +167,13 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	tp.databases = append(tp.databases, appDB)
 	tp.DatabaseURL = withDatabase(admin, appDB)
 
-	ports, err := procs.FreePorts(opts.APIs + opts.Workers)
+	ports, err := procs.FreePorts(2*opts.APIs + opts.Workers)
 	if err != nil {
 		return nil, err
 	}
 	for i := range opts.APIs {
 		tp.APIURLs = append(tp.APIURLs, "http://127.0.0.1:"+strconv.Itoa(ports[i]))
+		tp.APIMetricsURLs = append(tp.APIMetricsURLs, "http://127.0.0.1:"+strconv.Itoa(ports[opts.APIs+opts.Workers+i]))
 	}
 	// Mail goes to the first API's local endpoint: the dev mailbox lives in one API
 	// process's memory, and one mailbox keeps the tests' view of delivered mail whole.
@@ -190,7 +194,8 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		return nil, fmt.Errorf("retryd migrate: %w\n%s", err, out)
 	}
 	for i := range opts.APIs {
-		env := append(append(append([]string(nil), base...), opts.APIEnv...), "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(ports[i]))
+		env := append(append(append([]string(nil), base...), opts.APIEnv...), "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(ports[i]),
+			"METRICS_ADDR="+strings.TrimPrefix(tp.APIMetricsURLs[i], "http://"))
 		tp.APIs = append(tp.APIs, &procs.Proc{Name: fmt.Sprintf("api%d", i+1), Path: tp.bin, Args: []string{"serve"},
 			Env: env, LogPath: filepath.Join(opts.Dir, fmt.Sprintf("api%d.log", i+1))})
 	}
