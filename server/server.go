@@ -45,9 +45,13 @@ type Config struct {
 	// APIKeyCacheTTL is how long a resolved API key is trusted without asking the
 	// database, and so the longest a revoked key keeps working; 0 disables the cache.
 	APIKeyCacheTTL time.Duration
-	// DevMailboxToken lets clients off this host reach the /dev routes (Bearer); empty:
-	// loopback clients only.
+	// DevMailboxToken opens the /dev routes to clients presenting it (Bearer).
 	DevMailboxToken string
+	// DevLoopback lets loopback clients without forwarding headers reach the /dev routes
+	// without the token: `retryd dev` only. Anywhere else a proxy on the host (nginx's
+	// default proxy_pass, ssh -L, kubectl port-forward) connects from loopback for every
+	// outside client, so the token alone counts.
+	DevLoopback bool
 }
 
 // Deps are the API's collaborators, injected by the command that runs it.

@@ -77,7 +77,7 @@ func run() error {
 		fmt.Printf("worker %d metrics   %s/metrics\n", i+1, u)
 	}
 	fmt.Printf("database           %s\n", tp.DatabaseURL)
-	fmt.Printf("mailbox            %s/dev/mailbox\n", tp.APIURLs[0])
+	fmt.Printf("mailbox            %s/dev/mailbox   (Authorization: Bearer %s)\n", tp.APIURLs[0], tp.MailboxToken)
 	fmt.Printf("admin key          %s\nautomation key     %s\n", admin, automation)
 	fmt.Println("Ctrl-C stops everything.")
 	<-ctx.Done()

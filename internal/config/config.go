@@ -42,19 +42,23 @@ type Config struct {
 	// DevMailbox serves the local MailerSend endpoint and /dev/mailbox on the API. Only
 	// dev turns it on by default: the mailbox holds every member's live link.
 	DevMailbox bool
-	// DevMailboxToken lets clients off this host (another container's worker) reach the
-	// /dev routes with Authorization: Bearer; without it they answer loopback clients only.
+	// DevMailboxToken opens the /dev routes to clients presenting it (Authorization:
+	// Bearer): the worker sends it as its MailerSend key.
 	DevMailboxToken string
-	MailLocalURL    string
-	MailFrom        string
-	MailFromName    string
-	AppBaseURL      string
-	LinkSecret      string
-	LinkTTL         time.Duration
-	PipelineToken   string
-	RetryWindow     time.Duration
-	RetryReminders  []time.Duration
-	StartCheck      time.Duration
+	// DevLoopback lets loopback clients reach the /dev routes without the token: only in
+	// dev, whose API binds to loopback. Elsewhere a proxy on the host would make every
+	// client look local, so serve and work with the mailbox need DevMailboxToken.
+	DevLoopback    bool
+	MailLocalURL   string
+	MailFrom       string
+	MailFromName   string
+	AppBaseURL     string
+	LinkSecret     string
+	LinkTTL        time.Duration
+	PipelineToken  string
+	RetryWindow    time.Duration
+	RetryReminders []time.Duration
+	StartCheck     time.Duration
 	// WorkerMetricsAddr is work's private listener (/metrics, /healthz, /debug/pprof);
 	// empty: none.
 	WorkerMetricsAddr string
@@ -99,8 +103,8 @@ var Vars = []Var{
 	{"TEMPORAL_TASK_QUEUE", "retryd", "task queue of the API and the worker; deployments sharing a namespace need their own"},
 	{"TEMPORAL_API_KEY", "(unset)", "Temporal Cloud API key; TEMPORAL_TLS_*, TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE are read too (the SDK's envconfig)"},
 	{"MAILERSEND_API_KEY", "(unset)", "real MailerSend API key; unset means the local MailerSend-compatible endpoint at /dev/mailersend"},
-	{"DEV_MAILBOX", "on in dev, off otherwise", "on: serve the local mail endpoint and /dev/mailbox (needs MAILERSEND_API_KEY unset); serve and work without a key require it"},
-	{"DEV_MAILBOX_TOKEN", "(unset)", "bearer token (at least 16 bytes) that lets non-loopback clients reach /dev routes; the worker sends it to the local endpoint"},
+	{"DEV_MAILBOX", "on in dev, off otherwise", "on: serve the local mail endpoint and /dev/mailbox (needs MAILERSEND_API_KEY unset; outside dev, DEV_MAILBOX_TOKEN too); serve and work without a key require it"},
+	{"DEV_MAILBOX_TOKEN", "(unset)", "bearer token (at least 16 bytes) of the /dev routes; outside dev they answer only clients presenting it, so serve and work with DEV_MAILBOX=on require it; the worker sends it to the local endpoint"},
 	{"MAILERSEND_LOCAL_URL", "http://127.0.0.1:<HTTP_ADDR port>/dev/mailersend", "base URL of the local mail endpoint (used only without MAILERSEND_API_KEY)"},
 	{"MAIL_FROM", "retries@headshotpro.test", "sender address"},
 	{"MAIL_FROM_NAME", "HeadshotPro", "sender name"},
@@ -240,6 +244,12 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 	if c.DevMailboxToken != "" && len(c.DevMailboxToken) < 16 {
 		bad("DEV_MAILBOX_TOKEN", errors.New("must be at least 16 bytes"))
+	}
+	c.DevLoopback = mode == ModeDev
+	if c.DevMailbox && c.DevMailboxToken == "" && (mode == ModeServe || mode == ModeWork) {
+		// Outside dev the /dev routes answer the token alone: a proxy on this host makes
+		// every client look local, so loopback proves nothing.
+		bad("DEV_MAILBOX_TOKEN", errors.New("is required with DEV_MAILBOX=on outside `retryd dev` (at least 16 bytes, e.g. openssl rand -hex 24): the mailbox and the local mail endpoint answer only clients presenting it, and the worker sends it"))
 	}
 	c.MailLocalURL = get("MAILERSEND_LOCAL_URL", "http://"+loopback(c.HTTPAddr)+"/dev/mailersend")
 

@@ -193,3 +193,23 @@ func TestListenersDefaultToLoopback(t *testing.T) {
 		}
 	}
 }
+
+// Outside dev the /dev routes answer only the token, so a mailbox without one would be
+// a mailbox nobody can read and a worker whose every send is refused: serve and work stop
+// at start instead. dev needs none (loopback clients are enough there).
+func TestDevMailboxOutsideDevNeedsTheToken(t *testing.T) {
+	for _, mode := range []Mode{ModeServe, ModeWork} {
+		_, err := Load(mode, env(map[string]string{"LINK_SECRET": "0123456789abcdef", "PIPELINE_TOKEN": "p", "DEV_MAILBOX": "on"}))
+		if err == nil || !strings.Contains(err.Error(), "DEV_MAILBOX_TOKEN") || !strings.Contains(err.Error(), "DEV_MAILBOX=on") {
+			t.Errorf("mode %d: DEV_MAILBOX=on without a token: err = %v, want one naming DEV_MAILBOX_TOKEN", mode, err)
+		}
+	}
+	c, err := Load(ModeDev, env(nil))
+	if err != nil || !c.DevMailbox || c.DevMailboxToken != "" || !c.DevLoopback {
+		t.Fatalf("dev: %+v, %v; want the mailbox on, no token needed, loopback enough", c, err)
+	}
+	c, err = Load(ModeServe, env(map[string]string{"LINK_SECRET": "0123456789abcdef", "PIPELINE_TOKEN": "p", "DEV_MAILBOX": "on", "DEV_MAILBOX_TOKEN": "0123456789abcdef0"}))
+	if err != nil || c.DevLoopback {
+		t.Fatalf("serve: DevLoopback %v, %v; want loopback not enough", c != nil && c.DevLoopback, err)
+	}
+}

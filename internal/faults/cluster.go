@@ -28,7 +28,9 @@ type Cluster struct {
 	TemporalURL string // host:port
 	PGURL       string
 	LinkSecret  string
-	TaskQueue   string
+	// MailboxToken opens the API's /dev routes (DEV_MAILBOX_TOKEN).
+	MailboxToken string
+	TaskQueue    string
 
 	Postgres *privatePostgres
 	Temporal *procs.Proc
@@ -54,7 +56,7 @@ type Options struct {
 // StartCluster builds retryd, starts a private Postgres, the Temporal dev server on a
 // file database, migrates, and starts serve and work. Close stops everything.
 func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
-	c := &Cluster{Dir: opts.Dir, LinkSecret: procs.RandomHex(32), TaskQueue: "retryd-faults"}
+	c := &Cluster{Dir: opts.Dir, LinkSecret: procs.RandomHex(32), MailboxToken: procs.RandomHex(16), TaskQueue: "retryd-faults"}
 	bin := filepath.Join(opts.Dir, "retryd")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/retryd")
 	build.Dir = opts.RepoRoot
@@ -104,6 +106,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		"LINK_SECRET=" + c.LinkSecret,
 		"PIPELINE_TOKEN=" + procs.RandomHex(16),
 		"DEV_MAILBOX=on",
+		"DEV_MAILBOX_TOKEN=" + c.MailboxToken,
 		"MAILERSEND_LOCAL_URL=" + c.APIURL + "/dev/mailersend",
 		"APP_BASE_URL=" + c.APIURL,
 		"RETRY_REMINDERS=" + opts.Reminders,

@@ -73,7 +73,10 @@ type Topology struct {
 	WorkerMetricsURLs []string
 	LinkSecret        string
 	PipelineToken     string
-	TaskQueue         string
+	// MailboxToken is DEV_MAILBOX_TOKEN: outside `retryd dev`, the /dev routes (the
+	// mailbox, mail faults) answer only requests presenting it as a bearer.
+	MailboxToken string
+	TaskQueue    string
 	// HistoryShards is the server's NUM_HISTORY_SHARDS, from deploy/temporal.env.
 	HistoryShards int
 
@@ -104,7 +107,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		opts.Workers = 2
 	}
 	tp := &Topology{Dir: opts.Dir, repoRoot: opts.RepoRoot, adminURL: opts.AdminURL, keep: opts.Keep,
-		LinkSecret: procs.RandomHex(32), PipelineToken: procs.RandomHex(16), TaskQueue: "retryd"}
+		LinkSecret: procs.RandomHex(32), PipelineToken: procs.RandomHex(16), MailboxToken: procs.RandomHex(16), TaskQueue: "retryd"}
 	defer func() {
 		if err != nil {
 			tp.Close()
@@ -185,6 +188,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		"LINK_SECRET=" + tp.LinkSecret,
 		"PIPELINE_TOKEN=" + tp.PipelineToken,
 		"DEV_MAILBOX=on",
+		"DEV_MAILBOX_TOKEN=" + tp.MailboxToken,
 		"MAILERSEND_LOCAL_URL=" + tp.APIURLs[0] + "/dev/mailersend",
 		"APP_BASE_URL=" + tp.APIURLs[0],
 		"SHUTDOWN_TIMEOUT=10s",

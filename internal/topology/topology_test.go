@@ -181,11 +181,15 @@ func emailCounts(ctx context.Context, t *testing.T, db *bun.DB, subjectID string
 func delivered(ctx context.Context, t *testing.T, tp *topology.Topology) map[string]int {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tp.APIURLs[0]+"/dev/mailbox", nil)
+	req.Header.Set("Authorization", "Bearer "+tp.MailboxToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("mailbox: %v", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("mailbox: status %d", resp.StatusCode)
+	}
 	var body struct {
 		Messages []mailbox.Message `json:"messages"`
 	}
