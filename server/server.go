@@ -87,6 +87,8 @@ type Server struct {
 	linkSlots chan struct{}
 	// keys caches resolved API keys (by hash) for APIKeyCacheTTL.
 	keys *keycache.Cache[store.Principal]
+	// guard throttles failed keys and remembers refused ones (keyguard.go).
+	guard *keyGuard
 	// pageBufs recycles the dashboard's response buffers (tens of kilobytes each).
 	pageBufs sync.Pool
 }
@@ -117,6 +119,7 @@ func New(d Deps) (*Server, error) {
 		linkByAddress: ratelimit.New(3.0/(15*60), 3, d.Now),
 		linkSlots:     make(chan struct{}, 32),
 		keys:          keycache.New[store.Principal](d.Config.APIKeyCacheTTL, apiKeyCacheSize, d.Now),
+		guard:         newKeyGuard(d.Now),
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()

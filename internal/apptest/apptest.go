@@ -65,6 +65,9 @@ type Options struct {
 	// PendingRefresh is how often the pending gauges are counted (defaultPendingRefresh
 	// when zero, so tests see a give or a start in the gauges quickly).
 	PendingRefresh time.Duration
+	// TrustedProxies are TRUSTED_PROXIES: requests from these CIDRs (127.0.0.1/32 makes
+	// the test itself one) carry their client's address in X-Forwarded-For.
+	TrustedProxies []string
 	// QueryHook, when set, sees every query run through the app's database handle: the
 	// API's, the worker's, the metrics refresher's and the test's own through App.DB.
 	QueryHook bun.QueryHook
@@ -127,6 +130,9 @@ func (a *App) config(t testing.TB, dbURL string, opts Options) *config.Config {
 	}
 	if opts.StartCheck > 0 {
 		env["START_CHECK_INTERVAL"] = opts.StartCheck.String()
+	}
+	if len(opts.TrustedProxies) > 0 {
+		env["TRUSTED_PROXIES"] = strings.Join(opts.TrustedProxies, ",")
 	}
 	cfg, err := config.Load(config.ModeDev, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -352,7 +358,7 @@ type Org struct {
 // with fresh ids and keys, through the same loader as `retryd seed`.
 func (a *App) SeedOrg(t testing.TB, credits int, members ...seed.Member) *Org {
 	t.Helper()
-	o := &Org{ID: uuid.NewString(), AdminID: uuid.NewString(), AdminKey: "rk_test_admin_" + randomHex(16), AutomationKey: "rk_test_auto_" + randomHex(16)}
+	o := &Org{ID: uuid.NewString(), AdminID: uuid.NewString(), AdminKey: "rk_test_admin_" + randomHex(16), AutomationKey: "rk_test_auto_" + randomHex(17)}
 	for i := range members {
 		if members[i].ID == "" {
 			members[i].ID = uuid.NewString()

@@ -65,6 +65,7 @@ type Metrics struct {
 	emailsSent      *prometheus.CounterVec
 	emailsFailed    *prometheus.CounterVec
 	emailAuthFails  *prometheus.CounterVec
+	authFailures    *prometheus.CounterVec
 
 	pending *pendingCollector
 
@@ -113,6 +114,12 @@ func New() *Metrics {
 	m.emailsFailed = counterVec("emails_failed_total", "Email send attempts that failed, by kind.", "kind")
 	m.emailAuthFails = counterVec("email_provider_auth_failures_total",
 		"Email send attempts the provider refused with 401 or 403 (API key or account broken; alert on any increase).", "status")
+
+	m.authFailures = counterVec("auth_failures_total",
+		"API keys refused, by reason: missing (no bearer), unknown_key (looked up, unknown or revoked), unknown_key_cached (the same wrong key again, refused from memory), throttled (429 before any lookup).", "reason")
+	for _, r := range authFailureReasons {
+		m.authFailures.WithLabelValues(r) // every series exists from the start, at 0
+	}
 
 	m.pending = &pendingCollector{
 		retries: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "pending_retries"),
@@ -248,6 +255,30 @@ func (m *Metrics) EmailProviderAuthFailure(status int) {
 		label = strconv.Itoa(status)
 	}
 	m.emailAuthFails.WithLabelValues(label).Inc()
+}
+
+// The reasons of retryd_auth_failures_total.
+const (
+	AuthMissing       = "missing"            // no bearer key at all
+	AuthUnknownKey    = "unknown_key"        // looked up: no live key has this hash
+	AuthUnknownCached = "unknown_key_cached" // a key refused moments ago, refused from memory
+	AuthThrottled     = "throttled"          // too many failures from the address or under the prefix
+)
+
+var authFailureReasons = []string{AuthMissing, AuthUnknownKey, AuthUnknownCached, AuthThrottled}
+
+// AuthFailure counts a refused API key. reason is one of the Auth* reasons (anything
+// else is counted as "other"), so no label ever holds key material.
+func (m *Metrics) AuthFailure(reason string) {
+	if m == nil {
+		return
+	}
+	switch reason {
+	case AuthMissing, AuthUnknownKey, AuthUnknownCached, AuthThrottled:
+	default:
+		reason = "other"
+	}
+	m.authFailures.WithLabelValues(reason).Inc()
 }
 
 // PendingCounter answers how many retries and restarts are pending right now.

@@ -137,6 +137,7 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	m.EmailSent("x")
 	m.EmailFailed("x")
 	m.EmailProviderAuthFailure(401)
+	m.AuthFailure(metrics.AuthThrottled)
 	m.RefreshPending(context.Background(), time.Second, func(context.Context) (int, int, error) { return 1, 1, nil })
 	if m.TemporalHandler() == nil {
 		t.Fatalf("m.TemporalHandler() = %#v, want not nil", m.TemporalHandler())
@@ -219,6 +220,22 @@ func TestPendingGauge(t *testing.T) {
 	if _, err := m.Registry().Gather(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAuthFailures: every reason's series exists from the start, and a reason outside
+// the fixed set is counted as "other", so no label value comes from a request.
+func TestAuthFailures(t *testing.T) {
+	m := metrics.New()
+	out := scrape(t, m)
+	for _, r := range []string{metrics.AuthMissing, metrics.AuthUnknownKey, metrics.AuthUnknownCached, metrics.AuthThrottled} {
+		wantContains(t, out, `retryd_auth_failures_total{reason="`+r+`"} 0`+"\n")
+	}
+	m.AuthFailure(metrics.AuthThrottled)
+	m.AuthFailure("rk_leaked_key_material")
+	out = scrape(t, m)
+	wantContains(t, out, `retryd_auth_failures_total{reason="throttled"} 1`+"\n")
+	wantContains(t, out, `retryd_auth_failures_total{reason="other"} 1`+"\n")
+	wantLacks(t, out, "rk_leaked")
 }
 
 // blockingCollector holds every scrape in Collect until release is closed.
