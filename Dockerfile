@@ -35,7 +35,9 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 FROM gcr.io/distroless/static-debian12:nonroot AS runtime
 COPY --from=build /out/retryd /retryd
 USER nonroot:nonroot
-# 8080: API (serve, HTTP_ADDR); 9090: worker /metrics and /healthz (work, WORKER_METRICS_ADDR).
-EXPOSE 8080 9090
+# 8080: API (serve, HTTP_ADDR). 9464: serve's /metrics, /healthz and /debug/pprof
+# (METRICS_ADDR); 9090: the worker's (WORKER_METRICS_ADDR). Both bind to the container's
+# loopback unless set (docker-compose.yml sets 0.0.0.0 for its scraper); never publish them.
+EXPOSE 8080 9090 9464
 ENTRYPOINT ["/retryd"]
 CMD ["serve"]

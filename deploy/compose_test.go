@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,8 +218,29 @@ func TestComposeHealthchecks(t *testing.T) {
 	if v, _ := env(service(t, p, "api"), "HTTP_ADDR"); v != ":8080" {
 		t.Errorf("api: HTTP_ADDR = %q, want :8080 (the health check probes port 8080)", v)
 	}
-	if v, _ := env(service(t, p, "worker"), "WORKER_METRICS_ADDR"); v != ":9090" {
-		t.Errorf("worker: WORKER_METRICS_ADDR = %q, want :9090 (the health check probes port 9090)", v)
+	if v, _ := env(service(t, p, "worker"), "WORKER_METRICS_ADDR"); v != "0.0.0.0:9090" {
+		t.Errorf("worker: WORKER_METRICS_ADDR = %q, want 0.0.0.0:9090 (the health check probes port 9090, a scraper the container's address)", v)
+	}
+}
+
+// The metrics listeners default to loopback, which a scraper in another container cannot
+// reach: compose sets them to the container's interfaces and exposes them to the compose
+// network, never publishing them on the host.
+func TestComposeMetricsListeners(t *testing.T) {
+	p := mustLoad(t)
+	for name, want := range map[string][2]string{"api": {"METRICS_ADDR", "9464"}, "worker": {"WORKER_METRICS_ADDR", "9090"}} {
+		s := service(t, p, name)
+		if v, _ := env(s, want[0]); v != "0.0.0.0:"+want[1] {
+			t.Errorf("%s: %s = %q, want 0.0.0.0:%s", name, want[0], v, want[1])
+		}
+		if !slices.Contains(s.Expose, want[1]) {
+			t.Errorf("%s: expose %q lacks %s", name, s.Expose, want[1])
+		}
+		for _, port := range s.Ports {
+			if strconv.Itoa(int(port.Target)) == want[1] {
+				t.Errorf("%s: the metrics port %s is published (%s); it must stay on the compose network", name, want[1], port.Published)
+			}
+		}
 	}
 }
 

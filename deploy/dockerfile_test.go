@@ -124,7 +124,7 @@ func TestDockerfile(t *testing.T) {
 	if users := final.find("USER"); len(users) == 0 || !strings.HasPrefix(users[len(users)-1], "nonroot") {
 		t.Errorf("final stage USER %q, want nonroot", users)
 	}
-	for cmd, want := range map[string]string{"ENTRYPOINT": `["/retryd"]`, "CMD": `["serve"]`, "EXPOSE": "8080 9090"} {
+	for cmd, want := range map[string]string{"ENTRYPOINT": `["/retryd"]`, "CMD": `["serve"]`, "EXPOSE": "8080 9090 9464"} {
 		if got := final.find(cmd); len(got) != 1 || got[0] != want {
 			t.Errorf("final stage %s %q, want %s", cmd, got, want)
 		}

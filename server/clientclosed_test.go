@@ -57,9 +57,9 @@ func TestClientClosedRequest(t *testing.T) {
 
 	series := `retryd_http_requests_total{method="GET",route="/api/v1/admin/organization",status="499"} 1`
 	apptest.WaitFor(t, 10*time.Second, "the 499 to be counted", func() bool {
-		return strings.Contains(string(app.Do(t, "GET", "/metrics", "", nil).Body), series)
+		return strings.Contains(app.Scrape(t), series)
 	})
-	body := string(app.Do(t, "GET", "/metrics", "", nil).Body)
+	body := app.Scrape(t)
 	if regexp.MustCompile(`(?m)^retryd_http_requests_total\{[^}]*route="/api/v1/admin/organization",status="5\d\d"\}`).MatchString(body) {
 		t.Errorf("the hang-up was counted as a server error:\n%s", body)
 	}

@@ -14,9 +14,9 @@ import (
 )
 
 // devRoutes serves the local MailerSend endpoint, its faults and the mailbox. The mailbox
-// holds every member's live link, so the routes answer only this host's clients, or
-// clients presenting the mailbox token (a worker in another container); to anyone else
-// they do not exist.
+// holds every member's live link, so the routes answer only clients presenting the
+// mailbox token (the worker, as its MailerSend key) and, under `retryd dev` alone, this
+// host's clients; to anyone else they do not exist.
 func (s *Server) devRoutes(e *gin.Engine) {
 	dev := e.Group("/dev", s.devOnly)
 	dev.GET("/mailbox", s.getMailbox)
@@ -27,7 +27,7 @@ func (s *Server) devRoutes(e *gin.Engine) {
 }
 
 func (s *Server) devOnly(c *gin.Context) {
-	if s.devTokenPresented(c.Request) || fromThisHost(c.Request) {
+	if s.devTokenPresented(c.Request) || (s.cfg.DevLoopback && fromThisHost(c.Request)) {
 		c.Next()
 		return
 	}
@@ -45,8 +45,8 @@ func (s *Server) devTokenPresented(r *http.Request) bool {
 }
 
 // fromThisHost trusts the connection's own address, never a header, and refuses any
-// request a proxy forwarded: a reverse proxy on this host would otherwise make every
-// outside client look local.
+// request a proxy says it forwarded. A proxy that says nothing still looks local, which
+// is why only dev, whose API binds to loopback, accepts this check alone.
 func fromThisHost(r *http.Request) bool {
 	for _, h := range []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded"} {
 		if r.Header.Get(h) != "" {

@@ -17,14 +17,16 @@ import (
 const devToken = "dev-mailbox-token-0123456789"
 
 // devMailServer builds the API with the local mailbox (and the given token) but no
-// dependencies: the /dev routes touch neither Postgres nor Temporal.
-func devMailServer(t *testing.T, mb *mailbox.Mailbox, token string) http.Handler {
+// dependencies: the /dev routes touch neither Postgres nor Temporal. It is serve's API;
+// devLoopback makes it dev's, where loopback clients need no token.
+func devMailServer(t *testing.T, mb *mailbox.Mailbox, token string, devLoopback ...bool) http.Handler {
 	t.Helper()
 	off := testenv.OfflineDeps(t)
 	db, tc, links := off.DB, off.Temporal, off.Links
 	s, err := server.New(server.Deps{DB: db, Temporal: tc, Links: links, Mailbox: mb,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Config: server.Config{PipelineToken: "pipeline", AppBaseURL: "http://app.test", DevMailboxToken: token}})
+		Config: server.Config{PipelineToken: "pipeline", AppBaseURL: "http://app.test", DevMailboxToken: token,
+			DevLoopback: len(devLoopback) > 0 && devLoopback[0]}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ const sendBody = `{"from":{"email":"a@x.test"},"to":[{"email":"ada@acme.test"}],
 func TestDevRoutesRefuseOtherHosts(t *testing.T) {
 	mb := mailbox.New(10)
 	for _, token := range []string{"", devToken} {
-		h := devMailServer(t, mb, token)
+		h := devMailServer(t, mb, token, true) // even dev's loopback rule refuses these
 		for _, c := range []devCall{
 			{method: "GET", path: "/dev/mailbox", remote: "203.0.113.7:4242"},
 			{method: "GET", path: "/dev/mailbox", remote: "[2001:db8::1]:4242"},
@@ -87,9 +89,39 @@ func TestDevRoutesRefuseOtherHosts(t *testing.T) {
 	}
 }
 
-func TestDevRoutesAnswerThisHostAndTheToken(t *testing.T) {
+// Outside `retryd dev`, loopback proves nothing: a proxy on this host that adds no
+// forwarding header (nginx's default proxy_pass, ssh -L, kubectl port-forward) connects
+// from 127.0.0.1 for every outside client. Only the token opens the /dev routes.
+func TestDevRoutesOutsideDevNeedTheToken(t *testing.T) {
 	mb := mailbox.New(10)
 	h := devMailServer(t, mb, devToken)
+	for _, c := range []devCall{
+		{method: "GET", path: "/dev/mailbox", remote: "127.0.0.1:4242"},
+		{method: "GET", path: "/dev/mailbox", remote: "[::1]:4242"},
+		{method: "GET", path: "/dev/mailersend/faults", remote: "127.0.0.1:4242"},
+		{method: "PUT", path: "/dev/mailersend/faults", remote: "127.0.0.1:4242", body: `{"status":503,"count":1}`},
+		{method: "DELETE", path: "/dev/mailersend/faults", remote: "127.0.0.1:4242"},
+		{method: "POST", path: "/dev/mailersend/v1/email", remote: "127.0.0.1:4242", body: sendBody, header: map[string]string{"Authorization": "Bearer local-dev"}},
+	} {
+		rec := c.do(h)
+		if rec.Code != http.StatusNotFound || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") ||
+			!strings.Contains(rec.Body.String(), `"route_not_found"`) {
+			t.Errorf("%s %s from %s without the token: %d %s, want a 404 route_not_found problem", c.method, c.path, c.remote, rec.Code, rec.Body)
+		}
+	}
+	if mb.Len() != 0 || mb.Fault().Count != 0 {
+		t.Fatalf("refused requests changed the mailbox: %d messages, fault %+v", mb.Len(), mb.Fault())
+	}
+	rec := (devCall{method: "GET", path: "/dev/mailbox", remote: "127.0.0.1:4242", header: map[string]string{"Authorization": "Bearer " + devToken}}).do(h)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("the mailbox with the token: %d %s, want 200", rec.Code, rec.Body)
+	}
+}
+
+// Under `retryd dev`, this host's clients need no token; the token works too.
+func TestDevRoutesAnswerThisHostAndTheToken(t *testing.T) {
+	mb := mailbox.New(10)
+	h := devMailServer(t, mb, devToken, true)
 	auth := map[string]string{"Authorization": "Bearer " + devToken}
 	for _, c := range []devCall{
 		{method: "POST", path: "/dev/mailersend/v1/email", remote: "127.0.0.1:5000", body: sendBody, header: map[string]string{"Authorization": "Bearer local-dev"}},
@@ -112,7 +144,7 @@ func TestDevRoutesAnswerThisHostAndTheToken(t *testing.T) {
 		}
 	}
 	// Without a configured token, a presented one opens nothing.
-	h = devMailServer(t, mb, "")
+	h = devMailServer(t, mb, "", true)
 	if rec := (devCall{method: "GET", path: "/dev/mailbox", remote: "198.51.100.9:5000", header: map[string]string{"Authorization": "Bearer "}}).do(h); rec.Code != http.StatusNotFound {
 		t.Fatalf("empty bearer without a configured token: %d", rec.Code)
 	}
@@ -120,7 +152,7 @@ func TestDevRoutesAnswerThisHostAndTheToken(t *testing.T) {
 
 func TestMailFaultEndpoint(t *testing.T) {
 	mb := mailbox.New(10)
-	h := devMailServer(t, mb, "")
+	h := devMailServer(t, mb, "", true)
 	local := "127.0.0.1:5000"
 	fault := func(c devCall) (int, mailbox.Fault, string) {
 		c.remote = local
@@ -169,7 +201,7 @@ func TestMailFaultEndpoint(t *testing.T) {
 // Without a mailbox (a real key, or serve without DEV_MAILBOX) there are no /dev routes
 // at all, even for this host.
 func TestNoDevRoutesWithoutMailbox(t *testing.T) {
-	h := devMailServer(t, nil, devToken)
+	h := devMailServer(t, nil, devToken, true)
 	for _, c := range []devCall{
 		{method: "GET", path: "/dev/mailbox", remote: "127.0.0.1:1"},
 		{method: "GET", path: "/dev/mailersend/faults", remote: "127.0.0.1:1", header: map[string]string{"Authorization": "Bearer " + devToken}},

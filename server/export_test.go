@@ -16,3 +16,7 @@ type (
 	BulkResult    = bulkResult
 	ProblemBody   = problemBody
 )
+
+// AuthFailureBurst is how many failed keys one address or key prefix may send before
+// the API answers 429.
+const AuthFailureBurst = authFailureBurst

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/apikey"
+	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -62,33 +65,32 @@ func (s *Server) recover(c *gin.Context, err any) {
 	s.abort(c, problem.Internal, "an internal error occurred; quote request id %s", requestID(c))
 }
 
-// authenticate resolves the API key of admin and automation calls. A key resolved within
-// the cache's lifetime is not looked up again (see package keycache for what that means
-// for revocation).
+// authenticate resolves the API key of admin and automation calls through resolveKey:
+// a key resolved within the cache's lifetime is not looked up again (see package
+// keycache for what that means for revocation), and failed keys are throttled per
+// client address and per key prefix (keyguard.go).
 func (s *Server) authenticate(c *gin.Context) {
 	key, ok := apikey.FromAuthorization(c.GetHeader("Authorization"))
 	if !ok {
+		s.metrics.AuthFailure(metrics.AuthMissing)
 		s.abort(c, problem.Unauthorized, "send an API key as Authorization: Bearer <key>")
 		return
 	}
-	hash := apikey.Hash(key)
-	if p, ok := s.keys.Get(hash); ok {
+	p, err := s.resolveKey(c.Request.Context(), c.ClientIP(), key)
+	var throttled *throttledError
+	switch {
+	case err == nil:
 		c.Set(ctxPrincipal, &p) // a copy: handlers cannot change the cached principal
 		c.Next()
-		return
-	}
-	p, err := store.FindAPIKey(c.Request.Context(), s.db, hash)
-	if err != nil {
-		if pe, isProblem := problem.As(err); isProblem && pe.Code == problem.NotFound {
-			s.abort(c, problem.Unauthorized, "the API key is not valid or was revoked")
-			return
-		}
+	case errors.Is(err, errUnknownKey):
+		s.abort(c, problem.Unauthorized, "the API key is not valid or was revoked")
+	case errors.As(err, &throttled):
+		secs := throttled.retryAfter()
+		c.Header("Retry-After", strconv.Itoa(secs))
+		s.abort(c, problem.RateLimited, "too many failed API keys from this address or under this key's prefix; try again in %d seconds", secs)
+	default:
 		s.fail(c, err)
-		return
 	}
-	s.keys.Put(hash, *p)
-	c.Set(ctxPrincipal, p)
-	c.Next()
 }
 
 func principal(c *gin.Context) *store.Principal {

@@ -6,14 +6,16 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/headshotpro/retryd/internal/apikey"
 	"github.com/headshotpro/retryd/internal/linktoken"
+	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -151,19 +153,26 @@ func (p *pages) postLogin(c *gin.Context) {
 	}
 	key := strings.TrimSpace(c.PostForm("api_key"))
 	if key == "" {
+		p.s.metrics.AuthFailure(metrics.AuthMissing)
 		p.showLogin(c, http.StatusBadRequest, "Enter your admin API key.")
 		return
 	}
 	ctx := c.Request.Context()
-	pr, err := store.FindAPIKey(ctx, p.s.db, apikey.Hash(key))
-	var pe *problem.Error
+	// The API's own key check: failures here and there spend one allowance per address.
+	pr, err := p.s.resolveKey(ctx, c.ClientIP(), key)
+	var throttled *throttledError
 	switch {
-	case err != nil && errors.As(err, &pe) && pe.Code == problem.NotFound:
+	case errors.Is(err, errUnknownKey):
 		msg := "This key is not valid or was revoked."
 		if _, verr := p.s.links.Verify(key, p.s.now()); verr == nil || errors.Is(verr, linktoken.ErrExpired) {
 			msg = "This is a member's link token. Sign in with an admin API key."
 		}
 		p.showLogin(c, http.StatusUnauthorized, msg)
+		return
+	case errors.As(err, &throttled):
+		secs := throttled.retryAfter()
+		c.Header("Retry-After", strconv.Itoa(secs))
+		p.showLogin(c, http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins from your address. Wait %d seconds and try again.", secs))
 		return
 	case err != nil:
 		p.s.log.ErrorContext(ctx, "sign-in failed", "request_id", requestID(c), "error", err)

@@ -45,9 +45,13 @@ type Config struct {
 	// APIKeyCacheTTL is how long a resolved API key is trusted without asking the
 	// database, and so the longest a revoked key keeps working; 0 disables the cache.
 	APIKeyCacheTTL time.Duration
-	// DevMailboxToken lets clients off this host reach the /dev routes (Bearer); empty:
-	// loopback clients only.
+	// DevMailboxToken opens the /dev routes to clients presenting it (Bearer).
 	DevMailboxToken string
+	// DevLoopback lets loopback clients without forwarding headers reach the /dev routes
+	// without the token: `retryd dev` only. Anywhere else a proxy on the host (nginx's
+	// default proxy_pass, ssh -L, kubectl port-forward) connects from loopback for every
+	// outside client, so the token alone counts.
+	DevLoopback bool
 }
 
 // Deps are the API's collaborators, injected by the command that runs it.
@@ -56,7 +60,7 @@ type Deps struct {
 	Temporal client.Client
 	Links    *linktoken.Signer
 	Mailbox  *mailbox.Mailbox // nil: no /dev routes (a real MailerSend key, or not opted in)
-	Metrics  *metrics.Metrics // nil: no /metrics and no counting (tests)
+	Metrics  *metrics.Metrics // nil: no counting (tests); served on the private listener, not here
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Config   Config
@@ -83,6 +87,8 @@ type Server struct {
 	linkSlots chan struct{}
 	// keys caches resolved API keys (by hash) for APIKeyCacheTTL.
 	keys *keycache.Cache[store.Principal]
+	// guard throttles failed keys and remembers refused ones (keyguard.go).
+	guard *keyGuard
 	// pageBufs recycles the dashboard's response buffers (tens of kilobytes each).
 	pageBufs sync.Pool
 }
@@ -113,6 +119,7 @@ func New(d Deps) (*Server, error) {
 		linkByAddress: ratelimit.New(3.0/(15*60), 3, d.Now),
 		linkSlots:     make(chan struct{}, 32),
 		keys:          keycache.New[store.Principal](d.Config.APIKeyCacheTTL, apiKeyCacheSize, d.Now),
+		guard:         newKeyGuard(d.Now),
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
@@ -142,9 +149,8 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.json", s.getOpenAPI)
-	if s.metrics != nil {
-		e.GET("/metrics", gin.WrapH(s.metrics.Handler()))
-	}
+	// No /metrics here: this port is public, and the metrics count every organization's
+	// work. The process serves them on its private listener (METRICS_ADDR).
 
 	admin := e.Group("/api/v1/admin", s.authenticate)
 	admin.GET("/organization", s.getOrganization)

@@ -107,8 +107,10 @@ func TestPendingRetriesFootprint(t *testing.T) {
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + srv.Address, "TEMPORAL_NAMESPACE=" + srv.Namespace,
 		"TEMPORAL_TASK_QUEUE=" + queue, "LINK_SECRET=" + strings.Repeat("k", 32),
-		// Any free port: an empty value means the default :9090, which another worker may hold.
-		"DEV_MAILBOX=on", "MAILERSEND_LOCAL_URL=" + mail.URL, "WORKER_METRICS_ADDR=127.0.0.1:0", "LOG_LEVEL=warn",
+		// Any free port: an empty value means the default 127.0.0.1:9090, which another
+		// worker may hold. The token is what work with the mailbox requires outside dev.
+		"DEV_MAILBOX=on", "DEV_MAILBOX_TOKEN=" + strings.Repeat("t", 16), "MAILERSEND_LOCAL_URL=" + mail.URL,
+		"WORKER_METRICS_ADDR=127.0.0.1:0", "LOG_LEVEL=warn",
 		// The first emails of all n retries go out while they are created; the measurement
 		// is of the wait that follows, so creation is not held to the production pace.
 		"MAIL_RATE_PER_MINUTE=100000",

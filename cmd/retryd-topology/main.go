@@ -71,13 +71,13 @@ func run() error {
 	admin, automation := seed.DemoKeys()
 	fmt.Printf("Temporal frontend  %s   (temporal workflow list --address %s)\n", tp.TemporalAddr, tp.TemporalAddr)
 	for i, u := range tp.APIURLs {
-		fmt.Printf("API %d              %s\n", i+1, u)
+		fmt.Printf("API %d              %s   (metrics %s/metrics)\n", i+1, u, tp.APIMetricsURLs[i])
 	}
 	for i, u := range tp.WorkerMetricsURLs {
 		fmt.Printf("worker %d metrics   %s/metrics\n", i+1, u)
 	}
 	fmt.Printf("database           %s\n", tp.DatabaseURL)
-	fmt.Printf("mailbox            %s/dev/mailbox\n", tp.APIURLs[0])
+	fmt.Printf("mailbox            %s/dev/mailbox   (Authorization: Bearer %s)\n", tp.APIURLs[0], tp.MailboxToken)
 	fmt.Printf("admin key          %s\nautomation key     %s\n", admin, automation)
 	fmt.Println("Ctrl-C stops everything.")
 	<-ctx.Done()

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/linktoken"
@@ -93,12 +94,28 @@ func (p *process) close() {
 }
 
 func (p *process) newServer(mb *mailbox.Mailbox) (*server.Server, error) {
-	db, cfg := p.db, p.cfg
-	p.metrics.RegisterPendingGauge(func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
 	return server.New(server.Deps{
-		DB: db, Temporal: p.tc, Links: p.links, Mailbox: mb, Metrics: p.metrics, Logger: p.logger,
-		Config: wiring.ServerConfig(cfg),
+		DB: p.db, Temporal: p.tc, Links: p.links, Mailbox: mb, Metrics: p.metrics, Logger: p.logger,
+		Config: wiring.ServerConfig(p.cfg),
 	})
+}
+
+// serveMetrics runs, in g until ctx ends, the private listener of serve and dev
+// (METRICS_ADDR) and the periodic count behind its pending gauges, so a scrape never
+// queries the database. Nothing runs when METRICS_ADDR is off.
+func (p *process) serveMetrics(ctx context.Context, g *errgroup.Group) {
+	addr := p.cfg.MetricsAddr
+	if addr == "" {
+		return
+	}
+	db := p.db
+	g.Go(func() error {
+		p.metrics.RefreshPending(ctx, metrics.DefaultPendingRefresh, func(ctx context.Context) (int, int, error) {
+			return store.CountPending(ctx, db)
+		})
+		return nil
+	})
+	g.Go(func() error { return metrics.Serve(ctx, addr, p.metrics, p.healthy, p.logger) })
 }
 
 // startWorker starts the Temporal workers; stop them before close.

@@ -35,15 +35,10 @@ func runServe(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	go srv.SweepIdempotencyKeys(ctx, 10*time.Minute)
-	addr := p.cfg.ServeMetricsAddr
-	if addr == "" {
-		return serveHTTP(ctx, p.cfg.HTTPAddr, srv.Handler(), p.cfg.ShutdownTimeout, p.logger)
-	}
-	// The private port (SERVE_METRICS_ADDR): profiles of the API under load, never on
-	// the public one. Either server failing stops both.
+	// The API and the private listener (METRICS_ADDR); either failing stops both.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveHTTP(gctx, p.cfg.HTTPAddr, srv.Handler(), p.cfg.ShutdownTimeout, p.logger) })
-	g.Go(func() error { return metrics.Serve(gctx, addr, p.metrics, p.healthy, p.logger) })
+	p.serveMetrics(gctx, g)
 	return g.Wait()
 }
 
@@ -64,8 +59,8 @@ func runWork(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	p.logger.Info("worker started")
-	// The worker's own port: /metrics and /healthz (Postgres and Temporal reachable).
-	// A listen error stops the worker too.
+	// The worker's private listener: /metrics, /healthz (Postgres and Temporal
+	// reachable) and /debug/pprof. A listen error stops the worker too.
 	g, gctx := errgroup.WithContext(ctx)
 	if addr := p.cfg.WorkerMetricsAddr; addr != "" {
 		g.Go(func() error {

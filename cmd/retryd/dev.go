@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/seed"
@@ -55,8 +57,8 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		defer func() { _ = srv.Stop() }()
 		cfg.TemporalAddress, cfg.TemporalAddressSet, uiURL = srv.Address, true, srv.UIURL
 	}
-	// One process, one metrics registry: the API's /metrics shows HTTP, email, pending
-	// and the worker's temporal_* metrics together.
+	// One process, one metrics registry: the private listener's /metrics shows HTTP,
+	// email, pending and the worker's temporal_* metrics together.
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
@@ -72,6 +74,10 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 
 	adminKey, automationKey := seed.DemoKeys()
 	base := cfg.LocalAPIURL()
+	metricsURL := "(METRICS_ADDR=off)"
+	if cfg.MetricsAddr != "" {
+		metricsURL = "http://" + config.Dialable(cfg.MetricsAddr) + "/metrics"
+	}
 	fmt.Fprintf(stdout, `
 retryd dev is running
   API:              %s  (HTTP_ADDR=%s)
@@ -79,6 +85,7 @@ retryd dev is running
   Temporal UI:      %s
   Temporal address: %s  namespace %s
   Mailbox:          %s/dev/mailbox
+  Metrics:          %s  (METRICS_ADDR; pprof under /debug/pprof/)
   Demo admin key:   %s
   Automation key:   %s
   Pipeline token:   %s
@@ -87,10 +94,13 @@ Try:
   curl -s -H 'Authorization: Bearer %s' %s/api/v1/admin/headshots?section=finished
 
 Ctrl-C stops everything.
-`, base, cfg.HTTPAddr, base, uiURL, cfg.TemporalAddress, cfg.TemporalNamespace, base, adminKey, automationKey, cfg.PipelineToken, adminKey, base)
+`, base, cfg.HTTPAddr, base, uiURL, cfg.TemporalAddress, cfg.TemporalNamespace, base, metricsURL, adminKey, automationKey, cfg.PipelineToken, adminKey, base)
 
 	go api.SweepIdempotencyKeys(ctx, 10*time.Minute)
-	return serveHTTP(ctx, cfg.HTTPAddr, api.Handler(), cfg.ShutdownTimeout, p.logger)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, api.Handler(), cfg.ShutdownTimeout, p.logger) })
+	p.serveMetrics(gctx, g)
+	return g.Wait()
 }
 
 // startDevServer starts the dev server with the state of this database (its identity):

@@ -67,8 +67,8 @@ func emptyDatabase(t *testing.T) string {
 
 const seedFileWithoutIDs = `{"organizations": [{
   "name": "Acme", "credit_balance": 10,
-  "admins": [{"email": "lead@acme.test", "name": "Lee", "role": "owner", "api_key": "short-key"}],
-  "automation_keys": ["another-key"],
+  "admins": [{"email": "lead@acme.test", "name": "Lee", "role": "owner", "api_key": "rk_seed_test_admin_key_0123456789abcdefghijklmn"}],
+  "automation_keys": ["rk_seed_test_automation_key_0123456789abcdefghij"],
   "members": [
     {"name": "Ada", "email": "ada@acme.test", "kind": "individual",
      "shoots": [{"status": "active", "completed_at": "2026-11-01T10:00:00Z", "results": 8}]},

@@ -13,10 +13,17 @@ import (
 // Prefix marks retryd keys so leaked ones are easy to spot by secret scanners.
 const Prefix = "rk_"
 
+// secretBytes is the randomness of a generated key.
+const secretBytes = 32
+
+// GeneratedLen is the length of a generated key: the prefix and 32 random bytes in
+// unpadded base64url (43 characters). Seed files may not bring shorter keys.
+const GeneratedLen = len(Prefix) + (secretBytes*8+5)/6
+
 // Generate returns a new secret key, the short prefix kept to recognise it in listings,
 // and the hash to store.
 func Generate() (secret, displayPrefix string, hash []byte) {
-	var b [32]byte
+	var b [secretBytes]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // rand.Read never fails on supported platforms
 	}

@@ -12,7 +12,7 @@ func TestGenerate(t *testing.T) {
 	if a == b || bytes.Equal(ha, hb) {
 		t.Fatal("two keys are equal")
 	}
-	if !strings.HasPrefix(a, Prefix) || len(a) < 40 || !bytes.Equal(ha, Hash(a)) {
+	if !strings.HasPrefix(a, Prefix) || len(a) != GeneratedLen || len(b) != GeneratedLen || !bytes.Equal(ha, Hash(a)) {
 		t.Fatalf("key %q hash mismatch or too short", a)
 	}
 	if !strings.HasPrefix(a, strings.TrimSuffix(pa, "…")) || strings.Contains(pa, a[len(a)-10:]) {

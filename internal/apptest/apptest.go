@@ -62,7 +62,20 @@ type Options struct {
 	// MailRatePerMinute paces the email queue as MAIL_RATE_PER_MINUTE does; 0 (the default
 	// here) is unpacedRate, so tests that are not about pacing do not wait on it.
 	MailRatePerMinute int
+	// PendingRefresh is how often the pending gauges are counted (defaultPendingRefresh
+	// when zero, so tests see a give or a start in the gauges quickly).
+	PendingRefresh time.Duration
+	// TrustedProxies are TRUSTED_PROXIES: requests from these CIDRs (127.0.0.1/32 makes
+	// the test itself one) carry their client's address in X-Forwarded-For.
+	TrustedProxies []string
+	// QueryHook, when set, sees every query run through the app's database handle: the
+	// API's, the worker's, the metrics refresher's and the test's own through App.DB.
+	QueryHook bun.QueryHook
 }
+
+// defaultPendingRefresh is the pending gauges' refresh of an App that does not ask for
+// one: far more often than production's, for tests that read the gauges.
+const defaultPendingRefresh = 100 * time.Millisecond
 
 // unpacedRate is the email rate of an App that does not ask for one: far above what any
 // test sends, so the email queue never holds a send back.
@@ -70,7 +83,10 @@ const unpacedRate = 100000
 
 // App is one running instance of the service.
 type App struct {
-	URL         string
+	URL string
+	// MetricsURL is the private metrics listener (METRICS_ADDR in production): /metrics,
+	// /healthz and /debug/pprof, never on URL.
+	MetricsURL  string
 	DatabaseURL string
 	// TemporalAddress is the dev server's frontend, for tests that run retryd's commands.
 	TemporalAddress string
@@ -115,6 +131,9 @@ func (a *App) config(t testing.TB, dbURL string, opts Options) *config.Config {
 	if opts.StartCheck > 0 {
 		env["START_CHECK_INTERVAL"] = opts.StartCheck.String()
 	}
+	if len(opts.TrustedProxies) > 0 {
+		env["TRUSTED_PROXIES"] = strings.Join(opts.TrustedProxies, ",")
+	}
 	cfg, err := config.Load(config.ModeDev, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatalf("apptest: configuration: %v", err)
@@ -134,6 +153,9 @@ func durations(ds []time.Duration) string {
 func Start(t testing.TB, opts Options) *App {
 	t.Helper()
 	db, dbURL := testenv.Database(t)
+	if opts.QueryHook != nil {
+		db = db.WithQueryHook(opts.QueryHook) // the same pool, with the hook
+	}
 	dev := opts.Temporal
 	if dev == nil {
 		dev = testenv.Temporal(t)
@@ -205,7 +227,7 @@ func Start(t testing.TB, opts Options) *App {
 	}
 	app.acts = wiring.Activities(cfg, db, sender, links, logger, m)
 	app.cfg = cfg
-	m.RegisterPendingGauge(func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
+	app.serveMetrics(t, opts.PendingRefresh)
 	app.worker = app.startWorker(t, tc)
 	// Stops whichever worker is current when the test ends.
 	t.Cleanup(func() {
@@ -217,6 +239,26 @@ func Start(t testing.TB, opts Options) *App {
 		}
 	})
 	return app
+}
+
+// serveMetrics runs the private metrics listener and the refresher of its pending
+// gauges, as serve does, until the test ends.
+func (a *App) serveMetrics(t testing.TB, every time.Duration) {
+	t.Helper()
+	if every <= 0 {
+		every = defaultPendingRefresh
+	}
+	ms := httptest.NewServer(metrics.PrivateHandler(a.Metrics, nil, a.logger))
+	t.Cleanup(ms.Close)
+	a.MetricsURL = ms.URL
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	db := a.DB
+	go func() {
+		defer close(done)
+		a.Metrics.RefreshPending(ctx, every, func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 func (a *App) dial(t testing.TB) client.Client {
@@ -316,7 +358,7 @@ type Org struct {
 // with fresh ids and keys, through the same loader as `retryd seed`.
 func (a *App) SeedOrg(t testing.TB, credits int, members ...seed.Member) *Org {
 	t.Helper()
-	o := &Org{ID: uuid.NewString(), AdminID: uuid.NewString(), AdminKey: "rk_test_admin_" + randomHex(16), AutomationKey: "rk_test_auto_" + randomHex(16)}
+	o := &Org{ID: uuid.NewString(), AdminID: uuid.NewString(), AdminKey: "rk_test_admin_" + randomHex(16), AutomationKey: "rk_test_auto_" + randomHex(17)}
 	for i := range members {
 		if members[i].ID == "" {
 			members[i].ID = uuid.NewString()
@@ -359,6 +401,24 @@ func Decode[T any](t testing.TB, r *Response) T {
 		t.Fatalf("apptest: the answer (%d) is no %T: %v; body %s", r.Status, v, err, r.Body)
 	}
 	return v
+}
+
+// Scrape reads the private listener's GET /metrics, as Prometheus would.
+func (a *App) Scrape(t testing.TB) string {
+	t.Helper()
+	resp, err := a.HTTP.Get(a.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/metrics: %d %s", a.MetricsURL, resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 // Do sends a request with an optional bearer token and JSON body (a string is sent as is).

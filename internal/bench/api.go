@@ -15,14 +15,15 @@ import (
 // api is an HTTP client of retryd's serve processes, one keep-alive connection per
 // client at most, spreading calls over every API URL.
 type api struct {
-	urls    []string
-	mailbox string
-	http    *http.Client
+	urls         []string
+	mailbox      string
+	mailboxToken string
+	http         *http.Client
 }
 
 func newAPI(t *Targets, clients int) *api {
 	tr := &http.Transport{MaxIdleConns: 4 * clients, MaxIdleConnsPerHost: 2 * clients, IdleConnTimeout: time.Minute}
-	return &api{urls: t.APIURLs, mailbox: t.MailboxURL, http: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
+	return &api{urls: t.APIURLs, mailbox: t.MailboxURL, mailboxToken: t.MailboxToken, http: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
 }
 
 // statusError is an answer other than the one a call expects.
@@ -80,6 +81,7 @@ func (a *api) messages(ctx context.Context) ([]mailbox.Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Authorization", "Bearer "+a.mailboxToken)
 	resp, err := a.http.Do(req)
 	if err != nil {
 		return nil, err

@@ -100,7 +100,7 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 	}
 	apiURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	serveDebug, workDebug := "127.0.0.1:"+strconv.Itoa(ports[1]), "127.0.0.1:"+strconv.Itoa(ports[2])
-	secret := procs.RandomHex(32)
+	secret, mailboxToken := procs.RandomHex(32), procs.RandomHex(16)
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DATABASE_URL=" + dbURL,
@@ -110,10 +110,11 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 		"LINK_SECRET=" + secret,
 		"PIPELINE_TOKEN=" + procs.RandomHex(16),
 		"DEV_MAILBOX=on",
+		"DEV_MAILBOX_TOKEN=" + mailboxToken,
 		"MAILERSEND_LOCAL_URL=" + apiURL + "/dev/mailersend",
 		"APP_BASE_URL=" + apiURL,
 		"WORKER_METRICS_ADDR=" + workDebug,
-		"SERVE_METRICS_ADDR=" + serveDebug,
+		"METRICS_ADDR=" + serveDebug,
 		"MAIL_RATE_PER_MINUTE=" + strconv.Itoa(benchMailRate),
 	}
 	migrate := exec.CommandContext(ctx, bin, "migrate")
@@ -145,6 +146,7 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 		Namespace:       l.temporal.Namespace,
 		APIURLs:         []string{apiURL},
 		MailboxURL:      apiURL + "/dev/mailbox",
+		MailboxToken:    mailboxToken,
 		DatabaseURL:     dbURL,
 		LinkSecret:      secret,
 		Procs: []Proc{

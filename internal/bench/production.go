@@ -72,6 +72,7 @@ func (p *Production) Start(ctx context.Context) (*Targets, error) {
 		Namespace:       "default",
 		APIURLs:         tp.APIURLs,
 		MailboxURL:      tp.APIURLs[0] + "/dev/mailbox",
+		MailboxToken:    tp.MailboxToken,
 		DatabaseURL:     tp.DatabaseURL,
 		LinkSecret:      tp.LinkSecret,
 		Procs:           []Proc{{Role: RoleTemporal, PID: tp.Temporal.Pid()}},

@@ -40,6 +40,8 @@ type Targets struct {
 	// MailboxURL is the /dev/mailbox of the serve process whose local mail endpoint the
 	// workers send to.
 	MailboxURL string
+	// MailboxToken is that process's DEV_MAILBOX_TOKEN, which its /dev routes require.
+	MailboxToken string
 	// DatabaseURL is the fresh database retryd uses; the benchmark seeds it and runs the
 	// database floor's statements on it.
 	DatabaseURL string

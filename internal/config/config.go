@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/mail"
 	"net/url"
 	"os"
@@ -41,27 +42,34 @@ type Config struct {
 	// DevMailbox serves the local MailerSend endpoint and /dev/mailbox on the API. Only
 	// dev turns it on by default: the mailbox holds every member's live link.
 	DevMailbox bool
-	// DevMailboxToken lets clients off this host (another container's worker) reach the
-	// /dev routes with Authorization: Bearer; without it they answer loopback clients only.
-	DevMailboxToken   string
-	MailLocalURL      string
-	MailFrom          string
-	MailFromName      string
-	AppBaseURL        string
-	LinkSecret        string
-	LinkTTL           time.Duration
-	PipelineToken     string
-	RetryWindow       time.Duration
-	RetryReminders    []time.Duration
-	StartCheck        time.Duration
+	// DevMailboxToken opens the /dev routes to clients presenting it (Authorization:
+	// Bearer): the worker sends it as its MailerSend key.
+	DevMailboxToken string
+	// DevLoopback lets loopback clients reach the /dev routes without the token: only in
+	// dev, whose API binds to loopback. Elsewhere a proxy on the host would make every
+	// client look local, so serve and work with the mailbox need DevMailboxToken.
+	DevLoopback    bool
+	MailLocalURL   string
+	MailFrom       string
+	MailFromName   string
+	AppBaseURL     string
+	LinkSecret     string
+	LinkTTL        time.Duration
+	PipelineToken  string
+	RetryWindow    time.Duration
+	RetryReminders []time.Duration
+	StartCheck     time.Duration
+	// WorkerMetricsAddr is work's private listener (/metrics, /healthz, /debug/pprof);
+	// empty: none.
 	WorkerMetricsAddr string
-	// ServeMetricsAddr is serve's private port (/metrics, /healthz, /debug/pprof), off
-	// unless set: the API port already serves /metrics, and profiles must never be public.
-	ServeMetricsAddr string
-	LogLevel         string
-	ShutdownTimeout  time.Duration
-	TrustedProxies   []string
-	DevDataDir       string
+	// MetricsAddr is the private listener of serve and dev (/metrics, /healthz,
+	// /debug/pprof); empty: none. The API port never serves metrics: they count every
+	// organization's work.
+	MetricsAddr     string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+	TrustedProxies  []string
+	DevDataDir      string
 	// DatabaseMaxConns bounds each process's Postgres pool (see docs/operations.md for
 	// how it adds up against max_connections).
 	DatabaseMaxConns int
@@ -89,14 +97,14 @@ var Vars = []Var{
 	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/retryd?sslmode=disable", "Postgres URL"},
 	{"DATABASE_MAX_CONNS", "20", "most Postgres connections each process opens; processes × this must stay under the server's max_connections"},
 	{"API_KEY_CACHE_TTL", "5s", "how long the API trusts a resolved API key without asking the database, so the longest a revoked key keeps working; 0 disables"},
-	{"HTTP_ADDR", ":8080", "API listen address"},
+	{"HTTP_ADDR", ":8080", "API listen address; 127.0.0.1:8080 in dev, which is for this machine only"},
 	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port; in dev, unset means start the Temporal dev server"},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
 	{"TEMPORAL_TASK_QUEUE", "retryd", "task queue of the API and the worker; deployments sharing a namespace need their own"},
 	{"TEMPORAL_API_KEY", "(unset)", "Temporal Cloud API key; TEMPORAL_TLS_*, TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE are read too (the SDK's envconfig)"},
 	{"MAILERSEND_API_KEY", "(unset)", "real MailerSend API key; unset means the local MailerSend-compatible endpoint at /dev/mailersend"},
-	{"DEV_MAILBOX", "on in dev, off otherwise", "on: serve the local mail endpoint and /dev/mailbox (needs MAILERSEND_API_KEY unset); serve and work without a key require it"},
-	{"DEV_MAILBOX_TOKEN", "(unset)", "bearer token (at least 16 bytes) that lets non-loopback clients reach /dev routes; the worker sends it to the local endpoint"},
+	{"DEV_MAILBOX", "on in dev, off otherwise", "on: serve the local mail endpoint and /dev/mailbox (needs MAILERSEND_API_KEY unset; outside dev, DEV_MAILBOX_TOKEN too); serve and work without a key require it"},
+	{"DEV_MAILBOX_TOKEN", "(unset)", "bearer token (at least 16 bytes) of the /dev routes; outside dev they answer only clients presenting it, so serve and work with DEV_MAILBOX=on require it; the worker sends it to the local endpoint"},
 	{"MAILERSEND_LOCAL_URL", "http://127.0.0.1:<HTTP_ADDR port>/dev/mailersend", "base URL of the local mail endpoint (used only without MAILERSEND_API_KEY)"},
 	{"MAIL_FROM", "retries@headshotpro.test", "sender address"},
 	{"MAIL_FROM_NAME", "HeadshotPro", "sender name"},
@@ -107,8 +115,8 @@ var Vars = []Var{
 	{"RETRY_WINDOW", "60d", "how long after completion a retry is allowed (Go duration, d suffix allowed)"},
 	{"RETRY_REMINDERS", "3d,7d", "comma-separated delays after the retry email for reminders; empty: none"},
 	{"START_CHECK_INTERVAL", "1h", "how often a pending retry or restart checks the database for a start whose signal was lost"},
-	{"WORKER_METRICS_ADDR", ":9090", "worker's private /metrics, /healthz and /debug/pprof listen address; empty disables"},
-	{"SERVE_METRICS_ADDR", "(unset)", "serve's private /metrics, /healthz and /debug/pprof listen address, for profiling; unset disables (keep it off the public network)"},
+	{"METRICS_ADDR", "127.0.0.1:9464", "private listen address of serve's and dev's /metrics, /healthz and /debug/pprof (never on HTTP_ADDR); off disables; keep it off the public network"},
+	{"WORKER_METRICS_ADDR", "127.0.0.1:9090", "worker's private /metrics, /healthz and /debug/pprof listen address; off disables"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"MAIL_RATE_PER_MINUTE", "60", "most emails sent a minute by all workers together (the Temporal server paces the email task queue); keep it below the MailerSend account's per-minute limit (120 on v1/email)"},
 	{"WORKER_CACHE_SIZE", "1000", "workflow runs a worker keeps in memory between their tasks; the rest replay their history when they wake (memory against CPU, see docs/benchmarks.md)"},
@@ -131,7 +139,7 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 	c := &Config{
 		DatabaseURL:       get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/retryd?sslmode=disable"),
-		HTTPAddr:          get("HTTP_ADDR", ":8080"),
+		HTTPAddr:          get("HTTP_ADDR", defaultHTTPAddr(mode)),
 		TemporalAddress:   get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: get("TEMPORAL_NAMESPACE", "default"),
 		TemporalTaskQueue: get("TEMPORAL_TASK_QUEUE", "retryd"),
@@ -142,8 +150,6 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 		AppBaseURL:        strings.TrimRight(get("APP_BASE_URL", "http://localhost:8080"), "/"),
 		LinkSecret:        get("LINK_SECRET", ""),
 		PipelineToken:     get("PIPELINE_TOKEN", ""),
-		WorkerMetricsAddr: get("WORKER_METRICS_ADDR", ":9090"),
-		ServeMetricsAddr:  get("SERVE_METRICS_ADDR", ""),
 		LogLevel:          get("LOG_LEVEL", "info"),
 		DevDataDir:        get("RETRYD_DEV_DIR", ""),
 	}
@@ -183,6 +189,21 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 	if c.RetryReminders, err = ParseDurationList(reminders); err != nil {
 		bad("RETRY_REMINDERS", err)
+	}
+	// Off the API port and on loopback unless told otherwise: the metrics count every
+	// organization's work and pprof shows the program's internals.
+	for _, l := range []struct {
+		name, def string
+		addr      *string
+	}{{"METRICS_ADDR", "127.0.0.1:9464", &c.MetricsAddr}, {"WORKER_METRICS_ADDR", "127.0.0.1:9090", &c.WorkerMetricsAddr}} {
+		v := get(l.name, l.def)
+		if strings.EqualFold(v, "off") {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			bad(l.name, errors.New("must be host:port (e.g. 127.0.0.1:9090, :9090) or off"))
+		}
+		*l.addr = v
 	}
 	if tp := get("TRUSTED_PROXIES", ""); tp != "" {
 		for _, p := range strings.Split(tp, ",") {
@@ -224,6 +245,12 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	if c.DevMailboxToken != "" && len(c.DevMailboxToken) < 16 {
 		bad("DEV_MAILBOX_TOKEN", errors.New("must be at least 16 bytes"))
 	}
+	c.DevLoopback = mode == ModeDev
+	if c.DevMailbox && c.DevMailboxToken == "" && (mode == ModeServe || mode == ModeWork) {
+		// Outside dev the /dev routes answer the token alone: a proxy on this host makes
+		// every client look local, so loopback proves nothing.
+		bad("DEV_MAILBOX_TOKEN", errors.New("is required with DEV_MAILBOX=on outside `retryd dev` (at least 16 bytes, e.g. openssl rand -hex 24): the mailbox and the local mail endpoint answer only clients presenting it, and the worker sends it"))
+	}
 	c.MailLocalURL = get("MAILERSEND_LOCAL_URL", "http://"+loopback(c.HTTPAddr)+"/dev/mailersend")
 
 	switch mode {
@@ -255,8 +282,22 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	return c, nil
 }
 
+// defaultHTTPAddr is the API's listen address: every interface for serve, which a
+// deployment puts behind its load balancer, and loopback for dev, whose demo keys,
+// mailbox and random secrets are for this machine only.
+func defaultHTTPAddr(mode Mode) string {
+	if mode == ModeDev {
+		return "127.0.0.1:8080"
+	}
+	return ":8080"
+}
+
 // LocalAPIURL is the API's address as seen from this machine.
 func (c *Config) LocalAPIURL() string { return "http://" + loopback(c.HTTPAddr) }
+
+// Dialable turns a listen address such as ":9090" into one this machine can dial
+// ("127.0.0.1:9090").
+func Dialable(addr string) string { return loopback(addr) }
 
 // FromEnv is Load with the process environment.
 func FromEnv(mode Mode) (*Config, error) { return Load(mode, os.LookupEnv) }

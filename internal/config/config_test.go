@@ -15,7 +15,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != ":8080" || c.TemporalAddress != "127.0.0.1:7233" || c.TemporalNamespace != "default" || c.TemporalAddressSet {
+	if c.HTTPAddr != "127.0.0.1:8080" || c.TemporalAddress != "127.0.0.1:7233" || c.TemporalNamespace != "default" || c.TemporalAddressSet {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.RetryWindow != 60*24*time.Hour || len(c.RetryReminders) != 2 || c.RetryReminders[0] != 72*time.Hour || c.RetryReminders[1] != 7*24*time.Hour {
@@ -153,5 +153,63 @@ func TestDevMailboxIsOptIn(t *testing.T) {
 		if _, err := Load(ModeDev, env(map[string]string{name: value})); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%q: err = %v", name, value, err)
 		}
+	}
+}
+
+// Only serve's API port faces the network by default: the metrics listeners (profiles
+// included) and the whole of dev bind to loopback unless an address says otherwise.
+func TestListenersDefaultToLoopback(t *testing.T) {
+	base := map[string]string{"LINK_SECRET": "0123456789abcdef", "PIPELINE_TOKEN": "p", "MAILERSEND_API_KEY": "mlsn.x"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	for mode, http := range map[Mode]string{ModeServe: ":8080", ModeWork: ":8080", ModeDev: "127.0.0.1:8080"} {
+		c, err := Load(mode, env(with(nil)))
+		if err != nil {
+			t.Fatalf("mode %d: %v", mode, err)
+		}
+		if c.HTTPAddr != http || c.MetricsAddr != "127.0.0.1:9464" || c.WorkerMetricsAddr != "127.0.0.1:9090" {
+			t.Errorf("mode %d: HTTP_ADDR %q METRICS_ADDR %q WORKER_METRICS_ADDR %q; want %q, 127.0.0.1:9464, 127.0.0.1:9090",
+				mode, c.HTTPAddr, c.MetricsAddr, c.WorkerMetricsAddr, http)
+		}
+	}
+	c, err := Load(ModeDev, env(map[string]string{"HTTP_ADDR": ":8081", "METRICS_ADDR": "0.0.0.0:9464", "WORKER_METRICS_ADDR": "off"}))
+	if err != nil || c.HTTPAddr != ":8081" || c.MetricsAddr != "0.0.0.0:9464" || c.WorkerMetricsAddr != "" {
+		t.Fatalf("set: %+v, %v", c, err)
+	}
+	if c, err := Load(ModeServe, env(with(map[string]string{"METRICS_ADDR": "OFF"}))); err != nil || c.MetricsAddr != "" {
+		t.Fatalf("METRICS_ADDR=OFF: %q, %v; want it off", c.MetricsAddr, err)
+	}
+	for name, v := range map[string]string{"METRICS_ADDR": "9464", "WORKER_METRICS_ADDR": "localhost"} {
+		if _, err := Load(ModeDev, env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: want an error naming the variable, got %v", name, v, err)
+		}
+	}
+}
+
+// Outside dev the /dev routes answer only the token, so a mailbox without one would be
+// a mailbox nobody can read and a worker whose every send is refused: serve and work stop
+// at start instead. dev needs none (loopback clients are enough there).
+func TestDevMailboxOutsideDevNeedsTheToken(t *testing.T) {
+	for _, mode := range []Mode{ModeServe, ModeWork} {
+		_, err := Load(mode, env(map[string]string{"LINK_SECRET": "0123456789abcdef", "PIPELINE_TOKEN": "p", "DEV_MAILBOX": "on"}))
+		if err == nil || !strings.Contains(err.Error(), "DEV_MAILBOX_TOKEN") || !strings.Contains(err.Error(), "DEV_MAILBOX=on") {
+			t.Errorf("mode %d: DEV_MAILBOX=on without a token: err = %v, want one naming DEV_MAILBOX_TOKEN", mode, err)
+		}
+	}
+	c, err := Load(ModeDev, env(nil))
+	if err != nil || !c.DevMailbox || c.DevMailboxToken != "" || !c.DevLoopback {
+		t.Fatalf("dev: %+v, %v; want the mailbox on, no token needed, loopback enough", c, err)
+	}
+	c, err = Load(ModeServe, env(map[string]string{"LINK_SECRET": "0123456789abcdef", "PIPELINE_TOKEN": "p", "DEV_MAILBOX": "on", "DEV_MAILBOX_TOKEN": "0123456789abcdef0"}))
+	if err != nil || c.DevLoopback {
+		t.Fatalf("serve: DevLoopback %v, %v; want loopback not enough", c != nil && c.DevLoopback, err)
 	}
 }

@@ -114,7 +114,7 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 		retry: map[string]*store.Retry{}, restart: map[string]*store.Restart{},
 		wf: &fakeWorkflows{open: map[string]bool{}, events: map[string]int64{}, continued: map[string]bool{}},
 		run: &Run{Plan: Plan{Name: "checker test", Individuals: individuals, Managed: managed, ResendStorm: stormResends,
-			RequestDeadline: time.Minute, Recovery: time.Minute}, Mail: newMailLog("http://unused"), Revived: map[string]int{}},
+			RequestDeadline: time.Minute, Recovery: time.Minute}, Mail: newMailLog("http://unused", ""), Revived: map[string]int{}},
 	}
 	w.run.Began = w.now.Add(-time.Minute)
 	w.run.LoadEnded, w.run.LastFault, w.run.Settled = w.now.Add(-20*time.Second), w.now.Add(-20*time.Second), w.now.Add(-10*time.Second)

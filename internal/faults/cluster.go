@@ -28,7 +28,9 @@ type Cluster struct {
 	TemporalURL string // host:port
 	PGURL       string
 	LinkSecret  string
-	TaskQueue   string
+	// MailboxToken opens the API's /dev routes (DEV_MAILBOX_TOKEN).
+	MailboxToken string
+	TaskQueue    string
 
 	Postgres *privatePostgres
 	Temporal *procs.Proc
@@ -57,7 +59,7 @@ type Options struct {
 // StartCluster builds retryd, starts a private Postgres, the Temporal dev server on a
 // file database, migrates, and starts serve and work. Close stops everything.
 func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
-	c := &Cluster{Dir: opts.Dir, LinkSecret: procs.RandomHex(32), TaskQueue: "retryd-faults"}
+	c := &Cluster{Dir: opts.Dir, LinkSecret: procs.RandomHex(32), MailboxToken: procs.RandomHex(16), TaskQueue: "retryd-faults"}
 	bin := filepath.Join(opts.Dir, "retryd")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/retryd")
 	build.Dir = opts.RepoRoot
@@ -111,10 +113,13 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		"LINK_SECRET=" + c.LinkSecret,
 		"PIPELINE_TOKEN=" + procs.RandomHex(16),
 		"DEV_MAILBOX=on",
+		"DEV_MAILBOX_TOKEN=" + c.MailboxToken,
 		"MAILERSEND_LOCAL_URL=" + mailURL,
 		"APP_BASE_URL=" + c.APIURL,
 		"RETRY_REMINDERS=" + opts.Reminders,
 		"WORKER_METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metricsPort),
+		// The suite reads the worker's listener only; serve's would take a fixed port.
+		"METRICS_ADDR=off",
 		"SHUTDOWN_TIMEOUT=5s",
 		// The suite's few hundred emails are not what it measures; the default pace of
 		// 60 a minute would stretch its settling time.

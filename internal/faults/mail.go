@@ -16,13 +16,14 @@ import (
 // cannot see, and the checks name those cases instead of guessing.
 type mailLog struct {
 	url   string
+	token string // DEV_MAILBOX_TOKEN
 	mu    sync.Mutex
 	byID  map[string]mailbox.Message
 	kills []time.Time
 }
 
-func newMailLog(apiURL string) *mailLog {
-	return &mailLog{url: apiURL + "/dev/mailbox", byID: map[string]mailbox.Message{}}
+func newMailLog(apiURL, token string) *mailLog {
+	return &mailLog{url: apiURL + "/dev/mailbox", token: token, byID: map[string]mailbox.Message{}}
 }
 
 func (l *mailLog) poll(ctx context.Context) {
@@ -40,6 +41,7 @@ func (l *mailLog) snapshot(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.url, nil)
+	req.Header.Set("Authorization", "Bearer "+l.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return

@@ -103,7 +103,7 @@ func TestPostgresRestartSendsNoEmailTwice(t *testing.T) {
 		t.Fatalf("emails still in motion 2 minutes after Postgres came back")
 	}
 
-	mailbox := newMailLog(c.APIURL)
+	mailbox := newMailLog(c.APIURL, c.MailboxToken)
 	mailbox.snapshot(ctx)
 	seen := mailbox.messages()
 	got := map[string]int{}

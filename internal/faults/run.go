@@ -78,7 +78,7 @@ type Run struct {
 // Execute drives the workload and the faults together, then waits for the system to
 // settle. It does not judge: Check does.
 func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
-	run := &Run{Plan: plan, Began: time.Now(), Mail: newMailLog(c.APIURL)}
+	run := &Run{Plan: plan, Began: time.Now(), Mail: newMailLog(c.APIURL, c.MailboxToken)}
 	client := &Client{BaseURL: c.APIURL, HTTP: &http.Client{Timeout: 20 * time.Second}, Deadline: plan.RequestDeadline}
 
 	mailCtx, stopMail := context.WithCancel(ctx)
@@ -112,7 +112,7 @@ func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
 	}
 	// Whatever a fault left down comes back for the recovery period.
 	ensureUp(ctx, c)
-	_ = putMail(ctx, c.APIURL, http.MethodDelete, nil)
+	_ = putMail(ctx, c.APIURL, c.MailboxToken, http.MethodDelete, nil)
 	run.Settled = waitSettled(ctx, c, plan.Recovery)
 	// The last reminders and emails may land just as the database settles.
 	run.Mail.snapshot(ctx)
@@ -349,7 +349,7 @@ func inject(ctx context.Context, c *Cluster, run *Run, f Fault) FaultRecord {
 			resume(pids)
 		}
 	case MailFault:
-		err = putMail(ctx, c.APIURL, http.MethodPut, &f.Mail)
+		err = putMail(ctx, c.APIURL, c.MailboxToken, http.MethodPut, &f.Mail)
 	}
 	rec.Ended = time.Now()
 	if err != nil {
@@ -385,7 +385,7 @@ func ensureUp(ctx context.Context, c *Cluster) {
 
 // putMail sets (PUT) or clears (DELETE) the mail fault, trying for a while: the API may
 // be down at that moment because of another fault.
-func putMail(ctx context.Context, base, method string, f *mailbox.Fault) error {
+func putMail(ctx context.Context, base, token, method string, f *mailbox.Fault) error {
 	return procs.WaitFor(ctx, 30*time.Second, "mail fault "+method, func(ctx context.Context) error {
 		var body []byte
 		if f != nil {
@@ -393,6 +393,7 @@ func putMail(ctx context.Context, base, method string, f *mailbox.Fault) error {
 		}
 		req, _ := http.NewRequestWithContext(ctx, method, base+"/dev/mailersend/faults", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err

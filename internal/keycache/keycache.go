@@ -4,9 +4,10 @@
 // Revocation is a database write, usually by `retryd keys revoke` in another process,
 // which this cache is never told about. A revoked key therefore keeps working on each
 // API process for at most the cache's lifetime after the revocation commits; that
-// lifetime is the bound operators are given, so it is kept short. Only keys that
-// resolved are cached: an unknown or revoked key always reaches the database, so a
-// flood of wrong keys can neither fill the cache nor push good keys out.
+// lifetime is the bound operators are given, so it is kept short. The API keeps
+// resolved keys and refused ones (a few seconds, so a repeated wrong key is not looked
+// up again) in two separate caches, so a flood of wrong keys can neither fill the first
+// nor push good keys out.
 package keycache
 
 import (

@@ -1,8 +1,9 @@
 // Package metrics is retryd's Prometheus instrumentation: one registry per process
 // holding the Go runtime and process collectors, the HTTP request metrics of the API,
-// the retry, restart and email counters, the pending-work gauges computed at scrape
-// time, and the Temporal SDK's own metrics through a tally scope reporting into the
-// same registry, so a single GET /metrics shows everything the process knows.
+// the retry, restart and email counters, the pending-work gauges kept by a periodic
+// count, and the Temporal SDK's own metrics through a tally scope reporting into the
+// same registry, so a single GET /metrics shows everything the process knows. It is
+// served on a private listener of its own (Serve), never on the API's port.
 package metrics
 
 import (
@@ -27,8 +28,16 @@ import (
 // temporal_).
 const Namespace = "retryd"
 
-// PendingTimeout bounds the count query behind the pending gauges on each scrape.
-const PendingTimeout = 2 * time.Second
+// PendingTimeout bounds one count behind the pending gauges.
+const PendingTimeout = 5 * time.Second
+
+// DefaultPendingRefresh is how often a serving process counts pending work for the
+// pending gauges: a scrape reads the last count and never reaches the database.
+const DefaultPendingRefresh = 15 * time.Second
+
+// MaxScrapesInFlight caps concurrent scrapes; more answer 503 at once. Prometheus
+// scrapes one at a time, so the cap only bites on a flood.
+const MaxScrapesInFlight = 4
 
 // DefaultReportInterval is how often the tally scope behind TemporalHandler copies the
 // SDK's metrics into the Prometheus registry.
@@ -56,6 +65,7 @@ type Metrics struct {
 	emailsSent      *prometheus.CounterVec
 	emailsFailed    *prometheus.CounterVec
 	emailAuthFails  *prometheus.CounterVec
+	authFailures    *prometheus.CounterVec
 
 	pending *pendingCollector
 
@@ -105,26 +115,31 @@ func New() *Metrics {
 	m.emailAuthFails = counterVec("email_provider_auth_failures_total",
 		"Email send attempts the provider refused with 401 or 403 (API key or account broken; alert on any increase).", "status")
 
+	m.authFailures = counterVec("auth_failures_total",
+		"API keys refused, by reason: missing (no bearer), unknown_key (looked up, unknown or revoked), unknown_key_cached (the same wrong key again, refused from memory), throttled (429 before any lookup).", "reason")
+	for _, r := range authFailureReasons {
+		m.authFailures.WithLabelValues(r) // every series exists from the start, at 0
+	}
+
 	m.pending = &pendingCollector{
 		retries: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "pending_retries"),
 			"Retries issued and not yet started, expired or cancelled, counted in the database: every API replica reports the same figure, so aggregate with max, not sum.", nil, nil),
 		restarts: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "pending_restarts"),
 			"Restarts issued and not yet started, expired or cancelled, counted in the database: every API replica reports the same figure, so aggregate with max, not sum.", nil, nil),
-		// Not registered on its own: the registry collects collectors concurrently, so
-		// the collector that counts a failure also reports the count, after counting it.
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "pending_gauge_errors_total",
-			Help: "Scrapes whose pending count query failed (the pending gauges were left out)."}),
+			Help: "Pending counts that failed (the pending gauges are left out until a count succeeds)."}),
 	}
-	// Until RegisterPendingGauge gives it a count, it reports only the error counter.
+	// Until RefreshPending's first count, it reports only the error counter.
 	reg.MustRegister(m.pending)
 	m.tallyRegisterErrors = counter("temporal_metric_register_errors_total",
 		"Temporal SDK metrics the tally reporter could not register (name clash); they are dropped.")
 
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		Registry:          reg, // promhttp_metric_handler_errors_total
-		ErrorHandling:     promhttp.ContinueOnError,
-		Timeout:           10 * time.Second,
-		EnableOpenMetrics: false,
+		Registry:            reg, // promhttp_metric_handler_errors_total
+		ErrorHandling:       promhttp.ContinueOnError,
+		Timeout:             10 * time.Second,
+		MaxRequestsInFlight: MaxScrapesInFlight,
+		EnableOpenMetrics:   false,
 	})
 	return m
 }
@@ -242,32 +257,81 @@ func (m *Metrics) EmailProviderAuthFailure(status int) {
 	m.emailAuthFails.WithLabelValues(label).Inc()
 }
 
-// PendingCounter answers how many retries and restarts are pending right now.
-type PendingCounter func(ctx context.Context) (retries, restarts int, err error)
+// The reasons of retryd_auth_failures_total.
+const (
+	AuthMissing       = "missing"            // no bearer key at all
+	AuthUnknownKey    = "unknown_key"        // looked up: no live key has this hash
+	AuthUnknownCached = "unknown_key_cached" // a key refused moments ago, refused from memory
+	AuthThrottled     = "throttled"          // too many failures from the address or under the prefix
+)
 
-// RegisterPendingGauge exports retryd_pending_retries and retryd_pending_restarts,
-// computed by count on every scrape under a PendingTimeout deadline. When count fails
-// the scrape carries neither gauge (rather than a stale or zero value) and
-// retryd_pending_gauge_errors_total goes up. Calling it again replaces count.
-func (m *Metrics) RegisterPendingGauge(count func(ctx context.Context) (retries, restarts int, err error)) {
+var authFailureReasons = []string{AuthMissing, AuthUnknownKey, AuthUnknownCached, AuthThrottled}
+
+// AuthFailure counts a refused API key. reason is one of the Auth* reasons (anything
+// else is counted as "other"), so no label ever holds key material.
+func (m *Metrics) AuthFailure(reason string) {
 	if m == nil {
 		return
 	}
-	m.pending.set(count)
+	switch reason {
+	case AuthMissing, AuthUnknownKey, AuthUnknownCached, AuthThrottled:
+	default:
+		reason = "other"
+	}
+	m.authFailures.WithLabelValues(reason).Inc()
+}
+
+// PendingCounter answers how many retries and restarts are pending right now.
+type PendingCounter func(ctx context.Context) (retries, restarts int, err error)
+
+// RefreshPending keeps retryd_pending_retries and retryd_pending_restarts: it counts
+// with count at once and then every interval (DefaultPendingRefresh when not positive),
+// each count under a PendingTimeout deadline, until ctx ends. A scrape reports the last
+// count and runs no query, so scrapes cost the database nothing however often they
+// come. When a count fails, the gauges are left out (rather than a stale or zero value)
+// until one succeeds, and retryd_pending_gauge_errors_total goes up. The process that
+// serves the metrics owns the goroutine running it and waits for it on shutdown.
+func (m *Metrics) RefreshPending(ctx context.Context, interval time.Duration, count PendingCounter) {
+	if m == nil || count == nil {
+		return
+	}
+	if interval <= 0 {
+		interval = DefaultPendingRefresh
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		m.pending.refresh(ctx, count)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 type pendingCollector struct {
 	retries, restarts *prometheus.Desc
 	errors            prometheus.Counter
 
-	mu    sync.RWMutex
-	count PendingCounter
+	mu                  sync.RWMutex
+	counted             bool // the last count succeeded
+	nRetries, nRestarts int
 }
 
-func (p *pendingCollector) set(count PendingCounter) {
+func (p *pendingCollector) refresh(ctx context.Context, count PendingCounter) {
+	cctx, cancel := context.WithTimeout(ctx, PendingTimeout)
+	retries, restarts, err := count(cctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return // the process is stopping: not a failed count
+		}
+		p.errors.Inc()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.count = count
+	p.counted, p.nRetries, p.nRestarts = err == nil, retries, restarts
 }
 
 func (p *pendingCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -277,19 +341,11 @@ func (p *pendingCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p *pendingCollector) Collect(ch chan<- prometheus.Metric) {
-	defer p.errors.Collect(ch)
+	p.errors.Collect(ch)
 	p.mu.RLock()
-	count := p.count
+	counted, retries, restarts := p.counted, p.nRetries, p.nRestarts
 	p.mu.RUnlock()
-	if count == nil {
-		return
-	}
-	// A collector is handed no context; the timeout bounds the scrape's query.
-	ctx, cancel := context.WithTimeout(context.Background(), PendingTimeout)
-	defer cancel()
-	retries, restarts, err := count(ctx)
-	if err != nil {
-		p.errors.Inc()
+	if !counted {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(p.retries, prometheus.GaugeValue, float64(retries))

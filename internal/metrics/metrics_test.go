@@ -137,7 +137,8 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	m.EmailSent("x")
 	m.EmailFailed("x")
 	m.EmailProviderAuthFailure(401)
-	m.RegisterPendingGauge(nil)
+	m.AuthFailure(metrics.AuthThrottled)
+	m.RefreshPending(context.Background(), time.Second, func(context.Context) (int, int, error) { return 1, 1, nil })
 	if m.TemporalHandler() == nil {
 		t.Fatalf("m.TemporalHandler() = %#v, want not nil", m.TemporalHandler())
 	}
@@ -154,13 +155,18 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	check.MustEqual(t, "rec.Code", rec.Code, http.StatusNoContent)
 }
 
+// TestPendingGauge: the gauges report the refresher's last count, scrapes never call
+// the counter, a failed count leaves the gauges out until a count succeeds, and the
+// refresher stops with its context.
 func TestPendingGauge(t *testing.T) {
 	m := metrics.New()
+	wantLacks(t, scrape(t, m), "retryd_pending_retries") // nothing counted yet
+
 	var calls atomic.Int32
 	var fail atomic.Bool
 	var deadline atomic.Value
 	deadline.Store(time.Duration(-1))
-	m.RegisterPendingGauge(func(ctx context.Context) (int, int, error) {
+	count := func(ctx context.Context) (int, int, error) {
 		calls.Add(1)
 		if d, ok := ctx.Deadline(); ok {
 			deadline.Store(time.Until(d))
@@ -169,36 +175,108 @@ func TestPendingGauge(t *testing.T) {
 			return 0, 0, errors.New("postgres down")
 		}
 		return 3, 7, nil
-	})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	// An interval no test waits out: the refresher counts once at start, and a failure
+	// is driven through a second refresher.
+	go func() { defer close(done); m.RefreshPending(ctx, time.Hour, count) }()
+	waitFor(t, 5*time.Second, "the first count", func() bool { return strings.Contains(scrape(t, m), "retryd_pending_retries") })
 
-	out := scrape(t, m)
-	check.Equal(t, "calls.Load()", calls.Load(), int32(1))
+	var out string
+	for range 4 {
+		out = scrape(t, m)
+	}
+	check.Equal(t, "counts after five scrapes", calls.Load(), int32(1))
 	wantContains(t, out, "retryd_pending_retries 3\n")
 	wantContains(t, out, "retryd_pending_restarts 7\n")
 	wantContains(t, out, "retryd_pending_gauge_errors_total 0\n")
-	left := deadline.Load().(time.Duration)
-	if !(left > 0 && left <= metrics.PendingTimeout) {
+	if left := deadline.Load().(time.Duration); !(left > 0 && left <= metrics.PendingTimeout) {
 		t.Errorf("deadline %s", left)
 	}
+	cancel()
+	<-done
 
+	// A failed count: the gauges are left out, not stale, and the failure is counted.
 	fail.Store(true)
+	ctx, cancel = context.WithCancel(context.Background())
+	done = make(chan struct{})
+	go func() { defer close(done); m.RefreshPending(ctx, time.Hour, count) }()
+	waitFor(t, 5*time.Second, "the failed count", func() bool { return !strings.Contains(scrape(t, m), "retryd_pending_retries") })
 	out = scrape(t, m)
-	check.Equal(t, "calls.Load()", calls.Load(), int32(2))
 	wantLacks(t, out, "retryd_pending_retries")
 	wantLacks(t, out, "retryd_pending_restarts")
 	wantContains(t, out, "retryd_pending_gauge_errors_total 1\n")
+	cancel()
+	<-done
 
-	// A second registration replaces the function instead of panicking.
-	fail.Store(false)
-	m.RegisterPendingGauge(func(context.Context) (int, int, error) { return 1, 0, nil })
-	out = scrape(t, m)
-	wantContains(t, out, "retryd_pending_retries 1\n")
-	wantContains(t, out, "retryd_pending_restarts 0\n")
+	// A refresher stopped while counting does not count the stop as a failure.
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	m.RefreshPending(ctx, time.Hour, func(ctx context.Context) (int, int, error) { return 0, 0, ctx.Err() })
+	wantContains(t, scrape(t, m), "retryd_pending_gauge_errors_total 1\n")
 
 	// The registry gathers cleanly (the collector only sends what it describes).
-	_, err := m.Registry().Gather()
-	if err != nil {
+	if _, err := m.Registry().Gather(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAuthFailures: every reason's series exists from the start, and a reason outside
+// the fixed set is counted as "other", so no label value comes from a request.
+func TestAuthFailures(t *testing.T) {
+	m := metrics.New()
+	out := scrape(t, m)
+	for _, r := range []string{metrics.AuthMissing, metrics.AuthUnknownKey, metrics.AuthUnknownCached, metrics.AuthThrottled} {
+		wantContains(t, out, `retryd_auth_failures_total{reason="`+r+`"} 0`+"\n")
+	}
+	m.AuthFailure(metrics.AuthThrottled)
+	m.AuthFailure("rk_leaked_key_material")
+	out = scrape(t, m)
+	wantContains(t, out, `retryd_auth_failures_total{reason="throttled"} 1`+"\n")
+	wantContains(t, out, `retryd_auth_failures_total{reason="other"} 1`+"\n")
+	wantLacks(t, out, "rk_leaked")
+}
+
+// blockingCollector holds every scrape in Collect until release is closed.
+type blockingCollector struct {
+	desc    *prometheus.Desc
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
+
+func (b *blockingCollector) Collect(ch chan<- prometheus.Metric) {
+	b.entered <- struct{}{}
+	<-b.release
+	ch <- prometheus.MustNewConstMetric(b.desc, prometheus.GaugeValue, 1)
+}
+
+// TestScrapesInFlightAreCapped: scrapes beyond MaxScrapesInFlight are answered 503 at
+// once instead of piling up gathers.
+func TestScrapesInFlightAreCapped(t *testing.T) {
+	m := metrics.New()
+	b := &blockingCollector{desc: prometheus.NewDesc("test_blocking", "Blocks scrapes.", nil, nil),
+		entered: make(chan struct{}, metrics.MaxScrapesInFlight), release: make(chan struct{})}
+	m.Registry().MustRegister(b)
+	codes := make(chan int, metrics.MaxScrapesInFlight)
+	for range metrics.MaxScrapesInFlight {
+		go func() {
+			rec := httptest.NewRecorder()
+			m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			codes <- rec.Code
+		}()
+	}
+	for range metrics.MaxScrapesInFlight {
+		<-b.entered
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	check.Equal(t, "a scrape beyond the cap", rec.Code, http.StatusServiceUnavailable)
+	close(b.release)
+	for range metrics.MaxScrapesInFlight {
+		check.Equal(t, "a scrape within the cap", <-codes, http.StatusOK)
 	}
 }
 

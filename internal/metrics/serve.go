@@ -23,13 +23,11 @@ const ShutdownTimeout = 5 * time.Second
 // a benchmark phase takes 30 s or more.
 const profileWriteTimeout = 3 * time.Minute
 
-// Serve runs a small HTTP server on addr for a process's private port (the worker's,
-// and serve's when SERVE_METRICS_ADDR is set): GET /metrics is m's registry, GET
-// /healthz answers 200 {"status":"ok"} when healthy returns nil (a nil healthy always
-// does) and 503 {"status":"unavailable"} otherwise, and /debug/pprof/ serves the Go
-// runtime's profiles (net/http/pprof), so a running process can be profiled without
-// a rebuild. The port must stay private: profiles show the program's internals. It returns once ctx ends and the server has shut
-// down (nil), or at once when addr cannot be listened on.
+// Serve runs a small HTTP server on addr for a process's private listener (serve's
+// METRICS_ADDR, work's WORKER_METRICS_ADDR, both on loopback by default) with the
+// routes of PrivateHandler. The listener must stay private: the metrics count every
+// organization's work, and profiles show the program's internals. It returns once ctx
+// ends and the server has shut down (nil), or at once when addr cannot be listened on.
 func Serve(ctx context.Context, addr string, m *Metrics, healthy func(context.Context) error, logger *slog.Logger) error {
 	if m == nil {
 		return errors.New("metrics: Serve needs a *Metrics")
@@ -46,7 +44,7 @@ func Serve(ctx context.Context, addr string, m *Metrics, healthy func(context.Co
 
 func serve(ctx context.Context, ln net.Listener, m *Metrics, healthy func(context.Context) error, logger *slog.Logger) error {
 	srv := &http.Server{
-		Handler:           newMux(m, healthy, logger),
+		Handler:           PrivateHandler(m, healthy, logger),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      profileWriteTimeout,
@@ -72,7 +70,15 @@ func serve(ctx context.Context, ln net.Listener, m *Metrics, healthy func(contex
 	return nil
 }
 
-func newMux(m *Metrics, healthy func(context.Context) error, logger *slog.Logger) *http.ServeMux {
+// PrivateHandler is what a private listener serves: GET /metrics is m's registry, GET
+// /healthz answers 200 {"status":"ok"} when healthy returns nil (a nil healthy always
+// does) and 503 {"status":"unavailable"} otherwise, and /debug/pprof/ serves the Go
+// runtime's profiles (net/http/pprof), so a running process can be profiled without
+// a rebuild.
+func PrivateHandler(m *Metrics, healthy func(context.Context) error, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	// Registered on this mux by hand: importing net/http/pprof also registers them on

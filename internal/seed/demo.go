@@ -10,7 +10,10 @@ import (
 
 // The demo keys are fixed so that docs, scripts and a developer's shell history keep
 // working across `retryd dev` runs. They are public: never load the demo file into a
-// database that real users reach.
+// database that real users reach. They are shorter than generated keys, which no other
+// seed file may be: their length protects nothing, since they are published, and
+// lengthening them would break every copy of them. Only the demo file may carry them
+// (Demo marks it); in any other file they are refused like any short key.
 const (
 	demoAdminKey      = "rk_demo_admin_key_0123456789abcdefghij"
 	demoAutomationKey = "rk_demo_automation_key_0123456789abcdefgh"
@@ -56,12 +59,14 @@ func Demo(now time.Time) (*File, error) {
 	if err := tmpl.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("demo template: %w", err)
 	}
-	f, err := Parse(&buf)
+	f, err := parse(&buf, true)
 	if err != nil {
 		return nil, fmt.Errorf("demo file: %w", err)
 	}
 	return f, nil
 }
+
+func isDemoKey(k string) bool { return k == demoAdminKey || k == demoAutomationKey }
 
 // DemoKeys returns the demo organization's API keys, for `retryd dev` to print.
 func DemoKeys() (admin, automation string) {

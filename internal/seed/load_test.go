@@ -214,8 +214,8 @@ func TestLoadKeepsGivenIDsAndReportsGenerated(t *testing.T) {
 // idlessFile has no ids at all: every row's id is derived.
 const idlessFile = `{"organizations": [{
   "name": "Initrode", "credit_balance": 4,
-  "admins": [{"email": "boss@initrode.test", "name": "Boss", "role": "owner", "api_key": "k1"}],
-  "automation_keys": ["k2"],
+  "admins": [{"email": "boss@initrode.test", "name": "Boss", "role": "owner", "api_key": "rk_initrode_boss_0123456789abcdefghijklmnopqrstuv"}],
+  "automation_keys": ["rk_initrode_automation_0123456789abcdefghijklmn"],
   "members": [
     {"name": "Ada", "email": "ada@initrode.test", "kind": "individual",
      "shoots": [{"status": "deleted", "deleted_at": "2026-09-01T10:00:00Z"},
@@ -372,7 +372,7 @@ func TestLoadRefusesRowsOfAnotherOrganization(t *testing.T) {
 			o := Organization{
 				ID: uuid.NewString(), Name: "Initech",
 				Admins:         []Admin{{ID: uuid.NewString(), Email: "bill@initech.test", Name: "Bill", Role: "owner"}},
-				AutomationKeys: []string{"rk_initech_automation_0123456789"},
+				AutomationKeys: []string{"rk_initech_automation_0123456789abcdefghijklmnop"},
 				Members:        []Member{{ID: uuid.NewString(), Name: "Peter", Email: ptr("peter@initech.test"), Kind: "individual"}},
 			}
 			tt.mutate(&o, first)
@@ -404,8 +404,8 @@ func bigFile(n int) *File {
 	completed := time.Now().Add(-72 * time.Hour).UTC().Truncate(time.Second)
 	o := Organization{
 		ID: uuid.NewString(), Name: "Umbrella", CreditBalance: n,
-		Admins:         []Admin{{ID: uuid.NewString(), Email: "ops@umbrella.test", Name: "Ops", Role: "owner", APIKey: "rk_" + uuid.NewString()}},
-		AutomationKeys: []string{"rk_" + uuid.NewString()},
+		Admins:         []Admin{{ID: uuid.NewString(), Email: "ops@umbrella.test", Name: "Ops", Role: "owner", APIKey: "rk_umbrella_" + uuid.NewString()}},
+		AutomationKeys: []string{"rk_umbrella_" + uuid.NewString()},
 		Members:        make([]Member, n),
 	}
 	for i := range o.Members {

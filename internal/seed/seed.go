@@ -17,12 +17,17 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/headshotpro/retryd/internal/apikey"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
 // File is the whole seed file.
 type File struct {
 	Organizations []Organization `json:"organizations"`
+
+	// demo marks the built-in demo file, the one file whose two published keys may be
+	// shorter than generated keys (see Demo).
+	demo bool
 }
 
 type Organization struct {
@@ -91,7 +96,9 @@ func (e *ValidationError) Error() string { return e.Path + ": " + e.Message }
 
 // Parse reads a seed file strictly (unknown fields, wrong types, trailing data and bad
 // timestamps are errors naming where they are) and validates it.
-func Parse(r io.Reader) (*File, error) {
+func Parse(r io.Reader) (*File, error) { return parse(r, false) }
+
+func parse(r io.Reader, demo bool) (*File, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read seed file: %w", err)
@@ -117,6 +124,7 @@ func Parse(r io.Reader) (*File, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, jsonError(data, err)
 	}
+	f.demo = demo
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
@@ -158,6 +166,7 @@ func (f *File) Validate() error {
 		memberIDs: map[string]string{},
 		shootIDs:  map[string]string{},
 		keys:      map[string]string{},
+		demo:      f.demo,
 	}
 	if len(f.Organizations) == 0 {
 		v.add("organizations", "must list at least one organization")
@@ -175,6 +184,7 @@ type validator struct {
 	// attach rows to another organization's or member's row. Derived ids count too: two
 	// organizations of the same name without ids would otherwise become one.
 	orgIDs, adminIDs, memberIDs, shootIDs, keys map[string]string
+	demo                                        bool
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -210,11 +220,11 @@ func (v *validator) org(p string, o *Organization) {
 			v.add(ap+".role", `must be "owner" or "admin", got %q`, a.Role)
 		}
 		if a.APIKey != "" {
-			v.key(ap+".api_key", a.APIKey)
+			v.key(ap+".api_key", a.APIKey, fmt.Sprintf("admin %s of organization %q", a.Email, o.Name))
 		}
 	}
 	for i, k := range o.AutomationKeys {
-		v.key(fmt.Sprintf("%s.automation_keys[%d]", p, i), k)
+		v.key(fmt.Sprintf("%s.automation_keys[%d]", p, i), k, fmt.Sprintf("organization %q", o.Name))
 	}
 	for i := range o.Members {
 		v.member(fmt.Sprintf("%s.members[%d]", p, i), orgID, i, &o.Members[i])
@@ -324,7 +334,8 @@ func (v *validator) count(p string, n, max int) {
 	}
 }
 
-func (v *validator) key(p, k string) {
+// key checks one API key; whose names its holder for an error, which never shows the key.
+func (v *validator) key(p, k, whose string) {
 	switch {
 	case k == "":
 		v.add(p, "must not be empty")
@@ -332,6 +343,11 @@ func (v *validator) key(p, k string) {
 	case strings.IndexFunc(k, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
 		// It could never be sent in an Authorization header as is.
 		v.add(p, "must not contain spaces or control characters")
+		return
+	case len(k) < apikey.GeneratedLen && !(v.demo && isDemoKey(k)):
+		// A short key is easier to guess than the keys retryd makes, and the API's
+		// throttle of failed keys assumes keys that cannot be guessed at all.
+		v.add(p, "the key of %s is shorter than the %d characters of a generated key; make one with: echo rk_$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '='), or issue keys later with `retryd keys create`", whose, apikey.GeneratedLen)
 		return
 	}
 	if first, dup := v.keys[k]; dup {

@@ -3,16 +3,19 @@ package seed
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/headshotpro/retryd/internal/apikey"
 )
 
 const goodFile = `{"organizations": [{
   "id": "0b5f6a2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b", "name": "Acme", "credit_balance": 10,
   "admins": [{"id": "1b5f6a2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b", "email": "lead@acme.test", "name": "Lee",
-              "role": "owner", "api_key": "rk_test_admin_key_0123456789"}],
-  "automation_keys": ["rk_test_automation_key_0123456789"],
+              "role": "owner", "api_key": "rk_test_admin_key_0123456789abcdefghijklmnopqrstuvwxyz"}],
+  "automation_keys": ["rk_test_automation_key_0123456789abcdefghijklmnopqrstuvwxyz"],
   "members": [{
     "id": "2b5f6a2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b", "name": "Ada", "email": "ada@acme.test", "kind": "individual",
     "retry_credits": 0, "free_retry_available": true,
@@ -178,12 +181,47 @@ func TestValidateErrors(t *testing.T) {
 	}
 }
 
-func TestValidateAcceptsShortKeys(t *testing.T) {
+// TestValidateRefusesShortKeys: a key shorter than the ones retryd generates is easier
+// to guess than retryd promises, so the file is refused; the error names where the key
+// is and whose it is, never the key.
+func TestValidateRefusesShortKeys(t *testing.T) {
+	const short = "rk_short_but_secret_0123456789"
+	for _, tc := range []struct {
+		name, path, whose string
+		mutate            func(f *File)
+	}{
+		{"admin key", "organizations[0].admins[0].api_key", `admin lead@acme.test of organization "Acme"`,
+			func(f *File) { f.Organizations[0].Admins[0].APIKey = short }},
+		{"automation key", "organizations[0].automation_keys[0]", `organization "Acme"`,
+			func(f *File) { f.Organizations[0].AutomationKeys[0] = short }},
+		{"one character short", "organizations[0].automation_keys[0]", `organization "Acme"`,
+			func(f *File) { f.Organizations[0].AutomationKeys[0] = strings.Repeat("k", apikey.GeneratedLen-1) }},
+		{"the demo key in a file", "organizations[0].admins[0].api_key", `admin lead@acme.test of organization "Acme"`,
+			func(f *File) { f.Organizations[0].Admins[0].APIKey = demoAdminKey }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := good(t)
+			tc.mutate(f)
+			err := f.Validate()
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Path != tc.path {
+				t.Fatalf("Validate: want a *ValidationError at %s, got %v", tc.path, err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.whose) || !strings.Contains(msg, strconv.Itoa(apikey.GeneratedLen)) {
+				t.Errorf("error %q does not name %s and the length %d", msg, tc.whose, apikey.GeneratedLen)
+			}
+			for _, k := range append(f.Organizations[0].AutomationKeys, f.Organizations[0].Admins[0].APIKey) {
+				if strings.Contains(msg, k) {
+					t.Errorf("error %q shows a key", msg)
+				}
+			}
+		})
+	}
 	f := good(t)
-	f.Organizations[0].Admins[0].APIKey = "k"
-	f.Organizations[0].AutomationKeys[0] = "rk_short"
+	f.Organizations[0].AutomationKeys[0] = strings.Repeat("k", apikey.GeneratedLen)
 	if err := f.Validate(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("a key of the generated length: %v", err)
 	}
 }
 

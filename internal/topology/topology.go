@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -64,13 +65,18 @@ type Topology struct {
 	TemporalHTTP string
 	// DatabaseURL is retryd's own database.
 	DatabaseURL string
-	// APIURLs[i] is the base URL of APIs[i].
-	APIURLs []string
+	// APIURLs[i] is the base URL of APIs[i], and APIMetricsURLs[i] its private
+	// metrics listener (METRICS_ADDR).
+	APIURLs        []string
+	APIMetricsURLs []string
 	// WorkerMetricsURLs[i] is the metrics listener of Workers[i].
 	WorkerMetricsURLs []string
 	LinkSecret        string
 	PipelineToken     string
-	TaskQueue         string
+	// MailboxToken is DEV_MAILBOX_TOKEN: outside `retryd dev`, the /dev routes (the
+	// mailbox, mail faults) answer only requests presenting it as a bearer.
+	MailboxToken string
+	TaskQueue    string
 	// HistoryShards is the server's NUM_HISTORY_SHARDS, from deploy/temporal.env.
 	HistoryShards int
 
@@ -101,7 +107,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		opts.Workers = 2
 	}
 	tp := &Topology{Dir: opts.Dir, repoRoot: opts.RepoRoot, adminURL: opts.AdminURL, keep: opts.Keep,
-		LinkSecret: procs.RandomHex(32), PipelineToken: procs.RandomHex(16), TaskQueue: "retryd"}
+		LinkSecret: procs.RandomHex(32), PipelineToken: procs.RandomHex(16), MailboxToken: procs.RandomHex(16), TaskQueue: "retryd"}
 	defer func() {
 		if err != nil {
 			tp.Close()
@@ -164,12 +170,13 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	tp.databases = append(tp.databases, appDB)
 	tp.DatabaseURL = withDatabase(admin, appDB)
 
-	ports, err := procs.FreePorts(opts.APIs + opts.Workers)
+	ports, err := procs.FreePorts(2*opts.APIs + opts.Workers)
 	if err != nil {
 		return nil, err
 	}
 	for i := range opts.APIs {
 		tp.APIURLs = append(tp.APIURLs, "http://127.0.0.1:"+strconv.Itoa(ports[i]))
+		tp.APIMetricsURLs = append(tp.APIMetricsURLs, "http://127.0.0.1:"+strconv.Itoa(ports[opts.APIs+opts.Workers+i]))
 	}
 	// Mail goes to the first API's local endpoint: the dev mailbox lives in one API
 	// process's memory, and one mailbox keeps the tests' view of delivered mail whole.
@@ -181,6 +188,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		"LINK_SECRET=" + tp.LinkSecret,
 		"PIPELINE_TOKEN=" + tp.PipelineToken,
 		"DEV_MAILBOX=on",
+		"DEV_MAILBOX_TOKEN=" + tp.MailboxToken,
 		"MAILERSEND_LOCAL_URL=" + tp.APIURLs[0] + "/dev/mailersend",
 		"APP_BASE_URL=" + tp.APIURLs[0],
 		"SHUTDOWN_TIMEOUT=10s",
@@ -190,7 +198,8 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		return nil, fmt.Errorf("retryd migrate: %w\n%s", err, out)
 	}
 	for i := range opts.APIs {
-		env := append(append(append([]string(nil), base...), opts.APIEnv...), "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(ports[i]))
+		env := append(append(append([]string(nil), base...), opts.APIEnv...), "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(ports[i]),
+			"METRICS_ADDR="+strings.TrimPrefix(tp.APIMetricsURLs[i], "http://"))
 		tp.APIs = append(tp.APIs, &procs.Proc{Name: fmt.Sprintf("api%d", i+1), Path: tp.bin, Args: []string{"serve"},
 			Env: env, LogPath: filepath.Join(opts.Dir, fmt.Sprintf("api%d.log", i+1))})
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/headshotpro/retryd/internal/faults"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/procs"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/testenv"
@@ -180,11 +181,15 @@ func emailCounts(ctx context.Context, t *testing.T, db *bun.DB, subjectID string
 func delivered(ctx context.Context, t *testing.T, tp *topology.Topology) map[string]int {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tp.APIURLs[0]+"/dev/mailbox", nil)
+	req.Header.Set("Authorization", "Bearer "+tp.MailboxToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("mailbox: %v", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("mailbox: status %d", resp.StatusCode)
+	}
 	var body struct {
 		Messages []mailbox.Message `json:"messages"`
 	}
@@ -436,16 +441,23 @@ func TestAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	pending := regexp.MustCompile(`(?m)^retryd_pending_retries (\d+)`)
-	for _, u := range tp.APIURLs {
-		body := get(ctx, t, u+"/metrics")
-		mm := pending.FindStringSubmatch(body)
-		if mm == nil {
-			t.Fatalf("%s/metrics has no retryd_pending_retries", u)
-		}
+	for _, u := range tp.APIMetricsURLs {
 		// Every replica reports the whole database's count, so a dashboard aggregates
-		// this gauge with max (docs/operations.md), never sum.
-		if n, _ := strconv.Atoi(mm[1]); n < want-1 || n > want+1 {
-			t.Errorf("%s reports %d pending retries; the database has %d", u, n, want)
+		// this gauge with max (docs/operations.md), never sum. The count is refreshed
+		// every 15 s, not at the scrape, so it may lag the database by one refresh.
+		var n int
+		err := procs.WaitFor(ctx, time.Minute, u+" pending retries", func(ctx context.Context) error {
+			mm := pending.FindStringSubmatch(get(ctx, t, u+"/metrics"))
+			if mm == nil {
+				return fmt.Errorf("%s/metrics has no retryd_pending_retries", u)
+			}
+			if n, _ = strconv.Atoi(mm[1]); n < want-1 || n > want+1 {
+				return fmt.Errorf("%s reports %d pending retries; the database has %d", u, n, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
 		}
 	}
 }

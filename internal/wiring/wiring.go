@@ -27,6 +27,7 @@ func ServerConfig(cfg *config.Config) server.Config {
 		StartCheck:      cfg.StartCheck,
 		APIKeyCacheTTL:  cfg.APIKeyCacheTTL,
 		DevMailboxToken: cfg.DevMailboxToken,
+		DevLoopback:     cfg.DevLoopback,
 	}
 }
 
