@@ -8,6 +8,7 @@ type (
 	ShootDTO      = shootDTO
 	RetryDTO      = retryDTO
 	RestartDTO    = restartDTO
+	MemberWorkDTO = memberWorkDTO
 	AllowanceDTO  = allowanceDTO
 	CardDTO       = cardDTO
 	SectionDTO    = sectionDTO
