@@ -34,7 +34,7 @@ func (s *Server) postRestart(c *gin.Context) {
 		return
 	}
 	// Refusals are final and stored under the key like any other answer.
-	s.idempotent(c, body, func() (int, any, bool, error) {
+	s.idempotentLinked(c, body, func() linkedAnswer { return new(restartAnswer) }, func() (int, any, bool, error) {
 		out, err := s.restartOne(c, memberID, s.restartID(c, memberID))
 		if err != nil {
 			return 0, nil, true, err
@@ -109,24 +109,47 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 	return s.restartAnswer(ctx, r)
 }
 
-// restartAnswer is the restart with its new shoot, and a freshly signed access link
-// when the member has no email address.
+// restartAnswer is the restart with its new shoot. Its access link is signed as it is
+// sent (signLinks), never stored.
 func (s *Server) restartAnswer(ctx context.Context, r *store.Restart) (*restartAnswer, error) {
 	shoot, err := store.GetShoot(ctx, s.db, r.NewShootID)
 	if err != nil {
 		return nil, err
 	}
-	out := &restartAnswer{restartDTO: toRestart(r), Shoot: toShoot(shoot, 0)}
-	if r.EmailStatus == store.EmailNotApplicable {
-		token, _ := s.links.Issue(r.MemberID, r.NewShootID, s.now())
-		link := linktoken.ActionURL(s.cfg.AppBaseURL, r.NewShootID, token)
-		out.AccessLink = &link
+	return &restartAnswer{restartDTO: toRestart(r), Shoot: toShoot(shoot, 0)}, nil
+}
+
+// signLinks gives a member without email the link to their new shoot: the admin or the
+// automation passes it on, since no email will. Others get none.
+func (a *restartAnswer) signLinks(sign func(memberID, shootID string) string) {
+	a.AccessLink = nil
+	if a.Email.Status == store.EmailNotApplicable {
+		link := sign(a.MemberID, a.NewShootID)
+		a.AccessLink = &link
 	}
-	return out, nil
+}
+
+// accessLink is a freshly signed link for the member to start the shoot.
+func (s *Server) accessLink(memberID, shootID string) string {
+	token, _ := s.links.Issue(memberID, shootID, s.now())
+	return linktoken.ActionURL(s.cfg.AppBaseURL, shootID, token)
 }
 
 type bulkRestartRequest struct {
 	MemberIDs []string `json:"member_ids"`
+}
+
+// bulkRestartAnswer answers a bulk call: one result per member listed, in order.
+type bulkRestartAnswer struct {
+	Results []bulkResult `json:"results"`
+}
+
+func (a *bulkRestartAnswer) signLinks(sign func(memberID, shootID string) string) {
+	for _, r := range a.Results {
+		if r.Restart != nil {
+			r.Restart.signLinks(sign)
+		}
+	}
 }
 
 type bulkResult struct {
@@ -149,7 +172,7 @@ func (s *Server) postBulkRestarts(c *gin.Context) {
 		s.abort(c, problem.InvalidBody, "member_ids must list 1 to %d member ids", maxBulkRestarts)
 		return
 	}
-	s.idempotent(c, body, func() (int, any, bool, error) {
+	s.idempotentLinked(c, body, func() linkedAnswer { return new(bulkRestartAnswer) }, func() (int, any, bool, error) {
 		results := s.bulkRestart(c, req.MemberIDs)
 		// An answer with a server-side error is not kept: the same key then retries the
 		// members that failed, while the restarted ones attach to their own restarts.
@@ -157,7 +180,7 @@ func (s *Server) postBulkRestarts(c *gin.Context) {
 		for _, r := range results {
 			final = final && r.Outcome != "error"
 		}
-		return http.StatusOK, gin.H{"results": results}, final, nil
+		return http.StatusOK, &bulkRestartAnswer{Results: results}, final, nil
 	})
 }
 
