@@ -17,3 +17,8 @@ type (
 	BulkResult    = bulkResult
 	ProblemBody   = problemBody
 )
+
+// SetBeforeRestartCheck has every restart that finds none of its own call f before it
+// checks the rules: the window in which a concurrent request with the same
+// Idempotency-Key may create that restart.
+func SetBeforeRestartCheck(s *Server, f func(memberID string)) { s.beforeRestartCheck = f }

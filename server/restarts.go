@@ -74,20 +74,32 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 	// the access link again: a member without email gets it however often the call is
 	// repeated. A pending one goes through the start below, which attaches to its run
 	// or resumes it if the run is gone.
-	own, err := store.GetRestart(ctx, s.db, restartID)
-	switch pe, _ := problem.As(err); {
-	case err == nil && own.MemberID != memberID:
-		return nil, problem.New(problem.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
-	case err == nil && own.Status == store.StatusFailed:
-		return nil, problem.New(problem.Canceled, "this restart ended without the member starting: an operator canceled it")
-	case err == nil && own.Status == store.StatusStarted:
-		return s.restartAnswer(ctx, own)
-	case err != nil && (pe == nil || pe.Code != problem.NotFound):
+	own, err := s.ownRestart(ctx, restartID, memberID)
+	if err != nil {
 		return nil, err
-	case err != nil:
-		own = nil
+	}
+	if own == nil {
+		if s.beforeRestartCheck != nil {
+			s.beforeRestartCheck(memberID)
+		}
+		// The pre-check answers an ineligible request without starting anything; the
+		// activity checks again under the member's lock. A refusal caused by this key's
+		// own restart (a concurrent request with the same key created it between the
+		// lookup above and the check: its new shoot is the open one) attaches to that
+		// restart instead. Stored as a refusal, it would be replayed for the key's whole
+		// life, and a member without email would never get the link.
 		if err := store.CheckRestart(ctx, s.db, orgID, memberID); err != nil {
-			return nil, err
+			if own, _ = s.ownRestart(ctx, restartID, memberID); own == nil {
+				return nil, err
+			}
+		}
+	}
+	if own != nil {
+		switch own.Status {
+		case store.StatusFailed:
+			return nil, problem.New(problem.Canceled, "this restart ended without the member starting: an operator canceled it")
+		case store.StatusStarted:
+			return s.restartAnswer(ctx, own)
 		}
 	}
 	act := actor(c)
@@ -107,6 +119,23 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 		return nil, err
 	}
 	return s.restartAnswer(ctx, r)
+}
+
+// ownRestart is the restart this request's id names (one a request with the same
+// Idempotency-Key created), or nil. One of another member means the key was used for
+// another request.
+func (s *Server) ownRestart(ctx context.Context, restartID, memberID string) (*store.Restart, error) {
+	r, err := store.GetRestart(ctx, s.db, restartID)
+	if pe, ok := problem.As(err); ok && pe.Code == problem.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.MemberID != memberID {
+		return nil, problem.New(problem.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
+	}
+	return r, nil
 }
 
 // restartAnswer is the restart with its new shoot. Its access link is signed as it is

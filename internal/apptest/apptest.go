@@ -62,6 +62,9 @@ type Options struct {
 	// MailRatePerMinute paces the email queue as MAIL_RATE_PER_MINUTE does; 0 (the default
 	// here) is unpacedRate, so tests that are not about pacing do not wait on it.
 	MailRatePerMinute int
+	// Server, when set, is called with each API server built, before it serves: the
+	// tests of package server reach its test seams (server/export_test.go) through it.
+	Server func(*server.Server)
 }
 
 // unpacedRate is the email rate of an App that does not ask for one: far above what any
@@ -94,6 +97,7 @@ type App struct {
 	setHandler func(http.Handler)
 	routes     gin.RoutesInfo // of the API last built
 	cfg        *config.Config
+	onServer   func(*server.Server)
 }
 
 // config reads the configuration as `retryd dev` would from an environment holding the
@@ -196,6 +200,7 @@ func Start(t testing.TB, opts Options) *App {
 
 	serverCfg := wiring.ServerConfig(cfg)
 	serverCfg.GiveTimeout = opts.GiveTimeout // a test knob; production keeps the server's default
+	app.onServer = opts.Server
 	app.apiDeps = server.Deps{DB: db, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger, Config: serverCfg}
 	app.setHandler(app.buildAPI(t, tc))
 
@@ -236,6 +241,9 @@ func (a *App) buildAPI(t testing.TB, tc client.Client) http.Handler {
 	api, err := server.New(deps)
 	if err != nil {
 		t.Fatalf("apptest: server: %v", err)
+	}
+	if a.onServer != nil {
+		a.onServer(api)
 	}
 	a.routes = api.Routes()
 	return api.Handler()
