@@ -54,6 +54,8 @@ func FuzzAdminAPI(f *testing.F) {
 	for i := range routes {
 		f.Add(byte(i), "{M}|{R}", "", byte(0), "", []byte(`{"shoot_id":"{S}"}`))
 		f.Add(byte(i), "{D}", "", byte(1), "k-1", []byte(`{"member_ids":["{D}","{M}","x"]}`))
+		// One member named twice (in another case): refused before the key is claimed.
+		f.Add(byte(i), "{D}|{R}", "", byte(0), "k-dup", []byte(`{"member_ids":["{D}"],"MEMBER_IDS":["{M}"],"shoot_id":"{S}","Shoot_Id":"{S}"}`))
 	}
 	for _, q := range []string{"section=finished&limit=1", "section=deleted&limit=100&q=Mo", "limit=0", "q=%00",
 		"section=finished&cursor=eyJuIjoiQSIsImkiOiJ1cm46dXVpZDp7TX0ifQ", "shoot_id={S}", "shoot_id=urn:uuid:{S}"} {

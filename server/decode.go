@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -65,6 +66,9 @@ func decodeJSON(body []byte, dst any, allowEmpty bool) error {
 	if bytes.Contains(body, []byte(`\u0000`)) || !utf8.Valid(body) {
 		return problem.New(problem.InvalidBody, "the body must be UTF-8 text without NUL characters")
 	}
+	if err := refuseDuplicateFields(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {
 		return problem.New(problem.InvalidBody, "%s", describeJSONError(err))
@@ -75,11 +79,99 @@ func decodeJSON(body []byte, dst any, allowEmpty bool) error {
 	return nil
 }
 
+// refuseDuplicateFields refuses a body in which one object, at any depth, names a member
+// twice, exactly or in another case ("member_ids" and "MEMBER_IDS"). encoding/json
+// matches names regardless of case and keeps the last, while canonicalJSON tells the two
+// apart: such a body could run as something other than what its Idempotency-Key hash
+// was taken of, and two different requests could share one hash. Names are compared as
+// encoding/json compares them (Unicode simple case folding, after unescaping). Malformed
+// JSON is left to the decoder, which describes it.
+func refuseDuplicateFields(body []byte) error {
+	type object struct {
+		names   map[string]bool
+		wantKey bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var stack []*object // open containers; nil for an array
+	done := func() {    // a value ended: the object it belongs to expects a name next
+		if n := len(stack); n > 0 && stack[n-1] != nil {
+			stack[n-1].wantKey = true
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var top *object
+		if n := len(stack); n > 0 {
+			top = stack[n-1]
+		}
+		if name, ok := tok.(string); ok && top != nil && top.wantKey {
+			folded := foldName(name)
+			if top.names[folded] {
+				return problem.New(problem.DuplicateField, "the member %q appears more than once in one object (names are matched regardless of case)", shortName(name))
+			}
+			top.names[folded] = true
+			top.wantKey = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &object{names: map[string]bool{}, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, nil)
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			done()
+		default:
+			done()
+		}
+		if len(stack) == 0 {
+			// Only the first value is the body; trailing data is the decoder's to refuse.
+			return nil
+		}
+	}
+}
+
+// foldName maps every name encoding/json would match with name to one string, the way
+// encoding/json folds names: each rune becomes the smallest rune of its case orbit.
+func foldName(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		// SimpleFold steps up through the orbit and wraps around to its smallest rune.
+		for {
+			f := unicode.SimpleFold(r)
+			if f <= r {
+				r = f
+				break
+			}
+			r = f
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// shortName bounds a client's member name quoted back in a problem detail.
+func shortName(name string) string {
+	const max = 64
+	if utf8.RuneCountInString(name) <= max {
+		return name
+	}
+	return string([]rune(name)[:max]) + "…"
+}
+
 // canonicalJSON is the body with insignificant whitespace and member order removed, so
 // an Idempotency-Key replay does not depend on how the client formatted the JSON.
+// Numbers keep their digits: as float64 two counts past 2^53 would hash alike.
 func canonicalJSON(body []byte) []byte {
 	var v any
-	if json.Unmarshal(body, &v) != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil || dec.More() {
 		return body
 	}
 	out, err := json.Marshal(v)

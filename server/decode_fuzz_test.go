@@ -109,6 +109,7 @@ func bodySeeds() []string {
 		`{"results":3}`, `{"result_count":-1}`, `{"email":"ada@example.test"}`,
 		``, ` `, `null`, `[]`, `"x"`, `{"a":1} {"a":2}`, `{"note":"a\u0000b"}`, `{"note":"\ud800"}`,
 		"{\"note\":\"\xff\"}", `{"shoot_id":42}`, `{"results":{"a":1}}`, `{`, `{"a":` + strings.Repeat("[", 1000),
+		`{"result_count":9007199254740993}`, `{"results":[{"url":"a.jpg","storage_key":"b.jpg"}]}`,
 	}
 }
 
@@ -146,10 +147,15 @@ func walkStrings(v reflect.Value, f func(string)) {
 }
 
 // FuzzDecodeJSON drives decodeJSON with every request type the API decodes, then the
-// validation each handler applies next. Refusals are 400 invalid_body; whatever is
-// accepted holds only text Postgres can store, and validated ids are canonical.
+// validation each handler applies next. Refusals are 400 invalid_body or 422
+// duplicate_field; whatever is accepted holds only text Postgres can store, validated
+// ids are canonical, and the canonical form an Idempotency-Key hashes decodes to the
+// very request that runs (so two requests that differ never share a hash).
 func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range bodySeeds() {
+		f.Add([]byte(s))
+	}
+	for _, s := range duplicateFieldBodies {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -158,8 +164,8 @@ func FuzzDecodeJSON(f *testing.F) {
 			for _, allowEmpty := range []bool{false, true} {
 				err := decodeJSON(body, dst, allowEmpty)
 				if err != nil {
-					if pe, ok := problem.As(err); !ok || pe.Code != problem.InvalidBody {
-						t.Fatalf("decodeJSON(%q, %T) = %v, want invalid_body", body, dst, err)
+					if pe, ok := problem.As(err); !ok || (pe.Code != problem.InvalidBody && pe.Code != problem.DuplicateField) {
+						t.Fatalf("decodeJSON(%q, %T) = %v, want invalid_body or duplicate_field", body, dst, err)
 					}
 					continue
 				}
@@ -170,6 +176,7 @@ func FuzzDecodeJSON(f *testing.F) {
 				})
 			}
 		}
+		sameAsCanonical(t, body)
 		var give giveRetryRequest
 		if decodeJSON(body, &give, false) == nil && give.validate() == nil {
 			if _, ok := canonicalUUID(give.ShootID); !ok {
@@ -198,6 +205,38 @@ func FuzzDecodeJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sameAsCanonical checks that a body every request type accepts means the same request
+// in the canonical form its Idempotency-Key hash is taken of.
+func sameAsCanonical(t *testing.T, body []byte) {
+	t.Helper()
+	canon := canonicalJSON(body)
+	for _, newDst := range []func() any{
+		func() any { return new(giveRetryRequest) }, func() any { return new(bulkRestartRequest) },
+		func() any { return new(linkRequest) },
+	} {
+		a, b := newDst(), newDst()
+		if decodeJSON(body, a, true) != nil {
+			continue
+		}
+		if err := decodeJSON(canon, b, true); err != nil || !reflect.DeepEqual(a, b) {
+			t.Fatalf("%q decodes to %+v, its canonical form %q to %+v (%v)", body, a, canon, b, err)
+		}
+	}
+	var a, b completeRequest
+	if decodeJSON(body, &a, true) != nil {
+		return
+	}
+	if err := decodeJSON(canon, &b, true); err != nil {
+		t.Fatalf("%q is accepted, its canonical form %q is not: %v", body, canon, err)
+	}
+	ka, ea := a.resultKeys(seedUUID)
+	kb, eb := b.resultKeys(seedUUID)
+	if !reflect.DeepEqual(ka, kb) || (ea == nil) != (eb == nil) || (a.ResultCount == nil) != (b.ResultCount == nil) ||
+		(a.ResultCount != nil && *a.ResultCount != *b.ResultCount) {
+		t.Fatalf("%q reports %v (%v), its canonical form %q %v (%v)", body, ka, ea, canon, kb, eb)
+	}
 }
 
 // FuzzReadBody: whatever the declared type and body, readBody answers the body or a 4xx

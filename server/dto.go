@@ -66,6 +66,29 @@ type restartDTO struct {
 	AccessLink *string    `json:"access_link,omitempty"`
 }
 
+// memberWorkDTO is a retry or restart as its member sees it: which one, for which shoot
+// (a restart's new shoot), and whether it is started. Who issued it, why, the admin's
+// note and the workflow behind it are the organization's business, not the member's.
+type memberWorkDTO struct {
+	ID      string `json:"id"`
+	ShootID string `json:"shoot_id"`
+	Status  string `json:"status"`
+}
+
+// memberShootAnswer answers a member's start and submit.
+type memberShootAnswer struct {
+	Shoot         shootDTO       `json:"shoot"`
+	CreditCharged bool           `json:"credit_charged"`
+	Retry         *memberWorkDTO `json:"retry"`
+	Restart       *memberWorkDTO `json:"restart"`
+}
+
+// linkAnswer answers a member's request for a fresh link.
+type linkAnswer struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
 type allowanceDTO struct {
 	RetryCredits       int  `json:"retry_credits"`
 	FreeRetryAvailable bool `json:"free_retry_available"`
@@ -97,6 +120,14 @@ func toRetry(r *store.Retry) retryDTO {
 		RemindersSent: r.RemindersSent, IssuedBy: r.IssuedBy, IssuedByKind: r.IssuedByKind,
 		IssuedAt: r.IssuedAt, StartedAt: r.StartedAt, WorkflowID: r.WorkflowID,
 	}
+}
+
+func toMemberRetry(r *store.Retry) *memberWorkDTO {
+	return &memberWorkDTO{ID: r.ID, ShootID: r.ShootID, Status: r.Status}
+}
+
+func toMemberRestart(r *store.Restart) *memberWorkDTO {
+	return &memberWorkDTO{ID: r.ID, ShootID: r.NewShootID, Status: r.Status}
 }
 
 func toRestart(r *store.Restart) restartDTO {

@@ -8,6 +8,7 @@ type (
 	ShootDTO      = shootDTO
 	RetryDTO      = retryDTO
 	RestartDTO    = restartDTO
+	MemberWorkDTO = memberWorkDTO
 	AllowanceDTO  = allowanceDTO
 	CardDTO       = cardDTO
 	SectionDTO    = sectionDTO
@@ -20,3 +21,8 @@ type (
 // AuthFailureBurst is how many failed keys one address or key prefix may send before
 // the API answers 429.
 const AuthFailureBurst = authFailureBurst
+
+// SetBeforeRestartCheck has every restart that finds none of its own call f before it
+// checks the rules: the window in which a concurrent request with the same
+// Idempotency-Key may create that restart.
+func SetBeforeRestartCheck(s *Server, f func(memberID string)) { s.beforeRestartCheck = f }

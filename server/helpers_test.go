@@ -71,10 +71,10 @@ type (
 	}
 	// startAnswer answers a member's start and submit.
 	startAnswer struct {
-		Shoot         server.ShootDTO    `json:"shoot"`
-		CreditCharged bool               `json:"credit_charged"`
-		Retry         *server.RetryDTO   `json:"retry"`
-		Restart       *server.RestartDTO `json:"restart"`
+		Shoot         server.ShootDTO       `json:"shoot"`
+		CreditCharged bool                  `json:"credit_charged"`
+		Retry         *server.MemberWorkDTO `json:"retry"`
+		Restart       *server.MemberWorkDTO `json:"restart"`
 	}
 	// bulkAnswer answers POST /admin/restarts.
 	bulkAnswer struct {

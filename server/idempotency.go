@@ -22,6 +22,24 @@ import (
 // answers do marks as not final, and server errors, are not: a 5xx is never final, and
 // the same key completes the request once the dependencies are back.
 func (s *Server) idempotent(c *gin.Context, body []byte, do func() (status int, payload any, final bool, err error)) {
+	s.idempotentLinked(c, body, nil, do)
+}
+
+// linkedAnswer is an answer that carries member access links (a restart of a member
+// without email). A link is a live credential for 30 days, and stored answers sit in
+// Postgres in plain text, where sessions are kept hashed: so an Idempotency-Key stores
+// the answer without its links, and every answer sent, the first and each replay, gets
+// them signed afresh by signLinks.
+type linkedAnswer interface {
+	signLinks(sign func(memberID, shootID string) string)
+}
+
+// idempotentLinked is idempotent for a route whose answer may carry access links:
+// do's payload, when it is a linkedAnswer, is stored without links, and newAnswer gives
+// the value a stored success answer is read back into, to sign its links again. An
+// answer stored with its links, as they were before, replays the same way (the fresh
+// links replace the stored ones).
+func (s *Server) idempotentLinked(c *gin.Context, body []byte, newAnswer func() linkedAnswer, do func() (status int, payload any, final bool, err error)) {
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" {
 		s.respond(c, do)
@@ -49,7 +67,7 @@ func (s *Server) idempotent(c *gin.Context, body []byte, do func() (status int, 
 	c.Set(ctxIdempotencyScope, key+"@"+claim.CreatedAt.UTC().Format(time.RFC3339Nano))
 	if claim.StatusCode != nil {
 		c.Header("Idempotent-Replayed", "true")
-		c.Data(*claim.StatusCode, contentTypeFor(*claim.StatusCode), claim.Response)
+		c.Data(*claim.StatusCode, contentTypeFor(*claim.StatusCode), s.relink(c, *claim.StatusCode, claim.Response, newAnswer))
 		return
 	}
 	status, payload, final, err := do()
@@ -61,6 +79,7 @@ func (s *Server) idempotent(c *gin.Context, body []byte, do func() (status int, 
 		}
 		status, payload = pe.Code.Status(), s.problemFor(c, pe)
 	}
+	// Marshaled before the links are signed: this is what is stored.
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		s.fail(c, err)
@@ -72,7 +91,35 @@ func (s *Server) idempotent(c *gin.Context, body []byte, do func() (status int, 
 			s.log.WarnContext(ctx, "could not store idempotent response", "request_id", requestID(c), "error", err)
 		}
 	}
+	if la, ok := payload.(linkedAnswer); ok {
+		la.signLinks(s.accessLink)
+		if raw, err = json.Marshal(la); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
 	c.Data(status, contentTypeFor(status), raw)
+}
+
+// relink is a stored answer as it is sent again: a success of a route whose answers
+// carry links is read back and gets its links signed afresh; anything else is sent as
+// it was stored.
+func (s *Server) relink(c *gin.Context, status int, stored []byte, newAnswer func() linkedAnswer) []byte {
+	if newAnswer == nil || status >= 300 {
+		return stored
+	}
+	a := newAnswer()
+	if err := json.Unmarshal(stored, a); err != nil {
+		s.log.WarnContext(c.Request.Context(), "stored answer not readable; replayed as stored", "request_id", requestID(c), "error", err)
+		return stored
+	}
+	a.signLinks(s.accessLink)
+	out, err := json.Marshal(a)
+	if err != nil {
+		s.log.WarnContext(c.Request.Context(), "stored answer not writable; replayed as stored", "request_id", requestID(c), "error", err)
+		return stored
+	}
+	return out
 }
 
 func contentTypeFor(status int) string {
@@ -87,6 +134,9 @@ func (s *Server) respond(c *gin.Context, do func() (int, any, bool, error)) {
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	if la, ok := payload.(linkedAnswer); ok {
+		la.signLinks(s.accessLink)
 	}
 	c.JSON(status, payload)
 }

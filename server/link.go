@@ -58,7 +58,7 @@ func (s *Server) postLink(c *gin.Context) {
 	default:
 		s.log.WarnContext(ctx, "fresh link requests saturated; request dropped", "request_id", requestID(c))
 	}
-	c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "message": linkAccepted})
+	c.JSON(http.StatusAccepted, linkAnswer{Status: "accepted", Message: linkAccepted})
 }
 
 // sendFreshLinks asks each pending workflow of the address to send its email again.

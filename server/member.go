@@ -70,23 +70,20 @@ func (s *Server) postSubmit(c *gin.Context) {
 	s.memberAnswer(c, st)
 }
 
+// memberAnswer is what the member's own calls answer: their shoot and the retry or
+// restart the call started, in the member's own shape (memberWorkDTO).
 func (s *Server) memberAnswer(c *gin.Context, st *store.Started) {
 	n, err := store.ShootResultCount(c.Request.Context(), s.db, st.Shoot.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	out := gin.H{"shoot": toShoot(st.Shoot, n), "credit_charged": st.Charged, "retry": nil, "restart": nil}
+	out := memberShootAnswer{Shoot: toShoot(st.Shoot, n), CreditCharged: st.Charged}
 	if st.Retry != nil {
-		r, err := store.GetRetry(c.Request.Context(), s.db, st.Retry.ID)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		out["retry"] = toRetry(r)
+		out.Retry = toMemberRetry(st.Retry)
 	}
 	if st.Restart != nil {
-		out["restart"] = toRestart(st.Restart)
+		out.Restart = toMemberRestart(st.Restart)
 	}
 	c.JSON(http.StatusOK, out)
 }

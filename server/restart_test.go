@@ -174,9 +174,9 @@ func TestBulkRestart(t *testing.T) {
 			t.Errorf("result %d has no restart", i)
 		}
 	}
-	// The same key replays the answer and restarts nobody again.
+	// The same key replays the answer (its access links signed afresh) and restarts nobody again.
 	again := app.Do(t, "POST", "/api/v1/admin/restarts", org.AutomationKey, body, "Idempotency-Key", "bulk-1")
-	if again.Status != 200 || string(again.Body) != string(r.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+	if again.Status != 200 || sansLinks(again.Body) != sansLinks(r.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay: %d %s", again.Status, again.Body)
 	}
 	n, _ := app.DB.NewSelect().Table("restarts").Where("org_id = ?", org.ID).Count(context.Background())

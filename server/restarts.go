@@ -34,7 +34,7 @@ func (s *Server) postRestart(c *gin.Context) {
 		return
 	}
 	// Refusals are final and stored under the key like any other answer.
-	s.idempotent(c, body, func() (int, any, bool, error) {
+	s.idempotentLinked(c, body, func() linkedAnswer { return new(restartAnswer) }, func() (int, any, bool, error) {
 		out, err := s.restartOne(c, memberID, s.restartID(c, memberID))
 		if err != nil {
 			return 0, nil, true, err
@@ -74,20 +74,32 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 	// the access link again: a member without email gets it however often the call is
 	// repeated. A pending one goes through the start below, which attaches to its run
 	// or resumes it if the run is gone.
-	own, err := store.GetRestart(ctx, s.db, restartID)
-	switch pe, _ := problem.As(err); {
-	case err == nil && own.MemberID != memberID:
-		return nil, problem.New(problem.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
-	case err == nil && own.Status == store.StatusFailed:
-		return nil, problem.New(problem.Canceled, "this restart ended without the member starting: an operator canceled it")
-	case err == nil && own.Status == store.StatusStarted:
-		return s.restartAnswer(ctx, own)
-	case err != nil && (pe == nil || pe.Code != problem.NotFound):
+	own, err := s.ownRestart(ctx, restartID, memberID)
+	if err != nil {
 		return nil, err
-	case err != nil:
-		own = nil
+	}
+	if own == nil {
+		if s.beforeRestartCheck != nil {
+			s.beforeRestartCheck(memberID)
+		}
+		// The pre-check answers an ineligible request without starting anything; the
+		// activity checks again under the member's lock. A refusal caused by this key's
+		// own restart (a concurrent request with the same key created it between the
+		// lookup above and the check: its new shoot is the open one) attaches to that
+		// restart instead. Stored as a refusal, it would be replayed for the key's whole
+		// life, and a member without email would never get the link.
 		if err := store.CheckRestart(ctx, s.db, orgID, memberID); err != nil {
-			return nil, err
+			if own, _ = s.ownRestart(ctx, restartID, memberID); own == nil {
+				return nil, err
+			}
+		}
+	}
+	if own != nil {
+		switch own.Status {
+		case store.StatusFailed:
+			return nil, problem.New(problem.Canceled, "this restart ended without the member starting: an operator canceled it")
+		case store.StatusStarted:
+			return s.restartAnswer(ctx, own)
 		}
 	}
 	act := actor(c)
@@ -109,24 +121,64 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 	return s.restartAnswer(ctx, r)
 }
 
-// restartAnswer is the restart with its new shoot, and a freshly signed access link
-// when the member has no email address.
+// ownRestart is the restart this request's id names (one a request with the same
+// Idempotency-Key created), or nil. One of another member means the key was used for
+// another request.
+func (s *Server) ownRestart(ctx context.Context, restartID, memberID string) (*store.Restart, error) {
+	r, err := store.GetRestart(ctx, s.db, restartID)
+	if pe, ok := problem.As(err); ok && pe.Code == problem.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.MemberID != memberID {
+		return nil, problem.New(problem.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
+	}
+	return r, nil
+}
+
+// restartAnswer is the restart with its new shoot. Its access link is signed as it is
+// sent (signLinks), never stored.
 func (s *Server) restartAnswer(ctx context.Context, r *store.Restart) (*restartAnswer, error) {
 	shoot, err := store.GetShoot(ctx, s.db, r.NewShootID)
 	if err != nil {
 		return nil, err
 	}
-	out := &restartAnswer{restartDTO: toRestart(r), Shoot: toShoot(shoot, 0)}
-	if r.EmailStatus == store.EmailNotApplicable {
-		token, _ := s.links.Issue(r.MemberID, r.NewShootID, s.now())
-		link := linktoken.ActionURL(s.cfg.AppBaseURL, r.NewShootID, token)
-		out.AccessLink = &link
+	return &restartAnswer{restartDTO: toRestart(r), Shoot: toShoot(shoot, 0)}, nil
+}
+
+// signLinks gives a member without email the link to their new shoot: the admin or the
+// automation passes it on, since no email will. Others get none.
+func (a *restartAnswer) signLinks(sign func(memberID, shootID string) string) {
+	a.AccessLink = nil
+	if a.Email.Status == store.EmailNotApplicable {
+		link := sign(a.MemberID, a.NewShootID)
+		a.AccessLink = &link
 	}
-	return out, nil
+}
+
+// accessLink is a freshly signed link for the member to start the shoot.
+func (s *Server) accessLink(memberID, shootID string) string {
+	token, _ := s.links.Issue(memberID, shootID, s.now())
+	return linktoken.ActionURL(s.cfg.AppBaseURL, shootID, token)
 }
 
 type bulkRestartRequest struct {
 	MemberIDs []string `json:"member_ids"`
+}
+
+// bulkRestartAnswer answers a bulk call: one result per member listed, in order.
+type bulkRestartAnswer struct {
+	Results []bulkResult `json:"results"`
+}
+
+func (a *bulkRestartAnswer) signLinks(sign func(memberID, shootID string) string) {
+	for _, r := range a.Results {
+		if r.Restart != nil {
+			r.Restart.signLinks(sign)
+		}
+	}
 }
 
 type bulkResult struct {
@@ -149,7 +201,7 @@ func (s *Server) postBulkRestarts(c *gin.Context) {
 		s.abort(c, problem.InvalidBody, "member_ids must list 1 to %d member ids", maxBulkRestarts)
 		return
 	}
-	s.idempotent(c, body, func() (int, any, bool, error) {
+	s.idempotentLinked(c, body, func() linkedAnswer { return new(bulkRestartAnswer) }, func() (int, any, bool, error) {
 		results := s.bulkRestart(c, req.MemberIDs)
 		// An answer with a server-side error is not kept: the same key then retries the
 		// members that failed, while the restarted ones attach to their own restarts.
@@ -157,7 +209,7 @@ func (s *Server) postBulkRestarts(c *gin.Context) {
 		for _, r := range results {
 			final = final && r.Outcome != "error"
 		}
-		return http.StatusOK, gin.H{"results": results}, final, nil
+		return http.StatusOK, &bulkRestartAnswer{Results: results}, final, nil
 	})
 }
 

@@ -131,6 +131,11 @@ func (s *Server) postRetry(c *gin.Context) {
 		return
 	}
 	body, err := readBody(c)
+	if err == nil {
+		// Before the key is claimed: the key's hash must be of the request that runs.
+		// Other refusals of the body come from giveRetry and are stored under the key.
+		err = refuseDuplicateFields(body)
+	}
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -91,6 +91,8 @@ type Server struct {
 	guard *keyGuard
 	// pageBufs recycles the dashboard's response buffers (tens of kilobytes each).
 	pageBufs sync.Pool
+	// beforeRestartCheck is a test seam (export_test.go), nil otherwise: see restartMember.
+	beforeRestartCheck func(memberID string)
 }
 
 // apiKeyCacheSize bounds the key cache: far more keys than are live within a few

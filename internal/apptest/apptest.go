@@ -71,6 +71,9 @@ type Options struct {
 	// QueryHook, when set, sees every query run through the app's database handle: the
 	// API's, the worker's, the metrics refresher's and the test's own through App.DB.
 	QueryHook bun.QueryHook
+	// Server, when set, is called with each API server built, before it serves: the
+	// tests of package server reach its test seams (server/export_test.go) through it.
+	Server func(*server.Server)
 }
 
 // defaultPendingRefresh is the pending gauges' refresh of an App that does not ask for
@@ -110,6 +113,7 @@ type App struct {
 	setHandler func(http.Handler)
 	routes     gin.RoutesInfo // of the API last built
 	cfg        *config.Config
+	onServer   func(*server.Server)
 }
 
 // config reads the configuration as `retryd dev` would from an environment holding the
@@ -218,6 +222,7 @@ func Start(t testing.TB, opts Options) *App {
 
 	serverCfg := wiring.ServerConfig(cfg)
 	serverCfg.GiveTimeout = opts.GiveTimeout // a test knob; production keeps the server's default
+	app.onServer = opts.Server
 	app.apiDeps = server.Deps{DB: db, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger, Config: serverCfg}
 	app.setHandler(app.buildAPI(t, tc))
 
@@ -278,6 +283,9 @@ func (a *App) buildAPI(t testing.TB, tc client.Client) http.Handler {
 	api, err := server.New(deps)
 	if err != nil {
 		t.Fatalf("apptest: server: %v", err)
+	}
+	if a.onServer != nil {
+		a.onServer(api)
 	}
 	a.routes = api.Routes()
 	return api.Handler()

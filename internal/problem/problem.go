@@ -45,11 +45,15 @@ const (
 	InvalidID            Code = "invalid_id"
 	InvalidParameter     Code = "invalid_parameter"
 	IdempotencyKeyReused Code = "idempotency_key_reused"
-	PayloadTooLarge      Code = "payload_too_large"
-	UnsupportedMedia     Code = "unsupported_media_type"
-	MethodNotAllowed     Code = "method_not_allowed"
-	RouteNotFound        Code = "route_not_found"
-	RateLimited          Code = "rate_limited"
+	// DuplicateField: one object of the JSON body names a member twice, exactly or in
+	// another case. The decoder would keep the last, so the body could mean something
+	// other than what its Idempotency-Key hash was taken of.
+	DuplicateField   Code = "duplicate_field"
+	PayloadTooLarge  Code = "payload_too_large"
+	UnsupportedMedia Code = "unsupported_media_type"
+	MethodNotAllowed Code = "method_not_allowed"
+	RouteNotFound    Code = "route_not_found"
+	RateLimited      Code = "rate_limited"
 
 	// Server side.
 	Unavailable Code = "unavailable"
@@ -85,6 +89,7 @@ var codes = map[Code]meta{
 	InvalidID:             {http.StatusBadRequest, "An id in the request is not valid"},
 	InvalidParameter:      {http.StatusBadRequest, "A query parameter is not valid"},
 	IdempotencyKeyReused:  {http.StatusUnprocessableEntity, "The Idempotency-Key was used with another request"},
+	DuplicateField:        {http.StatusUnprocessableEntity, "A member of the JSON body appears more than once"},
 	PayloadTooLarge:       {http.StatusRequestEntityTooLarge, "The request body is too large"},
 	UnsupportedMedia:      {http.StatusUnsupportedMediaType, "The request body must be JSON"},
 	MethodNotAllowed:      {http.StatusMethodNotAllowed, "Method not allowed"},

@@ -8,3 +8,10 @@ var (
 	// is held to.
 	ScanCard = scanCard
 )
+
+// MigrationSQL is the text of one embedded migration, for tests that run it again on
+// rows written the way they were before it.
+func MigrationSQL(name string) (string, error) {
+	b, err := migrationFiles.ReadFile("migrations/" + name)
+	return string(b), err
+}
