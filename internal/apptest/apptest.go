@@ -62,7 +62,17 @@ type Options struct {
 	// MailRatePerMinute paces the email queue as MAIL_RATE_PER_MINUTE does; 0 (the default
 	// here) is unpacedRate, so tests that are not about pacing do not wait on it.
 	MailRatePerMinute int
+	// ResendCooldown is RESEND_COOLDOWN: how long after a retry's last email a resend is
+	// refused. 0 (the default here) turns it off, so tests that resend right after the
+	// first email are not refused; the tests of the cooldown set it.
+	ResendCooldown time.Duration
+	// MailQueuePerOrg is MAIL_QUEUE_PER_ORG; 0 (the default here) is noQueueCap.
+	MailQueuePerOrg int
 }
+
+// noQueueCap is the queued-email cap of an App that does not ask for one: far above what
+// any test queues.
+const noQueueCap = 1000000
 
 // unpacedRate is the email rate of an App that does not ask for one: far above what any
 // test sends, so the email queue never holds a send back.
@@ -114,6 +124,11 @@ func (a *App) config(t testing.TB, dbURL string, opts Options) *config.Config {
 	}
 	if opts.StartCheck > 0 {
 		env["START_CHECK_INTERVAL"] = opts.StartCheck.String()
+	}
+	env["RESEND_COOLDOWN"] = opts.ResendCooldown.String()
+	env["MAIL_QUEUE_PER_ORG"] = strconv.Itoa(noQueueCap)
+	if opts.MailQueuePerOrg > 0 {
+		env["MAIL_QUEUE_PER_ORG"] = strconv.Itoa(opts.MailQueuePerOrg)
 	}
 	cfg, err := config.Load(config.ModeDev, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {

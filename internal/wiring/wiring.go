@@ -27,6 +27,8 @@ func ServerConfig(cfg *config.Config) server.Config {
 		StartCheck:      cfg.StartCheck,
 		APIKeyCacheTTL:  cfg.APIKeyCacheTTL,
 		DevMailboxToken: cfg.DevMailboxToken,
+		ResendCooldown:  cfg.ResendCooldown,
+		MailQueuePerOrg: cfg.MailQueuePerOrg,
 	}
 }
 
