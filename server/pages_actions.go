@@ -164,6 +164,9 @@ func (p *pages) postResendForm(c *gin.Context) {
 	}
 	w := callAPI(c, p.s.postResendEmail, nil, "")
 	if pb, refused := w.problemOf(); refused {
+		if ra := w.header.Get("Retry-After"); ra != "" {
+			c.Header("Retry-After", ra)
+		}
 		p.renderError(c, pb.Status, pb.Code, "The email was not sent again", refusalWords(pb))
 		return
 	}

@@ -39,6 +39,15 @@ func refusalWords(pb problemBody) string {
 		return "This form was already used for a different request. Reload the page and try again."
 	case problem.NotFound:
 		return "This member is not in your organization, or no longer exists."
+	case problem.RateLimited:
+		// The API's detail says how long ago and how long to wait ("… try again in 42
+		// seconds").
+		if d := strings.TrimSpace(pb.Detail); d != "" {
+			return strings.ToUpper(d[:1]) + d[1:] + "."
+		}
+		return "Too many requests. Wait a minute and try again."
+	case problem.EmailQueueFull:
+		return "Too many of your organization's emails are waiting to be sent, so this one was not queued. Try again in a few minutes, once some have gone out."
 	case problem.Timeout, problem.Unavailable:
 		return "The service took too long to answer. The change may still complete: reload the dashboard before trying again."
 	case problem.InvalidBody, problem.InvalidParameter:

@@ -272,6 +272,12 @@ func (s *Server) postResendEmail(c *gin.Context) {
 		s.abort(c, problem.RetryNotPending, "the retry is %s; only a pending retry's email can be sent again", r.Status)
 		return
 	}
+	// The cooldown and the organization's queue cap are decided in the database before
+	// the workflow is asked, so concurrent resends send at most one email.
+	claim, ok := s.claimResend(c, r.OrgID, r.ID)
+	if !ok {
+		return
+	}
 	uctx, cancel := context.WithTimeout(ctx, s.cfg.GiveTimeout)
 	defer cancel()
 	handle, err := s.tc.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
@@ -283,6 +289,9 @@ func (s *Server) postResendEmail(c *gin.Context) {
 		err = handle.Get(uctx, &res)
 	}
 	if err = workflowError(err, problem.RetryNotPending); err != nil {
+		if pe, ok := problem.As(err); ok && pe.Code == problem.RetryNotPending {
+			s.releaseResend(ctx, claim)
+		}
 		s.fail(c, err)
 		return
 	}

@@ -52,7 +52,16 @@ type Config struct {
 	// default proxy_pass, ssh -L, kubectl port-forward) connects from loopback for every
 	// outside client, so the token alone counts.
 	DevLoopback bool
+	// ResendCooldown refuses a retry's resend this soon after its last email; 0: never.
+	ResendCooldown time.Duration
+	// MailQueuePerOrg refuses an organization's resends while this many of its emails
+	// wait to be sent; 0 means DefaultMailQueuePerOrg.
+	MailQueuePerOrg int
 }
+
+// DefaultMailQueuePerOrg is the queued-email cap of a Config without one; it matches the
+// default of MAIL_QUEUE_PER_ORG.
+const DefaultMailQueuePerOrg = 1000
 
 // Deps are the API's collaborators, injected by the command that runs it.
 type Deps struct {
@@ -115,6 +124,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Config.TaskQueue == "" {
 		d.Config.TaskQueue = workflows.TaskQueue
+	}
+	if d.Config.MailQueuePerOrg <= 0 {
+		d.Config.MailQueuePerOrg = DefaultMailQueuePerOrg
 	}
 	s := &Server{db: d.DB, tc: d.Temporal, launch: launch.New(d.Temporal, d.Config.TaskQueue, d.Config.GiveTimeout), links: d.Links, mailbox: d.Mailbox, metrics: d.Metrics, log: d.Logger, now: d.Now, cfg: d.Config,
 		linkByClient:  ratelimit.New(10.0/60, 10, d.Now),

@@ -29,7 +29,10 @@ type emailer struct {
 	markFailed any // local activity: func(ctx, SendEmailInput) error
 	// queue is the task queue of the send activity: EmailTaskQueue of the run's own, or
 	// "" (the run's own) for runs recorded before versionEmailQueue.
-	queue   string
+	queue string
+	// org is the organization's id, the fairness key of every send, so one
+	// organization's backlog on the email queue does not hold back another's emails.
+	org     string
 	nextSeq int
 	state   *EmailState
 }
@@ -44,7 +47,7 @@ func (e *emailer) sendEmail(ctx workflow.Context, kind string, reminder int) (ac
 // first email that was cut off mid-send.
 func (e *emailer) sendNumbered(ctx workflow.Context, kind string, reminder, seq int) (activities.SendEmailResult, error) {
 	in := activities.SendEmailInput{SubjectID: e.subjectID, Seq: seq, Kind: kind, Reminder: reminder}
-	opts := emailOptions(kind)
+	opts := emailOptions(kind, e.org)
 	opts.TaskQueue = e.queue
 	actx := workflow.WithActivityOptions(ctx, opts)
 	var res activities.SendEmailResult
@@ -136,11 +139,37 @@ var checkOptions = workflow.LocalActivityOptions{
 	ScheduleToCloseTimeout: time.Minute,
 }
 
-func emailOptions(kind string) workflow.ActivityOptions {
+// Priority levels of the email queue (PriorityKey: 1 is served first; the Temporal server
+// keeps five levels, matching.priorityLevels, and an unset key counts as the middle, 3).
+// Every level is drained before the next one, so the levels are few and their order is
+// what members wait on: a first email ends a wait the member has just been told about,
+// while a reminder is days late by design and a resend repeats a link already sent.
+const (
+	// PriorityFirstEmail is the first email of a retry or restart.
+	PriorityFirstEmail = 1
+	// PriorityFollowUp is a reminder or a resend.
+	PriorityFollowUp = 3
+)
+
+// emailPriority is the send's place on the email queue: its level by kind, and the
+// organization as the fairness key. Within a level the server hands out the tasks of
+// each key in turn (by weight, all 1), however many one organization queued first.
+func emailPriority(kind, org string) temporal.Priority {
+	level := PriorityFollowUp
+	if kind == vocab.EmailKindInitial {
+		level = PriorityFirstEmail
+	}
+	return temporal.Priority{PriorityKey: level, FairnessKey: org}
+}
+
+// emailOptions are the send's options. The priority is not part of what replay compares
+// (the activity's id and type are), so runs recorded before it replay unchanged.
+func emailOptions(kind, org string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		Summary:                "send " + kind + " email",
+		Priority:               emailPriority(kind, org),
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,

@@ -145,6 +145,7 @@ type Issue struct {
 // and how to make the next run's input from the state it carries.
 type runOf struct {
 	id    string
+	org   string // the organization: the fairness key of the run's emails
 	issue Issue
 	next  func(*Carried) any
 }
@@ -198,7 +199,7 @@ type lifecycle struct {
 func newLifecycle(k kind, run runOf, sub subject) *lifecycle {
 	l := &lifecycle{id: run.id, kind: k, sub: sub, next: run.next, reminders: run.issue.Reminders, tuning: run.issue.Tuning, hasEmail: true,
 		progress: Progress{Stage: StageReserving, EmailState: EmailState{EmailStatus: vocab.EmailQueued}}}
-	l.mail = emailer{subjectID: l.id, send: k.send, markFailed: k.markFailed, state: &l.progress.EmailState}
+	l.mail = emailer{subjectID: l.id, org: run.org, send: k.send, markFailed: k.markFailed, state: &l.progress.EmailState}
 	if run.issue.Carried != nil {
 		l.resume(run.issue.Carried)
 	}

@@ -25,7 +25,7 @@ type RestartStatus struct {
 // a fresh access link by email when the member has an address, then pending until the
 // member starts it.
 func RestartShootWorkflow(ctx workflow.Context, in RestartInput) (RestartStatus, error) {
-	run := runOf{id: in.RestartID, issue: in.Issue, next: func(c *Carried) any { in.Carried = c; return in }}
+	run := runOf{id: in.RestartID, org: in.OrgID, issue: in.Issue, next: func(c *Carried) any { in.Carried = c; return in }}
 	return live(ctx, restartKind, run, &restart{in}, func(p Progress) RestartStatus { return RestartStatus{RestartID: in.RestartID, Progress: p} })
 }
 

@@ -29,7 +29,7 @@ var a *activities.Activities
 // RetryWorkflow is one retry of one shoot, from the reservation of the allowance to the
 // member starting their new shoot.
 func RetryWorkflow(ctx workflow.Context, in RetryInput) (RetryStatus, error) {
-	run := runOf{id: in.RetryID, issue: in.Issue, next: func(c *Carried) any { in.Carried = c; return in }}
+	run := runOf{id: in.RetryID, org: in.OrgID, issue: in.Issue, next: func(c *Carried) any { in.Carried = c; return in }}
 	return live(ctx, retryKind, run, &retry{in: in}, func(p Progress) RetryStatus { return RetryStatus{RetryID: in.RetryID, Progress: p} })
 }
 

@@ -74,11 +74,21 @@ type Options struct {
 	// Server, when set, is called with each API server built, before it serves: the
 	// tests of package server reach its test seams (server/export_test.go) through it.
 	Server func(*server.Server)
+	// ResendCooldown is RESEND_COOLDOWN: how long after a retry's last email a resend is
+	// refused. 0 (the default here) turns it off, so tests that resend right after the
+	// first email are not refused; the tests of the cooldown set it.
+	ResendCooldown time.Duration
+	// MailQueuePerOrg is MAIL_QUEUE_PER_ORG; 0 (the default here) is noQueueCap.
+	MailQueuePerOrg int
 }
 
 // defaultPendingRefresh is the pending gauges' refresh of an App that does not ask for
 // one: far more often than production's, for tests that read the gauges.
 const defaultPendingRefresh = 100 * time.Millisecond
+
+// noQueueCap is the queued-email cap of an App that does not ask for one: far above what
+// any test queues.
+const noQueueCap = 1000000
 
 // unpacedRate is the email rate of an App that does not ask for one: far above what any
 // test sends, so the email queue never holds a send back.
@@ -137,6 +147,11 @@ func (a *App) config(t testing.TB, dbURL string, opts Options) *config.Config {
 	}
 	if len(opts.TrustedProxies) > 0 {
 		env["TRUSTED_PROXIES"] = strings.Join(opts.TrustedProxies, ",")
+	}
+	env["RESEND_COOLDOWN"] = opts.ResendCooldown.String()
+	env["MAIL_QUEUE_PER_ORG"] = strconv.Itoa(noQueueCap)
+	if opts.MailQueuePerOrg > 0 {
+		env["MAIL_QUEUE_PER_ORG"] = strconv.Itoa(opts.MailQueuePerOrg)
 	}
 	cfg, err := config.Load(config.ModeDev, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {

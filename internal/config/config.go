@@ -80,6 +80,12 @@ type Config struct {
 	// dispatches the email queue's activities no faster (docs/decisions.md, "Email at the
 	// provider's pace").
 	MailRatePerMinute int
+	// ResendCooldown is how long after a retry's last email an admin's resend is refused
+	// (429 rate_limited); 0 turns the cooldown off.
+	ResendCooldown time.Duration
+	// MailQueuePerOrg is how many of one organization's emails may wait to be sent
+	// before its resends are refused (429 email_queue_full).
+	MailQueuePerOrg int
 	// WorkerCacheSize is how many workflow runs a worker process keeps in memory between
 	// their tasks (the SDK's sticky cache); a run not cached replays its history instead.
 	WorkerCacheSize int
@@ -119,6 +125,8 @@ var Vars = []Var{
 	{"WORKER_METRICS_ADDR", "127.0.0.1:9090", "worker's private /metrics, /healthz and /debug/pprof listen address; off disables"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"MAIL_RATE_PER_MINUTE", "60", "most emails sent a minute by all workers together (the Temporal server paces the email task queue); keep it below the MailerSend account's per-minute limit (120 on v1/email)"},
+	{"RESEND_COOLDOWN", "1m", "how long after a retry's last email an admin's resend is refused (429 rate_limited with Retry-After); 0 turns it off"},
+	{"MAIL_QUEUE_PER_ORG", "1000", "most emails of one organization waiting to be sent before its resends are refused (429 email_queue_full)"},
 	{"WORKER_CACHE_SIZE", "1000", "workflow runs a worker keeps in memory between their tasks; the rest replay their history when they wake (memory against CPU, see docs/benchmarks.md)"},
 	{"GOMEMLIMIT", "(unset)", "the Go runtime's soft memory limit; 120MiB holds a worker with 10,000 pending retries near 140 MiB RSS (docs/benchmarks.md)"},
 	{"SHUTDOWN_TIMEOUT", "25s", "how long SIGTERM waits for in-flight requests and activities"},
@@ -179,6 +187,12 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 	if c.MailRatePerMinute, err = strconv.Atoi(get("MAIL_RATE_PER_MINUTE", "60")); err != nil || c.MailRatePerMinute < 1 || c.MailRatePerMinute > 100000 {
 		bad("MAIL_RATE_PER_MINUTE", errors.New("must be a whole number from 1 to 100000"))
+	}
+	if c.ResendCooldown, err = ParseDuration(get("RESEND_COOLDOWN", "1m")); err != nil || c.ResendCooldown < 0 || c.ResendCooldown > time.Hour {
+		bad("RESEND_COOLDOWN", errors.New("must be a duration from 0 to 1h"))
+	}
+	if c.MailQueuePerOrg, err = strconv.Atoi(get("MAIL_QUEUE_PER_ORG", "1000")); err != nil || c.MailQueuePerOrg < 1 || c.MailQueuePerOrg > 1000000 {
+		bad("MAIL_QUEUE_PER_ORG", errors.New("must be a whole number from 1 to 1000000"))
 	}
 	if c.WorkerCacheSize, err = strconv.Atoi(get("WORKER_CACHE_SIZE", "1000")); err != nil || c.WorkerCacheSize < 1 || c.WorkerCacheSize > 1000000 {
 		bad("WORKER_CACHE_SIZE", errors.New("must be a whole number from 1 to 1000000"))

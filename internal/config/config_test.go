@@ -112,6 +112,28 @@ func TestMailRateAndWorkerCache(t *testing.T) {
 	}
 }
 
+func TestResendLimits(t *testing.T) {
+	c, err := Load(ModeDev, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ResendCooldown != time.Minute || c.MailQueuePerOrg != 1000 {
+		t.Errorf("defaults: resend cooldown %s, queue per organization %d", c.ResendCooldown, c.MailQueuePerOrg)
+	}
+	c, err = Load(ModeDev, env(map[string]string{"RESEND_COOLDOWN": "0s", "MAIL_QUEUE_PER_ORG": "50"}))
+	if err != nil || c.ResendCooldown != 0 || c.MailQueuePerOrg != 50 {
+		t.Fatalf("set: %+v, %v", c, err)
+	}
+	for name, v := range map[string]string{"RESEND_COOLDOWN": "2h", "MAIL_QUEUE_PER_ORG": "0"} {
+		if _, err := Load(ModeDev, env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: want an error naming the variable, got %v", name, v, err)
+		}
+	}
+	if _, err := Load(ModeDev, env(map[string]string{"RESEND_COOLDOWN": "-1s"})); err == nil {
+		t.Error("RESEND_COOLDOWN=-1s: want an error")
+	}
+}
+
 // The local mailbox holds members' live links: only dev offers it unasked, serve and work
 // without a real key must opt in, and it never coexists with a key.
 func TestDevMailboxIsOptIn(t *testing.T) {

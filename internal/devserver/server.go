@@ -41,12 +41,21 @@ const (
 //   - with the default four task-queue partitions and two pollers, a task could sit in a
 //     partition no poller was on, which showed as multi-second p99 stalls under load.
 //
+// It also turns on what the email queue's order relies on, as production does: fairness
+// (each organization's emails, keyed by the activity's fairness key, take turns, so one
+// organization's backlog does not hold back another's; it implies the priority matcher)
+// and the five priority levels the workflows' PriorityKey values assume. The flag cannot
+// be scoped to one queue, so on the dev server every queue is fair; each queue keeps its
+// tasks in the fairness table from its first start with it (docs/operations.md).
+//
 // Production clusters keep their own settings (deploy/temporal-dynamic-config.yaml).
 func devDynamicConfig() []string {
 	return []string{
 		"history.transferProcessorMaxPollRPS=1000",
 		"matching.numTaskqueueReadPartitions=1",
 		"matching.numTaskqueueWritePartitions=1",
+		"matching.enableFairness=true",
+		"matching.priorityLevels=5",
 	}
 }
 
@@ -72,6 +81,10 @@ type Options struct {
 	SearchAttributes []string  // registered as Keyword on Namespace
 	LogLevel         string    // default "warn"
 	Output           io.Writer // receives the server's stdout and stderr; nil discards them
+	// DynamicConfig are key=value settings (JSON values) passed after the dev server's
+	// own, which they override: the fairness test and benchmark turn fairness off with
+	// "matching.enableFairness=false" to measure what it changes.
+	DynamicConfig []string
 }
 
 // Server is a running dev server started by Start.
@@ -190,7 +203,7 @@ func startOnce(ctx context.Context, opts Options) (*Server, bool, error) {
 	for _, name := range opts.SearchAttributes {
 		args = append(args, "--search-attribute", name+"=Keyword")
 	}
-	for _, kv := range devDynamicConfig() {
+	for _, kv := range append(devDynamicConfig(), opts.DynamicConfig...) {
 		args = append(args, "--dynamic-config-value", kv)
 	}
 

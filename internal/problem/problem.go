@@ -54,6 +54,9 @@ const (
 	MethodNotAllowed Code = "method_not_allowed"
 	RouteNotFound    Code = "route_not_found"
 	RateLimited      Code = "rate_limited"
+	// EmailQueueFull: the organization has MAIL_QUEUE_PER_ORG emails waiting to be sent,
+	// so no resend is queued until some have gone out.
+	EmailQueueFull Code = "email_queue_full"
 
 	// Server side.
 	Unavailable Code = "unavailable"
@@ -95,6 +98,7 @@ var codes = map[Code]meta{
 	MethodNotAllowed:      {http.StatusMethodNotAllowed, "Method not allowed"},
 	RouteNotFound:         {http.StatusNotFound, "No such route"},
 	RateLimited:           {http.StatusTooManyRequests, "Too many requests"},
+	EmailQueueFull:        {http.StatusTooManyRequests, "Too many of the organization's emails wait to be sent"},
 	Unavailable:           {http.StatusServiceUnavailable, "A dependency is unavailable"},
 	Timeout:               {http.StatusGatewayTimeout, "The request took too long"},
 	Internal:              {http.StatusInternalServerError, "Internal error"},

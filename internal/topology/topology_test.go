@@ -42,6 +42,8 @@ const maxConns = 8
 // The organizations, one per test so no test sees another's retries.
 type orgs struct {
 	story, kill, rolling, replicas, runbook *faults.Org
+	// busy queues a backlog of first emails, quiet gives one retry behind it.
+	busy, quiet *faults.Org
 }
 
 var (
@@ -91,9 +93,11 @@ func running(t *testing.T) (*topology.Topology, *bun.DB, orgs) {
 			return
 		}
 		shared.orgs = orgs{story: newOrg("story", 3, 4), kill: newOrg("kill", 16, 0), rolling: newOrg("rolling", 6, 0),
-			replicas: newOrg("replicas", 4, 0), runbook: newOrg("runbook", 1, 0)}
+			replicas: newOrg("replicas", 4, 0), runbook: newOrg("runbook", 1, 0),
+			busy: newOrg("busy", fairBacklog, 0), quiet: newOrg("quiet", 1, 0)}
 		f := &seed.File{}
-		for _, o := range []*faults.Org{shared.orgs.story, shared.orgs.kill, shared.orgs.rolling, shared.orgs.replicas, shared.orgs.runbook} {
+		for _, o := range []*faults.Org{shared.orgs.story, shared.orgs.kill, shared.orgs.rolling, shared.orgs.replicas, shared.orgs.runbook,
+			shared.orgs.busy, shared.orgs.quiet} {
 			f.Organizations = append(f.Organizations, o.File.Organizations...)
 		}
 		if shared.err = shared.tp.Seed(ctx, f); shared.err != nil {
@@ -307,6 +311,61 @@ func TestStory(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// fairBacklog is how many first emails the busy organization queues in
+// TestEmailFairnessOnTheFullServer: 32 seconds of the default pace.
+const fairBacklog = 32
+
+// TestEmailFairnessOnTheFullServer: on the full Temporal server with
+// deploy/temporal-dynamic-config.yaml (fairness on the email queue, its four partitions),
+// one organization's backlog of first emails, queued at the default pace of 60 a minute,
+// does not hold back another organization's first email given after it: that email goes
+// out while at least half of the backlog still waits.
+func TestEmailFairnessOnTheFullServer(t *testing.T) {
+	tp, db, o := running(t)
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	for i, m := range o.busy.Individuals {
+		wg.Go(func() {
+			out := client(tp, i).Do(ctx, faults.OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
+				o.busy.AdminKey, "busy-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+			if out.Status != http.StatusCreated {
+				t.Errorf("give %d: %d (%s) %s", i, out.Status, out.Err, out.Body)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	busyOrg := o.busy.File.Organizations[0].ID
+	sentOf := func(before *time.Time) int {
+		q := db.NewSelect().TableExpr("emails AS e").Join("JOIN retries AS r ON r.id = e.subject_id").
+			Where("r.org_id = ?", busyOrg).Where("e.status = 'sent'").Where("e.kind = 'initial'")
+		if before != nil {
+			q = q.Where("e.sent_at < ?", *before)
+		}
+		n, err := q.Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(n)
+	}
+	atGive := sentOf(nil)
+	if atGive > fairBacklog/4 {
+		t.Fatalf("%d of the busy organization's %d first emails were sent before the quiet one gave: no backlog formed", atGive, fairBacklog)
+	}
+	r := give(ctx, t, client(tp, 1), o.quiet, o.quiet.Individuals[0], "quiet-give")
+	var sent time.Time
+	eventually(t, 2*time.Minute, "the quiet organization's first email sent", func() error {
+		return db.NewRaw("SELECT sent_at FROM emails WHERE subject_id = ? AND seq = 0 AND status = 'sent'", r.ID).Scan(ctx, &sent)
+	})
+	before := sentOf(&sent)
+	t.Logf("%d of the busy organization's %d first emails went out before the quiet one's (%d before its give)", before, fairBacklog, atGive)
+	if before > fairBacklog/2 {
+		t.Fatalf("%d of the busy organization's %d first emails went out before the quiet one's, want at most %d: the email queue is not fair", before, fairBacklog, fairBacklog/2)
+	}
 }
 
 // TestWorkerKilledMidRun kills one worker with SIGKILL while gives arrive on both APIs:

@@ -28,6 +28,8 @@ func ServerConfig(cfg *config.Config) server.Config {
 		APIKeyCacheTTL:  cfg.APIKeyCacheTTL,
 		DevMailboxToken: cfg.DevMailboxToken,
 		DevLoopback:     cfg.DevLoopback,
+		ResendCooldown:  cfg.ResendCooldown,
+		MailQueuePerOrg: cfg.MailQueuePerOrg,
 	}
 }
 
