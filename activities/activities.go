@@ -81,14 +81,18 @@ type EmailResume struct {
 	FirstEmailAt time.Time
 	Reminders    int
 	FirstPending bool
+	// Started: the member already started. A run can resume a retry or restart that its
+	// earlier run saw started and ended with (a repeated give or restart read it pending
+	// just before): there is nothing left to wait for.
+	Started bool `json:",omitempty"`
 }
 
-func (a *Activities) emailResume(ctx context.Context, subjectID string) (*EmailResume, error) {
+func (a *Activities) emailResume(ctx context.Context, subjectID string, started bool) (*EmailResume, error) {
 	p, err := store.GetEmailProgress(ctx, a.DB, subjectID)
-	if err != nil || p.NextSeq == 0 {
+	if err != nil || (p.NextSeq == 0 && !started) {
 		return nil, err
 	}
-	r := &EmailResume{NextSeq: p.NextSeq, Reminders: p.Reminders, FirstPending: p.FirstPending}
+	r := &EmailResume{NextSeq: p.NextSeq, Reminders: p.Reminders, FirstPending: p.FirstPending, Started: started}
 	if p.FirstAt != nil {
 		r.FirstEmailAt = *p.FirstAt
 	}

@@ -40,7 +40,7 @@ func (a *Activities) CreateRestart(ctx context.Context, in CreateRestartInput) (
 	}
 	out := CreateRestartResult{OldShootID: r.OldShootID, HasEmail: r.EmailStatus != store.EmailNotApplicable}
 	if r.Recorded {
-		if out.Resume, err = a.emailResume(ctx, in.RestartID); err != nil {
+		if out.Resume, err = a.emailResume(ctx, in.RestartID, r.Status == store.StatusStarted); err != nil {
 			return CreateRestartResult{}, err
 		}
 	}

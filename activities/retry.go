@@ -52,7 +52,7 @@ func (a *Activities) reserved(ctx context.Context, r *store.Retry) (ReserveRetry
 	out := ReserveRetryResult{AllowanceUsed: r.AllowanceUsed}
 	if r.Recorded {
 		var err error
-		if out.Resume, err = a.emailResume(ctx, r.ID); err != nil {
+		if out.Resume, err = a.emailResume(ctx, r.ID, r.Status == store.StatusStarted); err != nil {
 			return ReserveRetryResult{}, err
 		}
 	}

@@ -290,3 +290,25 @@ func TestResetShootUnknownRetryIsNonRetryable(t *testing.T) {
 		t.Errorf("ae.NonRetryable() = false, want true")
 	}
 }
+
+// A give run again after the member started (a repeated give read the retry pending just
+// before the start) tells its run so, and the run ends instead of waiting for a start
+// that already happened.
+func TestGiveRetryAfterTheStartSaysStarted(t *testing.T) {
+	f := newFixture(t)
+	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, Shoots: []seed.Shoot{finishedShoot(1)}}
+	f.seedOrg(&m)
+	in := f.retryInput(m.ID, m.Shoots[0].ID)
+	var first, again activities.ReserveRetryResult
+	f.must(&first, f.acts.GiveRetry, in)
+	if first.Resume != nil {
+		t.Fatalf("a new retry resumes %+v, want nothing", first.Resume)
+	}
+	if _, err := store.StartShoot(f.ctx, f.db, m.ID, m.Shoots[0].ID, "req-start", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.must(&again, f.acts.GiveRetry, in)
+	if again.Resume == nil || !again.Resume.Started {
+		t.Fatalf("the give after the start resumes %+v, want Started", again.Resume)
+	}
+}

@@ -256,15 +256,17 @@ func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
 
 // resumeEmails takes up the emails of a retry or restart this run resumes (its earlier
 // run is gone): numbering goes on after the last email, so resends are not mistaken for
-// emails already sent; reminders stay due after the first email; and a first email cut
-// off mid-send is finished under its own number.
+// emails already sent; reminders stay due after the first email; a first email cut
+// off mid-send is finished under its own number; and a member who already started ends
+// the run at once.
 func (l *lifecycle) resumeEmails(ctx workflow.Context, rp *activities.EmailResume) {
 	l.mail.nextSeq, l.remindersFired = rp.NextSeq, rp.Reminders
 	l.emailAt = rp.FirstEmailAt
 	if l.emailAt.IsZero() {
 		l.emailAt = workflow.Now(ctx)
 	}
-	if rp.FirstPending && l.hasEmail {
+	l.started = rp.Started
+	if rp.FirstPending && l.hasEmail && !l.started {
 		res, _ := l.mail.sendNumbered(ctx, vocab.EmailKindInitial, 0, 0)
 		l.started = res.AlreadyStarted
 	}

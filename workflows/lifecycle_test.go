@@ -238,3 +238,26 @@ func TestLifecycle_ResumedRunFinishesACutOffFirstEmail(t *testing.T) {
 	h.result()
 	check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 0, Kind: "initial"}})
 }
+
+// A run started for a retry the member already started (a repeated give read it pending
+// just before the member started and the earlier run ended, so the API started a new run
+// that resumes it) ends at once. Before, it waited for its first start check (an hour by
+// default) with nobody left to signal it.
+func TestLifecycle_ResumedRunOfAStartedRetryEnds(t *testing.T) {
+	eachFlow(t, func(t *testing.T, f flow) {
+		h := newHarness(t, f)
+		resume := &activities.EmailResume{NextSeq: 2, FirstEmailAt: h.env.Now().Add(-day), Started: true}
+		if f.name == retryFlow.name {
+			h.onFirstStep().Return(h.reserved(activities.ReserveRetryResult{AllowanceUsed: "free_retry", Resume: resume}, nil)).Once()
+		} else {
+			h.onFirstStep().Return(h.created(activities.CreateRestartResult{HasEmail: true, Resume: resume}, nil)).Once()
+		}
+		h.mockDefaults()
+		began := h.env.Now()
+		h.run(3*day, 7*day)
+
+		check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		check.Equal(t, "emails", len(h.emails()), 0)
+		check.Equal(t, "workflow time waited", h.env.Now().Sub(began), time.Duration(0))
+	})
+}
