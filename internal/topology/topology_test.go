@@ -346,12 +346,24 @@ func TestEmailFairnessOnTheFullServer(t *testing.T) {
 		if before != nil {
 			q = q.Where("e.sent_at < ?", *before)
 		}
-		n, err := q.Count(ctx)
+		// Not the test's context: the cleanup below counts too, after that is canceled.
+		n, err := q.Count(context.WithoutCancel(ctx))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return int(n)
 	}
+	// The topology is shared with the tests after this one: leave its email queue as it
+	// was found, with the backlog sent, so theirs do not wait behind it (at the default
+	// pace that is half a minute).
+	t.Cleanup(func() {
+		eventually(t, 2*time.Minute, "the busy organization's backlog sent", func() error {
+			if n := sentOf(nil); n < fairBacklog {
+				return fmt.Errorf("%d of %d sent", n, fairBacklog)
+			}
+			return nil
+		})
+	})
 	atGive := sentOf(nil)
 	if atGive > fairBacklog/4 {
 		t.Fatalf("%d of the busy organization's %d first emails were sent before the quiet one gave: no backlog formed", atGive, fairBacklog)
