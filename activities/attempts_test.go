@@ -7,9 +7,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/check"
 )
 
 // Temporal may start a second attempt of a database step while the first is still running

@@ -3,7 +3,7 @@ package activities_test
 import (
 	"testing"
 
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // TestMain stops the shared Temporal dev server the worker tests start.

@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/check"
 )
 
 func TestCreateRestartTwiceCreatesOnce(t *testing.T) {

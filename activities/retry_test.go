@@ -7,9 +7,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/check"
 )
 
 func TestReserveRetryTwiceConsumesOnce(t *testing.T) {

@@ -24,7 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/headshotpro/retryd/internal/config"
-	"github.com/headshotpro/retryd/internal/topology"
+	"github.com/headshotpro/retryd/internal/tooling/topology"
 	"github.com/headshotpro/retryd/workflows"
 )
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs retryd's benchmark (cmd/retryd-bench): in one run against the same servers (a
+# Runs retryd's benchmark (internal/tooling/cmd/retryd-bench): in one run against the same servers (a
 # Temporal dev server started as `retryd dev` starts it, a fresh database on the local
 # Postgres, the retryd binary as separate serve and work processes), the engine's floor,
 # retryd's paths and the database's floor side by side, with ratios, CPU per operation
@@ -18,4 +18,4 @@ cd "$(dirname "$0")/.."
 
 RETRYD_TEMPORAL_CLI=$(bash scripts/temporal-cli.sh)
 export RETRYD_TEMPORAL_CLI
-exec go run ./cmd/retryd-bench "$@"
+exec go run ./internal/tooling/cmd/retryd-bench "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the full fault suite (internal/faults, build tag `faults`): retryd serve and work,
+# Runs the full fault suite (internal/tooling/faults, build tag `faults`): retryd serve and work,
 # the Temporal dev server on a file database and a private Postgres as separate
 # processes, under a steady load, with kill -9s, restarts, a Postgres pause longer than
 # the API's budget and mail faults. It then writes docs/reliability.md: the figures of
@@ -17,7 +17,7 @@ section=$(mktemp)
 trap 'rm -f "$section"' EXIT
 start=$SECONDS
 status=0
-RETRYD_FAULTS_REPORT=$section go test -tags faults -count=1 -timeout 60m -v -run '^TestFaultsFull$' ./internal/faults || status=$?
+RETRYD_FAULTS_REPORT=$section go test -tags faults -count=1 -timeout 60m -v -run '^TestFaultsFull$' ./internal/tooling/faults || status=$?
 echo "faults.sh: test finished in $((SECONDS - start))s with status $status" >&2
 
 if [[ ! -s $section ]]; then

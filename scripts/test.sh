@@ -18,7 +18,7 @@ echo "$RETRYD_TEMPORAL_CLI"
 
 section "Temporal server"
 # The full server (go.temporal.io/server) for the production-topology tests
-# (internal/topology, internal/bench): built once into the cache, about 6 minutes cold.
+# (internal/tooling/topology, internal/tooling/bench): built once into the cache, about 6 minutes cold.
 bash scripts/temporal-server.sh build
 
 section "gofmt"
@@ -36,7 +36,7 @@ echo ok
 section "go vet"
 go vet ./...
 # The full fault run sits behind a build tag (scripts/faults.sh); vet it so it cannot rot.
-go vet -tags faults ./internal/faults
+go vet -tags faults ./internal/tooling/faults
 echo ok
 
 section "staticcheck and workflowcheck"

@@ -11,7 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/headshotpro/retryd/internal/apikey"
-	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/server"
 )
 

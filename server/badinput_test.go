@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 )
 
 // TestBadInput: every malformed request is a 4xx problem+json with a stable code, never a

@@ -16,9 +16,9 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // BenchmarkGiveRetry measures a give-retry end to end as a client sees it: HTTP, the

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 )
 
 // TestClientClosedRequest: a client that hangs up while its request waits on Postgres is

@@ -16,11 +16,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
-	"github.com/headshotpro/retryd/internal/apptest"
-	"github.com/headshotpro/retryd/internal/loadgen"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/loadgen"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // The dashboard benchmarks measure what the dashboard issue asks: throughput at 32

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/headshotpro/retryd/internal/mailbox"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/server"
 )
 

@@ -3,8 +3,8 @@ package server_test
 import (
 	"testing"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 )
 
 // TestDuplicateFieldsRefusedBeforeTheKey: every endpoint with a JSON body refuses a body

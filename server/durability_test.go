@@ -11,9 +11,9 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/devserver"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/workflows"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // logRecorder keeps the messages the server logs, so the fuzz target can tell a 5xx

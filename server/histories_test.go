@@ -15,10 +15,10 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 )
 
 // TestKeyCacheServesWithoutDatabaseAndRevocationEnds: with the key cache on, a key the

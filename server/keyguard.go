@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/internal/apikey"
-	"github.com/headshotpro/retryd/internal/auththrottle"
 	"github.com/headshotpro/retryd/internal/keycache"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/ratelimit"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -40,16 +40,16 @@ const (
 
 // keyGuard is what stands between a presented API key and the database.
 type keyGuard struct {
-	byAddress *auththrottle.Throttle
-	byPrefix  *auththrottle.Throttle
+	byAddress *ratelimit.Limiter
+	byPrefix  *ratelimit.Limiter
 	unknown   *keycache.Cache[struct{}] // hashes refused moments ago
 	known     *keycache.Cache[struct{}] // hashes that resolved within knownKeyTTL
 }
 
 func newKeyGuard(now func() time.Time) *keyGuard {
 	return &keyGuard{
-		byAddress: auththrottle.New(authFailureBurst, authFailureEvery, throttledKeys, now),
-		byPrefix:  auththrottle.New(authFailureBurst, authFailureEvery, throttledKeys, now),
+		byAddress: ratelimit.Every(authFailureEvery, authFailureBurst, throttledKeys, now),
+		byPrefix:  ratelimit.Every(authFailureEvery, authFailureBurst, throttledKeys, now),
 		unknown:   keycache.New[struct{}](unknownKeyTTL, guardCacheSize, now),
 		known:     keycache.New[struct{}](knownKeyTTL, guardCacheSize, now),
 	}
@@ -102,8 +102,8 @@ func (s *Server) resolveKey(ctx context.Context, addr, key string) (store.Princi
 	if err != nil {
 		if pe, ok := problem.As(err); ok && pe.Code == problem.NotFound {
 			g.unknown.Put(hash, struct{}{})
-			g.byAddress.Fail(addr)
-			g.byPrefix.Fail(prefix)
+			g.byAddress.Spend(addr)
+			g.byPrefix.Spend(prefix)
 			s.metrics.AuthFailure(metrics.AuthUnknownKey)
 			return store.Principal{}, errUnknownKey
 		}

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 )
 
 // TestFreshLink: the same 202 for a known and an unknown address, the known member gets

@@ -3,7 +3,7 @@ package server_test
 import (
 	"testing"
 
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -10,7 +10,7 @@ import (
 // openAPIDocument is the API's OpenAPI 3.0 document (GET /openapi.json). It is
 // kept true by tests: openapi_test.go compares its operations with the registered routes,
 // and every integration test validates the answers it gets against it
-// (internal/apptest).
+// (internal/tooling/apptest).
 //
 //go:embed openapi.json
 var openAPIDocument []byte

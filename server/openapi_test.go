@@ -14,16 +14,16 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/problem"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/server"
 )
 
 // The OpenAPI document is kept true three ways: it must be a valid OpenAPI 3.0 document
 // (below), it must name exactly the registered routes (below), and every answer of the
-// integration tests is validated against it (internal/apptest).
+// integration tests is validated against it (internal/tooling/apptest).
 
 // Routes the document names that a server may not register: the dev routes exist only
 // in local-mail mode. (Metrics are never on the API's port: the private listener serves

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 )
 
 // BenchmarkAdminPages10k compares the admin pages with the JSON API over an organization

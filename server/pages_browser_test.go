@@ -9,9 +9,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/headshotpro/retryd/internal/apptest"
-	"github.com/headshotpro/retryd/internal/browsertest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/browsertest"
 )
 
 // The help page's words, which the pages must show exactly.

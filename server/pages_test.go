@@ -15,9 +15,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 )
 
 // pageClient is a browser without JavaScript: a cookie jar and no redirects followed,

@@ -9,10 +9,10 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/headshotpro/retryd/internal/apptest"
-	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/check"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )

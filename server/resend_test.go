@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/server"
 )
 

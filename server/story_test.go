@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )

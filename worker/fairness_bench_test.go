@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/seed"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/workflows"
 )
 

@@ -11,10 +11,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/workflows"
 )
 

@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/check"
+	"github.com/headshotpro/retryd/internal/tooling/check"
 	"github.com/headshotpro/retryd/workflows"
 )
 

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/check"
+	"github.com/headshotpro/retryd/internal/tooling/check"
 	"github.com/headshotpro/retryd/workflows"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/apikey"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // keysRun runs the binary's entry point and returns its exit code and output.

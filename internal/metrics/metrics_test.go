@@ -18,8 +18,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/metrics"
+	"github.com/headshotpro/retryd/internal/tooling/check"
 )
 
 func scrape(t *testing.T, m *metrics.Metrics) string {

@@ -11,9 +11,9 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/headshotpro/retryd/internal/check"
 	"github.com/headshotpro/retryd/internal/metrics"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -102,11 +102,15 @@ func TestAllow(t *testing.T) {
 			},
 		},
 		{
+			// The bucket (golang.org/x/time/rate) earns nothing while the clock is behind
+			// its last grant, and says a token's interval meanwhile.
 			name: "clock going back grants nothing", rate: 1, burst: 1,
 			steps: []step{
 				{key: "a", ok: true},
-				{advance: -10 * time.Second, key: "a", ok: false, retryAfter: 11 * time.Second},
-				{advance: 11 * time.Second, key: "a", ok: true},
+				{advance: -10 * time.Second, key: "a", ok: false, retryAfter: time.Second},
+				{advance: 10 * time.Second, key: "a", ok: false, retryAfter: time.Second},
+				{advance: 999 * time.Millisecond, key: "a", ok: false, retryAfter: time.Millisecond},
+				{advance: time.Millisecond, key: "a", ok: true},
 			},
 		},
 	}

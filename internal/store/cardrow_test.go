@@ -11,7 +11,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/rules"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // loadCardEdgeCases makes an organization whose cards hold every kind of value the

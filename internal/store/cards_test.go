@@ -9,7 +9,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // checkKeptFacts compares what the triggers keep (dashboard_cards, shoots.result_count,

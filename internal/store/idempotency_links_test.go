@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // TestMigrationStripsStoredLinks: answers kept under an Idempotency-Key before they were

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // TestIdempotencyKeyLifecycle: a key is claimed once, its first answer wins, and after

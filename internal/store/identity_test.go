@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // TestIdentityFollowsTheDatabase: `retryd dev` keys its Temporal state by this identity,

@@ -11,7 +11,7 @@ import (
 	"github.com/headshotpro/retryd/internal/apikey"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 var cliActor = store.Actor{Kind: store.ActorSystem, ID: "cli"}

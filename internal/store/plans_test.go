@@ -13,7 +13,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/rules"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // The plan test checks the shape of every dashboard, header and member-detail query on

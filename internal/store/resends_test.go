@@ -12,7 +12,7 @@ import (
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // resendOrg seeds an organization whose n members each have a finished shoot and gives

@@ -1,6 +1,6 @@
 // Package wiring is retryd's composition root: it turns the process configuration into the
 // API's configuration, the mail sender, the activities and the worker's options. The
-// retryd command and the integration-test harness (internal/apptest) both build the
+// retryd command and the integration-test harness (internal/tooling/apptest) both build the
 // service through it, so what the tests run is what production runs.
 package wiring
 

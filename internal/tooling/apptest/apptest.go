@@ -1,0 +1,556 @@
+// Package apptest runs the whole service for integration tests: a fresh Postgres database,
+// the shared Temporal dev server, a worker on its own task queue, the real MailerSend
+// client talking to the local mailbox over HTTP, and the Gin API behind an httptest
+// server. Tests then speak HTTP to it, as a client would.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/config"
+	"github.com/headshotpro/retryd/internal/devserver"
+	"github.com/headshotpro/retryd/internal/linktoken"
+	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/metrics"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
+	"github.com/headshotpro/retryd/internal/wiring"
+	"github.com/headshotpro/retryd/server"
+	"github.com/headshotpro/retryd/worker"
+)
+
+// Options tunes one App; zero values give the production defaults.
+type Options struct {
+	RetryWindow time.Duration
+	Reminders   []time.Duration
+	// LogOutput receives the service's JSON logs (tests that inspect logs set it).
+	LogOutput io.Writer
+	// Temporal, when set, is the dev server the app connects to instead of the shared one
+	// (durability tests run their own, to restart it). The caller starts and stops it.
+	Temporal *devserver.Server
+	// GiveTimeout bounds how long the API waits on a workflow's database steps.
+	GiveTimeout time.Duration
+	// StartCheck is how often a waiting workflow looks for a lost start signal.
+	StartCheck time.Duration
+	// APIKeyCacheTTL is how long the API caches resolved keys; 0 (the default here)
+	// checks every request against the database.
+	APIKeyCacheTTL time.Duration
+	// MailRatePerMinute paces the email queue as MAIL_RATE_PER_MINUTE does; 0 (the default
+	// here) is unpacedRate, so tests that are not about pacing do not wait on it.
+	MailRatePerMinute int
+	// PendingRefresh is how often the pending gauges are counted (defaultPendingRefresh
+	// when zero, so tests see a give or a start in the gauges quickly).
+	PendingRefresh time.Duration
+	// TrustedProxies are TRUSTED_PROXIES: requests from these CIDRs (127.0.0.1/32 makes
+	// the test itself one) carry their client's address in X-Forwarded-For.
+	TrustedProxies []string
+	// QueryHook, when set, sees every query run through the app's database handle: the
+	// API's, the worker's, the metrics refresher's and the test's own through App.DB.
+	QueryHook bun.QueryHook
+	// Server, when set, is called with each API server built, before it serves: the
+	// tests of package server reach its test seams (server/export_test.go) through it.
+	Server func(*server.Server)
+	// ResendCooldown is RESEND_COOLDOWN: how long after a retry's last email a resend is
+	// refused. 0 (the default here) turns it off, so tests that resend right after the
+	// first email are not refused; the tests of the cooldown set it.
+	ResendCooldown time.Duration
+	// MailQueuePerOrg is MAIL_QUEUE_PER_ORG; 0 (the default here) is noQueueCap.
+	MailQueuePerOrg int
+}
+
+// defaultPendingRefresh is the pending gauges' refresh of an App that does not ask for
+// one: far more often than production's, for tests that read the gauges.
+const defaultPendingRefresh = 100 * time.Millisecond
+
+// noQueueCap is the queued-email cap of an App that does not ask for one: far above what
+// any test queues.
+const noQueueCap = 1000000
+
+// unpacedRate is the email rate of an App that does not ask for one: far above what any
+// test sends, so the email queue never holds a send back.
+const unpacedRate = 100000
+
+// App is one running instance of the service.
+type App struct {
+	URL string
+	// MetricsURL is the private metrics listener (METRICS_ADDR in production): /metrics,
+	// /healthz and /debug/pprof, never on URL.
+	MetricsURL  string
+	DatabaseURL string
+	// TemporalAddress is the dev server's frontend, for tests that run retryd's commands.
+	TemporalAddress string
+	DB              *bun.DB
+	Temporal        client.Client
+	Mailbox         *mailbox.Mailbox
+	Links           *linktoken.Signer
+	PipelineToken   string
+	TaskQueue       string
+	HTTP            *http.Client
+	Metrics         *metrics.Metrics
+
+	// What RestartWorker and RestartTemporalClients rebuild from.
+	mu         sync.Mutex // guards Temporal and worker while they are swapped
+	worker     *worker.Workers
+	address    string
+	namespace  string
+	logger     *slog.Logger
+	acts       *activities.Activities
+	apiDeps    server.Deps // without Temporal, set on each build
+	setHandler func(http.Handler)
+	routes     gin.RoutesInfo // of the API last built
+	cfg        *config.Config
+	onServer   func(*server.Server)
+}
+
+// config reads the configuration as `retryd dev` would from an environment holding the
+// test's database, task queue and options.
+func (a *App) config(t testing.TB, dbURL string, opts Options) *config.Config {
+	t.Helper()
+	env := map[string]string{
+		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": a.address, "TEMPORAL_NAMESPACE": a.namespace,
+		"TEMPORAL_TASK_QUEUE": a.TaskQueue, "APP_BASE_URL": "http://app.test",
+		"LINK_SECRET": randomHex(32), "PIPELINE_TOKEN": a.PipelineToken,
+		"RETRY_WINDOW":      opts.RetryWindow.String(),
+		"RETRY_REMINDERS":   durations(opts.Reminders),
+		"API_KEY_CACHE_TTL": opts.APIKeyCacheTTL.String(),
+	}
+	env["MAIL_RATE_PER_MINUTE"] = strconv.Itoa(unpacedRate)
+	if opts.MailRatePerMinute > 0 {
+		env["MAIL_RATE_PER_MINUTE"] = strconv.Itoa(opts.MailRatePerMinute)
+	}
+	if opts.StartCheck > 0 {
+		env["START_CHECK_INTERVAL"] = opts.StartCheck.String()
+	}
+	if len(opts.TrustedProxies) > 0 {
+		env["TRUSTED_PROXIES"] = strings.Join(opts.TrustedProxies, ",")
+	}
+	env["RESEND_COOLDOWN"] = opts.ResendCooldown.String()
+	env["MAIL_QUEUE_PER_ORG"] = strconv.Itoa(noQueueCap)
+	if opts.MailQueuePerOrg > 0 {
+		env["MAIL_QUEUE_PER_ORG"] = strconv.Itoa(opts.MailQueuePerOrg)
+	}
+	cfg, err := config.Load(config.ModeDev, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("apptest: configuration: %v", err)
+	}
+	return cfg
+}
+
+func durations(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// Start runs the service for the test and stops it when the test ends.
+func Start(t testing.TB, opts Options) *App {
+	t.Helper()
+	db, dbURL := testenv.Database(t)
+	if opts.QueryHook != nil {
+		db = db.WithQueryHook(opts.QueryHook) // the same pool, with the hook
+	}
+	dev := opts.Temporal
+	if dev == nil {
+		dev = testenv.Temporal(t)
+	}
+	if opts.RetryWindow == 0 {
+		opts.RetryWindow = 60 * 24 * time.Hour
+	}
+	logOut := opts.LogOutput
+	if logOut == nil {
+		logOut = io.Discard
+		if os.Getenv("RETRYD_TEST_LOGS") != "" {
+			logOut = os.Stderr
+		}
+	}
+	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	m := metrics.New()
+	t.Cleanup(func() { _ = m.Close() })
+	app := &App{DB: db, Mailbox: mailbox.New(0), PipelineToken: randomHex(16),
+		TaskQueue: "retryd-test-" + randomHex(6), HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: m,
+		address: dev.Address, namespace: dev.Namespace, logger: logger, DatabaseURL: dbURL, TemporalAddress: dev.Address}
+	tc := app.dial(t)
+	app.Temporal = tc
+	// Closes whichever client is current when the test ends (RestartTemporalClients swaps it).
+	t.Cleanup(func() {
+		app.mu.Lock()
+		defer app.mu.Unlock()
+		if app.Temporal != nil {
+			app.Temporal.Close()
+			app.Temporal = nil
+		}
+	})
+	// The rest is built the way the retryd command builds it, through internal/wiring, from
+	// a configuration read like the environment, with the test's own values.
+	cfg := app.config(t, dbURL, opts)
+	links, err := wiring.Links(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Links = links
+
+	// The API serves the mailbox, and the worker's MailerSend client reaches it over HTTP;
+	// the handler is swapped in once both exist.
+	var handler http.Handler = http.NotFoundHandler()
+	var mu sync.RWMutex
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.RLock()
+		h := handler
+		mu.RUnlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	app.URL = ts.URL
+	cfg.MailLocalURL = ts.URL + "/dev/mailersend"
+	app.setHandler = func(h http.Handler) {
+		mu.Lock()
+		handler = h
+		mu.Unlock()
+	}
+
+	serverCfg := wiring.ServerConfig(cfg)
+	serverCfg.GiveTimeout = opts.GiveTimeout // a test knob; production keeps the server's default
+	app.onServer = opts.Server
+	app.apiDeps = server.Deps{DB: db, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger, Config: serverCfg}
+	app.setHandler(app.buildAPI(t, tc))
+
+	sender, err := wiring.Sender(cfg, logger, m)
+	if err != nil {
+		t.Fatalf("apptest: sender: %v", err)
+	}
+	app.acts = wiring.Activities(cfg, db, sender, links, logger, m)
+	app.cfg = cfg
+	app.serveMetrics(t, opts.PendingRefresh)
+	app.worker = app.startWorker(t, tc)
+	// Stops whichever worker is current when the test ends.
+	t.Cleanup(func() {
+		app.mu.Lock()
+		defer app.mu.Unlock()
+		if app.worker != nil {
+			app.worker.Stop()
+			app.worker = nil
+		}
+	})
+	return app
+}
+
+// serveMetrics runs the private metrics listener and the refresher of its pending
+// gauges, as serve does, until the test ends.
+func (a *App) serveMetrics(t testing.TB, every time.Duration) {
+	t.Helper()
+	if every <= 0 {
+		every = defaultPendingRefresh
+	}
+	ms := httptest.NewServer(metrics.PrivateHandler(a.Metrics, nil, a.logger))
+	t.Cleanup(ms.Close)
+	a.MetricsURL = ms.URL
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	db := a.DB
+	go func() {
+		defer close(done)
+		a.Metrics.RefreshPending(ctx, every, func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func (a *App) dial(t testing.TB) client.Client {
+	t.Helper()
+	tc, err := client.Dial(client.Options{HostPort: a.address, Namespace: a.namespace,
+		Logger: tlog.NewStructuredLogger(a.logger), MetricsHandler: a.Metrics.TemporalHandler()})
+	if err != nil {
+		t.Fatalf("apptest: dial Temporal at %s: %v", a.address, err)
+	}
+	return tc
+}
+
+func (a *App) buildAPI(t testing.TB, tc client.Client) http.Handler {
+	t.Helper()
+	deps := a.apiDeps
+	deps.Temporal = tc
+	api, err := server.New(deps)
+	if err != nil {
+		t.Fatalf("apptest: server: %v", err)
+	}
+	if a.onServer != nil {
+		a.onServer(api)
+	}
+	a.routes = api.Routes()
+	return api.Handler()
+}
+
+// Routes lists the method and path of every route the running API registered, so
+// tests that must cover every route (the authorization matrix) take the list from the
+// router itself and a new route cannot be left out unnoticed.
+func (a *App) Routes() gin.RoutesInfo {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append(gin.RoutesInfo(nil), a.routes...)
+}
+
+func (a *App) startWorker(t testing.TB, tc client.Client) *worker.Workers {
+	t.Helper()
+	w := worker.New(tc, a.acts, wiring.WorkerOptions(a.cfg))
+	if err := w.Start(); err != nil {
+		t.Fatalf("apptest: worker: %v", err)
+	}
+	return w
+}
+
+// stopWorker stops the current worker, if any; callers hold a.mu.
+func (a *App) stopWorker() {
+	if a.worker != nil {
+		a.worker.Stop()
+		a.worker = nil
+	}
+}
+
+// RestartWorker stops the app's worker, as a deploy or crash would, and starts a new
+// one on the same client, task queue and activities. The new worker has an empty
+// workflow cache, so open workflows continue by replaying their histories.
+func (a *App) RestartWorker(t testing.TB) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopWorker()
+	a.worker = a.startWorker(t, a.Temporal)
+}
+
+// RestartTemporalClients stops the worker, closes the Temporal client, dials a new one
+// to the same server address and rebuilds the API and the worker on it, as a restarted
+// process would after the Temporal server came back. App.Temporal is the new client
+// afterwards.
+func (a *App) RestartTemporalClients(t testing.TB) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopWorker()
+	if a.Temporal != nil {
+		a.Temporal.Close()
+		a.Temporal = nil
+	}
+	tc := a.dial(t)
+	a.Temporal = tc
+	a.setHandler(a.buildAPI(t, tc))
+	a.worker = a.startWorker(t, tc)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Org is a seeded organization with its keys.
+type Org struct {
+	ID            string
+	AdminID       string
+	AdminKey      string
+	AutomationKey string
+	File          *seed.File
+}
+
+// SeedOrg loads one organization built by build (members and shoots as the test needs),
+// with fresh ids and keys, through the same loader as `retryd seed`.
+func (a *App) SeedOrg(t testing.TB, credits int, members ...seed.Member) *Org {
+	t.Helper()
+	o := &Org{ID: uuid.NewString(), AdminID: uuid.NewString(), AdminKey: "rk_test_admin_" + randomHex(16), AutomationKey: "rk_test_auto_" + randomHex(17)}
+	for i := range members {
+		if members[i].ID == "" {
+			members[i].ID = uuid.NewString()
+		}
+		for j := range members[i].Shoots {
+			if members[i].Shoots[j].ID == "" {
+				members[i].Shoots[j].ID = uuid.NewString()
+			}
+		}
+	}
+	o.File = &seed.File{Organizations: []seed.Organization{{
+		ID: o.ID, Name: "Org " + o.ID[:8], CreditBalance: credits,
+		Admins:         []seed.Admin{{ID: o.AdminID, Email: "lead-" + o.ID[:8] + "@example.test", Name: "Lee", Role: "owner", APIKey: o.AdminKey}},
+		AutomationKeys: []string{o.AutomationKey},
+		Members:        members,
+	}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := seed.Load(ctx, a.DB, o.File); err != nil {
+		t.Fatalf("apptest: seed: %v", err)
+	}
+	return o
+}
+
+// Response is a decoded HTTP answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Decode reads a JSON answer as T. A member T does not know fails the test with its name,
+// so an answer whose shape changed is told apart from one with a wrong value.
+func Decode[T any](t testing.TB, r *Response) T {
+	t.Helper()
+	var v T
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("apptest: the answer (%d) is no %T: %v; body %s", r.Status, v, err, r.Body)
+	}
+	return v
+}
+
+// Scrape reads the private listener's GET /metrics, as Prometheus would.
+func (a *App) Scrape(t testing.TB) string {
+	t.Helper()
+	resp, err := a.HTTP.Get(a.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/metrics: %d %s", a.MetricsURL, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// Do sends a request with an optional bearer token and JSON body (a string is sent as is).
+func (a *App) Do(t testing.TB, method, path, bearer string, body any, headers ...string) *Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, a.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := a.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("apptest: %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	if resp.Request != nil { // the last request, after any redirect
+		req = resp.Request
+	}
+	a.validateResponse(t, req, out)
+	return out
+}
+
+var tokenInLink = regexp.MustCompile(`https?://\S+?token=([A-Za-z0-9._%-]+)`)
+
+// LinkToken finds the action link in a message's text body and returns its token.
+func LinkToken(t testing.TB, text string) (link, token string) {
+	t.Helper()
+	m := tokenInLink.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("apptest: no action link in email text:\n%s", text)
+	}
+	tok, err := url.QueryUnescape(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[0], tok
+}
+
+// WaitFor polls cond until it holds or the timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("apptest: timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Holds is the negative of WaitFor: it polls cond for the whole of d and fails the test as
+// soon as cond stops holding, saying what should have held ("no second email"). A check
+// that nothing happens can only ever look for a bounded time; d is that time.
+func Holds(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if !cond() {
+			t.Fatalf("apptest: want %s, but it stopped holding within %s", what, d)
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+	}
+}
+
+// Ptr returns a pointer to v (seed fields are optional pointers).
+func Ptr[T any](v T) *T { return &v }
+
+// LogBuffer collects logs written concurrently by the API, the worker and the SDK.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Groups of rows, in the order the table shows them.
+const (
+	GroupEngine   = "engine floor"
+	GroupRetryd   = "retryd"
+	GroupDatabase = "database floor"
+	GroupPages    = "retryd pages"
+)
+
+// Row is one measured path.
+type Row struct {
+	Key   string // stable name, e.g. "retryd.give.seq"; Floor refers to it
+	Group string
+	Name  string
+	Floor string // the Key of the row this one is compared to; "" for a floor
+	Sum   Summary
+	// Use is what the phase cost each process; nil when the phase's cost is already in
+	// another row (the email drain runs inside the concurrent gives).
+	Use  *usage
+	Note string
+}
+
+// Report is one run.
+type Report struct {
+	Command string
+	Machine Machine
+	Started time.Time
+	Took    time.Duration
+	Targets string
+	Config  Config
+	Rows    []Row
+	// Idle is what the processes cost over IdleWindow before the first phase.
+	Idle       *usage
+	IdleWindow time.Duration
+}
+
+func (r *Report) row(key string) *Row {
+	for i := range r.Rows {
+		if r.Rows[i].Key == key {
+			return &r.Rows[i]
+		}
+	}
+	return nil
+}
+
+// Markdown is the report as the section docs/benchmarks.md keeps.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	m := r.Machine
+	b.WriteString(intro)
+	fmt.Fprintf(&b, "Command: `%s`\n\n", r.Command)
+	fmt.Fprintf(&b, "- Date: %s (took %s)\n", r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Took.Round(time.Second))
+	fmt.Fprintf(&b, "- Commit: `%s`\n", m.Commit)
+	fmt.Fprintf(&b, "- Machine: %d CPUs, %.1f GiB memory, %s, %s; load average %s at the start, %s at the end\n",
+		m.CPUs, float64(m.MemoryBytes)/(1<<30), m.GoVersion, m.Postgres, m.LoadBefore, m.LoadAfter)
+	fmt.Fprintf(&b, "- Servers: %s\n", r.Targets)
+	if r.Config.Quick {
+		b.WriteString("- **Smoke run (`--quick`)**: tiny counts that prove the command works; these figures are not measurements.\n")
+	}
+	if r.Idle != nil {
+		var parts []string
+		for _, role := range Roles {
+			parts = append(parts, fmt.Sprintf("%s %.1f%%", role, 100*r.Idle.CPU[role].Seconds()/r.IdleWindow.Seconds()))
+		}
+		fmt.Fprintf(&b, "- Idle, before the first phase (%s): CPU %s of a core; RSS %s\n", r.IdleWindow, strings.Join(parts, ", "), rssList(r.Idle))
+	}
+	b.WriteString("\n")
+	b.WriteString("| group | path | calls × at once | p50 ms | p99 ms | ops/s | floor | p50 × | p99 × | ops/s × | CPU ms/op serve · work · temporal · postgres | RSS MiB serve · work · temporal |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, row := range r.Rows {
+		s := row.Sum
+		name := row.Name
+		if row.Note != "" {
+			name += " (" + row.Note + ")"
+		}
+		floor, p50x, p99x, opsx := "", "", "", ""
+		if f := r.row(row.Floor); f != nil {
+			floor = f.Name
+			p50x = ratio(s.P50.Seconds(), f.Sum.P50.Seconds())
+			p99x = ratio(s.P99.Seconds(), f.Sum.P99.Seconds())
+			opsx = ratio(s.PerSecond(), f.Sum.PerSecond())
+		}
+		cpu, rss := "—", "—"
+		if row.Use != nil && s.Ops > 0 {
+			var cs []string
+			for _, role := range Roles {
+				cs = append(cs, fmt.Sprintf("%.2f", float64(row.Use.CPU[role].Microseconds())/1000/float64(s.Ops)))
+			}
+			cpu, rss = strings.Join(cs, " · "), rssList(row.Use)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d × %d | %s | %s | %.1f | %s | %s | %s | %s | %s | %s |\n",
+			row.Group, name, s.Calls, s.Clients, millis(s.P50), millis(s.P99), s.PerSecond(), floor, p50x, p99x, opsx, cpu, rss)
+	}
+	b.WriteString(legend)
+	return b.String()
+}
+
+// intro says what the table is; it is written with it, so a rerun keeps it true.
+const intro = `Every figure in a table comes from one run of one command against the same servers
+(the Servers line says which: the Temporal dev server as ` + "`retryd dev`" + ` starts it, or the
+production topology), a fresh database on the local Postgres, and the retryd binary as
+separate ` + "`serve`" + ` and ` + "`work`" + ` processes with mail going to a serve's local endpoint.
+Each retryd path is set against its floor:
+
+- **engine floor**: workflows of a give-retry's shape (the issue update, one local
+  activity, the stage search attribute, the email activity once the update answers,
+  the wait on the start signal with a timer) whose activities do nothing and touch no
+  database, run by a worker inside the benchmark with retryd's worker options and driven
+  by Update-with-Start exactly as the API drives retryd's; a bare Update-with-Start whose
+  update answers at once; a signal to a waiting workflow (the floor of a member start);
+  and a batch of shaped starts run as a bulk restart runs its members.
+- **database floor**: the SQL the dashboard and the member detail send for one request
+  (built by the same store calls the handlers make), sent straight through pgx
+  connections, as many as the HTTP load's, against the same database, the way retryd
+  sends them (the dashboard page prepared and cached, the member detail's statements by
+  the simple protocol). The pages' HTTP load goes by a lean keep-alive client
+  (internal/tooling/loadgen), as the pgx floor is a lean client: on one machine the load's CPU
+  comes off what it measures.
+
+While a run goes, ` + "`serve`" + ` and ` + "`work`" + ` serve ` + "`/debug/pprof/`" + ` on private loopback ports
+(the addresses are printed at the start), so a phase can be profiled with
+` + "`go tool pprof`" + ` (docs/operations.md, "Profile a process").
+
+`
+
+// legend says how to read the table.
+const legend = `
+How to read it:
+
+- **ops/s**: operations per second over the whole measurement. A bulk call, and a
+  floor batch, is as many operations as it has members; its p50 and p99 are per call.
+- **floor** and the **×** columns: this row's figure over its floor's, measured in the
+  same run on the same servers. Below 1 for p50 and p99 and above 1 for ops/s is better
+  than the floor.
+- **CPU ms/op**: CPU time (user and system, from /proc/<pid>/stat before and after the
+  phase) of each process over the phase, divided by its operations. It includes what the
+  process spends idle (the idle line above), which weighs on short phases. Postgres is
+  the backends connected to the run's database (the pgx floor's own among them).
+- **RSS**: resident memory of each process at the end of the phase.
+- The email rows time each email from the give's answer to its delivery (the local
+  endpoint's receive time; the floor's no-op activity's start), over the gives made at
+  once; their cost is inside the gives' row.
+`
+
+// rssList is the memory of serve, work and temporal. Postgres's backends are left out:
+// their RSS counts the shared buffers each has touched, so a sum would mean nothing.
+func rssList(u *usage) string {
+	var rs []string
+	for _, role := range []Role{RoleServe, RoleWork, RoleTemporal} {
+		rs = append(rs, fmt.Sprintf("%.0f", float64(u.RSS[role])/(1<<20)))
+	}
+	return strings.Join(rs, " · ")
+}
+
+func millis(d time.Duration) string {
+	ms := float64(d.Microseconds()) / 1000
+	if ms < 10 {
+		return fmt.Sprintf("%.2f", ms)
+	}
+	return fmt.Sprintf("%.1f", ms)
+}
+
+func ratio(a, b float64) string {
+	if b <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}

@@ -1,0 +1,153 @@
+// Package browsertest runs a headless Chromium for the admin pages' end-to-end tests and
+// gives them a few steps that chromedp lacks: waiting for a condition in the page,
+// reading the active element, saving a screenshot.
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
+)
+
+// EnvScreenshots, when set to a directory, is where Screenshot writes its PNG files
+// (the repository's docs/screenshots when refreshing the README's pictures); otherwise
+// they go to the test's temporary directory.
+const EnvScreenshots = "RETRYD_SCREENSHOTS"
+
+// Browser is one headless Chromium with one tab.
+type Browser struct {
+	ctx     context.Context
+	shotDir string
+}
+
+// New starts Chromium for the test and closes it when the test ends. The flags keep it
+// from calling home: the machines that run the tests may have no network, and Chromium
+// otherwise keeps trying.
+func New(t testing.TB) *Browser {
+	t.Helper()
+	path := testenv.Chromium(t)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless,
+		chromedp.NoSandbox, // tests run as root in containers
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.WindowSize(1280, 1100),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("metrics-recording-only", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("mute-audio", true),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	// The first call starts the browser and must not carry a timeout: its context's end
+	// would stop the browser.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("browsertest: start Chromium %s: %v", path, err)
+	}
+	dir := os.Getenv(EnvScreenshots)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	return &Browser{ctx: ctx, shotDir: dir}
+}
+
+// Do performs steps with a deadline, failing the test with what was being done.
+func (b *Browser) Do(t testing.TB, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.fatal(t, what, err)
+	}
+}
+
+// Run performs one action that returns a value.
+func Run[T any](t testing.TB, b *Browser, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.fatal(t, what, err)
+	}
+	return v
+}
+
+// Eval evaluates a JavaScript expression and returns its value.
+func Eval[T any](t testing.TB, b *Browser, expr string) T {
+	t.Helper()
+	return Run(t, b, "evaluate "+expr, chromedp.Evaluate[T](expr))
+}
+
+// Text is the visible text of the page.
+func (b *Browser) Text(t testing.TB) string {
+	t.Helper()
+	return Eval[string](t, b, `document.body ? document.body.innerText : ""`)
+}
+
+// Location is the page's address.
+func (b *Browser) Location(t testing.TB) string {
+	t.Helper()
+	return Run(t, b, "location", chromedp.Location())
+}
+
+func (b *Browser) fatal(t testing.TB, what string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 2000) : ""`))
+	t.Fatalf("browser: %s: %v\nat %s\npage text:\n%s", what, err, loc, body)
+}
+
+// WaitTrue polls a JavaScript condition until it is true (at most 30 s).
+func (b *Browser) WaitTrue(t testing.TB, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`Boolean(`+expr+`)`))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.fatal(t, "wait for "+what+" ("+expr+")", fmt.Errorf("timed out; last error %v", err))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Screenshot saves the viewport as name.png and returns its path.
+func (b *Browser) Screenshot(t testing.TB, name string) string {
+	t.Helper()
+	png := Run(t, b, "screenshot "+name, chromedp.CaptureScreenshot())
+	if len(png) == 0 {
+		t.Fatalf("browser: screenshot %s is empty", name)
+	}
+	if err := os.MkdirAll(b.shotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(b.shotDir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(fmt.Errorf("browser: write screenshot: %w", err))
+	}
+	return path
+}

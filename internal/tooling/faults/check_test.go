@@ -1,0 +1,631 @@
+package faults
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/client"
+
+	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
+	"github.com/headshotpro/retryd/workflows"
+)
+
+// The checker's own tests. Each builds the state a fault run ends in, in a real Postgres
+// database written through the store's own functions (the same writes the service makes),
+// with the client answers, the mailbox and the workflow facts beside it, first whole
+// (every invariant holds) and then with one guarantee removed; the checker must report
+// that invariant and no other. A check that cannot fail this way would pass every fault
+// run whatever the service did.
+
+// fakeWorkflows answers the checker's questions to Temporal from maps.
+type fakeWorkflows struct {
+	open      map[string]bool
+	events    map[string]int64
+	continued map[string]bool
+}
+
+func (f *fakeWorkflows) running(context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	for id, ok := range f.open {
+		out[id] = ok
+	}
+	return out, nil
+}
+
+func (f *fakeWorkflows) history(_ context.Context, id string) (int64, bool, error) {
+	n, ok := f.events[id]
+	if !ok {
+		return 0, false, fmt.Errorf("no workflow %s", id)
+	}
+	return n, f.continued[id], nil
+}
+
+// world is a finished fault run as the checker reads it.
+type world struct {
+	t     *testing.T
+	ctx   context.Context
+	tx    bun.Tx
+	org   *Org
+	orgID string
+	run   *Run
+	wf    *fakeWorkflows
+	now   time.Time
+
+	ind, man []SeedMember
+	retry    map[string]*store.Retry   // by member id
+	restart  map[string]*store.Restart // by member id
+	msgs     int
+}
+
+// quietEvents is the history length of a quiet pending retry in the world: first email,
+// two reminders, waiting.
+const quietEvents = 44
+
+// The world's members, by role.
+const (
+	iStarted = iota // give answered 201 (twice: a double submit), member started
+	iResent         // give 201, pending, one resend
+	iStorm          // give 201, pending, the resend storm
+	iQuiet          // give 201, pending, nothing else: the history's yardstick
+	iRefused        // give refused for good, nothing applied
+	individuals
+)
+
+const (
+	mPending = iota // single restart 201 (double submit), pending, email sent
+	mStarted        // no address: single restart 201 with the access link, member started
+	mBulkA          // bulk restart (double submit), pending, email sent
+	mBulkB          // no address: in the same bulk, pending, link in the answer
+	mRefused        // single restart refused for good, nothing applied
+	managed
+)
+
+const stormResends = 3
+
+func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
+	t.Helper()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() })
+	org := NewOrg(individuals, managed)
+	o := org.File.Organizations[0]
+	// Keys differ per world, and the api_keys' hash column is unique; ids are fresh.
+	if _, err := seed.Load(ctx, tx, org.File); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, ctx: ctx, tx: tx, org: org, orgID: o.ID, now: time.Now().UTC().Truncate(time.Microsecond),
+		ind: org.Individuals, man: org.Managed,
+		retry: map[string]*store.Retry{}, restart: map[string]*store.Restart{},
+		wf: &fakeWorkflows{open: map[string]bool{}, events: map[string]int64{}, continued: map[string]bool{}},
+		run: &Run{Plan: Plan{Name: "checker test", Individuals: individuals, Managed: managed, ResendStorm: stormResends,
+			RequestDeadline: time.Minute, Recovery: time.Minute}, Mail: newMailLog("http://unused", ""), Revived: map[string]int{}},
+	}
+	w.run.Began = w.now.Add(-time.Minute)
+	w.run.LoadEnded, w.run.LastFault, w.run.Settled = w.now.Add(-20*time.Second), w.now.Add(-20*time.Second), w.now.Add(-10*time.Second)
+	admin := store.Actor{Kind: store.ActorAdmin, ID: o.Admins[0].ID, RequestID: "req"}
+
+	// Gives.
+	for i, m := range w.ind {
+		key := "give-" + m.ID
+		if i == iRefused {
+			body := w.problemBody(problem.RetryWindowExpired)
+			w.answer(OpGive, key, []string{m.ID}, http.StatusUnprocessableEntity, body)
+			w.store(key, http.StatusUnprocessableEntity, body)
+			continue
+		}
+		id := uuid.NewString()
+		r, err := store.GiveRetry(ctx, tx, store.ReserveRetryParams{RetryID: id, OrgID: w.orgID, MemberID: m.ID, ShootID: m.ShootID,
+			Reason: "poor_quality", WorkflowID: "retry-" + id, Actor: admin, Now: w.now, Window: 60 * 24 * time.Hour})
+		if err != nil {
+			t.Fatalf("give %d: %v", i, err)
+		}
+		w.retry[m.ID] = r
+		body := mustJSON(t, map[string]any{"id": id, "member_id": m.ID, "shoot_id": m.ShootID, "status": "pending"})
+		w.answer(OpGive, key, []string{m.ID}, http.StatusCreated, body)
+		if i == iStarted {
+			w.answer(OpGive, key, []string{m.ID}, http.StatusCreated, body) // the double submit's twin
+		}
+		w.store(key, http.StatusCreated, body)
+		w.email(store.SubjectRetry, id, 0, store.EmailKindInitial, m.Email, mail.SubjectRetry)
+		w.wf.open[r.WorkflowID] = true
+		w.wf.events[r.WorkflowID] = quietEvents
+	}
+	// The started one: the member's start answered 200; its workflow ended. A reminder
+	// went out just as the member started: delivered, never recorded sent (the
+	// workflow stops sending once started), which is no duplicate.
+	st := w.ind[iStarted]
+	if _, err := store.StartShoot(ctx, tx, st.ID, st.ShootID, "req", w.now); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetRetryStage(ctx, tx, w.retry[st.ID].ID, "started", w.now); err != nil {
+		t.Fatal(err)
+	}
+	delete(w.wf.open, w.retry[st.ID].WorkflowID)
+	w.answer(OpStart, "", []string{st.ID}, http.StatusOK, []byte(`{}`))
+	if _, err := store.BeginEmail(ctx, tx, w.retry[st.ID].ID, 1, store.EmailKindReminder); err != nil {
+		t.Fatal(err)
+	}
+	w.deliver(fmt.Sprintf("msg-unrecorded-%s", st.ID), st.Email, mail.SubjectRetry)
+
+	// One resend; the storm.
+	rs := w.ind[iResent]
+	w.email(store.SubjectRetry, w.retry[rs.ID].ID, 1, store.EmailKindResend, rs.Email, mail.SubjectRetry)
+	w.answer(OpResend, "", []string{rs.ID}, http.StatusOK, []byte(`{}`))
+	storm := w.ind[iStorm]
+	for n := range stormResends {
+		w.email(store.SubjectRetry, w.retry[storm.ID].ID, 1+n, store.EmailKindResend, storm.Email, mail.SubjectRetry)
+		w.answer(OpResend, "", []string{storm.ID}, http.StatusOK, []byte(`{}`))
+	}
+	w.run.StormRetry = w.retry[storm.ID].ID
+	w.wf.events[w.retry[storm.ID].WorkflowID] = quietEvents + stormResends*eventsPerResend
+
+	// Restarts.
+	for i, m := range w.man {
+		if i == mRefused {
+			key := "restart-" + m.ID
+			body := w.problemBody(problem.NoDeletedShoot)
+			w.answer(OpRestart, key, []string{m.ID}, http.StatusUnprocessableEntity, body)
+			w.store(key, http.StatusUnprocessableEntity, body)
+			continue
+		}
+		id := uuid.NewString()
+		r, err := store.CreateRestart(ctx, tx, store.CreateRestartParams{RestartID: id, OrgID: w.orgID, MemberID: m.ID,
+			NewShootID: uuid.NewString(), WorkflowID: "restart-" + id, Actor: admin, Now: w.now})
+		if err != nil {
+			t.Fatalf("restart %d: %v", i, err)
+		}
+		w.restart[m.ID] = r
+		w.wf.open[r.WorkflowID] = true
+		if m.Email != "" {
+			w.email(store.SubjectRestart, id, 0, store.EmailKindInitial, m.Email, mail.SubjectRestart)
+		}
+	}
+	for _, i := range []int{mPending, mStarted} {
+		m := w.man[i]
+		key := "restart-" + m.ID
+		body := mustJSON(t, w.restartAnswer(m))
+		w.answer(OpRestart, key, []string{m.ID}, http.StatusCreated, body)
+		w.answer(OpRestart, key, []string{m.ID}, http.StatusCreated, body)
+		w.store(key, http.StatusCreated, body)
+	}
+	ms := w.man[mStarted]
+	if _, err := store.StartShoot(ctx, tx, ms.ID, w.restart[ms.ID].NewShootID, "req", w.now); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetRestartStage(ctx, tx, w.restart[ms.ID].ID, "started", w.now); err != nil {
+		t.Fatal(err)
+	}
+	delete(w.wf.open, w.restart[ms.ID].WorkflowID)
+	bulk := []string{w.man[mBulkA].ID, w.man[mBulkB].ID}
+	key := "bulk-" + bulk[0]
+	body := mustJSON(t, w.bulkAnswer(w.man[mBulkA], w.man[mBulkB]))
+	w.answer(OpBulkRestart, key, bulk, http.StatusOK, body)
+	w.answer(OpBulkRestart, key, bulk, http.StatusOK, body)
+	w.store(key, http.StatusOK, body)
+	return w
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (w *world) problemBody(code problem.Code) []byte {
+	return mustJSON(w.t, map[string]any{"type": "about:blank", "status": code.Status(), "code": string(code), "detail": "refused"})
+}
+
+func (w *world) restartAnswer(m SeedMember) map[string]any {
+	r := w.restart[m.ID]
+	out := map[string]any{"id": r.ID, "member_id": m.ID, "new_shoot_id": r.NewShootID, "status": "pending"}
+	if m.Email == "" {
+		out["access_link"] = "http://app/app/shoots/" + r.NewShootID + "/start#token"
+	}
+	return out
+}
+
+func (w *world) bulkAnswer(ms ...SeedMember) map[string]any {
+	var results []map[string]any
+	for _, m := range ms {
+		results = append(results, map[string]any{"member_id": m.ID, "outcome": "restarted", "code": nil, "restart": w.restartAnswer(m)})
+	}
+	return map[string]any{"results": results}
+}
+
+// answer records a client's final answer.
+func (w *world) answer(kind OpKind, key string, members []string, status int, body []byte) {
+	o := Outcome{Kind: kind, Key: key, Members: members, Attempts: 1, Status: status, Final: true, Body: body}
+	if status >= 400 {
+		var p struct {
+			Code string `json:"code"`
+		}
+		_ = json.Unmarshal(body, &p)
+		o.Code = p.Code
+	}
+	w.run.Outcomes = append(w.run.Outcomes, o)
+}
+
+// store keeps an answer under its Idempotency-Key, as the API does.
+func (w *world) store(key string, status int, body []byte) {
+	w.t.Helper()
+	if _, err := store.ClaimIdempotencyKey(w.ctx, w.tx, w.orgID, key, "/route", "hash", w.now); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := store.SaveIdempotentResponse(w.ctx, w.tx, w.orgID, key, "hash", status, body); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// email records email seq of a retry or restart as sent, and delivers it.
+func (w *world) email(subject store.Subject, subjectID string, seq int, kind, to, line string) {
+	w.t.Helper()
+	e, err := store.BeginEmail(w.ctx, w.tx, subjectID, seq, kind)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.msgs++
+	id := fmt.Sprintf("msg-%d", w.msgs)
+	if err := store.FinishEmail(w.ctx, w.tx, subject, e, id, w.now); err != nil {
+		w.t.Fatal(err)
+	}
+	w.deliver(id, to, line)
+}
+
+func (w *world) deliver(id, to, line string) {
+	w.run.Mail.byID[id] = mailbox.Message{ID: id, To: []string{to}, Subject: line, ReceivedAt: w.now}
+}
+
+func (w *world) exec(query string, args ...any) {
+	w.t.Helper()
+	if _, err := w.tx.ExecContext(w.ctx, query, args...); err != nil {
+		w.t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// outcome returns the n-th recorded answer of a kind for a member, to change it.
+func (w *world) outcome(kind OpKind, member string, n int) *Outcome {
+	for i := range w.run.Outcomes {
+		o := &w.run.Outcomes[i]
+		if o.Kind == kind && o.Members[0] == member {
+			if n == 0 {
+				return o
+			}
+			n--
+		}
+	}
+	w.t.Fatalf("no answer %d of %s for %s", n, kind, member)
+	return nil
+}
+
+func (w *world) judge() *Report {
+	w.t.Helper()
+	rep, err := judge(w.ctx, w.tx, w.wf, w.org, w.run)
+	if err != nil {
+		w.t.Fatalf("judge: %v", err)
+	}
+	return rep
+}
+
+func violated(rep *Report) []string {
+	var out []string
+	for inv := range rep.ByInvariant() {
+		out = append(out, inv)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func listViolations(rep *Report) string {
+	var b strings.Builder
+	for _, v := range rep.Violations {
+		fmt.Fprintf(&b, "\n  %s %s: %s", v.Invariant, v.Subject, v.Detail)
+	}
+	if b.Len() == 0 {
+		return " none"
+	}
+	return b.String()
+}
+
+// checkerDB is one migrated database for the checker's tests; every case works in a
+// transaction it rolls back.
+func checkerDB(t *testing.T) (context.Context, *bun.DB) {
+	db, _ := testenv.Database(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, db
+}
+
+// TestCheckerWholeWorldHolds: the unbroken world breaks no invariant, so each case below
+// fails because of its one change.
+func TestCheckerWholeWorldHolds(t *testing.T) {
+	ctx, db := checkerDB(t)
+	w := newWorld(t, ctx, db)
+	rep := w.judge()
+	if len(rep.Violations) > 0 {
+		t.Fatalf("the whole world breaks invariants:%s", listViolations(rep))
+	}
+	if rep.Answered201 == 0 || rep.BaseHistory != quietEvents || rep.StormHistory == 0 || rep.DuplicateEmails != 0 {
+		t.Fatalf("the world was not read: answered %d, histories %d/%d, duplicates %d", rep.Answered201, rep.StormHistory, rep.BaseHistory, rep.DuplicateEmails)
+	}
+}
+
+// mutation removes one guarantee from a whole world.
+type mutation struct {
+	name  string
+	want  string // the one invariant it must break
+	also  []string
+	apply func(w *world)
+	// subject, when set, is what the violation must be about.
+	subject func(w *world) string
+}
+
+// TestCheckerReportsEachBrokenGuarantee is the mutation test of the checker.
+func TestCheckerReportsEachBrokenGuarantee(t *testing.T) {
+	ctx, db := checkerDB(t)
+	for _, m := range mutations {
+		t.Run(m.name, func(t *testing.T) {
+			w := newWorld(t, ctx, db)
+			m.apply(w)
+			rep := w.judge()
+			want := append([]string{m.want}, m.also...)
+			sort.Strings(want)
+			if got := violated(rep); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("violated %v, want %v; violations:%s", got, want, listViolations(rep))
+			}
+			if m.subject != nil {
+				subject := m.subject(w)
+				for _, v := range rep.Violations {
+					if v.Invariant == m.want && v.Subject == subject {
+						return
+					}
+				}
+				t.Fatalf("no %s violation about %q; violations:%s", m.want, subject, listViolations(rep))
+			}
+		})
+	}
+}
+
+var mutations = []mutation{
+	{name: "give answered 201, its transaction never committed", want: InvLost, apply: func(w *world) {
+		m := w.ind[iStarted]
+		w.exec(`DELETE FROM retries WHERE id = ?`, w.retry[m.ID].ID)
+		w.exec(`UPDATE members SET free_retry_available = true WHERE id = ?`, m.ID)
+	}},
+	{name: "restart answered 201, no row", want: InvLost, apply: func(w *world) {
+		w.exec(`DELETE FROM restarts WHERE id = ?`, w.restart[w.man[mStarted].ID].ID)
+	}},
+	{name: "retry answered 201 is failed", want: InvRetryState, apply: func(w *world) {
+		w.exec(`UPDATE retries SET status = 'failed', stage = 'failed' WHERE id = ?`, w.retry[w.ind[iResent].ID].ID)
+	}},
+	{name: "results deleted, shoot not reset", want: InvResultsDeleted, apply: func(w *world) {
+		w.exec(`UPDATE shoots SET status = 'active', completed_at = now(), retry_count = 0 WHERE id = ?`, w.ind[iQuiet].ShootID)
+	}},
+	{name: "shoot reset, results kept", want: InvResultsDeleted, apply: func(w *world) {
+		w.exec(`INSERT INTO results (id, shoot_id, storage_key) VALUES (?, ?, 'k')`, uuid.NewString(), w.ind[iQuiet].ShootID)
+	}},
+	{name: "second retry for one shoot", want: InvOneRetryPerShoot, apply: func(w *world) {
+		m := w.ind[iStarted]
+		r := w.retry[m.ID]
+		w.exec(`DROP INDEX retries_one_per_shoot`)
+		w.exec(`INSERT INTO retries (id, org_id, member_id, shoot_id, issued_by_kind, issued_by, issued_at, allowance_used, status, stage, workflow_id)
+			VALUES (?, ?, ?, ?, 'admin', ?, now(), 'free_retry', 'started', 'started', ?)`, uuid.NewString(), w.orgID, m.ID, m.ShootID, r.IssuedBy, "retry-second")
+	}, subject: func(w *world) string { return "shoot " + w.ind[iStarted].ShootID }},
+	{name: "free retry spent twice: a second retry on another shoot", want: InvAllowanceOnce, apply: func(w *world) {
+		m := w.ind[iStarted]
+		r := w.retry[m.ID]
+		shoot := uuid.NewString()
+		w.exec(`INSERT INTO shoots (id, org_id, member_id, status, completed_at) VALUES (?, ?, ?, 'onboarding', NULL)`, shoot, w.orgID, m.ID)
+		w.exec(`INSERT INTO retries (id, org_id, member_id, shoot_id, issued_by_kind, issued_by, issued_at, allowance_used, status, stage, workflow_id)
+			VALUES (?, ?, ?, ?, 'admin', ?, now(), 'free_retry', 'started', 'started', ?)`, uuid.NewString(), w.orgID, m.ID, shoot, r.IssuedBy, "retry-other")
+	}},
+	{name: "retry given, free retry still available", want: InvAllowanceOnce, apply: func(w *world) {
+		w.exec(`UPDATE members SET free_retry_available = true WHERE id = ?`, w.ind[iResent].ID)
+	}},
+	{name: "free retry spent, no retry", want: InvAllowanceOnce, apply: func(w *world) {
+		w.exec(`UPDATE members SET free_retry_available = false WHERE id = ?`, w.ind[iRefused].ID)
+	}},
+	{name: "a credit touched", want: InvAllowanceOnce, apply: func(w *world) {
+		w.exec(`UPDATE members SET retry_credits = 1 WHERE id = ?`, w.ind[iRefused].ID)
+	}},
+	{name: "organization balance changed", want: InvAllowanceOnce, apply: func(w *world) {
+		w.exec(`UPDATE organizations SET credit_balance = credit_balance - 1 WHERE id = ?`, w.orgID)
+	}},
+	{name: "retry left resetting", want: InvNotStuck, apply: func(w *world) {
+		w.exec(`UPDATE retries SET stage = 'resetting' WHERE id = ?`, w.retry[w.ind[iQuiet].ID].ID)
+	}},
+	{name: "restart left reserving", want: InvNotStuck, apply: func(w *world) {
+		w.exec(`UPDATE restarts SET stage = 'reserving' WHERE id = ?`, w.restart[w.man[mPending].ID].ID)
+	}},
+	{name: "first email recorded sent, never delivered", want: InvEmailDelivered, apply: func(w *world) {
+		r := w.retry[w.ind[iQuiet].ID]
+		delete(w.run.Mail.byID, *w.emailID(r.ID, 0))
+	}},
+	{name: "first email still queued", want: InvEmailDelivered, apply: func(w *world) {
+		w.exec(`UPDATE retries SET email_status = 'queued' WHERE id = ?`, w.retry[w.ind[iQuiet].ID].ID)
+	}},
+	{name: "workflow left running for a started retry", want: InvStartedClosed, apply: func(w *world) {
+		w.wf.open[w.retry[w.ind[iStarted].ID].WorkflowID] = true
+	}},
+	{name: "workflow left running for a started restart", want: InvStartedClosed, apply: func(w *world) {
+		w.wf.open[w.restart[w.man[mStarted].ID].WorkflowID] = true
+	}},
+	{name: "pending retry without its workflow", want: InvPendingHasFlow, apply: func(w *world) {
+		delete(w.wf.open, w.retry[w.ind[iQuiet].ID].WorkflowID)
+	}},
+	{name: "member start answered 200, retry still pending", want: InvStartHonoured, apply: func(w *world) {
+		w.answer(OpStart, "", []string{w.ind[iResent].ID}, http.StatusOK, []byte(`{}`))
+	}},
+	{name: "give refused for good, retry recorded", want: InvRefusedNotApplied, also: []string{InvStoredAnswer}, apply: func(w *world) {
+		w.exec(`INSERT INTO retries (id, org_id, member_id, shoot_id, issued_by_kind, issued_by, issued_at, allowance_used, status, stage, workflow_id)
+			VALUES (?, ?, ?, ?, 'admin', ?, now(), 'free_retry', 'started', 'started', 'retry-refused')`,
+			uuid.NewString(), w.orgID, w.ind[iRefused].ID, w.ind[iRefused].ShootID, w.retry[w.ind[iStarted].ID].IssuedBy)
+		w.exec(`UPDATE members SET free_retry_available = false WHERE id = ?`, w.ind[iRefused].ID)
+	}},
+	{name: "restart refused for good, restart recorded", want: InvRefusedNotApplied, also: []string{InvStoredAnswer}, apply: func(w *world) {
+		m := w.man[mRefused]
+		if _, err := store.CreateRestart(w.ctx, w.tx, store.CreateRestartParams{RestartID: uuid.NewString(), OrgID: w.orgID, MemberID: m.ID,
+			NewShootID: uuid.NewString(), WorkflowID: "restart-refused", Actor: store.Actor{Kind: store.ActorAdmin, ID: w.retry[w.ind[iStarted].ID].IssuedBy}, Now: w.now}); err != nil {
+			w.t.Fatal(err)
+		}
+		w.exec(`UPDATE restarts SET status = 'started', stage = 'started' WHERE member_id = ?`, m.ID)
+	}},
+	{name: "second restart of a member", want: InvOneRestart, apply: func(w *world) {
+		m := w.man[mPending]
+		r := w.restart[m.ID]
+		shoot := uuid.NewString()
+		w.exec(`INSERT INTO shoots (id, org_id, member_id, status) VALUES (?, ?, ?, 'deleted')`, shoot, w.orgID, m.ID)
+		w.exec(`INSERT INTO restarts (id, org_id, member_id, old_shoot_id, new_shoot_id, issued_by_kind, issued_by, issued_at, status, stage, workflow_id)
+			VALUES (?, ?, ?, ?, ?, 'admin', ?, now(), 'failed', 'failed', 'restart-second')`, uuid.NewString(), w.orgID, m.ID, m.ShootID, shoot, r.IssuedBy)
+	}},
+	{name: "two live shoots for a restarted member", want: InvOneRestart, apply: func(w *world) {
+		m := w.man[mPending]
+		w.exec(`INSERT INTO shoots (id, org_id, member_id, status) VALUES (?, ?, ?, 'onboarding')`, uuid.NewString(), w.orgID, m.ID)
+	}},
+	{name: "a request without a final answer", want: InvFinalAnswer, apply: func(w *world) {
+		o := w.outcome(OpResend, w.ind[iResent].ID, 0)
+		o.Final, o.Status, o.Err = false, 503, "503 unavailable"
+	}},
+	{name: "restart answered 201 is failed", want: InvRestartState, apply: func(w *world) {
+		w.exec(`UPDATE restarts SET status = 'failed', stage = 'failed' WHERE id = ?`, w.restart[w.man[mPending].ID].ID)
+	}},
+	{name: "double-submitted give answered with two retries", want: InvSameKeySameAnswer, also: []string{InvLost}, apply: func(w *world) {
+		o := w.outcome(OpGive, w.ind[iStarted].ID, 1)
+		o.Body = []byte(`{"id":"` + uuid.NewString() + `"}`)
+	}},
+	{name: "double-submitted restart answered with two restarts", want: InvSameKeySameAnswer, also: []string{InvLost}, apply: func(w *world) {
+		o := w.outcome(OpRestart, w.man[mPending].ID, 1)
+		o.Body = []byte(`{"id":"` + uuid.NewString() + `"}`)
+	}},
+	{name: "double-submitted bulk restart answered with two restarts of a member", want: InvSameKeySameAnswer, also: []string{InvLost}, apply: func(w *world) {
+		o := w.outcome(OpBulkRestart, w.man[mBulkA].ID, 1)
+		a := w.bulkAnswer(w.man[mBulkA], w.man[mBulkB])
+		a["results"].([]map[string]any)[0]["restart"].(map[string]any)["id"] = uuid.NewString()
+		o.Body = mustJSON(w.t, a)
+	}},
+	{name: "double-submitted bulk restart refused a member the first restarted", want: InvSameKeySameAnswer, also: []string{InvRefusedNotApplied}, apply: func(w *world) {
+		o := w.outcome(OpBulkRestart, w.man[mBulkA].ID, 1)
+		a := w.bulkAnswer(w.man[mBulkA], w.man[mBulkB])
+		a["results"].([]map[string]any)[0] = map[string]any{"member_id": w.man[mBulkA].ID, "outcome": "skipped", "code": string(problem.ActiveShootExists), "restart": nil}
+		o.Body = mustJSON(w.t, a)
+	}},
+	{name: "double-submitted restart: the twin refused, its refusal stored", want: InvStoredAnswer, also: []string{InvSameKeySameAnswer, InvRefusedNotApplied}, apply: func(w *world) {
+		m := w.man[mPending]
+		o := w.outcome(OpRestart, m.ID, 1)
+		o.Status, o.Code, o.Body = http.StatusConflict, string(problem.ActiveShootExists), w.problemBody(problem.ActiveShootExists)
+		w.exec(`UPDATE idempotency_keys SET status_code = 409, response = ? WHERE key = ?`, o.Body, "restart-"+m.ID)
+	}},
+	{name: "stored answer refuses a restart its key made", want: InvStoredAnswer, apply: func(w *world) {
+		w.exec(`UPDATE idempotency_keys SET status_code = 409, response = ? WHERE key = ?`, w.problemBody(problem.ActiveShootExists), "restart-"+w.man[mStarted].ID)
+	}},
+	{name: "stored bulk answer skips a member its key restarted", want: InvStoredAnswer, apply: func(w *world) {
+		a := w.bulkAnswer(w.man[mBulkA], w.man[mBulkB])
+		a["results"].([]map[string]any)[1] = map[string]any{"member_id": w.man[mBulkB].ID, "outcome": "skipped", "code": string(problem.ActiveShootExists), "restart": nil}
+		w.exec(`UPDATE idempotency_keys SET response = ? WHERE key = ?`, mustJSON(w.t, a), "bulk-"+w.man[mBulkA].ID)
+	}},
+	{name: "stored answer refuses a retry its key gave", want: InvStoredAnswer, apply: func(w *world) {
+		w.exec(`UPDATE idempotency_keys SET status_code = 409, response = ? WHERE key = ?`, w.problemBody(problem.RetryPending), "give-"+w.ind[iQuiet].ID)
+	}},
+	{name: "access link missing from a restart answer", want: InvRestartLink, apply: func(w *world) {
+		o := w.outcome(OpRestart, w.man[mStarted].ID, 1)
+		o.Body = []byte(`{"id":"` + w.restart[w.man[mStarted].ID].ID + `"}`)
+	}},
+	{name: "access link missing from a bulk answer", want: InvRestartLink, apply: func(w *world) {
+		o := w.outcome(OpBulkRestart, w.man[mBulkA].ID, 0)
+		a := w.bulkAnswer(w.man[mBulkA], w.man[mBulkB])
+		delete(a["results"].([]map[string]any)[1]["restart"].(map[string]any), "access_link")
+		o.Body = mustJSON(w.t, a)
+	}},
+	{name: "history grown past what the resends explain", want: InvHistoryBounded, apply: func(w *world) {
+		w.wf.events[w.retry[w.ind[iStorm].ID].WorkflowID]++
+	}},
+	{name: "more resends than a run holds, never continued as new", want: InvHistoryBounded, apply: func(w *world) {
+		storm := w.ind[iStorm]
+		for range 100 {
+			w.answer(OpResend, "", []string{storm.ID}, http.StatusOK, []byte(`{}`))
+		}
+		w.wf.events[w.retry[storm.ID].WorkflowID] = quietEvents + 100*eventsPerResend
+	}},
+	{name: "an email delivered twice without a fault that explains it", want: InvDuplicateEmails, apply: func(w *world) {
+		w.deliver("msg-again", w.ind[iQuiet].Email, mail.SubjectRetry)
+	}},
+}
+
+// emailID is the message id recorded for email seq of a retry or restart.
+func (w *world) emailID(subjectID string, seq int) *string {
+	w.t.Helper()
+	var id *string
+	if err := w.tx.QueryRowContext(w.ctx, `SELECT message_id FROM emails WHERE subject_id = ? AND seq = ?`, subjectID, seq).Scan(&id); err != nil || id == nil {
+		w.t.Fatalf("email %d of %s: %v", seq, subjectID, err)
+	}
+	return id
+}
+
+// TestCheckerDuplicateEmailsWithinTheirBound: a worker kill explains one duplicate email
+// (its send between the provider's 202 and the record); a second one it does not.
+func TestCheckerDuplicateEmailsWithinTheirBound(t *testing.T) {
+	ctx, db := checkerDB(t)
+	w := newWorld(t, ctx, db)
+	w.run.Faults = append(w.run.Faults, FaultRecord{Fault: Fault{Kind: KillWorker, Down: time.Second}, Started: w.now, Ended: w.now})
+	w.deliver("msg-again-1", w.ind[iQuiet].Email, mail.SubjectRetry)
+	rep := w.judge()
+	if len(rep.Violations) > 0 || rep.DuplicateEmails != 1 || rep.AllowedDuplicates != DuplicatesPerWorkerKill {
+		t.Fatalf("one duplicate, one worker kill: %d duplicates, %d allowed, violations:%s", rep.DuplicateEmails, rep.AllowedDuplicates, listViolations(rep))
+	}
+	w.deliver("msg-again-2", w.man[mPending].Email, mail.SubjectRestart)
+	rep = w.judge()
+	if got := violated(rep); len(got) != 1 || got[0] != InvDuplicateEmails || rep.DuplicateEmails != 2 {
+		t.Fatalf("two duplicates, one worker kill: %d duplicates, violations:%s", rep.DuplicateEmails, listViolations(rep))
+	}
+}
+
+// TestEventsPerResendMatchesARecordedHistory: the history bound's events per resend is
+// what a resend update costs in a history the real workflow recorded (from the workflow
+// task that carried the update to the update's completion).
+func TestEventsPerResendMatchesARecordedHistory(t *testing.T) {
+	f, err := os.Open("../../../workflows/testdata/retry_reminders_resend_history.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := map[string]int64{} // resend update id -> the event its workflow task began at
+	resends := 0
+	for _, e := range h.GetEvents() {
+		if a := e.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil && a.GetAcceptedRequest().GetInput().GetName() == workflows.UpdateResendEmail {
+			from[a.GetProtocolInstanceId()] = a.GetAcceptedRequestSequencingEventId()
+		}
+		if c := e.GetWorkflowExecutionUpdateCompletedEventAttributes(); c != nil {
+			if start, ok := from[c.GetMeta().GetUpdateId()]; ok {
+				resends++
+				if n := e.GetEventId() - start + 1; n != eventsPerResend {
+					t.Errorf("a resend took events %d to %d: %d events, the bound counts %d", start, e.GetEventId(), n, eventsPerResend)
+				}
+			}
+		}
+	}
+	if resends == 0 {
+		t.Fatal("no resend in the recorded history")
+	}
+}
