@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 
 	"github.com/headshotpro/retryd/internal/apptest"
 	"github.com/headshotpro/retryd/internal/seed"
@@ -20,6 +20,20 @@ import (
 type givenRetry struct {
 	server.RetryDTO
 	AccessLink *string `json:"access_link"`
+}
+
+// sendsAndChecks counts a retry run's scheduled email sends and its local activities
+// (the give, then the start checks).
+func sendsAndChecks(h *historypb.History) (sends, localActivities int) {
+	for _, ev := range h.Events {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "SendRetryEmail" {
+			sends++
+		}
+		if m := ev.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "LocalActivity" {
+			localActivities++
+		}
+	}
+	return sends, localActivities
 }
 
 // TestRetryOfMemberWithoutEmail: a managed member without an email address can be given
@@ -70,24 +84,8 @@ func TestRetryOfMemberWithoutEmail(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	wid := workflows.RetryWorkflowID(shoots[0])
-	sends := func() (sends, localActivities int) {
-		it := app.Temporal.GetWorkflowHistory(ctx, wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "SendRetryEmail" {
-				sends++
-			}
-			if m := ev.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "LocalActivity" {
-				localActivities++
-			}
-		}
-		return sends, localActivities
-	}
-	apptest.WaitFor(t, 20*time.Second, "a start check after the give", func() bool { _, n := sends(); return n >= 2 })
-	if n, _ := sends(); n != 0 {
+	apptest.WaitFor(t, 20*time.Second, "a start check after the give", func() bool { _, n := sendsAndChecks(history(t, app.Temporal, wid, "")); return n >= 2 })
+	if n, _ := sendsAndChecks(history(t, app.Temporal, wid, "")); n != 0 {
 		t.Fatalf("the workflow scheduled %d sends for a member without an address", n)
 	}
 	// The member page lists the retry without the link: it was shown once, to the giver.
