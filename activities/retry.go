@@ -20,11 +20,16 @@ type ReserveRetryInput struct {
 	RequestID    string
 }
 
-// ReserveRetryResult says which allowance the retry consumed, and where its emails stand
-// when the retry was already recorded (a resumed run).
+// ReserveRetryResult says which allowance the retry consumed, whether the member can be
+// emailed, and where its emails stand when the retry was already recorded (a resumed run).
 type ReserveRetryResult struct {
 	AllowanceUsed string
-	Resume        *EmailResume `json:",omitempty"`
+	// NoEmail: the member has no address, so the workflow sends nothing. Said in the
+	// negative so that results recorded before it existed, which lack it, read as they
+	// were acted on (the run emailed, and the send skipped a member without an address):
+	// those runs replay unchanged.
+	NoEmail bool         `json:",omitempty"`
+	Resume  *EmailResume `json:",omitempty"`
 }
 
 // ReserveRetry validates the give-retry rules and reserves the allowance in one
@@ -49,7 +54,7 @@ func (in ReserveRetryInput) params(a *Activities) store.ReserveRetryParams {
 // reserved answers a reservation: the allowance it used, and where the emails of an
 // already recorded retry stand.
 func (a *Activities) reserved(ctx context.Context, r *store.Retry) (ReserveRetryResult, error) {
-	out := ReserveRetryResult{AllowanceUsed: r.AllowanceUsed}
+	out := ReserveRetryResult{AllowanceUsed: r.AllowanceUsed, NoEmail: r.EmailStatus == store.EmailNotApplicable}
 	if r.Recorded {
 		var err error
 		if out.Resume, err = a.emailResume(ctx, r.ID, r.Status == store.StatusStarted); err != nil {

@@ -49,6 +49,9 @@ type retryDTO struct {
 	IssuedAt      time.Time  `json:"issued_at"`
 	StartedAt     *time.Time `json:"started_at"`
 	WorkflowID    string     `json:"workflow_id"`
+	// AccessLink is set only in the answer of a give (and its replays) when the member
+	// has no email address: signed as it is sent (signLinks), never stored.
+	AccessLink *string `json:"access_link,omitempty"`
 }
 
 type restartDTO struct {

@@ -41,6 +41,7 @@ func TestRecordHistories(t *testing.T) {
 		seed.Member{Name: "Hedy History", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
 		person("Hera History", finished(5, 4)),
 		person("Hal History", finished(5, 4)),
+		seed.Member{Name: "Hugh History", Kind: "managed", Shoots: []seed.Shoot{finished(5, 4)}},
 	)
 	ctx := context.Background()
 	recorded := map[string]string{}
@@ -121,6 +122,18 @@ func TestRecordHistories(t *testing.T) {
 		return true
 	})
 	memberStart(t, app, hal, halShoots[0])
+
+	// A retry of a member without email: no email, no reminder, only checks, then the
+	// start with the link the give answered.
+	hugh, hughShoots := seeded(org, 6)
+	expectStatus(t, giveRetry(t, app, org.AdminKey, hugh, hughShoots[0]), 201)
+	hughID := workflows.RetryWorkflowID(hughShoots[0])
+	apptest.WaitFor(t, 30*time.Second, "checks past both reminders' delays", func() bool {
+		_, n := sendsAndChecks(history(t, app.Temporal, hughID, ""))
+		return n >= 4
+	})
+	memberStart(t, app, hugh, hughShoots[0])
+	recorded["retry_noemail_history.json"] = hughID
 
 	r := worker.NewWorkflowReplayer()
 	r.RegisterWorkflowWithOptions(workflows.RetryWorkflow, workflow.RegisterOptions{Name: workflows.RetryWorkflowName})

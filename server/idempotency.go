@@ -13,32 +13,30 @@ import (
 	"github.com/headshotpro/retryd/internal/store"
 )
 
-// idempotent runs do once per Idempotency-Key. The key is claimed before do runs, with a
-// hash of the request (method, path and the JSON body, whatever its formatting): another
-// request with the same key and another body is refused however the two interleave.
-// The same request again replays the stored answer, or, while there is none, runs do
-// again, which attaches to the work of the first (the ids of what do creates derive
-// from the key). Refusals are stored, so a replay never acts on a refused request;
-// answers do marks as not final, and server errors, are not: a 5xx is never final, and
-// the same key completes the request once the dependencies are back.
-func (s *Server) idempotent(c *gin.Context, body []byte, do func() (status int, payload any, final bool, err error)) {
-	s.idempotentLinked(c, body, nil, do)
-}
-
-// linkedAnswer is an answer that carries member access links (a restart of a member
-// without email). A link is a live credential for 30 days, and stored answers sit in
-// Postgres in plain text, where sessions are kept hashed: so an Idempotency-Key stores
+// linkedAnswer is an answer that carries member access links (a restart or a retry of a
+// member without email). A link is a live credential for 30 days, and stored answers sit
+// in Postgres in plain text, where sessions are kept hashed: so an Idempotency-Key stores
 // the answer without its links, and every answer sent, the first and each replay, gets
 // them signed afresh by signLinks.
 type linkedAnswer interface {
 	signLinks(sign func(memberID, shootID string) string)
 }
 
-// idempotentLinked is idempotent for a route whose answer may carry access links:
-// do's payload, when it is a linkedAnswer, is stored without links, and newAnswer gives
-// the value a stored success answer is read back into, to sign its links again. An
-// answer stored with its links, as they were before, replays the same way (the fresh
-// links replace the stored ones).
+// idempotentLinked runs do once per Idempotency-Key. The key is claimed before do runs,
+// with a hash of the request (method, path and the JSON body, whatever its formatting):
+// another request with the same key and another body is refused however the two interleave.
+// The same request again replays the stored answer, or, while there is none, runs do
+// again, which attaches to the work of the first (the ids of what do creates derive
+// from the key). Refusals are stored, so a replay never acts on a refused request;
+// answers do marks as not final, and server errors, are not: a 5xx is never final, and
+// the same key completes the request once the dependencies are back.
+//
+// Every route that takes the key answers with links in some cases (a restart, or a give
+// of a retry, of a member without email), so it is the one entry point: do's payload,
+// when it is a linkedAnswer, is stored without links, and newAnswer gives the value a
+// stored success answer is read back into, to sign its links again. An answer stored
+// with its links, as they were before, replays the same way (the fresh links replace the
+// stored ones).
 func (s *Server) idempotentLinked(c *gin.Context, body []byte, newAnswer func() linkedAnswer, do func() (status int, payload any, final bool, err error)) {
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" {

@@ -108,9 +108,27 @@ func (p *pages) postRetryForm(c *gin.Context) {
 		p.render(c, pb.Status, "confirm", pageView{Title: "Give retry", Page: v})
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/app/admin/headshots?given="+memberID)
+	// A member without email gets the link only through the admin: it is shown here,
+	// once (a replay of the form's key signs it afresh), as after a restart.
+	var ans retryDTO
+	if err := json.Unmarshal(w.body.Bytes(), &ans); err != nil {
+		p.fail(c, err)
+		return
+	}
+	if ans.AccessLink == nil {
+		c.Redirect(http.StatusSeeOther, "/app/admin/headshots?given="+memberID)
+		return
+	}
+	member, err := store.GetMember(c.Request.Context(), p.s.db, principal(c).OrgID, memberID)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	p.render(c, http.StatusOK, "retried", pageView{Title: "Retry given", Page: restartedView{Member: member, AccessLink: *ans.AccessLink}})
 }
 
+// restartedView shows the access link of a member without email, once: after a restart
+// ("restarted") or a given retry ("retried").
 type restartedView struct {
 	Member     *store.Member
 	AccessLink string

@@ -25,6 +25,10 @@ const (
 	pendingRetryNotice = "This member already has a pending retry that they have not acted on yet. Instruct the member to log in and start their photo shoot — no further admin action is needed."
 )
 
+// effectNoEmail replaces effectEmail for a managed member without an address: no email
+// can reach them, so the admin is shown the link once, to pass on.
+const effectNoEmail = "The member has no email address, so no email is sent: the link to retry their shoot is shown to you once, to pass on to them."
+
 type previewDTO struct {
 	State            string   `json:"state"`
 	MemberID         string   `json:"member_id"`
@@ -72,7 +76,11 @@ func (s *Server) getRetryPreview(c *gin.Context) {
 	switch {
 	case err == nil:
 		label, use := confirmLabel, string(allowance)
-		p.State, p.Effects, p.ConfirmLabel, p.AllowanceToUse = "confirm", []string{effectReset, effectEmail}, &label, &use
+		effect := effectEmail
+		if member.Email == nil || *member.Email == "" {
+			effect = effectNoEmail
+		}
+		p.State, p.Effects, p.ConfirmLabel, p.AllowanceToUse = "confirm", []string{effectReset, effect}, &label, &use
 	case refused && pe.Code == problem.NotFound:
 		s.fail(c, err)
 		return
@@ -140,8 +148,9 @@ func (s *Server) postRetry(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	// Counted inside the callback, so a replayed answer is not counted twice.
-	s.idempotent(c, body, func() (int, any, bool, error) {
+	// Counted inside the callback, so a replayed answer is not counted twice. The answer
+	// carries the access link when the member has no email; it is stored without it.
+	s.idempotentLinked(c, body, func() linkedAnswer { return new(retryDTO) }, func() (int, any, bool, error) {
 		status, out, err := s.giveRetry(c, memberID, body)
 		if err == nil {
 			s.metrics.RetryIssued()
@@ -236,7 +245,18 @@ func (s *Server) retryAnswer(c *gin.Context, r *store.Retry) (int, any, error) {
 		return 0, nil, problem.New(problem.Canceled, "this retry ended without the member starting: an operator canceled it; see the member's retries")
 	}
 	c.Header("Location", "/api/v1/admin/members/"+r.MemberID)
-	return http.StatusCreated, toRetry(r), nil
+	out := toRetry(r)
+	return http.StatusCreated, &out, nil
+}
+
+// signLinks gives the admin the link of a retry whose member has no email address: no
+// email will reach the member, so the admin passes it on. Others get none.
+func (d *retryDTO) signLinks(sign func(memberID, shootID string) string) {
+	d.AccessLink = nil
+	if d.Email.Status == store.EmailNotApplicable {
+		link := sign(d.MemberID, d.ShootID)
+		d.AccessLink = &link
+	}
 }
 
 // retryID is random, or derived from the Idempotency-Key so that two concurrent requests
@@ -270,6 +290,10 @@ func (s *Server) postResendEmail(c *gin.Context) {
 	}
 	if r.Status != store.StatusPending {
 		s.abort(c, problem.RetryNotPending, "the retry is %s; only a pending retry's email can be sent again", r.Status)
+		return
+	}
+	if r.EmailStatus == store.EmailNotApplicable {
+		s.abort(c, problem.NoEmailAddress, "the member has no email address, so no email is sent; pass on the link shown when the retry was given")
 		return
 	}
 	// The cooldown and the organization's queue cap are decided in the database before

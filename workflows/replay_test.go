@@ -51,6 +51,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 		// an input without OpsPerRun (before inputs carried it): continued as new after
 		// 100 checks, the default of that time
 		"testdata/retry_opsdefault_continued_history.json",
+		// a retry of a member without email (GiveRetry answers NoEmail): no email, no
+		// reminder, only checks, then the start signal
+		"testdata/retry_noemail_history.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()

@@ -64,8 +64,9 @@ func (r *retry) prepare(ctx workflow.Context) (IssueResult, *activities.EmailRes
 			return IssueResult{}, nil, err
 		}
 	}
-	// HasEmail: a retry always emails; the send activity skips a member without an address.
-	return IssueResult{RetryID: r.in.RetryID, Stage: StagePending, AllowanceUsed: reserved.AllowanceUsed, HasEmail: true}, reserved.Resume, nil
+	// A member without an address gets no email and no reminders: the admin hands over the
+	// link. Results recorded before NoEmail existed lack it and keep emailing on replay.
+	return IssueResult{RetryID: r.in.RetryID, Stage: StagePending, AllowanceUsed: reserved.AllowanceUsed, HasEmail: !reserved.NoEmail}, reserved.Resume, nil
 }
 
 // reset deletes the results and resets the shoot; both do nothing once done, so running

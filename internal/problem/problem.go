@@ -30,6 +30,9 @@ const (
 	InsufficientCredits Code = "insufficient_credits"
 	InvalidShootStatus  Code = "invalid_shoot_status"
 	RetryNotPending     Code = "retry_not_pending"
+	// NoEmailAddress: the retry's member has no email address, so there is no email to
+	// send again; the admin passes on the link the give showed.
+	NoEmailAddress Code = "no_email_address"
 	// Canceled answers a replayed Idempotency-Key whose retry or restart an operator
 	// canceled or terminated before it was answered.
 	Canceled Code = "canceled"
@@ -82,6 +85,7 @@ var codes = map[Code]meta{
 	InsufficientCredits:   {http.StatusPaymentRequired, "The organization has no credits left"},
 	InvalidShootStatus:    {http.StatusConflict, "The shoot is not in a status that allows this"},
 	RetryNotPending:       {http.StatusConflict, "The retry is not pending"},
+	NoEmailAddress:        {http.StatusUnprocessableEntity, "The member has no email address"},
 	Canceled:              {http.StatusConflict, "It was canceled by an operator"},
 	EmailRejected:         {http.StatusUnprocessableEntity, "The email provider refused the message"},
 	InvalidToken:          {http.StatusUnauthorized, "The link is not valid"},

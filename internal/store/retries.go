@@ -123,11 +123,17 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 	if _, err := upd.Exec(ctx); err != nil {
 		return nil, err
 	}
+	// A managed member may have no address: no email will go out, and the admin who
+	// gives the retry is shown the link instead (as for a restart).
+	emailStatus := EmailQueued
+	if member.Email == nil || *member.Email == "" {
+		emailStatus = EmailNotApplicable
+	}
 	r := &Retry{
 		ID: p.RetryID, OrgID: p.OrgID, MemberID: p.MemberID, ShootID: p.ShootID,
 		IssuedByKind: p.Actor.Kind, IssuedBy: p.Actor.ID, IssuedAt: p.Now,
 		AllowanceUsed: string(allowance), Reason: nullable(p.Reason),
-		Status: StatusPending, Stage: stage, EmailStatus: EmailQueued,
+		Status: StatusPending, Stage: stage, EmailStatus: emailStatus,
 		WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
 	}
 	if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
