@@ -6,9 +6,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/headshotpro/retryd/internal/apptest"
-	"github.com/headshotpro/retryd/internal/browsertest"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/browsertest"
 )
 
 // helpNoEmail is the confirmation's line for a member without an email address, in place
