@@ -48,6 +48,26 @@ func TestWrongKeysAreThrottledPerAddress(t *testing.T) {
 	}
 }
 
+// TestKnownKeyPassesAThrottledAddress: an office behind one address (a NAT, a proxy)
+// where somebody guesses keys does not lock out its admins whose keys this process saw
+// resolve within the hour; the throttle only keeps unknown keys from the database.
+func TestKnownKeyPassesAThrottledAddress(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{TrustedProxies: []string{"127.0.0.1/32", "::1/128"}})
+	org := app.SeedOrg(t, 0)
+	const path = "/api/v1/admin/organization"
+	const office = "203.0.113.8"
+	if r := app.Do(t, "GET", path, org.AdminKey, nil, "X-Forwarded-For", office); r.Status != 200 {
+		t.Fatalf("the admin key: %d %s", r.Status, r.Body)
+	}
+	for range server.AuthFailureBurst {
+		expectProblem(t, app.Do(t, "GET", path, wrongKey(), nil, "X-Forwarded-For", office), 401, "unauthorized")
+	}
+	expectRetryAfter(t, app.Do(t, "GET", path, wrongKey(), nil, "X-Forwarded-For", office))
+	if r := app.Do(t, "GET", path, org.AdminKey, nil, "X-Forwarded-For", office); r.Status != 200 {
+		t.Fatalf("the admin key from the throttled address: %d %s", r.Status, r.Body)
+	}
+}
+
 // TestWrongKeysAreThrottledPerPrefix: guesses spread over many addresses under one key's
 // public prefix are throttled too, while that key, which this process has seen resolve,
 // keeps working from anywhere.

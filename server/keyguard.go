@@ -30,8 +30,9 @@ const (
 	// long a key stays refused after `retryd seed` or `keys create` brings it, if it was
 	// tried just before.
 	unknownKeyTTL = 5 * time.Second
-	// knownKeyTTL: a key that resolved within this time on this process is spared its
-	// prefix's throttle, so failures under a live key's public prefix cannot lock it out.
+	// knownKeyTTL: a key that resolved within this time on this process is spared the
+	// throttles, so failures from its address or under its public prefix cannot lock it
+	// out.
 	knownKeyTTL = time.Hour
 	// throttledKeys bounds each throttle's table; guardCacheSize each cache of hashes.
 	throttledKeys  = 100_000
@@ -75,7 +76,7 @@ func (e *throttledError) retryAfter() int {
 // order: a key resolved within API_KEY_CACHE_TTL passes from memory; a key refused
 // moments ago is refused from memory; a client address or a key prefix whose failures
 // are spent is refused with a throttledError before any lookup (a key this process saw
-// resolve within the hour is spared its prefix's throttle); then the database decides,
+// resolve within the hour is spared both); then the database decides,
 // and a refusal spends one failure of the address and of the prefix. The errors are
 // errUnknownKey, *throttledError or a database error.
 func (s *Server) resolveKey(ctx context.Context, addr, key string) (store.Principal, error) {
@@ -90,9 +91,12 @@ func (s *Server) resolveKey(ctx context.Context, addr, key string) (store.Princi
 	}
 	addr = addressKey(addr)
 	prefix := apikey.Display(key) // the public part, as listings show it
-	wait := g.byAddress.Wait(addr)
+	// A key this process saw resolve within the hour is spared both throttles: they keep
+	// unknown keys from the database, and sparing it keeps a guesser behind the same
+	// address (an office's NAT, a proxy) or under the same prefix from locking it out.
+	var wait time.Duration
 	if _, known := g.known.Get(hash); !known {
-		wait = max(wait, g.byPrefix.Wait(prefix))
+		wait = max(g.byAddress.Wait(addr), g.byPrefix.Wait(prefix))
 	}
 	if wait > 0 {
 		s.metrics.AuthFailure(metrics.AuthThrottled)
