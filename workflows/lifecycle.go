@@ -328,6 +328,11 @@ func (l *lifecycle) validateResend() error {
 func (l *lifecycle) resend(ctx workflow.Context) (ResendResult, error) {
 	l.opsThisRun++
 	res, err := l.mail.sendEmail(ctx, vocab.EmailKindResend, 0)
+	if err != nil && l.started && temporal.IsCanceledError(err) {
+		// The member started while it was being sent: the same answer as a resend
+		// that comes after the start.
+		return ResendResult{}, temporal.NewNonRetryableApplicationError("the member already started; the email is no longer needed", string(problem.RetryNotPending), nil)
+	}
 	if err != nil {
 		return ResendResult{}, codedError(err)
 	}
