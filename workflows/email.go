@@ -35,6 +35,10 @@ type emailer struct {
 	org     string
 	nextSeq int
 	state   *EmailState
+	// stop, when set, tells that the member started: a send not yet begun is skipped and
+	// one in flight is canceled, as the email no longer has anything to ask. Nil for runs
+	// recorded before versionStartDuringSend, whose sends always run to their end.
+	stop func() bool
 }
 
 func (e *emailer) sendEmail(ctx workflow.Context, kind string, reminder int) (activities.SendEmailResult, error) {
@@ -49,9 +53,20 @@ func (e *emailer) sendNumbered(ctx workflow.Context, kind string, reminder, seq 
 	in := activities.SendEmailInput{SubjectID: e.subjectID, Seq: seq, Kind: kind, Reminder: reminder}
 	opts := emailOptions(kind, e.org)
 	opts.TaskQueue = e.queue
-	actx := workflow.WithActivityOptions(ctx, opts)
 	var res activities.SendEmailResult
-	err := workflow.ExecuteActivity(actx, e.send, in).Get(ctx, &res)
+	if e.stop != nil && e.stop() {
+		return activities.SendEmailResult{Skipped: true, AlreadyStarted: true}, nil
+	}
+	actx, cancel := workflow.WithCancel(workflow.WithActivityOptions(ctx, opts))
+	f := workflow.ExecuteActivity(actx, e.send, in)
+	if e.stop != nil {
+		// A canceled run's Await fails; f.Get below then answers canceled too.
+		_ = workflow.Await(ctx, func() bool { return f.IsReady() || e.stop() })
+		if !f.IsReady() {
+			cancel()
+		}
+	}
+	err := f.Get(ctx, &res)
 	switch {
 	case err == nil && res.Skipped:
 		return res, nil

@@ -190,6 +190,8 @@ type lifecycle struct {
 	hasEmail bool
 	err      error // why this retry or restart did not happen
 	started  bool
+	// listening is set once the start signal's receiver runs.
+	listening bool
 
 	emailAt        time.Time
 	remindersFired int
@@ -222,6 +224,12 @@ func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
 	if err := l.registerHandlers(ctx, status); err != nil {
 		return err
 	}
+	if l.version >= 1 && workflow.GetVersion(ctx, versionStartDuringSend, workflow.DefaultVersion, 1) >= 1 {
+		// A send can hang for a long while (its task went to a worker that died, or the
+		// provider keeps refusing): the member's start must not wait behind it.
+		l.listenForStart(ctx)
+		l.mail.stop = func() bool { return l.started }
+	}
 	if l.issued != nil {
 		// A continued run: say pending again, whatever the new run's search attributes
 		// started from, so operators' RetryStage='pending' queries keep finding it.
@@ -237,7 +245,7 @@ func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
 			l.resumeEmails(ctx, rp)
 		} else if l.hasEmail {
 			res, _ := l.mail.sendEmail(ctx, vocab.EmailKindInitial, 0)
-			l.started = res.AlreadyStarted && l.version >= 1
+			l.started = l.started || (res.AlreadyStarted && l.version >= 1)
 			l.emailAt = workflow.Now(ctx)
 		} else {
 			l.progress.EmailStatus = vocab.EmailNotApplicable
@@ -265,10 +273,10 @@ func (l *lifecycle) resumeEmails(ctx workflow.Context, rp *activities.EmailResum
 	if l.emailAt.IsZero() {
 		l.emailAt = workflow.Now(ctx)
 	}
-	l.started = rp.Started
+	l.started = l.started || rp.Started
 	if rp.FirstPending && l.hasEmail && !l.started {
 		res, _ := l.mail.sendNumbered(ctx, vocab.EmailKindInitial, 0, 0)
-		l.started = res.AlreadyStarted
+		l.started = l.started || res.AlreadyStarted
 	}
 }
 
@@ -320,6 +328,11 @@ func (l *lifecycle) validateResend() error {
 func (l *lifecycle) resend(ctx workflow.Context) (ResendResult, error) {
 	l.opsThisRun++
 	res, err := l.mail.sendEmail(ctx, vocab.EmailKindResend, 0)
+	if err != nil && l.started && temporal.IsCanceledError(err) {
+		// The member started while it was being sent: the same answer as a resend
+		// that comes after the start.
+		return ResendResult{}, temporal.NewNonRetryableApplicationError("the member already started; the email is no longer needed", string(problem.RetryNotPending), nil)
+	}
 	if err != nil {
 		return ResendResult{}, codedError(err)
 	}
@@ -343,12 +356,7 @@ func (l *lifecycle) awaitStart(ctx workflow.Context) error {
 	if l.started {
 		return nil
 	}
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		ch := workflow.GetSignalChannel(ctx, SignalShootStarted)
-		for ch.Receive(ctx, nil) {
-			l.started = true
-		}
-	})
+	l.listenForStart(ctx)
 	nextCheck := workflow.Now(ctx).Add(l.tuning.startCheck())
 	for !l.started {
 		wake, summary := nextCheck, "check whether the member started"
@@ -386,6 +394,20 @@ func (l *lifecycle) awaitStart(ctx workflow.Context) error {
 		}
 	}
 	return nil
+}
+
+// listenForStart receives the start signals for the rest of the run.
+func (l *lifecycle) listenForStart(ctx workflow.Context) {
+	if l.listening {
+		return
+	}
+	l.listening = true
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		ch := workflow.GetSignalChannel(ctx, SignalShootStarted)
+		for ch.Receive(ctx, nil) {
+			l.started = true
+		}
+	})
 }
 
 // checkStarted asks the database; a failed check is retried at the next interval.

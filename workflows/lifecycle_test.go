@@ -261,3 +261,45 @@ func TestLifecycle_ResumedRunOfAStartedRetryEnds(t *testing.T) {
 		check.Equal(t, "workflow time waited", h.env.Now().Sub(began), time.Duration(0))
 	})
 }
+
+// A member who starts while an email is still in flight ends the run at once, as the
+// start signal does at any other time. The send may be stuck for a long while: its task
+// went to a worker that was killed (it waits out StartToCloseTimeout before its next
+// attempt), or the provider keeps refusing and the retries back off for minutes. The
+// run used to hear the signal only after the send returned, so a started retry kept a
+// running workflow that long (the fault suite's no_workflow_for_started).
+func TestLifecycle_StartDuringStuckEmailEndsRun(t *testing.T) {
+	for _, kind := range []string{"initial", "reminder", "resend"} {
+		t.Run(kind, func(t *testing.T) {
+			eachFlow(t, func(t *testing.T, f flow) {
+				h := newHarness(t, f)
+				signal := 10 * time.Minute
+				switch kind {
+				case "reminder":
+					signal = time.Hour + 10*time.Minute
+				case "resend":
+					signal = 20 * time.Minute
+				}
+				h.onSend(kind).After(3 * time.Hour).Return(h.sendOK).Once()
+				h.mockDefaults()
+				var resend *update
+				if kind == "resend" {
+					resend = h.resendAt(10*time.Minute, "resend-1")
+				}
+				h.signalAt(signal)
+				began := h.env.Now()
+				h.run(time.Hour, 7*day)
+
+				check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+				check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+				if d := h.callsNamed(f.setStage)[0].At.Sub(began); d > signal+time.Minute {
+					t.Errorf("started recorded %v after the run began, want right after the signal at %v", d, signal)
+				}
+				if resend != nil {
+					// The admin hears what a resend after the start hears.
+					resend.failedWith(t, "retry_not_pending")
+				}
+			})
+		})
+	}
+}

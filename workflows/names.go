@@ -76,6 +76,11 @@ const (
 	// reset of the shoot are one transaction (GiveRetry) in one local activity. Runs
 	// recorded before it keep the three steps, each its own local activity.
 	versionOneStepGive = "one-step-give"
+	// versionStartDuringSend 1: the start signal is heard from the moment the run begins,
+	// and an email still in flight when it comes is canceled, so a member's start ends
+	// the run at once even while a send hangs on a lost task or backs off for minutes.
+	// Runs recorded before it hear the signal only once the first email returned.
+	versionStartDuringSend = "start-during-send"
 )
 
 // Stages of a retry or restart, kept in the database and in the RetryStage search

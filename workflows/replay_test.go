@@ -48,6 +48,14 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/retry_onestep_refused_history.json",
 		"testdata/retry_onestep_continued_history.json",
 		"testdata/retry_onestep_continued_next_run_history.json",
+		// versionStartDuringSend 1, the same paths: the start signal is heard from the
+		// run's beginning and a send in flight when it comes is canceled
+		"testdata/retry_startsend_reminders_history.json",
+		"testdata/retry_startsend_cancel_history.json",
+		"testdata/retry_startsend_refused_history.json",
+		"testdata/retry_startsend_continued_history.json",
+		"testdata/retry_startsend_continued_next_run_history.json",
+		"testdata/restart_startsend_lost_signal_history.json",
 		// an input without OpsPerRun (before inputs carried it): continued as new after
 		// 100 checks, the default of that time
 		"testdata/retry_opsdefault_continued_history.json",

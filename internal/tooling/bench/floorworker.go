@@ -69,6 +69,7 @@ func shapedFloorWorkflow(ctx workflow.Context, id string) error {
 	}
 	_ = workflow.GetVersion(ctx, "email-queue", workflow.DefaultVersion, 1)
 	_ = workflow.GetVersion(ctx, "one-step-give", workflow.DefaultVersion, 1)
+	_ = workflow.GetVersion(ctx, "start-during-send", workflow.DefaultVersion, 1)
 	lctx := workflow.WithLocalActivityOptions(ctx, floorLocalOptions)
 	step := func() error { return workflow.ExecuteLocalActivity(lctx, floorNoop).Get(ctx, nil) }
 	if err := step(); err != nil { // the give: reserve, delete the results, reset the shoot

@@ -62,6 +62,9 @@ func runPlan(t *testing.T, plan Plan) (rep *Report, took time.Duration) {
 	for _, v := range rep.Violations {
 		t.Logf("violation %s %s: %s", v.Invariant, v.Subject, v.Detail)
 	}
+	if why := Explain(ctx, c, rep.Violations); why != "" {
+		t.Logf("---- what Postgres and Temporal hold for the violations above\n%s", why)
+	}
 	return rep, time.Since(began)
 }
 
