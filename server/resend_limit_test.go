@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/server"
+	"github.com/headshotpro/retryd/workflows"
 )
 
 // backdateEmails moves a retry's recorded emails back by d, as if they had gone out that
@@ -117,4 +120,59 @@ func TestResendPageRefusalInWords(t *testing.T) {
 		t.Errorf("page Retry-After = %q", a.Header.Get("Retry-After"))
 	}
 	apptest.Holds(t, time.Second, "no second email", func() bool { return app.Mailbox.Len() == 1 })
+}
+
+// TestResendNotAcceptedGivesItsClaimBack: a resend the workflow never accepted (here the
+// Temporal server is down) sends nothing, so it neither starts the cooldown nor counts as
+// a queued email. Before, its claim stayed for as long as the retry stayed pending: admins
+// clicking resend through an outage pushed their organization toward email_queue_full.
+func TestResendNotAcceptedGivesItsClaimBack(t *testing.T) {
+	cli := testenv.TemporalCLI(t)
+	devOpts := devserver.Options{CLIPath: cli, Headless: true, SearchAttributes: workflows.SearchAttributeNames}
+	var servers []*devserver.Server
+	t.Cleanup(func() { // registered before the app: servers stop after its worker and clients
+		for _, s := range servers {
+			_ = s.Stop()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := devserver.Start(ctx, devOpts)
+	if err != nil {
+		t.Fatalf("start dev server: %v", err)
+	}
+	servers = append(servers, srv)
+	app := apptest.Start(t, apptest.Options{Temporal: srv, ResendCooldown: time.Minute, GiveTimeout: 3 * time.Second})
+	org := app.SeedOrg(t, 5, person("Nora Notaccepted", finished(5, 8)))
+	id, shoots := seeded(org, 0)
+	r := expectJSON[server.RetryDTO](t, giveRetry(t, app, org.AdminKey, id, shoots[0]), 201)
+	apptest.WaitFor(t, 10*time.Second, "the retry email", func() bool { return app.Mailbox.Len() == 1 })
+	backdateEmails(t, app, r.ID, 2*time.Minute)
+
+	_, portStr, _ := strings.Cut(srv.Address, ":")
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	res := app.Do(t, "POST", "/api/v1/admin/members/"+id+"/retries/"+r.ID+"/resend-email", org.AdminKey, nil)
+	if res.Status == 200 || res.Status < 500 {
+		t.Fatalf("a resend with Temporal down answered %d: %s", res.Status, res.Body)
+	}
+	var requested int
+	if err := app.DB.NewRaw(`SELECT coalesce(sum(requested), 0) FROM email_resends WHERE subject_id = ?`, r.ID).Scan(ctx, &requested); err != nil {
+		t.Fatal(err)
+	}
+	if requested != 0 {
+		t.Errorf("resends still claimed after the workflow took none: %d", requested)
+	}
+	// Back on the same port, so the app's worker and clients stop cleanly.
+	opts2 := devOpts
+	opts2.Port = port
+	if srv, err = devserver.Start(ctx, opts2); err != nil {
+		t.Fatalf("restart dev server: %v", err)
+	}
+	servers = append(servers, srv)
 }

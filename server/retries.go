@@ -304,20 +304,28 @@ func (s *Server) postResendEmail(c *gin.Context) {
 	}
 	uctx, cancel := context.WithTimeout(ctx, s.cfg.GiveTimeout)
 	defer cancel()
+	// Accepted first: an update the workflow never took (Temporal away, the run gone)
+	// sends nothing, so its claim is given back. One accepted is queued, and its claim
+	// stays even when the send outlasts this request (a backlog at the email pace).
 	handle, err := s.tc.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
 		WorkflowID: r.WorkflowID, UpdateName: workflows.UpdateResendEmail,
-		UpdateID: "resend-" + uuid.NewString(), WaitForStage: client.WorkflowUpdateStageCompleted,
+		UpdateID: "resend-" + uuid.NewString(), WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
-	if err == nil {
-		var res workflows.ResendResult
-		err = handle.Get(uctx, &res)
+	if err != nil {
+		s.releaseResend(ctx, claim)
+		s.fail(c, workflowError(err, problem.RetryNotPending))
+		return
 	}
-	if err = workflowError(err, problem.RetryNotPending); err != nil {
+	var res workflows.ResendResult
+	if err = workflowError(handle.Get(uctx, &res), problem.RetryNotPending); err != nil {
 		if pe, ok := problem.As(err); ok && pe.Code == problem.RetryNotPending {
 			s.releaseResend(ctx, claim)
 		}
 		s.fail(c, err)
 		return
+	}
+	if res.Skipped {
+		s.releaseResend(ctx, claim) // nothing was sent (the member started, say)
 	}
 	if err := store.Audit(ctx, s.db, store.AuditEvent{
 		OrgID: r.OrgID, ActorKind: actor(c).Kind, ActorID: actor(c).ID, Action: "retry.resend_email",
