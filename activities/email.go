@@ -75,9 +75,12 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 		return SendEmailResult{}, mailError(err)
 	}
 	// The first heartbeat of an attempt goes to the server at once (only later ones are
-	// throttled), and a failed attempt flushes a throttled one before it reports: either
-	// way the id is on the server before this attempt can fail. The server keeps it for
-	// every later attempt of this activity; no heartbeat timeout is needed for that.
+	// throttled), and a failed attempt flushes a throttled one before it reports, so the
+	// id normally reaches the server before this attempt can fail; the server keeps it for
+	// every later attempt, with no heartbeat timeout needed. Not always: a heartbeat that
+	// itself fails (Temporal unreachable at that moment, or the attempt's time already
+	// spent by a slow send) is dropped, and if Postgres is away too, the next attempt
+	// sends again. That takes two faults at once; docs/reliability.md counts what is left.
 	activity.RecordHeartbeat(ctx, acceptedMessage{MessageID: id})
 	return a.finishEmail(ctx, subject, e, id)
 }

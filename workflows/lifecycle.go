@@ -242,6 +242,9 @@ func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
 		l.issued, l.hasEmail = &issued, issued.HasEmail
 		l.setStage(ctx, StagePending)
 		if rp != nil && l.version >= 1 {
+			if !l.hasEmail {
+				l.progress.EmailStatus = vocab.EmailNotApplicable
+			}
 			l.resumeEmails(ctx, rp)
 		} else if l.hasEmail {
 			res, _ := l.mail.sendEmail(ctx, vocab.EmailKindInitial, 0)
