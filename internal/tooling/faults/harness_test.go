@@ -12,11 +12,12 @@ import (
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
-// runPlan starts a cluster, runs plan and returns the verdict. A missing dependency
-// skips on a developer's machine and fails under CI=true, like every integration test.
-func runPlan(t *testing.T, plan Plan) (rep *Report, took time.Duration) {
+// clusterNeeds finds what a cluster runs on: the Temporal CLI, Postgres's binaries and
+// the repository root. A missing one skips on a developer's machine and fails under
+// CI=true, like every integration test.
+func clusterNeeds(t *testing.T) (cli, root string) {
 	t.Helper()
-	cli := testenv.TemporalCLI(t)
+	cli = testenv.TemporalCLI(t)
 	if _, err := findPostgresBin(); err != nil {
 		if testenv.InCI() {
 			t.Fatalf("faults: %v (CI=true, so this fails instead of skipping)", err)
@@ -27,6 +28,14 @@ func runPlan(t *testing.T, plan Plan) (rep *Report, took time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cli, root
+}
+
+// runPlan starts a cluster, runs plan and returns the verdict. A missing dependency
+// skips on a developer's machine and fails under CI=true, like every integration test.
+func runPlan(t *testing.T, plan Plan) (rep *Report, took time.Duration) {
+	t.Helper()
+	cli, root := clusterNeeds(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()

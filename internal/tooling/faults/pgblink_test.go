@@ -14,7 +14,6 @@ import (
 
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
 // TestPostgresRestartSendsNoEmailTwice crash-restarts the suite's Postgres while the
@@ -30,17 +29,7 @@ import (
 // only for the one or two a crash would catch by chance.
 func TestPostgresRestartSendsNoEmailTwice(t *testing.T) {
 	const members = 12
-	cli := testenv.TemporalCLI(t)
-	if _, err := findPostgresBin(); err != nil {
-		if testenv.InCI() {
-			t.Fatalf("faults: %v (CI=true, so this fails instead of skipping)", err)
-		}
-		t.Skipf("faults: %v (skipping; under CI=true this fails)", err)
-	}
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli, root := clusterNeeds(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
