@@ -22,8 +22,8 @@ const devToken = "dev-mailbox-token-0123456789"
 func devMailServer(t *testing.T, mb *mailbox.Mailbox, token string, devLoopback ...bool) http.Handler {
 	t.Helper()
 	off := testenv.OfflineDeps(t)
-	db, tc, links := off.DB, off.Temporal, off.Links
-	s, err := server.New(server.Deps{DB: db, Temporal: tc, Links: links, Mailbox: mb,
+	db, wf, links := off.DB, off.Workflows, off.Links
+	s, err := server.New(server.Deps{DB: db, Workflows: wf, Links: links, Mailbox: mb,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Config: server.Config{PipelineToken: "pipeline", AppBaseURL: "http://app.test", DevMailboxToken: token,
 			DevLoopback: len(devLoopback) > 0 && devLoopback[0]}})

@@ -53,9 +53,9 @@ func (r *logRecorder) take() []string {
 func offlineEngine(t testing.TB, logs *logRecorder) (*Server, *linktoken.Signer) {
 	t.Helper()
 	off := testenv.OfflineDeps(t)
-	db, tc, links := off.DB, off.Temporal, off.Links
-	s, err := New(Deps{DB: db, Temporal: tc, Links: links, Mailbox: mailbox.New(0), Logger: slog.New(logs),
-		Config: Config{PipelineToken: "pipeline-token-for-fuzzing", AppBaseURL: "http://app.test", GiveTimeout: time.Second}})
+	db, wf, links := off.DB, off.Workflows, off.Links
+	s, err := New(Deps{DB: db, Workflows: wf, Links: links, Mailbox: mailbox.New(0), Logger: slog.New(logs),
+		Config: Config{PipelineToken: "pipeline-token-for-fuzzing", AppBaseURL: "http://app.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}

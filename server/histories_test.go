@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
@@ -33,7 +32,7 @@ const EnvRecordHistories = "RETRYD_RECORD_HISTORIES"
 // Kept histories go next to the older ones, which workflows/replay_test.go replays on
 // every run, so a later change that breaks a running retry fails there.
 func TestRecordHistories(t *testing.T) {
-	app := apptest.Start(t, apptest.Options{Reminders: []time.Duration{time.Second, 2 * time.Second}, StartCheck: time.Second})
+	app := apptest.Start(t, apptest.Options{GiveTimeout: 30 * time.Second, Reminders: []time.Duration{time.Second, 2 * time.Second}, StartCheck: time.Second})
 	org := app.SeedOrg(t, 5,
 		person("Hank History", finished(5, 4)),
 		person("Hana History", finished(5, 4)),
@@ -45,7 +44,7 @@ func TestRecordHistories(t *testing.T) {
 	)
 	ctx := context.Background()
 	recorded := map[string]string{}
-	l := launch.New(app.Temporal, app.TaskQueue, 30*time.Second)
+	l := app.Workflows()
 
 	// Reminders fire, then the member starts.
 	hank, hankShoots := seeded(org, 0)

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/client"
 
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/workflows"
 )
 
 // linkAccepted is the one answer of POST /member/link, whether or not the address is
@@ -79,11 +77,7 @@ func (s *Server) sendFreshLinks(ctx context.Context, email string) {
 // requestResend asks the workflow to send its email again and returns once the update
 // is accepted.
 func (s *Server) requestResend(ctx context.Context, workflowID string) {
-	_, err := s.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflowID, UpdateName: workflows.UpdateResendEmail,
-		WaitForStage: client.WorkflowUpdateStageAccepted,
-	})
-	if err != nil {
+	if err := s.workflows.RequestFreshLink(ctx, workflowID); err != nil {
 		s.log.WarnContext(ctx, "fresh link not requested", "workflow_id", workflowID, "error", err)
 	}
 }

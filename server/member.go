@@ -10,13 +10,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/headshotpro/retryd/internal/apikey"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/workflows"
 )
 
 // memberClaims checks the link token of a member call and that it is for this shoot.
@@ -103,10 +101,7 @@ func (s *Server) signalStarted(ctx context.Context, st *store.Started) {
 		s.metrics.RestartStarted()
 	}
 	for _, id := range st.Waiting {
-		// A workflow that already ended answers NotFound: nothing to tell.
-		err := s.tc.SignalWorkflow(ctx, id, "", workflows.SignalShootStarted, nil)
-		var nf *serviceerror.NotFound
-		if err != nil && !errors.As(err, &nf) {
+		if err := s.workflows.SignalStarted(ctx, id); err != nil {
 			s.log.WarnContext(ctx, "could not signal workflow", "workflow_id", id, "error", err)
 		}
 	}

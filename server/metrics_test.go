@@ -94,7 +94,7 @@ func (q *queryCounter) AfterQuery(context.Context, *bun.QueryEvent) {}
 // organization's work: GET /metrics there is the router's 404, like any unknown route.
 func TestAPIPortServesNoMetrics(t *testing.T) {
 	off := testenv.OfflineDeps(t)
-	s, err := server.New(server.Deps{DB: off.DB, Temporal: off.Temporal, Links: off.Links, Metrics: metrics.New(),
+	s, err := server.New(server.Deps{DB: off.DB, Workflows: off.Workflows, Links: off.Links, Metrics: metrics.New(),
 		Logger: slog.New(slog.DiscardHandler), Config: server.Config{PipelineToken: "pipeline", AppBaseURL: "http://app.test"}})
 	if err != nil {
 		t.Fatal(err)

@@ -55,8 +55,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 func offlineServer(t *testing.T, withMailbox bool) *server.Server {
 	t.Helper()
 	off := testenv.OfflineDeps(t)
-	db, tc, links := off.DB, off.Temporal, off.Links
-	d := server.Deps{DB: db, Temporal: tc, Links: links, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	db, wf, links := off.DB, off.Workflows, off.Links
+	d := server.Deps{DB: db, Workflows: wf, Links: links, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Config: server.Config{PipelineToken: "pipeline", AppBaseURL: "http://app.test"}}
 	if withMailbox {
 		d.Mailbox = mailbox.New(0)

@@ -8,7 +8,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
@@ -109,9 +108,9 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 			Reminders: s.cfg.Reminders, Tuning: s.tuning()},
 	}
 	if own != nil {
-		in = launch.RestartInput(own, s.cfg.Reminders, s.tuning(), act.RequestID)
+		in = workflows.RestartInputFor(own, s.cfg.Reminders, s.tuning(), act.RequestID)
 	}
-	if _, err := s.launch.Restart(ctx, in, act.RequestID); err != nil {
+	if _, err := s.workflows.Restart(ctx, in, act.RequestID); err != nil {
 		return nil, workflowError(err, problem.ActiveShootExists)
 	}
 	r, err := store.GetRestart(ctx, s.db, restartID)

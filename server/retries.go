@@ -9,9 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/client"
 
-	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
@@ -202,11 +200,11 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 	}
 	if own != nil {
 		// Resumed as recorded, the way `retryd resume` does.
-		in = launch.RetryInput(own, s.cfg.Reminders, s.tuning(), act.RequestID)
+		in = workflows.RetryInputFor(own, s.cfg.Reminders, s.tuning(), act.RequestID)
 	} else if req.Reason != nil {
 		in.Reason = *req.Reason
 	}
-	if _, err := s.launch.Retry(ctx, in, act.RequestID); err != nil {
+	if _, err := s.workflows.Retry(ctx, in, act.RequestID); err != nil {
 		return 0, nil, workflowError(err, problem.ShootAlreadyRetried)
 	}
 	// Kept only once the retry exists, so a refused give leaves no note behind.
@@ -302,22 +300,16 @@ func (s *Server) postResendEmail(c *gin.Context) {
 	if !ok {
 		return
 	}
-	uctx, cancel := context.WithTimeout(ctx, s.cfg.GiveTimeout)
-	defer cancel()
-	// Accepted first: an update the workflow never took (Temporal away, the run gone)
-	// sends nothing, so its claim is given back. One accepted is queued, and its claim
-	// stays even when the send outlasts this request (a backlog at the email pace).
-	handle, err := s.tc.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
-		WorkflowID: r.WorkflowID, UpdateName: workflows.UpdateResendEmail,
-		UpdateID: "resend-" + uuid.NewString(), WaitForStage: client.WorkflowUpdateStageAccepted,
-	})
-	if err != nil {
+	// An update the workflow never took (Temporal away, the run gone) sends nothing, so
+	// its claim is given back. One accepted is queued, and its claim stays even when the
+	// send outlasts this request (a backlog at the email pace).
+	res, accepted, err := s.workflows.ResendEmail(ctx, r.WorkflowID)
+	if !accepted {
 		s.releaseResend(ctx, claim)
 		s.fail(c, workflowError(err, problem.RetryNotPending))
 		return
 	}
-	var res workflows.ResendResult
-	if err = workflowError(handle.Get(uctx, &res), problem.RetryNotPending); err != nil {
+	if err = workflowError(err, problem.RetryNotPending); err != nil {
 		if pe, ok := problem.As(err); ok && pe.Code == problem.RetryNotPending {
 			s.releaseResend(ctx, claim)
 		}

@@ -14,10 +14,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/uptrace/bun"
-	"go.temporal.io/sdk/client"
 
 	"github.com/headshotpro/retryd/internal/keycache"
-	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/metrics"
@@ -33,10 +31,6 @@ type Config struct {
 	PipelineToken  string
 	AppBaseURL     string
 	TrustedProxies []string
-	// GiveTimeout bounds how long a give-retry waits for the reset to commit.
-	GiveTimeout time.Duration
-	// TaskQueue defaults to workflows.TaskQueue; tests give each instance its own.
-	TaskQueue string
 	// StartCheck is how often a waiting retry or restart checks the database for a start
 	// whose signal was lost (zero: the workflows' default).
 	StartCheck time.Duration
@@ -65,28 +59,29 @@ const DefaultMailQueuePerOrg = 1000
 
 // Deps are the API's collaborators, injected by the command that runs it.
 type Deps struct {
-	DB       *bun.DB
-	Temporal client.Client
-	Links    *linktoken.Signer
-	Mailbox  *mailbox.Mailbox // nil: no /dev routes (a real MailerSend key, or not opted in)
-	Metrics  *metrics.Metrics // nil: no counting (tests); served on the private listener, not here
-	Logger   *slog.Logger
-	Now      func() time.Time
-	Config   Config
+	DB *bun.DB
+	// Workflows starts and reaches the workflows; its timeout bounds how long a give,
+	// a restart or a resend waits for its answer.
+	Workflows *workflows.Client
+	Links     *linktoken.Signer
+	Mailbox   *mailbox.Mailbox // nil: no /dev routes (a real MailerSend key, or not opted in)
+	Metrics   *metrics.Metrics // nil: no counting (tests); served on the private listener, not here
+	Logger    *slog.Logger
+	Now       func() time.Time
+	Config    Config
 }
 
 // Server holds the Gin engine and the dependencies of its handlers.
 type Server struct {
-	db      *bun.DB
-	tc      client.Client
-	launch  *launch.Launcher
-	links   *linktoken.Signer
-	mailbox *mailbox.Mailbox
-	metrics *metrics.Metrics
-	log     *slog.Logger
-	now     func() time.Time
-	cfg     Config
-	engine  *gin.Engine
+	db        *bun.DB
+	workflows *workflows.Client
+	links     *linktoken.Signer
+	mailbox   *mailbox.Mailbox
+	metrics   *metrics.Metrics
+	log       *slog.Logger
+	now       func() time.Time
+	cfg       Config
+	engine    *gin.Engine
 
 	// Fresh-link requests are limited per client and per address, so the endpoint can
 	// neither flood a member's inbox nor be used to probe many addresses quickly.
@@ -113,22 +108,16 @@ const maxBodyBytes = 64 << 10
 
 // New builds the API.
 func New(d Deps) (*Server, error) {
-	if d.DB == nil || d.Temporal == nil || d.Links == nil || d.Logger == nil {
-		return nil, fmt.Errorf("server: DB, Temporal, Links and Logger are required")
+	if d.DB == nil || d.Workflows == nil || d.Links == nil || d.Logger == nil {
+		return nil, fmt.Errorf("server: DB, Workflows, Links and Logger are required")
 	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	if d.Config.GiveTimeout == 0 {
-		d.Config.GiveTimeout = 15 * time.Second
-	}
-	if d.Config.TaskQueue == "" {
-		d.Config.TaskQueue = workflows.TaskQueue
-	}
 	if d.Config.MailQueuePerOrg <= 0 {
 		d.Config.MailQueuePerOrg = DefaultMailQueuePerOrg
 	}
-	s := &Server{db: d.DB, tc: d.Temporal, launch: launch.New(d.Temporal, d.Config.TaskQueue, d.Config.GiveTimeout), links: d.Links, mailbox: d.Mailbox, metrics: d.Metrics, log: d.Logger, now: d.Now, cfg: d.Config,
+	s := &Server{db: d.DB, workflows: d.Workflows, links: d.Links, mailbox: d.Mailbox, metrics: d.Metrics, log: d.Logger, now: d.Now, cfg: d.Config,
 		linkByClient:  ratelimit.New(10.0/60, 10, d.Now),
 		linkByAddress: ratelimit.New(3.0/(15*60), 3, d.Now),
 		linkSlots:     make(chan struct{}, 32),
@@ -216,10 +205,7 @@ func (s *Server) readyz(c *gin.Context) {
 		checks[name] = "ok"
 	}
 	check("postgres", s.db.PingContext)
-	check("temporal", func(ctx context.Context) error {
-		_, err := s.tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-		return err
-	})
+	check("temporal", s.workflows.CheckHealth)
 	status, word := http.StatusOK, "ready"
 	if !ready {
 		status, word = http.StatusServiceUnavailable, "unavailable"

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/internal/devserver"
-	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
@@ -72,7 +71,7 @@ func (c fairBench) run(b *testing.B, fair bool) {
 			b.Errorf("stop the dev server: %v", err)
 		}
 	}()
-	app := apptest.Start(b, apptest.Options{MailRatePerMinute: c.rate, Temporal: srv})
+	app := apptest.Start(b, apptest.Options{GiveTimeout: time.Minute, MailRatePerMinute: c.rate, Temporal: srv})
 	busy := make([]seed.Member, c.backlog)
 	for i := range busy {
 		busy[i] = fairMember(fmt.Sprintf("Busy %d", i), fmt.Sprintf("busy-%d@a.test", i))
@@ -88,7 +87,7 @@ func (c fairBench) run(b *testing.B, fair bool) {
 
 	// A's flood: every retry at once, eight gives at a time, as a bulk tool would.
 	start := time.Now()
-	l := launch.New(app.Temporal, app.TaskQueue, time.Minute)
+	l := app.Workflows()
 	work := make(chan seed.Member)
 	var wg sync.WaitGroup
 	var failed sync.Map

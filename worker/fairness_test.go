@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/devserver"
-	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
@@ -75,14 +74,14 @@ func TestEmailQueueWithoutFairness(t *testing.T) {
 // sent_at, written by the one worker's clock.
 func runFairCase(t *testing.T, srv *devserver.Server, c fairCase) fairOutcome {
 	t.Helper()
-	app := apptest.Start(t, apptest.Options{MailRatePerMinute: c.rate, Temporal: srv})
+	app := apptest.Start(t, apptest.Options{GiveTimeout: time.Minute, MailRatePerMinute: c.rate, Temporal: srv})
 	members := make([]seed.Member, c.backlog)
 	for i := range members {
 		members[i] = fairMember(fmt.Sprintf("Busy %d", i), fmt.Sprintf("busy-%d@a.test", i))
 	}
 	orgA := app.SeedOrg(t, c.backlog, members...)
 	orgB := app.SeedOrg(t, 1, fairMember("Quiet One", "quiet@b.test"))
-	l := launch.New(app.Temporal, app.TaskQueue, time.Minute)
+	l := app.Workflows()
 
 	// A's gives, eight at a time; each returns once its retry is pending, and its first
 	// email is scheduled on the email queue right after.
@@ -133,7 +132,7 @@ func fairMember(name, email string) seed.Member {
 
 // give gives m a retry as the API does (Update-with-Start), with the organization's id,
 // which becomes the fairness key of its emails.
-func give(ctx context.Context, l *launch.Launcher, org *apptest.Org, m seed.Member) error {
+func give(ctx context.Context, l *workflows.Client, org *apptest.Org, m seed.Member) error {
 	_, err := l.Retry(ctx, workflows.RetryInput{RetryID: uuid.NewString(), OrgID: org.ID, MemberID: m.ID,
 		ShootID: m.Shoots[0].ID, Issue: workflows.Issue{IssuedByKind: "admin", IssuedBy: org.AdminID}}, "fair-"+m.ID)
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
-	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
@@ -151,7 +150,7 @@ func TestPendingRetriesFootprint(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
-	l := launch.New(tc, queue, 2*time.Minute)
+	l := workflows.NewClient(tc, queue, 2*time.Minute)
 	reminders := []time.Duration{72 * time.Hour, 168 * time.Hour}
 	start := time.Now()
 	work := make(chan seed.Member)

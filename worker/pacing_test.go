@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
@@ -50,7 +49,7 @@ func TestEmailsDrainAtTheConfiguredRate(t *testing.T) {
 			c.windowS = atoi(t, w)
 		}
 	}
-	app := apptest.Start(t, apptest.Options{MailRatePerMinute: c.rate})
+	app := apptest.Start(t, apptest.Options{GiveTimeout: time.Minute, MailRatePerMinute: c.rate})
 	if err := app.Mailbox.SetFault(mailbox.Fault{RateLimit: c.limit, WindowS: c.windowS}); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +63,7 @@ func TestEmailsDrainAtTheConfiguredRate(t *testing.T) {
 	// The retries are launched as the API launches them (Update-with-Start), eight at a
 	// time, so their emails queue up faster than the rate lets them out.
 	start := time.Now()
-	l := launch.New(app.Temporal, app.TaskQueue, time.Minute)
+	l := app.Workflows()
 	work := make(chan seed.Member)
 	errs := make(chan error, c.n)
 	var wg sync.WaitGroup

@@ -15,7 +15,6 @@ import (
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/wiring"
 )
 
 func runServe(ctx context.Context, args []string, _ io.Writer) error {
@@ -26,19 +25,21 @@ func runServe(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	if err := p.connect(ctx); err != nil {
+	defer p.Close()
+	if err := p.Connect(ctx); err != nil {
 		return err
 	}
-	srv, err := p.newServer(wiring.Mailbox(p.cfg))
+	srv, err := p.Server(p.Mailbox())
 	if err != nil {
 		return err
 	}
 	go srv.SweepIdempotencyKeys(ctx, 10*time.Minute)
 	// The API and the private listener (METRICS_ADDR); either failing stops both.
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveHTTP(gctx, p.cfg.HTTPAddr, srv.Handler(), p.cfg.ShutdownTimeout, p.logger) })
-	p.serveMetrics(gctx, g)
+	g.Go(func() error {
+		return serveHTTP(gctx, p.Config.HTTPAddr, srv.Handler(), p.Config.ShutdownTimeout, p.Logger)
+	})
+	serveMetrics(gctx, g, p)
 	return g.Wait()
 }
 
@@ -50,25 +51,29 @@ func runWork(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	if err := p.connect(ctx); err != nil {
+	defer p.Close()
+	if err := p.Connect(ctx); err != nil {
 		return err
 	}
-	w, err := p.startWorker()
+	acts, err := p.Activities()
 	if err != nil {
 		return err
 	}
-	p.logger.Info("worker started")
+	w, err := p.Worker(acts)
+	if err != nil {
+		return err
+	}
+	p.Logger.Info("worker started")
 	// The worker's private listener: /metrics, /healthz (Postgres and Temporal
 	// reachable) and /debug/pprof. A listen error stops the worker too.
 	g, gctx := errgroup.WithContext(ctx)
-	if addr := p.cfg.WorkerMetricsAddr; addr != "" {
+	if addr := p.Config.WorkerMetricsAddr; addr != "" {
 		g.Go(func() error {
-			return metrics.Serve(gctx, addr, p.metrics, p.healthy, p.logger)
+			return metrics.Serve(gctx, addr, p.Metrics, p.Healthy, p.Logger)
 		})
 	}
 	<-gctx.Done()
-	p.logger.Info("stopping worker; running activities may finish")
+	p.Logger.Info("stopping worker; running activities may finish")
 	w.Stop()
 	return g.Wait()
 }

@@ -11,11 +11,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/headshotpro/retryd/internal/app"
 	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/wiring"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -31,8 +31,8 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	cfg, db := p.cfg, p.db
+	defer p.Close()
+	cfg, db := p.Config, p.DB
 	if _, err := store.Migrate(ctx, db); err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		srv, err := startDevServer(ctx, cfg, identity, p.logger)
+		srv, err := startDevServer(ctx, cfg, identity, p.Logger)
 		if err != nil {
 			return err
 		}
@@ -59,14 +59,18 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// One process, one metrics registry: the private listener's /metrics shows HTTP,
 	// email, pending and the worker's temporal_* metrics together.
-	if err := p.connect(ctx); err != nil {
+	if err := p.Connect(ctx); err != nil {
 		return err
 	}
-	api, err := p.newServer(wiring.Mailbox(cfg))
+	api, err := p.Server(p.Mailbox())
 	if err != nil {
 		return err
 	}
-	w, err := p.startWorker()
+	acts, err := p.Activities()
+	if err != nil {
+		return err
+	}
+	w, err := p.Worker(acts)
 	if err != nil {
 		return err
 	}
@@ -98,8 +102,8 @@ Ctrl-C stops everything.
 
 	go api.SweepIdempotencyKeys(ctx, 10*time.Minute)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, api.Handler(), cfg.ShutdownTimeout, p.logger) })
-	p.serveMetrics(gctx, g)
+	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, api.Handler(), cfg.ShutdownTimeout, p.Logger) })
+	serveMetrics(gctx, g, p)
 	return g.Wait()
 }
 
@@ -120,7 +124,7 @@ func startDevServer(ctx context.Context, cfg *config.Config, identity string, lo
 	}
 	cli, err := devserver.Ensure(ctx, logger)
 	if err != nil {
-		return nil, dependencyError{err}
+		return nil, app.DependencyError{Err: err}
 	}
 	dbFile := filepath.Join(dir, "temporal-"+identity+".db")
 	logger.Info("starting Temporal dev server", "cli", cli, "db", dbFile)
@@ -130,7 +134,7 @@ func startDevServer(ctx context.Context, cfg *config.Config, identity string, lo
 		SearchAttributes: workflows.SearchAttributeNames,
 	})
 	if err != nil {
-		return nil, dependencyError{fmt.Errorf("start Temporal dev server: %w", err)}
+		return nil, app.DependencyError{Err: fmt.Errorf("start Temporal dev server: %w", err)}
 	}
 	return srv, nil
 }

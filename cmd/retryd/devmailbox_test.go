@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-
-	"github.com/headshotpro/retryd/internal/config"
-	"github.com/headshotpro/retryd/internal/wiring"
 )
 
 // serve and work without a MailerSend key must not fall back to the local mailbox, which
@@ -23,22 +20,6 @@ func TestServeAndWorkWithoutKeyNeedTheOptIn(t *testing.T) {
 		}
 		if !strings.Contains(stderr.String(), "MAILERSEND_API_KEY") || !strings.Contains(stderr.String(), "DEV_MAILBOX=on") {
 			t.Errorf("%s: stderr %q does not name the key and the opt-in", cmd, stderr.String())
-		}
-	}
-}
-
-func TestNewMailboxOnlyWhenOptedInWithoutKey(t *testing.T) {
-	for _, tc := range []struct {
-		cfg  config.Config
-		want bool
-	}{
-		{config.Config{}, false},
-		{config.Config{DevMailbox: true}, true},
-		{config.Config{DevMailbox: true, MailerSendAPIKey: "mlsn.x"}, false},
-		{config.Config{MailerSendAPIKey: "mlsn.x"}, false},
-	} {
-		if got := wiring.Mailbox(&tc.cfg) != nil; got != tc.want {
-			t.Errorf("DevMailbox %v, key set %v: mailbox %v, want %v", tc.cfg.DevMailbox, tc.cfg.MailerSendAPIKey != "", got, tc.want)
 		}
 	}
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/devserver"
-	"github.com/headshotpro/retryd/internal/wiring"
 )
 
 // TestHelpListsEveryVariable: `retryd --help` and a command's --help print every
@@ -41,18 +39,4 @@ func lineWith(out, name string) string {
 		}
 	}
 	return ""
-}
-
-// TestWorkerStopsWithinShutdownTimeout: SHUTDOWN_TIMEOUT bounds the worker's drain as
-// well as the API's (worker/worker_test.go shows the worker honouring StopTimeout).
-func TestWorkerStopsWithinShutdownTimeout(t *testing.T) {
-	env := map[string]string{"LINK_SECRET": "0123456789abcdef", "SHUTDOWN_TIMEOUT": "7s", "TEMPORAL_TASK_QUEUE": "q1", "MAILERSEND_API_KEY": "mlsn.test", "MAIL_RATE_PER_MINUTE": "90"}
-	cfg, err := config.Load(config.ModeWork, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := wiring.WorkerOptions(cfg)
-	if opts.StopTimeout != 7*time.Second || opts.TaskQueue != "q1" || opts.EmailsPerMinute != 90 {
-		t.Errorf("worker options = %+v, want StopTimeout 7s, TaskQueue q1 and EmailsPerMinute 90", opts)
-	}
 }

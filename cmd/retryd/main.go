@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/headshotpro/retryd/internal/app"
 	"github.com/headshotpro/retryd/internal/config"
 )
 
@@ -24,12 +25,8 @@ const (
 	exitDependency = 4
 )
 
-// usageError, configError and dependencyError pick the exit code.
-type (
-	usageError      struct{ error }
-	configError     struct{ error }
-	dependencyError struct{ error }
-)
+// usageError picks exit code 2; app.ConfigError and app.DependencyError pick 3 and 4.
+type usageError struct{ error }
 
 type command struct {
 	name    string
@@ -88,8 +85,8 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "retryd: %v\n", err)
 	var ue usageError
-	var ce configError
-	var de dependencyError
+	var ce app.ConfigError
+	var de app.DependencyError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
@@ -125,7 +122,7 @@ func printEnv(w io.Writer) {
 func loadConfig(mode config.Mode) (*config.Config, error) {
 	cfg, err := config.FromEnv(mode)
 	if err != nil {
-		return nil, configError{err}
+		return nil, app.ConfigError{Err: err}
 	}
 	return cfg, nil
 }

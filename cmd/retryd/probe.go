@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/headshotpro/retryd/internal/app"
 )
 
 // runProbe is the container healthcheck: the image has no shell or curl, so the binary
@@ -28,7 +30,7 @@ func runProbe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return dependencyError{fmt.Errorf("probe %s: %w", u.Redacted(), err)}
+		return app.DependencyError{Err: fmt.Errorf("probe %s: %w", u.Redacted(), err)}
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))

@@ -6,12 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/config"
-	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -34,18 +32,18 @@ func runResume(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	if err := p.connect(ctx); err != nil {
+	defer p.Close()
+	if err := p.Connect(ctx); err != nil {
 		return err
 	}
 	retries, restarts := nonEmpty(*retryID), nonEmpty(*restartID)
 	if *all {
-		if retries, restarts, err = store.PendingIDs(ctx, p.db); err != nil {
+		if retries, restarts, err = store.PendingIDs(ctx, p.DB); err != nil {
 			return err
 		}
 	}
-	l := launch.New(p.tc, p.cfg.TemporalTaskQueue, 30*time.Second)
-	tuning := workflows.NewTuning(p.cfg.StartCheck)
+	l := p.Workflows()
+	tuning := workflows.NewTuning(p.Config.StartCheck)
 	requestID := "resume-" + uuid.NewString()
 	failed := 0
 	report := func(kind, id string, res workflows.IssueResult, err error) {
@@ -57,24 +55,24 @@ func runResume(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s %s: %s\n", kind, id, res.Stage)
 	}
 	for _, id := range retries {
-		r, err := store.GetRetry(ctx, p.db, id)
+		r, err := store.GetRetry(ctx, p.DB, id)
 		if err == nil && r.Status != store.StatusPending {
 			err = fmt.Errorf("it is %s, not pending", r.Status)
 		}
 		var res workflows.IssueResult
 		if err == nil {
-			res, err = l.Retry(ctx, launch.RetryInput(r, p.cfg.RetryReminders, tuning, requestID), requestID)
+			res, err = l.Retry(ctx, workflows.RetryInputFor(r, p.Config.RetryReminders, tuning, requestID), requestID)
 		}
 		report("retry", id, res, err)
 	}
 	for _, id := range restarts {
-		r, err := store.GetRestart(ctx, p.db, id)
+		r, err := store.GetRestart(ctx, p.DB, id)
 		if err == nil && r.Status != store.StatusPending {
 			err = fmt.Errorf("it is %s, not pending", r.Status)
 		}
 		var res workflows.IssueResult
 		if err == nil {
-			res, err = l.Restart(ctx, launch.RestartInput(r, p.cfg.RetryReminders, tuning, requestID), requestID)
+			res, err = l.Restart(ctx, workflows.RestartInputFor(r, p.Config.RetryReminders, tuning, requestID), requestID)
 		}
 		report("restart", id, res, err)
 	}

@@ -30,6 +30,8 @@ const (
 
 // Config is the whole configuration. Secrets are kept out of String().
 type Config struct {
+	// Mode is the command the configuration was read for.
+	Mode              Mode
 	DatabaseURL       string
 	HTTPAddr          string
 	TemporalAddress   string
@@ -89,7 +91,13 @@ type Config struct {
 	// WorkerCacheSize is how many workflow runs a worker process keeps in memory between
 	// their tasks (the SDK's sticky cache); a run not cached replays its history instead.
 	WorkerCacheSize int
+	// GiveTimeout bounds how long the API waits on a workflow's answer (a give, a
+	// restart, a resend). Not an environment variable: the harness shortens it.
+	GiveTimeout time.Duration
 }
+
+// DefaultGiveTimeout is GiveTimeout's value as loaded.
+const DefaultGiveTimeout = 15 * time.Second
 
 // Var documents one environment variable for --help and the README.
 type Var struct {
@@ -146,6 +154,8 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 		return def
 	}
 	c := &Config{
+		Mode:              mode,
+		GiveTimeout:       DefaultGiveTimeout,
 		DatabaseURL:       get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/retryd?sslmode=disable"),
 		HTTPAddr:          get("HTTP_ADDR", defaultHTTPAddr(mode)),
 		TemporalAddress:   get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),

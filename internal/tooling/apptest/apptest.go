@@ -27,20 +27,19 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	"github.com/headshotpro/retryd/activities"
+	root "github.com/headshotpro/retryd/internal/app"
 	"github.com/headshotpro/retryd/internal/config"
 	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/seed"
-	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
-	"github.com/headshotpro/retryd/internal/wiring"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/worker"
+	"github.com/headshotpro/retryd/workflows"
 )
 
 // Options tunes one App; zero values give the production defaults.
@@ -114,24 +113,20 @@ type App struct {
 
 	// What RestartWorker and RestartTemporalClients rebuild from.
 	mu         sync.Mutex // guards Temporal and worker while they are swapped
+	svc        *root.App
 	worker     *worker.Workers
-	address    string
-	namespace  string
-	logger     *slog.Logger
 	acts       *activities.Activities
-	apiDeps    server.Deps // without Temporal, set on each build
 	setHandler func(http.Handler)
 	routes     gin.RoutesInfo // of the API last built
-	cfg        *config.Config
 	onServer   func(*server.Server)
 }
 
 // config reads the configuration as `retryd dev` would from an environment holding the
 // test's database, task queue and options.
-func (a *App) config(t testing.TB, dbURL string, opts Options) *config.Config {
+func (a *App) config(t testing.TB, dbURL string, dev *devserver.Server, opts Options) *config.Config {
 	t.Helper()
 	env := map[string]string{
-		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": a.address, "TEMPORAL_NAMESPACE": a.namespace,
+		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": dev.Address, "TEMPORAL_NAMESPACE": dev.Namespace,
 		"TEMPORAL_TASK_QUEUE": a.TaskQueue, "APP_BASE_URL": "http://app.test",
 		"LINK_SECRET": randomHex(32), "PIPELINE_TOKEN": a.PipelineToken,
 		"RETRY_WINDOW":      opts.RetryWindow.String(),
@@ -157,6 +152,9 @@ func (a *App) config(t testing.TB, dbURL string, opts Options) *config.Config {
 	if err != nil {
 		t.Fatalf("apptest: configuration: %v", err)
 	}
+	if opts.GiveTimeout > 0 {
+		cfg.GiveTimeout = opts.GiveTimeout
+	}
 	return cfg
 }
 
@@ -168,13 +166,12 @@ func durations(ds []time.Duration) string {
 	return strings.Join(parts, ",")
 }
 
-// Start runs the service for the test and stops it when the test ends.
+// Start runs the service for the test and stops it when the test ends. It is built the
+// way the retryd command builds it, through the composition root (internal/app), from a
+// configuration read like the environment, with the test's own values.
 func Start(t testing.TB, opts Options) *App {
 	t.Helper()
-	db, dbURL := testenv.Database(t)
-	if opts.QueryHook != nil {
-		db = db.WithQueryHook(opts.QueryHook) // the same pool, with the hook
-	}
+	dbURL := testenv.DatabaseURL(t)
 	dev := opts.Temporal
 	if dev == nil {
 		dev = testenv.Temporal(t)
@@ -191,30 +188,10 @@ func Start(t testing.TB, opts Options) *App {
 	}
 	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	m := metrics.New()
-	t.Cleanup(func() { _ = m.Close() })
-	app := &App{DB: db, Mailbox: mailbox.New(0), PipelineToken: randomHex(16),
-		TaskQueue: "retryd-test-" + randomHex(6), HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: m,
-		address: dev.Address, namespace: dev.Namespace, logger: logger, DatabaseURL: dbURL, TemporalAddress: dev.Address}
-	tc := app.dial(t)
-	app.Temporal = tc
-	// Closes whichever client is current when the test ends (RestartTemporalClients swaps it).
-	t.Cleanup(func() {
-		app.mu.Lock()
-		defer app.mu.Unlock()
-		if app.Temporal != nil {
-			app.Temporal.Close()
-			app.Temporal = nil
-		}
-	})
-	// The rest is built the way the retryd command builds it, through internal/wiring, from
-	// a configuration read like the environment, with the test's own values.
-	cfg := app.config(t, dbURL, opts)
-	links, err := wiring.Links(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.Links = links
+	a := &App{PipelineToken: randomHex(16), TaskQueue: "retryd-test-" + randomHex(6),
+		HTTP: &http.Client{Timeout: 30 * time.Second}, DatabaseURL: dbURL, TemporalAddress: dev.Address,
+		onServer: opts.Server}
+	cfg := a.config(t, dbURL, dev, opts)
 
 	// The API serves the mailbox, and the worker's MailerSend client reaches it over HTTP;
 	// the handler is swapped in once both exist.
@@ -227,38 +204,42 @@ func Start(t testing.TB, opts Options) *App {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(ts.Close)
-	app.URL = ts.URL
+	a.URL = ts.URL
 	cfg.MailLocalURL = ts.URL + "/dev/mailersend"
-	app.setHandler = func(h http.Handler) {
+	a.setHandler = func(h http.Handler) {
 		mu.Lock()
 		handler = h
 		mu.Unlock()
 	}
 
-	serverCfg := wiring.ServerConfig(cfg)
-	serverCfg.GiveTimeout = opts.GiveTimeout // a test knob; production keeps the server's default
-	app.onServer = opts.Server
-	app.apiDeps = server.Deps{DB: db, Links: links, Mailbox: app.Mailbox, Metrics: m, Logger: logger, Config: serverCfg}
-	app.setHandler(app.buildAPI(t, tc))
-
-	sender, err := wiring.Sender(cfg, logger, m)
+	ctx := context.Background()
+	svc, err := root.Open(ctx, cfg, logger, root.Options{QueryHook: opts.QueryHook})
 	if err != nil {
-		t.Fatalf("apptest: sender: %v", err)
+		t.Fatalf("apptest: open: %v", err)
 	}
-	app.acts = wiring.Activities(cfg, db, sender, links, logger, m)
-	app.cfg = cfg
-	app.serveMetrics(t, opts.PendingRefresh)
-	app.worker = app.startWorker(t, tc)
-	// Stops whichever worker is current when the test ends.
+	t.Cleanup(svc.Close)
+	if err := svc.Connect(ctx); err != nil {
+		t.Fatalf("apptest: connect: %v", err)
+	}
+	a.svc = svc
+	a.DB, a.Links, a.Metrics, a.Temporal = svc.DB, svc.Links, svc.Metrics, svc.Temporal()
+	a.Mailbox = svc.Mailbox()
+	if a.Mailbox == nil {
+		t.Fatal("apptest: the configuration has no dev mailbox")
+	}
+	if a.acts, err = svc.Activities(); err != nil {
+		t.Fatalf("apptest: activities: %v", err)
+	}
+	a.setHandler(a.buildAPI(t))
+	a.serveMetrics(t, opts.PendingRefresh)
+	a.worker = a.startWorker(t)
+	// Stops whichever worker is current when the test ends, before the app closes.
 	t.Cleanup(func() {
-		app.mu.Lock()
-		defer app.mu.Unlock()
-		if app.worker != nil {
-			app.worker.Stop()
-			app.worker = nil
-		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.stopWorker()
 	})
-	return app
+	return a
 }
 
 // serveMetrics runs the private metrics listener and the refresher of its pending
@@ -268,34 +249,21 @@ func (a *App) serveMetrics(t testing.TB, every time.Duration) {
 	if every <= 0 {
 		every = defaultPendingRefresh
 	}
-	ms := httptest.NewServer(metrics.PrivateHandler(a.Metrics, nil, a.logger))
+	ms := httptest.NewServer(metrics.PrivateHandler(a.Metrics, nil, a.svc.Logger))
 	t.Cleanup(ms.Close)
 	a.MetricsURL = ms.URL
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	db := a.DB
 	go func() {
 		defer close(done)
-		a.Metrics.RefreshPending(ctx, every, func(ctx context.Context) (int, int, error) { return store.CountPending(ctx, db) })
+		a.svc.RefreshPending(ctx, every)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-func (a *App) dial(t testing.TB) client.Client {
+func (a *App) buildAPI(t testing.TB) http.Handler {
 	t.Helper()
-	tc, err := client.Dial(client.Options{HostPort: a.address, Namespace: a.namespace,
-		Logger: tlog.NewStructuredLogger(a.logger), MetricsHandler: a.Metrics.TemporalHandler()})
-	if err != nil {
-		t.Fatalf("apptest: dial Temporal at %s: %v", a.address, err)
-	}
-	return tc
-}
-
-func (a *App) buildAPI(t testing.TB, tc client.Client) http.Handler {
-	t.Helper()
-	deps := a.apiDeps
-	deps.Temporal = tc
-	api, err := server.New(deps)
+	api, err := a.svc.Server(a.Mailbox)
 	if err != nil {
 		t.Fatalf("apptest: server: %v", err)
 	}
@@ -315,10 +283,10 @@ func (a *App) Routes() gin.RoutesInfo {
 	return append(gin.RoutesInfo(nil), a.routes...)
 }
 
-func (a *App) startWorker(t testing.TB, tc client.Client) *worker.Workers {
+func (a *App) startWorker(t testing.TB) *worker.Workers {
 	t.Helper()
-	w := worker.New(tc, a.acts, wiring.WorkerOptions(a.cfg))
-	if err := w.Start(); err != nil {
+	w, err := a.svc.Worker(a.acts)
+	if err != nil {
 		t.Fatalf("apptest: worker: %v", err)
 	}
 	return w
@@ -332,6 +300,9 @@ func (a *App) stopWorker() {
 	}
 }
 
+// Workflows is the client side of the workflows, as the API uses it.
+func (a *App) Workflows() *workflows.Client { return a.svc.Workflows() }
+
 // RestartWorker stops the app's worker, as a deploy or crash would, and starts a new
 // one on the same client, task queue and activities. The new worker has an empty
 // workflow cache, so open workflows continue by replaying their histories.
@@ -340,7 +311,7 @@ func (a *App) RestartWorker(t testing.TB) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.stopWorker()
-	a.worker = a.startWorker(t, a.Temporal)
+	a.worker = a.startWorker(t)
 }
 
 // RestartTemporalClients stops the worker, closes the Temporal client, dials a new one
@@ -352,14 +323,12 @@ func (a *App) RestartTemporalClients(t testing.TB) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.stopWorker()
-	if a.Temporal != nil {
-		a.Temporal.Close()
-		a.Temporal = nil
+	if err := a.svc.Redial(context.Background()); err != nil {
+		t.Fatalf("apptest: redial Temporal: %v", err)
 	}
-	tc := a.dial(t)
-	a.Temporal = tc
-	a.setHandler(a.buildAPI(t, tc))
-	a.worker = a.startWorker(t, tc)
+	a.Temporal = a.svc.Temporal()
+	a.setHandler(a.buildAPI(t))
+	a.worker = a.startWorker(t)
 }
 
 func randomHex(n int) string {

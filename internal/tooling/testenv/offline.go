@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/headshotpro/retryd/internal/linktoken"
+	"github.com/headshotpro/retryd/workflows"
 )
 
 // Offline are the API's dependencies without anything behind them: a database handle and
@@ -19,9 +20,9 @@ import (
 // on them; a handler that reaches the database or Temporal fails fast, as it would with
 // both down.
 type Offline struct {
-	DB       *bun.DB
-	Temporal client.Client
-	Links    *linktoken.Signer
+	DB        *bun.DB
+	Workflows *workflows.Client
+	Links     *linktoken.Signer
 }
 
 // OfflineDeps returns Offline dependencies, closed when the test ends.
@@ -42,5 +43,6 @@ func OfflineDeps(t testing.TB) Offline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Offline{DB: db, Temporal: tc, Links: links}
+	// A second is long enough to fail: nothing listens there.
+	return Offline{DB: db, Workflows: workflows.NewClient(tc, workflows.TaskQueue, time.Second), Links: links}
 }

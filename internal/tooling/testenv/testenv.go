@@ -47,6 +47,23 @@ func missing(t testing.TB, format string, args ...any) {
 // returns the open handle and the database's URL (for code under test that opens its own).
 func Database(t testing.TB) (db *bun.DB, url string) {
 	t.Helper()
+	url = DatabaseURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatalf("testenv: open the test database: %v", err)
+	}
+	// Cleanups run last-registered first: the handle closes before the drop.
+	t.Cleanup(func() { _ = db.Close() })
+	return db, url
+}
+
+// DatabaseURL creates and migrates a fresh database, as Database does, and returns only
+// its URL: for a caller that opens its own pool (apptest, through the composition root).
+// The database is dropped when the test ends.
+func DatabaseURL(t testing.TB) string {
+	t.Helper()
 	adminURL := os.Getenv(EnvDatabaseURL)
 	if adminURL == "" {
 		adminURL = DefaultDatabaseURL
@@ -78,16 +95,15 @@ func Database(t testing.TB) (db *bun.DB, url string) {
 
 	dbURL := *u
 	dbURL.Path = "/" + name
-	db, err = store.Open(ctx, dbURL.String())
+	db, err := store.Open(ctx, dbURL.String())
 	if err != nil {
 		t.Fatalf("testenv: open %s: %v", name, err)
 	}
-	// Cleanups run last-registered first: the handle closes before the drop.
-	t.Cleanup(func() { _ = db.Close() })
+	defer func() { _ = db.Close() }()
 	if _, err := store.Migrate(ctx, db); err != nil {
 		t.Fatalf("testenv: migrate %s: %v", name, err)
 	}
-	return db, dbURL.String()
+	return dbURL.String()
 }
 
 func dropDatabase(t testing.TB, adminURL, name string) {
