@@ -7,7 +7,7 @@
 //     server, built through the same composition root as the retryd command.
 //   - testenv: finds Postgres, the Temporal CLI and Chromium for tests; under CI=true a
 //     missing one fails instead of skipping.
-//   - check: the plain assertions the tests share.
+//   - assert: the plain equality assertions the tests share.
 //   - browsertest: headless Chromium driving the admin pages.
 //   - procs: a supervisor of real processes (for kill -9), and database and port helpers.
 //   - faults: the fault suite (scripts/faults.sh; a bounded subset runs in CI).
