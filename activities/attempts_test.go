@@ -9,7 +9,7 @@ import (
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 )
 
 // Temporal may start a second attempt of a database step while the first is still running
@@ -39,9 +39,9 @@ func TestConcurrentDuplicateAttempts(t *testing.T) {
 				}, "free_retry"
 			},
 			once: func(t *testing.T, f *fixture, m seed.Member) {
-				check.Equal(t, "retries of the member", f.count(`SELECT count(*) FROM retries WHERE member_id = ?`, m.ID), 1)
-				check.Equal(t, "free retry available", f.member(m.ID).FreeRetryAvailable, false)
-				check.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
+				assert.Equal(t, "retries of the member", f.count(`SELECT count(*) FROM retries WHERE member_id = ?`, m.ID), 1)
+				assert.Equal(t, "free retry available", f.member(m.ID).FreeRetryAvailable, false)
+				assert.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
 			},
 		},
 		{
@@ -56,8 +56,8 @@ func TestConcurrentDuplicateAttempts(t *testing.T) {
 				}, m.Shoots[0].ID
 			},
 			once: func(t *testing.T, f *fixture, m seed.Member) {
-				check.Equal(t, "restarts of the member", f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID), 1)
-				check.Equal(t, "shoots of the member (the deleted one and one new)", f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID), 2)
+				assert.Equal(t, "restarts of the member", f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID), 1)
+				assert.Equal(t, "shoots of the member (the deleted one and one new)", f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID), 2)
 			},
 		},
 	} {
@@ -95,7 +95,7 @@ func TestConcurrentDuplicateAttempts(t *testing.T) {
 					t.Errorf("attempt %d: %v", i, errs[i])
 					continue
 				}
-				check.Equal(t, "answer of an attempt", answers[i], want)
+				assert.Equal(t, "answer of an attempt", answers[i], want)
 			}
 		})
 	}

@@ -25,7 +25,7 @@ import (
 
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -155,18 +155,18 @@ func TestEmailAcceptedThenDatabaseBlinksSendsOnce(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("messages in the mailbox = %d, want 1: a retry after the database came back sent the email again", len(msgs))
 	}
-	check.Equal(t, "res.MessageID", res.MessageID, msgs[0].ID)
+	assert.Equal(t, "res.MessageID", res.MessageID, msgs[0].ID)
 	r := f.retry(retryID)
-	check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
 	if r.EmailMessageID == nil {
 		t.Fatalf("r.EmailMessageID = nil, want %s", msgs[0].ID)
 	}
-	check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, msgs[0].ID)
+	assert.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, msgs[0].ID)
 	es := f.emails(retryID)
 	if len(es) != 1 {
 		t.Fatalf("es: len %d, want 1", len(es))
 	}
-	check.Equal(t, "es[0].Status", es[0].Status, "sent")
+	assert.Equal(t, "es[0].Status", es[0].Status, "sent")
 	if es[0].MessageID == nil || *es[0].MessageID != msgs[0].ID {
 		t.Errorf("es[0].MessageID = %v, want %s", es[0].MessageID, msgs[0].ID)
 	}
@@ -180,7 +180,7 @@ func TestEmailAcceptedThenDatabaseBlinksSendsOnce(t *testing.T) {
 	if err := json.Unmarshal(details[0], &kept); err != nil {
 		t.Fatalf("heartbeat details %q: %v", details[0], err)
 	}
-	check.Equal(t, "heartbeat details", kept, map[string]any{"MessageID": msgs[0].ID})
+	assert.Equal(t, "heartbeat details", kept, map[string]any{"MessageID": msgs[0].ID})
 }
 
 // databaseBlink takes one database away from the activities' pool and brings it back:
@@ -237,9 +237,9 @@ func TestEmailAcceptedWithoutIDIsNotSentAgain(t *testing.T) {
 
 	var res activities.SendEmailResult
 	f.must(&res, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: store.EmailKindInitial})
-	check.Equal(t, "messages sent", f.mailbox.Len(), 0)
-	check.Equal(t, "res", res, activities.SendEmailResult{})
-	check.Equal(t, "email status", f.retry(retryID).EmailStatus, store.EmailSent)
+	assert.Equal(t, "messages sent", f.mailbox.Len(), 0)
+	assert.Equal(t, "res", res, activities.SendEmailResult{})
+	assert.Equal(t, "email status", f.retry(retryID).EmailStatus, store.EmailSent)
 	es := f.emails(retryID)
 	if len(es) != 1 || es[0].Status != "sent" {
 		t.Errorf("emails = %+v, want one sent", es)

@@ -7,7 +7,7 @@ import (
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 )
 
 func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
@@ -20,21 +20,21 @@ func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
 	var first, second activities.CreateRestartResult
 	f.must(&first, f.acts.CreateRestart, in)
 	f.must(&second, f.acts.CreateRestart, in)
-	check.Equal(t, "first", first, activities.CreateRestartResult{OldShootID: oldShootID, HasEmail: false})
-	check.Equal(t, "second", second, first)
+	assert.Equal(t, "first", first, activities.CreateRestartResult{OldShootID: oldShootID, HasEmail: false})
+	assert.Equal(t, "second", second, first)
 
-	check.Equal(t, "the deleted shoot and one new one", f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID), 2)
+	assert.Equal(t, "the deleted shoot and one new one", f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID), 2)
 	s := f.shoot(in.NewShootID)
-	check.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
-	check.Equal(t, "s.MemberID", s.MemberID, m.ID)
-	check.Equal(t, "the old shoot stays deleted", f.shoot(oldShootID).Status, store.ShootDeleted)
-	check.Equal(t, "f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID)", f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID), 1)
+	assert.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	assert.Equal(t, "s.MemberID", s.MemberID, m.ID)
+	assert.Equal(t, "the old shoot stays deleted", f.shoot(oldShootID).Status, store.ShootDeleted)
+	assert.Equal(t, "f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID)", f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID), 1)
 	r := f.restart(in.RestartID)
-	check.Equal(t, "r.Status", r.Status, store.StatusPending)
-	check.Equal(t, "r.OldShootID", r.OldShootID, oldShootID)
-	check.Equal(t, "r.NewShootID", r.NewShootID, in.NewShootID)
-	check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailNotApplicable)
-	check.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID), 1)
+	assert.Equal(t, "r.Status", r.Status, store.StatusPending)
+	assert.Equal(t, "r.OldShootID", r.OldShootID, oldShootID)
+	assert.Equal(t, "r.NewShootID", r.NewShootID, in.NewShootID)
+	assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailNotApplicable)
+	assert.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID), 1)
 
 	// No address: nothing to send, and nothing recorded as sent.
 	var res activities.SendEmailResult
@@ -48,29 +48,29 @@ func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
 	if len(res.MessageID) != 0 {
 		t.Errorf("res.MessageID = %#v, want empty", res.MessageID)
 	}
-	check.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 0)
+	assert.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 0)
 	if len(f.emails(in.RestartID)) != 0 {
 		t.Errorf("f.emails(in.RestartID) = %#v, want empty", f.emails(in.RestartID))
 	}
-	check.Equal(t, "f.restart(in.RestartID).EmailStatus", f.restart(in.RestartID).EmailStatus, store.EmailNotApplicable)
+	assert.Equal(t, "f.restart(in.RestartID).EmailStatus", f.restart(in.RestartID).EmailStatus, store.EmailNotApplicable)
 
 	// Canceled before the member touched it: the new shoot goes back to deleted.
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
 	s = f.shoot(in.NewShootID)
-	check.Equal(t, "s.Status", s.Status, store.ShootDeleted)
+	assert.Equal(t, "s.Status", s.Status, store.ShootDeleted)
 	if s.DeletedAt == nil {
 		t.Errorf("s.DeletedAt = %#v, want not nil", s.DeletedAt)
 	}
 	r = f.restart(in.RestartID)
-	check.Equal(t, "r.Status", r.Status, store.StatusFailed)
-	check.Equal(t, "r.Stage", r.Stage, store.StatusFailed)
+	assert.Equal(t, "r.Status", r.Status, store.StatusFailed)
+	assert.Equal(t, "r.Stage", r.Stage, store.StatusFailed)
 
 	// The member can be restarted again.
 	again := f.restartInput(m.ID)
 	var third activities.CreateRestartResult
 	f.must(&third, f.acts.CreateRestart, again)
-	check.Equal(t, "the most recent deleted shoot is the one restarted", third.OldShootID, in.NewShootID)
+	assert.Equal(t, "the most recent deleted shoot is the one restarted", third.OldShootID, in.NewShootID)
 }
 
 func TestRestartEmailSentOnce(t *testing.T) {
@@ -91,19 +91,19 @@ func TestRestartEmailSentOnce(t *testing.T) {
 	if len(first.MessageID) == 0 {
 		t.Fatalf("first.MessageID = %#v, want not empty", first.MessageID)
 	}
-	check.Equal(t, "second", second, first)
+	assert.Equal(t, "second", second, first)
 	msgs := f.mailbox.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("msgs: len %d, want %d", len(msgs), 1)
 	}
-	check.Equal(t, "msgs[0].To", msgs[0].To, []string{"grace@example.test"})
+	assert.Equal(t, "msgs[0].To", msgs[0].To, []string{"grace@example.test"})
 	assertActionLink(t, f, msgs[0].Text, m.ID, in.NewShootID)
 	r := f.restart(in.RestartID)
-	check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
 	if r.EmailMessageID == nil {
 		t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 	}
-	check.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, first.MessageID)
+	assert.Equal(t, "*r.EmailMessageID", *r.EmailMessageID, first.MessageID)
 
 	// Once started, the restart is not failed and its shoot is not deleted by a late stage.
 	_, err := store.StartShoot(f.ctx, f.db, m.ID, in.NewShootID, "req-start", time.Now())
@@ -118,10 +118,10 @@ func TestRestartEmailSentOnce(t *testing.T) {
 	if !skipped.AlreadyStarted {
 		t.Errorf("skipped.AlreadyStarted = false, want true")
 	}
-	check.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 1)
+	assert.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 1)
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
-	check.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, store.StatusStarted)
-	check.Equal(t, "f.shoot(in.NewShootID).Status", f.shoot(in.NewShootID).Status, store.ShootOnboarding)
+	assert.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, store.StatusStarted)
+	assert.Equal(t, "f.shoot(in.NewShootID).Status", f.shoot(in.NewShootID).Status, store.ShootOnboarding)
 }
 
 func TestSetRestartStageFailedKeepsSubmittedShoot(t *testing.T) {
@@ -138,9 +138,9 @@ func TestSetRestartStageFailedKeepsSubmittedShoot(t *testing.T) {
 	}
 
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
-	check.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, store.StatusFailed)
+	assert.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, store.StatusFailed)
 	s := f.shoot(in.NewShootID)
-	check.Equal(t, "s.Status", s.Status, store.ShootWaiting)
+	assert.Equal(t, "s.Status", s.Status, store.ShootWaiting)
 	if s.DeletedAt != nil {
 		t.Errorf("s.DeletedAt = %#v, want nil", s.DeletedAt)
 	}
@@ -166,13 +166,13 @@ func TestCreateRestartRefused(t *testing.T) {
 			shootsBefore := f.count(`SELECT count(*) FROM shoots`)
 			err := f.exec(nil, f.acts.CreateRestart, f.restartInput(m.ID))
 			ae := applicationError(t, err)
-			check.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
+			assert.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
 			if !ae.NonRetryable() {
 				t.Errorf("ae.NonRetryable() = false, want true")
 			}
-			check.Equal(t, "f.count(`SELECT count(*) FROM shoots`)", f.count(`SELECT count(*) FROM shoots`), shootsBefore)
-			check.Equal(t, "f.count(`SELECT count(*) FROM restarts`)", f.count(`SELECT count(*) FROM restarts`), 0)
-			check.Equal(t, "f.count(`SELECT count(*) FROM audit_events`)", f.count(`SELECT count(*) FROM audit_events`), 0)
+			assert.Equal(t, "f.count(`SELECT count(*) FROM shoots`)", f.count(`SELECT count(*) FROM shoots`), shootsBefore)
+			assert.Equal(t, "f.count(`SELECT count(*) FROM restarts`)", f.count(`SELECT count(*) FROM restarts`), 0)
+			assert.Equal(t, "f.count(`SELECT count(*) FROM audit_events`)", f.count(`SELECT count(*) FROM audit_events`), 0)
 		})
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 )
 
 func TestReserveRetryTwiceConsumesOnce(t *testing.T) {
@@ -35,27 +35,27 @@ func TestReserveRetryTwiceConsumesOnce(t *testing.T) {
 			var first, second activities.ReserveRetryResult
 			f.must(&first, f.acts.ReserveRetry, in)
 			f.must(&second, f.acts.ReserveRetry, in)
-			check.Equal(t, "first.AllowanceUsed", first.AllowanceUsed, tc.wantAllowance)
-			check.Equal(t, "the second run answers what the first reserved", second, first)
+			assert.Equal(t, "first.AllowanceUsed", first.AllowanceUsed, tc.wantAllowance)
+			assert.Equal(t, "the second run answers what the first reserved", second, first)
 
 			got := f.member(memberID)
-			check.Equal(t, "retry_credits consumed once", got.RetryCredits, tc.wantCredits)
-			check.Equal(t, "free_retry_available", got.FreeRetryAvailable, tc.wantFreeAvailable)
+			assert.Equal(t, "retry_credits consumed once", got.RetryCredits, tc.wantCredits)
+			assert.Equal(t, "free_retry_available", got.FreeRetryAvailable, tc.wantFreeAvailable)
 
-			check.Equal(t, "retries rows", f.count(`SELECT count(*) FROM retries WHERE shoot_id = ?`, shootID), 1)
+			assert.Equal(t, "retries rows", f.count(`SELECT count(*) FROM retries WHERE shoot_id = ?`, shootID), 1)
 			r := f.retry(in.RetryID)
-			check.Equal(t, "r.Status", r.Status, store.StatusPending)
-			check.Equal(t, "r.Stage", r.Stage, "resetting")
-			check.Equal(t, "r.AllowanceUsed", r.AllowanceUsed, tc.wantAllowance)
-			check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailQueued)
-			check.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
-			check.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
-			check.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID), 1)
+			assert.Equal(t, "r.Status", r.Status, store.StatusPending)
+			assert.Equal(t, "r.Stage", r.Stage, "resetting")
+			assert.Equal(t, "r.AllowanceUsed", r.AllowanceUsed, tc.wantAllowance)
+			assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailQueued)
+			assert.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
+			assert.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
+			assert.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID), 1)
 
 			// Reserving alone changes nothing about the shoot: that is the later activities' work.
 			s := f.shoot(shootID)
-			check.Equal(t, "s.Status", s.Status, store.ShootActive)
-			check.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 3)
+			assert.Equal(t, "s.Status", s.Status, store.ShootActive)
+			assert.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 3)
 		})
 	}
 }
@@ -110,18 +110,18 @@ func TestGiveRetryRefusedIsNonRetryableAndChangesNothing(t *testing.T) {
 				for range 2 {
 					err := f.exec(nil, give, in)
 					ae := applicationError(t, err)
-					check.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
+					assert.Equal(t, "ae.Type()", ae.Type(), tc.wantType)
 					if !ae.NonRetryable() {
 						t.Errorf("a broken rule must not be retried")
 					}
 				}
 			}
 
-			check.Equal(t, "member unchanged", f.member(m.ID), before)
-			check.Equal(t, "shoot unchanged", f.shoot(m.Shoots[0].ID), shootBefore)
-			check.Equal(t, "no retry recorded", f.count(`SELECT count(*) FROM retries`), 0)
-			check.Equal(t, "no audit event", f.count(`SELECT count(*) FROM audit_events`), 0)
-			check.Equal(t, "results unchanged", f.count(`SELECT count(*) FROM results`), resultsBefore)
+			assert.Equal(t, "member unchanged", f.member(m.ID), before)
+			assert.Equal(t, "shoot unchanged", f.shoot(m.Shoots[0].ID), shootBefore)
+			assert.Equal(t, "no retry recorded", f.count(`SELECT count(*) FROM retries`), 0)
+			assert.Equal(t, "no audit event", f.count(`SELECT count(*) FROM audit_events`), 0)
+			assert.Equal(t, "results unchanged", f.count(`SELECT count(*) FROM results`), resultsBefore)
 		})
 	}
 }
@@ -142,26 +142,26 @@ func TestGiveRetryTwiceGivesOnce(t *testing.T) {
 	f.must(&first, f.acts.GiveRetry, in)
 	afterFirst := f.shoot(shootID)
 	f.must(&second, f.acts.GiveRetry, in)
-	check.Equal(t, "allowance", first.AllowanceUsed, "retry_credit")
-	check.Equal(t, "the second run answers what the first gave", second, first)
+	assert.Equal(t, "allowance", first.AllowanceUsed, "retry_credit")
+	assert.Equal(t, "the second run answers what the first gave", second, first)
 
-	check.Equal(t, "retry credits consumed once", f.member(m.ID).RetryCredits, 1)
+	assert.Equal(t, "retry credits consumed once", f.member(m.ID).RetryCredits, 1)
 	r := f.retry(in.RetryID)
-	check.Equal(t, "r.Status", r.Status, store.StatusPending)
-	check.Equal(t, "r.Stage (pending at once: no resetting stage)", r.Stage, "pending")
-	check.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
-	check.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ?`, in.RetryID), 1)
+	assert.Equal(t, "r.Status", r.Status, store.StatusPending)
+	assert.Equal(t, "r.Stage (pending at once: no resetting stage)", r.Stage, "pending")
+	assert.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
+	assert.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ?`, in.RetryID), 1)
 
 	s := f.shoot(shootID)
-	check.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
-	check.Equal(t, "retry_count incremented exactly once", s.RetryCount, 1)
-	check.Equal(t, "next submission free", s.NextSubmissionFree, true)
+	assert.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	assert.Equal(t, "retry_count incremented exactly once", s.RetryCount, 1)
+	assert.Equal(t, "next submission free", s.NextSubmissionFree, true)
 	if s.CompletedAt != nil || s.StartedAt != nil || s.SubmittedAt != nil {
 		t.Errorf("shoot times = %v, %v, %v; want all cleared", s.CompletedAt, s.StartedAt, s.SubmittedAt)
 	}
-	check.Equal(t, "the second run wrote nothing", s.UpdatedAt, afterFirst.UpdatedAt)
-	check.Equal(t, "results of the retried shoot", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
-	check.Equal(t, "another member's results are untouched", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
+	assert.Equal(t, "the second run wrote nothing", s.UpdatedAt, afterFirst.UpdatedAt)
+	assert.Equal(t, "results of the retried shoot", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
+	assert.Equal(t, "another member's results are untouched", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
 
 	// The member goes through the retried shoot and the pipeline stores a new result: a
 	// late re-run must not delete it.
@@ -170,7 +170,7 @@ func TestGiveRetryTwiceGivesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.must(nil, f.acts.GiveRetry, in)
-	check.Equal(t, "the new result survives", f.count(`SELECT count(*) FROM results WHERE id = ?`, newResult.ID), 1)
+	assert.Equal(t, "the new result survives", f.count(`SELECT count(*) FROM results WHERE id = ?`, newResult.ID), 1)
 }
 
 // A retry whose three-step run stopped after the reservation (recorded at stage
@@ -184,17 +184,17 @@ func TestGiveRetryCompletesAThreeStepReservation(t *testing.T) {
 	shootID := m.Shoots[0].ID
 	in := f.retryInput(m.ID, shootID)
 	f.must(nil, f.acts.ReserveRetry, in)
-	check.Equal(t, "stage after the reservation alone", f.retry(in.RetryID).Stage, "resetting")
+	assert.Equal(t, "stage after the reservation alone", f.retry(in.RetryID).Stage, "resetting")
 
 	var res activities.ReserveRetryResult
 	f.must(&res, f.acts.GiveRetry, in)
-	check.Equal(t, "allowance", res.AllowanceUsed, "retry_credit")
-	check.Equal(t, "retry credits consumed once", f.member(m.ID).RetryCredits, 1)
-	check.Equal(t, "r.Stage", f.retry(in.RetryID).Stage, "pending")
+	assert.Equal(t, "allowance", res.AllowanceUsed, "retry_credit")
+	assert.Equal(t, "retry credits consumed once", f.member(m.ID).RetryCredits, 1)
+	assert.Equal(t, "r.Stage", f.retry(in.RetryID).Stage, "pending")
 	s := f.shoot(shootID)
-	check.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
-	check.Equal(t, "s.RetryCount", s.RetryCount, 1)
-	check.Equal(t, "results", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
+	assert.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	assert.Equal(t, "s.RetryCount", s.RetryCount, 1)
+	assert.Equal(t, "results", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
 }
 
 func TestDeleteResultsOnceAndNeverAfterReset(t *testing.T) {
@@ -208,11 +208,11 @@ func TestDeleteResultsOnceAndNeverAfterReset(t *testing.T) {
 
 	var n int64
 	f.must(&n, f.acts.DeleteResults, in.RetryID)
-	check.Equal(t, "first run deletes the shoot's results", n, 4)
+	assert.Equal(t, "first run deletes the shoot's results", n, 4)
 	f.must(&n, f.acts.DeleteResults, in.RetryID)
-	check.Equal(t, "second run has nothing left to delete", n, 0)
-	check.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
-	check.Equal(t, "another member's results are untouched", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
+	assert.Equal(t, "second run has nothing left to delete", n, 0)
+	assert.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
+	assert.Equal(t, "another member's results are untouched", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
 
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 	// The member goes through the retried shoot and the pipeline stores a new result.
@@ -223,9 +223,9 @@ func TestDeleteResultsOnceAndNeverAfterReset(t *testing.T) {
 	}
 
 	f.must(&n, f.acts.DeleteResults, in.RetryID) // a late re-run of the activity
-	check.Equal(t, "no result deleted once the retry left stage resetting", n, 0)
-	check.Equal(t, "the new result survives", f.count(`SELECT count(*) FROM results WHERE id = ?`, newResult.ID), 1)
-	check.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
+	assert.Equal(t, "no result deleted once the retry left stage resetting", n, 0)
+	assert.Equal(t, "the new result survives", f.count(`SELECT count(*) FROM results WHERE id = ?`, newResult.ID), 1)
+	assert.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, other.Shoots[0].ID), 2)
 }
 
 func TestResetShootTwiceResetsOnce(t *testing.T) {
@@ -242,8 +242,8 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 
 	s := f.shoot(shootID)
-	check.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
-	check.Equal(t, "retry_count incremented exactly once", s.RetryCount, 1)
+	assert.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	assert.Equal(t, "retry_count incremented exactly once", s.RetryCount, 1)
 	if s.CompletedAt != nil {
 		t.Errorf("s.CompletedAt = %#v, want nil", s.CompletedAt)
 	}
@@ -256,11 +256,11 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 	if s.SubmittedAt != nil {
 		t.Errorf("s.SubmittedAt = %#v, want nil", s.SubmittedAt)
 	}
-	check.Equal(t, "the second run wrote nothing", s.UpdatedAt, afterFirst.UpdatedAt)
+	assert.Equal(t, "the second run wrote nothing", s.UpdatedAt, afterFirst.UpdatedAt)
 
 	r := f.retry(in.RetryID)
-	check.Equal(t, "r.Stage", r.Stage, "pending")
-	check.Equal(t, "r.Status", r.Status, store.StatusPending)
+	assert.Equal(t, "r.Stage", r.Stage, "pending")
+	assert.Equal(t, "r.Status", r.Status, store.StatusPending)
 
 	// Once the member has started, a late ResetShoot must not put the shoot back.
 	_, err := store.StartShoot(f.ctx, f.db, m.ID, shootID, "req-start", time.Now())
@@ -273,19 +273,19 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 	}
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 	s = f.shoot(shootID)
-	check.Equal(t, "a submitted shoot is not reset again", s.Status, store.ShootWaiting)
-	check.Equal(t, "s.RetryCount", s.RetryCount, 1)
+	assert.Equal(t, "a submitted shoot is not reset again", s.Status, store.ShootWaiting)
+	assert.Equal(t, "s.RetryCount", s.RetryCount, 1)
 	if s.SubmittedAt == nil {
 		t.Errorf("s.SubmittedAt = %#v, want not nil", s.SubmittedAt)
 	}
-	check.Equal(t, "f.retry(in.RetryID).Status", f.retry(in.RetryID).Status, store.StatusStarted)
+	assert.Equal(t, "f.retry(in.RetryID).Status", f.retry(in.RetryID).Status, store.StatusStarted)
 }
 
 func TestResetShootUnknownRetryIsNonRetryable(t *testing.T) {
 	f := newFixture(t)
 	err := f.exec(nil, f.acts.ResetShoot, uuid.NewString())
 	ae := applicationError(t, err)
-	check.Equal(t, "ae.Type()", ae.Type(), "not_found")
+	assert.Equal(t, "ae.Type()", ae.Type(), "not_found")
 	if !ae.NonRetryable() {
 		t.Errorf("ae.NonRetryable() = false, want true")
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -25,7 +25,7 @@ func memberStart(t *testing.T, app *apptest.App, memberID, shootID string) {
 	t.Helper()
 	token, _ := app.Links.Issue(memberID, shootID, time.Now())
 	r := app.Do(t, "POST", "/api/v1/member/shoots/"+shootID+"/start", token, nil)
-	check.MustEqual(t, fmt.Sprintf("member start: %s", r.Body), r.Status, 200)
+	assert.MustEqual(t, fmt.Sprintf("member start: %s", r.Body), r.Status, 200)
 }
 
 // waitClosed waits until the workflow's latest run is closed and returns its status.
@@ -85,10 +85,10 @@ func TestReliability_KeyOfTerminatedRunCompletes(t *testing.T) {
 
 	r = app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-tara")
 	got := expectJSON[server.RetryDTO](t, r, 201)
-	check.MustEqual(t, "got.Status", got.Status, "pending")
-	check.MustEqual(t, "retries rows where shoot_id = ?", countRows(t, app, "retries", "shoot_id = ?", shoots[0]), 1)
+	assert.MustEqual(t, "got.Status", got.Status, "pending")
+	assert.MustEqual(t, "retries rows where shoot_id = ?", countRows(t, app, "retries", "shoot_id = ?", shoots[0]), 1)
 	again := expectJSON[server.RetryDTO](t, app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-tara"), 201)
-	check.MustEqual(t, "again.ID", again.ID, got.ID)
+	assert.MustEqual(t, "again.ID", again.ID, got.ID)
 }
 
 // A restart of a member without email answered 504: once the member started, the
@@ -118,17 +118,17 @@ func TestReliability_RestartReplayKeepsAccessLink(t *testing.T) {
 		return true
 	})
 	memberStart(t, app, id, newShoot)
-	check.MustEqual(t, "how the run closed", waitClosed(t, app, wid), enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	assert.MustEqual(t, "how the run closed", waitClosed(t, app, wid), enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 
 	got := expectJSON[server.RestartAnswer](t, app.Do(t, "POST", path, org.AdminKey, nil, "Idempotency-Key", "restart-milo"), 201)
-	check.MustEqual(t, "got.Status", got.Status, "started")
+	assert.MustEqual(t, "got.Status", got.Status, "started")
 	if got.AccessLink == nil {
 		t.Fatalf("the member without email gets the link on replay = %#v, want not nil", got.AccessLink)
 	}
 
 	// The bulk endpoint replays the same way.
 	bulk := expectJSON[bulkAnswer](t, app.Do(t, "POST", "/api/v1/admin/restarts", org.AdminKey, map[string]any{"member_ids": []string{id}}, "Idempotency-Key", "bulk-milo"), 200)
-	check.MustEqual(t, "a fresh key is a new restart, refused while the shoot is active", bulk.Results[0].Outcome, "skipped")
+	assert.MustEqual(t, "a fresh key is a new restart, refused while the shoot is active", bulk.Results[0].Outcome, "skipped")
 }
 
 func pendingRestartID(t *testing.T, app *apptest.App, memberID string) string {
@@ -160,7 +160,7 @@ func TestReliability_GiveReplayAfterStart(t *testing.T) {
 	waitClosed(t, app, workflows.RetryWorkflowID(shoots[0]))
 
 	got := expectJSON[server.RetryDTO](t, app.Do(t, "POST", path, org.AdminKey, body, "Idempotency-Key", "give-gia"), 201)
-	check.MustEqual(t, "got.Status", got.Status, "started")
+	assert.MustEqual(t, "got.Status", got.Status, "started")
 }
 
 // Two requests with one key and different bodies, sent together, however they
@@ -185,12 +185,12 @@ func TestReliability_KeyReusedConcurrently(t *testing.T) {
 		})
 		statuses := map[int]int{rs[0].Status: 1}
 		statuses[rs[1].Status]++
-		check.MustEqual(t, fmt.Sprintf("round %d: %s / %s", round, rs[0].Body, rs[1].Body), statuses, map[int]int{201: 1, 422: 1})
+		assert.MustEqual(t, fmt.Sprintf("round %d: %s / %s", round, rs[0].Body, rs[1].Body), statuses, map[int]int{201: 1, 422: 1})
 		loser := bShoots[0]
 		if rs[1].Status == 201 {
 			loser = aShoots[0]
 		}
-		check.MustEqual(t, "retries rows where shoot_id = ?", countRows(t, app, "retries", "shoot_id = ?", loser), 0)
+		assert.MustEqual(t, "retries rows where shoot_id = ?", countRows(t, app, "retries", "shoot_id = ?", loser), 0)
 		expectNoWorkflow(t, app, loser)
 	}
 }
@@ -223,7 +223,7 @@ func TestReliability_DatabaseDecidesOverClosedRuns(t *testing.T) {
 	if first.ID == second.ID {
 		t.Fatalf("second.ID = %#v, want another value", second.ID)
 	}
-	check.MustEqual(t, "second.Status", second.Status, "pending")
+	assert.MustEqual(t, "second.Status", second.Status, "pending")
 }
 
 // A managed member without email, restarted, whose start signal is lost: no email, no
@@ -242,7 +242,7 @@ func TestReliability_LostStartSignalFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check.MustEqual(t, "how the restart run closed", waitClosed(t, app, workflows.RestartWorkflowID(id)), enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	assert.MustEqual(t, "how the restart run closed", waitClosed(t, app, workflows.RestartWorkflowID(id)), enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 }
 
 // The API records a member's start and dies before it signals the workflow (the fault
@@ -263,8 +263,8 @@ func TestReliability_RepeatedStartResendsLostSignal(t *testing.T) {
 	}
 	token, _ := app.Links.Issue(id, shoots[0], time.Now())
 	r := app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[0]+"/start", token, nil)
-	check.MustEqual(t, "repeated start status", r.Status, 200)
-	check.MustEqual(t, "how the retry run closed", waitClosed(t, app, workflows.RetryWorkflowID(shoots[0])), enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	assert.MustEqual(t, "repeated start status", r.Status, 200)
+	assert.MustEqual(t, "how the retry run closed", waitClosed(t, app, workflows.RetryWorkflowID(shoots[0])), enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 }
 
 // The database is locked for longer than the two minutes the database steps used to be
@@ -314,10 +314,10 @@ func TestReliability_OutageLongerThanOldBudget(t *testing.T) {
 			got = expectJSON[server.RetryDTO](t, r, 201)
 			return true
 		})
-		check.MustEqual(t, m.key, got.Status, "pending")
-		check.MustEqual(t, m.key, countRows(t, app, "results", "shoot_id = ?", m.shoot), 0)
-		check.MustEqual(t, m.key, countRows(t, app, "shoots", "id = ? AND status = 'onboarding' AND retry_count = 1", m.shoot), 1)
-		check.MustEqual(t, m.key, countRows(t, app, "retries", "shoot_id = ? AND status = 'pending' AND stage = 'pending'", m.shoot), 1)
+		assert.MustEqual(t, m.key, got.Status, "pending")
+		assert.MustEqual(t, m.key, countRows(t, app, "results", "shoot_id = ?", m.shoot), 0)
+		assert.MustEqual(t, m.key, countRows(t, app, "shoots", "id = ? AND status = 'onboarding' AND retry_count = 1", m.shoot), 1)
+		assert.MustEqual(t, m.key, countRows(t, app, "retries", "shoot_id = ? AND status = 'pending' AND stage = 'pending'", m.shoot), 1)
 	}
 }
 
@@ -341,9 +341,9 @@ func TestReliability_RefusedGivesLeaveNoNotes(t *testing.T) {
 			expectProblem(t, r, 409, "retry_pending")
 		}
 	}
-	check.MustEqual(t, "created", created, 1)
-	check.MustEqual(t, "retries rows where member_id = ?", countRows(t, app, "retries", "member_id = ?", id), 1)
-	check.MustEqual(t, "only the given retry keeps its note", countRows(t, app, "retry_notes", "true"), 1)
+	assert.MustEqual(t, "created", created, 1)
+	assert.MustEqual(t, "retries rows where member_id = ?", countRows(t, app, "retries", "member_id = ?", id), 1)
+	assert.MustEqual(t, "only the given retry keeps its note", countRows(t, app, "retry_notes", "true"), 1)
 }
 
 // An Idempotency-Key used again after it expired (24 h) is a new request: it gives a new
@@ -366,6 +366,6 @@ func TestReliability_ExpiredKeyIsNew(t *testing.T) {
 	if first.ID == second.ID {
 		t.Fatalf("second.ID = %#v, want another value", second.ID)
 	}
-	check.MustEqual(t, "second.ShootID", second.ShootID, eliShoots[0])
-	check.MustEqual(t, "retries rows where true", countRows(t, app, "retries", "true"), 2)
+	assert.MustEqual(t, "second.ShootID", second.ShootID, eliShoots[0])
+	assert.MustEqual(t, "retries rows where true", countRows(t, app, "retries", "true"), 2)
 }

@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -495,7 +495,7 @@ func (u *update) failedWith(t *testing.T, code string) {
 		t.Fatalf("update %s: accepted %v, completed %v, err %v; want a failure %s", u.name, u.accepted, u.completed, u.err, code)
 	}
 	if code != "" {
-		check.Equal(t, "update "+u.name+" error type", appErrType(t, u.err), code)
+		assert.Equal(t, "update "+u.name+" error type", appErrType(t, u.err), code)
 	}
 }
 
@@ -505,7 +505,7 @@ func (u *update) rejectedWith(t *testing.T, code string) {
 	if !u.rejected || u.accepted {
 		t.Fatalf("update %s: rejected %v, accepted %v; want a rejection %s", u.name, u.rejected, u.accepted, code)
 	}
-	check.Equal(t, "update "+u.name+" rejection type", appErrType(t, u.rejectErr), code)
+	assert.Equal(t, "update "+u.name+" rejection type", appErrType(t, u.rejectErr), code)
 }
 
 // decodeResult turns an update's success value into T, whether the environment hands

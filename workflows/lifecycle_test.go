@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -34,7 +34,7 @@ func continuedAs(t *testing.T, h *harness) workflows.RetryInput {
 	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
 		t.Fatalf("workflow error = %v, want continue-as-new", err)
 	}
-	check.Equal(t, "continued as", can.WorkflowType.Name, workflows.RetryWorkflowName)
+	assert.Equal(t, "continued as", can.WorkflowType.Name, workflows.RetryWorkflowName)
 	var next workflows.RetryInput
 	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
 		t.Fatalf("decode the next run's input: %v", err)
@@ -53,10 +53,10 @@ func TestLifecycle_LostSignalWithoutReminders(t *testing.T) {
 	h.mockDefaults()
 	h.runInput(withChecks(retryInput(), time.Hour, 0))
 
-	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-	check.Equal(t, "checks (at 1 h and 2 h not yet, then at 3 h)", len(h.callsNamed(workflows.ActivityRetryStarted)), 3)
-	check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
-	check.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StagePending, workflows.StageStarted})
+	assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+	assert.Equal(t, "checks (at 1 h and 2 h not yet, then at 3 h)", len(h.callsNamed(workflows.ActivityRetryStarted)), 3)
+	assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StagePending, workflows.StageStarted})
 }
 
 // After the last reminder the checks go on, so a signal lost later is found too.
@@ -67,8 +67,8 @@ func TestLifecycle_LostSignalAfterLastReminder(t *testing.T) {
 	h.runInput(withChecks(retryInput(3*day, 7*day), day, 0))
 
 	st := h.result()
-	check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-	check.Equal(t, "reminders sent", st.RemindersSent, 2)
+	assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	assert.Equal(t, "reminders sent", st.RemindersSent, 2)
 	checks := h.callsNamed(workflows.ActivityRetryStarted)
 	if len(checks) == 0 {
 		t.Fatal("no check after the last reminder")
@@ -88,10 +88,10 @@ func TestLifecycle_RestartWithoutEmailLostSignal(t *testing.T) {
 	h.runInput(in)
 
 	st := h.result()
-	check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-	check.Equal(t, "email status", st.EmailStatus, "not_applicable")
-	check.Equal(t, "emails", len(h.emails()), 0)
-	check.Equal(t, "checks", len(h.callsNamed(workflows.ActivityRestartStarted)), 2)
+	assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	assert.Equal(t, "email status", st.EmailStatus, "not_applicable")
+	assert.Equal(t, "emails", len(h.emails()), 0)
+	assert.Equal(t, "checks", len(h.callsNamed(workflows.ActivityRestartStarted)), 2)
 }
 
 // The first email finding the member already started ends the wait at once.
@@ -101,9 +101,9 @@ func TestLifecycle_InitialEmailFindsStarted(t *testing.T) {
 	h.mockDefaults()
 	h.run(3*day, 7*day)
 
-	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-	check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
-	check.Equal(t, "workflow time waited", h.env.Now().Sub(h.callsNamed(workflows.ActivitySetRetryStage)[0].At), time.Duration(0))
+	assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+	assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+	assert.Equal(t, "workflow time waited", h.env.Now().Sub(h.callsNamed(workflows.ActivitySetRetryStage)[0].At), time.Duration(0))
 }
 
 // A run that waits long enough continues as new with its state, so its history stays
@@ -115,15 +115,15 @@ func TestLifecycle_ContinuesAsNewWithItsState(t *testing.T) {
 	h.runInput(withChecks(retryInput(3*day, 7*day), day, 4))
 
 	next := continuedAs(t, h)
-	check.Equal(t, "next run's retry", next.RetryID, retryID)
-	check.Equal(t, "next run's ops limit (the one the retry started with)", next.Tuning.OpsPerRun, 4)
-	check.Equal(t, "carried issue", next.Carried.Issue, retryFlow.issued)
-	check.Equal(t, "carried next email number (initial, resend, first reminder)", next.Carried.NextSeq, 3)
-	check.Equal(t, "carried reminders fired", next.Carried.RemindersFired, 1)
-	check.Equal(t, "carried reminders sent", next.Carried.Email.RemindersSent, 1)
-	check.Equal(t, "carried emails sent", next.Carried.Email.EmailsSent, 3)
+	assert.Equal(t, "next run's retry", next.RetryID, retryID)
+	assert.Equal(t, "next run's ops limit (the one the retry started with)", next.Tuning.OpsPerRun, 4)
+	assert.Equal(t, "carried issue", next.Carried.Issue, retryFlow.issued)
+	assert.Equal(t, "carried next email number (initial, resend, first reminder)", next.Carried.NextSeq, 3)
+	assert.Equal(t, "carried reminders fired", next.Carried.RemindersFired, 1)
+	assert.Equal(t, "carried reminders sent", next.Carried.Email.RemindersSent, 1)
+	assert.Equal(t, "carried emails sent", next.Carried.Email.EmailsSent, 3)
 	resent.succeeded(t)
-	check.Equal(t, "calls", h.callNames(), []string{"GiveRetry", "SendRetryEmail",
+	assert.Equal(t, "calls", h.callNames(), []string{"GiveRetry", "SendRetryEmail",
 		"SendRetryEmail", "RetryStarted", "RetryStarted", "SendRetryEmail"})
 }
 
@@ -144,13 +144,13 @@ func TestLifecycle_CarriedRunResumes(t *testing.T) {
 	h.runInput(in)
 
 	st := h.result()
-	check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-	check.Equal(t, "reminders sent", st.RemindersSent, 2)
+	assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	assert.Equal(t, "reminders sent", st.RemindersSent, 2)
 	issued.succeeded(t)
-	check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issued.value), in.Carried.Issue)
-	check.Equal(t, "reservations", len(h.callsNamed(workflows.ActivityReserveRetry)), 0)
-	check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 3, Kind: "reminder", Reminder: 2}})
-	check.Equal(t, "second reminder at (7 days after the first email)", h.callsNamed(retryFlow.send)[0].At, start.Add(2*day))
+	assert.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issued.value), in.Carried.Issue)
+	assert.Equal(t, "reservations", len(h.callsNamed(workflows.ActivityReserveRetry)), 0)
+	assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 3, Kind: "reminder", Reminder: 2}})
+	assert.Equal(t, "second reminder at (7 days after the first email)", h.callsNamed(retryFlow.send)[0].At, start.Add(2*day))
 }
 
 // A cancel while a resend is in flight waits for the resend to answer before the run
@@ -167,7 +167,7 @@ func TestLifecycle_CancelDrainsRunningHandlers(t *testing.T) {
 	if !resent.completed {
 		t.Error("the run ended before the resend answered")
 	}
-	check.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+	assert.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
 }
 
 // A resend the provider refuses for good is answered with email_rejected (422), not
@@ -195,11 +195,11 @@ func TestLifecycle_ResendBurstContinuesAsNew(t *testing.T) {
 	h.runInput(withChecks(retryInput(), day, 3))
 
 	next := continuedAs(t, h)
-	check.Equal(t, "carried next email number (the first email and three resends)", next.Carried.NextSeq, 4)
+	assert.Equal(t, "carried next email number (the first email and three resends)", next.Carried.NextSeq, 4)
 	if d := h.env.Now().Sub(start); d >= 2*time.Hour {
 		t.Errorf("continued after %v, want right after the burst, not at the next check a day later", d)
 	}
-	check.Equal(t, "checks", len(h.callsNamed(workflows.ActivityRetryStarted)), 0)
+	assert.Equal(t, "checks", len(h.callsNamed(workflows.ActivityRetryStarted)), 0)
 }
 
 // A run that resumes a recorded retry (its earlier run was terminated) numbers its emails
@@ -219,11 +219,11 @@ func TestLifecycle_ResumedRunNumbersAfterLastEmail(t *testing.T) {
 	h.result()
 	resent.succeeded(t)
 	// No first email again; numbers go on; the second reminder is due 7 days after the first email.
-	check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
+	assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
 		{SubjectID: retryID, Seq: 4, Kind: "resend"},
 		{SubjectID: retryID, Seq: 5, Kind: "reminder", Reminder: 2},
 	})
-	check.Equal(t, "second reminder at", h.callsNamed(retryFlow.send)[1].At, start.Add(2*day))
+	assert.Equal(t, "second reminder at", h.callsNamed(retryFlow.send)[1].At, start.Add(2*day))
 }
 
 // A first email that a crash cut off mid-send is finished under its own number.
@@ -236,7 +236,7 @@ func TestLifecycle_ResumedRunFinishesACutOffFirstEmail(t *testing.T) {
 	h.run()
 
 	h.result()
-	check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 0, Kind: "initial"}})
+	assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: retryID, Seq: 0, Kind: "initial"}})
 }
 
 // A run started for a retry the member already started (a repeated give read it pending
@@ -256,9 +256,9 @@ func TestLifecycle_ResumedRunOfAStartedRetryEnds(t *testing.T) {
 		began := h.env.Now()
 		h.run(3*day, 7*day)
 
-		check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-		check.Equal(t, "emails", len(h.emails()), 0)
-		check.Equal(t, "workflow time waited", h.env.Now().Sub(began), time.Duration(0))
+		assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		assert.Equal(t, "emails", len(h.emails()), 0)
+		assert.Equal(t, "workflow time waited", h.env.Now().Sub(began), time.Duration(0))
 	})
 }
 
@@ -290,8 +290,8 @@ func TestLifecycle_StartDuringStuckEmailEndsRun(t *testing.T) {
 				began := h.env.Now()
 				h.run(time.Hour, 7*day)
 
-				check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-				check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+				assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+				assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
 				if d := h.callsNamed(f.setStage)[0].At.Sub(began); d > signal+time.Minute {
 					t.Errorf("started recorded %v after the run began, want right after the signal at %v", d, signal)
 				}

@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -33,26 +33,26 @@ func TestPending_HappyPath(t *testing.T) {
 		st := h.result()
 		want := status{RetryID: f.issue.RetryID, RestartID: f.issue.RestartID, Progress: workflows.Progress{Stage: workflows.StageStarted,
 			EmailState: workflows.EmailState{EmailStatus: "sent", MessageID: messageID(0), EmailsSent: 1}}}
-		check.Equal(t, "result", st, want)
+		assert.Equal(t, "result", st, want)
 		// The query before the signal sees a pending run whose email went out.
 		want.Stage = workflows.StagePending
-		check.Equal(t, "status at 2 h", *before, want)
+		assert.Equal(t, "status at 2 h", *before, want)
 
 		for _, u := range []*update{issue, issueLater} {
 			u.succeeded(t)
-			check.Equal(t, "answer of "+u.name, decodeResult[workflows.IssueResult](t, u.value), f.issued)
+			assert.Equal(t, "answer of "+u.name, decodeResult[workflows.IssueResult](t, u.value), f.issued)
 		}
 		if d := issue.completedAt.Sub(start); d >= time.Minute {
 			t.Errorf("issue update answered after %v, want right after the database steps", d)
 		}
 
-		check.Equal(t, "calls", h.callNames(), append(append([]string{}, f.prepared...), f.send, f.setStage))
+		assert.Equal(t, "calls", h.callNames(), append(append([]string{}, f.prepared...), f.send, f.setStage))
 		for _, c := range h.callsNamed(f.prepared[len(f.prepared)-1]) {
-			check.Equal(t, c.Name+" subject", c.Subject, f.id)
+			assert.Equal(t, c.Name+" subject", c.Subject, f.id)
 		}
-		check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: f.id, Seq: 0, Kind: "initial"}})
-		check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
-		check.Equal(t, "RetryStage upserts", h.upserted(),
+		assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: f.id, Seq: 0, Kind: "initial"}})
+		assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+		assert.Equal(t, "RetryStage upserts", h.upserted(),
 			append(append([]string{}, f.upsertedBeforePending...), workflows.StagePending, workflows.StageStarted))
 		if n := len(h.callsNamed(f.markFailed)); n != 0 {
 			t.Errorf("%s called %d times, want never", f.markFailed, n)
@@ -75,9 +75,9 @@ func TestPending_IssueOtherRefused(t *testing.T) {
 		other.rejectedWith(t, f.busy)
 		otherLater.rejectedWith(t, f.busy)
 		same.succeeded(t)
-		check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, same.value), f.issued)
-		check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-		check.Equal(t, f.prepared[0]+" calls", len(h.callsNamed(f.prepared[0])), 1)
+		assert.Equal(t, "answer", decodeResult[workflows.IssueResult](t, same.value), f.issued)
+		assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		assert.Equal(t, f.prepared[0]+" calls", len(h.callsNamed(f.prepared[0])), 1)
 	})
 }
 
@@ -94,7 +94,7 @@ func TestPending_Refused(t *testing.T) {
 				u := h.issueAt(0, "issue", f.issue)
 				h.run(3*day, 7*day)
 
-				check.Equal(t, "workflow error type", appErrType(t, h.failure()), code)
+				assert.Equal(t, "workflow error type", appErrType(t, h.failure()), code)
 				v, err := h.env.QueryWorkflow(workflows.QueryStatus)
 				if err != nil {
 					t.Fatalf("status query: %v", err)
@@ -103,15 +103,15 @@ func TestPending_Refused(t *testing.T) {
 				if err := v.Get(&st); err != nil {
 					t.Fatalf("status query: %v", err)
 				}
-				check.Equal(t, "stage", st.Stage, workflows.StageFailed)
+				assert.Equal(t, "stage", st.Stage, workflows.StageFailed)
 				if !strings.Contains(st.Error, "refused: "+code) {
 					t.Errorf("status error = %q, want the refusal", st.Error)
 				}
 
 				// Only the first step ran, once: a refusal is not retried, nothing was sent,
 				// and no row exists whose stage needs recording.
-				check.Equal(t, "calls", h.callNames(), f.prepared[:1])
-				check.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageFailed})
+				assert.Equal(t, "calls", h.callNames(), f.prepared[:1])
+				assert.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageFailed})
 				u.failedWith(t, code)
 			})
 		}
@@ -139,12 +139,12 @@ func TestPending_Reminders(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		st := h.result()
-		check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-		check.Equal(t, "emails state", st.EmailState, workflows.EmailState{EmailStatus: "sent", MessageID: messageID(2), RemindersSent: 2, EmailsSent: 3})
-		check.Equal(t, "stage at 7.5 days", mid.Stage, workflows.StagePending)
-		check.Equal(t, "reminders at 7.5 days", mid.RemindersSent, 2)
+		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "emails state", st.EmailState, workflows.EmailState{EmailStatus: "sent", MessageID: messageID(2), RemindersSent: 2, EmailsSent: 3})
+		assert.Equal(t, "stage at 7.5 days", mid.Stage, workflows.StagePending)
+		assert.Equal(t, "reminders at 7.5 days", mid.RemindersSent, 2)
 
-		check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
+		assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
 			{SubjectID: f.id, Seq: 0, Kind: "initial"},
 			{SubjectID: f.id, Seq: 1, Kind: "reminder", Reminder: 1},
 			{SubjectID: f.id, Seq: 2, Kind: "reminder", Reminder: 2},
@@ -152,7 +152,7 @@ func TestPending_Reminders(t *testing.T) {
 		sends := h.callsNamed(f.send)
 		within(t, "first reminder", sends[1].At, start.Add(3*day), time.Minute)
 		within(t, "second reminder", sends[2].At, start.Add(7*day), time.Minute)
-		check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+		assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
 	})
 }
 
@@ -165,9 +165,9 @@ func TestPending_NoReminderAfterStart(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		st := h.result()
-		check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-		check.Equal(t, "emails sent", st.EmailsSent, 1)
-		check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: f.id, Seq: 0, Kind: "initial"}})
+		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "emails sent", st.EmailsSent, 1)
+		assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: f.id, Seq: 0, Kind: "initial"}})
 		if d := h.env.Now().Sub(h.callsNamed(f.send)[0].At); d >= 2*day {
 			t.Errorf("run ended %v after the email, want right after the signal", d)
 		}
@@ -182,8 +182,8 @@ func TestPending_NoRemindersConfigured(t *testing.T) {
 		h.signalAt(30 * day)
 		h.run()
 
-		check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-		check.Equal(t, "emails", len(h.emails()), 1)
+		assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		assert.Equal(t, "emails", len(h.emails()), 1)
 	})
 }
 
@@ -198,13 +198,13 @@ func TestPending_ReminderFindsStarted(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		st := h.result()
-		check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-		check.Equal(t, "emails state", st.EmailState, workflows.EmailState{EmailStatus: "sent", MessageID: messageID(0), EmailsSent: 1})
-		check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
+		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "emails state", st.EmailState, workflows.EmailState{EmailStatus: "sent", MessageID: messageID(0), EmailsSent: 1})
+		assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
 			{SubjectID: f.id, Seq: 0, Kind: "initial"},
 			{SubjectID: f.id, Seq: 1, Kind: "reminder", Reminder: 1},
 		})
-		check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+		assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
 		if d := h.env.Now().Sub(start); d >= 4*day {
 			t.Errorf("run ended after %v, want at the first reminder", d)
 		}
@@ -220,10 +220,10 @@ func TestPending_EmailTransientErrorRetried(t *testing.T) {
 		h.signalAt(day)
 		h.run()
 
-		check.Equal(t, "emails state", h.result().EmailState, workflows.EmailState{EmailStatus: "sent", MessageID: messageID(0), EmailsSent: 1})
+		assert.Equal(t, "emails state", h.result().EmailState, workflows.EmailState{EmailStatus: "sent", MessageID: messageID(0), EmailsSent: 1})
 		initial := activities.SendEmailInput{SubjectID: f.id, Seq: 0, Kind: "initial"}
-		check.Equal(t, "attempts", h.emails(), []activities.SendEmailInput{initial, initial, initial})
-		check.Equal(t, f.markFailed+" calls", len(h.callsNamed(f.markFailed)), 0)
+		assert.Equal(t, "attempts", h.emails(), []activities.SendEmailInput{initial, initial, initial})
+		assert.Equal(t, f.markFailed+" calls", len(h.callsNamed(f.markFailed)), 0)
 	})
 }
 
@@ -239,9 +239,9 @@ func TestPending_EmailTransientErrorGivesUp(t *testing.T) {
 		h.run()
 
 		st := h.result()
-		check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-		check.Equal(t, "email status", st.EmailStatus, "failed")
-		check.Equal(t, "emails sent", st.EmailsSent, 0)
+		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "email status", st.EmailStatus, "failed")
+		assert.Equal(t, "emails sent", st.EmailsSent, 0)
 		if n := len(h.emails()); n <= 2 {
 			t.Errorf("%d attempts, want the retry policy's", n)
 		}
@@ -249,7 +249,7 @@ func TestPending_EmailTransientErrorGivesUp(t *testing.T) {
 		if len(marks) != 1 {
 			t.Fatalf("%s called %d times, want once", f.markFailed, len(marks))
 		}
-		check.Equal(t, "failure recorded", marks[0].Email, activities.SendEmailInput{SubjectID: f.id, Seq: 0, Kind: "initial"})
+		assert.Equal(t, "failure recorded", marks[0].Email, activities.SendEmailInput{SubjectID: f.id, Seq: 0, Kind: "initial"})
 	})
 }
 
@@ -264,13 +264,13 @@ func TestPending_EmailPermanentFailure(t *testing.T) {
 		h.signalAt(2 * day)
 		h.run()
 
-		check.Equal(t, "status at 1 h", mid.Progress, workflows.Progress{Stage: workflows.StagePending, EmailState: workflows.EmailState{EmailStatus: "failed"}})
+		assert.Equal(t, "status at 1 h", mid.Progress, workflows.Progress{Stage: workflows.StagePending, EmailState: workflows.EmailState{EmailStatus: "failed"}})
 		st := h.result()
-		check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-		check.Equal(t, "email status", st.EmailStatus, "failed")
-		check.Equal(t, "attempts", len(h.emails()), 1)
-		check.Equal(t, f.markFailed+" calls (the activity records a permanent failure itself)", len(h.callsNamed(f.markFailed)), 0)
-		check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "email status", st.EmailStatus, "failed")
+		assert.Equal(t, "attempts", len(h.emails()), 1)
+		assert.Equal(t, f.markFailed+" calls (the activity records a permanent failure itself)", len(h.callsNamed(f.markFailed)), 0)
+		assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
 	})
 }
 
@@ -284,9 +284,9 @@ func TestPending_ReminderFailureKeepsSent(t *testing.T) {
 		h.run(3 * day)
 
 		st := h.result()
-		check.Equal(t, "email status", st.EmailStatus, "sent")
-		check.Equal(t, "reminders sent", st.RemindersSent, 0)
-		check.Equal(t, "attempts", len(h.emails()), 2)
+		assert.Equal(t, "email status", st.EmailStatus, "sent")
+		assert.Equal(t, "reminders sent", st.RemindersSent, 0)
+		assert.Equal(t, "attempts", len(h.emails()), 2)
 	})
 }
 
@@ -301,9 +301,9 @@ func TestPending_EmailSkipped(t *testing.T) {
 		h.run()
 
 		st := h.result()
-		check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-		check.Equal(t, "emails state", st.EmailState, workflows.EmailState{EmailStatus: "queued"})
-		check.Equal(t, f.markFailed+" calls", len(h.callsNamed(f.markFailed)), 0)
+		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "emails state", st.EmailState, workflows.EmailState{EmailStatus: "queued"})
+		assert.Equal(t, f.markFailed+" calls", len(h.callsNamed(f.markFailed)), 0)
 	})
 }
 
@@ -318,12 +318,12 @@ func TestPending_PrepareTransientErrorRetried(t *testing.T) {
 		h.signalAt(day)
 		h.run()
 
-		check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-		check.Equal(t, "calls", h.callNames(), append(append([]string{f.prepared[0]}, f.prepared...), f.send, f.setStage))
+		assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		assert.Equal(t, "calls", h.callNames(), append(append([]string{f.prepared[0]}, f.prepared...), f.send, f.setStage))
 		first := h.callsNamed(f.prepared[0])
-		check.Equal(t, "the retried input", [2]any{first[1].Reserve, first[1].Create}, [2]any{first[0].Reserve, first[0].Create})
+		assert.Equal(t, "the retried input", [2]any{first[1].Reserve, first[1].Create}, [2]any{first[0].Reserve, first[0].Create})
 		issue.succeeded(t)
-		check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), f.issued)
+		assert.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), f.issued)
 	})
 }
 
@@ -339,18 +339,18 @@ func TestPending_ResendWhilePending(t *testing.T) {
 		h.run(3 * day)
 
 		u.succeeded(t)
-		check.Equal(t, "resend answer", decodeResult[workflows.ResendResult](t, u.value), workflows.ResendResult{MessageID: messageID(1)})
-		check.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
+		assert.Equal(t, "resend answer", decodeResult[workflows.ResendResult](t, u.value), workflows.ResendResult{MessageID: messageID(1)})
+		assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
 			{SubjectID: f.id, Seq: 0, Kind: "initial"},
 			{SubjectID: f.id, Seq: 1, Kind: "resend"},
 			{SubjectID: f.id, Seq: 2, Kind: "reminder", Reminder: 1},
 		})
-		check.Equal(t, "status at 2 h", mid.Progress, workflows.Progress{Stage: workflows.StagePending,
+		assert.Equal(t, "status at 2 h", mid.Progress, workflows.Progress{Stage: workflows.StagePending,
 			EmailState: workflows.EmailState{EmailStatus: "sent", MessageID: messageID(1), EmailsSent: 2}})
 		st := h.result()
-		check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-		check.Equal(t, "emails sent", st.EmailsSent, 3)
-		check.Equal(t, "reminders sent", st.RemindersSent, 1)
+		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "emails sent", st.EmailsSent, 3)
+		assert.Equal(t, "reminders sent", st.RemindersSent, 1)
 	})
 }
 
@@ -368,8 +368,8 @@ func TestPending_ResendNotPendingRefused(t *testing.T) {
 
 		early.rejectedWith(t, "retry_not_pending")
 		late.rejectedWith(t, "retry_not_pending")
-		check.Equal(t, "emails (only the first)", len(h.emails()), 1)
-		check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		assert.Equal(t, "emails (only the first)", len(h.emails()), 1)
+		assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
 	})
 }
 
@@ -383,9 +383,9 @@ func TestPending_CancelWhileWaiting(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		h.canceled()
-		check.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
-		check.Equal(t, "emails (no reminder after the cancel)", len(h.emails()), 1)
-		check.Equal(t, "RetryStage upserts", h.upserted(),
+		assert.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+		assert.Equal(t, "emails (no reminder after the cancel)", len(h.emails()), 1)
+		assert.Equal(t, "RetryStage upserts", h.upserted(),
 			append(append([]string{}, f.upsertedBeforePending...), workflows.StagePending, workflows.StageFailed))
 	})
 }
@@ -400,11 +400,11 @@ func TestPending_CancelDuringInitialEmail(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		h.canceled()
-		check.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
-		check.Equal(t, "RetryStage upserts", h.upserted(),
+		assert.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+		assert.Equal(t, "RetryStage upserts", h.upserted(),
 			append(append([]string{}, f.upsertedBeforePending...), workflows.StagePending, workflows.StageFailed))
 		// The mock records after its delay, so the canceled send is not recorded; no
 		// reminder follows a cancel either.
-		check.Equal(t, "emails", len(h.emails()), 0)
+		assert.Equal(t, "emails", len(h.emails()), 0)
 	})
 }

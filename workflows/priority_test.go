@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -31,9 +31,9 @@ func TestEmailPriorityAndFairnessKey(t *testing.T) {
 
 		first := temporal.Priority{PriorityKey: workflows.PriorityFirstEmail, FairnessKey: orgID}
 		followUp := temporal.Priority{PriorityKey: workflows.PriorityFollowUp, FairnessKey: orgID}
-		check.Equal(t, "first email", seen.byKind["initial"], []temporal.Priority{first})
-		check.Equal(t, "resend", seen.byKind["resend"], []temporal.Priority{followUp})
-		check.Equal(t, "reminder", seen.byKind["reminder"], []temporal.Priority{followUp})
+		assert.Equal(t, "first email", seen.byKind["initial"], []temporal.Priority{first})
+		assert.Equal(t, "resend", seen.byKind["resend"], []temporal.Priority{followUp})
+		assert.Equal(t, "reminder", seen.byKind["reminder"], []temporal.Priority{followUp})
 	})
 }
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -25,8 +25,8 @@ func TestRestartWorkflow_DatabaseStep(t *testing.T) {
 	h.signalAt(time.Hour)
 	h.run()
 
-	check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-	check.Equal(t, "CreateRestart input", h.callsNamed(workflows.ActivityCreateRestart)[0].Create, activities.CreateRestartInput{
+	assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+	assert.Equal(t, "CreateRestart input", h.callsNamed(workflows.ActivityCreateRestart)[0].Create, activities.CreateRestartInput{
 		RestartID: restartID, OrgID: orgID, MemberID: memberID, NewShootID: newShootID,
 		WorkflowID:   workflows.RestartWorkflowID(memberID),
 		IssuedByKind: "automation", IssuedBy: "key-1", RequestID: "req-1",
@@ -47,16 +47,16 @@ func TestRestartWorkflow_MemberWithoutEmail(t *testing.T) {
 
 	notApplicable := workflows.EmailState{EmailStatus: "not_applicable"}
 	st := h.result()
-	check.Equal(t, "result", st.Progress, workflows.Progress{Stage: workflows.StageStarted, EmailState: notApplicable})
-	check.Equal(t, "status at 20 days", mid.Progress, workflows.Progress{Stage: workflows.StagePending, EmailState: notApplicable})
+	assert.Equal(t, "result", st.Progress, workflows.Progress{Stage: workflows.StageStarted, EmailState: notApplicable})
+	assert.Equal(t, "status at 20 days", mid.Progress, workflows.Progress{Stage: workflows.StagePending, EmailState: notApplicable})
 	issue.succeeded(t)
 	want := restartFlow.issued
 	want.HasEmail = false
-	check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), want)
+	assert.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), want)
 
-	check.Equal(t, "calls", h.callNames(), []string{workflows.ActivityCreateRestart, workflows.ActivitySetRestartStage})
-	check.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
-	check.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StagePending, workflows.StageStarted})
+	assert.Equal(t, "calls", h.callNames(), []string{workflows.ActivityCreateRestart, workflows.ActivitySetRestartStage})
+	assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StagePending, workflows.StageStarted})
 	if d := h.env.Now().Sub(start); d < 30*day {
 		t.Errorf("run ended after %v, want it to wait for the signal at 30 days", d)
 	}
@@ -72,10 +72,10 @@ func TestRestartWorkflow_ResendWithoutEmailRefused(t *testing.T) {
 	h.run()
 
 	u.rejectedWith(t, "retry_not_pending")
-	check.Equal(t, "emails", len(h.emails()), 0)
+	assert.Equal(t, "emails", len(h.emails()), 0)
 	st := h.result()
-	check.Equal(t, "stage", st.Stage, workflows.StageStarted)
-	check.Equal(t, "email status", st.EmailStatus, "not_applicable")
+	assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	assert.Equal(t, "email status", st.EmailStatus, "not_applicable")
 }
 
 // Cancel while waiting for a member without an address.
@@ -87,8 +87,8 @@ func TestRestartWorkflow_CancelWithoutEmail(t *testing.T) {
 	h.run(3*day, 7*day)
 
 	h.canceled()
-	check.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
-	check.Equal(t, "emails", len(h.emails()), 0)
+	assert.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+	assert.Equal(t, "emails", len(h.emails()), 0)
 }
 
 // Cancel while CreateRestart runs: nothing is sent, RetryStage says failed and a waiting
@@ -102,8 +102,8 @@ func TestRestartWorkflow_CancelDuringCreate(t *testing.T) {
 	h.run(3*day, 7*day)
 
 	h.canceled()
-	check.Equal(t, "emails", len(h.emails()), 0)
-	check.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageFailed})
+	assert.Equal(t, "emails", len(h.emails()), 0)
+	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageFailed})
 	u.failedWith(t, "")
 }
 
@@ -120,7 +120,7 @@ func TestRestartWorkflow_CreateTransientErrorGivesUp(t *testing.T) {
 	if n := len(h.callsNamed(workflows.ActivityCreateRestart)); n <= 1 {
 		t.Errorf("CreateRestart ran %d times, want it retried before giving up", n)
 	}
-	check.Equal(t, "emails", len(h.emails()), 0)
-	check.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageFailed})
+	assert.Equal(t, "emails", len(h.emails()), 0)
+	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageFailed})
 	u.failedWith(t, "unavailable")
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -54,19 +54,19 @@ func TestRetryWorkflow_DatabaseSteps(t *testing.T) {
 			h.signalAt(time.Hour)
 			h.run()
 
-			check.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+			assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
 			issue.succeeded(t)
 			want := retryFlow.issued
 			want.AllowanceUsed = "retry_credit"
-			check.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), want)
-			check.Equal(t, "reservation", h.callsNamed(tc.reserve)[0].Reserve, wantReservation)
-			check.Equal(t, "calls", h.callNames(), tc.calls)
+			assert.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), want)
+			assert.Equal(t, "reservation", h.callsNamed(tc.reserve)[0].Reserve, wantReservation)
+			assert.Equal(t, "calls", h.callNames(), tc.calls)
 			for _, c := range h.log {
 				if c.Subject != retryID {
 					t.Errorf("%s named %q, want the retry %q", c.Name, c.Subject, retryID)
 				}
 			}
-			check.Equal(t, "stages upserted", h.upserted(), tc.upserted)
+			assert.Equal(t, "stages upserted", h.upserted(), tc.upserted)
 		})
 	}
 }
@@ -81,9 +81,9 @@ func TestRetryWorkflow_ResetFailsMarksFailed(t *testing.T) {
 	u := h.issueAt(0, "issue", retryFlow.issue)
 	h.run()
 
-	check.Equal(t, "workflow error type", appErrType(t, h.failure()), "invalid_shoot_status")
-	check.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
-	check.Equal(t, "emails", len(h.emails()), 0)
+	assert.Equal(t, "workflow error type", appErrType(t, h.failure()), "invalid_shoot_status")
+	assert.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+	assert.Equal(t, "emails", len(h.emails()), 0)
 	u.failedWith(t, "invalid_shoot_status")
 }
 
@@ -103,8 +103,8 @@ func TestRetryWorkflow_CancelBeforeReset(t *testing.T) {
 	h.run()
 
 	h.failure()
-	check.Equal(t, "calls", h.callNames(), []string{workflows.ActivityReserveRetry, workflows.ActivityDeleteResults,
+	assert.Equal(t, "calls", h.callNames(), []string{workflows.ActivityReserveRetry, workflows.ActivityDeleteResults,
 		workflows.ActivityResetShoot, workflows.ActivitySetRetryStage})
-	check.Equal(t, "stages (marked failed exactly once)", h.stages(), []string{workflows.StageFailed})
+	assert.Equal(t, "stages (marked failed exactly once)", h.stages(), []string{workflows.StageFailed})
 	u.failedWith(t, "")
 }

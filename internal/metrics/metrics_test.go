@@ -19,14 +19,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headshotpro/retryd/internal/metrics"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 )
 
 func scrape(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	check.MustEqual(t, "rec.Code", rec.Code, http.StatusOK)
+	assert.MustEqual(t, "rec.Code", rec.Code, http.StatusOK)
 	return rec.Body.String()
 }
 
@@ -44,12 +44,12 @@ func TestGinMiddleware(t *testing.T) {
 		e.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
 		return rec.Code
 	}
-	check.MustEqual(t, `do(http.MethodGet, "/things/1")`, do(http.MethodGet, "/things/1"), http.StatusOK)
-	check.MustEqual(t, `do(http.MethodGet, "/things/2")`, do(http.MethodGet, "/things/2"), http.StatusOK)
-	check.MustEqual(t, `do(http.MethodPost, "/things/3")`, do(http.MethodPost, "/things/3"), http.StatusConflict)
-	check.MustEqual(t, `do(http.MethodGet, "/nowhere/secret-token-abc")`, do(http.MethodGet, "/nowhere/secret-token-abc"), http.StatusNotFound)
-	check.MustEqual(t, `do(http.MethodDelete, "/things/4")`, do(http.MethodDelete, "/things/4"), http.StatusMethodNotAllowed)
-	check.MustEqual(t, `do("BREW", "/coffee")`, do("BREW", "/coffee"), http.StatusNotFound)
+	assert.MustEqual(t, `do(http.MethodGet, "/things/1")`, do(http.MethodGet, "/things/1"), http.StatusOK)
+	assert.MustEqual(t, `do(http.MethodGet, "/things/2")`, do(http.MethodGet, "/things/2"), http.StatusOK)
+	assert.MustEqual(t, `do(http.MethodPost, "/things/3")`, do(http.MethodPost, "/things/3"), http.StatusConflict)
+	assert.MustEqual(t, `do(http.MethodGet, "/nowhere/secret-token-abc")`, do(http.MethodGet, "/nowhere/secret-token-abc"), http.StatusNotFound)
+	assert.MustEqual(t, `do(http.MethodDelete, "/things/4")`, do(http.MethodDelete, "/things/4"), http.StatusMethodNotAllowed)
+	assert.MustEqual(t, `do("BREW", "/coffee")`, do("BREW", "/coffee"), http.StatusNotFound)
 
 	out := scrape(t, m)
 	wantContains(t, out, `retryd_http_requests_total{method="GET",route="/things/:id",status="200"} 2`)
@@ -152,7 +152,7 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	e.GET("/", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	check.MustEqual(t, "rec.Code", rec.Code, http.StatusNoContent)
+	assert.MustEqual(t, "rec.Code", rec.Code, http.StatusNoContent)
 }
 
 // TestPendingGauge: the gauges report the refresher's last count, scrapes never call
@@ -187,7 +187,7 @@ func TestPendingGauge(t *testing.T) {
 	for range 4 {
 		out = scrape(t, m)
 	}
-	check.Equal(t, "counts after five scrapes", calls.Load(), int32(1))
+	assert.Equal(t, "counts after five scrapes", calls.Load(), int32(1))
 	wantContains(t, out, "retryd_pending_retries 3\n")
 	wantContains(t, out, "retryd_pending_restarts 7\n")
 	wantContains(t, out, "retryd_pending_gauge_errors_total 0\n")
@@ -273,17 +273,17 @@ func TestScrapesInFlightAreCapped(t *testing.T) {
 	}
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	check.Equal(t, "a scrape beyond the cap", rec.Code, http.StatusServiceUnavailable)
+	assert.Equal(t, "a scrape beyond the cap", rec.Code, http.StatusServiceUnavailable)
 	close(b.release)
 	for range metrics.MaxScrapesInFlight {
-		check.Equal(t, "a scrape within the cap", <-codes, http.StatusOK)
+		assert.Equal(t, "a scrape within the cap", <-codes, http.StatusOK)
 	}
 }
 
 func TestTemporalHandler(t *testing.T) {
 	m := metrics.New()
 	h := m.TemporalHandler()
-	check.MustEqual(t, "one handler per process", m.TemporalHandler(), h)
+	assert.MustEqual(t, "one handler per process", m.TemporalHandler(), h)
 	h.Counter("temporal_test_counter").Inc(1)
 	h.WithTags(map[string]string{"task_queue": "retryd-test", "namespace": "default"}).Counter("temporal_tagged_counter").Inc(2)
 	h.Gauge("temporal_test_gauge").Update(4)
@@ -373,35 +373,35 @@ func TestServe(t *testing.T) {
 	waitFor(t, 5*time.Second, "GET /healthz answers 200", func() bool { code, _, _ := get("/healthz"); return code == http.StatusOK })
 
 	code, ctype, body := get("/healthz")
-	check.Equal(t, "GET /healthz status", code, http.StatusOK)
-	check.Equal(t, "GET /healthz Content-Type", ctype, "application/json")
-	check.Equal(t, "GET /healthz body", decodeHealth(t, body), health{Status: "ok"})
+	assert.Equal(t, "GET /healthz status", code, http.StatusOK)
+	assert.Equal(t, "GET /healthz Content-Type", ctype, "application/json")
+	assert.Equal(t, "GET /healthz body", decodeHealth(t, body), health{Status: "ok"})
 
 	code, _, body = get("/metrics")
-	check.Equal(t, "GET /metrics status", code, http.StatusOK)
+	assert.Equal(t, "GET /metrics status", code, http.StatusOK)
 	wantContains(t, body, "retryd_retries_issued_total 1\n")
 
 	unhealthy.Store(true)
 	code, _, body = get("/healthz")
-	check.Equal(t, "GET /healthz status when unhealthy", code, http.StatusServiceUnavailable)
-	check.Equal(t, "GET /healthz body when unhealthy", decodeHealth(t, body), health{Status: "unavailable"})
+	assert.Equal(t, "GET /healthz status when unhealthy", code, http.StatusServiceUnavailable)
+	assert.Equal(t, "GET /healthz body when unhealthy", decodeHealth(t, body), health{Status: "unavailable"})
 
 	code, _, _ = get("/elsewhere")
-	check.Equal(t, "GET /elsewhere status", code, http.StatusNotFound)
+	assert.Equal(t, "GET /elsewhere status", code, http.StatusNotFound)
 
 	// The profiles a benchmark run takes: the index, a heap profile and a short CPU
 	// profile (seconds=1 keeps the test quick; the write timeout allows minutes).
 	code, _, body = get("/debug/pprof/")
-	check.Equal(t, "GET /debug/pprof/ status", code, http.StatusOK)
+	assert.Equal(t, "GET /debug/pprof/ status", code, http.StatusOK)
 	wantContains(t, body, "goroutine")
 	code, ctype, body = get("/debug/pprof/heap")
-	check.Equal(t, "GET /debug/pprof/heap status", code, http.StatusOK)
-	check.Equal(t, "GET /debug/pprof/heap Content-Type", ctype, "application/octet-stream")
+	assert.Equal(t, "GET /debug/pprof/heap status", code, http.StatusOK)
+	assert.Equal(t, "GET /debug/pprof/heap Content-Type", ctype, "application/octet-stream")
 	if body == "" {
 		t.Errorf("GET /debug/pprof/heap: empty profile")
 	}
 	code, _, body = get("/debug/pprof/profile?seconds=1")
-	check.Equal(t, "GET /debug/pprof/profile status", code, http.StatusOK)
+	assert.Equal(t, "GET /debug/pprof/profile status", code, http.StatusOK)
 	if body == "" {
 		t.Errorf("GET /debug/pprof/profile: empty profile")
 	}

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/internal/metrics"
-	"github.com/headshotpro/retryd/internal/tooling/check"
+	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
@@ -62,7 +62,7 @@ func TestTemporalWorkerMetrics(t *testing.T) {
 	if err := run.Get(ctx, &out); err != nil {
 		t.Fatalf("run.Get(ctx, &out): %v", err)
 	}
-	check.MustEqual(t, "out", out, "hello metrics")
+	assert.MustEqual(t, "out", out, "hello metrics")
 
 	w.Stop()
 	if err := m.Close(); err != nil {

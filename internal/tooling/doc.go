@@ -7,9 +7,15 @@
 //     server, built through the same composition root as the retryd command.
 //   - testenv: finds Postgres, the Temporal CLI and Chromium for tests; under CI=true a
 //     missing one fails instead of skipping.
-//   - check: the plain assertions the tests share.
+//   - assert: the plain equality assertions the tests share.
 //   - browsertest: headless Chromium driving the admin pages.
-//   - procs: a supervisor of real processes (for kill -9), and database and port helpers.
+//   - supervisor: starts, kills with SIGKILL and revives real processes, and runs
+//     one-shot commands (migrations, seeds).
+//   - readiness: waits for a started server to answer (a poll, Temporal's health check,
+//     an HTTP probe).
+//   - pgadmin: creates and drops a harness's Postgres databases.
+//   - freeport: picks free loopback ports for the servers a harness starts.
+//   - random: the random secrets, keys and database names of one run.
 //   - faults: the fault suite (scripts/faults.sh; a bounded subset runs in CI).
 //   - topology: the production topology run for real (full Temporal server on Postgres,
 //     several APIs and workers); cmd/retryd-topology starts it by hand.

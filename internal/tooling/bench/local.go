@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/headshotpro/retryd/internal/tooling/procs"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/freeport"
+	"github.com/headshotpro/retryd/internal/tooling/random"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -94,13 +95,13 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := procs.FreePorts(3)
+	ports, err := freeport.Pick(3)
 	if err != nil {
 		return nil, err
 	}
 	apiURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	serveDebug, workDebug := "127.0.0.1:"+strconv.Itoa(ports[1]), "127.0.0.1:"+strconv.Itoa(ports[2])
-	secret, mailboxToken := procs.RandomHex(32), procs.RandomHex(16)
+	secret, mailboxToken := random.Hex(32), random.Hex(16)
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DATABASE_URL=" + dbURL,
@@ -108,7 +109,7 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 		"TEMPORAL_ADDRESS=" + l.temporal.Address,
 		"TEMPORAL_NAMESPACE=" + l.temporal.Namespace,
 		"LINK_SECRET=" + secret,
-		"PIPELINE_TOKEN=" + procs.RandomHex(16),
+		"PIPELINE_TOKEN=" + random.Hex(16),
 		"DEV_MAILBOX=on",
 		"DEV_MAILBOX_TOKEN=" + mailboxToken,
 		"MAILERSEND_LOCAL_URL=" + apiURL + "/dev/mailersend",
@@ -197,7 +198,7 @@ func (l *Local) createDatabase(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("connect to Postgres at %s: %w", redact(l.AdminDatabaseURL), err)
 	}
 	defer admin.Close()
-	name := "retryd_bench_" + procs.RandomHex(6)
+	name := "retryd_bench_" + random.Hex(6)
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}

@@ -2,12 +2,12 @@ package bench
 
 import (
 	"fmt"
-	"github.com/headshotpro/retryd/internal/tooling/procs"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/tooling/random"
 )
 
 // member is what the calls need to know about a seeded member.
@@ -32,8 +32,8 @@ type orgs struct {
 }
 
 func newOrgs(cfg Config, now time.Time) *orgs {
-	o := &orgs{adminKey: "rk_bench_admin_" + procs.RandomHex(16), automationKey: "rk_bench_auto_" + procs.RandomHex(16),
-		pagesKey: "rk_bench_pages_" + procs.RandomHex(16), pagesOrgID: uuid.NewString()}
+	o := &orgs{adminKey: "rk_bench_admin_" + random.Hex(16), automationKey: "rk_bench_auto_" + random.Hex(16),
+		pagesKey: "rk_bench_pages_" + random.Hex(16), pagesOrgID: uuid.NewString()}
 	completed := now.Add(-72 * time.Hour).UTC().Truncate(time.Second)
 	deleted := now.Add(-24 * time.Hour).UTC().Truncate(time.Second)
 

@@ -1,8 +1,6 @@
 package faults
 
 import (
-	"github.com/headshotpro/retryd/internal/tooling/procs"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +16,11 @@ import (
 
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/tooling/freeport"
+	"github.com/headshotpro/retryd/internal/tooling/pgadmin"
+	"github.com/headshotpro/retryd/internal/tooling/random"
+	"github.com/headshotpro/retryd/internal/tooling/readiness"
+	"github.com/headshotpro/retryd/internal/tooling/supervisor"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -33,9 +36,9 @@ type Cluster struct {
 	TaskQueue    string
 
 	Postgres *privatePostgres
-	Temporal *procs.Proc
-	API      *procs.Proc
-	Worker   *procs.Proc
+	Temporal *supervisor.Proc
+	API      *supervisor.Proc
+	Worker   *supervisor.Proc
 
 	links *linktoken.Signer
 	tc    client.Client
@@ -59,7 +62,7 @@ type Options struct {
 // StartCluster builds retryd, starts a private Postgres, the Temporal dev server on a
 // file database, migrates, and starts serve and work. Close stops everything.
 func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
-	c := &Cluster{Dir: opts.Dir, LinkSecret: procs.RandomHex(32), MailboxToken: procs.RandomHex(16), TaskQueue: "retryd-faults"}
+	c := &Cluster{Dir: opts.Dir, LinkSecret: random.Hex(32), MailboxToken: random.Hex(16), TaskQueue: "retryd-faults"}
 	bin := filepath.Join(opts.Dir, "retryd")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/retryd")
 	build.Dir = opts.RepoRoot
@@ -67,7 +70,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("go build ./cmd/retryd: %w\n%s", err, out)
 	}
 
-	ports, err := procs.FreePorts(4)
+	ports, err := freeport.Pick(4)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +84,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	if err := procs.CreateDatabase(ctx, c.Postgres.URL("postgres"), "retryd"); err != nil {
+	if err := pgadmin.CreateDatabase(ctx, c.Postgres.URL("postgres"), "retryd"); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -93,7 +96,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 	for _, sa := range workflows.SearchAttributeNames {
 		targs = append(targs, "--search-attribute", sa+"=Keyword")
 	}
-	c.Temporal = &procs.Proc{Name: "temporal", Path: opts.TemporalCLI, Args: targs, Env: os.Environ(), LogPath: filepath.Join(opts.Dir, "temporal.log")}
+	c.Temporal = &supervisor.Proc{Name: "temporal", Path: opts.TemporalCLI, Args: targs, Env: os.Environ(), LogPath: filepath.Join(opts.Dir, "temporal.log")}
 	if err := c.StartTemporal(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -111,7 +114,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		"TEMPORAL_ADDRESS=" + c.TemporalURL,
 		"TEMPORAL_TASK_QUEUE=" + c.TaskQueue,
 		"LINK_SECRET=" + c.LinkSecret,
-		"PIPELINE_TOKEN=" + procs.RandomHex(16),
+		"PIPELINE_TOKEN=" + random.Hex(16),
 		"DEV_MAILBOX=on",
 		"DEV_MAILBOX_TOKEN=" + c.MailboxToken,
 		"MAILERSEND_LOCAL_URL=" + mailURL,
@@ -135,12 +138,12 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	if out, err := procs.Run(ctx, bin, env, "migrate"); err != nil {
+	if out, err := supervisor.Run(ctx, bin, env, "migrate"); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("retryd migrate: %w\n%s", err, out)
 	}
-	c.API = &procs.Proc{Name: "api", Path: bin, Args: []string{"serve"}, Env: env, LogPath: filepath.Join(opts.Dir, "api.log")}
-	c.Worker = &procs.Proc{Name: "worker", Path: bin, Args: []string{"work"}, Env: env, LogPath: filepath.Join(opts.Dir, "worker.log")}
+	c.API = &supervisor.Proc{Name: "api", Path: bin, Args: []string{"serve"}, Env: env, LogPath: filepath.Join(opts.Dir, "api.log")}
+	c.Worker = &supervisor.Proc{Name: "worker", Path: bin, Args: []string{"work"}, Env: env, LogPath: filepath.Join(opts.Dir, "worker.log")}
 	if err := c.StartAPI(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -168,7 +171,7 @@ func (c *Cluster) Seed(ctx context.Context, f *seed.File) error {
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		return err
 	}
-	if out, err := procs.Run(ctx, c.API.Path, c.API.Env, "seed", "--file", path); err != nil {
+	if out, err := supervisor.Run(ctx, c.API.Path, c.API.Env, "seed", "--file", path); err != nil {
 		return fmt.Errorf("retryd seed: %w\n%s", err, out)
 	}
 	return nil
@@ -179,7 +182,7 @@ func (c *Cluster) StartTemporal(ctx context.Context) error {
 	if err := c.Temporal.Start(); err != nil {
 		return err
 	}
-	return procs.WaitTemporal(ctx, c.TemporalURL, time.Minute)
+	return readiness.WaitTemporal(ctx, c.TemporalURL, time.Minute)
 }
 
 // StartAPI starts serve and waits for /healthz (not /readyz: during a fault the API must
@@ -188,7 +191,7 @@ func (c *Cluster) StartAPI(ctx context.Context) error {
 	if err := c.API.Start(); err != nil {
 		return err
 	}
-	return procs.WaitFor(ctx, time.Minute, "api /healthz", func(ctx context.Context) error { return procs.GetOK(ctx, c.APIURL+"/healthz") })
+	return readiness.Wait(ctx, time.Minute, "api /healthz", func(ctx context.Context) error { return readiness.GetOK(ctx, c.APIURL+"/healthz") })
 }
 
 // Close stops every process and removes the private cluster.
@@ -196,7 +199,7 @@ func (c *Cluster) Close() {
 	if c.tc != nil {
 		c.tc.Close()
 	}
-	for _, p := range []*procs.Proc{c.Worker, c.API, c.Temporal} {
+	for _, p := range []*supervisor.Proc{c.Worker, c.API, c.Temporal} {
 		if p != nil {
 			p.Stop()
 		}

@@ -1,8 +1,6 @@
 package faults
 
 import (
-	"github.com/headshotpro/retryd/internal/tooling/procs"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +10,8 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/tooling/readiness"
+	"github.com/headshotpro/retryd/internal/tooling/supervisor"
 )
 
 // FaultKind names an injected fault.
@@ -120,7 +120,7 @@ func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
 	mailWG.Wait()
 	run.Outcomes = client.Outcomes()
 	run.Revived = map[string]int{}
-	for _, p := range []*procs.Proc{c.API, c.Worker} {
+	for _, p := range []*supervisor.Proc{c.API, c.Worker} {
 		run.Revived[p.Name] = p.Restarts()
 	}
 	return run
@@ -374,9 +374,9 @@ func ensureUp(ctx context.Context, c *Cluster) {
 	if !c.API.Running() {
 		_ = c.API.Start()
 	}
-	_ = procs.WaitFor(ctx, 2*time.Minute, "api up", func(ctx context.Context) error {
+	_ = readiness.Wait(ctx, 2*time.Minute, "api up", func(ctx context.Context) error {
 		c.API.Revive()
-		return procs.GetOK(ctx, c.APIURL+"/healthz")
+		return readiness.GetOK(ctx, c.APIURL+"/healthz")
 	})
 	if !c.Worker.Running() {
 		_ = c.Worker.Start()
@@ -386,7 +386,7 @@ func ensureUp(ctx context.Context, c *Cluster) {
 // putMail sets (PUT) or clears (DELETE) the mail fault, trying for a while: the API may
 // be down at that moment because of another fault.
 func putMail(ctx context.Context, base, token, method string, f *mailbox.Fault) error {
-	return procs.WaitFor(ctx, 30*time.Second, "mail fault "+method, func(ctx context.Context) error {
+	return readiness.Wait(ctx, 30*time.Second, "mail fault "+method, func(ctx context.Context) error {
 		var body []byte
 		if f != nil {
 			body, _ = json.Marshal(f)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/headshotpro/retryd/internal/tooling/procs"
 	"io"
 	"net/http"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/tooling/random"
 )
 
 // Org is the seeded organization the workload drives.
@@ -36,7 +36,7 @@ type SeedMember struct {
 // NewOrg builds an organization of individuals with a finished shoot and a free retry,
 // and managed members with a deleted shoot, half of them without an address.
 func NewOrg(individuals, managed int) *Org {
-	o := &Org{AdminKey: "rk_faults_admin_" + procs.RandomHex(16), AutomationKey: "rk_faults_auto_" + procs.RandomHex(16)}
+	o := &Org{AdminKey: "rk_faults_admin_" + random.Hex(16), AutomationKey: "rk_faults_auto_" + random.Hex(16)}
 	completed := time.Now().Add(-24 * time.Hour).UTC().Truncate(time.Second)
 	deleted := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
 	org := seed.Organization{ID: uuid.NewString(), Name: "Faults Inc", CreditBalance: 1000,

@@ -27,7 +27,11 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/headshotpro/retryd/internal/seed"
-	"github.com/headshotpro/retryd/internal/tooling/procs"
+	"github.com/headshotpro/retryd/internal/tooling/freeport"
+	"github.com/headshotpro/retryd/internal/tooling/pgadmin"
+	"github.com/headshotpro/retryd/internal/tooling/random"
+	"github.com/headshotpro/retryd/internal/tooling/readiness"
+	"github.com/headshotpro/retryd/internal/tooling/supervisor"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -80,9 +84,9 @@ type Topology struct {
 	// HistoryShards is the server's NUM_HISTORY_SHARDS, from deploy/temporal.env.
 	HistoryShards int
 
-	Temporal *procs.Proc
-	APIs     []*procs.Proc
-	Workers  []*procs.Proc
+	Temporal *supervisor.Proc
+	APIs     []*supervisor.Proc
+	Workers  []*supervisor.Proc
 
 	bin       string
 	repoRoot  string
@@ -107,7 +111,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		opts.Workers = 2
 	}
 	tp := &Topology{Dir: opts.Dir, repoRoot: opts.RepoRoot, adminURL: opts.AdminURL, keep: opts.Keep,
-		LinkSecret: procs.RandomHex(32), PipelineToken: procs.RandomHex(16), MailboxToken: procs.RandomHex(16), TaskQueue: "retryd"}
+		LinkSecret: random.Hex(32), PipelineToken: random.Hex(16), MailboxToken: random.Hex(16), TaskQueue: "retryd"}
 	defer func() {
 		if err != nil {
 			tp.Close()
@@ -140,7 +144,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin URL: %w", err)
 	}
-	prefix := "topo_" + procs.RandomHex(4)
+	prefix := "topo_" + random.Hex(4)
 	temporalDB, visibilityDB, appDB := prefix+"_temporal", prefix+"_visibility", prefix+"_retryd"
 
 	temporalEnv, err := tp.temporalEnv(admin, temporalDB, visibilityDB)
@@ -155,7 +159,7 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 	if out, err := schema.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("scripts/temporal-server.sh schema: %w\n%s", err, out)
 	}
-	tp.Temporal = &procs.Proc{Name: "temporal", Path: "bash", Args: []string{script, "start"},
+	tp.Temporal = &supervisor.Proc{Name: "temporal", Path: "bash", Args: []string{script, "start"},
 		Env: temporalEnv, LogPath: filepath.Join(opts.Dir, "temporal.log")}
 	if err := tp.StartTemporal(ctx); err != nil {
 		return nil, err
@@ -164,13 +168,13 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		return nil, err
 	}
 
-	if err := procs.CreateDatabase(ctx, opts.AdminURL, appDB); err != nil {
+	if err := pgadmin.CreateDatabase(ctx, opts.AdminURL, appDB); err != nil {
 		return nil, err
 	}
 	tp.databases = append(tp.databases, appDB)
 	tp.DatabaseURL = withDatabase(admin, appDB)
 
-	ports, err := procs.FreePorts(2*opts.APIs + opts.Workers)
+	ports, err := freeport.Pick(2*opts.APIs + opts.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -194,20 +198,20 @@ func Start(ctx context.Context, opts Options) (_ *Topology, err error) {
 		"SHUTDOWN_TIMEOUT=10s",
 		"LOG_LEVEL=info",
 	}, opts.Env...)
-	if out, err := procs.Run(ctx, tp.bin, base, "migrate"); err != nil {
+	if out, err := supervisor.Run(ctx, tp.bin, base, "migrate"); err != nil {
 		return nil, fmt.Errorf("retryd migrate: %w\n%s", err, out)
 	}
 	for i := range opts.APIs {
 		env := append(append(append([]string(nil), base...), opts.APIEnv...), "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(ports[i]),
 			"METRICS_ADDR="+strings.TrimPrefix(tp.APIMetricsURLs[i], "http://"))
-		tp.APIs = append(tp.APIs, &procs.Proc{Name: fmt.Sprintf("api%d", i+1), Path: tp.bin, Args: []string{"serve"},
+		tp.APIs = append(tp.APIs, &supervisor.Proc{Name: fmt.Sprintf("api%d", i+1), Path: tp.bin, Args: []string{"serve"},
 			Env: env, LogPath: filepath.Join(opts.Dir, fmt.Sprintf("api%d.log", i+1))})
 	}
 	for i := range opts.Workers {
 		port := ports[opts.APIs+i]
 		tp.WorkerMetricsURLs = append(tp.WorkerMetricsURLs, "http://127.0.0.1:"+strconv.Itoa(port))
 		env := append(append([]string(nil), base...), "WORKER_METRICS_ADDR=127.0.0.1:"+strconv.Itoa(port))
-		tp.Workers = append(tp.Workers, &procs.Proc{Name: fmt.Sprintf("worker%d", i+1), Path: tp.bin, Args: []string{"work"},
+		tp.Workers = append(tp.Workers, &supervisor.Proc{Name: fmt.Sprintf("worker%d", i+1), Path: tp.bin, Args: []string{"work"},
 			Env: env, LogPath: filepath.Join(opts.Dir, fmt.Sprintf("worker%d.log", i+1))})
 	}
 	for i := range tp.APIs {
@@ -236,7 +240,7 @@ func (tp *Topology) temporalEnv(admin *neturl.URL, temporalDB, visibilityDB stri
 		"HISTORY_GRPC_PORT", "HISTORY_MEMBERSHIP_PORT", "MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT",
 		"WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT"}
 	// Below 32768: the server records membership ports in a smallint column.
-	ports, err := procs.FreePortsBelow(len(names), 32768)
+	ports, err := freeport.PickBelow(len(names), 32768)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +288,7 @@ func (tp *Topology) Seed(ctx context.Context, f *seed.File) error {
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		return err
 	}
-	if out, err := procs.Run(ctx, tp.bin, tp.APIs[0].Env, "seed", "--file", path); err != nil {
+	if out, err := supervisor.Run(ctx, tp.bin, tp.APIs[0].Env, "seed", "--file", path); err != nil {
 		return fmt.Errorf("retryd seed: %w\n%s", err, out)
 	}
 	return nil
@@ -295,7 +299,7 @@ func (tp *Topology) StartTemporal(ctx context.Context) error {
 	if err := tp.Temporal.Start(); err != nil {
 		return err
 	}
-	return procs.WaitTemporal(ctx, tp.TemporalAddr, 2*time.Minute)
+	return readiness.WaitTemporal(ctx, tp.TemporalAddr, 2*time.Minute)
 }
 
 // StartAPI starts serve number i and waits for its /readyz.
@@ -303,8 +307,8 @@ func (tp *Topology) StartAPI(ctx context.Context, i int) error {
 	if err := tp.APIs[i].Start(); err != nil {
 		return err
 	}
-	return procs.WaitFor(ctx, time.Minute, tp.APIs[i].Name+" /readyz", func(ctx context.Context) error {
-		return procs.GetOK(ctx, tp.APIURLs[i]+"/readyz")
+	return readiness.Wait(ctx, time.Minute, tp.APIs[i].Name+" /readyz", func(ctx context.Context) error {
+		return readiness.GetOK(ctx, tp.APIURLs[i]+"/readyz")
 	})
 }
 
@@ -313,8 +317,8 @@ func (tp *Topology) StartWorker(ctx context.Context, i int) error {
 	if err := tp.Workers[i].Start(); err != nil {
 		return err
 	}
-	return procs.WaitFor(ctx, time.Minute, tp.Workers[i].Name+" /healthz", func(ctx context.Context) error {
-		return procs.GetOK(ctx, tp.WorkerMetricsURLs[i]+"/healthz")
+	return readiness.Wait(ctx, time.Minute, tp.Workers[i].Name+" /healthz", func(ctx context.Context) error {
+		return readiness.GetOK(ctx, tp.WorkerMetricsURLs[i]+"/healthz")
 	})
 }
 
@@ -323,7 +327,7 @@ func (tp *Topology) Close() {
 	if tp.tc != nil {
 		tp.tc.Close()
 	}
-	for _, p := range append(append(append([]*procs.Proc(nil), tp.Workers...), tp.APIs...), tp.Temporal) {
+	for _, p := range append(append(append([]*supervisor.Proc(nil), tp.Workers...), tp.APIs...), tp.Temporal) {
 		if p != nil {
 			p.Stop()
 		}
@@ -339,7 +343,7 @@ func (tp *Topology) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, name := range tp.databases {
-		_ = procs.DropDatabase(ctx, tp.adminURL, name)
+		_ = pgadmin.DropDatabase(ctx, tp.adminURL, name)
 	}
 }
 

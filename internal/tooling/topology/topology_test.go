@@ -25,7 +25,7 @@ import (
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/faults"
-	"github.com/headshotpro/retryd/internal/tooling/procs"
+	"github.com/headshotpro/retryd/internal/tooling/readiness"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/internal/tooling/topology"
 )
@@ -517,7 +517,7 @@ func TestAcrossReplicas(t *testing.T) {
 		// this gauge with max (docs/operations.md), never sum. The count is refreshed
 		// every 15 s, not at the scrape, so it may lag the database by one refresh.
 		var n int
-		err := procs.WaitFor(ctx, time.Minute, u+" pending retries", func(ctx context.Context) error {
+		err := readiness.Wait(ctx, time.Minute, u+" pending retries", func(ctx context.Context) error {
 			mm := pending.FindStringSubmatch(get(ctx, t, u+"/metrics"))
 			if mm == nil {
 				return fmt.Errorf("%s/metrics has no retryd_pending_retries", u)

@@ -1,8 +1,8 @@
-// Package check holds the equality assertions the tests share, in the plain style of the
+// Package assert holds the equality assertions the tests share, in the plain style of the
 // standard testing package the other tests use: Equal reports a difference and lets the
 // test go on, MustEqual stops it. Each names what it compares, so a failure reads as a
 // sentence ("allowance = …, want …") rather than as two values.
-package check
+package assert
 
 import (
 	"reflect"

@@ -1,4 +1,4 @@
-package procs
+package supervisor
 
 import (
 	"path/filepath"
@@ -39,19 +39,5 @@ func TestKillAndRevive(t *testing.T) {
 	p.Stop()
 	if !p.Wait(5 * time.Second) {
 		t.Fatalf("still running after Stop")
-	}
-}
-
-func TestFreePortsBelow(t *testing.T) {
-	ports, err := FreePortsBelow(9, 32768)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[int]bool{}
-	for _, p := range ports {
-		if p < 20000 || p >= 32768 || seen[p] {
-			t.Fatalf("ports %v: want 9 distinct ports in [20000, 32768)", ports)
-		}
-		seen[p] = true
 	}
 }

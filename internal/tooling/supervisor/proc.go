@@ -1,8 +1,8 @@
-// Package procs runs the system under test as real, separate processes: each one can be
-// started, killed with SIGKILL and started again with the same command line, its output
-// appended to one log file across restarts. The fault suite and the production-topology
-// harness both use it.
-package procs
+// Package supervisor runs the system under test as real, separate processes: each one can
+// be started, killed with SIGKILL and started again with the same command line, its output
+// appended to one log file across restarts, and one-shot commands (a migration, a seed)
+// run to completion. The fault suite and the production-topology harness both use it.
+package supervisor
 
 import (
 	"errors"
