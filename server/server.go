@@ -1,7 +1,17 @@
-// Package server is retryd's HTTP API (summary in docs/product.md), served by Gin: the
-// admin dashboard and retries, the member link endpoints, the pipeline's reports,
-// health and the local mailbox. Handlers validate input, read through package store and start or signal
-// workflows; the rules themselves live in packages rules and store.
+// Package server is retryd's HTTP side, served by Gin on one port. Its files say which
+// part each belongs to:
+//
+//   - api_*.go: the JSON API (summary in docs/product.md): the admin dashboard, members,
+//     retries and restarts, the member's start and fresh link, the pipeline's reports.
+//   - pages_*.go and web/: the HTML pages: the admin pages, which run the API's own
+//     handlers and answer in HTML, and the member's start page.
+//   - devmailbox.go: the /dev routes of the local mailbox, only when it is on.
+//   - the rest (server.go, middleware.go, decode.go, problem.go, idempotency.go,
+//     keyguard.go, bodylimit.go): what every route shares: routing, authentication,
+//     decoding, problem answers, Idempotency-Key and body limits.
+//
+// Handlers validate input, read through package store and reach workflows through
+// workflows.Client; the rules themselves live in packages rules and store.
 package server
 
 import (
