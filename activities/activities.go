@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/headshotpro/retryd/internal/linktoken"
-	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
@@ -22,7 +22,7 @@ import (
 
 // Mailer sends one email and answers the provider's message id.
 type Mailer interface {
-	Send(ctx context.Context, m mail.Message) (string, error)
+	Send(ctx context.Context, m mailer.Message) (string, error)
 }
 
 // Activities holds the dependencies of every activity.
@@ -59,12 +59,12 @@ func asTemporalError(err error) error {
 }
 
 // mailError sorts a send failure into retryable or not, keeping addresses out of the
-// message (mail.SendError never carries them).
+// message (mailer.SendError never carries them).
 func mailError(err error) error {
-	if mail.IsPermanent(err) {
+	if mailer.IsPermanent(err) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMailPermanent, nil)
 	}
-	var se *mail.SendError
+	var se *mailer.SendError
 	if errors.As(err, &se) && se.RetryAfter > 0 {
 		return temporal.NewApplicationErrorWithOptions(err.Error(), "mail_transient", temporal.ApplicationErrorOptions{NextRetryDelay: se.RetryAfter})
 	}

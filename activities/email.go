@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/headshotpro/retryd/internal/linktoken"
-	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -31,9 +31,9 @@ type acceptedMessage struct {
 // moment, the attempt fails, and the retries find the id there and record it once the
 // database answers, instead of sending again. (MailerSend takes no idempotency key.)
 func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, in SendEmailInput,
-	render func(mail.LinkData) (mail.Content, error)) (SendEmailResult, error) {
+	render func(mailer.LinkData) (mailer.Content, error)) (SendEmailResult, error) {
 	// Any details at all mean the provider accepted: this is the activity's only
-	// heartbeat, and the id may be empty (mail.NoMessageID).
+	// heartbeat, and the id may be empty (mailer.NoMessageID).
 	var accepted acceptedMessage
 	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &accepted) == nil {
 		return a.recordAccepted(ctx, subject, in, accepted.MessageID)
@@ -56,17 +56,17 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 		return SendEmailResult{MessageID: *e.MessageID}, nil
 	}
 	token, claims := a.Links.Issue(c.MemberID, c.ShootID, a.Now())
-	content, err := render(mail.LinkData{
+	content, err := render(mailer.LinkData{
 		MemberName: c.MemberName, ActionURL: linktoken.ActionURL(a.AppBaseURL, c.ShootID, token),
 		ExpiresAt: claims.ExpiresAt, Reminder: in.Reminder,
 	})
 	if err != nil {
 		return SendEmailResult{}, fmt.Errorf("render email: %w", err)
 	}
-	id, err := a.Mailer.Send(ctx, mail.Message{To: mail.Address{Email: *c.MemberEmail, Name: c.MemberName}, Content: content, Tags: []string{string(subject), in.Kind}})
+	id, err := a.Mailer.Send(ctx, mailer.Message{To: mailer.Address{Email: *c.MemberEmail, Name: c.MemberName}, Content: content, Tags: []string{string(subject), in.Kind}})
 	if err != nil {
 		a.Metrics.EmailFailed(metricKind(subject, in.Kind))
-		if mail.IsPermanent(err) {
+		if mailer.IsPermanent(err) {
 			if ferr := store.FailEmail(ctx, a.DB, subject, e, err.Error(), a.Now()); ferr != nil {
 				return SendEmailResult{}, ferr
 			}

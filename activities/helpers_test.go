@@ -19,9 +19,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/linktoken"
-	"github.com/headshotpro/retryd/internal/mail"
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
@@ -31,7 +31,7 @@ import (
 const appBaseURL = "http://app.test"
 
 // fixture is one fresh database, the local MailerSend endpoint reached over HTTP through
-// the real mail.Sender, and the activities registered in Temporal's activity test
+// the real mailer.Sender, and the activities registered in Temporal's activity test
 // environment, so errors pass through the SDK's failure converter as they would on a
 // worker.
 type fixture struct {
@@ -39,7 +39,7 @@ type fixture struct {
 	ctx     context.Context
 	db      *bun.DB
 	dbURL   string
-	mailbox *mailbox.Mailbox
+	mailbox *devmailbox.Mailbox
 	links   *linktoken.Signer
 	acts    *activities.Activities
 	env     *testsuite.TestActivityEnvironment
@@ -51,7 +51,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db, dbURL := testenv.Database(t)
-	mb := mailbox.New(0)
+	mb := devmailbox.New(0)
 	srv := httptest.NewServer(http.StripPrefix("/dev/mailersend", mb.Handler()))
 	t.Cleanup(srv.Close)
 
@@ -77,9 +77,9 @@ func (f *fixture) newEnv() *testsuite.TestActivityEnvironment {
 	return env
 }
 
-func newSender(t *testing.T, localURL string) *mail.Sender {
+func newSender(t *testing.T, localURL string) *mailer.Sender {
 	t.Helper()
-	s, err := mail.NewSender(mail.Config{LocalURL: localURL, From: mail.Address{Email: "retries@headshotpro.test", Name: "HeadshotPro"}, Timeout: 5 * time.Second})
+	s, err := mailer.NewSender(mailer.Config{LocalURL: localURL, From: mailer.Address{Email: "retries@headshotpro.test", Name: "HeadshotPro"}, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package activities
 import (
 	"context"
 
-	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -49,7 +49,7 @@ func (a *Activities) CreateRestart(ctx context.Context, in CreateRestartInput) (
 
 // SendRestartEmail emails the member the fresh access link of their new shoot.
 func (a *Activities) SendRestartEmail(ctx context.Context, in SendEmailInput) (SendEmailResult, error) {
-	return a.sendLinkEmail(ctx, store.SubjectRestart, in, mail.RestartEmail)
+	return a.sendLinkEmail(ctx, store.SubjectRestart, in, mailer.RestartEmail)
 }
 
 // MarkRestartEmailFailed records that a restart email could not be delivered.

@@ -3,7 +3,7 @@ package activities
 import (
 	"context"
 
-	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -113,7 +113,7 @@ type SendEmailResult struct {
 // SendRetryEmail emails the member their retry link; reminders are skipped once the
 // member has started.
 func (a *Activities) SendRetryEmail(ctx context.Context, in SendEmailInput) (SendEmailResult, error) {
-	return a.sendLinkEmail(ctx, store.SubjectRetry, in, mail.RetryEmail)
+	return a.sendLinkEmail(ctx, store.SubjectRetry, in, mailer.RetryEmail)
 }
 
 // MarkRetryEmailFailed records that an email could not be delivered after all retries.

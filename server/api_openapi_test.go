@@ -14,7 +14,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
@@ -59,7 +59,7 @@ func offlineServer(t *testing.T, withMailbox bool) *server.Server {
 	d := server.Deps{DB: db, Workflows: wf, Links: links, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Config: server.Config{PipelineToken: "pipeline", AppBaseURL: "http://app.test"}}
 	if withMailbox {
-		d.Mailbox = mailbox.New(0)
+		d.Mailbox = devmailbox.New(0)
 	}
 	s, err := server.New(d)
 	if err != nil {

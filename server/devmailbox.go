@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/problem"
 )
 
@@ -70,12 +70,12 @@ func (s *Server) getMailFault(c *gin.Context) {
 }
 
 func (s *Server) putMailFault(c *gin.Context) {
-	var f mailbox.Fault
+	var f devmailbox.Fault
 	if _, ok := s.bindJSON(c, &f, false); !ok {
 		return
 	}
 	if err := s.mailbox.SetFault(f); err != nil {
-		var fe *mailbox.FaultError
+		var fe *devmailbox.FaultError
 		if errors.As(err, &fe) {
 			s.abort(c, problem.InvalidBody, "%s", fe.Reason)
 			return

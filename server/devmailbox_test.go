@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/server"
 )
@@ -19,7 +19,7 @@ const devToken = "dev-mailbox-token-0123456789"
 // devMailServer builds the API with the local mailbox (and the given token) but no
 // dependencies: the /dev routes touch neither Postgres nor Temporal. It is serve's API;
 // devLoopback makes it dev's, where loopback clients need no token.
-func devMailServer(t *testing.T, mb *mailbox.Mailbox, token string, devLoopback ...bool) http.Handler {
+func devMailServer(t *testing.T, mb *devmailbox.Mailbox, token string, devLoopback ...bool) http.Handler {
 	t.Helper()
 	off := testenv.OfflineDeps(t)
 	db, wf, links := off.DB, off.Workflows, off.Links
@@ -61,7 +61,7 @@ const sendBody = `{"from":{"email":"a@x.test"},"to":[{"email":"ada@acme.test"}],
 // The mailbox holds members' live links: off this host, without the token, the /dev
 // routes do not exist, whatever headers claim.
 func TestDevRoutesRefuseOtherHosts(t *testing.T) {
-	mb := mailbox.New(10)
+	mb := devmailbox.New(10)
 	for _, token := range []string{"", devToken} {
 		h := devMailServer(t, mb, token, true) // even dev's loopback rule refuses these
 		for _, c := range []devCall{
@@ -93,7 +93,7 @@ func TestDevRoutesRefuseOtherHosts(t *testing.T) {
 // forwarding header (nginx's default proxy_pass, ssh -L, kubectl port-forward) connects
 // from 127.0.0.1 for every outside client. Only the token opens the /dev routes.
 func TestDevRoutesOutsideDevNeedTheToken(t *testing.T) {
-	mb := mailbox.New(10)
+	mb := devmailbox.New(10)
 	h := devMailServer(t, mb, devToken)
 	for _, c := range []devCall{
 		{method: "GET", path: "/dev/mailbox", remote: "127.0.0.1:4242"},
@@ -120,7 +120,7 @@ func TestDevRoutesOutsideDevNeedTheToken(t *testing.T) {
 
 // Under `retryd dev`, this host's clients need no token; the token works too.
 func TestDevRoutesAnswerThisHostAndTheToken(t *testing.T) {
-	mb := mailbox.New(10)
+	mb := devmailbox.New(10)
 	h := devMailServer(t, mb, devToken, true)
 	auth := map[string]string{"Authorization": "Bearer " + devToken}
 	for _, c := range []devCall{
@@ -138,7 +138,7 @@ func TestDevRoutesAnswerThisHostAndTheToken(t *testing.T) {
 		{method: "GET", path: "/dev/mailbox", remote: "198.51.100.9:5000", header: auth},
 	} {
 		rec := c.do(h)
-		var got struct{ Messages []mailbox.Message }
+		var got struct{ Messages []devmailbox.Message }
 		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &got) != nil || len(got.Messages) != 3 {
 			t.Fatalf("mailbox from %s: %d %s, want the 3 messages", c.remote, rec.Code, rec.Body)
 		}
@@ -151,13 +151,13 @@ func TestDevRoutesAnswerThisHostAndTheToken(t *testing.T) {
 }
 
 func TestMailFaultEndpoint(t *testing.T) {
-	mb := mailbox.New(10)
+	mb := devmailbox.New(10)
 	h := devMailServer(t, mb, "", true)
 	local := "127.0.0.1:5000"
-	fault := func(c devCall) (int, mailbox.Fault, string) {
+	fault := func(c devCall) (int, devmailbox.Fault, string) {
 		c.remote = local
 		rec := c.do(h)
-		var f mailbox.Fault
+		var f devmailbox.Fault
 		if rec.Code == http.StatusOK {
 			if err := json.Unmarshal(rec.Body.Bytes(), &f); err != nil {
 				t.Fatalf("%s: %v in %s", c.method, err, rec.Body)
@@ -165,11 +165,11 @@ func TestMailFaultEndpoint(t *testing.T) {
 		}
 		return rec.Code, f, rec.Body.String()
 	}
-	if code, f, _ := fault(devCall{method: "GET", path: "/dev/mailersend/faults"}); code != 200 || f != (mailbox.Fault{}) {
+	if code, f, _ := fault(devCall{method: "GET", path: "/dev/mailersend/faults"}); code != 200 || f != (devmailbox.Fault{}) {
 		t.Fatalf("GET without faults: %d %+v", code, f)
 	}
 	code, f, body := fault(devCall{method: "PUT", path: "/dev/mailersend/faults", body: `{"status":429,"retry_after_s":3,"count":2}`})
-	if code != 200 || f != (mailbox.Fault{Status: 429, RetryAfterS: 3, Count: 2}) {
+	if code != 200 || f != (devmailbox.Fault{Status: 429, RetryAfterS: 3, Count: 2}) {
 		t.Fatalf("PUT: %d %+v %s", code, f, body)
 	}
 	send := devCall{method: "POST", path: "/dev/mailersend/v1/email", remote: local, body: sendBody, header: map[string]string{"Authorization": "Bearer k"}}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/linktoken"
-	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
@@ -54,7 +54,7 @@ func offlineEngine(t testing.TB, logs *logRecorder) (*Server, *linktoken.Signer)
 	t.Helper()
 	off := testenv.OfflineDeps(t)
 	db, wf, links := off.DB, off.Workflows, off.Links
-	s, err := New(Deps{DB: db, Workflows: wf, Links: links, Mailbox: mailbox.New(0), Logger: slog.New(logs),
+	s, err := New(Deps{DB: db, Workflows: wf, Links: links, Mailbox: devmailbox.New(0), Logger: slog.New(logs),
 		Config: Config{PipelineToken: "pipeline-token-for-fuzzing", AppBaseURL: "http://app.test"}})
 	if err != nil {
 		t.Fatal(err)

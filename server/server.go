@@ -25,9 +25,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/keycache"
 	"github.com/headshotpro/retryd/internal/linktoken"
-	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/ratelimit"
 	"github.com/headshotpro/retryd/internal/store"
@@ -74,8 +74,8 @@ type Deps struct {
 	// a restart or a resend waits for its answer.
 	Workflows *workflows.Client
 	Links     *linktoken.Signer
-	Mailbox   *mailbox.Mailbox // nil: no /dev routes (a real MailerSend key, or not opted in)
-	Metrics   *metrics.Metrics // nil: no counting (tests); served on the private listener, not here
+	Mailbox   *devmailbox.Mailbox // nil: no /dev routes (a real MailerSend key, or not opted in)
+	Metrics   *metrics.Metrics    // nil: no counting (tests); served on the private listener, not here
 	Logger    *slog.Logger
 	Now       func() time.Time
 	Config    Config
@@ -86,7 +86,7 @@ type Server struct {
 	db        *bun.DB
 	workflows *workflows.Client
 	links     *linktoken.Signer
-	mailbox   *mailbox.Mailbox
+	mailbox   *devmailbox.Mailbox
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 	now       func() time.Time

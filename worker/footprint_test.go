@@ -19,7 +19,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
@@ -76,7 +76,7 @@ func TestPendingRetriesFootprint(t *testing.T) {
 	srv := testenv.Temporal(t)
 
 	// The local MailerSend endpoint the worker sends to; it keeps the newest thousand.
-	mb := mailbox.New(0)
+	mb := devmailbox.New(0)
 	mail := httptest.NewServer(mb.Handler())
 	t.Cleanup(mail.Close)
 

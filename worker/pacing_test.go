@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/workflows"
@@ -50,7 +50,7 @@ func TestEmailsDrainAtTheConfiguredRate(t *testing.T) {
 		}
 	}
 	app := apptest.Start(t, apptest.Options{GiveTimeout: time.Minute, MailRatePerMinute: c.rate})
-	if err := app.Mailbox.SetFault(mailbox.Fault{RateLimit: c.limit, WindowS: c.windowS}); err != nil {
+	if err := app.Mailbox.SetFault(devmailbox.Fault{RateLimit: c.limit, WindowS: c.windowS}); err != nil {
 		t.Fatal(err)
 	}
 	members := make([]seed.Member, c.n)
@@ -105,7 +105,7 @@ func TestEmailsDrainAtTheConfiguredRate(t *testing.T) {
 	}
 	t.Logf("emails=%d rate=%d/min limit=%d/%ds: launched in %s, drained in %s (first to last send %s, %.1f/min), 429s=%d",
 		c.n, c.rate, c.limit, c.windowS, launched.Round(time.Millisecond), drained.Round(time.Millisecond), span.Round(time.Millisecond), achieved, refused)
-	if app.Mailbox.Len() < min(c.n, mailbox.DefaultCapacity) {
+	if app.Mailbox.Len() < min(c.n, devmailbox.DefaultCapacity) {
 		t.Fatalf("the mailbox holds %d messages, want %d", app.Mailbox.Len(), c.n)
 	}
 	if refused > c.most429 {

@@ -21,9 +21,9 @@ import (
 
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/config"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/linktoken"
-	"github.com/headshotpro/retryd/internal/mail"
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/server"
@@ -198,15 +198,15 @@ func (a *App) Healthy(ctx context.Context) error {
 // Mailbox is the local MailerSend endpoint. It holds members' live links, so it exists
 // only when asked for (DEV_MAILBOX, on by default in dev alone), and never with a real key
 // (config refuses that pair).
-func (a *App) Mailbox() *mailbox.Mailbox {
+func (a *App) Mailbox() *devmailbox.Mailbox {
 	if !a.Config.DevMailbox || a.Config.MailerSendAPIKey != "" {
 		return nil
 	}
-	return mailbox.New(mailbox.DefaultCapacity)
+	return devmailbox.New(devmailbox.DefaultCapacity)
 }
 
 // Server builds the API; mb is the dev mailbox it serves (nil: none).
-func (a *App) Server(mb *mailbox.Mailbox) (*server.Server, error) {
+func (a *App) Server(mb *devmailbox.Mailbox) (*server.Server, error) {
 	cfg := a.Config
 	return server.New(server.Deps{
 		DB: a.DB, Workflows: a.Workflows(), Links: a.Links, Mailbox: mb, Metrics: a.Metrics, Logger: a.Logger,
@@ -228,10 +228,10 @@ func (a *App) Server(mb *mailbox.Mailbox) (*server.Server, error) {
 // alert of a refused key.
 func (a *App) Activities() (*activities.Activities, error) {
 	cfg := a.Config
-	sender, err := mail.NewSender(mail.Config{
+	sender, err := mailer.NewSender(mailer.Config{
 		APIKey: cfg.MailerSendAPIKey, LocalURL: cfg.MailLocalURL,
 		LocalToken: cfg.DevMailboxToken,
-		From:       mail.Address{Email: cfg.MailFrom, Name: cfg.MailFromName},
+		From:       mailer.Address{Email: cfg.MailFrom, Name: cfg.MailFromName},
 		Logger:     a.Logger, Alerts: a.Metrics,
 	})
 	if err != nil {

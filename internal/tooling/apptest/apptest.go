@@ -31,9 +31,9 @@ import (
 	"github.com/headshotpro/retryd/activities"
 	root "github.com/headshotpro/retryd/internal/app"
 	"github.com/headshotpro/retryd/internal/config"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/linktoken"
-	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
@@ -104,7 +104,7 @@ type App struct {
 	TemporalAddress string
 	DB              *bun.DB
 	Temporal        client.Client
-	Mailbox         *mailbox.Mailbox
+	Mailbox         *devmailbox.Mailbox
 	Links           *linktoken.Signer
 	PipelineToken   string
 	TaskQueue       string

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 )
 
 // api is an HTTP client of retryd's serve processes, one keep-alive connection per
@@ -76,7 +76,7 @@ func (a *api) call(ctx context.Context, i int, method, path, bearer string, body
 }
 
 // messages reads the local mail endpoint's mailbox.
-func (a *api) messages(ctx context.Context) ([]mailbox.Message, error) {
+func (a *api) messages(ctx context.Context) ([]devmailbox.Message, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.mailbox, nil)
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func (a *api) messages(ctx context.Context) ([]mailbox.Message, error) {
 		return nil, fmt.Errorf("GET %s: status %d", a.mailbox, resp.StatusCode)
 	}
 	var body struct {
-		Messages []mailbox.Message `json:"messages"`
+		Messages []devmailbox.Message `json:"messages"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		return nil, fmt.Errorf("GET %s: %w", a.mailbox, err)

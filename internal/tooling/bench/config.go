@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 )
 
 // MaxBulkSize is the most members one bulk restart call takes (the API's limit), and
@@ -82,8 +82,8 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("detail-members must be at most dashboard-members"))
 	}
 	// The drain is read from the local mailbox, which keeps the newest messages only.
-	if c.ConcurrentGives > mailbox.DefaultCapacity {
-		errs = append(errs, fmt.Errorf("concurrent-gives must be at most %d (the local mailbox's capacity)", mailbox.DefaultCapacity))
+	if c.ConcurrentGives > devmailbox.DefaultCapacity {
+		errs = append(errs, fmt.Errorf("concurrent-gives must be at most %d (the local mailbox's capacity)", devmailbox.DefaultCapacity))
 	}
 	if c.IdleWindow <= 0 {
 		errs = append(errs, errors.New("idle-window must be positive"))

@@ -16,7 +16,7 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -464,7 +464,7 @@ func checkMail(ctx context.Context, db bun.IDB, org *Org, run *Run, retries map[
 		}
 	}
 	for id, r := range retries {
-		count(id, r.MemberID, mail.SubjectRetry)
+		count(id, r.MemberID, mailer.SubjectRetry)
 		if r.Status != store.StatusPending {
 			continue
 		}
@@ -493,7 +493,7 @@ func checkMail(ctx context.Context, db bun.IDB, org *Org, run *Run, retries map[
 		}
 	}
 	for id, r := range restarts {
-		count(id, r.MemberID, mail.SubjectRestart)
+		count(id, r.MemberID, mailer.SubjectRestart)
 	}
 	// A delivered message no email recorded is a second copy of one of them, unless an
 	// email not recorded sent accounts for it.

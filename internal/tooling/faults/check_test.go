@@ -15,8 +15,8 @@ import (
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
 
-	"github.com/headshotpro/retryd/internal/mail"
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
+	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
@@ -142,7 +142,7 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 			w.answer(OpGive, key, []string{m.ID}, http.StatusCreated, body) // the double submit's twin
 		}
 		w.store(key, http.StatusCreated, body)
-		w.email(store.SubjectRetry, id, 0, store.EmailKindInitial, m.Email, mail.SubjectRetry)
+		w.email(store.SubjectRetry, id, 0, store.EmailKindInitial, m.Email, mailer.SubjectRetry)
 		w.wf.open[r.WorkflowID] = true
 		w.wf.events[r.WorkflowID] = quietEvents
 	}
@@ -161,15 +161,15 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 	if _, err := store.BeginEmail(ctx, tx, w.retry[st.ID].ID, 1, store.EmailKindReminder); err != nil {
 		t.Fatal(err)
 	}
-	w.deliver(fmt.Sprintf("msg-unrecorded-%s", st.ID), st.Email, mail.SubjectRetry)
+	w.deliver(fmt.Sprintf("msg-unrecorded-%s", st.ID), st.Email, mailer.SubjectRetry)
 
 	// One resend; the storm.
 	rs := w.ind[iResent]
-	w.email(store.SubjectRetry, w.retry[rs.ID].ID, 1, store.EmailKindResend, rs.Email, mail.SubjectRetry)
+	w.email(store.SubjectRetry, w.retry[rs.ID].ID, 1, store.EmailKindResend, rs.Email, mailer.SubjectRetry)
 	w.answer(OpResend, "", []string{rs.ID}, http.StatusOK, []byte(`{}`))
 	storm := w.ind[iStorm]
 	for n := range stormResends {
-		w.email(store.SubjectRetry, w.retry[storm.ID].ID, 1+n, store.EmailKindResend, storm.Email, mail.SubjectRetry)
+		w.email(store.SubjectRetry, w.retry[storm.ID].ID, 1+n, store.EmailKindResend, storm.Email, mailer.SubjectRetry)
 		w.answer(OpResend, "", []string{storm.ID}, http.StatusOK, []byte(`{}`))
 	}
 	w.run.StormRetry = w.retry[storm.ID].ID
@@ -193,7 +193,7 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 		w.restart[m.ID] = r
 		w.wf.open[r.WorkflowID] = true
 		if m.Email != "" {
-			w.email(store.SubjectRestart, id, 0, store.EmailKindInitial, m.Email, mail.SubjectRestart)
+			w.email(store.SubjectRestart, id, 0, store.EmailKindInitial, m.Email, mailer.SubjectRestart)
 		}
 	}
 	for _, i := range []int{mPending, mStarted} {
@@ -291,7 +291,7 @@ func (w *world) email(subject store.Subject, subjectID string, seq int, kind, to
 }
 
 func (w *world) deliver(id, to, line string) {
-	w.run.Mail.byID[id] = mailbox.Message{ID: id, To: []string{to}, Subject: line, ReceivedAt: w.now}
+	w.run.Mail.byID[id] = devmailbox.Message{ID: id, To: []string{to}, Subject: line, ReceivedAt: w.now}
 }
 
 func (w *world) exec(query string, args ...any) {
@@ -565,7 +565,7 @@ var mutations = []mutation{
 		w.wf.events[w.retry[storm.ID].WorkflowID] = quietEvents + 100*eventsPerResend
 	}},
 	{name: "an email delivered twice without a fault that explains it", want: InvDuplicateEmails, apply: func(w *world) {
-		w.deliver("msg-again", w.ind[iQuiet].Email, mail.SubjectRetry)
+		w.deliver("msg-again", w.ind[iQuiet].Email, mailer.SubjectRetry)
 	}},
 }
 
@@ -585,12 +585,12 @@ func TestCheckerDuplicateEmailsWithinTheirBound(t *testing.T) {
 	ctx, db := checkerDB(t)
 	w := newWorld(t, ctx, db)
 	w.run.Faults = append(w.run.Faults, FaultRecord{Fault: Fault{Kind: KillWorker, Down: time.Second}, Started: w.now, Ended: w.now})
-	w.deliver("msg-again-1", w.ind[iQuiet].Email, mail.SubjectRetry)
+	w.deliver("msg-again-1", w.ind[iQuiet].Email, mailer.SubjectRetry)
 	rep := w.judge()
 	if len(rep.Violations) > 0 || rep.DuplicateEmails != 1 || rep.AllowedDuplicates != DuplicatesPerWorkerKill {
 		t.Fatalf("one duplicate, one worker kill: %d duplicates, %d allowed, violations:%s", rep.DuplicateEmails, rep.AllowedDuplicates, listViolations(rep))
 	}
-	w.deliver("msg-again-2", w.man[mPending].Email, mail.SubjectRestart)
+	w.deliver("msg-again-2", w.man[mPending].Email, mailer.SubjectRestart)
 	rep = w.judge()
 	if got := violated(rep); len(got) != 1 || got[0] != InvDuplicateEmails || rep.DuplicateEmails != 2 {
 		t.Fatalf("two duplicates, one worker kill: %d duplicates, violations:%s", rep.DuplicateEmails, listViolations(rep))

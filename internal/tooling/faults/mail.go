@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 )
 
 // mailLog accumulates what the local endpoint delivered. The mailbox lives in the API
@@ -18,12 +18,12 @@ type mailLog struct {
 	url   string
 	token string // DEV_MAILBOX_TOKEN
 	mu    sync.Mutex
-	byID  map[string]mailbox.Message
+	byID  map[string]devmailbox.Message
 	kills []time.Time
 }
 
 func newMailLog(apiURL, token string) *mailLog {
-	return &mailLog{url: apiURL + "/dev/mailbox", token: token, byID: map[string]mailbox.Message{}}
+	return &mailLog{url: apiURL + "/dev/mailbox", token: token, byID: map[string]devmailbox.Message{}}
 }
 
 func (l *mailLog) poll(ctx context.Context) {
@@ -48,7 +48,7 @@ func (l *mailLog) snapshot(ctx context.Context) {
 	}
 	defer resp.Body.Close()
 	var body struct {
-		Messages []mailbox.Message `json:"messages"`
+		Messages []devmailbox.Message `json:"messages"`
 	}
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
 		return
@@ -67,10 +67,10 @@ func (l *mailLog) noteKill(at time.Time) {
 }
 
 // messages returns every message seen, by id.
-func (l *mailLog) messages() map[string]mailbox.Message {
+func (l *mailLog) messages() map[string]devmailbox.Message {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[string]mailbox.Message, len(l.byID))
+	out := make(map[string]devmailbox.Message, len(l.byID))
 	for k, v := range l.byID {
 		out[k] = v
 	}

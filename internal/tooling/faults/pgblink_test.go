@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/mail"
+	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -103,7 +103,7 @@ func TestPostgresRestartSendsNoEmailTwice(t *testing.T) {
 	}
 	duplicates := 0
 	for _, m := range org.Individuals {
-		n := got[m.Email+"|"+mail.SubjectRetry]
+		n := got[m.Email+"|"+mailer.SubjectRetry]
 		if n > 1 {
 			duplicates += n - 1
 		}

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 )
 
 // SubsetPlan is the bounded run of every `go test ./...`: about forty-five operations,
@@ -17,10 +17,10 @@ func SubsetPlan() Plan {
 		OpInterval: 400 * time.Millisecond, Clients: 4,
 		RequestDeadline: 90 * time.Second,
 		Faults: []Fault{
-			{At: 1 * time.Second, Kind: MailFault, Mail: mailbox.Fault{Status: http.StatusServiceUnavailable, Count: 2}},
+			{At: 1 * time.Second, Kind: MailFault, Mail: devmailbox.Fault{Status: http.StatusServiceUnavailable, Count: 2}},
 			{At: 2 * time.Second, Kind: KillWorker, Down: time.Second},
 			{At: 4 * time.Second, Kind: KillAPI, Down: 500 * time.Millisecond},
-			{At: 5 * time.Second, Kind: MailFault, Mail: mailbox.Fault{Status: http.StatusTooManyRequests, RetryAfterS: 1, Count: 2}},
+			{At: 5 * time.Second, Kind: MailFault, Mail: devmailbox.Fault{Status: http.StatusTooManyRequests, RetryAfterS: 1, Count: 2}},
 		},
 		Recovery: 2 * time.Minute,
 	}
@@ -53,18 +53,18 @@ func FullPlan() Plan {
 	p.Faults = append(p.Faults, Fault{At: 115 * time.Second, Kind: PausePostgres, Down: 130 * time.Second})
 	for _, m := range []struct {
 		at int
-		f  mailbox.Fault
+		f  devmailbox.Fault
 	}{
-		{10, mailbox.Fault{Status: 429, RetryAfterS: 2, Count: 3}},
-		{30, mailbox.Fault{Status: 500, Count: 2}},
-		{45, mailbox.Fault{Status: 502, Count: 2}},
-		{70, mailbox.Fault{Status: 503, Count: 3}},
-		{90, mailbox.Fault{DelayMS: 15000, Count: 1}},
-		{108, mailbox.Fault{Status: 422, Count: 2}},
+		{10, devmailbox.Fault{Status: 429, RetryAfterS: 2, Count: 3}},
+		{30, devmailbox.Fault{Status: 500, Count: 2}},
+		{45, devmailbox.Fault{Status: 502, Count: 2}},
+		{70, devmailbox.Fault{Status: 503, Count: 3}},
+		{90, devmailbox.Fault{DelayMS: 15000, Count: 1}},
+		{108, devmailbox.Fault{Status: 422, Count: 2}},
 		// Not while Postgres is paused (115 s to 245 s): the API may be down then.
-		{250, mailbox.Fault{Status: 429, RetryAfterS: 1, Count: 2}},
-		{258, mailbox.Fault{Status: 503, Count: 2}},
-		{266, mailbox.Fault{Status: 422, Count: 1}},
+		{250, devmailbox.Fault{Status: 429, RetryAfterS: 1, Count: 2}},
+		{258, devmailbox.Fault{Status: 503, Count: 2}},
+		{266, devmailbox.Fault{Status: 422, Count: 1}},
 	} {
 		p.Faults = append(p.Faults, Fault{At: time.Duration(m.at) * time.Second, Kind: MailFault, Mail: m.f})
 	}

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/tooling/readiness"
 	"github.com/headshotpro/retryd/internal/tooling/supervisor"
 )
@@ -32,7 +32,7 @@ type Fault struct {
 	At   time.Duration
 	Kind FaultKind
 	Down time.Duration
-	Mail mailbox.Fault
+	Mail devmailbox.Fault
 }
 
 // Plan is one run: the workload's pace and the faults.
@@ -385,7 +385,7 @@ func ensureUp(ctx context.Context, c *Cluster) {
 
 // putMail sets (PUT) or clears (DELETE) the mail fault, trying for a while: the API may
 // be down at that moment because of another fault.
-func putMail(ctx context.Context, base, token, method string, f *mailbox.Fault) error {
+func putMail(ctx context.Context, base, token, method string, f *devmailbox.Fault) error {
 	return readiness.Wait(ctx, 30*time.Second, "mail fault "+method, func(ctx context.Context) error {
 		var body []byte
 		if f != nil {

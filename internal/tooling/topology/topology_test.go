@@ -20,8 +20,8 @@ import (
 	"github.com/uptrace/bun"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/linktoken"
-	"github.com/headshotpro/retryd/internal/mailbox"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/faults"
@@ -195,7 +195,7 @@ func delivered(ctx context.Context, t *testing.T, tp *topology.Topology) map[str
 		t.Fatalf("mailbox: status %d", resp.StatusCode)
 	}
 	var body struct {
-		Messages []mailbox.Message `json:"messages"`
+		Messages []devmailbox.Message `json:"messages"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatalf("mailbox: %v", err)

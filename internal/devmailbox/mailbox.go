@@ -1,9 +1,9 @@
-// Package mailbox is a local stand-in for MailerSend's email API. Without a
+// Package devmailbox is a local stand-in for MailerSend's email API. Without a
 // MailerSend key the service still sends through the real mailersend-go client,
 // pointed here, so development exercises the same HTTP contract (auth, JSON
 // shape, validation, 202 + X-Message-Id) as production, and the delivered
 // messages stay in memory for inspection.
-package mailbox
+package devmailbox
 
 import (
 	"crypto/rand"

@@ -1,10 +1,10 @@
-// Package mail sends the service's emails through MailerSend's Go client and
+// Package mailer sends the service's emails through MailerSend's Go client and
 // renders their bodies from embedded templates.
 //
 // Without an API key the same client is pointed at the local endpoint
-// (package mailbox) by rewriting its requests, so development and tests drive
+// (package devmailbox) by rewriting its requests, so development and tests drive
 // the exact code path production uses.
-package mail
+package mailer
 
 import (
 	"context"

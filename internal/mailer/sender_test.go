@@ -1,4 +1,4 @@
-package mail
+package mailer
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/mailbox"
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/metrics"
 )
 
@@ -24,9 +24,9 @@ func testFrom() Address { return Address{Email: "hello@headshotpro.test", Name: 
 
 // localMailbox runs the local endpoint mounted the way the API server mounts
 // it and records the X-Message-Id each answer carried.
-func localMailbox(t *testing.T) (*mailbox.Mailbox, *httptest.Server, func() []string) {
+func localMailbox(t *testing.T) (*devmailbox.Mailbox, *httptest.Server, func() []string) {
 	t.Helper()
-	mb := mailbox.New(10)
+	mb := devmailbox.New(10)
 	var mu sync.Mutex
 	var ids []string
 	inner := http.StripPrefix("/dev/mailersend", mb.Handler())
