@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mail"
 	"github.com/headshotpro/retryd/internal/store"
@@ -42,8 +43,8 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 	if err != nil {
 		return SendEmailResult{}, asTemporalError(err)
 	}
-	if c.Status != store.StatusPending {
-		return SendEmailResult{Skipped: true, AlreadyStarted: c.Status == store.StatusStarted, Reason: "already " + c.Status}, nil
+	if c.Status != domain.StatusPending {
+		return SendEmailResult{Skipped: true, AlreadyStarted: c.Status == domain.StatusStarted, Reason: "already " + c.Status}, nil
 	}
 	if c.MemberEmail == nil || *c.MemberEmail == "" {
 		return SendEmailResult{Skipped: true, Reason: "member has no email address"}, nil

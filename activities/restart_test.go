@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/check"
@@ -30,15 +31,15 @@ func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
 	check.Equal(t, "the old shoot stays deleted", f.shoot(oldShootID).Status, store.ShootDeleted)
 	check.Equal(t, "f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID)", f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID), 1)
 	r := f.restart(in.RestartID)
-	check.Equal(t, "r.Status", r.Status, store.StatusPending)
+	check.Equal(t, "r.Status", r.Status, domain.StatusPending)
 	check.Equal(t, "r.OldShootID", r.OldShootID, oldShootID)
 	check.Equal(t, "r.NewShootID", r.NewShootID, in.NewShootID)
-	check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailNotApplicable)
+	check.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailNotApplicable)
 	check.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID), 1)
 
 	// No address: nothing to send, and nothing recorded as sent.
 	var res activities.SendEmailResult
-	f.must(&res, f.acts.SendRestartEmail, activities.SendEmailInput{SubjectID: in.RestartID, Seq: 0, Kind: store.EmailKindInitial})
+	f.must(&res, f.acts.SendRestartEmail, activities.SendEmailInput{SubjectID: in.RestartID, Seq: 0, Kind: domain.EmailKindInitial})
 	if !res.Skipped {
 		t.Errorf("res.Skipped = false, want true")
 	}
@@ -52,19 +53,19 @@ func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
 	if len(f.emails(in.RestartID)) != 0 {
 		t.Errorf("f.emails(in.RestartID) = %#v, want empty", f.emails(in.RestartID))
 	}
-	check.Equal(t, "f.restart(in.RestartID).EmailStatus", f.restart(in.RestartID).EmailStatus, store.EmailNotApplicable)
+	check.Equal(t, "f.restart(in.RestartID).EmailStatus", f.restart(in.RestartID).EmailStatus, domain.EmailNotApplicable)
 
 	// Canceled before the member touched it: the new shoot goes back to deleted.
-	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
-	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
+	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
+	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
 	s = f.shoot(in.NewShootID)
 	check.Equal(t, "s.Status", s.Status, store.ShootDeleted)
 	if s.DeletedAt == nil {
 		t.Errorf("s.DeletedAt = %#v, want not nil", s.DeletedAt)
 	}
 	r = f.restart(in.RestartID)
-	check.Equal(t, "r.Status", r.Status, store.StatusFailed)
-	check.Equal(t, "r.Stage", r.Stage, store.StatusFailed)
+	check.Equal(t, "r.Status", r.Status, domain.StatusFailed)
+	check.Equal(t, "r.Stage", r.Stage, domain.StatusFailed)
 
 	// The member can be restarted again.
 	again := f.restartInput(m.ID)
@@ -84,7 +85,7 @@ func TestRestartEmailSentOnce(t *testing.T) {
 		t.Errorf("created.HasEmail = false, want true")
 	}
 
-	email := activities.SendEmailInput{SubjectID: in.RestartID, Seq: 0, Kind: store.EmailKindInitial}
+	email := activities.SendEmailInput{SubjectID: in.RestartID, Seq: 0, Kind: domain.EmailKindInitial}
 	var first, second activities.SendEmailResult
 	f.must(&first, f.acts.SendRestartEmail, email)
 	f.must(&second, f.acts.SendRestartEmail, email)
@@ -99,7 +100,7 @@ func TestRestartEmailSentOnce(t *testing.T) {
 	check.Equal(t, "msgs[0].To", msgs[0].To, []string{"grace@example.test"})
 	assertActionLink(t, f, msgs[0].Text, m.ID, in.NewShootID)
 	r := f.restart(in.RestartID)
-	check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	check.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailSent)
 	if r.EmailMessageID == nil {
 		t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 	}
@@ -111,7 +112,7 @@ func TestRestartEmailSentOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var skipped activities.SendEmailResult
-	f.must(&skipped, f.acts.SendRestartEmail, activities.SendEmailInput{SubjectID: in.RestartID, Seq: 1, Kind: store.EmailKindReminder, Reminder: 1})
+	f.must(&skipped, f.acts.SendRestartEmail, activities.SendEmailInput{SubjectID: in.RestartID, Seq: 1, Kind: domain.EmailKindReminder, Reminder: 1})
 	if !skipped.Skipped {
 		t.Errorf("skipped.Skipped = false, want true")
 	}
@@ -119,8 +120,8 @@ func TestRestartEmailSentOnce(t *testing.T) {
 		t.Errorf("skipped.AlreadyStarted = false, want true")
 	}
 	check.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 1)
-	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
-	check.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, store.StatusStarted)
+	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
+	check.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, domain.StatusStarted)
 	check.Equal(t, "f.shoot(in.NewShootID).Status", f.shoot(in.NewShootID).Status, store.ShootOnboarding)
 }
 
@@ -137,8 +138,8 @@ func TestSetRestartStageFailedKeepsSubmittedShoot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
-	check.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, store.StatusFailed)
+	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
+	check.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, domain.StatusFailed)
 	s := f.shoot(in.NewShootID)
 	check.Equal(t, "s.Status", s.Status, store.ShootWaiting)
 	if s.DeletedAt != nil {

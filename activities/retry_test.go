@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/check"
@@ -44,10 +45,10 @@ func TestReserveRetryTwiceConsumesOnce(t *testing.T) {
 
 			check.Equal(t, "retries rows", f.count(`SELECT count(*) FROM retries WHERE shoot_id = ?`, shootID), 1)
 			r := f.retry(in.RetryID)
-			check.Equal(t, "r.Status", r.Status, store.StatusPending)
+			check.Equal(t, "r.Status", r.Status, domain.StatusPending)
 			check.Equal(t, "r.Stage", r.Stage, "resetting")
 			check.Equal(t, "r.AllowanceUsed", r.AllowanceUsed, tc.wantAllowance)
-			check.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailQueued)
+			check.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailQueued)
 			check.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
 			check.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
 			check.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID), 1)
@@ -147,7 +148,7 @@ func TestGiveRetryTwiceGivesOnce(t *testing.T) {
 
 	check.Equal(t, "retry credits consumed once", f.member(m.ID).RetryCredits, 1)
 	r := f.retry(in.RetryID)
-	check.Equal(t, "r.Status", r.Status, store.StatusPending)
+	check.Equal(t, "r.Status", r.Status, domain.StatusPending)
 	check.Equal(t, "r.Stage (pending at once: no resetting stage)", r.Stage, "pending")
 	check.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
 	check.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ?`, in.RetryID), 1)
@@ -260,7 +261,7 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 
 	r := f.retry(in.RetryID)
 	check.Equal(t, "r.Stage", r.Stage, "pending")
-	check.Equal(t, "r.Status", r.Status, store.StatusPending)
+	check.Equal(t, "r.Status", r.Status, domain.StatusPending)
 
 	// Once the member has started, a late ResetShoot must not put the shoot back.
 	_, err := store.StartShoot(f.ctx, f.db, m.ID, shootID, "req-start", time.Now())
@@ -278,7 +279,7 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 	if s.SubmittedAt == nil {
 		t.Errorf("s.SubmittedAt = %#v, want not nil", s.SubmittedAt)
 	}
-	check.Equal(t, "f.retry(in.RetryID).Status", f.retry(in.RetryID).Status, store.StatusStarted)
+	check.Equal(t, "f.retry(in.RetryID).Status", f.retry(in.RetryID).Status, domain.StatusStarted)
 }
 
 func TestResetShootUnknownRetryIsNonRetryable(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/config"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/launch"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
@@ -58,7 +59,7 @@ func runResume(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for _, id := range retries {
 		r, err := store.GetRetry(ctx, p.db, id)
-		if err == nil && r.Status != store.StatusPending {
+		if err == nil && r.Status != domain.StatusPending {
 			err = fmt.Errorf("it is %s, not pending", r.Status)
 		}
 		var res workflows.IssueResult
@@ -69,7 +70,7 @@ func runResume(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for _, id := range restarts {
 		r, err := store.GetRestart(ctx, p.db, id)
-		if err == nil && r.Status != store.StatusPending {
+		if err == nil && r.Status != domain.StatusPending {
 			err = fmt.Errorf("it is %s, not pending", r.Status)
 		}
 		var res workflows.IssueResult

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -100,7 +101,7 @@ func (l *Launcher) launch(ctx context.Context, st start) (workflows.IssueResult,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.KeyOrgID.ValueSet(st.orgID), workflows.KeyMemberID.ValueSet(st.memberID),
-			workflows.KeyShootID.ValueSet(st.shootID), workflows.KeyRetryStage.ValueSet(workflows.StageReserving),
+			workflows.KeyShootID.ValueSet(st.shootID), workflows.KeyRetryStage.ValueSet(domain.StageReserving),
 		),
 		StaticSummary: st.summary,
 		StaticDetails: st.details,

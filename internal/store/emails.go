@@ -7,14 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
-	"github.com/headshotpro/retryd/internal/vocab"
-)
-
-// Email kinds.
-const (
-	EmailKindInitial  = vocab.EmailKindInitial
-	EmailKindReminder = vocab.EmailKindReminder
-	EmailKindResend   = vocab.EmailKindResend
+	"github.com/headshotpro/retryd/internal/domain"
 )
 
 // BeginEmail records the intent to send email number seq of a retry or restart before
@@ -59,7 +52,7 @@ func FinishEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, mes
 		q := tx.NewUpdate().Table(string(subject)).
 			Set("email_status = 'sent'").Set("email_message_id = ?", messageID).Set("updated_at = ?", now).
 			Where("id = ?", e.SubjectID)
-		if e.Kind == EmailKindReminder {
+		if e.Kind == domain.EmailKindReminder {
 			q = q.Set("reminders_sent = reminders_sent + 1")
 		}
 		_, err = q.Exec(ctx)

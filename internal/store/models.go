@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-
-	"github.com/headshotpro/retryd/internal/vocab"
 )
 
 // Shoot statuses are HeadshotPro's model statuses; the strings are part of the API.
@@ -25,21 +23,6 @@ const (
 const (
 	KindIndividual = "individual"
 	KindManaged    = "managed"
-)
-
-// Status of a retry or a restart as the API shows it.
-const (
-	StatusPending = vocab.StatusPending
-	StatusStarted = vocab.StatusStarted
-	StatusFailed  = vocab.StatusFailed
-)
-
-// Email status of a retry or restart.
-const (
-	EmailQueued        = vocab.EmailQueued
-	EmailSent          = vocab.EmailSent
-	EmailFailed        = vocab.EmailFailed
-	EmailNotApplicable = vocab.EmailNotApplicable
 )
 
 // Actor kinds: who issued a change.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 )
 
@@ -72,7 +73,7 @@ func ClaimResend(ctx context.Context, db bun.IDB, orgID, retryID string, lim Res
 		if err != nil {
 			return notFound(err, "retry")
 		}
-		if status != StatusPending {
+		if status != domain.StatusPending {
 			return problem.New(problem.RetryNotPending, "the retry is %s; only a pending retry's email can be sent again", status)
 		}
 		last := lastEmail.Time

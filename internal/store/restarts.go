@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/rules"
 )
@@ -67,7 +68,7 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 		if err == nil && existing.MemberID != p.MemberID {
 			return problem.New(problem.IdempotencyKeyReused, "this restart id belongs to another member")
 		}
-		if err == nil && existing.Status == StatusFailed {
+		if err == nil && existing.Status == domain.StatusFailed {
 			return problem.New(problem.Canceled, "this restart was canceled; it is not resumed")
 		}
 		if err == nil {
@@ -89,14 +90,14 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 		if _, err := tx.NewInsert().Model(shoot).Exec(ctx); err != nil {
 			return err
 		}
-		emailStatus := EmailQueued
+		emailStatus := domain.EmailQueued
 		if m.Email == nil || *m.Email == "" {
-			emailStatus = EmailNotApplicable
+			emailStatus = domain.EmailNotApplicable
 		}
 		r := &Restart{
 			ID: p.RestartID, OrgID: p.OrgID, MemberID: m.ID, OldShootID: oldShootID, NewShootID: shoot.ID,
 			IssuedByKind: p.Actor.Kind, IssuedBy: p.Actor.ID, IssuedAt: p.Now,
-			Status: StatusPending, Stage: "pending", EmailStatus: emailStatus, WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
+			Status: domain.StatusPending, Stage: "pending", EmailStatus: emailStatus, WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
 		}
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
 			if IsUniqueViolation(err, "restarts_one_pending_per_member") {
@@ -126,13 +127,13 @@ func SetRestartStage(ctx context.Context, db bun.IDB, restartID, stage string, n
 			Set("stage = ?", stage).Set("updated_at = ?", now).
 			Where("id = ?", restartID).Where("stage <> 'started'")
 		switch stage {
-		case StatusStarted:
-			q = q.Set("status = ?", StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
-		case StatusFailed:
-			q = q.Set("status = ?", StatusFailed).Where("status = 'pending'")
+		case domain.StatusStarted:
+			q = q.Set("status = ?", domain.StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
+		case domain.StatusFailed:
+			q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
 		}
 		res, err := q.Exec(ctx)
-		if err != nil || stage != StatusFailed {
+		if err != nil || stage != domain.StatusFailed {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/rules"
 )
@@ -91,7 +92,7 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 		// The id derives from an Idempotency-Key that another request used first.
 		return nil, problem.New(problem.IdempotencyKeyReused, "this retry id belongs to another shoot")
 	}
-	if err == nil && existing.Status == StatusFailed {
+	if err == nil && existing.Status == domain.StatusFailed {
 		return nil, problem.New(problem.Canceled, "this retry was canceled; it is not resumed")
 	}
 	if err == nil {
@@ -125,15 +126,15 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 	}
 	// A managed member may have no address: no email will go out, and the admin who
 	// gives the retry is shown the link instead (as for a restart).
-	emailStatus := EmailQueued
+	emailStatus := domain.EmailQueued
 	if member.Email == nil || *member.Email == "" {
-		emailStatus = EmailNotApplicable
+		emailStatus = domain.EmailNotApplicable
 	}
 	r := &Retry{
 		ID: p.RetryID, OrgID: p.OrgID, MemberID: p.MemberID, ShootID: p.ShootID,
 		IssuedByKind: p.Actor.Kind, IssuedBy: p.Actor.ID, IssuedAt: p.Now,
 		AllowanceUsed: string(allowance), Reason: nullable(p.Reason),
-		Status: StatusPending, Stage: stage, EmailStatus: emailStatus,
+		Status: domain.StatusPending, Stage: stage, EmailStatus: emailStatus,
 		WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
 	}
 	if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
@@ -254,10 +255,10 @@ func SetRetryStage(ctx context.Context, db bun.IDB, retryID, stage string, now t
 		Set("stage = ?", stage).Set("updated_at = ?", now).
 		Where("id = ?", retryID).Where("stage <> 'started'")
 	switch stage {
-	case StatusStarted:
-		q = q.Set("status = ?", StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
-	case StatusFailed:
-		q = q.Set("status = ?", StatusFailed).Where("status = 'pending'")
+	case domain.StatusStarted:
+		q = q.Set("status = ?", domain.StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
+	case domain.StatusFailed:
+		q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
 	}
 	_, err := q.Exec(ctx)
 	return err

@@ -1,8 +1,9 @@
-// Package vocab holds the words a retry or restart is described with: its stages, its
-// status, its email status and the kinds of email it sends. They are stored in Postgres,
-// shown by the API and kept in the RetryStage search attribute, so the workflows, the
-// activities, the store and the server share this one list. It imports nothing.
-package vocab
+// Package domain holds the words a retry or restart, a member and a dashboard card are
+// described with: a retry's stages, status, email status and kinds of email. They are
+// stored in Postgres, shown by the API and kept in the RetryStage search attribute, so
+// the workflows, the activities, the store and the server use these constants and no
+// copies of them. It imports nothing.
+package domain
 
 // Stages a retry or restart goes through. A restart skips reserving and resetting: its
 // one database step creates the new shoot and makes it pending at once.
