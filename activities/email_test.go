@@ -17,7 +17,7 @@ import (
 const adaEmail = "ada.lovelace@example.test"
 
 func ada(shoots ...seed.Shoot) seed.Member {
-	return seed.Member{Name: "Ada Lovelace", Email: ptr(adaEmail), Kind: store.KindIndividual, Shoots: shoots}
+	return seed.Member{Name: "Ada Lovelace", Email: ptr(adaEmail), Kind: domain.KindIndividual, Shoots: shoots}
 }
 
 func TestSendRetryEmailOncePerSeq(t *testing.T) {

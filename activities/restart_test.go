@@ -26,9 +26,9 @@ func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
 
 	check.Equal(t, "the deleted shoot and one new one", f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID), 2)
 	s := f.shoot(in.NewShootID)
-	check.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	check.Equal(t, "s.Status", s.Status, domain.ShootOnboarding)
 	check.Equal(t, "s.MemberID", s.MemberID, m.ID)
-	check.Equal(t, "the old shoot stays deleted", f.shoot(oldShootID).Status, store.ShootDeleted)
+	check.Equal(t, "the old shoot stays deleted", f.shoot(oldShootID).Status, domain.ShootDeleted)
 	check.Equal(t, "f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID)", f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID), 1)
 	r := f.restart(in.RestartID)
 	check.Equal(t, "r.Status", r.Status, domain.StatusPending)
@@ -59,7 +59,7 @@ func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
 	s = f.shoot(in.NewShootID)
-	check.Equal(t, "s.Status", s.Status, store.ShootDeleted)
+	check.Equal(t, "s.Status", s.Status, domain.ShootDeleted)
 	if s.DeletedAt == nil {
 		t.Errorf("s.DeletedAt = %#v, want not nil", s.DeletedAt)
 	}
@@ -122,7 +122,7 @@ func TestRestartEmailSentOnce(t *testing.T) {
 	check.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 1)
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
 	check.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, domain.StatusStarted)
-	check.Equal(t, "f.shoot(in.NewShootID).Status", f.shoot(in.NewShootID).Status, store.ShootOnboarding)
+	check.Equal(t, "f.shoot(in.NewShootID).Status", f.shoot(in.NewShootID).Status, domain.ShootOnboarding)
 }
 
 func TestSetRestartStageFailedKeepsSubmittedShoot(t *testing.T) {
@@ -141,7 +141,7 @@ func TestSetRestartStageFailedKeepsSubmittedShoot(t *testing.T) {
 	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
 	check.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, domain.StatusFailed)
 	s := f.shoot(in.NewShootID)
-	check.Equal(t, "s.Status", s.Status, store.ShootWaiting)
+	check.Equal(t, "s.Status", s.Status, domain.ShootWaiting)
 	if s.DeletedAt != nil {
 		t.Errorf("s.DeletedAt = %#v, want nil", s.DeletedAt)
 	}
@@ -153,12 +153,12 @@ func TestCreateRestartRefused(t *testing.T) {
 		member   seed.Member
 		wantType string
 	}{
-		{name: "individual member", member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual,
-			Shoots: []seed.Shoot{{Status: store.ShootDeleted}}}, wantType: "not_managed"},
-		{name: "no deleted shoot", member: seed.Member{Name: "Grace", Kind: store.KindManaged,
+		{name: "individual member", member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual,
+			Shoots: []seed.Shoot{{Status: domain.ShootDeleted}}}, wantType: "not_managed"},
+		{name: "no deleted shoot", member: seed.Member{Name: "Grace", Kind: domain.KindManaged,
 			Shoots: []seed.Shoot{finishedShoot(1)}}, wantType: "no_deleted_shoot"},
-		{name: "another shoot open", member: seed.Member{Name: "Grace", Kind: store.KindManaged,
-			Shoots: []seed.Shoot{{Status: store.ShootDeleted}, {Status: store.ShootOnboarding}}}, wantType: "active_shoot_exists"},
+		{name: "another shoot open", member: seed.Member{Name: "Grace", Kind: domain.KindManaged,
+			Shoots: []seed.Shoot{{Status: domain.ShootDeleted}, {Status: domain.ShootOnboarding}}}, wantType: "active_shoot_exists"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)

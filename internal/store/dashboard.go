@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/domain"
 )
 
 // Card is one member on the dashboard with their most recent shoot.
@@ -36,16 +38,13 @@ type Card struct {
 // DashboardQuery selects one page of one section.
 type DashboardQuery struct {
 	OrgID string
-	// Section is rules.SectionFinished, SectionInProgress or SectionDeleted: the section
+	// Section is domain.SectionFinished, SectionInProgress or SectionDeleted: the section
 	// of the member's most recent shoot, as dashboard_cards keeps it.
 	Section string
 	Search  string
 	After   *Cursor
 	Limit   int
 }
-
-// sectionDeleted is rules.SectionDeleted, the name dashboard_cards stores.
-const sectionDeleted = "deleted"
 
 // Cursor is the keyset position: the last card's member name and id.
 type Cursor struct {
@@ -138,7 +137,7 @@ func DashboardStatement(q DashboardQuery) Statement {
 	args[0], args[1] = q.OrgID, q.Section
 	b := make([]byte, 0, 1024)
 	b = append(b, dashboardSelect...)
-	if q.Section == sectionDeleted {
+	if q.Section == domain.SectionDeleted {
 		b = append(b, "true AS has_deleted_shoot, os.id IS NOT NULL AS has_open_shoot "...)
 	} else {
 		b = append(b, "false AS has_deleted_shoot, true AS has_open_shoot "...)
@@ -159,7 +158,7 @@ func DashboardStatement(q DashboardQuery) Statement {
 	b = append(b, " ORDER BY c.name, c.member_id LIMIT "...)
 	b = strconv.AppendInt(b, int64(q.Limit)+1, 10)
 	b = append(b, dashboardFacts...)
-	if q.Section == sectionDeleted {
+	if q.Section == domain.SectionDeleted {
 		b = append(b, dashboardOtherShoots...)
 	}
 	b = append(b, dashboardOrder...)

@@ -8,23 +8,6 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// Shoot statuses are HeadshotPro's model statuses; the strings are part of the API.
-const (
-	ShootOnboarding          = "onboarding"
-	ShootWaiting             = "waiting"
-	ShootPending             = "pending"
-	ShootGeneratingHeadshots = "generatingHeadshots"
-	ShootActive              = "active"
-	ShootFailed              = "failed"
-	ShootDeleted             = "deleted"
-)
-
-// Member kinds.
-const (
-	KindIndividual = "individual"
-	KindManaged    = "managed"
-)
-
 // Actor kinds: who issued a change.
 const (
 	ActorAdmin      = "admin"

@@ -86,7 +86,7 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 		if err := rules.CheckRestart(facts); err != nil {
 			return err
 		}
-		shoot := &Shoot{ID: p.NewShootID, OrgID: p.OrgID, MemberID: m.ID, Status: ShootOnboarding, CreatedAt: p.Now, UpdatedAt: p.Now}
+		shoot := &Shoot{ID: p.NewShootID, OrgID: p.OrgID, MemberID: m.ID, Status: domain.ShootOnboarding, CreatedAt: p.Now, UpdatedAt: p.Now}
 		if _, err := tx.NewInsert().Model(shoot).Exec(ctx); err != nil {
 			return err
 		}

@@ -237,7 +237,7 @@ func resetToPending(ctx context.Context, tx bun.Tx, r *Retry, now time.Time) err
 // cleared, the next submission free.
 func resetShoot(ctx context.Context, tx bun.Tx, shootID string, now time.Time) error {
 	_, err := tx.NewUpdate().Model((*Shoot)(nil)).
-		Set("status = ?", ShootOnboarding).
+		Set("status = ?", domain.ShootOnboarding).
 		Set("retry_count = retry_count + 1").
 		Set("completed_at = NULL").
 		Set("next_submission_free = true").

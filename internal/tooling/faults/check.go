@@ -268,7 +268,7 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 			Scan(&status, &retryCount, &completed, &results); err != nil {
 			return nil, err
 		}
-		if results != 0 || retryCount != 1 || completed != nil || status == store.ShootActive {
+		if results != 0 || retryCount != 1 || completed != nil || status == domain.ShootActive {
 			add(InvResultsDeleted, "retry "+id, "shoot %s: status %s, retry_count %d, completed_at set %v, %d results", m.ShootID, status, retryCount, completed != nil, results)
 		}
 		if startedOK[m.ID] && r.Status != domain.StatusStarted {
