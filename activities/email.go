@@ -53,7 +53,7 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 	if err != nil {
 		return SendEmailResult{}, err
 	}
-	if e.Status == "sent" && e.MessageID != nil {
+	if e.Status == domain.EmailSent && e.MessageID != nil {
 		return SendEmailResult{MessageID: *e.MessageID}, nil
 	}
 	token, claims := a.Links.Issue(c.MemberID, c.ShootID, a.Now())
@@ -94,7 +94,7 @@ func (a *Activities) recordAccepted(ctx context.Context, subject store.Subject, 
 	if err != nil {
 		return SendEmailResult{}, err
 	}
-	if e.Status == "sent" && e.MessageID != nil {
+	if e.Status == domain.EmailSent && e.MessageID != nil {
 		return SendEmailResult{MessageID: *e.MessageID}, nil
 	}
 	activity.GetLogger(ctx).Info("recording an email an earlier attempt sent", "subject_id", in.SubjectID, "seq", in.Seq, "message_id", id)

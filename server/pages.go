@@ -209,7 +209,7 @@ func wordsLabel(code string) string {
 		return "Free retry"
 	case "retry_credit":
 		return "Retry credit"
-	case "not_applicable":
+	case domain.EmailNotApplicable:
 		return "No email (no address)"
 	case "":
 		return "—"

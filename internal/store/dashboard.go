@@ -106,7 +106,9 @@ func (st Statement) QueryArgs(mode pgx.QueryExecMode) []any {
 	return append([]any{mode}, st.Args...)
 }
 
-// The dashboard statement's fixed parts. Its columns are Card's fields in order.
+// The dashboard statement's fixed parts. Its columns are Card's fields in order. The
+// statuses in it are literals, not parameters: the first page is prepared, and its generic
+// plan must see that the pending-retry probe is the partial index on pending retries.
 const (
 	dashboardSelect = `SELECT p.member_id, m.name, m.email, m.kind, m.retry_credits, m.free_retry_available, ` +
 		`s.id AS shoot_id, s.status, s.completed_at, s.deleted_at, s.retry_count, s.result_count, ` +

@@ -42,7 +42,7 @@ func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry
 	var out *Retry
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		out, err = reserveRetry(ctx, tx, p, "resetting")
+		out, err = reserveRetry(ctx, tx, p, domain.StageResetting)
 		return err
 	})
 	return out, err
@@ -55,12 +55,12 @@ func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry
 func GiveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry, error) {
 	var out *Retry
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		r, err := reserveRetry(ctx, tx, p, "pending")
+		r, err := reserveRetry(ctx, tx, p, domain.StagePending)
 		if err != nil {
 			return err
 		}
 		out = r
-		if r.Recorded && r.Stage != "resetting" {
+		if r.Recorded && r.Stage != domain.StageResetting {
 			return nil
 		}
 		if _, err := tx.NewRaw(`DELETE FROM results WHERE shoot_id = ?`, r.ShootID).Exec(ctx); err != nil {
@@ -197,7 +197,7 @@ func CheckRetry(ctx context.Context, db bun.IDB, orgID, memberID, shootID string
 // resetting; afterwards it deletes nothing, so a late re-run cannot touch new results.
 func DeleteRetryResults(ctx context.Context, db bun.IDB, retryID string) (int64, error) {
 	res, err := db.NewRaw(`DELETE FROM results WHERE shoot_id = (
-		SELECT shoot_id FROM retries WHERE id = ? AND stage = 'resetting')`, retryID).Exec(ctx)
+		SELECT shoot_id FROM retries WHERE id = ? AND stage = ?)`, retryID, domain.StageResetting).Exec(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -214,7 +214,7 @@ func ResetRetryShoot(ctx context.Context, db bun.IDB, retryID string, now time.T
 			return notFound(err, "retry")
 		}
 		out = r
-		if r.Stage != "resetting" {
+		if r.Stage != domain.StageResetting {
 			return nil
 		}
 		return resetToPending(ctx, tx, r, now)
@@ -228,7 +228,7 @@ func resetToPending(ctx context.Context, tx bun.Tx, r *Retry, now time.Time) err
 	if err := resetShoot(ctx, tx, r.ShootID, now); err != nil {
 		return err
 	}
-	r.Stage, r.UpdatedAt = "pending", now
+	r.Stage, r.UpdatedAt = domain.StagePending, now
 	_, err := tx.NewUpdate().Model(r).Column("stage", "updated_at").WherePK().Exec(ctx)
 	return err
 }
@@ -253,11 +253,12 @@ func resetShoot(ctx context.Context, tx bun.Tx, shootID string, now time.Time) e
 func SetRetryStage(ctx context.Context, db bun.IDB, retryID, stage string, now time.Time) error {
 	q := db.NewUpdate().Model((*Retry)(nil)).
 		Set("stage = ?", stage).Set("updated_at = ?", now).
-		Where("id = ?", retryID).Where("stage <> 'started'")
+		Where("id = ?", retryID).Where("stage <> ?", domain.StageStarted)
 	switch stage {
-	case domain.StatusStarted:
+	case domain.StageStarted:
 		q = q.Set("status = ?", domain.StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
-	case domain.StatusFailed:
+	case domain.StageFailed:
+		// 'pending' stays literal, like every status = 'pending' matching a partial index.
 		q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
 	}
 	_, err := q.Exec(ctx)

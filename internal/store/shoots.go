@@ -126,9 +126,9 @@ func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action str
 	if len(out.Waiting) == 0 {
 		// The shoot is in onboarding (the callers check), so these are the workflows of
 		// this shoot's own start, not of a later retry or restart that reused an id.
-		if err := tx.NewRaw(`SELECT workflow_id FROM retries WHERE shoot_id = ? AND status = 'started'
-			UNION ALL SELECT workflow_id FROM restarts WHERE new_shoot_id = ? AND status = 'started'`,
-			s.ID, s.ID).Scan(ctx, &out.Waiting); err != nil {
+		if err := tx.NewRaw(`SELECT workflow_id FROM retries WHERE shoot_id = ?0 AND status = ?1
+			UNION ALL SELECT workflow_id FROM restarts WHERE new_shoot_id = ?0 AND status = ?1`,
+			s.ID, domain.StatusStarted).Scan(ctx, &out.Waiting); err != nil {
 			return nil, err
 		}
 	}
@@ -141,9 +141,10 @@ func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action str
 
 // startPending marks the pending retries or restarts of a shoot started and returns them.
 func startPending(ctx context.Context, tx bun.Tx, table Subject, shootColumn, shootID string, now time.Time, rows any) error {
-	return tx.NewRaw(`UPDATE ? SET status = 'started', stage = 'started', started_at = ?, updated_at = ?
-		WHERE ? = ? AND status = 'pending' RETURNING *`,
-		bun.Ident(string(table)), now, now, bun.Ident(shootColumn), shootID).Scan(ctx, rows)
+	// 'pending' stays literal, like every status = 'pending' matching a partial index.
+	return tx.NewRaw(`UPDATE ?0 SET status = ?1, stage = ?2, started_at = ?3, updated_at = ?3
+		WHERE ?4 = ?5 AND status = 'pending' RETURNING *`,
+		bun.Ident(string(table)), domain.StatusStarted, domain.StageStarted, now, bun.Ident(shootColumn), shootID).Scan(ctx, rows)
 }
 
 // CompleteShoot is the pipeline's report that a shoot finished with results.

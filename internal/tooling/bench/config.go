@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/mailbox"
 )
 
@@ -19,7 +20,7 @@ const bulkParallelism = 8
 // The dashboard call measured: the Finished section's first page of 50, as the
 // dashboard benchmarks in server/ measure it.
 const (
-	dashboardSection = "finished"
+	dashboardSection = domain.SectionFinished
 	dashboardLimit   = 50
 )
 

@@ -277,7 +277,7 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 	}
 	// Every retry in the database, answered or not.
 	for id, r := range retries {
-		if r.Stage == "reserving" || r.Stage == "resetting" {
+		if r.Stage == domain.StageReserving || r.Stage == domain.StageResetting {
 			add(InvNotStuck, "retry "+id, "stage %s", r.Stage)
 		}
 		switch r.Status {
@@ -364,7 +364,7 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 		}
 	}
 	for id, r := range restarts {
-		if r.Stage == "reserving" || r.Stage == "resetting" {
+		if r.Stage == domain.StageReserving || r.Stage == domain.StageResetting {
 			add(InvNotStuck, "restart "+id, "stage %s", r.Stage)
 		}
 		if r.Status == domain.StatusStarted && open[r.WorkflowID] {
@@ -454,7 +454,7 @@ func checkMail(ctx context.Context, db bun.IDB, org *Org, run *Run, retries map[
 			recorded[k] = map[string]bool{}
 		}
 		for _, e := range emails[subjectID] {
-			if e.Status != "sent" || e.MessageID == nil {
+			if e.Status != domain.EmailSent || e.MessageID == nil {
 				unrecordedEmails[k]++
 				continue
 			}
