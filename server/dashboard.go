@@ -15,6 +15,9 @@ import (
 	"github.com/headshotpro/retryd/internal/store"
 )
 
+// cardDTO declares a dashboard card as the API writes it. appendCard writes it by hand
+// and openapi.json's Card schema describes it; tests hold both to these types
+// (dashboard_json_test.go, card_schema_test.go).
 type cardDTO struct {
 	Member  memberDTO    `json:"member"`
 	Shoot   shootDTO     `json:"shoot"`

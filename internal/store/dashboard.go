@@ -12,7 +12,9 @@ import (
 	"github.com/headshotpro/retryd/internal/domain"
 )
 
-// Card is one member on the dashboard with their most recent shoot.
+// Card is one member on the dashboard with their most recent shoot. Its fields are the
+// dashboard statement's columns, in order and named by their bun tags; dashboard_test.go
+// holds the statement, pgx's scan and the hand decoder (cardrow.go) to them.
 type Card struct {
 	MemberID           string     `bun:"member_id"`
 	Name               string     `bun:"name"`
@@ -27,12 +29,12 @@ type Card struct {
 	RetryCount         int        `bun:"retry_count"`
 	ResultCount        int        `bun:"result_count"`
 	PendingRetry       bool       `bun:"pending_retry"`
-	// HasOpenShoot and HasDeletedShoot are what the restart action of a Deleted card
+	// HasDeletedShoot and HasOpenShoot are what the restart action of a Deleted card
 	// needs. Elsewhere the card's own shoot is open and not deleted, which is what they
 	// say there; an older deleted shoot of a Finished or In Progress member is not looked
 	// for, as no action of those sections depends on it.
-	HasOpenShoot    bool `bun:"has_open_shoot"`
 	HasDeletedShoot bool `bun:"has_deleted_shoot"`
+	HasOpenShoot    bool `bun:"has_open_shoot"`
 }
 
 // DashboardQuery selects one page of one section.
