@@ -7,8 +7,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
-	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
 )
 
@@ -29,7 +29,7 @@ func TestConcurrentDuplicateAttempts(t *testing.T) {
 	}{
 		{
 			name:   "ReserveRetry",
-			member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, Shoots: []seed.Shoot{finishedShoot(1)}},
+			member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual, Shoots: []seed.Shoot{finishedShoot(1)}},
 			step: func(f *fixture, m seed.Member) (func(*testsuite.TestActivityEnvironment) (string, error), string) {
 				in := f.retryInput(m.ID, m.Shoots[0].ID)
 				return func(env *testsuite.TestActivityEnvironment) (string, error) {

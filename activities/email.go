@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/store"
@@ -42,8 +43,8 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 	if err != nil {
 		return SendEmailResult{}, asTemporalError(err)
 	}
-	if c.Status != store.StatusPending {
-		return SendEmailResult{Skipped: true, AlreadyStarted: c.Status == store.StatusStarted, Reason: "already " + c.Status}, nil
+	if c.Status != domain.StatusPending {
+		return SendEmailResult{Skipped: true, AlreadyStarted: c.Status == domain.StatusStarted, Reason: "already " + c.Status}, nil
 	}
 	if c.MemberEmail == nil || *c.MemberEmail == "" {
 		return SendEmailResult{Skipped: true, Reason: "member has no email address"}, nil
@@ -52,7 +53,7 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 	if err != nil {
 		return SendEmailResult{}, err
 	}
-	if e.Status == "sent" && e.MessageID != nil {
+	if e.Status == domain.EmailSent && e.MessageID != nil {
 		return SendEmailResult{MessageID: *e.MessageID}, nil
 	}
 	token, claims := a.Links.Issue(c.MemberID, c.ShootID, a.Now())
@@ -93,7 +94,7 @@ func (a *Activities) recordAccepted(ctx context.Context, subject store.Subject, 
 	if err != nil {
 		return SendEmailResult{}, err
 	}
-	if e.Status == "sent" && e.MessageID != nil {
+	if e.Status == domain.EmailSent && e.MessageID != nil {
 		return SendEmailResult{MessageID: *e.MessageID}, nil
 	}
 	activity.GetLogger(ctx).Info("recording an email an earlier attempt sent", "subject_id", in.SubjectID, "seq", in.Seq, "message_id", id)

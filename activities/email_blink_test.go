@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
@@ -114,7 +115,7 @@ func TestEmailAcceptedThenDatabaseBlinksSendsOnce(t *testing.T) {
 	defer cancel()
 	wid := "blink-" + retryID
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wid, TaskQueue: queue}, "SendEmailOnce",
-		activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: store.EmailKindInitial})
+		activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: domain.EmailKindInitial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func TestEmailAcceptedThenDatabaseBlinksSendsOnce(t *testing.T) {
 	}
 	assert.Equal(t, "res.MessageID", res.MessageID, msgs[0].ID)
 	r := f.retry(retryID)
-	assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	assert.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailSent)
 	if r.EmailMessageID == nil {
 		t.Fatalf("r.EmailMessageID = nil, want %s", msgs[0].ID)
 	}
@@ -236,10 +237,10 @@ func TestEmailAcceptedWithoutIDIsNotSentAgain(t *testing.T) {
 	f.env.SetHeartbeatDetails(struct{ MessageID string }{MessageID: ""})
 
 	var res activities.SendEmailResult
-	f.must(&res, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: store.EmailKindInitial})
+	f.must(&res, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: domain.EmailKindInitial})
 	assert.Equal(t, "messages sent", f.mailbox.Len(), 0)
 	assert.Equal(t, "res", res, activities.SendEmailResult{})
-	assert.Equal(t, "email status", f.retry(retryID).EmailStatus, store.EmailSent)
+	assert.Equal(t, "email status", f.retry(retryID).EmailStatus, domain.EmailSent)
 	es := f.emails(retryID)
 	if len(es) != 1 || es[0].Status != "sent" {
 		t.Errorf("emails = %+v, want one sent", es)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
@@ -16,7 +17,7 @@ import (
 const adaEmail = "ada.lovelace@example.test"
 
 func ada(shoots ...seed.Shoot) seed.Member {
-	return seed.Member{Name: "Ada Lovelace", Email: ptr(adaEmail), Kind: store.KindIndividual, Shoots: shoots}
+	return seed.Member{Name: "Ada Lovelace", Email: ptr(adaEmail), Kind: domain.KindIndividual, Shoots: shoots}
 }
 
 func TestSendRetryEmailOncePerSeq(t *testing.T) {
@@ -31,7 +32,7 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 			}
 		}},
 		{name: "started stage from the workflow", start: func(f *fixture, _, _, retryID string) {
-			f.must(nil, f.acts.SetRetryStage, retryID, store.StatusStarted)
+			f.must(nil, f.acts.SetRetryStage, retryID, domain.StatusStarted)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,7 +42,7 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 			shootID := m.Shoots[0].ID
 			retryID := f.pendingRetry(m.ID, shootID)
 
-			initial := activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: store.EmailKindInitial}
+			initial := activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: domain.EmailKindInitial}
 			var first, second activities.SendEmailResult
 			f.must(&first, f.acts.SendRetryEmail, initial)
 			f.must(&second, f.acts.SendRetryEmail, initial)
@@ -62,7 +63,7 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 			assertActionLink(t, f, msgs[0].Text, m.ID, shootID)
 
 			r := f.retry(retryID)
-			assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+			assert.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailSent)
 			if r.EmailMessageID == nil {
 				t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 			}
@@ -79,7 +80,7 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 			assert.Equal(t, "*es[0].MessageID", *es[0].MessageID, first.MessageID)
 
 			// A reminder is another seq: a second message, counted once however often it runs.
-			reminder := activities.SendEmailInput{SubjectID: retryID, Seq: 1, Kind: store.EmailKindReminder, Reminder: 1}
+			reminder := activities.SendEmailInput{SubjectID: retryID, Seq: 1, Kind: domain.EmailKindReminder, Reminder: 1}
 			var rem, remAgain activities.SendEmailResult
 			f.must(&rem, f.acts.SendRetryEmail, reminder)
 			f.must(&remAgain, f.acts.SendRetryEmail, reminder)
@@ -97,7 +98,7 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 			assert.Equal(t, "newest first", msgs[0].ID, rem.MessageID)
 			r = f.retry(retryID)
 			assert.Equal(t, "r.RemindersSent", r.RemindersSent, 1)
-			assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+			assert.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailSent)
 			if r.EmailMessageID == nil {
 				t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 			}
@@ -105,9 +106,9 @@ func TestSendRetryEmailOncePerSeq(t *testing.T) {
 
 			// Once the retry is started, the next reminder is skipped and tells the workflow so.
 			tc.start(f, m.ID, shootID, retryID)
-			assert.MustEqual(t, "f.retry(retryID).Status", f.retry(retryID).Status, store.StatusStarted)
+			assert.MustEqual(t, "f.retry(retryID).Status", f.retry(retryID).Status, domain.StatusStarted)
 			var skipped activities.SendEmailResult
-			f.must(&skipped, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 2, Kind: store.EmailKindReminder, Reminder: 2})
+			f.must(&skipped, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 2, Kind: domain.EmailKindReminder, Reminder: 2})
 			if !skipped.Skipped {
 				t.Errorf("skipped.Skipped = false, want true")
 			}
@@ -162,12 +163,12 @@ func TestSendRetryEmailProviderFailures(t *testing.T) {
 		wantDelay    time.Duration
 		wantStatus   string // retries.email_status afterwards
 	}{
-		{name: "422", status: 422, body: invalid, nonRetryable: true, wantType: activities.ErrTypeMailPermanent, wantStatus: store.EmailFailed},
-		{name: "422 naming the address", status: 422, nonRetryable: true, wantType: activities.ErrTypeMailPermanent, wantStatus: store.EmailFailed,
+		{name: "422", status: 422, body: invalid, nonRetryable: true, wantType: activities.ErrTypeMailPermanent, wantStatus: domain.EmailFailed},
+		{name: "422 naming the address", status: 422, nonRetryable: true, wantType: activities.ErrTypeMailPermanent, wantStatus: domain.EmailFailed,
 			body: `{"message":"The to.0.email ` + adaEmail + ` is on the suppression list <` + adaEmail + `>.","errors":{"to.0.email":["` + adaEmail + `"]}}`},
 		{name: "429 with Retry-After", status: 429, body: `{"message":"Too Many Attempts."}`, header: http.Header{"Retry-After": {"7"}},
-			wantDelay: 7 * time.Second, wantStatus: store.EmailQueued},
-		{name: "503", status: 503, body: `{"message":"Service Unavailable"}`, wantStatus: store.EmailQueued},
+			wantDelay: 7 * time.Second, wantStatus: domain.EmailQueued},
+		{name: "503", status: 503, body: `{"message":"Service Unavailable"}`, wantStatus: domain.EmailQueued},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -177,7 +178,7 @@ func TestSendRetryEmailProviderFailures(t *testing.T) {
 			stub, stubURL := newStubProvider(t, tc.status, tc.body, tc.header)
 			f.useMailer(stubURL)
 
-			in := activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: store.EmailKindInitial}
+			in := activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: domain.EmailKindInitial}
 			err := f.exec(nil, f.acts.SendRetryEmail, in)
 			ae := applicationError(t, err)
 			assert.Equal(t, "NonRetryable", ae.NonRetryable(), tc.nonRetryable)
@@ -232,7 +233,7 @@ func TestSendRetryEmailProviderFailures(t *testing.T) {
 			_, accepted := stub.counts()
 			assert.Equal(t, "accepted", accepted, 1)
 			r = f.retry(retryID)
-			assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+			assert.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailSent)
 			if r.EmailMessageID == nil {
 				t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 			}
@@ -248,11 +249,11 @@ func TestFailedReminderKeepsSentStatus(t *testing.T) {
 	f.seedOrg(&m)
 	retryID := f.pendingRetry(m.ID, m.Shoots[0].ID)
 	var sent activities.SendEmailResult
-	f.must(&sent, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: store.EmailKindInitial})
+	f.must(&sent, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: domain.EmailKindInitial})
 
 	_, stubURL := newStubProvider(t, 422, `{"message":"The to.0.email must be a valid email address.","errors":{}}`, nil)
 	f.useMailer(stubURL)
-	err := f.exec(nil, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 1, Kind: store.EmailKindReminder, Reminder: 1})
+	err := f.exec(nil, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 1, Kind: domain.EmailKindReminder, Reminder: 1})
 	ae := applicationError(t, err)
 	if !ae.NonRetryable() {
 		t.Errorf("ae.NonRetryable() = false, want true")
@@ -260,7 +261,7 @@ func TestFailedReminderKeepsSentStatus(t *testing.T) {
 	assert.Equal(t, "ae.Type()", ae.Type(), activities.ErrTypeMailPermanent)
 
 	r := f.retry(retryID)
-	assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	assert.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailSent)
 	if r.EmailMessageID == nil {
 		t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 	}
@@ -279,11 +280,11 @@ func TestMarkRetryEmailFailed(t *testing.T) {
 	m := ada(finishedShoot(1))
 	f.seedOrg(&m)
 	retryID := f.pendingRetry(m.ID, m.Shoots[0].ID)
-	in := activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: store.EmailKindInitial}
+	in := activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: domain.EmailKindInitial}
 
 	f.must(nil, f.acts.MarkRetryEmailFailed, in)
 	f.must(nil, f.acts.MarkRetryEmailFailed, in)
-	assert.Equal(t, "f.retry(retryID).EmailStatus", f.retry(retryID).EmailStatus, store.EmailFailed)
+	assert.Equal(t, "f.retry(retryID).EmailStatus", f.retry(retryID).EmailStatus, domain.EmailFailed)
 	es := f.emails(retryID)
 	if len(es) != 1 {
 		t.Fatalf("es: len %d, want %d", len(es), 1)
@@ -302,7 +303,7 @@ func TestEmailRecordedByTwoAttemptsCountsOnce(t *testing.T) {
 	retryID := f.pendingRetry(m.ID, m.Shoots[0].ID)
 	var attempts [2]*store.Email
 	for i := range attempts {
-		e, err := store.BeginEmail(f.ctx, f.db, retryID, 1, store.EmailKindReminder)
+		e, err := store.BeginEmail(f.ctx, f.db, retryID, 1, domain.EmailKindReminder)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +316,7 @@ func TestEmailRecordedByTwoAttemptsCountsOnce(t *testing.T) {
 	}
 	r := f.retry(retryID)
 	assert.Equal(t, "r.RemindersSent", r.RemindersSent, 1)
-	assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	assert.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailSent)
 	es := f.emails(retryID)
 	if len(es) != 1 || es[0].Status != "sent" || es[0].MessageID == nil || *es[0].MessageID != "msg-once" {
 		t.Errorf("emails = %+v, want one sent with msg-once", es)

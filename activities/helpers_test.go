@@ -20,6 +20,7 @@ import (
 
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/devmailbox"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/seed"
@@ -152,8 +153,8 @@ func (f *fixture) retryInput(memberID, shootID string) activities.ReserveRetryIn
 
 // managed is a managed member whose only shoot was deleted: eligible for a restart.
 func managed(email *string) seed.Member {
-	return seed.Member{Name: "Grace Hopper", Email: email, Kind: store.KindManaged,
-		Shoots: []seed.Shoot{{Status: store.ShootDeleted, DeletedAt: ptr(time.Now().UTC().Add(-48 * time.Hour)), Results: 2}}}
+	return seed.Member{Name: "Grace Hopper", Email: email, Kind: domain.KindManaged,
+		Shoots: []seed.Shoot{{Status: domain.ShootDeleted, DeletedAt: ptr(time.Now().UTC().Add(-48 * time.Hour)), Results: 2}}}
 }
 
 func (f *fixture) restartInput(memberID string) activities.CreateRestartInput {
@@ -246,7 +247,7 @@ func ptr[T any](v T) *T { return &v }
 
 // finishedShoot is a shoot completed a day ago with n results.
 func finishedShoot(n int) seed.Shoot {
-	return seed.Shoot{Status: store.ShootActive, CompletedAt: ptr(time.Now().UTC().Add(-24 * time.Hour)), Results: n}
+	return seed.Shoot{Status: domain.ShootActive, CompletedAt: ptr(time.Now().UTC().Add(-24 * time.Hour)), Results: n}
 }
 
 // stubProvider stands in for MailerSend answering with a fixed status; 202 accepts the

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/headshotpro/retryd/internal/mailer"
+	"github.com/headshotpro/retryd/internal/domain"
+
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -38,9 +40,9 @@ func (a *Activities) CreateRestart(ctx context.Context, in CreateRestartInput) (
 	if err != nil {
 		return CreateRestartResult{}, asTemporalError(err)
 	}
-	out := CreateRestartResult{OldShootID: r.OldShootID, HasEmail: r.EmailStatus != store.EmailNotApplicable}
+	out := CreateRestartResult{OldShootID: r.OldShootID, HasEmail: r.EmailStatus != domain.EmailNotApplicable}
 	if r.Recorded {
-		if out.Resume, err = a.emailResume(ctx, in.RestartID, r.Status == store.StatusStarted); err != nil {
+		if out.Resume, err = a.emailResume(ctx, in.RestartID, r.Status == domain.StatusStarted); err != nil {
 			return CreateRestartResult{}, err
 		}
 	}
@@ -69,5 +71,5 @@ func (a *Activities) RestartStarted(ctx context.Context, restartID string) (bool
 	if err != nil {
 		return false, asTemporalError(err)
 	}
-	return c.Status == store.StatusStarted, nil
+	return c.Status == domain.StatusStarted, nil
 }

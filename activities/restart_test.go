@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
@@ -25,20 +26,20 @@ func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
 
 	assert.Equal(t, "the deleted shoot and one new one", f.count(`SELECT count(*) FROM shoots WHERE member_id = ?`, m.ID), 2)
 	s := f.shoot(in.NewShootID)
-	assert.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	assert.Equal(t, "s.Status", s.Status, domain.ShootOnboarding)
 	assert.Equal(t, "s.MemberID", s.MemberID, m.ID)
-	assert.Equal(t, "the old shoot stays deleted", f.shoot(oldShootID).Status, store.ShootDeleted)
+	assert.Equal(t, "the old shoot stays deleted", f.shoot(oldShootID).Status, domain.ShootDeleted)
 	assert.Equal(t, "f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID)", f.count(`SELECT count(*) FROM restarts WHERE member_id = ?`, m.ID), 1)
 	r := f.restart(in.RestartID)
-	assert.Equal(t, "r.Status", r.Status, store.StatusPending)
+	assert.Equal(t, "r.Status", r.Status, domain.StatusPending)
 	assert.Equal(t, "r.OldShootID", r.OldShootID, oldShootID)
 	assert.Equal(t, "r.NewShootID", r.NewShootID, in.NewShootID)
-	assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailNotApplicable)
+	assert.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailNotApplicable)
 	assert.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'shoot.restart' AND target_id = ?`, in.RestartID), 1)
 
 	// No address: nothing to send, and nothing recorded as sent.
 	var res activities.SendEmailResult
-	f.must(&res, f.acts.SendRestartEmail, activities.SendEmailInput{SubjectID: in.RestartID, Seq: 0, Kind: store.EmailKindInitial})
+	f.must(&res, f.acts.SendRestartEmail, activities.SendEmailInput{SubjectID: in.RestartID, Seq: 0, Kind: domain.EmailKindInitial})
 	if !res.Skipped {
 		t.Errorf("res.Skipped = false, want true")
 	}
@@ -52,19 +53,19 @@ func TestCreateRestartTwiceCreatesOnce(t *testing.T) {
 	if len(f.emails(in.RestartID)) != 0 {
 		t.Errorf("f.emails(in.RestartID) = %#v, want empty", f.emails(in.RestartID))
 	}
-	assert.Equal(t, "f.restart(in.RestartID).EmailStatus", f.restart(in.RestartID).EmailStatus, store.EmailNotApplicable)
+	assert.Equal(t, "f.restart(in.RestartID).EmailStatus", f.restart(in.RestartID).EmailStatus, domain.EmailNotApplicable)
 
 	// Canceled before the member touched it: the new shoot goes back to deleted.
-	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
-	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
+	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
+	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
 	s = f.shoot(in.NewShootID)
-	assert.Equal(t, "s.Status", s.Status, store.ShootDeleted)
+	assert.Equal(t, "s.Status", s.Status, domain.ShootDeleted)
 	if s.DeletedAt == nil {
 		t.Errorf("s.DeletedAt = %#v, want not nil", s.DeletedAt)
 	}
 	r = f.restart(in.RestartID)
-	assert.Equal(t, "r.Status", r.Status, store.StatusFailed)
-	assert.Equal(t, "r.Stage", r.Stage, store.StatusFailed)
+	assert.Equal(t, "r.Status", r.Status, domain.StatusFailed)
+	assert.Equal(t, "r.Stage", r.Stage, domain.StatusFailed)
 
 	// The member can be restarted again.
 	again := f.restartInput(m.ID)
@@ -84,7 +85,7 @@ func TestRestartEmailSentOnce(t *testing.T) {
 		t.Errorf("created.HasEmail = false, want true")
 	}
 
-	email := activities.SendEmailInput{SubjectID: in.RestartID, Seq: 0, Kind: store.EmailKindInitial}
+	email := activities.SendEmailInput{SubjectID: in.RestartID, Seq: 0, Kind: domain.EmailKindInitial}
 	var first, second activities.SendEmailResult
 	f.must(&first, f.acts.SendRestartEmail, email)
 	f.must(&second, f.acts.SendRestartEmail, email)
@@ -99,7 +100,7 @@ func TestRestartEmailSentOnce(t *testing.T) {
 	assert.Equal(t, "msgs[0].To", msgs[0].To, []string{"grace@example.test"})
 	assertActionLink(t, f, msgs[0].Text, m.ID, in.NewShootID)
 	r := f.restart(in.RestartID)
-	assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailSent)
+	assert.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailSent)
 	if r.EmailMessageID == nil {
 		t.Fatalf("r.EmailMessageID = %#v, want not nil", r.EmailMessageID)
 	}
@@ -111,7 +112,7 @@ func TestRestartEmailSentOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var skipped activities.SendEmailResult
-	f.must(&skipped, f.acts.SendRestartEmail, activities.SendEmailInput{SubjectID: in.RestartID, Seq: 1, Kind: store.EmailKindReminder, Reminder: 1})
+	f.must(&skipped, f.acts.SendRestartEmail, activities.SendEmailInput{SubjectID: in.RestartID, Seq: 1, Kind: domain.EmailKindReminder, Reminder: 1})
 	if !skipped.Skipped {
 		t.Errorf("skipped.Skipped = false, want true")
 	}
@@ -119,9 +120,9 @@ func TestRestartEmailSentOnce(t *testing.T) {
 		t.Errorf("skipped.AlreadyStarted = false, want true")
 	}
 	assert.Equal(t, "f.mailbox.Len()", f.mailbox.Len(), 1)
-	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
-	assert.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, store.StatusStarted)
-	assert.Equal(t, "f.shoot(in.NewShootID).Status", f.shoot(in.NewShootID).Status, store.ShootOnboarding)
+	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
+	assert.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, domain.StatusStarted)
+	assert.Equal(t, "f.shoot(in.NewShootID).Status", f.shoot(in.NewShootID).Status, domain.ShootOnboarding)
 }
 
 func TestSetRestartStageFailedKeepsSubmittedShoot(t *testing.T) {
@@ -137,10 +138,10 @@ func TestSetRestartStageFailedKeepsSubmittedShoot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f.must(nil, f.acts.SetRestartStage, in.RestartID, store.StatusFailed)
-	assert.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, store.StatusFailed)
+	f.must(nil, f.acts.SetRestartStage, in.RestartID, domain.StatusFailed)
+	assert.Equal(t, "f.restart(in.RestartID).Status", f.restart(in.RestartID).Status, domain.StatusFailed)
 	s := f.shoot(in.NewShootID)
-	assert.Equal(t, "s.Status", s.Status, store.ShootWaiting)
+	assert.Equal(t, "s.Status", s.Status, domain.ShootWaiting)
 	if s.DeletedAt != nil {
 		t.Errorf("s.DeletedAt = %#v, want nil", s.DeletedAt)
 	}
@@ -152,12 +153,12 @@ func TestCreateRestartRefused(t *testing.T) {
 		member   seed.Member
 		wantType string
 	}{
-		{name: "individual member", member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual,
-			Shoots: []seed.Shoot{{Status: store.ShootDeleted}}}, wantType: "not_managed"},
-		{name: "no deleted shoot", member: seed.Member{Name: "Grace", Kind: store.KindManaged,
+		{name: "individual member", member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual,
+			Shoots: []seed.Shoot{{Status: domain.ShootDeleted}}}, wantType: "not_managed"},
+		{name: "no deleted shoot", member: seed.Member{Name: "Grace", Kind: domain.KindManaged,
 			Shoots: []seed.Shoot{finishedShoot(1)}}, wantType: "no_deleted_shoot"},
-		{name: "another shoot open", member: seed.Member{Name: "Grace", Kind: store.KindManaged,
-			Shoots: []seed.Shoot{{Status: store.ShootDeleted}, {Status: store.ShootOnboarding}}}, wantType: "active_shoot_exists"},
+		{name: "another shoot open", member: seed.Member{Name: "Grace", Kind: domain.KindManaged,
+			Shoots: []seed.Shoot{{Status: domain.ShootDeleted}, {Status: domain.ShootOnboarding}}}, wantType: "active_shoot_exists"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)

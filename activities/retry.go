@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/headshotpro/retryd/internal/mailer"
+	"github.com/headshotpro/retryd/internal/domain"
+
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -54,10 +56,10 @@ func (in ReserveRetryInput) params(a *Activities) store.ReserveRetryParams {
 // reserved answers a reservation: the allowance it used, and where the emails of an
 // already recorded retry stand.
 func (a *Activities) reserved(ctx context.Context, r *store.Retry) (ReserveRetryResult, error) {
-	out := ReserveRetryResult{AllowanceUsed: r.AllowanceUsed, NoEmail: r.EmailStatus == store.EmailNotApplicable}
+	out := ReserveRetryResult{AllowanceUsed: r.AllowanceUsed, NoEmail: r.EmailStatus == domain.EmailNotApplicable}
 	if r.Recorded {
 		var err error
-		if out.Resume, err = a.emailResume(ctx, r.ID, r.Status == store.StatusStarted); err != nil {
+		if out.Resume, err = a.emailResume(ctx, r.ID, r.Status == domain.StatusStarted); err != nil {
 			return ReserveRetryResult{}, err
 		}
 	}
@@ -96,7 +98,7 @@ func (a *Activities) SetRetryStage(ctx context.Context, retryID, stage string) e
 type SendEmailInput struct {
 	SubjectID string // retry or restart id
 	Seq       int    // 0 = first email, then reminders and resends in order
-	Kind      string // store.EmailKind*
+	Kind      string // domain.EmailKind*
 	Reminder  int    // 1-based reminder number, 0 otherwise
 }
 
@@ -128,5 +130,5 @@ func (a *Activities) RetryStarted(ctx context.Context, retryID string) (bool, er
 	if err != nil {
 		return false, asTemporalError(err)
 	}
-	return c.Status == store.StatusStarted, nil
+	return c.Status == domain.StatusStarted, nil
 }

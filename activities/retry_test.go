@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
@@ -26,7 +27,7 @@ func TestReserveRetryTwiceConsumesOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual,
+			m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual,
 				RetryCredits: tc.credits, FreeRetryAvailable: ptr(tc.free), Shoots: []seed.Shoot{finishedShoot(3)}}
 			f.seedOrg(&m)
 			memberID, shootID := m.ID, m.Shoots[0].ID
@@ -44,17 +45,17 @@ func TestReserveRetryTwiceConsumesOnce(t *testing.T) {
 
 			assert.Equal(t, "retries rows", f.count(`SELECT count(*) FROM retries WHERE shoot_id = ?`, shootID), 1)
 			r := f.retry(in.RetryID)
-			assert.Equal(t, "r.Status", r.Status, store.StatusPending)
+			assert.Equal(t, "r.Status", r.Status, domain.StatusPending)
 			assert.Equal(t, "r.Stage", r.Stage, "resetting")
 			assert.Equal(t, "r.AllowanceUsed", r.AllowanceUsed, tc.wantAllowance)
-			assert.Equal(t, "r.EmailStatus", r.EmailStatus, store.EmailQueued)
+			assert.Equal(t, "r.EmailStatus", r.EmailStatus, domain.EmailQueued)
 			assert.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
 			assert.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give'`), 1)
 			assert.Equal(t, "f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID)", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ? AND org_id = ?`, in.RetryID, f.orgID), 1)
 
 			// Reserving alone changes nothing about the shoot: that is the later activities' work.
 			s := f.shoot(shootID)
-			assert.Equal(t, "s.Status", s.Status, store.ShootActive)
+			assert.Equal(t, "s.Status", s.Status, domain.ShootActive)
 			assert.Equal(t, "f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID)", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 3)
 		})
 	}
@@ -69,24 +70,24 @@ func TestGiveRetryRefusedIsNonRetryableAndChangesNothing(t *testing.T) {
 	}{
 		{
 			name:     "shoot not finished",
-			member:   seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, RetryCredits: 1, Shoots: []seed.Shoot{{Status: store.ShootWaiting}}},
+			member:   seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual, RetryCredits: 1, Shoots: []seed.Shoot{{Status: domain.ShootWaiting}}},
 			wantType: "shoot_not_finished",
 		},
 		{
 			name: "allowance exhausted",
-			member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual,
+			member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual,
 				FreeRetryAvailable: ptr(false), Shoots: []seed.Shoot{finishedShoot(2)}},
 			wantType: "retry_credits_exhausted",
 		},
 		{
 			name: "window expired",
-			member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, RetryCredits: 1,
-				Shoots: []seed.Shoot{{Status: store.ShootActive, CompletedAt: ptr(time.Now().UTC().Add(-61 * 24 * time.Hour)), Results: 2}}},
+			member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual, RetryCredits: 1,
+				Shoots: []seed.Shoot{{Status: domain.ShootActive, CompletedAt: ptr(time.Now().UTC().Add(-61 * 24 * time.Hour)), Results: 2}}},
 			wantType: "retry_window_expired",
 		},
 		{
 			name:   "shoot of another member",
-			member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, RetryCredits: 1, Shoots: []seed.Shoot{finishedShoot(2)}},
+			member: seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual, RetryCredits: 1, Shoots: []seed.Shoot{finishedShoot(2)}},
 			input: func(f *fixture, m seed.Member) activities.ReserveRetryInput {
 				return f.retryInput(m.ID, uuid.NewString())
 			},
@@ -131,9 +132,9 @@ func TestGiveRetryRefusedIsNonRetryableAndChangesNothing(t *testing.T) {
 // it gave and changes nothing more.
 func TestGiveRetryTwiceGivesOnce(t *testing.T) {
 	f := newFixture(t)
-	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, RetryCredits: 2,
+	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual, RetryCredits: 2,
 		Shoots: []seed.Shoot{finishedShoot(3)}}
-	other := seed.Member{Name: "Bob", Email: ptr("bob@example.test"), Kind: store.KindIndividual, Shoots: []seed.Shoot{finishedShoot(2)}}
+	other := seed.Member{Name: "Bob", Email: ptr("bob@example.test"), Kind: domain.KindIndividual, Shoots: []seed.Shoot{finishedShoot(2)}}
 	f.seedOrg(&m, &other)
 	shootID := m.Shoots[0].ID
 	in := f.retryInput(m.ID, shootID)
@@ -147,13 +148,13 @@ func TestGiveRetryTwiceGivesOnce(t *testing.T) {
 
 	assert.Equal(t, "retry credits consumed once", f.member(m.ID).RetryCredits, 1)
 	r := f.retry(in.RetryID)
-	assert.Equal(t, "r.Status", r.Status, store.StatusPending)
+	assert.Equal(t, "r.Status", r.Status, domain.StatusPending)
 	assert.Equal(t, "r.Stage (pending at once: no resetting stage)", r.Stage, "pending")
 	assert.Equal(t, "r.WorkflowID", r.WorkflowID, in.WorkflowID)
 	assert.Equal(t, "retry.give audit events", f.count(`SELECT count(*) FROM audit_events WHERE action = 'retry.give' AND target_id = ?`, in.RetryID), 1)
 
 	s := f.shoot(shootID)
-	assert.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	assert.Equal(t, "s.Status", s.Status, domain.ShootOnboarding)
 	assert.Equal(t, "retry_count incremented exactly once", s.RetryCount, 1)
 	assert.Equal(t, "next submission free", s.NextSubmissionFree, true)
 	if s.CompletedAt != nil || s.StartedAt != nil || s.SubmittedAt != nil {
@@ -178,7 +179,7 @@ func TestGiveRetryTwiceGivesOnce(t *testing.T) {
 // that resumes it, without consuming again.
 func TestGiveRetryCompletesAThreeStepReservation(t *testing.T) {
 	f := newFixture(t)
-	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, RetryCredits: 2,
+	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual, RetryCredits: 2,
 		Shoots: []seed.Shoot{finishedShoot(3)}}
 	f.seedOrg(&m)
 	shootID := m.Shoots[0].ID
@@ -192,15 +193,15 @@ func TestGiveRetryCompletesAThreeStepReservation(t *testing.T) {
 	assert.Equal(t, "retry credits consumed once", f.member(m.ID).RetryCredits, 1)
 	assert.Equal(t, "r.Stage", f.retry(in.RetryID).Stage, "pending")
 	s := f.shoot(shootID)
-	assert.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	assert.Equal(t, "s.Status", s.Status, domain.ShootOnboarding)
 	assert.Equal(t, "s.RetryCount", s.RetryCount, 1)
 	assert.Equal(t, "results", f.count(`SELECT count(*) FROM results WHERE shoot_id = ?`, shootID), 0)
 }
 
 func TestDeleteResultsOnceAndNeverAfterReset(t *testing.T) {
 	f := newFixture(t)
-	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, Shoots: []seed.Shoot{finishedShoot(4)}}
-	other := seed.Member{Name: "Bob", Email: ptr("bob@example.test"), Kind: store.KindIndividual, Shoots: []seed.Shoot{finishedShoot(2)}}
+	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual, Shoots: []seed.Shoot{finishedShoot(4)}}
+	other := seed.Member{Name: "Bob", Email: ptr("bob@example.test"), Kind: domain.KindIndividual, Shoots: []seed.Shoot{finishedShoot(2)}}
 	f.seedOrg(&m, &other)
 	shootID := m.Shoots[0].ID
 	in := f.retryInput(m.ID, shootID)
@@ -230,7 +231,7 @@ func TestDeleteResultsOnceAndNeverAfterReset(t *testing.T) {
 
 func TestResetShootTwiceResetsOnce(t *testing.T) {
 	f := newFixture(t)
-	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, Shoots: []seed.Shoot{finishedShoot(2)}}
+	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual, Shoots: []seed.Shoot{finishedShoot(2)}}
 	f.seedOrg(&m)
 	shootID := m.Shoots[0].ID
 	in := f.retryInput(m.ID, shootID)
@@ -242,7 +243,7 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 
 	s := f.shoot(shootID)
-	assert.Equal(t, "s.Status", s.Status, store.ShootOnboarding)
+	assert.Equal(t, "s.Status", s.Status, domain.ShootOnboarding)
 	assert.Equal(t, "retry_count incremented exactly once", s.RetryCount, 1)
 	if s.CompletedAt != nil {
 		t.Errorf("s.CompletedAt = %#v, want nil", s.CompletedAt)
@@ -260,7 +261,7 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 
 	r := f.retry(in.RetryID)
 	assert.Equal(t, "r.Stage", r.Stage, "pending")
-	assert.Equal(t, "r.Status", r.Status, store.StatusPending)
+	assert.Equal(t, "r.Status", r.Status, domain.StatusPending)
 
 	// Once the member has started, a late ResetShoot must not put the shoot back.
 	_, err := store.StartShoot(f.ctx, f.db, m.ID, shootID, "req-start", time.Now())
@@ -273,12 +274,12 @@ func TestResetShootTwiceResetsOnce(t *testing.T) {
 	}
 	f.must(nil, f.acts.ResetShoot, in.RetryID)
 	s = f.shoot(shootID)
-	assert.Equal(t, "a submitted shoot is not reset again", s.Status, store.ShootWaiting)
+	assert.Equal(t, "a submitted shoot is not reset again", s.Status, domain.ShootWaiting)
 	assert.Equal(t, "s.RetryCount", s.RetryCount, 1)
 	if s.SubmittedAt == nil {
 		t.Errorf("s.SubmittedAt = %#v, want not nil", s.SubmittedAt)
 	}
-	assert.Equal(t, "f.retry(in.RetryID).Status", f.retry(in.RetryID).Status, store.StatusStarted)
+	assert.Equal(t, "f.retry(in.RetryID).Status", f.retry(in.RetryID).Status, domain.StatusStarted)
 }
 
 func TestResetShootUnknownRetryIsNonRetryable(t *testing.T) {
@@ -296,7 +297,7 @@ func TestResetShootUnknownRetryIsNonRetryable(t *testing.T) {
 // that already happened.
 func TestGiveRetryAfterTheStartSaysStarted(t *testing.T) {
 	f := newFixture(t)
-	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: store.KindIndividual, Shoots: []seed.Shoot{finishedShoot(1)}}
+	m := seed.Member{Name: "Ada", Email: ptr("ada@example.test"), Kind: domain.KindIndividual, Shoots: []seed.Shoot{finishedShoot(1)}}
 	f.seedOrg(&m)
 	in := f.retryInput(m.ID, m.Shoots[0].ID)
 	var first, again activities.ReserveRetryResult

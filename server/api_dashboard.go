@@ -9,11 +9,15 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/rules"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
+// cardDTO declares a dashboard card as the API writes it. appendCard writes it by hand
+// and openapi.json's Card schema describes it; tests hold both to these types
+// (dashboard_json_test.go, card_schema_test.go).
 type cardDTO struct {
 	Member  memberDTO    `json:"member"`
 	Shoot   shootDTO     `json:"shoot"`
@@ -34,13 +38,13 @@ type sectionDTO struct {
 }
 
 // sections are the dashboard's sections, the names the API and dashboard_cards share.
-var sections = map[string]bool{rules.SectionFinished: true, rules.SectionInProgress: true, rules.SectionDeleted: true}
+var sections = map[string]bool{domain.SectionFinished: true, domain.SectionInProgress: true, domain.SectionDeleted: true}
 
-var sectionOrder = []string{rules.SectionFinished, rules.SectionInProgress, rules.SectionDeleted}
+var sectionOrder = []string{domain.SectionFinished, domain.SectionInProgress, domain.SectionDeleted}
 
 // sectionNames are the sections in the order a JSON object of them is written: sorted,
 // as encoding/json writes a map's keys.
-var sectionNames = []string{rules.SectionDeleted, rules.SectionFinished, rules.SectionInProgress}
+var sectionNames = []string{domain.SectionDeleted, domain.SectionFinished, domain.SectionInProgress}
 
 const (
 	defaultPageSize = 20
@@ -168,11 +172,11 @@ func toCard(k *store.Card) cardDTO {
 	section := rules.Section(k.Status)
 	actions := []string{}
 	switch section {
-	case rules.SectionFinished:
+	case domain.SectionFinished:
 		if rules.HasAllowance(k.RetryCredits, k.FreeRetryAvailable) || k.PendingRetry {
 			actions = append(actions, "give_retry")
 		}
-	case rules.SectionDeleted:
+	case domain.SectionDeleted:
 		if rules.CheckRestart(rules.RestartFacts{MemberKind: k.Kind, HasDeletedShoot: k.HasDeletedShoot, HasOtherShoot: k.HasOpenShoot}) == nil {
 			actions = append(actions, "restart_shoot")
 		}

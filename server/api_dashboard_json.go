@@ -11,7 +11,8 @@ import (
 // same types by reflection on every request, so the page is written by hand here.
 // The bytes are exactly what json.Marshal writes for the same values (escaping, field
 // order, omitempty, times); dashboard_json_test.go holds it to that on generated and
-// fuzzed pages. A field added to these types must be added here, or that test fails.
+// fuzzed pages. A field added to these types must be added here, or that test fails,
+// and to openapi.json, or card_schema_test.go fails.
 
 // appendSection appends page as json.Marshal would write it.
 func appendSection(b []byte, page *sectionDTO) []byte {

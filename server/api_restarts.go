@@ -8,6 +8,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/headshotpro/retryd/internal/domain"
+
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
@@ -95,9 +97,9 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 	}
 	if own != nil {
 		switch own.Status {
-		case store.StatusFailed:
+		case domain.StatusFailed:
 			return nil, problem.New(problem.Canceled, "this restart ended without the member starting: an operator canceled it")
-		case store.StatusStarted:
+		case domain.StatusStarted:
 			return s.restartAnswer(ctx, own)
 		}
 	}
@@ -151,7 +153,7 @@ func (s *Server) restartAnswer(ctx context.Context, r *store.Restart) (*restartA
 // automation passes it on, since no email will. Others get none.
 func (a *restartAnswer) signLinks(sign func(memberID, shootID string) string) {
 	a.AccessLink = nil
-	if a.Email.Status == store.EmailNotApplicable {
+	if a.Email.Status == domain.EmailNotApplicable {
 		link := sign(a.MemberID, a.NewShootID)
 		a.AccessLink = &link
 	}

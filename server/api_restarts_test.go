@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/server"
@@ -73,7 +74,7 @@ func TestRestartManagedMember(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var st workflows.RestartStatus
-	if err := app.Temporal.GetWorkflow(ctx, workflows.RestartWorkflowID(ms[0].ID), "").Get(ctx, &st); err != nil || st.Stage != workflows.StageStarted {
+	if err := app.Temporal.GetWorkflow(ctx, workflows.RestartWorkflowID(ms[0].ID), "").Get(ctx, &st); err != nil || st.Stage != domain.StageStarted {
 		t.Fatalf("restart workflow = %+v, %v", st, err)
 	}
 	// The member detail lists the restart.

@@ -10,6 +10,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/headshotpro/retryd/internal/domain"
+
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
@@ -189,7 +191,7 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 			}
 		}
 	}
-	if own != nil && own.Status != store.StatusPending {
+	if own != nil && own.Status != domain.StatusPending {
 		return s.retryAnswer(c, own)
 	}
 	act := actor(c)
@@ -239,7 +241,7 @@ func (s *Server) ownRetry(ctx context.Context, retryID, memberID, shootID string
 // retryAnswer is the 201 of a given retry, or the refusal of one that ended without the
 // member starting.
 func (s *Server) retryAnswer(c *gin.Context, r *store.Retry) (int, any, error) {
-	if r.Status == store.StatusFailed {
+	if r.Status == domain.StatusFailed {
 		return 0, nil, problem.New(problem.Canceled, "this retry ended without the member starting: an operator canceled it; see the member's retries")
 	}
 	c.Header("Location", "/api/v1/admin/members/"+r.MemberID)
@@ -251,7 +253,7 @@ func (s *Server) retryAnswer(c *gin.Context, r *store.Retry) (int, any, error) {
 // email will reach the member, so the admin passes it on. Others get none.
 func (d *retryDTO) signLinks(sign func(memberID, shootID string) string) {
 	d.AccessLink = nil
-	if d.Email.Status == store.EmailNotApplicable {
+	if d.Email.Status == domain.EmailNotApplicable {
 		link := sign(d.MemberID, d.ShootID)
 		d.AccessLink = &link
 	}
@@ -286,11 +288,11 @@ func (s *Server) postResendEmail(c *gin.Context) {
 		s.abort(c, problem.NotFound, "retry not found")
 		return
 	}
-	if r.Status != store.StatusPending {
+	if r.Status != domain.StatusPending {
 		s.abort(c, problem.RetryNotPending, "the retry is %s; only a pending retry's email can be sent again", r.Status)
 		return
 	}
-	if r.EmailStatus == store.EmailNotApplicable {
+	if r.EmailStatus == domain.EmailNotApplicable {
 		s.abort(c, problem.NoEmailAddress, "the member has no email address, so no email is sent; pass on the link shown when the retry was given")
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 
 	"github.com/headshotpro/retryd/internal/devserver"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/workflows"
@@ -137,7 +138,7 @@ func TestPendingRetrySurvivesRestarts(t *testing.T) {
 	if got := desc.Status; got != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		t.Fatalf("workflow status after restarts = %v, want running", got)
 	}
-	if st := status(); st.Stage != workflows.StagePending {
+	if st := status(); st.Stage != domain.StagePending {
 		t.Fatalf("after server restart: status = %+v, want pending", st)
 	}
 	if memberDetail(t, app, key, memberID).PendingRetry == nil {
@@ -157,7 +158,7 @@ func TestPendingRetrySurvivesRestarts(t *testing.T) {
 	// the previous worker: it still answers "pending" with its reminder counted.
 	began = time.Now()
 	app.RestartWorker(t)
-	if st := status(); st.Stage != workflows.StagePending || st.RemindersSent != 1 || st.EmailsSent != 2 {
+	if st := status(); st.Stage != domain.StagePending || st.RemindersSent != 1 || st.EmailsSent != 2 {
 		t.Fatalf("after the second worker restart: status = %+v, want pending with one reminder", st)
 	}
 	t.Logf("worker restarted and queried in %s", time.Since(began).Round(time.Millisecond))
@@ -168,7 +169,7 @@ func TestPendingRetrySurvivesRestarts(t *testing.T) {
 		t.Fatalf("start: %s", r.Body)
 	}
 	var final workflows.RetryStatus
-	if err := app.Temporal.GetWorkflow(ctx, wfID, "").Get(ctx, &final); err != nil || final.Stage != workflows.StageStarted {
+	if err := app.Temporal.GetWorkflow(ctx, wfID, "").Get(ctx, &final); err != nil || final.Stage != domain.StageStarted {
 		t.Fatalf("workflow result = %+v, %v", final, err)
 	}
 	if n := app.Mailbox.Len(); n != 2 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/ratelimit"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -183,19 +184,19 @@ func formatDateTime(t any) string {
 // statusLabel is a shoot status as the dashboard shows it.
 func statusLabel(status string) string {
 	switch status {
-	case store.ShootActive:
+	case domain.ShootActive:
 		return "Finished"
-	case store.ShootOnboarding:
+	case domain.ShootOnboarding:
 		return "Onboarding"
-	case store.ShootWaiting:
+	case domain.ShootWaiting:
 		return "Waiting for photos"
-	case store.ShootPending:
+	case domain.ShootPending:
 		return "Pending"
-	case store.ShootGeneratingHeadshots:
+	case domain.ShootGeneratingHeadshots:
 		return "Generating headshots"
-	case store.ShootFailed:
+	case domain.ShootFailed:
 		return "Failed"
-	case store.ShootDeleted:
+	case domain.ShootDeleted:
 		return "Deleted"
 	}
 	return status
@@ -208,7 +209,7 @@ func wordsLabel(code string) string {
 		return "Free retry"
 	case "retry_credit":
 		return "Retry credit"
-	case "not_applicable":
+	case domain.EmailNotApplicable:
 		return "No email (no address)"
 	case "":
 		return "—"

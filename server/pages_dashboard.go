@@ -10,16 +10,16 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
-	"github.com/headshotpro/retryd/internal/rules"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
 // Section titles are the help page's words.
 var sectionTitles = map[string]string{
-	rules.SectionFinished:   "Finished photo shoots",
-	rules.SectionInProgress: "In Progress",
-	rules.SectionDeleted:    "Deleted photo shoots",
+	domain.SectionFinished:   "Finished photo shoots",
+	domain.SectionInProgress: "In Progress",
+	domain.SectionDeleted:    "Deleted photo shoots",
 }
 
 const (

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -61,7 +62,7 @@ func (p *pages) getMemberPage(c *gin.Context) {
 	for _, r := range d.Retries {
 		row := retryRow{Retry: r, IssuedByName: who(r.IssuedByKind, r.IssuedBy), ReasonLabel: reasonLabel(r.Reason)}
 		v.Retries = append(v.Retries, row)
-		if r.Status == store.StatusPending && v.Pending == nil {
+		if r.Status == domain.StatusPending && v.Pending == nil {
 			pending := row
 			v.Pending = &pending
 		}

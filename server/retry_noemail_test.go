@@ -9,6 +9,7 @@ import (
 
 	historypb "go.temporal.io/api/history/v1"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/server"
@@ -103,7 +104,7 @@ func TestRetryOfMemberWithoutEmail(t *testing.T) {
 		t.Fatalf("start: %d %s", r.Status, r.Body)
 	}
 	var st workflows.RetryStatus
-	if err := app.Temporal.GetWorkflow(ctx, wid, "").Get(ctx, &st); err != nil || st.Stage != workflows.StageStarted || st.EmailsSent != 0 {
+	if err := app.Temporal.GetWorkflow(ctx, wid, "").Get(ctx, &st); err != nil || st.Stage != domain.StageStarted || st.EmailsSent != 0 {
 		t.Fatalf("retry workflow = %+v, %v", st, err)
 	}
 	if got := memberDetail(t, app, key, member).Retries[0]; got.Status != "started" || got.Email.Status != "not_applicable" {

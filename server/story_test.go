@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/server"
@@ -117,7 +118,7 @@ func TestGiveRetryStory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("query: %v", err)
 	}
-	if err := v.Get(&st); err != nil || st.Stage != workflows.StagePending {
+	if err := v.Get(&st); err != nil || st.Stage != domain.StagePending {
 		t.Fatalf("status query = %+v, %v", st, err)
 	}
 
@@ -127,7 +128,7 @@ func TestGiveRetryStory(t *testing.T) {
 		t.Fatalf("start: %d %s", r.Status, r.Body)
 	}
 	var final workflows.RetryStatus
-	if err := app.Temporal.GetWorkflow(ctx, workflows.RetryWorkflowID(shootID), "").Get(ctx, &final); err != nil || final.Stage != workflows.StageStarted {
+	if err := app.Temporal.GetWorkflow(ctx, workflows.RetryWorkflowID(shootID), "").Get(ctx, &final); err != nil || final.Stage != domain.StageStarted {
 		t.Fatalf("workflow result = %+v, %v", final, err)
 	}
 

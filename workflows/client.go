@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -103,7 +104,7 @@ func (c *Client) launch(ctx context.Context, st start) (IssueResult, error) {
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			KeyOrgID.ValueSet(st.orgID), KeyMemberID.ValueSet(st.memberID),
-			KeyShootID.ValueSet(st.shootID), KeyRetryStage.ValueSet(StageReserving),
+			KeyShootID.ValueSet(st.shootID), KeyRetryStage.ValueSet(domain.StageReserving),
 		),
 		StaticSummary: st.summary,
 		StaticDetails: st.details,

@@ -8,8 +8,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
-	"github.com/headshotpro/retryd/internal/vocab"
 )
 
 // EmailState is what the status query tells about a workflow's emails.
@@ -71,9 +71,9 @@ func (e *emailer) sendNumbered(ctx workflow.Context, kind string, reminder, seq 
 	case err == nil && res.Skipped:
 		return res, nil
 	case err == nil:
-		e.state.EmailStatus, e.state.MessageID = vocab.EmailSent, res.MessageID
+		e.state.EmailStatus, e.state.MessageID = domain.EmailSent, res.MessageID
 		e.state.EmailsSent++
-		if kind == vocab.EmailKindReminder {
+		if kind == domain.EmailKindReminder {
 			e.state.RemindersSent++
 		}
 		return res, nil
@@ -88,8 +88,8 @@ func (e *emailer) sendNumbered(ctx workflow.Context, kind string, reminder, seq 
 			workflow.GetLogger(ctx).Error("could not record email failure", "error", ferr)
 		}
 	}
-	if e.state.EmailStatus != vocab.EmailSent || kind != vocab.EmailKindReminder {
-		e.state.EmailStatus = vocab.EmailFailed
+	if e.state.EmailStatus != domain.EmailSent || kind != domain.EmailKindReminder {
+		e.state.EmailStatus = domain.EmailFailed
 	}
 	workflow.GetLogger(ctx).Warn("email failed", "kind", kind, "error", err)
 	return res, err
@@ -171,7 +171,7 @@ const (
 // each key in turn (by weight, all 1), however many one organization queued first.
 func emailPriority(kind, org string) temporal.Priority {
 	level := PriorityFollowUp
-	if kind == vocab.EmailKindInitial {
+	if kind == domain.EmailKindInitial {
 		level = PriorityFirstEmail
 	}
 	return temporal.Priority{PriorityKey: level, FairnessKey: org}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -83,7 +84,7 @@ var retryFlow = flow{
 	send:     workflows.ActivitySendRetryEmail, markFailed: workflows.ActivityMarkRetryEmailFailed,
 	setStage: workflows.ActivitySetRetryStage, started: workflows.ActivityRetryStarted,
 	busy:   "retry_pending",
-	issued: workflows.IssueResult{RetryID: retryID, Stage: workflows.StagePending, AllowanceUsed: "free_retry", HasEmail: true},
+	issued: workflows.IssueResult{RetryID: retryID, Stage: domain.StagePending, AllowanceUsed: "free_retry", HasEmail: true},
 	refusals: []string{"not_found", "retry_pending", "shoot_not_finished", "shoot_already_retried",
 		"retry_window_expired", "retry_credits_exhausted"},
 	input: func(reminders ...time.Duration) any { return retryInput(reminders...) },
@@ -111,7 +112,7 @@ var restartFlow = flow{
 	send:     workflows.ActivitySendRestartEmail, markFailed: workflows.ActivityMarkRestartEmailFailed,
 	setStage: workflows.ActivitySetRestartStage, started: workflows.ActivityRestartStarted,
 	busy: "active_shoot_exists",
-	issued: workflows.IssueResult{RestartID: restartID, Stage: workflows.StagePending,
+	issued: workflows.IssueResult{RestartID: restartID, Stage: domain.StagePending,
 		NewShootID: newShootID, OldShootID: oldShootID, HasEmail: true},
 	refusals: []string{"not_managed", "no_deleted_shoot", "active_shoot_exists", "not_found"},
 	input:    func(reminders ...time.Duration) any { return restartInput(reminders...) },

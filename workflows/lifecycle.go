@@ -8,8 +8,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
-	"github.com/headshotpro/retryd/internal/vocab"
 )
 
 // Defaults of Tuning.
@@ -200,7 +200,7 @@ type lifecycle struct {
 
 func newLifecycle(k kind, run runOf, sub subject) *lifecycle {
 	l := &lifecycle{id: run.id, kind: k, sub: sub, next: run.next, reminders: run.issue.Reminders, tuning: run.issue.Tuning, hasEmail: true,
-		progress: Progress{Stage: StageReserving, EmailState: EmailState{EmailStatus: vocab.EmailQueued}}}
+		progress: Progress{Stage: domain.StageReserving, EmailState: EmailState{EmailStatus: domain.EmailQueued}}}
 	l.mail = emailer{subjectID: l.id, org: run.org, send: k.send, markFailed: k.markFailed, state: &l.progress.EmailState}
 	if run.issue.Carried != nil {
 		l.resume(run.issue.Carried)
@@ -212,7 +212,7 @@ func newLifecycle(k kind, run runOf, sub subject) *lifecycle {
 func (l *lifecycle) resume(c *Carried) {
 	issued := c.Issue
 	l.issued, l.hasEmail = &issued, c.HasEmail
-	l.progress.Stage, l.progress.EmailState = StagePending, c.Email
+	l.progress.Stage, l.progress.EmailState = domain.StagePending, c.Email
 	l.mail.nextSeq, l.emailAt, l.remindersFired = c.NextSeq, c.EmailAt, c.RemindersFired
 }
 
@@ -233,25 +233,25 @@ func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
 	if l.issued != nil {
 		// A continued run: say pending again, whatever the new run's search attributes
 		// started from, so operators' RetryStage='pending' queries keep finding it.
-		upsertStage(ctx, StagePending)
+		upsertStage(ctx, domain.StagePending)
 	} else {
 		issued, rp, err := l.sub.prepare(ctx)
 		if err != nil {
 			return l.finish(ctx, err)
 		}
 		l.issued, l.hasEmail = &issued, issued.HasEmail
-		l.setStage(ctx, StagePending)
+		l.setStage(ctx, domain.StagePending)
 		if rp != nil && l.version >= 1 {
 			if !l.hasEmail {
-				l.progress.EmailStatus = vocab.EmailNotApplicable
+				l.progress.EmailStatus = domain.EmailNotApplicable
 			}
 			l.resumeEmails(ctx, rp)
 		} else if l.hasEmail {
-			res, _ := l.mail.sendEmail(ctx, vocab.EmailKindInitial, 0)
+			res, _ := l.mail.sendEmail(ctx, domain.EmailKindInitial, 0)
 			l.started = l.started || (res.AlreadyStarted && l.version >= 1)
 			l.emailAt = workflow.Now(ctx)
 		} else {
-			l.progress.EmailStatus = vocab.EmailNotApplicable
+			l.progress.EmailStatus = domain.EmailNotApplicable
 			l.emailAt = workflow.Now(ctx)
 		}
 	}
@@ -261,7 +261,7 @@ func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
 		}
 		return l.finish(ctx, err)
 	}
-	l.setStage(ctx, StageStarted)
+	l.setStage(ctx, domain.StageStarted)
 	return l.finish(ctx, nil)
 }
 
@@ -278,7 +278,7 @@ func (l *lifecycle) resumeEmails(ctx workflow.Context, rp *activities.EmailResum
 	}
 	l.started = l.started || rp.Started
 	if rp.FirstPending && l.hasEmail && !l.started {
-		res, _ := l.mail.sendNumbered(ctx, vocab.EmailKindInitial, 0, 0)
+		res, _ := l.mail.sendNumbered(ctx, domain.EmailKindInitial, 0, 0)
 		l.started = l.started || res.AlreadyStarted
 	}
 }
@@ -330,7 +330,7 @@ func (l *lifecycle) validateResend() error {
 
 func (l *lifecycle) resend(ctx workflow.Context) (ResendResult, error) {
 	l.opsThisRun++
-	res, err := l.mail.sendEmail(ctx, vocab.EmailKindResend, 0)
+	res, err := l.mail.sendEmail(ctx, domain.EmailKindResend, 0)
 	if err != nil && l.started && temporal.IsCanceledError(err) {
 		// The member started while it was being sent: the same answer as a resend
 		// that comes after the start.
@@ -352,7 +352,7 @@ func (l *lifecycle) awaitStart(ctx workflow.Context) error {
 	}
 	if l.version == workflow.DefaultVersion {
 		return legacyAwaitStart(ctx, reminders, func(n int) bool {
-			res, _ := l.mail.sendEmail(ctx, vocab.EmailKindReminder, n)
+			res, _ := l.mail.sendEmail(ctx, domain.EmailKindReminder, n)
 			return res.AlreadyStarted
 		})
 	}
@@ -386,7 +386,7 @@ func (l *lifecycle) awaitStart(ctx workflow.Context) error {
 		l.opsThisRun++
 		if l.remindersFired < len(reminders) && !l.emailAt.Add(reminders[l.remindersFired]).After(workflow.Now(ctx)) {
 			l.remindersFired++
-			res, _ := l.mail.sendEmail(ctx, vocab.EmailKindReminder, l.remindersFired)
+			res, _ := l.mail.sendEmail(ctx, domain.EmailKindReminder, l.remindersFired)
 			l.started = l.started || res.AlreadyStarted
 		} else {
 			l.started = l.started || l.checkStarted(ctx)
@@ -451,17 +451,17 @@ func (l *lifecycle) finish(ctx workflow.Context, err error) error {
 	if err != nil {
 		l.err = err
 		l.progress.Error = codedError(err).Error()
-		if l.progress.Stage != StageStarted {
+		if l.progress.Stage != domain.StageStarted {
 			switch {
 			case l.issued == nil && !l.sub.partlyDone() && isRefusal(err):
 				// The refusal rolled its transaction back: nothing to record.
-				l.progress.Stage = StageFailed
-				upsertStage(dctx, StageFailed)
+				l.progress.Stage = domain.StageFailed
+				upsertStage(dctx, domain.StageFailed)
 			case l.issued == nil && l.version >= 1:
 				l.sub.abandon(dctx)
-				l.setStage(dctx, StageFailed)
+				l.setStage(dctx, domain.StageFailed)
 			default:
-				l.setStage(dctx, StageFailed)
+				l.setStage(dctx, domain.StageFailed)
 			}
 		}
 	}
@@ -474,7 +474,7 @@ func (l *lifecycle) finish(ctx workflow.Context, err error) error {
 func (l *lifecycle) setStage(ctx workflow.Context, stage string) {
 	l.progress.Stage = stage
 	upsertStage(ctx, stage)
-	if stage != StageStarted && stage != StageFailed {
+	if stage != domain.StageStarted && stage != domain.StageFailed {
 		return
 	}
 	if err := dbStep(ctx, nil, l.kind.setStage, l.id, stage); err != nil {

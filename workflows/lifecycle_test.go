@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -53,10 +54,10 @@ func TestLifecycle_LostSignalWithoutReminders(t *testing.T) {
 	h.mockDefaults()
 	h.runInput(withChecks(retryInput(), time.Hour, 0))
 
-	assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+	assert.Equal(t, "stage", h.result().Stage, domain.StageStarted)
 	assert.Equal(t, "checks (at 1 h and 2 h not yet, then at 3 h)", len(h.callsNamed(workflows.ActivityRetryStarted)), 3)
-	assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
-	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StagePending, workflows.StageStarted})
+	assert.Equal(t, "stages", h.stages(), []string{domain.StageStarted})
+	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{domain.StagePending, domain.StageStarted})
 }
 
 // After the last reminder the checks go on, so a signal lost later is found too.
@@ -67,7 +68,7 @@ func TestLifecycle_LostSignalAfterLastReminder(t *testing.T) {
 	h.runInput(withChecks(retryInput(3*day, 7*day), day, 0))
 
 	st := h.result()
-	assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 	assert.Equal(t, "reminders sent", st.RemindersSent, 2)
 	checks := h.callsNamed(workflows.ActivityRetryStarted)
 	if len(checks) == 0 {
@@ -88,7 +89,7 @@ func TestLifecycle_RestartWithoutEmailLostSignal(t *testing.T) {
 	h.runInput(in)
 
 	st := h.result()
-	assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 	assert.Equal(t, "email status", st.EmailStatus, "not_applicable")
 	assert.Equal(t, "emails", len(h.emails()), 0)
 	assert.Equal(t, "checks", len(h.callsNamed(workflows.ActivityRestartStarted)), 2)
@@ -101,8 +102,8 @@ func TestLifecycle_InitialEmailFindsStarted(t *testing.T) {
 	h.mockDefaults()
 	h.run(3*day, 7*day)
 
-	assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-	assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+	assert.Equal(t, "stage", h.result().Stage, domain.StageStarted)
+	assert.Equal(t, "stages", h.stages(), []string{domain.StageStarted})
 	assert.Equal(t, "workflow time waited", h.env.Now().Sub(h.callsNamed(workflows.ActivitySetRetryStage)[0].At), time.Duration(0))
 }
 
@@ -135,7 +136,7 @@ func TestLifecycle_CarriedRunResumes(t *testing.T) {
 	start := h.env.Now()
 	in := retryInput(3*day, 7*day)
 	in.Carried = &workflows.Carried{
-		Issue:    workflows.IssueResult{RetryID: retryID, Stage: workflows.StagePending, AllowanceUsed: "retry_credit", HasEmail: true},
+		Issue:    workflows.IssueResult{RetryID: retryID, Stage: domain.StagePending, AllowanceUsed: "retry_credit", HasEmail: true},
 		HasEmail: true, NextSeq: 3, EmailAt: start.Add(-5 * day), RemindersFired: 1,
 		Email: workflows.EmailState{EmailStatus: "sent", MessageID: "msg-2", RemindersSent: 1, EmailsSent: 3},
 	}
@@ -144,7 +145,7 @@ func TestLifecycle_CarriedRunResumes(t *testing.T) {
 	h.runInput(in)
 
 	st := h.result()
-	assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 	assert.Equal(t, "reminders sent", st.RemindersSent, 2)
 	issued.succeeded(t)
 	assert.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issued.value), in.Carried.Issue)
@@ -167,7 +168,7 @@ func TestLifecycle_CancelDrainsRunningHandlers(t *testing.T) {
 	if !resent.completed {
 		t.Error("the run ended before the resend answered")
 	}
-	assert.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+	assert.Equal(t, "stages", h.stages(), []string{domain.StageFailed})
 }
 
 // A resend the provider refuses for good is answered with email_rejected (422), not
@@ -256,7 +257,7 @@ func TestLifecycle_ResumedRunOfAStartedRetryEnds(t *testing.T) {
 		began := h.env.Now()
 		h.run(3*day, 7*day)
 
-		assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", h.result().Stage, domain.StageStarted)
 		assert.Equal(t, "emails", len(h.emails()), 0)
 		assert.Equal(t, "workflow time waited", h.env.Now().Sub(began), time.Duration(0))
 	})
@@ -290,8 +291,8 @@ func TestLifecycle_StartDuringStuckEmailEndsRun(t *testing.T) {
 				began := h.env.Now()
 				h.run(time.Hour, 7*day)
 
-				assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
-				assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+				assert.Equal(t, "stage", h.result().Stage, domain.StageStarted)
+				assert.Equal(t, "stages", h.stages(), []string{domain.StageStarted})
 				if d := h.callsNamed(f.setStage)[0].At.Sub(began); d > signal+time.Minute {
 					t.Errorf("started recorded %v after the run began, want right after the signal at %v", d, signal)
 				}

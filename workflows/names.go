@@ -5,8 +5,6 @@ package workflows
 
 import (
 	"go.temporal.io/sdk/temporal"
-
-	"github.com/headshotpro/retryd/internal/vocab"
 )
 
 // TaskQueue is the default task queue of retryd's workflows and database activities.
@@ -81,16 +79,6 @@ const (
 	// the run at once even while a send hangs on a lost task or backs off for minutes.
 	// Runs recorded before it hear the signal only once the first email returned.
 	versionStartDuringSend = "start-during-send"
-)
-
-// Stages of a retry or restart, kept in the database and in the RetryStage search
-// attribute; the words are vocab's.
-const (
-	StageReserving = vocab.StageReserving
-	StageResetting = vocab.StageResetting
-	StagePending   = vocab.StagePending
-	StageStarted   = vocab.StageStarted
-	StageFailed    = vocab.StageFailed
 )
 
 // Search attribute names; the dev server and the compose stack register them as Keyword.

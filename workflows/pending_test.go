@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -31,11 +32,11 @@ func TestPending_HappyPath(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		st := h.result()
-		want := status{RetryID: f.issue.RetryID, RestartID: f.issue.RestartID, Progress: workflows.Progress{Stage: workflows.StageStarted,
+		want := status{RetryID: f.issue.RetryID, RestartID: f.issue.RestartID, Progress: workflows.Progress{Stage: domain.StageStarted,
 			EmailState: workflows.EmailState{EmailStatus: "sent", MessageID: messageID(0), EmailsSent: 1}}}
 		assert.Equal(t, "result", st, want)
 		// The query before the signal sees a pending run whose email went out.
-		want.Stage = workflows.StagePending
+		want.Stage = domain.StagePending
 		assert.Equal(t, "status at 2 h", *before, want)
 
 		for _, u := range []*update{issue, issueLater} {
@@ -51,9 +52,9 @@ func TestPending_HappyPath(t *testing.T) {
 			assert.Equal(t, c.Name+" subject", c.Subject, f.id)
 		}
 		assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: f.id, Seq: 0, Kind: "initial"}})
-		assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+		assert.Equal(t, "stages", h.stages(), []string{domain.StageStarted})
 		assert.Equal(t, "RetryStage upserts", h.upserted(),
-			append(append([]string{}, f.upsertedBeforePending...), workflows.StagePending, workflows.StageStarted))
+			append(append([]string{}, f.upsertedBeforePending...), domain.StagePending, domain.StageStarted))
 		if n := len(h.callsNamed(f.markFailed)); n != 0 {
 			t.Errorf("%s called %d times, want never", f.markFailed, n)
 		}
@@ -76,7 +77,7 @@ func TestPending_IssueOtherRefused(t *testing.T) {
 		otherLater.rejectedWith(t, f.busy)
 		same.succeeded(t)
 		assert.Equal(t, "answer", decodeResult[workflows.IssueResult](t, same.value), f.issued)
-		assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", h.result().Stage, domain.StageStarted)
 		assert.Equal(t, f.prepared[0]+" calls", len(h.callsNamed(f.prepared[0])), 1)
 	})
 }
@@ -103,7 +104,7 @@ func TestPending_Refused(t *testing.T) {
 				if err := v.Get(&st); err != nil {
 					t.Fatalf("status query: %v", err)
 				}
-				assert.Equal(t, "stage", st.Stage, workflows.StageFailed)
+				assert.Equal(t, "stage", st.Stage, domain.StageFailed)
 				if !strings.Contains(st.Error, "refused: "+code) {
 					t.Errorf("status error = %q, want the refusal", st.Error)
 				}
@@ -111,7 +112,7 @@ func TestPending_Refused(t *testing.T) {
 				// Only the first step ran, once: a refusal is not retried, nothing was sent,
 				// and no row exists whose stage needs recording.
 				assert.Equal(t, "calls", h.callNames(), f.prepared[:1])
-				assert.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageFailed})
+				assert.Equal(t, "RetryStage upserts", h.upserted(), []string{domain.StageFailed})
 				u.failedWith(t, code)
 			})
 		}
@@ -139,9 +140,9 @@ func TestPending_Reminders(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		st := h.result()
-		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 		assert.Equal(t, "emails state", st.EmailState, workflows.EmailState{EmailStatus: "sent", MessageID: messageID(2), RemindersSent: 2, EmailsSent: 3})
-		assert.Equal(t, "stage at 7.5 days", mid.Stage, workflows.StagePending)
+		assert.Equal(t, "stage at 7.5 days", mid.Stage, domain.StagePending)
 		assert.Equal(t, "reminders at 7.5 days", mid.RemindersSent, 2)
 
 		assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
@@ -152,7 +153,7 @@ func TestPending_Reminders(t *testing.T) {
 		sends := h.callsNamed(f.send)
 		within(t, "first reminder", sends[1].At, start.Add(3*day), time.Minute)
 		within(t, "second reminder", sends[2].At, start.Add(7*day), time.Minute)
-		assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+		assert.Equal(t, "stages", h.stages(), []string{domain.StageStarted})
 	})
 }
 
@@ -165,7 +166,7 @@ func TestPending_NoReminderAfterStart(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		st := h.result()
-		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 		assert.Equal(t, "emails sent", st.EmailsSent, 1)
 		assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{{SubjectID: f.id, Seq: 0, Kind: "initial"}})
 		if d := h.env.Now().Sub(h.callsNamed(f.send)[0].At); d >= 2*day {
@@ -182,7 +183,7 @@ func TestPending_NoRemindersConfigured(t *testing.T) {
 		h.signalAt(30 * day)
 		h.run()
 
-		assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", h.result().Stage, domain.StageStarted)
 		assert.Equal(t, "emails", len(h.emails()), 1)
 	})
 }
@@ -198,13 +199,13 @@ func TestPending_ReminderFindsStarted(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		st := h.result()
-		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 		assert.Equal(t, "emails state", st.EmailState, workflows.EmailState{EmailStatus: "sent", MessageID: messageID(0), EmailsSent: 1})
 		assert.Equal(t, "emails", h.emails(), []activities.SendEmailInput{
 			{SubjectID: f.id, Seq: 0, Kind: "initial"},
 			{SubjectID: f.id, Seq: 1, Kind: "reminder", Reminder: 1},
 		})
-		assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+		assert.Equal(t, "stages", h.stages(), []string{domain.StageStarted})
 		if d := h.env.Now().Sub(start); d >= 4*day {
 			t.Errorf("run ended after %v, want at the first reminder", d)
 		}
@@ -239,7 +240,7 @@ func TestPending_EmailTransientErrorGivesUp(t *testing.T) {
 		h.run()
 
 		st := h.result()
-		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 		assert.Equal(t, "email status", st.EmailStatus, "failed")
 		assert.Equal(t, "emails sent", st.EmailsSent, 0)
 		if n := len(h.emails()); n <= 2 {
@@ -264,13 +265,13 @@ func TestPending_EmailPermanentFailure(t *testing.T) {
 		h.signalAt(2 * day)
 		h.run()
 
-		assert.Equal(t, "status at 1 h", mid.Progress, workflows.Progress{Stage: workflows.StagePending, EmailState: workflows.EmailState{EmailStatus: "failed"}})
+		assert.Equal(t, "status at 1 h", mid.Progress, workflows.Progress{Stage: domain.StagePending, EmailState: workflows.EmailState{EmailStatus: "failed"}})
 		st := h.result()
-		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 		assert.Equal(t, "email status", st.EmailStatus, "failed")
 		assert.Equal(t, "attempts", len(h.emails()), 1)
 		assert.Equal(t, f.markFailed+" calls (the activity records a permanent failure itself)", len(h.callsNamed(f.markFailed)), 0)
-		assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
+		assert.Equal(t, "stages", h.stages(), []string{domain.StageStarted})
 	})
 }
 
@@ -301,7 +302,7 @@ func TestPending_EmailSkipped(t *testing.T) {
 		h.run()
 
 		st := h.result()
-		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 		assert.Equal(t, "emails state", st.EmailState, workflows.EmailState{EmailStatus: "queued"})
 		assert.Equal(t, f.markFailed+" calls", len(h.callsNamed(f.markFailed)), 0)
 	})
@@ -318,7 +319,7 @@ func TestPending_PrepareTransientErrorRetried(t *testing.T) {
 		h.signalAt(day)
 		h.run()
 
-		assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", h.result().Stage, domain.StageStarted)
 		assert.Equal(t, "calls", h.callNames(), append(append([]string{f.prepared[0]}, f.prepared...), f.send, f.setStage))
 		first := h.callsNamed(f.prepared[0])
 		assert.Equal(t, "the retried input", [2]any{first[1].Reserve, first[1].Create}, [2]any{first[0].Reserve, first[0].Create})
@@ -345,10 +346,10 @@ func TestPending_ResendWhilePending(t *testing.T) {
 			{SubjectID: f.id, Seq: 1, Kind: "resend"},
 			{SubjectID: f.id, Seq: 2, Kind: "reminder", Reminder: 1},
 		})
-		assert.Equal(t, "status at 2 h", mid.Progress, workflows.Progress{Stage: workflows.StagePending,
+		assert.Equal(t, "status at 2 h", mid.Progress, workflows.Progress{Stage: domain.StagePending,
 			EmailState: workflows.EmailState{EmailStatus: "sent", MessageID: messageID(1), EmailsSent: 2}})
 		st := h.result()
-		assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 		assert.Equal(t, "emails sent", st.EmailsSent, 3)
 		assert.Equal(t, "reminders sent", st.RemindersSent, 1)
 	})
@@ -359,7 +360,7 @@ func TestPending_ResendNotPendingRefused(t *testing.T) {
 	eachFlow(t, func(t *testing.T, f flow) {
 		h := newHarness(t, f)
 		h.onLastStep().After(2 * time.Second).Return(f.lastStep(h)).Once()
-		h.env.OnActivity(f.setStage, anyContext, f.id, workflows.StageStarted).After(2 * time.Second).Return(h.staged).Once()
+		h.env.OnActivity(f.setStage, anyContext, f.id, domain.StageStarted).After(2 * time.Second).Return(h.staged).Once()
 		h.mockDefaults()
 		early := h.resendAt(time.Second, "resend-early")
 		h.signalAt(time.Hour)
@@ -369,7 +370,7 @@ func TestPending_ResendNotPendingRefused(t *testing.T) {
 		early.rejectedWith(t, "retry_not_pending")
 		late.rejectedWith(t, "retry_not_pending")
 		assert.Equal(t, "emails (only the first)", len(h.emails()), 1)
-		assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+		assert.Equal(t, "stage", h.result().Stage, domain.StageStarted)
 	})
 }
 
@@ -383,10 +384,10 @@ func TestPending_CancelWhileWaiting(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		h.canceled()
-		assert.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+		assert.Equal(t, "stages", h.stages(), []string{domain.StageFailed})
 		assert.Equal(t, "emails (no reminder after the cancel)", len(h.emails()), 1)
 		assert.Equal(t, "RetryStage upserts", h.upserted(),
-			append(append([]string{}, f.upsertedBeforePending...), workflows.StagePending, workflows.StageFailed))
+			append(append([]string{}, f.upsertedBeforePending...), domain.StagePending, domain.StageFailed))
 	})
 }
 
@@ -400,9 +401,9 @@ func TestPending_CancelDuringInitialEmail(t *testing.T) {
 		h.run(3*day, 7*day)
 
 		h.canceled()
-		assert.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+		assert.Equal(t, "stages", h.stages(), []string{domain.StageFailed})
 		assert.Equal(t, "RetryStage upserts", h.upserted(),
-			append(append([]string{}, f.upsertedBeforePending...), workflows.StagePending, workflows.StageFailed))
+			append(append([]string{}, f.upsertedBeforePending...), domain.StagePending, domain.StageFailed))
 		// The mock records after its delay, so the canceled send is not recorded; no
 		// reminder follows a cancel either.
 		assert.Equal(t, "emails", len(h.emails()), 0)

@@ -4,6 +4,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 )
 
 // RestartInput starts a RestartShootWorkflow; ids only.
@@ -42,7 +43,7 @@ func (r *restart) prepare(ctx workflow.Context) (IssueResult, *activities.EmailR
 	}); err != nil {
 		return IssueResult{}, nil, err
 	}
-	return IssueResult{RestartID: r.in.RestartID, Stage: StagePending, NewShootID: r.in.NewShootID,
+	return IssueResult{RestartID: r.in.RestartID, Stage: domain.StagePending, NewShootID: r.in.NewShootID,
 		OldShootID: created.OldShootID, HasEmail: created.HasEmail}, created.Resume, nil
 }
 

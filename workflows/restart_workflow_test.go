@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -25,7 +26,7 @@ func TestRestartWorkflow_DatabaseStep(t *testing.T) {
 	h.signalAt(time.Hour)
 	h.run()
 
-	assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+	assert.Equal(t, "stage", h.result().Stage, domain.StageStarted)
 	assert.Equal(t, "CreateRestart input", h.callsNamed(workflows.ActivityCreateRestart)[0].Create, activities.CreateRestartInput{
 		RestartID: restartID, OrgID: orgID, MemberID: memberID, NewShootID: newShootID,
 		WorkflowID:   workflows.RestartWorkflowID(memberID),
@@ -47,16 +48,16 @@ func TestRestartWorkflow_MemberWithoutEmail(t *testing.T) {
 
 	notApplicable := workflows.EmailState{EmailStatus: "not_applicable"}
 	st := h.result()
-	assert.Equal(t, "result", st.Progress, workflows.Progress{Stage: workflows.StageStarted, EmailState: notApplicable})
-	assert.Equal(t, "status at 20 days", mid.Progress, workflows.Progress{Stage: workflows.StagePending, EmailState: notApplicable})
+	assert.Equal(t, "result", st.Progress, workflows.Progress{Stage: domain.StageStarted, EmailState: notApplicable})
+	assert.Equal(t, "status at 20 days", mid.Progress, workflows.Progress{Stage: domain.StagePending, EmailState: notApplicable})
 	issue.succeeded(t)
 	want := restartFlow.issued
 	want.HasEmail = false
 	assert.Equal(t, "answer", decodeResult[workflows.IssueResult](t, issue.value), want)
 
 	assert.Equal(t, "calls", h.callNames(), []string{workflows.ActivityCreateRestart, workflows.ActivitySetRestartStage})
-	assert.Equal(t, "stages", h.stages(), []string{workflows.StageStarted})
-	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StagePending, workflows.StageStarted})
+	assert.Equal(t, "stages", h.stages(), []string{domain.StageStarted})
+	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{domain.StagePending, domain.StageStarted})
 	if d := h.env.Now().Sub(start); d < 30*day {
 		t.Errorf("run ended after %v, want it to wait for the signal at 30 days", d)
 	}
@@ -74,7 +75,7 @@ func TestRestartWorkflow_ResendWithoutEmailRefused(t *testing.T) {
 	u.rejectedWith(t, "retry_not_pending")
 	assert.Equal(t, "emails", len(h.emails()), 0)
 	st := h.result()
-	assert.Equal(t, "stage", st.Stage, workflows.StageStarted)
+	assert.Equal(t, "stage", st.Stage, domain.StageStarted)
 	assert.Equal(t, "email status", st.EmailStatus, "not_applicable")
 }
 
@@ -87,7 +88,7 @@ func TestRestartWorkflow_CancelWithoutEmail(t *testing.T) {
 	h.run(3*day, 7*day)
 
 	h.canceled()
-	assert.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+	assert.Equal(t, "stages", h.stages(), []string{domain.StageFailed})
 	assert.Equal(t, "emails", len(h.emails()), 0)
 }
 
@@ -103,7 +104,7 @@ func TestRestartWorkflow_CancelDuringCreate(t *testing.T) {
 
 	h.canceled()
 	assert.Equal(t, "emails", len(h.emails()), 0)
-	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageFailed})
+	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{domain.StageFailed})
 	u.failedWith(t, "")
 }
 
@@ -121,6 +122,6 @@ func TestRestartWorkflow_CreateTransientErrorGivesUp(t *testing.T) {
 		t.Errorf("CreateRestart ran %d times, want it retried before giving up", n)
 	}
 	assert.Equal(t, "emails", len(h.emails()), 0)
-	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{workflows.StageFailed})
+	assert.Equal(t, "RetryStage upserts", h.upserted(), []string{domain.StageFailed})
 	u.failedWith(t, "unavailable")
 }

@@ -4,6 +4,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 )
 
 // RetryInput starts a RetryWorkflow. Ids only: names and addresses are read by the
@@ -59,14 +60,14 @@ func (r *retry) prepare(ctx workflow.Context) (IssueResult, *activities.EmailRes
 			return IssueResult{}, nil, err
 		}
 		r.reserved = true
-		upsertStage(ctx, StageResetting)
+		upsertStage(ctx, domain.StageResetting)
 		if err := r.reset(ctx); err != nil {
 			return IssueResult{}, nil, err
 		}
 	}
 	// A member without an address gets no email and no reminders: the admin hands over the
 	// link. Results recorded before NoEmail existed lack it and keep emailing on replay.
-	return IssueResult{RetryID: r.in.RetryID, Stage: StagePending, AllowanceUsed: reserved.AllowanceUsed, HasEmail: !reserved.NoEmail}, reserved.Resume, nil
+	return IssueResult{RetryID: r.in.RetryID, Stage: domain.StagePending, AllowanceUsed: reserved.AllowanceUsed, HasEmail: !reserved.NoEmail}, reserved.Resume, nil
 }
 
 // reset deletes the results and resets the shoot; both do nothing once done, so running

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/activities"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -33,11 +34,11 @@ func TestRetryWorkflow_DatabaseSteps(t *testing.T) {
 	}{
 		{name: "one step", reserve: workflows.ActivityGiveRetry,
 			calls:    []string{workflows.ActivityGiveRetry, workflows.ActivitySendRetryEmail, workflows.ActivitySetRetryStage},
-			upserted: []string{workflows.StagePending, workflows.StageStarted}},
+			upserted: []string{domain.StagePending, domain.StageStarted}},
 		{name: "three steps of an older run", threeStep: true, reserve: workflows.ActivityReserveRetry,
 			calls: []string{workflows.ActivityReserveRetry, workflows.ActivityDeleteResults, workflows.ActivityResetShoot,
 				workflows.ActivitySendRetryEmail, workflows.ActivitySetRetryStage},
-			upserted: []string{workflows.StageResetting, workflows.StagePending, workflows.StageStarted}},
+			upserted: []string{domain.StageResetting, domain.StagePending, domain.StageStarted}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, retryFlow)
@@ -54,7 +55,7 @@ func TestRetryWorkflow_DatabaseSteps(t *testing.T) {
 			h.signalAt(time.Hour)
 			h.run()
 
-			assert.Equal(t, "stage", h.result().Stage, workflows.StageStarted)
+			assert.Equal(t, "stage", h.result().Stage, domain.StageStarted)
 			issue.succeeded(t)
 			want := retryFlow.issued
 			want.AllowanceUsed = "retry_credit"
@@ -82,7 +83,7 @@ func TestRetryWorkflow_ResetFailsMarksFailed(t *testing.T) {
 	h.run()
 
 	assert.Equal(t, "workflow error type", appErrType(t, h.failure()), "invalid_shoot_status")
-	assert.Equal(t, "stages", h.stages(), []string{workflows.StageFailed})
+	assert.Equal(t, "stages", h.stages(), []string{domain.StageFailed})
 	assert.Equal(t, "emails", len(h.emails()), 0)
 	u.failedWith(t, "invalid_shoot_status")
 }
@@ -105,6 +106,6 @@ func TestRetryWorkflow_CancelBeforeReset(t *testing.T) {
 	h.failure()
 	assert.Equal(t, "calls", h.callNames(), []string{workflows.ActivityReserveRetry, workflows.ActivityDeleteResults,
 		workflows.ActivityResetShoot, workflows.ActivitySetRetryStage})
-	assert.Equal(t, "stages (marked failed exactly once)", h.stages(), []string{workflows.StageFailed})
+	assert.Equal(t, "stages (marked failed exactly once)", h.stages(), []string{domain.StageFailed})
 	u.failedWith(t, "")
 }

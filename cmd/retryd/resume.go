@@ -10,6 +10,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/config"
+	"github.com/headshotpro/retryd/internal/domain"
+
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -56,7 +58,7 @@ func runResume(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for _, id := range retries {
 		r, err := store.GetRetry(ctx, p.DB, id)
-		if err == nil && r.Status != store.StatusPending {
+		if err == nil && r.Status != domain.StatusPending {
 			err = fmt.Errorf("it is %s, not pending", r.Status)
 		}
 		var res workflows.IssueResult
@@ -67,7 +69,7 @@ func runResume(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for _, id := range restarts {
 		r, err := store.GetRestart(ctx, p.DB, id)
-		if err == nil && r.Status != store.StatusPending {
+		if err == nil && r.Status != domain.StatusPending {
 			err = fmt.Errorf("it is %s, not pending", r.Status)
 		}
 		var res workflows.IssueResult

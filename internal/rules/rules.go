@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 )
 
@@ -39,7 +40,7 @@ func CheckRetry(f RetryFacts, now time.Time, window time.Duration) (Allowance, e
 	if f.MemberHasPendingRetry {
 		return "", problem.New(problem.RetryPending, "the member already has a pending retry; ask them to log in and start their photo shoot")
 	}
-	if f.ShootStatus != "active" || f.ShootCompletedAt == nil {
+	if f.ShootStatus != domain.ShootActive || f.ShootCompletedAt == nil {
 		return "", problem.New(problem.ShootNotFinished, "only finished shoots can be retried (the shoot is %s)", f.ShootStatus)
 	}
 	if f.ShootRetried {
@@ -80,7 +81,7 @@ type RestartFacts struct {
 
 // CheckRestart applies the managed-member restart rules in order.
 func CheckRestart(f RestartFacts) error {
-	if f.MemberKind != "managed" {
+	if f.MemberKind != domain.KindManaged {
 		return problem.New(problem.NotManaged, "only managed members' deleted shoots can be restarted")
 	}
 	if !f.HasDeletedShoot {
@@ -93,26 +94,18 @@ func CheckRestart(f RestartFacts) error {
 }
 
 // Section is the dashboard section of a member, by the status of their most recent shoot.
+// Migration 20261202000002_dashboard_cards spells the same rule in SQL for the cards it
+// keeps; a store test holds the two equal.
 func Section(status string) string {
 	switch status {
-	case "active":
-		return SectionFinished
-	case "deleted":
-		return SectionDeleted
+	case domain.ShootActive:
+		return domain.SectionFinished
+	case domain.ShootDeleted:
+		return domain.SectionDeleted
 	default:
-		return SectionInProgress
+		return domain.SectionInProgress
 	}
 }
-
-// Dashboard sections.
-const (
-	SectionFinished   = "finished"
-	SectionInProgress = "in_progress"
-	SectionDeleted    = "deleted"
-)
-
-// InProgressStatuses are the shoot statuses of the In Progress section.
-var InProgressStatuses = []string{"onboarding", "waiting", "pending", "generatingHeadshots", "failed"}
 
 func humanWindow(d time.Duration) string {
 	if d%(24*time.Hour) == 0 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 )
 
@@ -113,8 +114,9 @@ func TestCheckRestart(t *testing.T) {
 
 func TestSection(t *testing.T) {
 	for status, want := range map[string]string{
-		"active": SectionFinished, "deleted": SectionDeleted, "onboarding": SectionInProgress, "waiting": SectionInProgress,
-		"pending": SectionInProgress, "generatingHeadshots": SectionInProgress, "failed": SectionInProgress,
+		"active": domain.SectionFinished, "deleted": domain.SectionDeleted, "onboarding": domain.SectionInProgress,
+		"waiting": domain.SectionInProgress, "pending": domain.SectionInProgress,
+		"generatingHeadshots": domain.SectionInProgress, "failed": domain.SectionInProgress,
 	} {
 		if got := Section(status); got != want {
 			t.Errorf("Section(%q) = %q, want %q", status, got, want)

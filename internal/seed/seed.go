@@ -18,7 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/apikey"
-	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/domain"
 )
 
 // File is the whole seed file.
@@ -81,8 +81,8 @@ const MaxResultsPerShoot = 1000
 const maxReported = 20
 
 var shootStatuses = []string{
-	store.ShootOnboarding, store.ShootWaiting, store.ShootPending, store.ShootGeneratingHeadshots,
-	store.ShootActive, store.ShootFailed, store.ShootDeleted,
+	domain.ShootOnboarding, domain.ShootWaiting, domain.ShootPending, domain.ShootGeneratingHeadshots,
+	domain.ShootActive, domain.ShootFailed, domain.ShootDeleted,
 }
 
 // ValidationError is one problem of a seed file, at a path such as
@@ -235,12 +235,12 @@ func (v *validator) member(p, orgID string, index int, m *Member) {
 	memberID := v.id(p+".id", m.ID, deriveIf(orgID, func() string { return derivedMemberID(orgID, m, index) }), memberIDSource(m), v.memberIDs)
 	v.name(p+".name", m.Name)
 	switch m.Kind {
-	case store.KindIndividual:
+	case domain.KindIndividual:
 		if m.Email == nil {
 			// Individual members have their own account, so they have an address.
 			v.add(p+".email", "an individual member needs an email")
 		}
-	case store.KindManaged:
+	case domain.KindManaged:
 	default:
 		v.add(p+".kind", `must be "individual" or "managed", got %q`, m.Kind)
 	}
@@ -262,7 +262,7 @@ func (v *validator) shoot(p string, s *Shoot, derive func() string) {
 	if !known {
 		v.add(p+".status", "must be one of %s, got %q", strings.Join(shootStatuses, ", "), s.Status)
 	}
-	if s.Status == store.ShootActive && s.CompletedAt == nil {
+	if s.Status == domain.ShootActive && s.CompletedAt == nil {
 		v.add(p+".completed_at", "an active (finished) shoot needs completed_at")
 	}
 	v.count(p+".retry_count", s.RetryCount, math.MaxInt32)

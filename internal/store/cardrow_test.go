@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 
-	"github.com/headshotpro/retryd/internal/rules"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
@@ -95,7 +95,7 @@ func TestCardRowsDecodeAsPgxScans(t *testing.T) {
 	org, perSection := loadCardEdgeCases(t, db)
 	ctx := context.Background()
 	rawConn(t, db, func(c *pgx.Conn) {
-		for _, section := range []string{rules.SectionFinished, rules.SectionInProgress, rules.SectionDeleted} {
+		for _, section := range []string{domain.SectionFinished, domain.SectionInProgress, domain.SectionDeleted} {
 			if perSection[section] == 0 {
 				t.Fatalf("the edge cases have no %s card", section)
 			}

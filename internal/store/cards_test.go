@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
@@ -66,9 +67,9 @@ func TestKeptFactsFollowEveryChange(t *testing.T) {
 	checkKeptFacts(t, db, "organizations without members")
 
 	members := []store.Member{
-		{ID: uuid.NewString(), OrgID: org.ID, Name: "Ada", Email: strPtr("ada@acme.test"), Kind: store.KindIndividual, FreeRetryAvailable: true},
-		{ID: uuid.NewString(), OrgID: org.ID, Name: "Bo", Kind: store.KindManaged, FreeRetryAvailable: true},
-		{ID: uuid.NewString(), OrgID: other.ID, Name: "Cy", Email: strPtr("cy@other.test"), Kind: store.KindIndividual, FreeRetryAvailable: true},
+		{ID: uuid.NewString(), OrgID: org.ID, Name: "Ada", Email: strPtr("ada@acme.test"), Kind: domain.KindIndividual, FreeRetryAvailable: true},
+		{ID: uuid.NewString(), OrgID: org.ID, Name: "Bo", Kind: domain.KindManaged, FreeRetryAvailable: true},
+		{ID: uuid.NewString(), OrgID: other.ID, Name: "Cy", Email: strPtr("cy@other.test"), Kind: domain.KindIndividual, FreeRetryAvailable: true},
 	}
 	if _, err := db.NewInsert().Model(&members).Exec(ctx); err != nil {
 		t.Fatal(err)
@@ -76,10 +77,10 @@ func TestKeptFactsFollowEveryChange(t *testing.T) {
 	checkKeptFacts(t, db, "members without shoots")
 
 	ada := members[0].ID
-	shoot := &store.Shoot{ID: uuid.NewString(), OrgID: org.ID, MemberID: ada, Status: store.ShootOnboarding, CreatedAt: now.Add(-time.Hour)}
+	shoot := &store.Shoot{ID: uuid.NewString(), OrgID: org.ID, MemberID: ada, Status: domain.ShootOnboarding, CreatedAt: now.Add(-time.Hour)}
 	others := []store.Shoot{
-		{ID: uuid.NewString(), OrgID: org.ID, MemberID: members[1].ID, Status: store.ShootActive, CompletedAt: &now, CreatedAt: now.Add(-time.Hour)},
-		{ID: uuid.NewString(), OrgID: other.ID, MemberID: members[2].ID, Status: store.ShootActive, CompletedAt: &now, CreatedAt: now.Add(-time.Hour)},
+		{ID: uuid.NewString(), OrgID: org.ID, MemberID: members[1].ID, Status: domain.ShootActive, CompletedAt: &now, CreatedAt: now.Add(-time.Hour)},
+		{ID: uuid.NewString(), OrgID: other.ID, MemberID: members[2].ID, Status: domain.ShootActive, CompletedAt: &now, CreatedAt: now.Add(-time.Hour)},
 	}
 	if _, err := db.NewInsert().Model(shoot).Exec(ctx); err != nil {
 		t.Fatal(err)
@@ -118,7 +119,7 @@ func TestKeptFactsFollowEveryChange(t *testing.T) {
 	assertCard(t, db, ada, "deleted", shoot.ID)
 
 	// A restart's new shoot becomes the card's shoot.
-	restarted := &store.Shoot{ID: uuid.NewString(), OrgID: org.ID, MemberID: ada, Status: store.ShootOnboarding, CreatedAt: now}
+	restarted := &store.Shoot{ID: uuid.NewString(), OrgID: org.ID, MemberID: ada, Status: domain.ShootOnboarding, CreatedAt: now}
 	if _, err := db.NewInsert().Model(restarted).Exec(ctx); err != nil {
 		t.Fatal(err)
 	}

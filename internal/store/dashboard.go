@@ -8,9 +8,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/domain"
 )
 
-// Card is one member on the dashboard with their most recent shoot.
+// Card is one member on the dashboard with their most recent shoot. Its fields are the
+// dashboard statement's columns, in order and named by their bun tags; dashboard_test.go
+// holds the statement, pgx's scan and the hand decoder (cardrow.go) to them.
 type Card struct {
 	MemberID           string     `bun:"member_id"`
 	Name               string     `bun:"name"`
@@ -25,27 +29,24 @@ type Card struct {
 	RetryCount         int        `bun:"retry_count"`
 	ResultCount        int        `bun:"result_count"`
 	PendingRetry       bool       `bun:"pending_retry"`
-	// HasOpenShoot and HasDeletedShoot are what the restart action of a Deleted card
+	// HasDeletedShoot and HasOpenShoot are what the restart action of a Deleted card
 	// needs. Elsewhere the card's own shoot is open and not deleted, which is what they
 	// say there; an older deleted shoot of a Finished or In Progress member is not looked
 	// for, as no action of those sections depends on it.
-	HasOpenShoot    bool `bun:"has_open_shoot"`
 	HasDeletedShoot bool `bun:"has_deleted_shoot"`
+	HasOpenShoot    bool `bun:"has_open_shoot"`
 }
 
 // DashboardQuery selects one page of one section.
 type DashboardQuery struct {
 	OrgID string
-	// Section is rules.SectionFinished, SectionInProgress or SectionDeleted: the section
+	// Section is domain.SectionFinished, SectionInProgress or SectionDeleted: the section
 	// of the member's most recent shoot, as dashboard_cards keeps it.
 	Section string
 	Search  string
 	After   *Cursor
 	Limit   int
 }
-
-// sectionDeleted is rules.SectionDeleted, the name dashboard_cards stores.
-const sectionDeleted = "deleted"
 
 // Cursor is the keyset position: the last card's member name and id.
 type Cursor struct {
@@ -107,7 +108,9 @@ func (st Statement) QueryArgs(mode pgx.QueryExecMode) []any {
 	return append([]any{mode}, st.Args...)
 }
 
-// The dashboard statement's fixed parts. Its columns are Card's fields in order.
+// The dashboard statement's fixed parts. Its columns are Card's fields in order. The
+// statuses in it are literals, not parameters: the first page is prepared, and its generic
+// plan must see that the pending-retry probe is the partial index on pending retries.
 const (
 	dashboardSelect = `SELECT p.member_id, m.name, m.email, m.kind, m.retry_credits, m.free_retry_available, ` +
 		`s.id AS shoot_id, s.status, s.completed_at, s.deleted_at, s.retry_count, s.result_count, ` +
@@ -138,7 +141,7 @@ func DashboardStatement(q DashboardQuery) Statement {
 	args[0], args[1] = q.OrgID, q.Section
 	b := make([]byte, 0, 1024)
 	b = append(b, dashboardSelect...)
-	if q.Section == sectionDeleted {
+	if q.Section == domain.SectionDeleted {
 		b = append(b, "true AS has_deleted_shoot, os.id IS NOT NULL AS has_open_shoot "...)
 	} else {
 		b = append(b, "false AS has_deleted_shoot, true AS has_open_shoot "...)
@@ -159,7 +162,7 @@ func DashboardStatement(q DashboardQuery) Statement {
 	b = append(b, " ORDER BY c.name, c.member_id LIMIT "...)
 	b = strconv.AppendInt(b, int64(q.Limit)+1, 10)
 	b = append(b, dashboardFacts...)
-	if q.Section == sectionDeleted {
+	if q.Section == domain.SectionDeleted {
 		b = append(b, dashboardOtherShoots...)
 	}
 	b = append(b, dashboardOrder...)

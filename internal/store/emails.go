@@ -7,21 +7,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
-	"github.com/headshotpro/retryd/internal/vocab"
-)
-
-// Email kinds.
-const (
-	EmailKindInitial  = vocab.EmailKindInitial
-	EmailKindReminder = vocab.EmailKindReminder
-	EmailKindResend   = vocab.EmailKindResend
+	"github.com/headshotpro/retryd/internal/domain"
 )
 
 // BeginEmail records the intent to send email number seq of a retry or restart before
 // MailerSend is called. It answers the existing row when one is there: a row already
 // "sent" means a previous attempt got through and must not send again.
 func BeginEmail(ctx context.Context, db bun.IDB, subjectID string, seq int, kind string) (*Email, error) {
-	e := &Email{ID: uuid.NewString(), SubjectID: subjectID, Seq: seq, Kind: kind, Status: "sending"}
+	e := &Email{ID: uuid.NewString(), SubjectID: subjectID, Seq: seq, Kind: kind, Status: domain.EmailSending}
 	_, err := db.NewInsert().Model(e).
 		On("CONFLICT (subject_id, seq) DO UPDATE").
 		Set("attempts = email.attempts + 1").
@@ -48,8 +41,8 @@ const (
 func FinishEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, messageID string, now time.Time) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*Email)(nil)).
-			Set("status = 'sent'").Set("message_id = ?", messageID).Set("sent_at = ?", now).
-			Where("id = ?", e.ID).Where("status <> 'sent'").Exec(ctx)
+			Set("status = ?", domain.EmailSent).Set("message_id = ?", messageID).Set("sent_at = ?", now).
+			Where("id = ?", e.ID).Where("status <> ?", domain.EmailSent).Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -57,9 +50,9 @@ func FinishEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, mes
 			return err
 		}
 		q := tx.NewUpdate().Table(string(subject)).
-			Set("email_status = 'sent'").Set("email_message_id = ?", messageID).Set("updated_at = ?", now).
+			Set("email_status = ?", domain.EmailSent).Set("email_message_id = ?", messageID).Set("updated_at = ?", now).
 			Where("id = ?", e.SubjectID)
-		if e.Kind == EmailKindReminder {
+		if e.Kind == domain.EmailKindReminder {
 			q = q.Set("reminders_sent = reminders_sent + 1")
 		}
 		_, err = q.Exec(ctx)
@@ -73,13 +66,13 @@ func FinishEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, mes
 func FailEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, reason string, now time.Time) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewUpdate().Model((*Email)(nil)).
-			Set("status = 'failed'").Set("last_error = ?", reason).
-			Where("id = ?", e.ID).Where("status <> 'sent'").Exec(ctx); err != nil {
+			Set("status = ?", domain.EmailFailed).Set("last_error = ?", reason).
+			Where("id = ?", e.ID).Where("status <> ?", domain.EmailSent).Exec(ctx); err != nil {
 			return err
 		}
 		_, err := tx.NewUpdate().Table(string(subject)).
-			Set("email_status = 'failed'").Set("updated_at = ?", now).
-			Where("id = ?", e.SubjectID).Where("email_status <> 'sent' OR ? <> 'reminder'", e.Kind).Exec(ctx)
+			Set("email_status = ?", domain.EmailFailed).Set("updated_at = ?", now).
+			Where("id = ?", e.SubjectID).Where("email_status <> ? OR ? <> ?", domain.EmailSent, e.Kind, domain.EmailKindReminder).Exec(ctx)
 		return err
 	})
 }
@@ -99,9 +92,9 @@ func GetEmailProgress(ctx context.Context, db bun.IDB, subjectID string) (*Email
 	p := new(EmailProgress)
 	err := db.NewRaw(`SELECT coalesce(max(seq) + 1, 0),
 		min(created_at) FILTER (WHERE seq = 0),
-		count(*) FILTER (WHERE kind = 'reminder'),
-		coalesce(bool_or(seq = 0 AND status = 'sending'), false)
-		FROM emails WHERE subject_id = ?`, subjectID).Scan(ctx, &p.NextSeq, &p.FirstAt, &p.Reminders, &p.FirstPending)
+		count(*) FILTER (WHERE kind = ?),
+		coalesce(bool_or(seq = 0 AND status = ?), false)
+		FROM emails WHERE subject_id = ?`, domain.EmailKindReminder, domain.EmailSending, subjectID).Scan(ctx, &p.NextSeq, &p.FirstAt, &p.Reminders, &p.FirstPending)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/domain"
 )
 
 // ShootWithCount is a shoot and how many results it has.
@@ -63,7 +65,7 @@ func GetMemberDetail(ctx context.Context, db bun.IDB, orgID, memberID string) (*
 // PendingRetry is the member's pending retry, if any.
 func (d *MemberDetail) PendingRetry() *Retry {
 	for i := range d.Retries {
-		if d.Retries[i].Status == StatusPending {
+		if d.Retries[i].Status == domain.StatusPending {
 			return &d.Retries[i]
 		}
 	}

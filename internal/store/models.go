@@ -6,40 +6,6 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-
-	"github.com/headshotpro/retryd/internal/vocab"
-)
-
-// Shoot statuses are HeadshotPro's model statuses; the strings are part of the API.
-const (
-	ShootOnboarding          = "onboarding"
-	ShootWaiting             = "waiting"
-	ShootPending             = "pending"
-	ShootGeneratingHeadshots = "generatingHeadshots"
-	ShootActive              = "active"
-	ShootFailed              = "failed"
-	ShootDeleted             = "deleted"
-)
-
-// Member kinds.
-const (
-	KindIndividual = "individual"
-	KindManaged    = "managed"
-)
-
-// Status of a retry or a restart as the API shows it.
-const (
-	StatusPending = vocab.StatusPending
-	StatusStarted = vocab.StatusStarted
-	StatusFailed  = vocab.StatusFailed
-)
-
-// Email status of a retry or restart.
-const (
-	EmailQueued        = vocab.EmailQueued
-	EmailSent          = vocab.EmailSent
-	EmailFailed        = vocab.EmailFailed
-	EmailNotApplicable = vocab.EmailNotApplicable
 )
 
 // Actor kinds: who issued a change.

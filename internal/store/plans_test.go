@@ -11,7 +11,7 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/headshotpro/retryd/internal/rules"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
@@ -311,7 +311,7 @@ func TestDashboardPlansReadOnlyThePage(t *testing.T) {
 	db := base.WithQueryHook(log) // the same pool, with the hook
 	ctx := context.Background()
 
-	for _, section := range []string{rules.SectionFinished, rules.SectionInProgress, rules.SectionDeleted} {
+	for _, section := range []string{domain.SectionFinished, domain.SectionInProgress, domain.SectionDeleted} {
 		for _, search := range []string{"", "member 0123", "Member", "nobody"} {
 			q := store.DashboardQuery{OrgID: bigOrg, Section: section, Search: search, Limit: pageSize}
 			cards, more, err := store.Dashboard(ctx, db, q)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 )
 
@@ -72,7 +73,7 @@ func ClaimResend(ctx context.Context, db bun.IDB, orgID, retryID string, lim Res
 		if err != nil {
 			return notFound(err, "retry")
 		}
-		if status != StatusPending {
+		if status != domain.StatusPending {
 			return problem.New(problem.RetryNotPending, "the retry is %s; only a pending retry's email can be sent again", status)
 		}
 		last := lastEmail.Time
@@ -123,15 +124,17 @@ func (c *ResendClaim) Release(ctx context.Context, db bun.IDB) error {
 // sent or refused since. Reminders are not counted: their timers spread them out.
 func queuedEmails(ctx context.Context, db bun.IDB, orgID string) (int, error) {
 	var n int
+	// 'pending' and 'queued' stay literal: they are the predicates of the partial indexes
+	// retries_org_email_queued and restarts_org_email_queued.
 	err := db.NewRaw(`SELECT
 		(SELECT count(*) FROM retries r JOIN members m ON m.id = r.member_id
 			WHERE r.org_id = ?0 AND r.status = 'pending' AND r.email_status = 'queued' AND m.email IS NOT NULL)
 		+ (SELECT count(*) FROM restarts s
 			WHERE s.org_id = ?0 AND s.status = 'pending' AND s.email_status = 'queued')
 		+ (SELECT coalesce(sum(greatest(er.requested - (SELECT count(*) FROM emails e
-				WHERE e.subject_id = er.subject_id AND e.kind = 'resend' AND e.status IN ('sent', 'failed')), 0)), 0)
+				WHERE e.subject_id = er.subject_id AND e.kind = ?1 AND e.status IN (?2, ?3)), 0)), 0)
 			FROM email_resends er JOIN retries r ON r.id = er.subject_id
-			WHERE er.org_id = ?0 AND r.status = 'pending')`, orgID).Scan(ctx, &n)
+			WHERE er.org_id = ?0 AND r.status = 'pending')`, orgID, domain.EmailKindResend, domain.EmailSent, domain.EmailFailed).Scan(ctx, &n)
 	if err != nil {
 		return 0, fmt.Errorf("count queued emails: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
@@ -85,7 +86,7 @@ func TestClaimResend(t *testing.T) {
 	}
 
 	// One first email sent: within the cooldown of it, a resend is refused with the wait.
-	sendEmail(t, db, a[0], 0, store.EmailKindInitial)
+	sendEmail(t, db, a[0], 0, domain.EmailKindInitial)
 	_, err = store.ClaimResend(ctx, db, orgA, a[0], store.ResendLimits{Cooldown: time.Minute, QueueCap: 3})
 	var soon *store.ResendTooSoonError
 	if !errors.As(err, &soon) || soon.Wait <= 50*time.Second || soon.Wait > time.Minute {
@@ -115,7 +116,7 @@ func TestClaimResend(t *testing.T) {
 	wantQueueFull(t, err, 3)
 
 	// The resend's email sent: no longer queued.
-	sendEmail(t, db, a[1], 1, store.EmailKindResend)
+	sendEmail(t, db, a[1], 1, domain.EmailKindResend)
 	if _, err := store.ClaimResend(ctx, db, orgA, a[2], cap3); err != nil {
 		t.Fatalf("after the resend went out: %v", err)
 	}

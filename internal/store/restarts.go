@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/rules"
 )
@@ -29,8 +30,8 @@ func restartFacts(ctx context.Context, db bun.IDB, m *Member) (rules.RestartFact
 	var deletedID sql.NullString
 	var open bool
 	err := db.NewRaw(`SELECT
-		(SELECT id::text FROM shoots WHERE member_id = ? AND status = 'deleted' ORDER BY created_at DESC, id DESC LIMIT 1),
-		EXISTS (SELECT 1 FROM shoots WHERE member_id = ? AND status <> 'deleted')`, m.ID, m.ID).Scan(ctx, &deletedID, &open)
+		(SELECT id::text FROM shoots WHERE member_id = ?0 AND status = ?1 ORDER BY created_at DESC, id DESC LIMIT 1),
+		EXISTS (SELECT 1 FROM shoots WHERE member_id = ?0 AND status <> ?1)`, m.ID, domain.ShootDeleted).Scan(ctx, &deletedID, &open)
 	if err != nil {
 		return rules.RestartFacts{}, "", err
 	}
@@ -67,7 +68,7 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 		if err == nil && existing.MemberID != p.MemberID {
 			return problem.New(problem.IdempotencyKeyReused, "this restart id belongs to another member")
 		}
-		if err == nil && existing.Status == StatusFailed {
+		if err == nil && existing.Status == domain.StatusFailed {
 			return problem.New(problem.Canceled, "this restart was canceled; it is not resumed")
 		}
 		if err == nil {
@@ -85,18 +86,18 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 		if err := rules.CheckRestart(facts); err != nil {
 			return err
 		}
-		shoot := &Shoot{ID: p.NewShootID, OrgID: p.OrgID, MemberID: m.ID, Status: ShootOnboarding, CreatedAt: p.Now, UpdatedAt: p.Now}
+		shoot := &Shoot{ID: p.NewShootID, OrgID: p.OrgID, MemberID: m.ID, Status: domain.ShootOnboarding, CreatedAt: p.Now, UpdatedAt: p.Now}
 		if _, err := tx.NewInsert().Model(shoot).Exec(ctx); err != nil {
 			return err
 		}
-		emailStatus := EmailQueued
+		emailStatus := domain.EmailQueued
 		if m.Email == nil || *m.Email == "" {
-			emailStatus = EmailNotApplicable
+			emailStatus = domain.EmailNotApplicable
 		}
 		r := &Restart{
 			ID: p.RestartID, OrgID: p.OrgID, MemberID: m.ID, OldShootID: oldShootID, NewShootID: shoot.ID,
 			IssuedByKind: p.Actor.Kind, IssuedBy: p.Actor.ID, IssuedAt: p.Now,
-			Status: StatusPending, Stage: "pending", EmailStatus: emailStatus, WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
+			Status: domain.StatusPending, Stage: domain.StagePending, EmailStatus: emailStatus, WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
 		}
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
 			if IsUniqueViolation(err, "restarts_one_pending_per_member") {
@@ -124,23 +125,24 @@ func SetRestartStage(ctx context.Context, db bun.IDB, restartID, stage string, n
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		q := tx.NewUpdate().Model((*Restart)(nil)).
 			Set("stage = ?", stage).Set("updated_at = ?", now).
-			Where("id = ?", restartID).Where("stage <> 'started'")
+			Where("id = ?", restartID).Where("stage <> ?", domain.StageStarted)
 		switch stage {
-		case StatusStarted:
-			q = q.Set("status = ?", StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
-		case StatusFailed:
-			q = q.Set("status = ?", StatusFailed).Where("status = 'pending'")
+		case domain.StageStarted:
+			q = q.Set("status = ?", domain.StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
+		case domain.StageFailed:
+			// 'pending' stays literal, like every status = 'pending' matching a partial index.
+			q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
 		}
 		res, err := q.Exec(ctx)
-		if err != nil || stage != StatusFailed {
+		if err != nil || stage != domain.StageFailed {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		_, err = tx.NewRaw(`UPDATE shoots SET status = 'deleted', deleted_at = ?, updated_at = ?
-			WHERE id = (SELECT new_shoot_id FROM restarts WHERE id = ?)
-			AND status = 'onboarding' AND submitted_at IS NULL`, now, now, restartID).Exec(ctx)
+		_, err = tx.NewRaw(`UPDATE shoots SET status = ?0, deleted_at = ?1, updated_at = ?1
+			WHERE id = (SELECT new_shoot_id FROM restarts WHERE id = ?2)
+			AND status = ?3 AND submitted_at IS NULL`, domain.ShootDeleted, now, restartID, domain.ShootOnboarding).Exec(ctx)
 		return err
 	})
 }

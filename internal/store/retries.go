@@ -9,6 +9,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/rules"
 )
@@ -41,7 +42,7 @@ func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry
 	var out *Retry
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		out, err = reserveRetry(ctx, tx, p, "resetting")
+		out, err = reserveRetry(ctx, tx, p, domain.StageResetting)
 		return err
 	})
 	return out, err
@@ -54,12 +55,12 @@ func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry
 func GiveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry, error) {
 	var out *Retry
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		r, err := reserveRetry(ctx, tx, p, "pending")
+		r, err := reserveRetry(ctx, tx, p, domain.StagePending)
 		if err != nil {
 			return err
 		}
 		out = r
-		if r.Recorded && r.Stage != "resetting" {
+		if r.Recorded && r.Stage != domain.StageResetting {
 			return nil
 		}
 		if _, err := tx.NewRaw(`DELETE FROM results WHERE shoot_id = ?`, r.ShootID).Exec(ctx); err != nil {
@@ -91,7 +92,7 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 		// The id derives from an Idempotency-Key that another request used first.
 		return nil, problem.New(problem.IdempotencyKeyReused, "this retry id belongs to another shoot")
 	}
-	if err == nil && existing.Status == StatusFailed {
+	if err == nil && existing.Status == domain.StatusFailed {
 		return nil, problem.New(problem.Canceled, "this retry was canceled; it is not resumed")
 	}
 	if err == nil {
@@ -125,15 +126,15 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 	}
 	// A managed member may have no address: no email will go out, and the admin who
 	// gives the retry is shown the link instead (as for a restart).
-	emailStatus := EmailQueued
+	emailStatus := domain.EmailQueued
 	if member.Email == nil || *member.Email == "" {
-		emailStatus = EmailNotApplicable
+		emailStatus = domain.EmailNotApplicable
 	}
 	r := &Retry{
 		ID: p.RetryID, OrgID: p.OrgID, MemberID: p.MemberID, ShootID: p.ShootID,
 		IssuedByKind: p.Actor.Kind, IssuedBy: p.Actor.ID, IssuedAt: p.Now,
 		AllowanceUsed: string(allowance), Reason: nullable(p.Reason),
-		Status: StatusPending, Stage: stage, EmailStatus: emailStatus,
+		Status: domain.StatusPending, Stage: stage, EmailStatus: emailStatus,
 		WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
 	}
 	if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
@@ -196,7 +197,7 @@ func CheckRetry(ctx context.Context, db bun.IDB, orgID, memberID, shootID string
 // resetting; afterwards it deletes nothing, so a late re-run cannot touch new results.
 func DeleteRetryResults(ctx context.Context, db bun.IDB, retryID string) (int64, error) {
 	res, err := db.NewRaw(`DELETE FROM results WHERE shoot_id = (
-		SELECT shoot_id FROM retries WHERE id = ? AND stage = 'resetting')`, retryID).Exec(ctx)
+		SELECT shoot_id FROM retries WHERE id = ? AND stage = ?)`, retryID, domain.StageResetting).Exec(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -213,7 +214,7 @@ func ResetRetryShoot(ctx context.Context, db bun.IDB, retryID string, now time.T
 			return notFound(err, "retry")
 		}
 		out = r
-		if r.Stage != "resetting" {
+		if r.Stage != domain.StageResetting {
 			return nil
 		}
 		return resetToPending(ctx, tx, r, now)
@@ -227,7 +228,7 @@ func resetToPending(ctx context.Context, tx bun.Tx, r *Retry, now time.Time) err
 	if err := resetShoot(ctx, tx, r.ShootID, now); err != nil {
 		return err
 	}
-	r.Stage, r.UpdatedAt = "pending", now
+	r.Stage, r.UpdatedAt = domain.StagePending, now
 	_, err := tx.NewUpdate().Model(r).Column("stage", "updated_at").WherePK().Exec(ctx)
 	return err
 }
@@ -236,7 +237,7 @@ func resetToPending(ctx context.Context, tx bun.Tx, r *Retry, now time.Time) err
 // cleared, the next submission free.
 func resetShoot(ctx context.Context, tx bun.Tx, shootID string, now time.Time) error {
 	_, err := tx.NewUpdate().Model((*Shoot)(nil)).
-		Set("status = ?", ShootOnboarding).
+		Set("status = ?", domain.ShootOnboarding).
 		Set("retry_count = retry_count + 1").
 		Set("completed_at = NULL").
 		Set("next_submission_free = true").
@@ -252,12 +253,13 @@ func resetShoot(ctx context.Context, tx bun.Tx, shootID string, now time.Time) e
 func SetRetryStage(ctx context.Context, db bun.IDB, retryID, stage string, now time.Time) error {
 	q := db.NewUpdate().Model((*Retry)(nil)).
 		Set("stage = ?", stage).Set("updated_at = ?", now).
-		Where("id = ?", retryID).Where("stage <> 'started'")
+		Where("id = ?", retryID).Where("stage <> ?", domain.StageStarted)
 	switch stage {
-	case StatusStarted:
-		q = q.Set("status = ?", StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
-	case StatusFailed:
-		q = q.Set("status = ?", StatusFailed).Where("status = 'pending'")
+	case domain.StageStarted:
+		q = q.Set("status = ?", domain.StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
+	case domain.StageFailed:
+		// 'pending' stays literal, like every status = 'pending' matching a partial index.
+		q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
 	}
 	_, err := q.Exec(ctx)
 	return err

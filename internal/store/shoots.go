@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 )
 
@@ -33,7 +34,7 @@ func StartShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID st
 		if err != nil {
 			return err
 		}
-		if s.Status != ShootOnboarding {
+		if s.Status != domain.ShootOnboarding {
 			return problem.New(problem.InvalidShootStatus, "the shoot is %s; only a shoot in onboarding can be started", s.Status)
 		}
 		if s.StartedAt == nil {
@@ -58,7 +59,7 @@ func SubmitShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID s
 		if err != nil {
 			return err
 		}
-		if s.Status != ShootOnboarding {
+		if s.Status != domain.ShootOnboarding {
 			return problem.New(problem.InvalidShootStatus, "the shoot is %s; photos can only be submitted in onboarding", s.Status)
 		}
 		charged := !s.NextSubmissionFree
@@ -73,7 +74,7 @@ func SubmitShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID s
 				return problem.New(problem.InsufficientCredits, "the organization's credit balance is 0")
 			}
 		}
-		s.Status, s.SubmittedAt, s.NextSubmissionFree, s.UpdatedAt = ShootWaiting, &now, false, now
+		s.Status, s.SubmittedAt, s.NextSubmissionFree, s.UpdatedAt = domain.ShootWaiting, &now, false, now
 		if s.StartedAt == nil {
 			s.StartedAt = &now
 		}
@@ -125,9 +126,9 @@ func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action str
 	if len(out.Waiting) == 0 {
 		// The shoot is in onboarding (the callers check), so these are the workflows of
 		// this shoot's own start, not of a later retry or restart that reused an id.
-		if err := tx.NewRaw(`SELECT workflow_id FROM retries WHERE shoot_id = ? AND status = 'started'
-			UNION ALL SELECT workflow_id FROM restarts WHERE new_shoot_id = ? AND status = 'started'`,
-			s.ID, s.ID).Scan(ctx, &out.Waiting); err != nil {
+		if err := tx.NewRaw(`SELECT workflow_id FROM retries WHERE shoot_id = ?0 AND status = ?1
+			UNION ALL SELECT workflow_id FROM restarts WHERE new_shoot_id = ?0 AND status = ?1`,
+			s.ID, domain.StatusStarted).Scan(ctx, &out.Waiting); err != nil {
 			return nil, err
 		}
 	}
@@ -140,14 +141,15 @@ func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action str
 
 // startPending marks the pending retries or restarts of a shoot started and returns them.
 func startPending(ctx context.Context, tx bun.Tx, table Subject, shootColumn, shootID string, now time.Time, rows any) error {
-	return tx.NewRaw(`UPDATE ? SET status = 'started', stage = 'started', started_at = ?, updated_at = ?
-		WHERE ? = ? AND status = 'pending' RETURNING *`,
-		bun.Ident(string(table)), now, now, bun.Ident(shootColumn), shootID).Scan(ctx, rows)
+	// 'pending' stays literal, like every status = 'pending' matching a partial index.
+	return tx.NewRaw(`UPDATE ?0 SET status = ?1, stage = ?2, started_at = ?3, updated_at = ?3
+		WHERE ?4 = ?5 AND status = 'pending' RETURNING *`,
+		bun.Ident(string(table)), domain.StatusStarted, domain.StageStarted, now, bun.Ident(shootColumn), shootID).Scan(ctx, rows)
 }
 
 // CompleteShoot is the pipeline's report that a shoot finished with results.
 func CompleteShoot(ctx context.Context, db bun.IDB, shootID string, resultKeys []string, requestID string, now time.Time) (*Shoot, error) {
-	return pipelineTransition(ctx, db, shootID, ShootActive, requestID, now, func(ctx context.Context, tx bun.Tx, s *Shoot) error {
+	return pipelineTransition(ctx, db, shootID, domain.ShootActive, requestID, now, func(ctx context.Context, tx bun.Tx, s *Shoot) error {
 		s.CompletedAt = &now
 		if len(resultKeys) == 0 {
 			return nil
@@ -163,7 +165,7 @@ func CompleteShoot(ctx context.Context, db bun.IDB, shootID string, resultKeys [
 
 // FailShoot is the pipeline's report that a shoot failed.
 func FailShoot(ctx context.Context, db bun.IDB, shootID, requestID string, now time.Time) (*Shoot, error) {
-	return pipelineTransition(ctx, db, shootID, ShootFailed, requestID, now, nil)
+	return pipelineTransition(ctx, db, shootID, domain.ShootFailed, requestID, now, nil)
 }
 
 func pipelineTransition(ctx context.Context, db bun.IDB, shootID, to, requestID string, now time.Time,
@@ -174,7 +176,7 @@ func pipelineTransition(ctx context.Context, db bun.IDB, shootID, to, requestID 
 			return notFound(err, "shoot")
 		}
 		switch s.Status {
-		case ShootWaiting, ShootPending, ShootGeneratingHeadshots:
+		case domain.ShootWaiting, domain.ShootPending, domain.ShootGeneratingHeadshots:
 		default:
 			return problem.New(problem.InvalidShootStatus, "the shoot is %s; only waiting, pending or generatingHeadshots shoots can become %s", s.Status, to)
 		}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/internal/devmailbox"
+	"github.com/headshotpro/retryd/internal/domain"
+
 )
 
 // MaxBulkSize is the most members one bulk restart call takes (the API's limit), and
@@ -19,7 +21,7 @@ const bulkParallelism = 8
 // The dashboard call measured: the Finished section's first page of 50, as the
 // dashboard benchmarks in server/ measure it.
 const (
-	dashboardSection = "finished"
+	dashboardSection = domain.SectionFinished
 	dashboardLimit   = 50
 )
 

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -60,7 +61,7 @@ func (e *engine) shaped(ctx context.Context) (string, error) {
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.KeyOrgID.ValueSet(ids), workflows.KeyMemberID.ValueSet(ids),
-			workflows.KeyShootID.ValueSet(ids), workflows.KeyRetryStage.ValueSet(workflows.StageReserving),
+			workflows.KeyShootID.ValueSet(ids), workflows.KeyRetryStage.ValueSet(domain.StageReserving),
 		),
 		StaticSummary: "Bench floor " + id,
 		StaticDetails: "org " + ids + " · member " + ids + " · retry " + ids,

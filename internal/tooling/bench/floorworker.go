@@ -11,6 +11,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -48,7 +49,7 @@ var (
 // pending, and the started step. Every activity does nothing.
 func shapedFloorWorkflow(ctx workflow.Context, id string) error {
 	_ = workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1)
-	stage := workflows.StageReserving
+	stage := domain.StageReserving
 	prepared := false
 	if err := workflow.SetQueryHandler(ctx, workflows.QueryStatus, func() (string, error) { return stage, nil }); err != nil {
 		return err
@@ -76,7 +77,7 @@ func shapedFloorWorkflow(ctx workflow.Context, id string) error {
 		return err
 	}
 	prepared = true
-	upsert(workflows.StagePending)
+	upsert(domain.StagePending)
 	actx := workflow.WithActivityOptions(ctx, floorEmailOptions)
 	if err := workflow.ExecuteActivity(actx, floorEmailActivity, id).Get(ctx, nil); err != nil {
 		return err
@@ -95,7 +96,7 @@ func shapedFloorWorkflow(ctx workflow.Context, id string) error {
 		}
 	}
 	_ = step() // record the started stage
-	upsert(workflows.StageStarted)
+	upsert(domain.StageStarted)
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
 

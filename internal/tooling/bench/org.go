@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/random"
 )
@@ -44,27 +45,27 @@ func newOrgs(cfg Config, now time.Time) *orgs {
 	add := func(kind string) member {
 		m := member{ID: uuid.NewString(), ShootID: uuid.NewString(), Email: fmt.Sprintf("m%06d@writes.bench.test", n)}
 		n++
-		s := seed.Shoot{ID: m.ShootID, Status: "active", CompletedAt: &completed, Results: 8}
-		if kind == "managed" {
-			s = seed.Shoot{ID: m.ShootID, Status: "deleted", CompletedAt: &completed, DeletedAt: &deleted}
+		s := seed.Shoot{ID: m.ShootID, Status: domain.ShootActive, CompletedAt: &completed, Results: 8}
+		if kind == domain.KindManaged {
+			s = seed.Shoot{ID: m.ShootID, Status: domain.ShootDeleted, CompletedAt: &completed, DeletedAt: &deleted}
 		}
 		work.Members = append(work.Members, seed.Member{ID: m.ID, Name: fmt.Sprintf("Member %06d", n), Email: &m.Email,
 			Kind: kind, Shoots: []seed.Shoot{s}})
 		return m
 	}
 	for range cfg.Gives {
-		o.givesSeq = append(o.givesSeq, add("individual"))
+		o.givesSeq = append(o.givesSeq, add(domain.KindIndividual))
 	}
 	for range cfg.ConcurrentGives {
-		o.givesConc = append(o.givesConc, add("individual"))
+		o.givesConc = append(o.givesConc, add(domain.KindIndividual))
 	}
 	for range cfg.Restarts {
-		o.restarts = append(o.restarts, add("managed"))
+		o.restarts = append(o.restarts, add(domain.KindManaged))
 	}
 	for range cfg.BulkCalls {
 		var call []member
 		for range cfg.BulkSize {
-			call = append(call, add("managed"))
+			call = append(call, add(domain.KindManaged))
 		}
 		o.bulk = append(o.bulk, call)
 	}
@@ -75,17 +76,17 @@ func newOrgs(cfg Config, now time.Time) *orgs {
 	pages := seed.Organization{ID: o.pagesOrgID, Name: "Bench Pages", CreditBalance: 1000,
 		Admins: []seed.Admin{{Email: "lead@pages.bench.test", Name: "Lead", Role: "owner", APIKey: o.pagesKey}}}
 	for i := range cfg.DashboardMembers {
-		s := seed.Shoot{Status: "active", CompletedAt: &completed, Results: 1}
+		s := seed.Shoot{Status: domain.ShootActive, CompletedAt: &completed, Results: 1}
 		switch {
 		case i%100 == 0:
-			s = seed.Shoot{Status: "deleted", CompletedAt: &completed, DeletedAt: &deleted}
+			s = seed.Shoot{Status: domain.ShootDeleted, CompletedAt: &completed, DeletedAt: &deleted}
 		case i%10 == 0:
-			s = seed.Shoot{Status: "waiting"}
+			s = seed.Shoot{Status: domain.ShootWaiting}
 		}
 		id := uuid.NewString()
 		email := fmt.Sprintf("p%06d@pages.bench.test", i)
 		pages.Members = append(pages.Members, seed.Member{ID: id, Name: fmt.Sprintf("Member %06d", i), Email: &email,
-			Kind: "managed", Shoots: []seed.Shoot{s}})
+			Kind: domain.KindManaged, Shoots: []seed.Shoot{s}})
 		if len(o.details) < cfg.DetailMembers {
 			o.details = append(o.details, id)
 		}

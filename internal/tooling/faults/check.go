@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/workflows"
 
 	"context"
@@ -257,7 +258,7 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 			add(InvLost, "retry "+id, "member %s: answered 201, no row in retries", m.ID)
 			continue
 		}
-		if r.Status != store.StatusPending && r.Status != store.StatusStarted {
+		if r.Status != domain.StatusPending && r.Status != domain.StatusStarted {
 			add(InvRetryState, "retry "+id, "status %s stage %s", r.Status, r.Stage)
 		}
 		var results, retryCount int
@@ -267,24 +268,24 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 			Scan(&status, &retryCount, &completed, &results); err != nil {
 			return nil, err
 		}
-		if results != 0 || retryCount != 1 || completed != nil || status == store.ShootActive {
+		if results != 0 || retryCount != 1 || completed != nil || status == domain.ShootActive {
 			add(InvResultsDeleted, "retry "+id, "shoot %s: status %s, retry_count %d, completed_at set %v, %d results", m.ShootID, status, retryCount, completed != nil, results)
 		}
-		if startedOK[m.ID] && r.Status != store.StatusStarted {
+		if startedOK[m.ID] && r.Status != domain.StatusStarted {
 			add(InvStartHonoured, "retry "+id, "member start answered 200, retry is %s (stage %s)", r.Status, r.Stage)
 		}
 	}
 	// Every retry in the database, answered or not.
 	for id, r := range retries {
-		if r.Stage == "reserving" || r.Stage == "resetting" {
+		if r.Stage == domain.StageReserving || r.Stage == domain.StageResetting {
 			add(InvNotStuck, "retry "+id, "stage %s", r.Stage)
 		}
 		switch r.Status {
-		case store.StatusStarted:
+		case domain.StatusStarted:
 			if open[r.WorkflowID] {
 				add(InvStartedClosed, "retry "+id, "started, workflow %s still running", r.WorkflowID)
 			}
-		case store.StatusPending:
+		case domain.StatusPending:
 			if !open[r.WorkflowID] {
 				add(InvPendingHasFlow, "retry "+id, "pending in Postgres, workflow %s not running", r.WorkflowID)
 			}
@@ -357,16 +358,16 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 			case !ok:
 				rep.Lost++
 				add(InvLost, "restart "+id, "member %s: answered restarted, no row in restarts", m.ID)
-			case r.Status != store.StatusPending && r.Status != store.StatusStarted:
+			case r.Status != domain.StatusPending && r.Status != domain.StatusStarted:
 				add(InvRestartState, "restart "+id, "status %s stage %s", r.Status, r.Stage)
 			}
 		}
 	}
 	for id, r := range restarts {
-		if r.Stage == "reserving" || r.Stage == "resetting" {
+		if r.Stage == domain.StageReserving || r.Stage == domain.StageResetting {
 			add(InvNotStuck, "restart "+id, "stage %s", r.Stage)
 		}
-		if r.Status == store.StatusStarted && open[r.WorkflowID] {
+		if r.Status == domain.StatusStarted && open[r.WorkflowID] {
 			add(InvStartedClosed, "restart "+id, "started, workflow %s still running", r.WorkflowID)
 		}
 	}
@@ -453,7 +454,7 @@ func checkMail(ctx context.Context, db bun.IDB, org *Org, run *Run, retries map[
 			recorded[k] = map[string]bool{}
 		}
 		for _, e := range emails[subjectID] {
-			if e.Status != "sent" || e.MessageID == nil {
+			if e.Status != domain.EmailSent || e.MessageID == nil {
 				unrecordedEmails[k]++
 				continue
 			}
@@ -465,13 +466,13 @@ func checkMail(ctx context.Context, db bun.IDB, org *Org, run *Run, retries map[
 	}
 	for id, r := range retries {
 		count(id, r.MemberID, mailer.SubjectRetry)
-		if r.Status != store.StatusPending {
+		if r.Status != domain.StatusPending {
 			continue
 		}
 		switch r.EmailStatus {
-		case store.EmailFailed:
+		case domain.EmailFailed:
 			rep.EmailsFailed++
-		case store.EmailSent:
+		case domain.EmailSent:
 			var sentAt *time.Time
 			for _, e := range emails[id] {
 				if e.MessageID != nil && r.MessageID != nil && *e.MessageID == *r.MessageID {
@@ -558,7 +559,7 @@ func checkHistory(ctx context.Context, wf workflowSource, run *Run, retries map[
 	}
 	// The quietest pending retry is the yardstick: faults may have added to others.
 	for _, r := range retries {
-		if r.Status != store.StatusPending || touched[r.MemberID] || r.ID == storm.ID {
+		if r.Status != domain.StatusPending || touched[r.MemberID] || r.ID == storm.ID {
 			continue
 		}
 		n, _, err := wf.history(ctx, r.WorkflowID)

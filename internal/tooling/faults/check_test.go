@@ -17,6 +17,8 @@ import (
 
 	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/mailer"
+	"github.com/headshotpro/retryd/internal/domain"
+
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
@@ -142,7 +144,7 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 			w.answer(OpGive, key, []string{m.ID}, http.StatusCreated, body) // the double submit's twin
 		}
 		w.store(key, http.StatusCreated, body)
-		w.email(store.SubjectRetry, id, 0, store.EmailKindInitial, m.Email, mailer.SubjectRetry)
+		w.email(store.SubjectRetry, id, 0, domain.EmailKindInitial, m.Email, mailer.SubjectRetry)
 		w.wf.open[r.WorkflowID] = true
 		w.wf.events[r.WorkflowID] = quietEvents
 	}
@@ -158,18 +160,18 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 	}
 	delete(w.wf.open, w.retry[st.ID].WorkflowID)
 	w.answer(OpStart, "", []string{st.ID}, http.StatusOK, []byte(`{}`))
-	if _, err := store.BeginEmail(ctx, tx, w.retry[st.ID].ID, 1, store.EmailKindReminder); err != nil {
+	if _, err := store.BeginEmail(ctx, tx, w.retry[st.ID].ID, 1, domain.EmailKindReminder); err != nil {
 		t.Fatal(err)
 	}
 	w.deliver(fmt.Sprintf("msg-unrecorded-%s", st.ID), st.Email, mailer.SubjectRetry)
 
 	// One resend; the storm.
 	rs := w.ind[iResent]
-	w.email(store.SubjectRetry, w.retry[rs.ID].ID, 1, store.EmailKindResend, rs.Email, mailer.SubjectRetry)
+	w.email(store.SubjectRetry, w.retry[rs.ID].ID, 1, domain.EmailKindResend, rs.Email, mailer.SubjectRetry)
 	w.answer(OpResend, "", []string{rs.ID}, http.StatusOK, []byte(`{}`))
 	storm := w.ind[iStorm]
 	for n := range stormResends {
-		w.email(store.SubjectRetry, w.retry[storm.ID].ID, 1+n, store.EmailKindResend, storm.Email, mailer.SubjectRetry)
+		w.email(store.SubjectRetry, w.retry[storm.ID].ID, 1+n, domain.EmailKindResend, storm.Email, mailer.SubjectRetry)
 		w.answer(OpResend, "", []string{storm.ID}, http.StatusOK, []byte(`{}`))
 	}
 	w.run.StormRetry = w.retry[storm.ID].ID
@@ -193,7 +195,7 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 		w.restart[m.ID] = r
 		w.wf.open[r.WorkflowID] = true
 		if m.Email != "" {
-			w.email(store.SubjectRestart, id, 0, store.EmailKindInitial, m.Email, mailer.SubjectRestart)
+			w.email(store.SubjectRestart, id, 0, domain.EmailKindInitial, m.Email, mailer.SubjectRestart)
 		}
 	}
 	for _, i := range []int{mPending, mStarted} {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/headshotpro/retryd/internal/mailer"
+	"github.com/headshotpro/retryd/internal/domain"
+
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -135,7 +137,7 @@ func TestPostgresRestartSendsNoEmailTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 		retries++
-		if _, ok := seen[messageID]; status != store.EmailSent || emailStatus != "sent" || !ok {
+		if _, ok := seen[messageID]; status != domain.EmailSent || emailStatus != "sent" || !ok {
 			t.Errorf("retry %s: email_status %s, first email %q with message %q (in the mailbox: %v)", id, status, emailStatus, messageID, ok)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/random"
 )
@@ -45,8 +46,8 @@ func NewOrg(individuals, managed int) *Org {
 	for i := range individuals {
 		m := SeedMember{ID: uuid.NewString(), ShootID: uuid.NewString(), Email: fmt.Sprintf("ind%03d@faults.test", i)}
 		o.Individuals = append(o.Individuals, m)
-		org.Members = append(org.Members, seed.Member{ID: m.ID, Name: fmt.Sprintf("Individual %d", i), Email: &m.Email, Kind: "individual",
-			Shoots: []seed.Shoot{{ID: m.ShootID, Status: "active", CompletedAt: &completed, Results: 3}}})
+		org.Members = append(org.Members, seed.Member{ID: m.ID, Name: fmt.Sprintf("Individual %d", i), Email: &m.Email, Kind: domain.KindIndividual,
+			Shoots: []seed.Shoot{{ID: m.ShootID, Status: domain.ShootActive, CompletedAt: &completed, Results: 3}}})
 	}
 	for i := range managed {
 		m := SeedMember{ID: uuid.NewString(), ShootID: uuid.NewString()}
@@ -56,8 +57,8 @@ func NewOrg(individuals, managed int) *Org {
 			email = &m.Email
 		}
 		o.Managed = append(o.Managed, m)
-		org.Members = append(org.Members, seed.Member{ID: m.ID, Name: fmt.Sprintf("Managed %d", i), Email: email, Kind: "managed",
-			Shoots: []seed.Shoot{{ID: m.ShootID, Status: "deleted", CompletedAt: &completed, DeletedAt: &deleted, Results: 0}}})
+		org.Members = append(org.Members, seed.Member{ID: m.ID, Name: fmt.Sprintf("Managed %d", i), Email: email, Kind: domain.KindManaged,
+			Shoots: []seed.Shoot{{ID: m.ShootID, Status: domain.ShootDeleted, CompletedAt: &completed, DeletedAt: &deleted, Results: 0}}})
 	}
 	o.File = &seed.File{Organizations: []seed.Organization{org}}
 	return o
