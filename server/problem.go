@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/headshotpro/retryd/internal/problem"
 )
@@ -111,4 +112,26 @@ func (s *Server) writeProblem(c *gin.Context, pe *problem.Error) {
 // abort is fail for middleware.
 func (s *Server) abort(c *gin.Context, code problem.Code, format string, args ...any) {
 	s.writeProblem(c, problem.New(code, format, args...))
+}
+
+// workflowError turns what Temporal answered into the problem the API shows: a coded
+// application error keeps its code; a workflow id refused by its reuse policy is
+// answered with closed (a retried shoot, or a restart still open).
+func workflowError(err error, closed problem.Code) error {
+	if err == nil {
+		return nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && problem.Code(appErr.Type()).Known() {
+		return problem.New(problem.Code(appErr.Type()), "%s", appErr.Message())
+	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) || temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		return problem.New(closed, "%s", closed.Title())
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return problem.New(problem.RetryNotPending, "the retry's workflow is no longer running")
+	}
+	return err
 }

@@ -222,3 +222,8 @@ func (s *Server) readyz(c *gin.Context) {
 	}
 	c.JSON(status, gin.H{"status": word, "checks": checks})
 }
+
+// tuning is the wait's schedule given to new retries and restarts.
+func (s *Server) tuning() workflows.Tuning {
+	return workflows.NewTuning(s.cfg.StartCheck)
+}
