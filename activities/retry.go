@@ -3,8 +3,8 @@ package activities
 import (
 	"context"
 
-	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/domain"
+	"github.com/headshotpro/retryd/internal/mailer"
 
 	"github.com/headshotpro/retryd/internal/store"
 )

@@ -7,7 +7,6 @@ import (
 
 	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/domain"
-
 )
 
 // MaxBulkSize is the most members one bulk restart call takes (the API's limit), and

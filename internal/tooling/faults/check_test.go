@@ -16,8 +16,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/headshotpro/retryd/internal/devmailbox"
-	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/domain"
+	"github.com/headshotpro/retryd/internal/mailer"
 
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/seed"

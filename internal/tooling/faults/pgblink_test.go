@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/domain"
+	"github.com/headshotpro/retryd/internal/mailer"
 
 	"github.com/headshotpro/retryd/internal/store"
 )
