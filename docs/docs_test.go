@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,10 +55,9 @@ func section(t *testing.T, doc, title string) string {
 	return rest
 }
 
-// TestREADMEListsEveryPackage: every directory holding Go files is named in the README's
-// package list.
-func TestREADMEListsEveryPackage(t *testing.T) {
-	list := section(t, read(t, "README.md"), "Architecture")
+// packageDirs are the directories holding Go files, relative to the repository root.
+func packageDirs(t *testing.T) map[string]bool {
+	t.Helper()
 	dirs := map[string]bool{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -79,9 +79,59 @@ func TestREADMEListsEveryPackage(t *testing.T) {
 	if len(dirs) < 10 {
 		t.Fatalf("found only %d package directories from %s: %v", len(dirs), root, dirs)
 	}
-	for dir := range dirs {
+	return dirs
+}
+
+// TestREADMEListsEveryPackage: every directory holding Go files is named in the README's
+// package list.
+func TestREADMEListsEveryPackage(t *testing.T) {
+	list := section(t, read(t, "README.md"), "Architecture")
+	for dir := range packageDirs(t) {
 		if !strings.Contains(list, "`"+dir+"`") && !strings.Contains(list, "`"+dir+"/`") {
 			t.Errorf("README.md's package list does not name %s", dir)
+		}
+	}
+}
+
+// TestArchitectureListsEveryPackage: docs/architecture.md's package list names every
+// directory holding Go files too.
+func TestArchitectureListsEveryPackage(t *testing.T) {
+	list := section(t, read(t, "docs/architecture.md"), "Packages")
+	for dir := range packageDirs(t) {
+		if !strings.Contains(list, "`"+dir+"`") {
+			t.Errorf("docs/architecture.md's package list does not name %s", dir)
+		}
+	}
+}
+
+var (
+	filesCount = regexp.MustCompile(`runs through (\d+) files`)
+	listItem   = regexp.MustCompile(`(?m)^\d+\. `)
+)
+
+// TestArchitectureCountsItsFiles: the number of files a give-retry runs through, as the
+// page states it, is the length of the list that follows.
+func TestArchitectureCountsItsFiles(t *testing.T) {
+	text := section(t, read(t, "docs/architecture.md"), "The files of one give-retry")
+	m := filesCount.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatal(`docs/architecture.md does not say how many files a give-retry "runs through"`)
+	}
+	if n := len(listItem.FindAllString(text, -1)); strconv.Itoa(n) != m[1] {
+		t.Errorf("docs/architecture.md says a give-retry runs through %s files and lists %d", m[1], n)
+	}
+}
+
+var goPath = regexp.MustCompile("`([a-z0-9_.-]+(?:/[a-zA-Z0-9_.-]+)+\\.go)`")
+
+// TestDocumentsNameFilesThatExist: a Go file named by its path in the README or a
+// document exists, so a moved or renamed file cannot leave its old name behind.
+func TestDocumentsNameFilesThatExist(t *testing.T) {
+	for _, file := range markdownFiles(t) {
+		for _, m := range goPath.FindAllStringSubmatch(read(t, file), -1) {
+			if _, err := os.Stat(filepath.Join(root, m[1])); err != nil {
+				t.Errorf("%s names %s, which does not exist", file, m[1])
+			}
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/headshotpro/retryd/internal/domain"
 
-	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/workflows"
@@ -157,12 +156,6 @@ func (a *restartAnswer) signLinks(sign func(memberID, shootID string) string) {
 		link := sign(a.MemberID, a.NewShootID)
 		a.AccessLink = &link
 	}
-}
-
-// accessLink is a freshly signed link for the member to start the shoot.
-func (s *Server) accessLink(memberID, shootID string) string {
-	token, _ := s.links.Issue(memberID, shootID, s.now())
-	return linktoken.ActionURL(s.cfg.AppBaseURL, shootID, token)
 }
 
 type bulkRestartRequest struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -20,6 +21,12 @@ import (
 // them signed afresh by signLinks.
 type linkedAnswer interface {
 	signLinks(sign func(memberID, shootID string) string)
+}
+
+// accessLink is a freshly signed link for the member to start the shoot.
+func (s *Server) accessLink(memberID, shootID string) string {
+	token, _ := s.links.Issue(memberID, shootID, s.now())
+	return linktoken.ActionURL(s.cfg.AppBaseURL, shootID, token)
 }
 
 // idempotentLinked runs do once per Idempotency-Key. The key is claimed before do runs,
