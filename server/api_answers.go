@@ -6,8 +6,8 @@ import (
 	"github.com/headshotpro/retryd/internal/store"
 )
 
-// Response shapes of the API (docs/product.md, section 4). Members may be added; none may
-// be renamed.
+// Response shapes the API's resources share (docs/product.md, section 4); a retry's and a
+// restart's own live beside their handlers. Members may be added; none may be renamed.
 
 type memberDTO struct {
 	ID    string  `json:"id"`
@@ -31,42 +31,6 @@ type shootDTO struct {
 type emailDTO struct {
 	Status    string  `json:"status"`
 	MessageID *string `json:"message_id"`
-}
-
-type retryDTO struct {
-	ID            string     `json:"id"`
-	MemberID      string     `json:"member_id"`
-	ShootID       string     `json:"shoot_id"`
-	Status        string     `json:"status"`
-	Stage         string     `json:"stage"`
-	AllowanceUsed string     `json:"allowance_used"`
-	Reason        *string    `json:"reason"`
-	Note          *string    `json:"note"`
-	Email         emailDTO   `json:"email"`
-	RemindersSent int        `json:"reminders_sent"`
-	IssuedBy      string     `json:"issued_by"`
-	IssuedByKind  string     `json:"issued_by_kind"`
-	IssuedAt      time.Time  `json:"issued_at"`
-	StartedAt     *time.Time `json:"started_at"`
-	WorkflowID    string     `json:"workflow_id"`
-	// AccessLink is set only in the answer of a give (and its replays) when the member
-	// has no email address: signed as it is sent (signLinks), never stored.
-	AccessLink *string `json:"access_link,omitempty"`
-}
-
-type restartDTO struct {
-	ID         string     `json:"id"`
-	MemberID   string     `json:"member_id"`
-	OldShootID string     `json:"old_shoot_id"`
-	NewShootID string     `json:"new_shoot_id"`
-	Status     string     `json:"status"`
-	Stage      string     `json:"stage"`
-	Email      emailDTO   `json:"email"`
-	IssuedBy   string     `json:"issued_by"`
-	IssuedAt   time.Time  `json:"issued_at"`
-	StartedAt  *time.Time `json:"started_at"`
-	WorkflowID string     `json:"workflow_id"`
-	AccessLink *string    `json:"access_link,omitempty"`
 }
 
 // memberWorkDTO is a retry or restart as its member sees it: which one, for which shoot
@@ -115,28 +79,10 @@ func toShoot(s *store.Shoot, results int) shootDTO {
 	}
 }
 
-func toRetry(r *store.Retry) retryDTO {
-	return retryDTO{
-		ID: r.ID, MemberID: r.MemberID, ShootID: r.ShootID, Status: r.Status, Stage: r.Stage,
-		AllowanceUsed: r.AllowanceUsed, Reason: r.Reason, Note: r.Note,
-		Email:         emailDTO{Status: r.EmailStatus, MessageID: r.EmailMessageID},
-		RemindersSent: r.RemindersSent, IssuedBy: r.IssuedBy, IssuedByKind: r.IssuedByKind,
-		IssuedAt: r.IssuedAt, StartedAt: r.StartedAt, WorkflowID: r.WorkflowID,
-	}
-}
-
 func toMemberRetry(r *store.Retry) *memberWorkDTO {
 	return &memberWorkDTO{ID: r.ID, ShootID: r.ShootID, Status: r.Status}
 }
 
 func toMemberRestart(r *store.Restart) *memberWorkDTO {
 	return &memberWorkDTO{ID: r.ID, ShootID: r.NewShootID, Status: r.Status}
-}
-
-func toRestart(r *store.Restart) restartDTO {
-	return restartDTO{
-		ID: r.ID, MemberID: r.MemberID, OldShootID: r.OldShootID, NewShootID: r.NewShootID,
-		Status: r.Status, Stage: r.Stage, Email: emailDTO{Status: r.EmailStatus, MessageID: r.EmailMessageID},
-		IssuedBy: r.IssuedBy, IssuedAt: r.IssuedAt, StartedAt: r.StartedAt, WorkflowID: r.WorkflowID,
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -249,4 +250,28 @@ func (s *Server) bulkRestart(c *gin.Context, ids []string) []bulkResult {
 func (r *bulkResult) skip(pe *problem.Error) {
 	code := string(pe.Code)
 	r.Outcome, r.Code, r.Detail = "skipped", &code, pe.Detail
+}
+
+// restartDTO is a restart as the API answers it (docs/product.md, section 4).
+type restartDTO struct {
+	ID         string     `json:"id"`
+	MemberID   string     `json:"member_id"`
+	OldShootID string     `json:"old_shoot_id"`
+	NewShootID string     `json:"new_shoot_id"`
+	Status     string     `json:"status"`
+	Stage      string     `json:"stage"`
+	Email      emailDTO   `json:"email"`
+	IssuedBy   string     `json:"issued_by"`
+	IssuedAt   time.Time  `json:"issued_at"`
+	StartedAt  *time.Time `json:"started_at"`
+	WorkflowID string     `json:"workflow_id"`
+	AccessLink *string    `json:"access_link,omitempty"`
+}
+
+func toRestart(r *store.Restart) restartDTO {
+	return restartDTO{
+		ID: r.ID, MemberID: r.MemberID, OldShootID: r.OldShootID, NewShootID: r.NewShootID,
+		Status: r.Status, Stage: r.Stage, Email: emailDTO{Status: r.EmailStatus, MessageID: r.EmailMessageID},
+		IssuedBy: r.IssuedBy, IssuedAt: r.IssuedAt, StartedAt: r.StartedAt, WorkflowID: r.WorkflowID,
+	}
 }

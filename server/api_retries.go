@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -333,4 +334,36 @@ func (s *Server) postResendEmail(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, toRetry(r))
+}
+
+// retryDTO is a retry as the API answers it (docs/product.md, section 4).
+type retryDTO struct {
+	ID            string     `json:"id"`
+	MemberID      string     `json:"member_id"`
+	ShootID       string     `json:"shoot_id"`
+	Status        string     `json:"status"`
+	Stage         string     `json:"stage"`
+	AllowanceUsed string     `json:"allowance_used"`
+	Reason        *string    `json:"reason"`
+	Note          *string    `json:"note"`
+	Email         emailDTO   `json:"email"`
+	RemindersSent int        `json:"reminders_sent"`
+	IssuedBy      string     `json:"issued_by"`
+	IssuedByKind  string     `json:"issued_by_kind"`
+	IssuedAt      time.Time  `json:"issued_at"`
+	StartedAt     *time.Time `json:"started_at"`
+	WorkflowID    string     `json:"workflow_id"`
+	// AccessLink is set only in the answer of a give (and its replays) when the member
+	// has no email address: signed as it is sent (signLinks), never stored.
+	AccessLink *string `json:"access_link,omitempty"`
+}
+
+func toRetry(r *store.Retry) retryDTO {
+	return retryDTO{
+		ID: r.ID, MemberID: r.MemberID, ShootID: r.ShootID, Status: r.Status, Stage: r.Stage,
+		AllowanceUsed: r.AllowanceUsed, Reason: r.Reason, Note: r.Note,
+		Email:         emailDTO{Status: r.EmailStatus, MessageID: r.EmailMessageID},
+		RemindersSent: r.RemindersSent, IssuedBy: r.IssuedBy, IssuedByKind: r.IssuedByKind,
+		IssuedAt: r.IssuedAt, StartedAt: r.StartedAt, WorkflowID: r.WorkflowID,
+	}
 }
