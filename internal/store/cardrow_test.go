@@ -75,7 +75,7 @@ func loadCardEdgeCases(t *testing.T, db *bun.DB) (org string, perSection map[str
 }
 
 // rawConn runs f on a pgx connection of db's pool, as the store's reads do.
-func rawConn(t *testing.T, db *bun.DB, f func(*pgx.Conn)) {
+func rawConn(t testing.TB, db *bun.DB, f func(*pgx.Conn)) {
 	t.Helper()
 	conn, err := db.DB.Conn(context.Background())
 	if err != nil {
