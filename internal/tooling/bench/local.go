@@ -42,6 +42,7 @@ type Local struct {
 	Log              io.Writer // progress; nil discards it
 
 	dir      string
+	keepLogs bool
 	temporal *devserver.Server
 	tlog     *os.File
 	dbName   string
@@ -183,7 +184,7 @@ func (l *Local) Close() error {
 			_ = admin.Close()
 		}
 	}
-	if l.dir != "" {
+	if l.dir != "" && !l.keepLogs {
 		if err := os.RemoveAll(l.dir); err != nil {
 			errs = append(errs, err)
 		}
@@ -259,4 +260,10 @@ func waitHealthy(ctx context.Context, c *child, url string) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// KeepLogs implements Topology.
+func (l *Local) KeepLogs() string {
+	l.keepLogs = true
+	return l.dir
 }

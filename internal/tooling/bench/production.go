@@ -26,8 +26,9 @@ type Production struct {
 	PageClients int
 	Log         io.Writer
 
-	dir string
-	tp  *topology.Topology
+	dir      string
+	keepLogs bool
+	tp       *topology.Topology
 }
 
 // Start implements Topology.
@@ -118,8 +119,14 @@ func (p *Production) Close() error {
 	if p.tp != nil {
 		p.tp.Close()
 	}
-	if p.dir != "" {
+	if p.dir != "" && !p.keepLogs {
 		return os.RemoveAll(p.dir)
 	}
 	return nil
+}
+
+// KeepLogs implements Topology.
+func (p *Production) KeepLogs() string {
+	p.keepLogs = true
+	return p.dir
 }

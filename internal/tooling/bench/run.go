@@ -43,6 +43,9 @@ func Run(ctx context.Context, topo Topology, cfg Config, opts Options) (rep *Rep
 	began := time.Now()
 	t, err := topo.Start(ctx)
 	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w (the servers' logs are kept in %s)", err, topo.KeepLogs())
+		}
 		if cerr := topo.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("stop the servers: %w", cerr)
 		}

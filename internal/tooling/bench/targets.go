@@ -60,4 +60,7 @@ type Topology interface {
 	Start(ctx context.Context) (*Targets, error)
 	// Close stops what Start started and removes its state; safe after a failed Start.
 	Close() error
+	// KeepLogs makes Close leave the servers' logs behind and returns where they are:
+	// a failed run's cause is in them.
+	KeepLogs() string
 }
