@@ -50,7 +50,7 @@ func (e *engine) close() {
 }
 
 // shaped gives one floor "retry": Update-with-Start of the shaped workflow, with the
-// start options retryd's launcher uses, until its issue update answers.
+// start options retryd's workflows.Client uses, until its issue update answers.
 func (e *engine) shaped(ctx context.Context) (string, error) {
 	id := "bench-floor-" + uuid.NewString()
 	ids := uuid.NewString()
