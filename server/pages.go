@@ -60,7 +60,7 @@ func newPages(s *Server) *pages {
 // embedded, so a parse error is a build defect that any test starting the server finds.
 func parsePageTemplates() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"date":     formatDate,
+		"when":     formatWhen,
 		"datetime": formatDateTime,
 		"status":   statusLabel,
 		"words":    wordsLabel,
@@ -161,22 +161,30 @@ func (p *pages) renderError(c *gin.Context, status int, code, heading, message s
 	c.Abort()
 }
 
-func formatDate(t *time.Time) string {
+// dateTimeLayout is how the pages write an instant: always with its zone, since an admin
+// reading "6 Dec" cannot otherwise tell whose day it is. The pages do not know the
+// admin's zone, so they say UTC.
+const dateTimeLayout = "2 Jan 2006, 15:04 UTC"
+
+// formatWhen writes an instant as a <time> element: the words, and the exact instant for
+// assistive tools and scripts.
+func formatWhen(t *time.Time) template.HTML {
 	if t == nil {
 		return ""
 	}
-	return t.UTC().Format("2 Jan 2006")
+	u := t.UTC()
+	return template.HTML(`<time datetime="` + u.Format(time.RFC3339) + `">` + u.Format(dateTimeLayout) + `</time>`)
 }
 
 func formatDateTime(t any) string {
 	switch v := t.(type) {
 	case time.Time:
-		return v.UTC().Format("2 Jan 2006, 15:04 UTC")
+		return v.UTC().Format(dateTimeLayout)
 	case *time.Time:
 		if v == nil {
 			return "—"
 		}
-		return v.UTC().Format("2 Jan 2006, 15:04 UTC")
+		return v.UTC().Format(dateTimeLayout)
 	}
 	return ""
 }

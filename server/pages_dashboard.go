@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/rules"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -51,6 +53,11 @@ type cardView struct {
 	GiveRetry    bool
 	RetryURL     string
 	RestartShoot bool
+	// RetryUntil is the last instant this card's shoot can be retried, shown while the
+	// member has a retry to give and the shoot has not had its one; RetryEnded says it
+	// has passed.
+	RetryUntil *time.Time
+	RetryEnded bool
 	// IdempotencyKey makes a double-submitted Restart shoot restart once.
 	IdempotencyKey string
 }
@@ -113,11 +120,12 @@ func (p *pages) getDashboard(c *gin.Context) {
 	org.Members = counts.Members
 	bySection := counts.BySection
 	v := dashboardView{Query: q, Section: section, Notice: p.dashboardNotice(c)}
+	now := p.s.now()
 	for i, sec := range shown {
 		page := pages[i]
 		sv := sectionView{Key: sec, Title: sectionTitles[sec], Count: bySection[sec]}
 		for i := range page.Cards {
-			sv.Cards = append(sv.Cards, newCardView(page.Cards[i]))
+			sv.Cards = append(sv.Cards, newCardView(page.Cards[i], p.s.cfg.RetryWindow, now))
 		}
 		if page.NextCursor != nil {
 			if section == "" {
@@ -137,8 +145,12 @@ func (p *pages) getDashboard(c *gin.Context) {
 // newCardView decides the card's buttons from the API's own actions. Give retry is also
 // offered while a retry is pending, where its modal shows the pending notice, as the help
 // page describes.
-func newCardView(k cardDTO) cardView {
+func newCardView(k cardDTO, window time.Duration, now time.Time) cardView {
 	v := cardView{cardDTO: k}
+	if k.Section == domain.SectionFinished && k.Shoot.CompletedAt != nil && k.Shoot.RetryCount == 0 && k.Retry.RetriesRemaining > 0 {
+		until := rules.RetryDeadline(*k.Shoot.CompletedAt, window)
+		v.RetryUntil, v.RetryEnded = &until, now.After(until)
+	}
 	for _, a := range k.Actions {
 		switch a {
 		case "give_retry":

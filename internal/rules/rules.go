@@ -46,10 +46,16 @@ func CheckRetry(f RetryFacts, now time.Time, window time.Duration) (Allowance, e
 	if f.ShootRetried {
 		return "", problem.New(problem.ShootAlreadyRetried, "each shoot can be retried once")
 	}
-	if now.Sub(*f.ShootCompletedAt) > window {
+	if now.After(RetryDeadline(*f.ShootCompletedAt, window)) {
 		return "", problem.New(problem.RetryWindowExpired, "retries are only available for shoots completed within the last %s", humanWindow(window))
 	}
 	return consume(f.RetryCredits, f.FreeRetryAvailable)
+}
+
+// RetryDeadline is the last instant at which rule 5 of docs/product.md still allows a
+// retry of a shoot completed at completedAt: the dashboard shows it on a Finished card.
+func RetryDeadline(completedAt time.Time, window time.Duration) time.Time {
+	return completedAt.Add(window)
 }
 
 // consume is rule 6 and effect 1 of docs/product.md: a retry credit first (it does not

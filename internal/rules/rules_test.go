@@ -72,6 +72,24 @@ func TestCheckRetry(t *testing.T) {
 	}
 }
 
+// TestRetryDeadline: the deadline the dashboard shows is the last instant CheckRetry
+// accepts, so the card and the rule cannot disagree by a day.
+func TestRetryDeadline(t *testing.T) {
+	completed := time.Date(2026, 11, 20, 14, 5, 0, 0, time.UTC)
+	window := 60 * 24 * time.Hour
+	deadline := RetryDeadline(completed, window)
+	if want := time.Date(2027, 1, 19, 14, 5, 0, 0, time.UTC); !deadline.Equal(want) {
+		t.Fatalf("RetryDeadline = %v, want %v", deadline, want)
+	}
+	f := RetryFacts{ShootStatus: "active", ShootCompletedAt: &completed, FreeRetryAvailable: true}
+	if _, err := CheckRetry(f, deadline, window); err != nil {
+		t.Errorf("CheckRetry at the deadline: %v, want allowed", err)
+	}
+	if _, err := CheckRetry(f, deadline.Add(time.Nanosecond), window); err == nil {
+		t.Error("CheckRetry just after the deadline allowed a retry")
+	}
+}
+
 func TestHasAllowance(t *testing.T) {
 	for _, tc := range []struct {
 		credits int
