@@ -164,23 +164,15 @@ func (s *Server) sectionPage(c *gin.Context, section, search string, after *stor
 	return page, nil
 }
 
-// toCard decides the card's actions: give_retry on a finished card when the member has an
-// allowance or a pending retry (the preview then shows the notice), restart_shoot on a
-// deleted card exactly when a restart would be allowed.
+// toCard writes a dashboard card; rules.CardActions decides its actions, for this
+// answer and the admin pages' card alike.
 func toCard(k *store.Card) cardDTO {
 	m := store.Member{ID: k.MemberID, Name: k.Name, Email: k.Email, Kind: k.Kind, RetryCredits: k.RetryCredits, FreeRetryAvailable: k.FreeRetryAvailable}
 	section := rules.Section(k.Status)
-	actions := []string{}
-	switch section {
-	case domain.SectionFinished:
-		if rules.HasAllowance(k.RetryCredits, k.FreeRetryAvailable) || k.PendingRetry {
-			actions = append(actions, "give_retry")
-		}
-	case domain.SectionDeleted:
-		if rules.CheckRestart(rules.RestartFacts{MemberKind: k.Kind, HasDeletedShoot: k.HasDeletedShoot, HasOtherShoot: k.HasOpenShoot}) == nil {
-			actions = append(actions, "restart_shoot")
-		}
-	}
+	actions := rules.CardActions(rules.CardFacts{
+		Section: section, RetryCredits: k.RetryCredits, FreeRetryAvailable: k.FreeRetryAvailable, PendingRetry: k.PendingRetry,
+		Restart: rules.RestartFacts{MemberKind: k.Kind, HasDeletedShoot: k.HasDeletedShoot, HasOtherShoot: k.HasOpenShoot},
+	})
 	return cardDTO{
 		Member: toMember(&m),
 		Shoot: shootDTO{ID: k.ShootID, Status: k.Status, CompletedAt: k.CompletedAt, DeletedAt: k.DeletedAt,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -142,29 +143,22 @@ func (p *pages) getDashboard(c *gin.Context) {
 	p.render(c, http.StatusOK, "dashboard", pageView{Title: "Headshots", Org: org, Page: v})
 }
 
-// newCardView decides the card's buttons from the API's own actions. Give retry is also
-// offered while a retry is pending, where its modal shows the pending notice, as the help
-// page describes.
+// newCardView shows the card the API answers: its buttons are exactly the API card's
+// actions (rules.CardActions decides both), so the page offers nothing the API does not.
+// A pending retry's card links to the member page, which shows the pending notice.
 func newCardView(k cardDTO, window time.Duration, now time.Time) cardView {
 	v := cardView{cardDTO: k}
 	if k.Section == domain.SectionFinished && k.Shoot.CompletedAt != nil && k.Shoot.RetryCount == 0 && k.Retry.RetriesRemaining > 0 {
 		until := rules.RetryDeadline(*k.Shoot.CompletedAt, window)
 		v.RetryUntil, v.RetryEnded = &until, now.After(until)
 	}
-	for _, a := range k.Actions {
-		switch a {
-		case "give_retry":
-			v.GiveRetry = true
-		case "restart_shoot":
-			v.RestartShoot = true
-			v.IdempotencyKey = uuid.NewString()
-		}
-	}
-	if k.Retry.Pending {
+	if slices.Contains(k.Actions, rules.ActionGiveRetry) {
 		v.GiveRetry = true
-	}
-	if v.GiveRetry {
 		v.RetryURL = "/app/admin/members/" + k.Member.ID + "/retry?shoot_id=" + k.Shoot.ID
+	}
+	if slices.Contains(k.Actions, rules.ActionRestartShoot) {
+		v.RestartShoot = true
+		v.IdempotencyKey = uuid.NewString()
 	}
 	return v
 }

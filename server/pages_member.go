@@ -18,7 +18,10 @@ type memberView struct {
 	Retries  []retryRow
 	Restarts []restartRow
 	Pending  *retryRow
-	Notice   string
+	// PendingNotice is the help page's notice for a pending retry, the same words the
+	// Give retry confirmation shows: a pending retry's dashboard card links here.
+	PendingNotice string
+	Notice        string
 }
 
 type retryRow struct {
@@ -58,7 +61,7 @@ func (p *pages) getMemberPage(c *gin.Context) {
 		}
 		return "Automation key"
 	}
-	v := memberView{Member: d.Member, Shoots: d.Shoots}
+	v := memberView{Member: d.Member, Shoots: d.Shoots, PendingNotice: pendingRetryNotice}
 	for _, r := range d.Retries {
 		row := retryRow{Retry: r, IssuedByName: who(r.IssuedByKind, r.IssuedBy), ReasonLabel: reasonLabel(r.Reason)}
 		v.Retries = append(v.Retries, row)

@@ -99,6 +99,41 @@ func CheckRestart(f RestartFacts) error {
 	return nil
 }
 
+// The actions a dashboard card may offer, as the JSON API names them.
+const (
+	ActionGiveRetry    = "give_retry"
+	ActionRestartShoot = "restart_shoot"
+)
+
+// CardFacts is what a dashboard card's actions look at.
+type CardFacts struct {
+	Section            string
+	RetryCredits       int
+	FreeRetryAvailable bool
+	PendingRetry       bool
+	Restart            RestartFacts
+}
+
+// CardActions decides the actions of a dashboard card, for the JSON API's card and the
+// admin pages' buttons alike: give_retry on a Finished card when the member has an
+// allowance or a pending retry (the preview then shows the pending notice),
+// restart_shoot on a Deleted card exactly when a restart would be allowed. An In
+// Progress card offers none; its pending retry is shown, not acted on.
+func CardActions(f CardFacts) []string {
+	actions := []string{}
+	switch f.Section {
+	case domain.SectionFinished:
+		if HasAllowance(f.RetryCredits, f.FreeRetryAvailable) || f.PendingRetry {
+			actions = append(actions, ActionGiveRetry)
+		}
+	case domain.SectionDeleted:
+		if CheckRestart(f.Restart) == nil {
+			actions = append(actions, ActionRestartShoot)
+		}
+	}
+	return actions
+}
+
 // Section is the dashboard section of a member, by the status of their most recent shoot.
 // Migration 20261202000002_dashboard_cards spells the same rule in SQL for the cards it
 // keeps; a store test holds the two equal.

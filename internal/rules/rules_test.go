@@ -141,3 +141,27 @@ func TestSection(t *testing.T) {
 		}
 	}
 }
+
+func TestCardActions(t *testing.T) {
+	restartable := RestartFacts{MemberKind: domain.KindManaged, HasDeletedShoot: true}
+	for _, tc := range []struct {
+		name  string
+		facts CardFacts
+		want  []string
+	}{
+		{"finished with an allowance", CardFacts{Section: domain.SectionFinished, FreeRetryAvailable: true}, []string{ActionGiveRetry}},
+		{"finished without one", CardFacts{Section: domain.SectionFinished}, []string{}},
+		{"finished with a pending retry", CardFacts{Section: domain.SectionFinished, PendingRetry: true}, []string{ActionGiveRetry}},
+		{"in progress with a pending retry", CardFacts{Section: domain.SectionInProgress, PendingRetry: true, FreeRetryAvailable: true}, []string{}},
+		{"deleted, restartable", CardFacts{Section: domain.SectionDeleted, FreeRetryAvailable: true, Restart: restartable}, []string{ActionRestartShoot}},
+		{"deleted, individual", CardFacts{Section: domain.SectionDeleted, Restart: RestartFacts{MemberKind: domain.KindIndividual, HasDeletedShoot: true}}, []string{}},
+		{"deleted, another shoot open", CardFacts{Section: domain.SectionDeleted, Restart: RestartFacts{MemberKind: domain.KindManaged, HasDeletedShoot: true, HasOtherShoot: true}}, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := CardActions(tc.facts)
+			if got == nil || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("CardActions = %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+}
