@@ -27,6 +27,8 @@ var (
 	adminCSS []byte
 	//go:embed web/admin/admin.js
 	adminJS []byte
+	//go:embed web/admin/favicon.svg
+	adminIcon []byte
 )
 
 // pages holds what the page handlers share besides the Server.
@@ -84,6 +86,8 @@ func (s *Server) pageRoutes(e *gin.Engine) {
 	p := newPages(s)
 	e.GET("/app/admin/admin.css", p.static("text/css; charset=utf-8", adminCSS))
 	e.GET("/app/admin/admin.js", p.static("text/javascript; charset=utf-8", adminJS))
+	// Browsers ask for /favicon.ico on every site; the pages also name it in layout.html.
+	e.GET("/favicon.ico", p.static("image/svg+xml", adminIcon))
 	e.GET("/app/login", p.getLogin)
 	e.POST("/app/login", p.postLogin)
 	e.POST("/app/logout", p.requireSession, p.requireCSRF, p.postLogout)
