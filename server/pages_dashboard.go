@@ -45,6 +45,7 @@ type sectionView struct {
 	Count    int
 	Cards    []cardView
 	NextURL  string // the next page of this section
+	PrevURL  string // the previous page of this section
 	AllURL   string // this section on its own (overview only)
 	FirstURL string // back to the first page (when paging)
 }
@@ -77,14 +78,13 @@ func (p *pages) getDashboard(c *gin.Context) {
 		p.renderError(c, http.StatusBadRequest, string(problem.InvalidParameter), "Search too long", "Search by a name or an email address of at most 200 characters.")
 		return
 	}
-	var after *store.Cursor
-	if v := c.Query("cursor"); v != "" && section != "" {
-		cur, ok := decodeCursor(v)
-		if !ok {
+	var after, before *store.Cursor
+	if section != "" {
+		var err error
+		if after, before, err = pageCursors(c.Query("cursor"), c.Query("before")); err != nil {
 			p.renderError(c, http.StatusBadRequest, string(problem.InvalidParameter), "This page link is not valid", "Go back to the first page of the section and page forward again.")
 			return
 		}
-		after = cur
 	}
 	// The header, the counts and each section's page are independent reads; running them
 	// at once keeps the page's latency near its slowest query (the counts, which grow with
@@ -110,7 +110,7 @@ func (p *pages) getDashboard(c *gin.Context) {
 	}
 	for i, sec := range shown {
 		g.Go(func() (err error) {
-			pages[i], err = p.s.sectionPage(c, sec, q, after, limit)
+			pages[i], err = p.s.sectionPage(c, sec, q, after, before, limit)
 			return err
 		})
 	}
@@ -130,13 +130,16 @@ func (p *pages) getDashboard(c *gin.Context) {
 		}
 		if page.NextCursor != nil {
 			if section == "" {
-				sv.AllURL = dashboardURL(sec, q, "")
+				sv.AllURL = dashboardURL(sec, q, "cursor", "")
 			} else {
-				sv.NextURL = dashboardURL(sec, q, *page.NextCursor)
+				sv.NextURL = dashboardURL(sec, q, "cursor", *page.NextCursor)
 			}
 		}
-		if after != nil {
-			sv.FirstURL = dashboardURL(sec, q, "")
+		if page.PrevCursor != nil {
+			sv.PrevURL = dashboardURL(sec, q, "before", *page.PrevCursor)
+		}
+		if after != nil || before != nil {
+			sv.FirstURL = dashboardURL(sec, q, "", "")
 		}
 		v.Sections = append(v.Sections, sv)
 	}
@@ -163,7 +166,9 @@ func newCardView(k cardDTO, window time.Duration, now time.Time) cardView {
 	return v
 }
 
-func dashboardURL(section, q, cursor string) string {
+// dashboardURL is a dashboard address; param is "cursor" to page forward from cursor,
+// "before" to page back.
+func dashboardURL(section, q, param, cursor string) string {
 	v := url.Values{}
 	if section != "" {
 		v.Set("section", section)
@@ -172,7 +177,7 @@ func dashboardURL(section, q, cursor string) string {
 		v.Set("q", q)
 	}
 	if cursor != "" {
-		v.Set("cursor", cursor)
+		v.Set(param, cursor)
 	}
 	if len(v) == 0 {
 		return "/app/admin/headshots"
