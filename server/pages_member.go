@@ -28,6 +28,9 @@ type retryRow struct {
 	store.Retry
 	IssuedByName string
 	ReasonLabel  string
+	// Shoot is the shoot the retry was for, from the member's shoots (nil if it is not
+	// among them, which the schema does not allow).
+	Shoot *store.ShootWithCount
 }
 
 type restartRow struct {
@@ -62,8 +65,12 @@ func (p *pages) getMemberPage(c *gin.Context) {
 		return "Automation key"
 	}
 	v := memberView{Member: d.Member, Shoots: d.Shoots, PendingNotice: pendingRetryNotice}
+	shoots := make(map[string]*store.ShootWithCount, len(d.Shoots))
+	for i := range d.Shoots {
+		shoots[d.Shoots[i].ID] = &d.Shoots[i]
+	}
 	for _, r := range d.Retries {
-		row := retryRow{Retry: r, IssuedByName: who(r.IssuedByKind, r.IssuedBy), ReasonLabel: reasonLabel(r.Reason)}
+		row := retryRow{Retry: r, IssuedByName: who(r.IssuedByKind, r.IssuedBy), ReasonLabel: reasonLabel(r.Reason), Shoot: shoots[r.ShootID]}
 		v.Retries = append(v.Retries, row)
 		if r.Status == domain.StatusPending && v.Pending == nil {
 			pending := row
