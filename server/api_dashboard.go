@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"unicode/utf8"
@@ -35,6 +36,8 @@ type sectionDTO struct {
 	Section    string    `json:"section,omitempty"`
 	Cards      []cardDTO `json:"cards"`
 	NextCursor *string   `json:"next_cursor"`
+	// PrevCursor, passed as before, pages back; null on the first page.
+	PrevCursor *string `json:"prev_cursor"`
 }
 
 // sections are the dashboard's sections, the names the API and dashboard_cards share.
@@ -85,23 +88,19 @@ func (s *Server) getHeadshots(c *gin.Context) {
 		s.abort(c, problem.InvalidParameter, "q must be at most %d characters", maxSearchLen)
 		return
 	}
-	var after *store.Cursor
-	if v := c.Query("cursor"); v != "" {
-		if section == "" {
-			s.abort(c, problem.InvalidParameter, "cursor needs section")
-			return
-		}
-		cur, ok := decodeCursor(v)
-		if !ok {
-			s.abort(c, problem.InvalidParameter, "cursor is not valid; use next_cursor from a previous page")
-			return
-		}
-		after = cur
+	after, before, err := pageCursors(c.Query("cursor"), c.Query("before"))
+	if err != nil {
+		s.abort(c, problem.InvalidParameter, "%s", err.Error())
+		return
+	}
+	if (after != nil || before != nil) && section == "" {
+		s.abort(c, problem.InvalidParameter, "cursor and before need section")
+		return
 	}
 	if section == "" {
 		out := map[string]sectionDTO{}
 		for _, sec := range sectionOrder {
-			page, err := s.sectionPage(c, sec, search, nil, limit)
+			page, err := s.sectionPage(c, sec, search, nil, nil, limit)
 			if err != nil {
 				s.fail(c, err)
 				return
@@ -116,7 +115,7 @@ func (s *Server) getHeadshots(c *gin.Context) {
 		s.abort(c, problem.InvalidParameter, "section must be finished, in_progress or deleted")
 		return
 	}
-	page, err := s.sectionPage(c, section, search, after, limit)
+	page, err := s.sectionPage(c, section, search, after, before, limit)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -145,9 +144,39 @@ func (s *Server) writeJSON(c *gin.Context, appendDoc func([]byte) []byte) {
 // names fits.
 const maxPooledPage = 256 << 10
 
-func (s *Server) sectionPage(c *gin.Context, section, search string, after *store.Cursor, limit int) (sectionDTO, error) {
+// errCursor and errBothCursors are the refusals of a page position, in the API's words.
+var (
+	errCursor      = errors.New("cursor is not valid; use next_cursor or prev_cursor from a previous page")
+	errBothCursors = errors.New("give cursor or before, not both")
+)
+
+// pageCursors reads a section page's position: cursor pages forward from a next_cursor,
+// before pages back from a prev_cursor. Both are the same encoding, so a cursor kept
+// from before paging back existed still works.
+func pageCursors(cursor, before string) (after, bef *store.Cursor, err error) {
+	if cursor != "" && before != "" {
+		return nil, nil, errBothCursors
+	}
+	var ok bool
+	if cursor != "" {
+		if after, ok = decodeCursor(cursor); !ok {
+			return nil, nil, errCursor
+		}
+	}
+	if before != "" {
+		if bef, ok = decodeCursor(before); !ok {
+			return nil, nil, errCursor
+		}
+	}
+	return after, bef, nil
+}
+
+// sectionPage reads one page of a section: the first, the one after a cursor, or the
+// one before it. next_cursor is the last card when more follow (or, paging back, always:
+// the page came from there); prev_cursor is the first card when cards precede it.
+func (s *Server) sectionPage(c *gin.Context, section, search string, after, before *store.Cursor, limit int) (sectionDTO, error) {
 	cards, more, err := store.Dashboard(c.Request.Context(), s.db, store.DashboardQuery{
-		OrgID: principal(c).OrgID, Section: section, Search: search, After: after, Limit: limit,
+		OrgID: principal(c).OrgID, Section: section, Search: search, After: after, Before: before, Limit: limit,
 	})
 	if err != nil {
 		return sectionDTO{}, err
@@ -156,31 +185,31 @@ func (s *Server) sectionPage(c *gin.Context, section, search string, after *stor
 	for i := range cards {
 		page.Cards = append(page.Cards, toCard(&cards[i]))
 	}
-	if more && len(cards) > 0 {
-		last := cards[len(cards)-1]
+	if len(cards) == 0 {
+		return page, nil
+	}
+	first, last := cards[0], cards[len(cards)-1]
+	back := before != nil
+	if (back && more) || (!back && after != nil) {
+		cur := encodeCursor(store.Cursor{Name: first.Name, ID: first.MemberID})
+		page.PrevCursor = &cur
+	}
+	if back || more {
 		cur := encodeCursor(store.Cursor{Name: last.Name, ID: last.MemberID})
 		page.NextCursor = &cur
 	}
 	return page, nil
 }
 
-// toCard decides the card's actions: give_retry on a finished card when the member has an
-// allowance or a pending retry (the preview then shows the notice), restart_shoot on a
-// deleted card exactly when a restart would be allowed.
+// toCard writes a dashboard card; rules.CardActions decides its actions, for this
+// answer and the admin pages' card alike.
 func toCard(k *store.Card) cardDTO {
 	m := store.Member{ID: k.MemberID, Name: k.Name, Email: k.Email, Kind: k.Kind, RetryCredits: k.RetryCredits, FreeRetryAvailable: k.FreeRetryAvailable}
 	section := rules.Section(k.Status)
-	actions := []string{}
-	switch section {
-	case domain.SectionFinished:
-		if rules.HasAllowance(k.RetryCredits, k.FreeRetryAvailable) || k.PendingRetry {
-			actions = append(actions, "give_retry")
-		}
-	case domain.SectionDeleted:
-		if rules.CheckRestart(rules.RestartFacts{MemberKind: k.Kind, HasDeletedShoot: k.HasDeletedShoot, HasOtherShoot: k.HasOpenShoot}) == nil {
-			actions = append(actions, "restart_shoot")
-		}
-	}
+	actions := rules.CardActions(rules.CardFacts{
+		Section: section, RetryCredits: k.RetryCredits, FreeRetryAvailable: k.FreeRetryAvailable, PendingRetry: k.PendingRetry,
+		Restart: rules.RestartFacts{MemberKind: k.Kind, HasDeletedShoot: k.HasDeletedShoot, HasOtherShoot: k.HasOpenShoot},
+	})
 	return cardDTO{
 		Member: toMember(&m),
 		Shoot: shootDTO{ID: k.ShootID, Status: k.Status, CompletedAt: k.CompletedAt, DeletedAt: k.DeletedAt,

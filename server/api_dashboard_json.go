@@ -37,6 +37,8 @@ func appendSection(b []byte, page *sectionDTO) []byte {
 	}
 	b = append(b, `,"next_cursor":`...)
 	b = appendJSONStringPtr(b, page.NextCursor)
+	b = append(b, `,"prev_cursor":`...)
+	b = appendJSONStringPtr(b, page.PrevCursor)
 	return append(b, '}')
 }
 

@@ -74,7 +74,7 @@ func randomCard(r *rand.Rand) cardDTO {
 }
 
 func randomSection(r *rand.Rand) sectionDTO {
-	p := sectionDTO{NextCursor: randomStringPtr(r)}
+	p := sectionDTO{NextCursor: randomStringPtr(r), PrevCursor: randomStringPtr(r)}
 	if r.IntN(2) == 0 {
 		p.Section = randomString(r)
 	}

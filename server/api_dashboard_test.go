@@ -213,6 +213,70 @@ func TestDashboardPagination(t *testing.T) {
 	}
 }
 
+// TestDashboardPagesBack: prev_cursor, passed as before, gives the page before in the
+// same order, through ties in name, back to the first page, whose prev_cursor is null.
+func TestDashboardPagesBack(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	names := []string{"Quinn", "Alex", "Morgan", "Sam Same", "Sam Same"}
+	members := make([]seed.Member, len(names))
+	for i, n := range names {
+		members[i] = seed.Member{Name: n, Email: apptest.Ptr(fmt.Sprintf("m%d@acme.test", i)), Kind: "individual",
+			Shoots: []seed.Shoot{finished(float64(i+1), 1)}}
+	}
+	org := app.SeedOrg(t, 5, members...)
+	get := func(q string) server.SectionDTO {
+		t.Helper()
+		return expectJSON[server.SectionDTO](t, app.Do(t, "GET", "/api/v1/admin/headshots?section=finished&limit=2"+q, org.AdminKey, nil), 200)
+	}
+	ids := func(p server.SectionDTO) []string {
+		out := make([]string, len(p.Cards))
+		for i, c := range p.Cards {
+			out[i] = c.Member.ID
+		}
+		return out
+	}
+
+	// Forward: 2, 2 and 1 cards; only the first page has no prev_cursor.
+	var forward []server.SectionDTO
+	page := get("")
+	for {
+		forward = append(forward, page)
+		if (page.PrevCursor == nil) != (len(forward) == 1) {
+			t.Fatalf("forward page %d: prev_cursor %v", len(forward), page.PrevCursor)
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		page = get("&cursor=" + url.QueryEscape(*page.NextCursor))
+	}
+	if len(forward) != 3 {
+		t.Fatalf("forward: %d pages, want 3", len(forward))
+	}
+	// Back from the last page to the first: the same pages; each has a next_cursor.
+	for i := len(forward) - 2; i >= 0; i-- {
+		page = get("&before=" + url.QueryEscape(*page.PrevCursor))
+		if !slices.Equal(ids(page), ids(forward[i])) {
+			t.Fatalf("back to page %d: %v, want %v", i+1, cardNames(page.Cards), cardNames(forward[i].Cards))
+		}
+		if page.NextCursor == nil || (page.PrevCursor == nil) != (i == 0) {
+			t.Fatalf("back on page %d: next_cursor %v, prev_cursor %v", i+1, page.NextCursor, page.PrevCursor)
+		}
+	}
+	// And forward again from a page reached backwards.
+	if got := get("&cursor=" + url.QueryEscape(*page.NextCursor)); !slices.Equal(ids(got), ids(forward[1])) {
+		t.Fatalf("forward from the first page reached back: %v, want %v", cardNames(got.Cards), cardNames(forward[1].Cards))
+	}
+
+	cur := url.QueryEscape(*forward[0].NextCursor)
+	for _, q := range []string{
+		"/api/v1/admin/headshots?section=finished&cursor=" + cur + "&before=" + cur, // both directions
+		"/api/v1/admin/headshots?before=" + cur,                                     // no section
+		"/api/v1/admin/headshots?section=finished&before=bm90LWpzb24",               // not a cursor
+	} {
+		expectProblem(t, app.Do(t, "GET", q, org.AdminKey, nil), 400, "invalid_parameter")
+	}
+}
+
 // TestPipelineAndSubmit: the pipeline moves shoots between sections; a member's first
 // submission of a normal shoot takes one credit, and none is left to take at 0.
 func TestPipelineAndSubmit(t *testing.T) {

@@ -147,6 +147,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /healthz":      {fixed("/healthz", nil), everyone(200)},
 		"GET /readyz":       {fixed("/readyz", nil), everyone(200)},
 		"GET /openapi.json": {fixed("/openapi.json", nil), everyone(200)},
+		"GET /favicon.ico":  {fixed("/favicon.ico", nil), everyone(200)},
 
 		// Another organization's admin reads its own organization and dashboard: the
 		// key decides the organization, never the request.

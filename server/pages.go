@@ -27,6 +27,8 @@ var (
 	adminCSS []byte
 	//go:embed web/admin/admin.js
 	adminJS []byte
+	//go:embed web/admin/favicon.svg
+	adminIcon []byte
 )
 
 // pages holds what the page handlers share besides the Server.
@@ -60,7 +62,7 @@ func newPages(s *Server) *pages {
 // embedded, so a parse error is a build defect that any test starting the server finds.
 func parsePageTemplates() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"date":     formatDate,
+		"when":     formatWhen,
 		"datetime": formatDateTime,
 		"status":   statusLabel,
 		"words":    wordsLabel,
@@ -84,6 +86,8 @@ func (s *Server) pageRoutes(e *gin.Engine) {
 	p := newPages(s)
 	e.GET("/app/admin/admin.css", p.static("text/css; charset=utf-8", adminCSS))
 	e.GET("/app/admin/admin.js", p.static("text/javascript; charset=utf-8", adminJS))
+	// Browsers ask for /favicon.ico on every site; the pages also name it in layout.html.
+	e.GET("/favicon.ico", p.static("image/svg+xml", adminIcon))
 	e.GET("/app/login", p.getLogin)
 	e.POST("/app/login", p.postLogin)
 	e.POST("/app/logout", p.requireSession, p.requireCSRF, p.postLogout)
@@ -161,22 +165,30 @@ func (p *pages) renderError(c *gin.Context, status int, code, heading, message s
 	c.Abort()
 }
 
-func formatDate(t *time.Time) string {
+// dateTimeLayout is how the pages write an instant: always with its zone, since an admin
+// reading "6 Dec" cannot otherwise tell whose day it is. The pages do not know the
+// admin's zone, so they say UTC.
+const dateTimeLayout = "2 Jan 2006, 15:04 UTC"
+
+// formatWhen writes an instant as a <time> element: the words, and the exact instant for
+// assistive tools and scripts.
+func formatWhen(t *time.Time) template.HTML {
 	if t == nil {
 		return ""
 	}
-	return t.UTC().Format("2 Jan 2006")
+	u := t.UTC()
+	return template.HTML(`<time datetime="` + u.Format(time.RFC3339) + `">` + u.Format(dateTimeLayout) + `</time>`)
 }
 
 func formatDateTime(t any) string {
 	switch v := t.(type) {
 	case time.Time:
-		return v.UTC().Format("2 Jan 2006, 15:04 UTC")
+		return v.UTC().Format(dateTimeLayout)
 	case *time.Time:
 		if v == nil {
 			return "—"
 		}
-		return v.UTC().Format("2 Jan 2006, 15:04 UTC")
+		return v.UTC().Format(dateTimeLayout)
 	}
 	return ""
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/rules"
 	"github.com/headshotpro/retryd/internal/store"
 )
 
@@ -42,6 +45,7 @@ type sectionView struct {
 	Count    int
 	Cards    []cardView
 	NextURL  string // the next page of this section
+	PrevURL  string // the previous page of this section
 	AllURL   string // this section on its own (overview only)
 	FirstURL string // back to the first page (when paging)
 }
@@ -51,6 +55,11 @@ type cardView struct {
 	GiveRetry    bool
 	RetryURL     string
 	RestartShoot bool
+	// RetryUntil is the last instant this card's shoot can be retried, shown while the
+	// member has a retry to give and the shoot has not had its one; RetryEnded says it
+	// has passed.
+	RetryUntil *time.Time
+	RetryEnded bool
 	// IdempotencyKey makes a double-submitted Restart shoot restart once.
 	IdempotencyKey string
 }
@@ -69,14 +78,13 @@ func (p *pages) getDashboard(c *gin.Context) {
 		p.renderError(c, http.StatusBadRequest, string(problem.InvalidParameter), "Search too long", "Search by a name or an email address of at most 200 characters.")
 		return
 	}
-	var after *store.Cursor
-	if v := c.Query("cursor"); v != "" && section != "" {
-		cur, ok := decodeCursor(v)
-		if !ok {
+	var after, before *store.Cursor
+	if section != "" {
+		var err error
+		if after, before, err = pageCursors(c.Query("cursor"), c.Query("before")); err != nil {
 			p.renderError(c, http.StatusBadRequest, string(problem.InvalidParameter), "This page link is not valid", "Go back to the first page of the section and page forward again.")
 			return
 		}
-		after = cur
 	}
 	// The header, the counts and each section's page are independent reads; running them
 	// at once keeps the page's latency near its slowest query (the counts, which grow with
@@ -102,7 +110,7 @@ func (p *pages) getDashboard(c *gin.Context) {
 	}
 	for i, sec := range shown {
 		g.Go(func() (err error) {
-			pages[i], err = p.s.sectionPage(c, sec, q, after, limit)
+			pages[i], err = p.s.sectionPage(c, sec, q, after, before, limit)
 			return err
 		})
 	}
@@ -113,51 +121,54 @@ func (p *pages) getDashboard(c *gin.Context) {
 	org.Members = counts.Members
 	bySection := counts.BySection
 	v := dashboardView{Query: q, Section: section, Notice: p.dashboardNotice(c)}
+	now := p.s.now()
 	for i, sec := range shown {
 		page := pages[i]
 		sv := sectionView{Key: sec, Title: sectionTitles[sec], Count: bySection[sec]}
 		for i := range page.Cards {
-			sv.Cards = append(sv.Cards, newCardView(page.Cards[i]))
+			sv.Cards = append(sv.Cards, newCardView(page.Cards[i], p.s.cfg.RetryWindow, now))
 		}
 		if page.NextCursor != nil {
 			if section == "" {
-				sv.AllURL = dashboardURL(sec, q, "")
+				sv.AllURL = dashboardURL(sec, q, "cursor", "")
 			} else {
-				sv.NextURL = dashboardURL(sec, q, *page.NextCursor)
+				sv.NextURL = dashboardURL(sec, q, "cursor", *page.NextCursor)
 			}
 		}
-		if after != nil {
-			sv.FirstURL = dashboardURL(sec, q, "")
+		if page.PrevCursor != nil {
+			sv.PrevURL = dashboardURL(sec, q, "before", *page.PrevCursor)
+		}
+		if after != nil || before != nil {
+			sv.FirstURL = dashboardURL(sec, q, "", "")
 		}
 		v.Sections = append(v.Sections, sv)
 	}
 	p.render(c, http.StatusOK, "dashboard", pageView{Title: "Headshots", Org: org, Page: v})
 }
 
-// newCardView decides the card's buttons from the API's own actions. Give retry is also
-// offered while a retry is pending, where its modal shows the pending notice, as the help
-// page describes.
-func newCardView(k cardDTO) cardView {
+// newCardView shows the card the API answers: its buttons are exactly the API card's
+// actions (rules.CardActions decides both), so the page offers nothing the API does not.
+// A pending retry's card links to the member page, which shows the pending notice.
+func newCardView(k cardDTO, window time.Duration, now time.Time) cardView {
 	v := cardView{cardDTO: k}
-	for _, a := range k.Actions {
-		switch a {
-		case "give_retry":
-			v.GiveRetry = true
-		case "restart_shoot":
-			v.RestartShoot = true
-			v.IdempotencyKey = uuid.NewString()
-		}
+	if k.Section == domain.SectionFinished && k.Shoot.CompletedAt != nil && k.Shoot.RetryCount == 0 && k.Retry.RetriesRemaining > 0 {
+		until := rules.RetryDeadline(*k.Shoot.CompletedAt, window)
+		v.RetryUntil, v.RetryEnded = &until, now.After(until)
 	}
-	if k.Retry.Pending {
+	if slices.Contains(k.Actions, rules.ActionGiveRetry) {
 		v.GiveRetry = true
-	}
-	if v.GiveRetry {
 		v.RetryURL = "/app/admin/members/" + k.Member.ID + "/retry?shoot_id=" + k.Shoot.ID
+	}
+	if slices.Contains(k.Actions, rules.ActionRestartShoot) {
+		v.RestartShoot = true
+		v.IdempotencyKey = uuid.NewString()
 	}
 	return v
 }
 
-func dashboardURL(section, q, cursor string) string {
+// dashboardURL is a dashboard address; param is "cursor" to page forward from cursor,
+// "before" to page back.
+func dashboardURL(section, q, param, cursor string) string {
 	v := url.Values{}
 	if section != "" {
 		v.Set("section", section)
@@ -166,7 +177,7 @@ func dashboardURL(section, q, cursor string) string {
 		v.Set("q", q)
 	}
 	if cursor != "" {
-		v.Set("cursor", cursor)
+		v.Set(param, cursor)
 	}
 	if len(v) == 0 {
 		return "/app/admin/headshots"

@@ -18,13 +18,19 @@ type memberView struct {
 	Retries  []retryRow
 	Restarts []restartRow
 	Pending  *retryRow
-	Notice   string
+	// PendingNotice is the help page's notice for a pending retry, the same words the
+	// Give retry confirmation shows: a pending retry's dashboard card links here.
+	PendingNotice string
+	Notice        string
 }
 
 type retryRow struct {
 	store.Retry
 	IssuedByName string
 	ReasonLabel  string
+	// Shoot is the shoot the retry was for, from the member's shoots (nil if it is not
+	// among them, which the schema does not allow).
+	Shoot *store.ShootWithCount
 }
 
 type restartRow struct {
@@ -58,9 +64,13 @@ func (p *pages) getMemberPage(c *gin.Context) {
 		}
 		return "Automation key"
 	}
-	v := memberView{Member: d.Member, Shoots: d.Shoots}
+	v := memberView{Member: d.Member, Shoots: d.Shoots, PendingNotice: pendingRetryNotice}
+	shoots := make(map[string]*store.ShootWithCount, len(d.Shoots))
+	for i := range d.Shoots {
+		shoots[d.Shoots[i].ID] = &d.Shoots[i]
+	}
 	for _, r := range d.Retries {
-		row := retryRow{Retry: r, IssuedByName: who(r.IssuedByKind, r.IssuedBy), ReasonLabel: reasonLabel(r.Reason)}
+		row := retryRow{Retry: r, IssuedByName: who(r.IssuedByKind, r.IssuedBy), ReasonLabel: reasonLabel(r.Reason), Shoot: shoots[r.ShootID]}
 		v.Retries = append(v.Retries, row)
 		if r.Status == domain.StatusPending && v.Pending == nil {
 			pending := row

@@ -46,10 +46,16 @@ func CheckRetry(f RetryFacts, now time.Time, window time.Duration) (Allowance, e
 	if f.ShootRetried {
 		return "", problem.New(problem.ShootAlreadyRetried, "each shoot can be retried once")
 	}
-	if now.Sub(*f.ShootCompletedAt) > window {
+	if now.After(RetryDeadline(*f.ShootCompletedAt, window)) {
 		return "", problem.New(problem.RetryWindowExpired, "retries are only available for shoots completed within the last %s", humanWindow(window))
 	}
 	return consume(f.RetryCredits, f.FreeRetryAvailable)
+}
+
+// RetryDeadline is the last instant at which rule 5 of docs/product.md still allows a
+// retry of a shoot completed at completedAt: the dashboard shows it on a Finished card.
+func RetryDeadline(completedAt time.Time, window time.Duration) time.Time {
+	return completedAt.Add(window)
 }
 
 // consume is rule 6 and effect 1 of docs/product.md: a retry credit first (it does not
@@ -91,6 +97,41 @@ func CheckRestart(f RestartFacts) error {
 		return problem.New(problem.ActiveShootExists, "the member has an active or in-progress shoot")
 	}
 	return nil
+}
+
+// The actions a dashboard card may offer, as the JSON API names them.
+const (
+	ActionGiveRetry    = "give_retry"
+	ActionRestartShoot = "restart_shoot"
+)
+
+// CardFacts is what a dashboard card's actions look at.
+type CardFacts struct {
+	Section            string
+	RetryCredits       int
+	FreeRetryAvailable bool
+	PendingRetry       bool
+	Restart            RestartFacts
+}
+
+// CardActions decides the actions of a dashboard card, for the JSON API's card and the
+// admin pages' buttons alike: give_retry on a Finished card when the member has an
+// allowance or a pending retry (the preview then shows the pending notice),
+// restart_shoot on a Deleted card exactly when a restart would be allowed. An In
+// Progress card offers none; its pending retry is shown, not acted on.
+func CardActions(f CardFacts) []string {
+	actions := []string{}
+	switch f.Section {
+	case domain.SectionFinished:
+		if HasAllowance(f.RetryCredits, f.FreeRetryAvailable) || f.PendingRetry {
+			actions = append(actions, ActionGiveRetry)
+		}
+	case domain.SectionDeleted:
+		if CheckRestart(f.Restart) == nil {
+			actions = append(actions, ActionRestartShoot)
+		}
+	}
+	return actions
 }
 
 // Section is the dashboard section of a member, by the status of their most recent shoot.

@@ -72,6 +72,24 @@ func TestCheckRetry(t *testing.T) {
 	}
 }
 
+// TestRetryDeadline: the deadline the dashboard shows is the last instant CheckRetry
+// accepts, so the card and the rule cannot disagree by a day.
+func TestRetryDeadline(t *testing.T) {
+	completed := time.Date(2026, 11, 20, 14, 5, 0, 0, time.UTC)
+	window := 60 * 24 * time.Hour
+	deadline := RetryDeadline(completed, window)
+	if want := time.Date(2027, 1, 19, 14, 5, 0, 0, time.UTC); !deadline.Equal(want) {
+		t.Fatalf("RetryDeadline = %v, want %v", deadline, want)
+	}
+	f := RetryFacts{ShootStatus: "active", ShootCompletedAt: &completed, FreeRetryAvailable: true}
+	if _, err := CheckRetry(f, deadline, window); err != nil {
+		t.Errorf("CheckRetry at the deadline: %v, want allowed", err)
+	}
+	if _, err := CheckRetry(f, deadline.Add(time.Nanosecond), window); err == nil {
+		t.Error("CheckRetry just after the deadline allowed a retry")
+	}
+}
+
 func TestHasAllowance(t *testing.T) {
 	for _, tc := range []struct {
 		credits int
@@ -121,5 +139,29 @@ func TestSection(t *testing.T) {
 		if got := Section(status); got != want {
 			t.Errorf("Section(%q) = %q, want %q", status, got, want)
 		}
+	}
+}
+
+func TestCardActions(t *testing.T) {
+	restartable := RestartFacts{MemberKind: domain.KindManaged, HasDeletedShoot: true}
+	for _, tc := range []struct {
+		name  string
+		facts CardFacts
+		want  []string
+	}{
+		{"finished with an allowance", CardFacts{Section: domain.SectionFinished, FreeRetryAvailable: true}, []string{ActionGiveRetry}},
+		{"finished without one", CardFacts{Section: domain.SectionFinished}, []string{}},
+		{"finished with a pending retry", CardFacts{Section: domain.SectionFinished, PendingRetry: true}, []string{ActionGiveRetry}},
+		{"in progress with a pending retry", CardFacts{Section: domain.SectionInProgress, PendingRetry: true, FreeRetryAvailable: true}, []string{}},
+		{"deleted, restartable", CardFacts{Section: domain.SectionDeleted, FreeRetryAvailable: true, Restart: restartable}, []string{ActionRestartShoot}},
+		{"deleted, individual", CardFacts{Section: domain.SectionDeleted, Restart: RestartFacts{MemberKind: domain.KindIndividual, HasDeletedShoot: true}}, []string{}},
+		{"deleted, another shoot open", CardFacts{Section: domain.SectionDeleted, Restart: RestartFacts{MemberKind: domain.KindManaged, HasDeletedShoot: true, HasOtherShoot: true}}, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := CardActions(tc.facts)
+			if got == nil || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("CardActions = %#v, want %#v", got, tc.want)
+			}
+		})
 	}
 }

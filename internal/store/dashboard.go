@@ -44,17 +44,22 @@ type DashboardQuery struct {
 	// of the member's most recent shoot, as dashboard_cards keeps it.
 	Section string
 	Search  string
-	After   *Cursor
-	Limit   int
+	// After pages forward: the cards after this position. Before pages back: the Limit
+	// cards just before it, still in ascending order. At most one of them is set.
+	After  *Cursor
+	Before *Cursor
+	Limit  int
 }
 
-// Cursor is the keyset position: the last card's member name and id.
+// Cursor is the keyset position: a card's member name and id (the last card of a page
+// for the next one, the first for the previous one).
 type Cursor struct {
 	Name string `json:"n"`
 	ID   string `json:"i"`
 }
 
-// Dashboard answers a page of cards ordered by member name then id, and whether more follow.
+// Dashboard answers a page of cards ordered by member name then id, and whether more
+// follow in the direction of paging: after the page, or before it when q.Before is set.
 //
 // The page is chosen first, as one keyset range of dashboard_cards (LIMIT inside a
 // subquery, which the planner cannot flatten, so it knows the outer rows are at most
@@ -78,7 +83,13 @@ func Dashboard(ctx context.Context, db *bun.DB, q DashboardQuery) ([]Card, bool,
 	}
 	more := len(cards) > q.Limit
 	if more {
-		cards = cards[:q.Limit]
+		// The extra row is the one beyond the page in the direction of paging: the
+		// statement returns ascending order either way, so paging back it comes first.
+		if q.Before != nil {
+			cards = cards[1:]
+		} else {
+			cards = cards[:q.Limit]
+		}
 	}
 	return cards, more, nil
 }
@@ -90,7 +101,7 @@ func Dashboard(ctx context.Context, db *bun.DB, q DashboardQuery) ([]Card, bool,
 // statements, and is planned for its own values: a generic plan cannot know whether a
 // search matches ten cards or ten thousand.
 func dashboardMode(q DashboardQuery) pgx.QueryExecMode {
-	if q.Search == "" && q.After == nil {
+	if q.Search == "" && q.After == nil && q.Before == nil {
 		return pgx.QueryExecModeCacheStatement
 	}
 	return pgx.QueryExecModeSimpleProtocol
@@ -154,12 +165,21 @@ func DashboardStatement(q DashboardQuery) Statement {
 		args = append(args, "%"+escapeLike(q.Search)+"%")
 		b = append(b, " AND c.search LIKE lower($3) AND (c.name ILIKE $3 OR c.email ILIKE $3)"...)
 	}
-	if q.After != nil {
+	// Paging back reads the same index range backwards: the page just before the cursor,
+	// put back in ascending order by the outer ORDER BY.
+	order := " ORDER BY c.name, c.member_id LIMIT "
+	switch {
+	case q.After != nil:
 		n := len(args)
 		args = append(args, q.After.Name, q.After.ID)
 		b = fmt.Appendf(b, " AND (c.name, c.member_id) > ($%d, $%d::uuid)", n+1, n+2)
+	case q.Before != nil:
+		n := len(args)
+		args = append(args, q.Before.Name, q.Before.ID)
+		b = fmt.Appendf(b, " AND (c.name, c.member_id) < ($%d, $%d::uuid)", n+1, n+2)
+		order = " ORDER BY c.name DESC, c.member_id DESC LIMIT "
 	}
-	b = append(b, " ORDER BY c.name, c.member_id LIMIT "...)
+	b = append(b, order...)
 	b = strconv.AppendInt(b, int64(q.Limit)+1, 10)
 	b = append(b, dashboardFacts...)
 	if q.Section == domain.SectionDeleted {

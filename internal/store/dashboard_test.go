@@ -31,6 +31,7 @@ func TestDashboardColumnsAreCardFields(t *testing.T) {
 		for _, q := range []store.DashboardQuery{
 			{OrgID: uuid.NewString(), Section: section, Limit: 1},
 			{OrgID: uuid.NewString(), Section: section, Search: "a", After: &store.Cursor{Name: "a", ID: uuid.NewString()}, Limit: 1},
+			{OrgID: uuid.NewString(), Section: section, Before: &store.Cursor{Name: "a", ID: uuid.NewString()}, Limit: 1},
 		} {
 			st := store.DashboardStatement(q)
 			rows, err := db.DB.QueryContext(context.Background(), st.SQL, st.Args...)

@@ -340,6 +340,17 @@ func TestDashboardPlansReadOnlyThePage(t *testing.T) {
 			}
 			log.record(store.DashboardStatement(q))
 			checkPlans(t, db.DB, log, fmt.Sprintf("dashboard %s q=%q next page", section, search), pageSize+1)
+			// Back from the second page: the same index range, read backwards.
+			q.Before, q.After = &store.Cursor{Name: cards[len(cards)-1].Name, ID: cards[len(cards)-1].MemberID}, nil
+			back, _, err := store.Dashboard(ctx, db, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.record(store.DashboardStatement(q))
+			checkPlans(t, db.DB, log, fmt.Sprintf("dashboard %s q=%q previous page", section, search), pageSize+1)
+			if len(back) != len(cards)-1 || (len(back) > 0 && back[0].MemberID != cards[0].MemberID) {
+				t.Errorf("dashboard %s q=%q: back from the first page's last card gives %d cards, want the %d before it from the first", section, search, len(back), len(cards)-1)
+			}
 		}
 	}
 

@@ -8,9 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
@@ -25,6 +29,10 @@ const EnvScreenshots = "RETRYD_SCREENSHOTS"
 type Browser struct {
 	ctx     context.Context
 	shotDir string
+
+	mu        sync.Mutex
+	problems  []string // what the console would show, in order
+	responses []string // "status URL" of every response, in order
 }
 
 // New starts Chromium for the test and closes it when the test ends. The flags keep it
@@ -65,7 +73,69 @@ func New(t testing.TB) *Browser {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	return &Browser{ctx: ctx, shotDir: dir}
+	b := &Browser{ctx: ctx, shotDir: dir}
+	if err := chromedp.Listen(ctx, b.record); err != nil {
+		t.Fatalf("browsertest: listen to Chromium: %v", err)
+	}
+	return b
+}
+
+// record keeps what a developer console would show as an error: console errors,
+// uncaught exceptions, the browser's own error entries (a failed load is one) and
+// answers of 400 or more. It runs on chromedp's reading goroutine, so it only appends.
+func (b *Browser) record(ev any) {
+	var problem, response string
+	switch e := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.ConsoleAPICalledTypeError {
+			problem = "console.error"
+		}
+	case *runtime.EventExceptionThrown:
+		problem = "exception: " + e.ExceptionDetails.Text
+	case *cdplog.EventEntryAdded:
+		if e.Entry.Level == cdplog.EntryLevelError {
+			problem = "log: " + e.Entry.Text + " " + e.Entry.URL
+		}
+	case *network.EventResponseReceived:
+		response = fmt.Sprintf("%d %s", e.Response.Status, e.Response.URL)
+		if e.Response.Status >= 400 {
+			problem = "response: " + response
+		}
+	}
+	if problem == "" && response == "" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if problem != "" {
+		b.problems = append(b.problems, problem)
+	}
+	if response != "" {
+		b.responses = append(b.responses, response)
+	}
+}
+
+// Problems are the console errors, failed loads and error answers seen since the
+// browser started or ResetProblems.
+func (b *Browser) Problems() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.problems...)
+}
+
+// Responses are the "status URL" of every answer seen since the browser started or
+// ResetProblems, including the browser's own requests such as a page's icon.
+func (b *Browser) Responses() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.responses...)
+}
+
+// ResetProblems forgets the problems and answers seen so far.
+func (b *Browser) ResetProblems() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.problems, b.responses = nil, nil
 }
 
 // Do performs steps with a deadline, failing the test with what was being done.
