@@ -154,7 +154,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/v1/admin/headshots":    {fixed("/api/v1/admin/headshots", nil), adminRoute(200, 200, 200)},
 		"GET /api/v1/admin/members/:id":  {fixed(member, nil), adminRoute(200, 404, 403)},
 		// Another organization's admin lists its own organization's events.
-		"GET /api/v1/admin/audit": {fixed("/api/v1/admin/audit?member="+ada, nil), adminRoute(200, 200, 403)},
+		"GET /api/v1/admin/audit":     {fixed("/api/v1/admin/audit?member="+ada, nil), adminRoute(200, 200, 403)},
+		"GET /api/v1/admin/audit.csv": {fixed("/api/v1/admin/audit.csv?member="+ada, nil), adminRoute(200, 200, 403)},
 		"GET /api/v1/admin/members/:id/retry-preview": {
 			fixed(member+"/retry-preview?shoot_id="+adaShoots[0], nil), adminRoute(200, 404, 403)},
 		"POST /api/v1/admin/members/:id/retries": {
