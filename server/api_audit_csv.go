@@ -120,13 +120,17 @@ func (s *Server) writeAuditRows(c *gin.Context, db bun.IDB, names *auditNameBook
 // abortStream ends an export that failed after its first bytes were sent. The status is
 // gone, so the connection is closed without the end of the chunked body: the client
 // sees a failed download rather than a file silently cut short. Gin refuses to hijack
-// once a body was written, so the server's own writer is asked. (Over HTTP/2, which
+// once a body was written, so the server's own writer, under every wrapper, is asked. (Over HTTP/2, which
 // cannot be hijacked, the file does end short; the error is logged either way.)
 func (s *Server) abortStream(c *gin.Context, err error) {
 	s.log.ErrorContext(c.Request.Context(), "audit export failed while streaming", "request_id", requestID(c), "error", err)
 	c.Abort()
 	var w http.ResponseWriter = c.Writer
-	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
 		w = u.Unwrap()
 	}
 	if conn, _, herr := http.NewResponseController(w).Hijack(); herr == nil {
