@@ -19,6 +19,7 @@ type CreateRestartInput struct {
 	IssuedByKind string
 	IssuedBy     string
 	RequestID    string
+	Credential   store.Credential `json:",omitzero"`
 }
 
 // CreateRestartResult says whether the member can be emailed, and where its emails stand
@@ -34,7 +35,7 @@ type CreateRestartResult struct {
 func (a *Activities) CreateRestart(ctx context.Context, in CreateRestartInput) (CreateRestartResult, error) {
 	r, err := store.CreateRestart(ctx, a.DB, store.CreateRestartParams{
 		RestartID: in.RestartID, OrgID: in.OrgID, MemberID: in.MemberID, NewShootID: in.NewShootID,
-		WorkflowID: in.WorkflowID, Actor: store.Actor{Kind: in.IssuedByKind, ID: in.IssuedBy, RequestID: in.RequestID},
+		WorkflowID: in.WorkflowID, Actor: store.Actor{Kind: in.IssuedByKind, ID: in.IssuedBy, RequestID: in.RequestID, Credential: in.Credential},
 		Now: a.Now(),
 	})
 	if err != nil {

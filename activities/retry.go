@@ -20,6 +20,7 @@ type ReserveRetryInput struct {
 	IssuedByKind string
 	IssuedBy     string
 	RequestID    string
+	Credential   store.Credential `json:",omitzero"`
 }
 
 // ReserveRetryResult says which allowance the retry consumed, whether the member can be
@@ -48,7 +49,7 @@ func (in ReserveRetryInput) params(a *Activities) store.ReserveRetryParams {
 	return store.ReserveRetryParams{
 		RetryID: in.RetryID, OrgID: in.OrgID, MemberID: in.MemberID, ShootID: in.ShootID,
 		Reason: in.Reason, WorkflowID: in.WorkflowID,
-		Actor: store.Actor{Kind: in.IssuedByKind, ID: in.IssuedBy, RequestID: in.RequestID},
+		Actor: store.Actor{Kind: in.IssuedByKind, ID: in.IssuedBy, RequestID: in.RequestID, Credential: in.Credential},
 		Now:   a.Now(), Window: a.RetryWindow,
 	}
 }

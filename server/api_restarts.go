@@ -106,7 +106,7 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 	act := actor(c)
 	in := workflows.RestartInput{
 		RestartID: restartID, OrgID: orgID, MemberID: memberID, NewShootID: uuid.NewSHA1(uuid.MustParse(restartID), []byte("shoot")).String(),
-		Issue: workflows.Issue{IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID,
+		Issue: workflows.Issue{IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID, Credential: act.Credential,
 			Reminders: s.cfg.Reminders, Tuning: s.tuning()},
 	}
 	if own != nil {

@@ -198,7 +198,7 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 	act := actor(c)
 	in := workflows.RetryInput{
 		RetryID: retryID, OrgID: orgID, MemberID: memberID, ShootID: req.ShootID,
-		Issue: workflows.Issue{IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID,
+		Issue: workflows.Issue{IssuedByKind: act.Kind, IssuedBy: act.ID, RequestID: act.RequestID, Credential: act.Credential,
 			Reminders: s.cfg.Reminders, Tuning: s.tuning()},
 	}
 	if own != nil {
@@ -322,10 +322,15 @@ func (s *Server) postResendEmail(c *gin.Context) {
 	if res.Skipped {
 		s.releaseResend(ctx, claim) // nothing was sent (the member started, say)
 	}
-	if err := store.Audit(ctx, s.db, store.AuditEvent{
-		OrgID: r.OrgID, ActorKind: actor(c).Kind, ActorID: actor(c).ID, Action: "retry.resend_email",
-		TargetKind: "retry", TargetID: r.ID, RequestID: requestID(c), Outcome: "sent",
-	}); err != nil {
+	// A resend the workflow skipped (the member started meanwhile) sent nothing, and the
+	// audit log says so.
+	outcome := "sent"
+	if res.Skipped {
+		outcome = "skipped"
+	}
+	if err := store.Audit(ctx, s.db, actor(c).Event(store.AuditEvent{
+		OrgID: r.OrgID, Action: store.AuditRetryResend, TargetKind: "retry", TargetID: r.ID, Outcome: outcome, MemberID: r.MemberID,
+	})); err != nil {
 		s.fail(c, err)
 		return
 	}

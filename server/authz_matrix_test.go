@@ -154,6 +154,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/v1/admin/organization": {fixed("/api/v1/admin/organization", nil), adminRoute(200, 200, 200)},
 		"GET /api/v1/admin/headshots":    {fixed("/api/v1/admin/headshots", nil), adminRoute(200, 200, 200)},
 		"GET /api/v1/admin/members/:id":  {fixed(member, nil), adminRoute(200, 404, 403)},
+		// Another organization's admin lists its own organization's events.
+		"GET /api/v1/admin/audit":     {fixed("/api/v1/admin/audit?member="+ada, nil), adminRoute(200, 200, 403)},
+		"GET /api/v1/admin/audit.csv": {fixed("/api/v1/admin/audit.csv?member="+ada, nil), adminRoute(200, 200, 403)},
 		"GET /api/v1/admin/members/:id/retry-preview": {
 			fixed(member+"/retry-preview?shoot_id="+adaShoots[0], nil), adminRoute(200, 404, 403)},
 		"POST /api/v1/admin/members/:id/retries": {
@@ -192,6 +195,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /app/admin/members/:id/retries/:retry_id/resend-email": {
 			fixed("/app/admin/members/"+rae+"/retries/"+retryID+"/resend-email", nil), everyone(200)},
 		"POST /app/admin/members/:id/restarts": {fixed("/app/admin/members/"+moAdmin+"/restarts", nil), everyone(200)},
+		"GET /app/admin/activity":              {fixed("/app/admin/activity", nil), everyone(200)},
+		"GET /app/admin/activity.csv":          {fixed("/app/admin/activity.csv", nil), everyone(200)},
 
 		"GET /app/shoots/:id/start": {fixed("/app/shoots/"+olaShoots[0]+"/start", nil), everyone(200)},
 		"GET /app/start.js":         {fixed("/app/start.js", nil), everyone(200)},

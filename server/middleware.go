@@ -109,10 +109,15 @@ func (s *Server) requireAdmin(c *gin.Context) {
 }
 
 // actor is who the audit log names for the principal: the admin behind an admin key,
-// the key itself for automation.
+// the key itself for automation; and what it acted with: the key, or on the admin pages
+// the session (and the key it signed in with).
 func actor(c *gin.Context) store.Actor {
 	p := principal(c)
-	a := store.Actor{Kind: store.ActorAutomation, ID: p.KeyID, RequestID: requestID(c)}
+	a := store.Actor{Kind: store.ActorAutomation, ID: p.KeyID, RequestID: requestID(c),
+		Credential: store.Credential{Kind: store.CredentialAPIKey, ID: p.KeyID, KeyID: p.KeyID}}
+	if sp := sessionOf(c); sp != nil {
+		a.Credential = store.Credential{Kind: store.CredentialSession, ID: sp.SessionID, KeyID: p.KeyID}
+	}
 	if p.Role == "admin" && p.AdminID != nil {
 		a.Kind, a.ID = store.ActorAdmin, *p.AdminID
 	}

@@ -101,6 +101,8 @@ func (s *Server) pageRoutes(e *gin.Engine) {
 	admin.POST("/members/:id/retries", p.requireCSRF, p.postRetryForm)
 	admin.POST("/members/:id/restarts", p.requireCSRF, p.postRestartForm)
 	admin.POST("/members/:id/retries/:retry_id/resend-email", p.requireCSRF, p.postResendForm)
+	admin.GET("/activity", p.getActivity)
+	admin.GET("/activity.csv", p.getActivityCSV)
 }
 
 func (p *pages) static(contentType string, body []byte) gin.HandlerFunc {

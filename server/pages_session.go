@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/metrics"
@@ -184,9 +185,12 @@ func (p *pages) postLogin(c *gin.Context) {
 	}
 	tok := randomToken()
 	now := p.s.now()
-	if err := store.CreateAdminSession(ctx, p.s.db, &store.AdminSession{
-		TokenHash: hashToken(tok), KeyID: pr.KeyID, CSRFToken: randomToken(), ExpiresAt: now.Add(p.ttl),
-	}, now); err != nil {
+	// The sign-in is done with the key: the audit log names the key, and the session as
+	// its target.
+	c.Set(ctxPrincipal, &pr)
+	if err := store.CreateAdminSession(ctx, p.s.db, pr.OrgID, &store.AdminSession{
+		TokenHash: hashToken(tok), ID: uuid.NewString(), KeyID: pr.KeyID, CSRFToken: randomToken(), ExpiresAt: now.Add(p.ttl),
+	}, now, actor(c)); err != nil {
 		p.s.log.ErrorContext(ctx, "create session failed", "request_id", requestID(c), "error", err)
 		p.showLogin(c, http.StatusServiceUnavailable, "The service could not sign you in just now. Try again in a moment.")
 		return
@@ -198,7 +202,7 @@ func (p *pages) postLogin(c *gin.Context) {
 
 func (p *pages) postLogout(c *gin.Context) {
 	if tok, err := c.Cookie(sessionCookie); err == nil {
-		if err := store.DeleteAdminSession(c.Request.Context(), p.s.db, hashToken(tok)); err != nil {
+		if err := store.DeleteAdminSession(c.Request.Context(), p.s.db, principal(c).OrgID, hashToken(tok), actor(c)); err != nil {
 			p.s.log.ErrorContext(c.Request.Context(), "delete session failed", "request_id", requestID(c), "error", err)
 		}
 	}

@@ -175,6 +175,8 @@ func (s *Server) routes(e *gin.Engine) {
 	adminOnly.GET("/members/:id/retry-preview", s.getRetryPreview)
 	adminOnly.POST("/members/:id/retries", s.postRetry)
 	adminOnly.POST("/members/:id/retries/:retry_id/resend-email", s.postResendEmail)
+	adminOnly.GET("/audit", s.getAudit)
+	adminOnly.GET("/audit.csv", s.getAuditCSV)
 
 	member := e.Group("/api/v1/member")
 	member.POST("/shoots/:id/start", s.postStart)

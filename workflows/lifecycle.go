@@ -10,6 +10,7 @@ import (
 	"github.com/headshotpro/retryd/activities"
 	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/store"
 )
 
 // Defaults of Tuning.
@@ -135,6 +136,9 @@ type Issue struct {
 	IssuedByKind string
 	IssuedBy     string
 	RequestID    string
+	// Credential is what the issuer acted with, for the audit log; absent from inputs
+	// recorded before it was.
+	Credential store.Credential `json:",omitzero"`
 	// Reminders are the delays of the reminders after the first email.
 	Reminders []time.Duration
 	Tuning    Tuning   `json:",omitempty"`

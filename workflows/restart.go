@@ -39,7 +39,7 @@ func (r *restart) prepare(ctx workflow.Context) (IssueResult, *activities.EmailR
 	if err := dbStep(ctx, &created, a.CreateRestart, activities.CreateRestartInput{
 		RestartID: r.in.RestartID, OrgID: r.in.OrgID, MemberID: r.in.MemberID, NewShootID: r.in.NewShootID,
 		WorkflowID:   workflow.GetInfo(ctx).WorkflowExecution.ID,
-		IssuedByKind: r.in.IssuedByKind, IssuedBy: r.in.IssuedBy, RequestID: r.in.RequestID,
+		IssuedByKind: r.in.IssuedByKind, IssuedBy: r.in.IssuedBy, RequestID: r.in.RequestID, Credential: r.in.Credential,
 	}); err != nil {
 		return IssueResult{}, nil, err
 	}

@@ -46,7 +46,7 @@ func (r *retry) prepare(ctx workflow.Context) (IssueResult, *activities.EmailRes
 	in := activities.ReserveRetryInput{
 		RetryID: r.in.RetryID, OrgID: r.in.OrgID, MemberID: r.in.MemberID, ShootID: r.in.ShootID,
 		Reason: r.in.Reason, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
-		IssuedByKind: r.in.IssuedByKind, IssuedBy: r.in.IssuedBy, RequestID: r.in.RequestID,
+		IssuedByKind: r.in.IssuedByKind, IssuedBy: r.in.IssuedBy, RequestID: r.in.RequestID, Credential: r.in.Credential,
 	}
 	var reserved activities.ReserveRetryResult
 	if workflow.GetVersion(ctx, versionOneStepGive, workflow.DefaultVersion, 1) >= 1 {

@@ -22,8 +22,12 @@ const (
 	keysRevokeUsage = "retryd keys revoke ID"
 )
 
-// keysActor is who the audit log names for changes made from the command line.
-var keysActor = store.Actor{Kind: store.ActorSystem, ID: "cli"}
+// keysActor is who the audit log names for a change made from the command line. Each
+// command gets a request id of its own, so its event can be told from another's.
+func keysActor() store.Actor {
+	return store.Actor{Kind: store.ActorSystem, ID: "cli", RequestID: "cli-" + uuid.NewString(),
+		Credential: store.Credential{Kind: store.CredentialCLI}}
+}
 
 // runKeys manages API keys: create (prints the secret once), list (never secrets) and
 // revoke. Arguments are checked before the database is opened.
@@ -89,7 +93,7 @@ func keysCreate(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	secret, key, err := store.CreateAPIKey(ctx, db, orgID, *role, adminID, keysActor)
+	secret, key, err := store.CreateAPIKey(ctx, db, orgID, *role, adminID, keysActor())
 	if err != nil {
 		return keysStoreError(err)
 	}
@@ -161,7 +165,7 @@ func keysRevoke(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	k, err := store.RevokeAPIKey(ctx, db, keyID, keysActor)
+	k, err := store.RevokeAPIKey(ctx, db, keyID, keysActor())
 	if err != nil {
 		return keysStoreError(err)
 	}

@@ -139,6 +139,23 @@ func TestKeysCommand(t *testing.T) {
 	if n != 3 {
 		t.Errorf("audit events = %d, want 2 creates and 1 revoke", n)
 	}
+	// Each names the command line as its credential and carries a request id of its
+	// own, so one command's events can be told from another's.
+	var events []struct {
+		Action         string `bun:"action"`
+		CredentialKind string `bun:"credential_kind"`
+		RequestID      string `bun:"request_id"`
+	}
+	if err := db.NewRaw(`SELECT action, credential_kind, request_id FROM audit_events WHERE org_id = ? ORDER BY id`, org.ID).Scan(ctx, &events); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.CredentialKind != "cli" || !strings.HasPrefix(e.RequestID, "cli-") || seen[e.RequestID] {
+			t.Errorf("%s: credential %q, request id %q; want cli and a fresh cli- id", e.Action, e.CredentialKind, e.RequestID)
+		}
+		seen[e.RequestID] = true
+	}
 }
 
 func TestKeysCommandUsage(t *testing.T) {

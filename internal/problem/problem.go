@@ -61,6 +61,14 @@ const (
 	// so no resend is queued until some have gone out.
 	EmailQueueFull Code = "email_queue_full"
 
+	// The audit listing's filters (GET /api/v1/admin/audit and its CSV export).
+	UnknownAuditAction Code = "unknown_audit_action"
+	InvalidTimeRange   Code = "invalid_time_range"
+	InvalidFilter      Code = "invalid_filter"
+	// ExportTooLarge: the CSV export would hold more rows than it sends at once; a
+	// shorter time range fits.
+	ExportTooLarge Code = "export_too_large"
+
 	// Server side.
 	Unavailable Code = "unavailable"
 	Timeout     Code = "timeout"
@@ -103,6 +111,10 @@ var codes = map[Code]meta{
 	RouteNotFound:         {http.StatusNotFound, "No such route"},
 	RateLimited:           {http.StatusTooManyRequests, "Too many requests"},
 	EmailQueueFull:        {http.StatusTooManyRequests, "Too many of the organization's emails wait to be sent"},
+	UnknownAuditAction:    {http.StatusUnprocessableEntity, "No audit event records this action"},
+	InvalidTimeRange:      {http.StatusUnprocessableEntity, "The time range is not valid"},
+	InvalidFilter:         {http.StatusUnprocessableEntity, "A filter is not valid"},
+	ExportTooLarge:        {http.StatusUnprocessableEntity, "The export would hold too many rows"},
 	Unavailable:           {http.StatusServiceUnavailable, "A dependency is unavailable"},
 	Timeout:               {http.StatusGatewayTimeout, "The request took too long"},
 	Internal:              {http.StatusInternalServerError, "Internal error"},

@@ -98,11 +98,10 @@ func CreateAPIKey(ctx context.Context, db bun.IDB, orgID, role string, adminID *
 		if adminID != nil {
 			detail["admin_id"] = *adminID
 		}
-		return Audit(ctx, tx, AuditEvent{
-			OrgID: orgID, ActorKind: actor.Kind, ActorID: actor.ID, Action: AuditAPIKeyCreate,
-			TargetKind: "api_key", TargetID: k.ID, RequestID: actor.RequestID, Outcome: "created",
+		return Audit(ctx, tx, actor.Event(AuditEvent{
+			OrgID: orgID, Action: AuditAPIKeyCreate, TargetKind: "api_key", TargetID: k.ID, Outcome: "created",
 			Detail: detail,
-		})
+		}))
 	})
 	if err != nil {
 		return "", nil, err
@@ -152,11 +151,10 @@ func RevokeAPIKey(ctx context.Context, db bun.IDB, keyID string, actor Actor) (*
 			if err != nil {
 				return fmt.Errorf("revoke api key: %w", err)
 			}
-			if err := Audit(ctx, tx, AuditEvent{
-				OrgID: k.OrgID, ActorKind: actor.Kind, ActorID: actor.ID, Action: AuditAPIKeyRevoke,
-				TargetKind: "api_key", TargetID: k.ID, RequestID: actor.RequestID, Outcome: "revoked",
+			if err := Audit(ctx, tx, actor.Event(AuditEvent{
+				OrgID: k.OrgID, Action: AuditAPIKeyRevoke, TargetKind: "api_key", TargetID: k.ID, Outcome: "revoked",
 				Detail: map[string]any{"role": k.Role, "prefix": k.Prefix},
-			}); err != nil {
+			})); err != nil {
 				return err
 			}
 		}

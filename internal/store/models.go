@@ -187,6 +187,12 @@ type AuditEvent struct {
 	Outcome    string         `bun:"outcome"`
 	Detail     map[string]any `bun:"detail,type:jsonb"`
 	CreatedAt  time.Time      `bun:"created_at,nullzero,default:now()"`
+	// The credential the action was done with (Actor.Credential) and the member it
+	// concerns, if any.
+	CredentialKind string `bun:"credential_kind"`
+	CredentialID   string `bun:"credential_id"`
+	KeyID          string `bun:"key_id,type:uuid,nullzero"`
+	MemberID       string `bun:"member_id,type:uuid,nullzero"`
 }
 
 type IdempotencyKey struct {

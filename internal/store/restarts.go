@@ -105,11 +105,10 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 			}
 			return err
 		}
-		if err := Audit(ctx, tx, AuditEvent{
-			OrgID: p.OrgID, ActorKind: p.Actor.Kind, ActorID: p.Actor.ID, Action: "shoot.restart",
-			TargetKind: "restart", TargetID: r.ID, RequestID: p.Actor.RequestID, Outcome: "created",
+		if err := Audit(ctx, tx, p.Actor.Event(AuditEvent{
+			OrgID: p.OrgID, Action: AuditShootRestart, TargetKind: "restart", TargetID: r.ID, Outcome: "created", MemberID: m.ID,
 			Detail: map[string]any{"member_id": m.ID, "old_shoot_id": oldShootID, "new_shoot_id": shoot.ID},
-		}); err != nil {
+		})); err != nil {
 			return err
 		}
 		out = r

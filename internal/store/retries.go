@@ -16,9 +16,10 @@ import (
 
 // Actor is who asked for a change, for the records and the audit log.
 type Actor struct {
-	Kind      string // ActorAdmin, ActorAutomation, ...
-	ID        string // admin id or API key id
-	RequestID string
+	Kind       string // ActorAdmin, ActorAutomation, ...
+	ID         string // admin id or API key id
+	RequestID  string
+	Credential Credential
 }
 
 // ReserveRetryParams are the ids a retry is reserved for.
@@ -146,11 +147,10 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 		}
 		return nil, err
 	}
-	if err := Audit(ctx, tx, AuditEvent{
-		OrgID: p.OrgID, ActorKind: p.Actor.Kind, ActorID: p.Actor.ID, Action: "retry.give",
-		TargetKind: "retry", TargetID: r.ID, RequestID: p.Actor.RequestID, Outcome: "reserved",
+	if err := Audit(ctx, tx, p.Actor.Event(AuditEvent{
+		OrgID: p.OrgID, Action: AuditRetryGive, TargetKind: "retry", TargetID: r.ID, Outcome: "reserved", MemberID: p.MemberID,
 		Detail: map[string]any{"member_id": p.MemberID, "shoot_id": p.ShootID, "allowance_used": string(allowance)},
-	}); err != nil {
+	})); err != nil {
 		return nil, err
 	}
 	return r, nil

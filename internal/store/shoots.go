@@ -43,7 +43,7 @@ func StartShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID st
 				return err
 			}
 		}
-		out, err = markStarted(ctx, tx, s, requestID, "shoot.start", now)
+		out, err = markStarted(ctx, tx, s, requestID, AuditShootStart, now)
 		return err
 	})
 	return out, err
@@ -83,7 +83,7 @@ func SubmitShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID s
 			WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		out, err = markStarted(ctx, tx, s, requestID, "shoot.submit", now)
+		out, err = markStarted(ctx, tx, s, requestID, AuditShootSubmit, now)
 		if out != nil {
 			out.Charged = charged
 		}
@@ -135,6 +135,7 @@ func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action str
 	err := Audit(ctx, tx, AuditEvent{
 		OrgID: s.OrgID, ActorKind: ActorMember, ActorID: s.MemberID, Action: action,
 		TargetKind: "shoot", TargetID: s.ID, RequestID: requestID, Outcome: "ok",
+		CredentialKind: CredentialMemberLink, MemberID: s.MemberID,
 	})
 	return out, err
 }
@@ -192,6 +193,7 @@ func pipelineTransition(ctx context.Context, db bun.IDB, shootID, to, requestID 
 		return Audit(ctx, tx, AuditEvent{
 			OrgID: s.OrgID, ActorKind: ActorPipeline, ActorID: "pipeline", Action: "shoot." + to,
 			TargetKind: "shoot", TargetID: s.ID, RequestID: requestID, Outcome: "ok",
+			CredentialKind: CredentialPipeline, MemberID: s.MemberID,
 		})
 	})
 	if err != nil {
