@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/internal/tooling/browsertest"
 )
@@ -128,5 +130,85 @@ func TestGiveRetryShowsWorkInBrowser(t *testing.T) {
 	}
 	if n := len(memberDetail(t, app, org.AdminKey, maya).Retries); n != 1 {
 		t.Errorf("retries given = %d, want 1", n)
+	}
+}
+
+// inView says whether the member's card (#member-<id>) is in the viewport and marked as
+// the one just changed.
+func inView(t *testing.T, b *browsertest.Browser, memberID string) string {
+	t.Helper()
+	return browsertest.Eval[string](t, b, `(function () {
+	  var e = document.getElementById('member-`+memberID+`');
+	  if (!e) { return 'no #member-`+memberID+` on the page'; }
+	  var r = e.getBoundingClientRect();
+	  return (r.top >= 0 && r.bottom <= window.innerHeight ? 'in view' : 'out of view at ' + r.top) + ', aria-current=' + e.getAttribute('aria-current');
+	}())`)
+}
+
+// TestActionsKeepTheDashboardPlaceInBrowser: after Restart shoot and Delete results and
+// retry, on a card that is not the first, the dashboard comes back with the admin's
+// search and section, and the member's card in view and marked; also from the page that
+// shows a member's link once.
+func TestActionsKeepTheDashboardPlaceInBrowser(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	var members []seed.Member
+	for i := range 20 {
+		n := fmt.Sprintf("%02d", i+1)
+		members = append(members, person("Fin Member "+n, finished(5, 8)))
+		del := seed.Member{Name: "Del Member " + n, Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}}
+		if i != 15 { // Del Member 16 has no email address
+			del.Email = apptest.Ptr("del.member." + n + "@acme.test")
+		}
+		members = append(members, del)
+	}
+	members = append(members, person("Zed Other", finished(5, 8)))
+	org := app.SeedOrg(t, 5, members...)
+	fin15, _ := seeded(org, 28)
+	del15, _ := seeded(org, 29)
+	del16, _ := seeded(org, 31)
+	b := signedInBrowser(t, app, org)
+
+	// Search, then open Deleted photo shoots on its own.
+	b.Do(t, "search", chromedp.SetValue(chromedp.ID("q"), "member"), chromedp.Click(chromedp.CSS(`form[role=search] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("section-deleted")))
+	b.Do(t, "open Deleted photo shoots", chromedp.Click(chromedp.CSS(`#section-deleted a[href*="section=deleted"]`)),
+		chromedp.WaitVisible(chromedp.CSS(card("deleted", del15))))
+	place := func(what, section string) {
+		t.Helper()
+		u := mustURL(t, b.Location(t))
+		if q, s := u.Query().Get("q"), u.Query().Get("section"); q != "member" || s != section {
+			t.Errorf("%s: the dashboard came back at %s: q=%q section=%q, want q=member section=%s", what, u, q, s, section)
+		}
+	}
+	place("before acting", "deleted")
+
+	b.Do(t, "Restart shoot for Del Member 15", chromedp.Click(chromedp.CSS(card("deleted", del15)+` form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("notice")))
+	place("after Restart shoot", "deleted")
+	if got := inView(t, b, del15); got != "in view, aria-current=true" {
+		t.Errorf("after Restart shoot, Del Member 15's card: %s", got)
+	}
+
+	// A member without email: the link is shown once, and Back to Headshots comes back
+	// to the same place.
+	b.Do(t, "Restart shoot for Del Member 16", chromedp.Click(chromedp.CSS(card("deleted", del16)+` form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("access-link")))
+	b.Do(t, "Back to Headshots", chromedp.Click(chromedp.CSS(`a.back`)), chromedp.WaitVisible(chromedp.ID("section-deleted")))
+	place("back from the access link", "deleted")
+	if got := inView(t, b, del16); got != "in view, aria-current=true" {
+		t.Errorf("back from the access link, Del Member 16's card: %s", got)
+	}
+
+	// Delete results and retry, from Finished photo shoots on its own.
+	b.Do(t, "open Finished photo shoots", chromedp.Navigate(app.URL+"/app/admin/headshots?section=finished&q=member"),
+		chromedp.WaitVisible(chromedp.CSS(card("finished", fin15))))
+	openGiveRetry(t, b, "finished", fin15)
+	b.Do(t, "Delete results and retry", chromedp.Click(chromedp.CSS(`#modal button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("notice")))
+	place("after Delete results and retry", "finished")
+	if got := inView(t, b, fin15); got != "in view, aria-current=true" {
+		t.Errorf("after Delete results and retry, Fin Member 15's card: %s", got)
+	}
+	if got := browsertest.Eval[string](t, b, `document.getElementById('member-`+fin15+`').innerText`); !strings.Contains(got, "Fin Member 15") || !strings.Contains(got, "Retry pending") {
+		t.Errorf("the changed card = %q, want Fin Member 15 with Retry pending", got)
 	}
 }
