@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/internal/tooling/browsertest"
@@ -210,5 +211,34 @@ func TestActionsKeepTheDashboardPlaceInBrowser(t *testing.T) {
 	}
 	if got := browsertest.Eval[string](t, b, `document.getElementById('member-`+fin15+`').innerText`); !strings.Contains(got, "Fin Member 15") || !strings.Contains(got, "Retry pending") {
 		t.Errorf("the changed card = %q, want Fin Member 15 with Retry pending", got)
+	}
+}
+
+// TestResendRejectedInWordsInBrowser: a Resend email that the mail provider refuses for
+// good (email_rejected) is said in words on the page, not as "Something went wrong".
+func TestResendRejectedInWordsInBrowser(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 5, person("Maya Chen", finished(5, 8)))
+	maya, shoots := seeded(org, 0)
+	expectStatus(t, giveRetry(t, app, org.AdminKey, maya, shoots[0]), 201)
+	apptest.WaitFor(t, 30*time.Second, "the retry email", func() bool { return mailsTo(app, "maya.chen@acme.test", helpEmailSubject) == 1 })
+	if err := app.Mailbox.SetFault(devmailbox.Fault{Status: 422, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b := signedInBrowser(t, app, org)
+	b.Do(t, "open the member page", chromedp.Navigate(app.URL+"/app/admin/members/"+maya), chromedp.WaitVisible(chromedp.ID("pending-retry")))
+	b.Do(t, "Resend email", chromedp.Click(chromedp.CSS(`#pending-retry button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-problem-code]`)))
+	if code := browsertest.Eval[string](t, b, `document.querySelector('[data-problem-code]').dataset.problemCode`); code != "email_rejected" {
+		t.Fatalf("the page answers %s, want email_rejected", code)
+	}
+	page := b.Text(t)
+	for _, want := range []string{"The email was not sent again", "The email provider refused this email for good"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the refusal lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "Something went wrong") || strings.Contains(page, "email_rejected") {
+		t.Errorf("the refusal is the generic sentence or its code:\n%s", page)
 	}
 }
