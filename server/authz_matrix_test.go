@@ -192,6 +192,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /app/admin/members/:id/retries/:retry_id/resend-email": {
 			fixed("/app/admin/members/"+rae+"/retries/"+retryID+"/resend-email", nil), everyone(200)},
 		"POST /app/admin/members/:id/restarts": {fixed("/app/admin/members/"+moAdmin+"/restarts", nil), everyone(200)},
+		"POST /app/admin/restarts":             {fixed("/app/admin/restarts", nil), everyone(200)},
 
 		"GET /app/shoots/:id/start": {fixed("/app/shoots/"+olaShoots[0]+"/start", nil), everyone(200)},
 		"GET /app/start.js":         {fixed("/app/start.js", nil), everyone(200)},

@@ -242,3 +242,91 @@ func TestResendRejectedInWordsInBrowser(t *testing.T) {
 		t.Errorf("the refusal is the generic sentence or its code:\n%s", page)
 	}
 }
+
+// TestBulkRestartInBrowser: in Deleted photo shoots the admin selects several managed
+// members and restarts them in one go through the bulk API; the page after says, per
+// member, what happened: restarted with the link emailed, restarted with the link shown
+// once (no email address), or not restarted, in words (here another caller restarted
+// that member after the page was shown).
+func TestBulkRestartInBrowser(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{})
+	org := app.SeedOrg(t, 5,
+		seed.Member{Name: "Bea Bulk", Email: apptest.Ptr("bea.bulk@acme.test"), Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "Nico Nomail", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "Otto Taken", Email: apptest.Ptr("otto.taken@acme.test"), Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "Ivy Individual", Email: apptest.Ptr("ivy@acme.test"), Kind: "individual", Shoots: []seed.Shoot{deletedShoot()}},
+	)
+	bea, _ := seeded(org, 0)
+	nico, _ := seeded(org, 1)
+	otto, _ := seeded(org, 2)
+	ivy, _ := seeded(org, 3)
+	b := signedInBrowser(t, app, org)
+	b.Do(t, "the dashboard", chromedp.WaitVisible(chromedp.ID("section-deleted")))
+	selectBox := func(id string) string { return card("deleted", id) + ` input[type=checkbox][name=member_id]` }
+	for _, id := range []string{bea, nico, otto} {
+		if !browsertest.Eval[bool](t, b, `document.querySelector('`+selectBox(id)+`') !== null`) {
+			t.Fatalf("Deleted photo shoots has no checkbox to select managed member %s", id)
+		}
+	}
+	if browsertest.Eval[bool](t, b, `document.querySelector('`+selectBox(ivy)+`') !== null`) {
+		t.Error("an individual member, who cannot be restarted, can be selected")
+	}
+	if got := browsertest.Eval[string](t, b, `(function(){var c=document.querySelector('`+selectBox(bea)+`');return c.labels.length ? c.labels[0].innerText.trim()+' / '+c.getAttribute('aria-label') : 'no label'})()`); !strings.Contains(got, "Select") {
+		t.Errorf("the checkbox's label = %q", got)
+	}
+	// With the checkboxes and the bulk form, the dashboard still fits a 320 px screen.
+	b.Do(t, "narrow", chromedp.EmulateViewport(320, 800))
+	if wide := browsertest.Eval[string](t, b, `(function () {
+	  var out = Array.from(document.querySelectorAll('#section-deleted *')).filter(function (e) {
+	    return e.getBoundingClientRect().right > window.innerWidth;
+	  }).map(function (e) { return e.tagName + '.' + e.className; });
+	  if (document.documentElement.scrollWidth > window.innerWidth) { out.push('the page: ' + document.documentElement.scrollWidth + ' px'); }
+	  return out.join(', ');
+	}())`); wide != "" {
+		t.Errorf("at 320 px these stick out: %s", wide)
+	}
+	b.Do(t, "wide", chromedp.ResetViewport())
+
+	for _, id := range []string{bea, nico, otto} {
+		b.Do(t, "select "+id, chromedp.Click(chromedp.CSS(selectBox(id))))
+	}
+	// Another caller restarts Otto after the page was shown: no longer restartable.
+	expectStatus(t, app.Do(t, "POST", "/api/v1/admin/members/"+otto+"/restarts", org.AutomationKey, nil), 201)
+
+	b.Do(t, "Restart selected shoots", chromedp.Click(chromedp.CSS(`#bulk-restart button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("bulk-results")))
+	outcome := func(id string) string {
+		return browsertest.Eval[string](t, b, `(function(){var r=document.querySelector('#bulk-results [data-member="`+id+`"]');return r ? r.dataset.outcome+': '+r.innerText : 'no outcome'})()`)
+	}
+	if got := outcome(bea); !strings.HasPrefix(got, "restarted: ") || !strings.Contains(got, "Bea Bulk") || !strings.Contains(got, "on its way by email") {
+		t.Errorf("Bea's outcome = %q", got)
+	}
+	if got := outcome(nico); !strings.HasPrefix(got, "restarted: ") || !strings.Contains(got, "Nico Nomail") || !strings.Contains(got, "shown only now") {
+		t.Errorf("Nico's outcome = %q", got)
+	}
+	link := browsertest.Eval[string](t, b, `(function(){var i=document.querySelector('#bulk-results [data-member="`+nico+`"] input[readonly]');return i ? i.value : ''})()`)
+	if !strings.Contains(link, "/app/shoots/") || !strings.Contains(link, "token=") {
+		t.Errorf("Nico's access link = %q", link)
+	}
+	if n := browsertest.Eval[int](t, b, `document.querySelectorAll('#bulk-results input[readonly]').length`); n != 1 {
+		t.Errorf("the page shows %d access links, want Nico's only", n)
+	}
+	if got := outcome(otto); !strings.HasPrefix(got, "skipped: ") || !strings.Contains(got, "Otto Taken") ||
+		!strings.Contains(got, "already has an active or in-progress shoot") || strings.Contains(got, "active_shoot_exists") {
+		t.Errorf("Otto's outcome = %q, want the refusal in words", got)
+	}
+	for id, want := range map[string]int{bea: 1, nico: 1, otto: 1} {
+		if n := len(memberDetail(t, app, org.AdminKey, id).Restarts); n != want {
+			t.Errorf("member %s has %d restarts, want %d", id, n, want)
+		}
+	}
+	if n := countRows(t, app, "audit_events", "action = 'shoot.restart' AND actor_kind = 'admin' AND actor_id = ?", org.AdminID); n != 2 {
+		t.Errorf("restarts audited as the signed-in admin = %d, want 2", n)
+	}
+	b.Do(t, "Back to Headshots", chromedp.Click(chromedp.CSS(`#bulk-results a.back`)), chromedp.WaitVisible(chromedp.ID("section-in_progress")))
+	for _, id := range []string{bea, nico, otto} {
+		if !browsertest.Eval[bool](t, b, `document.querySelector('`+card("in_progress", id)+`') !== null`) {
+			t.Errorf("member %s is not In Progress", id)
+		}
+	}
+}

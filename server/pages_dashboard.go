@@ -54,6 +54,9 @@ type sectionView struct {
 	// Changed is the card of the member a change just named, shown above the sections
 	// when it is on none of their pages here.
 	Changed bool
+	// BulkKey is the Idempotency-Key of Restart selected shoots, offered when a card of
+	// the section can be restarted (pages_bulk.go).
+	BulkKey string
 }
 
 type cardView struct {
@@ -143,6 +146,9 @@ func (p *pages) getDashboard(c *gin.Context) {
 		sv := sectionView{Key: sec, Title: sectionTitles[sec], Count: bySection[sec]}
 		for i := range page.Cards {
 			sv.Cards = append(sv.Cards, v.placed(newCardView(page.Cards[i], p.s.cfg.RetryWindow, now)))
+			if sv.Cards[i].RestartShoot && sv.BulkKey == "" {
+				sv.BulkKey = uuid.NewString()
+			}
 		}
 		if page.NextCursor != nil {
 			if section == "" {
