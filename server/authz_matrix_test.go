@@ -197,6 +197,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /app/admin/members/:id/restarts": {fixed("/app/admin/members/"+moAdmin+"/restarts", nil), everyone(200)},
 		"GET /app/admin/activity":              {fixed("/app/admin/activity", nil), everyone(200)},
 		"GET /app/admin/activity.csv":          {fixed("/app/admin/activity.csv", nil), everyone(200)},
+		"POST /app/admin/restarts":             {fixed("/app/admin/restarts", nil), everyone(200)},
 
 		"GET /app/shoots/:id/start": {fixed("/app/shoots/"+olaShoots[0]+"/start", nil), everyone(200)},
 		"GET /app/start.js":         {fixed("/app/start.js", nil), everyone(200)},

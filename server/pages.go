@@ -100,6 +100,7 @@ func (s *Server) pageRoutes(e *gin.Engine) {
 	admin.GET("/members/:id/retry", p.getRetryConfirm)
 	admin.POST("/members/:id/retries", p.requireCSRF, p.postRetryForm)
 	admin.POST("/members/:id/restarts", p.requireCSRF, p.postRestartForm)
+	admin.POST("/restarts", p.requireCSRF, p.postBulkRestartForm)
 	admin.POST("/members/:id/retries/:retry_id/resend-email", p.requireCSRF, p.postResendForm)
 	admin.GET("/activity", p.getActivity)
 	admin.GET("/activity.csv", p.getActivityCSV)

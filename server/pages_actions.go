@@ -23,6 +23,8 @@ type confirmView struct {
 	AllowanceToUse string
 	Remaining      int
 	IdempotencyKey string
+	Back           string // the dashboard place to come back to (pages_place.go)
+	BackURL        string // Cancel's address: the dashboard at that place
 }
 
 // getRetryConfirm shows what Give retry will do, from the API's preview, so the modal
@@ -53,7 +55,9 @@ func (p *pages) getRetryConfirm(c *gin.Context) {
 		p.fail(c, err)
 		return
 	}
-	v := confirmView{Member: member, ShootID: pa.ShootID, Effects: pa.Effects, Remaining: pa.RetriesRemaining, IdempotencyKey: uuid.NewString()}
+	place := placeFrom(c.Query("back"))
+	v := confirmView{Member: member, ShootID: pa.ShootID, Effects: pa.Effects, Remaining: pa.RetriesRemaining, IdempotencyKey: uuid.NewString(),
+		Back: place.back(), BackURL: place.url()}
 	switch pa.State {
 	case "confirm":
 		v.ConfirmLabel = *pa.ConfirmLabel
@@ -83,6 +87,7 @@ func (p *pages) postRetryForm(c *gin.Context) {
 		return
 	}
 	key, shootID, reason := c.PostForm("idempotency_key"), c.PostForm("shoot_id"), c.PostForm("reason")
+	place := placeFrom(c.PostForm("back"))
 	if _, err := uuid.Parse(key); err != nil {
 		p.renderError(c, http.StatusBadRequest, string(problem.InvalidBody), "This form is incomplete", "Reload the dashboard and open Give retry again.")
 		return
@@ -99,7 +104,8 @@ func (p *pages) postRetryForm(c *gin.Context) {
 			p.fail(c, err)
 			return
 		}
-		v := confirmView{Member: member, ShootID: shootID, IdempotencyKey: uuid.NewString(), Remaining: member.RetriesRemaining()}
+		v := confirmView{Member: member, ShootID: shootID, IdempotencyKey: uuid.NewString(), Remaining: member.RetriesRemaining(),
+			Back: place.back(), BackURL: place.url()}
 		if pb.Code == string(problem.RetryPending) {
 			v.Notice = pendingRetryNotice
 		} else {
@@ -116,7 +122,7 @@ func (p *pages) postRetryForm(c *gin.Context) {
 		return
 	}
 	if ans.AccessLink == nil {
-		c.Redirect(http.StatusSeeOther, "/app/admin/headshots?given="+memberID)
+		c.Redirect(http.StatusSeeOther, place.urlFor("given", memberID))
 		return
 	}
 	member, err := store.GetMember(c.Request.Context(), p.s.db, principal(c).OrgID, memberID)
@@ -124,7 +130,7 @@ func (p *pages) postRetryForm(c *gin.Context) {
 		p.fail(c, err)
 		return
 	}
-	p.render(c, http.StatusOK, "retried", pageView{Title: "Retry given", Page: restartedView{Member: member, AccessLink: *ans.AccessLink}})
+	p.render(c, http.StatusOK, "retried", pageView{Title: "Retry given", Page: restartedView{Member: member, AccessLink: *ans.AccessLink, BackURL: place.urlFor("given", memberID)}})
 }
 
 // restartedView shows the access link of a member without email, once: after a restart
@@ -132,6 +138,7 @@ func (p *pages) postRetryForm(c *gin.Context) {
 type restartedView struct {
 	Member     *store.Member
 	AccessLink string
+	BackURL    string // the dashboard where the admin was, at the member's card
 }
 
 // postRestartForm restarts a managed member's deleted shoot through the API's handler.
@@ -143,6 +150,7 @@ func (p *pages) postRestartForm(c *gin.Context) {
 		return
 	}
 	key := c.PostForm("idempotency_key")
+	place := placeFrom(c.PostForm("back"))
 	if _, err := uuid.Parse(key); err != nil {
 		p.renderError(c, http.StatusBadRequest, string(problem.InvalidBody), "This form is incomplete", "Reload the dashboard and press Restart shoot again.")
 		return
@@ -160,7 +168,7 @@ func (p *pages) postRestartForm(c *gin.Context) {
 		return
 	}
 	if ans.AccessLink == nil {
-		c.Redirect(http.StatusSeeOther, "/app/admin/headshots?restarted="+memberID)
+		c.Redirect(http.StatusSeeOther, place.urlFor("restarted", memberID))
 		return
 	}
 	member, err := store.GetMember(c.Request.Context(), p.s.db, principal(c).OrgID, memberID)
@@ -168,7 +176,7 @@ func (p *pages) postRestartForm(c *gin.Context) {
 		p.fail(c, err)
 		return
 	}
-	p.render(c, http.StatusOK, "restarted", pageView{Title: "Shoot restarted", Page: restartedView{Member: member, AccessLink: *ans.AccessLink}})
+	p.render(c, http.StatusOK, "restarted", pageView{Title: "Shoot restarted", Page: restartedView{Member: member, AccessLink: *ans.AccessLink, BackURL: place.urlFor("restarted", memberID)}})
 }
 
 // postResendForm sends a pending retry's email again through the API's handler.

@@ -37,6 +37,9 @@ type dashboardView struct {
 	Section  string // "" for the overview of all three sections
 	Sections []sectionView
 	Notice   string
+	// Back is this place (search, section, page) as the change forms carry it, so that
+	// their answer comes back here (pages_place.go).
+	Back string
 }
 
 type sectionView struct {
@@ -48,6 +51,12 @@ type sectionView struct {
 	PrevURL  string // the previous page of this section
 	AllURL   string // this section on its own (overview only)
 	FirstURL string // back to the first page (when paging)
+	// Changed is the card of the member a change just named, shown above the sections
+	// when it is on none of their pages here.
+	Changed bool
+	// BulkKey is the Idempotency-Key of Restart selected shoots, offered when a card of
+	// the section can be restarted (pages_bulk.go).
+	BulkKey string
 }
 
 type cardView struct {
@@ -62,6 +71,8 @@ type cardView struct {
 	RetryEnded bool
 	// IdempotencyKey makes a double-submitted Restart shoot restart once.
 	IdempotencyKey string
+	// Current marks the card of the member a change just named (aria-current).
+	Current bool
 }
 
 func (p *pages) getDashboard(c *gin.Context) {
@@ -120,13 +131,24 @@ func (p *pages) getDashboard(c *gin.Context) {
 	}
 	org.Members = counts.Members
 	bySection := counts.BySection
-	v := dashboardView{Query: q, Section: section, Notice: p.dashboardNotice(c)}
+	changed, notice := p.dashboardNotice(c)
+	here := dashboardPlace{section: section, q: q}
+	switch {
+	case after != nil:
+		here.param, here.cursor = "cursor", c.Query("cursor")
+	case before != nil:
+		here.param, here.cursor = "before", c.Query("before")
+	}
+	v := dashboardView{Query: q, Section: section, Notice: notice, Back: here.back()}
 	now := p.s.now()
 	for i, sec := range shown {
 		page := pages[i]
 		sv := sectionView{Key: sec, Title: sectionTitles[sec], Count: bySection[sec]}
 		for i := range page.Cards {
-			sv.Cards = append(sv.Cards, newCardView(page.Cards[i], p.s.cfg.RetryWindow, now))
+			sv.Cards = append(sv.Cards, v.placed(newCardView(page.Cards[i], p.s.cfg.RetryWindow, now)))
+			if sv.Cards[i].RestartShoot && sv.BulkKey == "" {
+				sv.BulkKey = uuid.NewString()
+			}
 		}
 		if page.NextCursor != nil {
 			if section == "" {
@@ -143,7 +165,36 @@ func (p *pages) getDashboard(c *gin.Context) {
 		}
 		v.Sections = append(v.Sections, sv)
 	}
+	if changed != "" {
+		p.markChanged(c, &v, changed)
+	}
 	p.render(c, http.StatusOK, "dashboard", pageView{Title: "Headshots", Org: org, Page: v})
+}
+
+// markChanged marks the card of the member a change just named; when it is on none of
+// the pages shown (a change moves it to In Progress, or past this page), it is shown
+// above the sections, so that the admin sees it without losing their place.
+func (p *pages) markChanged(c *gin.Context, v *dashboardView, memberID string) {
+	for i := range v.Sections {
+		for j := range v.Sections[i].Cards {
+			if v.Sections[i].Cards[j].Member.ID == memberID {
+				v.Sections[i].Cards[j].Current = true
+				return
+			}
+		}
+	}
+	k, err := store.MemberCard(c.Request.Context(), p.s.db, principal(c).OrgID, memberID)
+	if err != nil {
+		// The notice still names the member; a card that cannot be read is not shown.
+		if pe, ok := problem.As(err); !ok || pe.Code != problem.NotFound {
+			p.s.log.WarnContext(c.Request.Context(), "read the changed member's card", "request_id", requestID(c), "error", err)
+		}
+		return
+	}
+	cv := v.placed(newCardView(toCard(k), p.s.cfg.RetryWindow, p.s.now()))
+	cv.Current = true
+	changed := sectionView{Key: "changed", Title: "Changed just now", Count: 1, Cards: []cardView{cv}, Changed: true}
+	v.Sections = append([]sectionView{changed}, v.Sections...)
 }
 
 // newCardView shows the card the API answers: its buttons are exactly the API card's
@@ -185,24 +236,34 @@ func dashboardURL(section, q, param, cursor string) string {
 	return "/app/admin/headshots?" + v.Encode()
 }
 
-// dashboardNotice is the line shown after a redirect from a change: it names the member
-// by reading them within the admin's organization, so the query string cannot inject text.
-func (p *pages) dashboardNotice(c *gin.Context) string {
-	var memberID, format string
+// placed carries the dashboard's place in the card's Give retry link, for the
+// confirmation's form (html/template would not escape it inside the link's query).
+func (v *dashboardView) placed(k cardView) cardView {
+	if k.RetryURL != "" && v.Back != "" {
+		k.RetryURL += "&back=" + url.QueryEscape(v.Back)
+	}
+	return k
+}
+
+// dashboardNotice is the line shown after a redirect from a change, and the member it
+// names: it reads them within the admin's organization, so the query string cannot
+// inject text.
+func (p *pages) dashboardNotice(c *gin.Context) (memberID, notice string) {
+	var format string
 	switch {
 	case c.Query("given") != "":
 		memberID, format = c.Query("given"), "Retry given to %s. Their shoot is back In Progress and the email with their link is on its way."
 	case c.Query("restarted") != "":
 		memberID, format = c.Query("restarted"), "Shoot restarted for %s. A fresh access link is on its way by email."
 	default:
-		return ""
+		return "", ""
 	}
 	if _, err := uuid.Parse(memberID); err != nil {
-		return ""
+		return "", ""
 	}
 	m, err := store.GetMember(c.Request.Context(), p.s.db, principal(c).OrgID, memberID)
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	return fmt.Sprintf(format, m.Name)
+	return m.ID, fmt.Sprintf(format, m.Name)
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/headshotpro/retryd/internal/problem"
 )
 
-// refusalWords explains a refusal the way the help page would, never by its code.
+// refusalWords explains a refusal the way the help page would, never by its code. Every
+// code a page can meet has words of its own; TestRefusalWordsForEveryCode lists the
+// codes no page meets, and why.
 func refusalWords(pb problemBody) string {
 	switch problem.Code(pb.Code) {
 	case problem.RetryPending:
@@ -33,6 +35,12 @@ func refusalWords(pb problemBody) string {
 		return "This member has no deleted shoot to restart."
 	case problem.ActiveShootExists:
 		return "This member already has an active or in-progress shoot, so a deleted shoot cannot be restarted."
+	case problem.Canceled:
+		return "An operator canceled this change before the member started, so it did not go through. Open the member's page to see where they stand before trying again."
+	case problem.EmailRejected:
+		return "The email provider refused this email for good (the address may be wrong, or no longer accept mail), so it was not sent. Sending it again will not help: check the member's email address."
+	case problem.NoEmailAddress:
+		return "This member has no email address, so there is no email to send again. Pass on the link that was shown when the retry was given."
 	case problem.RetryNotPending:
 		return "This retry is no longer pending (the member has started, or it ended), so its email cannot be sent again."
 	case problem.IdempotencyKeyReused:
@@ -50,6 +58,8 @@ func refusalWords(pb problemBody) string {
 		return "Too many of your organization's emails are waiting to be sent, so this one was not queued. Try again in a few minutes, once some have gone out."
 	case problem.Timeout, problem.Unavailable:
 		return "The service took too long to answer. The change may still complete: reload the dashboard before trying again."
+	case problem.InvalidID:
+		return "This names a member or a retry that cannot exist. Find the member on the dashboard and try again."
 	case problem.InvalidBody, problem.InvalidParameter:
 		return "The form was not filled in as expected. Reload the page and try again."
 	}

@@ -173,24 +173,3 @@ func AuditKeys(ctx context.Context, db bun.IDB, orgID string) (map[string]AuditK
 	}
 	return out, nil
 }
-
-// MemberNames maps the given members of the organization to their names; ids of other
-// organizations' members are left out.
-func MemberNames(ctx context.Context, db bun.IDB, orgID string, ids []string) (map[string]string, error) {
-	out := make(map[string]string, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []struct {
-		ID   string `bun:"id"`
-		Name string `bun:"name"`
-	}
-	if err := db.NewSelect().Model((*Member)(nil)).Column("id", "name").
-		Where("org_id = ?", orgID).Where("id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
-		return nil, err
-	}
-	for _, r := range rows {
-		out[r.ID] = r.Name
-	}
-	return out, nil
-}

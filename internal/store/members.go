@@ -71,3 +71,22 @@ func (d *MemberDetail) PendingRetry() *Retry {
 	}
 	return nil
 }
+
+// MemberNames maps the ids, among memberIDs, of the organization's members to their
+// names, in one read; ids of no member of the organization are left out. The ids must be
+// UUIDs.
+func MemberNames(ctx context.Context, db bun.IDB, orgID string, memberIDs []string) (map[string]string, error) {
+	out := make(map[string]string, len(memberIDs))
+	if len(memberIDs) == 0 {
+		return out, nil
+	}
+	var rows []Member
+	if err := db.NewSelect().Model(&rows).Column("id", "name").
+		Where("org_id = ? AND id IN (?)", orgID, bun.In(memberIDs)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	for _, m := range rows {
+		out[m.ID] = m.Name
+	}
+	return out, nil
+}

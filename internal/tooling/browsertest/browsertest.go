@@ -1,10 +1,11 @@
 // Package browsertest runs a headless Chromium for the admin pages' end-to-end tests and
 // gives them a few steps that chromedp lacks: waiting for a condition in the page,
-// reading the active element, saving a screenshot.
+// reading the active element, saving a screenshot, holding requests in flight.
 package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -220,4 +224,135 @@ func (b *Browser) Screenshot(t testing.TB, name string) string {
 		t.Fatal(fmt.Errorf("browser: write screenshot: %w", err))
 	}
 	return path
+}
+
+// Held is the page's requests that Hold paused before sending them: the test acts on the
+// page while they are in flight, for as long as it needs, instead of racing a fast local
+// server. While a held request is a navigation (a form's submit), Chromium answers no
+// command to the page (it keeps them for the document to come), so Eval waits until
+// Release; what the page showed meanwhile is read with Record. Input still goes through.
+type Held struct {
+	b      *Browser
+	stop   context.CancelFunc
+	mu     sync.Mutex
+	paused []fetch.RequestID
+	seen   int
+	done   bool
+}
+
+// Hold pauses every request of the page whose URL matches pattern ('*' is any text and
+// '?' one character, as the DevTools protocol's Fetch.enable takes them) until Release.
+// The test's end releases what is still held.
+func (b *Browser) Hold(t testing.TB, pattern string) *Held {
+	t.Helper()
+	lctx, stop := context.WithCancel(b.ctx)
+	h := &Held{b: b, stop: stop}
+	// The listener runs in the tab's read loop, so it only records the id.
+	if err := chromedp.Listen(lctx, func(ev any) {
+		if e, ok := ev.(*fetch.EventRequestPaused); ok {
+			h.mu.Lock()
+			h.paused = append(h.paused, e.RequestID)
+			h.seen++
+			h.mu.Unlock()
+		}
+	}); err != nil {
+		stop()
+		b.fatal(t, "listen for paused requests", err)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern, RequestStage: fetch.RequestStageRequest}}}); err != nil {
+		stop()
+		b.fatal(t, "hold requests to "+pattern, err)
+	}
+	t.Cleanup(func() { _ = h.release() })
+	return h
+}
+
+// Count is how many requests were held since Hold.
+func (h *Held) Count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.seen
+}
+
+// WaitHeld waits until at least n requests were held.
+func (h *Held) WaitHeld(t testing.TB, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); h.Count() < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			h.b.fatal(t, fmt.Sprintf("wait for %d held requests", n), fmt.Errorf("timed out with %d", h.Count()))
+		}
+	}
+}
+
+// Release sends the held requests on and stops holding.
+func (h *Held) Release(t testing.TB) {
+	t.Helper()
+	if err := h.release(); err != nil {
+		h.b.fatal(t, "release held requests", err)
+	}
+}
+
+func (h *Held) release() error {
+	ctx, cancel := context.WithTimeout(h.b.ctx, 30*time.Second)
+	defer cancel()
+	h.mu.Lock()
+	paused, done := h.paused, h.done
+	h.paused, h.done = nil, true
+	h.mu.Unlock()
+	if done {
+		return nil
+	}
+	for _, id := range paused {
+		if _, err := chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: id}); err != nil {
+			return fmt.Errorf("continue %s: %w", id, err)
+		}
+	}
+	if _, err := chromedp.Call(ctx, fetch.Disable, cdp.Empty{}); err != nil {
+		return fmt.Errorf("disable: %w", err)
+	}
+	h.stop()
+	return nil
+}
+
+// recordKey is the sessionStorage entry in which Record keeps its log.
+const recordKey = "browsertest.record"
+
+// Record has every page loaded from now on log what the JavaScript expression expr
+// evaluates to (as a string) when the page loads and whenever its DOM changes, each value
+// once in a row, into sessionStorage, which outlives a navigation within the tab. expr
+// runs in a world of its own: it sees the page's DOM, not the page's script's variables. A test
+// reads the log with Recorded once the next page has loaded, to see what the page showed
+// while a navigation was in flight, when DevTools answers no command to the page.
+func (b *Browser) Record(t testing.TB, expr string) {
+	t.Helper()
+	src := `(function () {
+  function snap() {
+    var v;
+    try { v = String(` + expr + `); } catch (e) { v = 'error: ' + e; }
+    var log = JSON.parse(sessionStorage.getItem('` + recordKey + `') || '[]');
+    if (log[log.length - 1] !== v) { log.push(v); sessionStorage.setItem('` + recordKey + `', JSON.stringify(log)); }
+  }
+  document.addEventListener('DOMContentLoaded', function () {
+    snap();
+    new MutationObserver(snap).observe(document.documentElement, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
+}());`
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src, WorldName: "browsertest"}); err != nil {
+		b.fatal(t, "record "+expr, err)
+	}
+}
+
+// Recorded is the log that Record's expression wrote so far, oldest first.
+func (b *Browser) Recorded(t testing.TB) []string {
+	t.Helper()
+	var log []string
+	raw := Eval[string](t, b, `sessionStorage.getItem('`+recordKey+`') || '[]'`)
+	if err := json.Unmarshal([]byte(raw), &log); err != nil {
+		t.Fatalf("browser: the record is no list of strings: %v: %s", err, raw)
+	}
+	return log
 }
