@@ -311,22 +311,16 @@ func credentialWords(cr auditCredentialDTO, keys map[string]store.AuditKey) stri
 	return "Not recorded"
 }
 
-// activityRefusal is a refusal of the audit API in the page's words.
+// activityRefusal is a refusal of the audit API in the page's words: refusalWords says
+// every code; this page words two of them for its own form and links.
 func activityRefusal(pb problemBody) string {
 	switch problem.Code(pb.Code) {
-	case problem.UnknownAuditAction:
-		return "There is no such action. Choose one from the Action list."
 	case problem.InvalidTimeRange:
 		if pb.Detail == "dates are YYYY-MM-DD" {
 			return "Enter dates as year, month and day (for example 2026-12-01)."
 		}
-		return "From must be on or before To. Dates are whole days in UTC."
-	case problem.InvalidFilter:
-		return "This member link is not valid. Show all members' activity, or open the member from the dashboard."
 	case problem.InvalidParameter:
 		return "This page link is not valid. Go back to the newest activity and page again."
-	case problem.ExportTooLarge:
-		return "This range holds more than 100,000 events, too many for one file. Choose a shorter range with From and To, and download again."
 	}
 	return refusalWords(pb)
 }

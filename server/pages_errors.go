@@ -60,6 +60,14 @@ func refusalWords(pb problemBody) string {
 		return "The service took too long to answer. The change may still complete: reload the dashboard before trying again."
 	case problem.InvalidID:
 		return "This names a member or a retry that cannot exist. Find the member on the dashboard and try again."
+	case problem.UnknownAuditAction:
+		return "There is no such action. Choose one from the Action list."
+	case problem.InvalidTimeRange:
+		return "From must be on or before To. Dates are whole days in UTC."
+	case problem.InvalidFilter:
+		return "This member link is not valid. Show all members' activity, or open the member from the dashboard."
+	case problem.ExportTooLarge:
+		return "This range holds more than 100,000 events, too many for one file. Choose a shorter range with From and To, and download again."
 	case problem.InvalidBody, problem.InvalidParameter:
 		return "The form was not filled in as expected. Reload the page and try again."
 	}
