@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -97,10 +98,12 @@ func (s *Server) getHeadshots(c *gin.Context) {
 		s.abort(c, problem.InvalidParameter, "cursor and before need section")
 		return
 	}
+	// One instant for the whole answer, so every card judges the retry window alike.
+	now := s.now()
 	if section == "" {
 		out := map[string]sectionDTO{}
 		for _, sec := range sectionOrder {
-			page, err := s.sectionPage(c, sec, search, nil, nil, limit)
+			page, err := s.sectionPage(c, now, sec, search, nil, nil, limit)
 			if err != nil {
 				s.fail(c, err)
 				return
@@ -115,7 +118,7 @@ func (s *Server) getHeadshots(c *gin.Context) {
 		s.abort(c, problem.InvalidParameter, "section must be finished, in_progress or deleted")
 		return
 	}
-	page, err := s.sectionPage(c, section, search, after, before, limit)
+	page, err := s.sectionPage(c, now, section, search, after, before, limit)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -171,10 +174,11 @@ func pageCursors(cursor, before string) (after, bef *store.Cursor, err error) {
 	return after, bef, nil
 }
 
-// sectionPage reads one page of a section: the first, the one after a cursor, or the
-// one before it. next_cursor is the last card when more follow (or, paging back, always:
-// the page came from there); prev_cursor is the first card when cards precede it.
-func (s *Server) sectionPage(c *gin.Context, section, search string, after, before *store.Cursor, limit int) (sectionDTO, error) {
+// sectionPage reads one page of a section, its cards' actions decided at now: the first,
+// the one after a cursor, or the one before it. next_cursor is the last card when more
+// follow (or, paging back, always: the page came from there); prev_cursor is the first
+// card when cards precede it.
+func (s *Server) sectionPage(c *gin.Context, now time.Time, section, search string, after, before *store.Cursor, limit int) (sectionDTO, error) {
 	cards, more, err := store.Dashboard(c.Request.Context(), s.db, store.DashboardQuery{
 		OrgID: principal(c).OrgID, Section: section, Search: search, After: after, Before: before, Limit: limit,
 	})
@@ -183,7 +187,7 @@ func (s *Server) sectionPage(c *gin.Context, section, search string, after, befo
 	}
 	page := sectionDTO{Section: section, Cards: make([]cardDTO, 0, len(cards))}
 	for i := range cards {
-		page.Cards = append(page.Cards, toCard(&cards[i]))
+		page.Cards = append(page.Cards, toCard(&cards[i], now, s.cfg.RetryWindow))
 	}
 	if len(cards) == 0 {
 		return page, nil
@@ -202,12 +206,14 @@ func (s *Server) sectionPage(c *gin.Context, section, search string, after, befo
 }
 
 // toCard writes a dashboard card; rules.CardActions decides its actions, for this
-// answer and the admin pages' card alike.
-func toCard(k *store.Card) cardDTO {
+// answer and the admin pages' card alike. now and window are the retry window's, so a
+// card offers no retry that the window would refuse.
+func toCard(k *store.Card, now time.Time, window time.Duration) cardDTO {
 	m := store.Member{ID: k.MemberID, Name: k.Name, Email: k.Email, Kind: k.Kind, RetryCredits: k.RetryCredits, FreeRetryAvailable: k.FreeRetryAvailable}
 	section := rules.Section(k.Status)
 	actions := rules.CardActions(rules.CardFacts{
 		Section: section, RetryCredits: k.RetryCredits, FreeRetryAvailable: k.FreeRetryAvailable, PendingRetry: k.PendingRetry,
+		ShootCompletedAt: k.CompletedAt, Now: now, Window: window,
 		Restart: rules.RestartFacts{MemberKind: k.Kind, HasDeletedShoot: k.HasDeletedShoot, HasOtherShoot: k.HasOpenShoot},
 	})
 	return cardDTO{

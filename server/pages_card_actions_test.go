@@ -37,9 +37,10 @@ func pageCardActions(t *testing.T, body string) map[string][]string {
 }
 
 // TestCardActionsAgreeWithAPI: for every kind of card (each section, a pending retry, a
-// managed member without email, a retried shoot, no allowance) the dashboard page offers
-// exactly the actions of the JSON API's card. A pending retry's card, which offers no
-// Give retry, links to the member page, which shows the help page's pending notice.
+// managed member without email, a retried shoot, no allowance, a retry window that has
+// ended) the dashboard page offers exactly the actions of the JSON API's card. A pending
+// retry's card, which offers no Give retry, links to the member page, which shows the
+// help page's pending notice.
 func TestCardActionsAgreeWithAPI(t *testing.T) {
 	app := apptest.Start(t, apptest.Options{})
 	no := apptest.Ptr(false)
@@ -54,6 +55,8 @@ func TestCardActionsAgreeWithAPI(t *testing.T) {
 		seed.Member{Name: "Hana Deleted", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
 		person("Ivo Deleted", deletedShoot()),
 		person("Jo Failed", seed.Shoot{Status: "failed"}),
+		// Completed before the default 60-day window: an allowance, but no retry to give.
+		person("Kit Expired", finished(61, 8)),
 	)
 	for _, i := range []int{4, 6} {
 		id, shoots := seeded(org, i)
@@ -88,9 +91,31 @@ func TestCardActionsAgreeWithAPI(t *testing.T) {
 			seen++
 		}
 	}
-	if seen != 10 {
-		t.Errorf("compared %d cards, want all 10", seen)
+	if seen != 11 {
+		t.Errorf("compared %d cards, want all 11", seen)
 	}
+
+	// A card whose retry window has ended says so and offers no Give retry, in the API
+	// and on the page: the rules would refuse it.
+	kit, kitShoots := seeded(org, 10)
+	for _, c := range cardsOf(t, app, org.AdminKey, "section="+domain.SectionFinished) {
+		if c.Member.ID == kit && slices.Contains(c.Actions, "give_retry") {
+			t.Errorf("the API offers give_retry on Kit's card, whose retry window has ended: %v", c.Actions)
+		}
+	}
+	var kitCard string
+	for _, part := range strings.Split(pc.do("GET", "/app/admin/headshots?section=finished", nil).Body, `<li class="card" data-member="`)[1:] {
+		if strings.HasPrefix(part, kit) {
+			kitCard = part
+		}
+	}
+	if !strings.Contains(kitCard, "Retry window ended") {
+		t.Errorf("Kit's Finished card does not say the retry window ended:\n%s", kitCard)
+	}
+	if strings.Contains(kitCard, "Give retry") {
+		t.Errorf("Kit's Finished card offers Give retry after the retry window ended:\n%s", kitCard)
+	}
+	expectProblem(t, giveRetry(t, app, org.AdminKey, kit, kitShoots[0]), 422, "retry_window_expired")
 
 	// The pending retry's card says so and links to where the notice is.
 	eve, _ := seeded(org, 4)

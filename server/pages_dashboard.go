@@ -119,9 +119,11 @@ func (p *pages) getDashboard(c *gin.Context) {
 	if section != "" {
 		limit = sectionPageSize
 	}
+	// The cards' actions and their "Retry window ended" line judge the same instant.
+	now := p.s.now()
 	for i, sec := range shown {
 		g.Go(func() (err error) {
-			pages[i], err = p.s.sectionPage(c, sec, q, after, before, limit)
+			pages[i], err = p.s.sectionPage(c, now, sec, q, after, before, limit)
 			return err
 		})
 	}
@@ -140,7 +142,6 @@ func (p *pages) getDashboard(c *gin.Context) {
 		here.param, here.cursor = "before", c.Query("before")
 	}
 	v := dashboardView{Query: q, Section: section, Notice: notice, Back: here.back()}
-	now := p.s.now()
 	for i, sec := range shown {
 		page := pages[i]
 		sv := sectionView{Key: sec, Title: sectionTitles[sec], Count: bySection[sec]}
@@ -191,7 +192,8 @@ func (p *pages) markChanged(c *gin.Context, v *dashboardView, memberID string) {
 		}
 		return
 	}
-	cv := v.placed(newCardView(toCard(k), p.s.cfg.RetryWindow, p.s.now()))
+	now := p.s.now()
+	cv := v.placed(newCardView(toCard(k, now, p.s.cfg.RetryWindow), p.s.cfg.RetryWindow, now))
 	cv.Current = true
 	changed := sectionView{Key: "changed", Title: "Changed just now", Count: 1, Cards: []cardView{cv}, Changed: true}
 	v.Sections = append([]sectionView{changed}, v.Sections...)

@@ -46,7 +46,7 @@ func CheckRetry(f RetryFacts, now time.Time, window time.Duration) (Allowance, e
 	if f.ShootRetried {
 		return "", problem.New(problem.ShootAlreadyRetried, "each shoot can be retried once")
 	}
-	if now.After(RetryDeadline(*f.ShootCompletedAt, window)) {
+	if !withinWindow(f.ShootCompletedAt, now, window) {
 		return "", problem.New(problem.RetryWindowExpired, "retries are only available for shoots completed within the last %s", humanWindow(window))
 	}
 	return consume(f.RetryCredits, f.FreeRetryAvailable)
@@ -105,25 +105,30 @@ const (
 	ActionRestartShoot = "restart_shoot"
 )
 
-// CardFacts is what a dashboard card's actions look at.
+// CardFacts is what a dashboard card's actions look at. ShootCompletedAt, Now and Window
+// are rule 5's facts for a Finished card: the card offers no retry the window refuses.
 type CardFacts struct {
 	Section            string
 	RetryCredits       int
 	FreeRetryAvailable bool
 	PendingRetry       bool
+	ShootCompletedAt   *time.Time
+	Now                time.Time
+	Window             time.Duration
 	Restart            RestartFacts
 }
 
 // CardActions decides the actions of a dashboard card, for the JSON API's card and the
-// admin pages' buttons alike: give_retry on a Finished card when the member has an
-// allowance or a pending retry (the preview then shows the pending notice),
-// restart_shoot on a Deleted card exactly when a restart would be allowed. An In
-// Progress card offers none; its pending retry is shown, not acted on.
+// admin pages' buttons alike: give_retry on a Finished card when the member has a pending
+// retry (the preview then shows the pending notice, as CheckRetry's rule 2 comes first),
+// or has an allowance and the shoot's retry window has not ended; restart_shoot on a
+// Deleted card exactly when a restart would be allowed. An In Progress card offers none;
+// its pending retry is shown, not acted on.
 func CardActions(f CardFacts) []string {
 	actions := []string{}
 	switch f.Section {
 	case domain.SectionFinished:
-		if HasAllowance(f.RetryCredits, f.FreeRetryAvailable) || f.PendingRetry {
+		if f.PendingRetry || (HasAllowance(f.RetryCredits, f.FreeRetryAvailable) && withinWindow(f.ShootCompletedAt, f.Now, f.Window)) {
 			actions = append(actions, ActionGiveRetry)
 		}
 	case domain.SectionDeleted:
@@ -132,6 +137,12 @@ func CardActions(f CardFacts) []string {
 		}
 	}
 	return actions
+}
+
+// withinWindow is rule 5 of docs/product.md as CheckRetry applies it; a shoot without a
+// completion time is not finished (rule 3), so it has no window either.
+func withinWindow(completedAt *time.Time, now time.Time, window time.Duration) bool {
+	return completedAt != nil && !now.After(RetryDeadline(*completedAt, window))
 }
 
 // Section is the dashboard section of a member, by the status of their most recent shoot.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,14 +145,28 @@ func TestSection(t *testing.T) {
 
 func TestCardActions(t *testing.T) {
 	restartable := RestartFacts{MemberKind: domain.KindManaged, HasDeletedShoot: true}
+	window := 60 * 24 * time.Hour
+	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	recent := now.Add(-5 * 24 * time.Hour)
+	lastInstant := now.Add(-window)
+	ended := lastInstant.Add(-time.Second)
+	finished := func(completed time.Time, f CardFacts) CardFacts {
+		f.Section, f.ShootCompletedAt, f.Now, f.Window = domain.SectionFinished, &completed, now, window
+		return f
+	}
 	for _, tc := range []struct {
 		name  string
 		facts CardFacts
 		want  []string
 	}{
-		{"finished with an allowance", CardFacts{Section: domain.SectionFinished, FreeRetryAvailable: true}, []string{ActionGiveRetry}},
-		{"finished without one", CardFacts{Section: domain.SectionFinished}, []string{}},
-		{"finished with a pending retry", CardFacts{Section: domain.SectionFinished, PendingRetry: true}, []string{ActionGiveRetry}},
+		{"finished with an allowance", finished(recent, CardFacts{FreeRetryAvailable: true}), []string{ActionGiveRetry}},
+		{"finished with a credit", finished(recent, CardFacts{RetryCredits: 1}), []string{ActionGiveRetry}},
+		{"finished without one", finished(recent, CardFacts{}), []string{}},
+		{"finished with a pending retry", finished(recent, CardFacts{PendingRetry: true}), []string{ActionGiveRetry}},
+		{"finished at the window's last instant", finished(lastInstant, CardFacts{FreeRetryAvailable: true}), []string{ActionGiveRetry}},
+		{"finished after the window ended", finished(ended, CardFacts{FreeRetryAvailable: true, RetryCredits: 2}), []string{}},
+		{"finished after the window, with a pending retry", finished(ended, CardFacts{PendingRetry: true}), []string{ActionGiveRetry}},
+		{"finished without a completion time", CardFacts{Section: domain.SectionFinished, FreeRetryAvailable: true, Now: now, Window: window}, []string{}},
 		{"in progress with a pending retry", CardFacts{Section: domain.SectionInProgress, PendingRetry: true, FreeRetryAvailable: true}, []string{}},
 		{"deleted, restartable", CardFacts{Section: domain.SectionDeleted, FreeRetryAvailable: true, Restart: restartable}, []string{ActionRestartShoot}},
 		{"deleted, individual", CardFacts{Section: domain.SectionDeleted, Restart: RestartFacts{MemberKind: domain.KindIndividual, HasDeletedShoot: true}}, []string{}},
@@ -161,6 +176,17 @@ func TestCardActions(t *testing.T) {
 			got := CardActions(tc.facts)
 			if got == nil || strings.Join(got, ",") != strings.Join(tc.want, ",") {
 				t.Errorf("CardActions = %#v, want %#v", got, tc.want)
+			}
+			// What the card offers, CheckRetry must not refuse by the window: the modal
+			// would otherwise answer the card's button with retry_window_expired.
+			if slices.Contains(got, ActionGiveRetry) && tc.facts.ShootCompletedAt != nil {
+				_, err := CheckRetry(RetryFacts{
+					MemberHasPendingRetry: tc.facts.PendingRetry, ShootStatus: domain.ShootActive, ShootCompletedAt: tc.facts.ShootCompletedAt,
+					RetryCredits: tc.facts.RetryCredits, FreeRetryAvailable: tc.facts.FreeRetryAvailable,
+				}, tc.facts.Now, tc.facts.Window)
+				if pe, ok := problem.As(err); ok && pe.Code != problem.RetryPending {
+					t.Errorf("the card offers give_retry but CheckRetry refuses it: %v", err)
+				}
 			}
 		})
 	}
