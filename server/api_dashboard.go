@@ -213,7 +213,7 @@ func toCard(k *store.Card, now time.Time, window time.Duration) cardDTO {
 	section := rules.Section(k.Status)
 	actions := rules.CardActions(rules.CardFacts{
 		Section: section, RetryCredits: k.RetryCredits, FreeRetryAvailable: k.FreeRetryAvailable, PendingRetry: k.PendingRetry,
-		ShootCompletedAt: k.CompletedAt, Now: now, Window: window,
+		ShootRetried: k.RetryCount > 0, ShootCompletedAt: k.CompletedAt, Now: now, Window: window,
 		Restart: rules.RestartFacts{MemberKind: k.Kind, HasDeletedShoot: k.HasDeletedShoot, HasOtherShoot: k.HasOpenShoot},
 	})
 	return cardDTO{

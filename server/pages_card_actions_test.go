@@ -117,6 +117,15 @@ func TestCardActionsAgreeWithAPI(t *testing.T) {
 	}
 	expectProblem(t, giveRetry(t, app, org.AdminKey, kit, kitShoots[0]), 422, "retry_window_expired")
 
+	// A shoot retried once already offers no Give retry either: each shoot is retried once.
+	cleo, cleoShoots := seeded(org, 2)
+	for _, c := range cardsOf(t, app, org.AdminKey, "section="+domain.SectionFinished) {
+		if c.Member.ID == cleo && slices.Contains(c.Actions, "give_retry") {
+			t.Errorf("the API offers give_retry on Cleo's card, whose shoot was retried already: %v", c.Actions)
+		}
+	}
+	expectProblem(t, giveRetry(t, app, org.AdminKey, cleo, cleoShoots[0]), 409, "shoot_already_retried")
+
 	// The pending retry's card says so and links to where the notice is.
 	eve, _ := seeded(org, 4)
 	dash := pc.do("GET", "/app/admin/headshots?section=in_progress", nil).Body

@@ -112,23 +112,25 @@ type CardFacts struct {
 	RetryCredits       int
 	FreeRetryAvailable bool
 	PendingRetry       bool
-	ShootCompletedAt   *time.Time
-	Now                time.Time
-	Window             time.Duration
-	Restart            RestartFacts
+	// ShootRetried: the card's shoot was retried already (its retry_count > 0).
+	ShootRetried     bool
+	ShootCompletedAt *time.Time
+	Now              time.Time
+	Window           time.Duration
+	Restart          RestartFacts
 }
 
 // CardActions decides the actions of a dashboard card, for the JSON API's card and the
 // admin pages' buttons alike: give_retry on a Finished card when the member has a pending
 // retry (the preview then shows the pending notice, as CheckRetry's rule 2 comes first),
-// or has an allowance and the shoot's retry window has not ended; restart_shoot on a
+// or has an allowance for a shoot not yet retried whose retry window has not ended; restart_shoot on a
 // Deleted card exactly when a restart would be allowed. An In Progress card offers none;
 // its pending retry is shown, not acted on.
 func CardActions(f CardFacts) []string {
 	actions := []string{}
 	switch f.Section {
 	case domain.SectionFinished:
-		if f.PendingRetry || (HasAllowance(f.RetryCredits, f.FreeRetryAvailable) && withinWindow(f.ShootCompletedAt, f.Now, f.Window)) {
+		if f.PendingRetry || (!f.ShootRetried && HasAllowance(f.RetryCredits, f.FreeRetryAvailable) && withinWindow(f.ShootCompletedAt, f.Now, f.Window)) {
 			actions = append(actions, ActionGiveRetry)
 		}
 	case domain.SectionDeleted:

@@ -166,6 +166,8 @@ func TestCardActions(t *testing.T) {
 		{"finished at the window's last instant", finished(lastInstant, CardFacts{FreeRetryAvailable: true}), []string{ActionGiveRetry}},
 		{"finished after the window ended", finished(ended, CardFacts{FreeRetryAvailable: true, RetryCredits: 2}), []string{}},
 		{"finished after the window, with a pending retry", finished(ended, CardFacts{PendingRetry: true}), []string{ActionGiveRetry}},
+		{"finished, the shoot retried already", finished(recent, CardFacts{FreeRetryAvailable: true, ShootRetried: true}), []string{}},
+		{"finished, retried already, with a pending retry", finished(recent, CardFacts{PendingRetry: true, ShootRetried: true}), []string{ActionGiveRetry}},
 		{"finished without a completion time", CardFacts{Section: domain.SectionFinished, FreeRetryAvailable: true, Now: now, Window: window}, []string{}},
 		{"in progress with a pending retry", CardFacts{Section: domain.SectionInProgress, PendingRetry: true, FreeRetryAvailable: true}, []string{}},
 		{"deleted, restartable", CardFacts{Section: domain.SectionDeleted, FreeRetryAvailable: true, Restart: restartable}, []string{ActionRestartShoot}},
@@ -177,12 +179,12 @@ func TestCardActions(t *testing.T) {
 			if got == nil || strings.Join(got, ",") != strings.Join(tc.want, ",") {
 				t.Errorf("CardActions = %#v, want %#v", got, tc.want)
 			}
-			// What the card offers, CheckRetry must not refuse by the window: the modal
-			// would otherwise answer the card's button with retry_window_expired.
+			// What the card offers, CheckRetry must not refuse (but with the pending
+			// notice): the modal would otherwise answer the card's button with a refusal.
 			if slices.Contains(got, ActionGiveRetry) && tc.facts.ShootCompletedAt != nil {
 				_, err := CheckRetry(RetryFacts{
 					MemberHasPendingRetry: tc.facts.PendingRetry, ShootStatus: domain.ShootActive, ShootCompletedAt: tc.facts.ShootCompletedAt,
-					RetryCredits: tc.facts.RetryCredits, FreeRetryAvailable: tc.facts.FreeRetryAvailable,
+					ShootRetried: tc.facts.ShootRetried, RetryCredits: tc.facts.RetryCredits, FreeRetryAvailable: tc.facts.FreeRetryAvailable,
 				}, tc.facts.Now, tc.facts.Window)
 				if pe, ok := problem.As(err); ok && pe.Code != problem.RetryPending {
 					t.Errorf("the card offers give_retry but CheckRetry refuses it: %v", err)
