@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/uptrace/bun"
 
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
@@ -166,7 +167,7 @@ func (s *Server) getAudit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	names, err := s.auditNames(ctx, q.OrgID, events)
+	names, err := auditNames(ctx, s.db, q.OrgID, events)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -198,13 +199,13 @@ type auditNameBook struct {
 
 // auditNames reads the names a page's actors need: the organization's admins and keys
 // (a handful each), and the members who acted on the page.
-func (s *Server) auditNames(ctx context.Context, orgID string, events []store.AuditEvent) (*auditNameBook, error) {
+func auditNames(ctx context.Context, db bun.IDB, orgID string, events []store.AuditEvent) (*auditNameBook, error) {
 	b := &auditNameBook{}
 	var err error
-	if b.admins, err = store.AdminNames(ctx, s.db, orgID); err != nil {
+	if b.admins, err = store.AdminNames(ctx, db, orgID); err != nil {
 		return nil, err
 	}
-	if b.keys, err = store.AuditKeys(ctx, s.db, orgID); err != nil {
+	if b.keys, err = store.AuditKeys(ctx, db, orgID); err != nil {
 		return nil, err
 	}
 	var memberIDs []string
@@ -213,7 +214,7 @@ func (s *Server) auditNames(ctx context.Context, orgID string, events []store.Au
 			memberIDs = append(memberIDs, e.ActorID)
 		}
 	}
-	if b.members, err = store.MemberNames(ctx, s.db, orgID, memberIDs); err != nil {
+	if b.members, err = store.MemberNames(ctx, db, orgID, memberIDs); err != nil {
 		return nil, err
 	}
 	return b, nil
