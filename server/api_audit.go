@@ -82,7 +82,7 @@ func decodeAuditCursor(v string) (*auditCursor, bool) {
 		return nil, false
 	}
 	var c auditCursor
-	if err := json.Unmarshal(b, &c); err != nil || c.ID <= 0 || c.At.IsZero() {
+	if err := json.Unmarshal(b, &c); err != nil || c.ID <= 0 || c.At.IsZero() || !storableTime(c.At) {
 		return nil, false
 	}
 	return &c, true
@@ -116,7 +116,7 @@ func parseAuditFilters(orgID string, q url.Values) (store.AuditQuery, error) {
 	}{{"since", &out.Since}, {"until", &out.Until}} {
 		if v := q.Get(f.name); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
+			if err != nil || !storableTime(t) {
 				return out, problem.New(problem.InvalidTimeRange, "%s must be an RFC 3339 time such as 2026-12-01T00:00:00Z", f.name)
 			}
 			*f.into = &t
@@ -127,6 +127,10 @@ func parseAuditFilters(orgID string, q url.Values) (store.AuditQuery, error) {
 	}
 	return out, nil
 }
+
+// storableTime: Postgres has no year 0, which RFC 3339 can spell (0000-01-01, or
+// 0001-01-01 with a positive offset); such a time would fail the query as a 500.
+func storableTime(t time.Time) bool { return t.UTC().Year() >= 1 }
 
 // truncate keeps a caller's value short enough to quote in a problem's detail.
 func truncate(s string, n int) string {
