@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/uptrace/bun"
 
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
@@ -81,7 +82,7 @@ func decodeAuditCursor(v string) (*auditCursor, bool) {
 		return nil, false
 	}
 	var c auditCursor
-	if err := json.Unmarshal(b, &c); err != nil || c.ID <= 0 || c.At.IsZero() {
+	if err := json.Unmarshal(b, &c); err != nil || c.ID <= 0 || c.At.IsZero() || !storableTime(c.At) {
 		return nil, false
 	}
 	return &c, true
@@ -115,7 +116,7 @@ func parseAuditFilters(orgID string, q url.Values) (store.AuditQuery, error) {
 	}{{"since", &out.Since}, {"until", &out.Until}} {
 		if v := q.Get(f.name); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
+			if err != nil || !storableTime(t) {
 				return out, problem.New(problem.InvalidTimeRange, "%s must be an RFC 3339 time such as 2026-12-01T00:00:00Z", f.name)
 			}
 			*f.into = &t
@@ -126,6 +127,10 @@ func parseAuditFilters(orgID string, q url.Values) (store.AuditQuery, error) {
 	}
 	return out, nil
 }
+
+// storableTime: Postgres has no year 0, which RFC 3339 can spell (0000-01-01, or
+// 0001-01-01 with a positive offset); such a time would fail the query as a 500.
+func storableTime(t time.Time) bool { return t.UTC().Year() >= 1 }
 
 // truncate keeps a caller's value short enough to quote in a problem's detail.
 func truncate(s string, n int) string {
@@ -166,7 +171,7 @@ func (s *Server) getAudit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	names, err := s.auditNames(ctx, q.OrgID, events)
+	names, err := auditNames(ctx, s.db, q.OrgID, events)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -198,13 +203,13 @@ type auditNameBook struct {
 
 // auditNames reads the names a page's actors need: the organization's admins and keys
 // (a handful each), and the members who acted on the page.
-func (s *Server) auditNames(ctx context.Context, orgID string, events []store.AuditEvent) (*auditNameBook, error) {
+func auditNames(ctx context.Context, db bun.IDB, orgID string, events []store.AuditEvent) (*auditNameBook, error) {
 	b := &auditNameBook{}
 	var err error
-	if b.admins, err = store.AdminNames(ctx, s.db, orgID); err != nil {
+	if b.admins, err = store.AdminNames(ctx, db, orgID); err != nil {
 		return nil, err
 	}
-	if b.keys, err = store.AuditKeys(ctx, s.db, orgID); err != nil {
+	if b.keys, err = store.AuditKeys(ctx, db, orgID); err != nil {
 		return nil, err
 	}
 	var memberIDs []string
@@ -213,7 +218,7 @@ func (s *Server) auditNames(ctx context.Context, orgID string, events []store.Au
 			memberIDs = append(memberIDs, e.ActorID)
 		}
 	}
-	if b.members, err = store.MemberNames(ctx, s.db, orgID, memberIDs); err != nil {
+	if b.members, err = store.MemberNames(ctx, db, orgID, memberIDs); err != nil {
 		return nil, err
 	}
 	return b, nil

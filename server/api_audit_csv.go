@@ -52,7 +52,7 @@ func (s *Server) getAuditCSV(c *gin.Context) {
 		s.abort(c, problem.ExportTooLarge, "the export would hold more than %d events; choose a shorter time range with since and until", auditExportMaxRows)
 		return
 	}
-	names, err := s.auditNames(ctx, q.OrgID, nil)
+	names, err := auditNames(ctx, tx, q.OrgID, nil)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"net/url"
 	"slices"
 	"strings"
@@ -187,6 +188,10 @@ func TestAuditAPI(t *testing.T) {
 		{"since=yesterday", 422, "invalid_time_range"},
 		{"until=2026-13-01T00:00:00Z", 422, "invalid_time_range"},
 		{"since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z", 422, "invalid_time_range"},
+		// Postgres has no year 0: refused, not a 500.
+		{"since=0000-01-01T00:00:00Z", 422, "invalid_time_range"},
+		{"until=" + url.QueryEscape("0001-01-01T00:00:00+01:00"), 422, "invalid_time_range"},
+		{"cursor=" + base64.RawURLEncoding.EncodeToString([]byte(`{"t":"0000-06-01T00:00:00Z","i":1}`)), 400, "invalid_parameter"},
 		{"member=not-a-uuid", 422, "invalid_filter"},
 		{"actor=cli", 422, "invalid_filter"},
 		{"limit=0", 400, "invalid_parameter"},

@@ -100,7 +100,7 @@ func (f activityFilters) apiQuery() (url.Values, *problem.Error) {
 			continue
 		}
 		day, err := time.Parse(activityDate, d.value)
-		if err != nil {
+		if err != nil || !storableTime(day) {
 			return nil, problem.New(problem.InvalidTimeRange, "dates are YYYY-MM-DD")
 		}
 		q.Set(d.name, day.AddDate(0, 0, d.days).Format(time.RFC3339))

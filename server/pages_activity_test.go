@@ -47,6 +47,7 @@ func TestActivityPageRefusalsInWords(t *testing.T) {
 		{"/app/admin/activity?action=retry.delete", "unknown_audit_action", "There is no such action", 422},
 		{"/app/admin/activity?from=2026-12-08&to=2026-12-01", "invalid_time_range", "From must be on or before To", 422},
 		{"/app/admin/activity?from=yesterday", "invalid_time_range", "Enter dates as year, month and day", 422},
+		{"/app/admin/activity?from=0000-01-01", "invalid_time_range", "Enter dates as year, month and day", 422},
 		{"/app/admin/activity?member=not-a-member", "invalid_filter", "This member link is not valid", 422},
 		{"/app/admin/activity?cursor=bm90LWpzb24", "invalid_parameter", "This page link is not valid", 400},
 		{"/app/admin/activity.csv?action=retry.delete", "unknown_audit_action", "There is no such action", 422},
