@@ -48,7 +48,7 @@ func TestAuditBackfill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sql, err := store.MigrationSQL("20261215120002_audit_credentials_backfill.tx.up.sql")
+	sql, err := store.MigrationSQL("20261206002105_audit_credentials_backfill.tx.up.sql")
 	if err != nil {
 		t.Fatal(err)
 	}

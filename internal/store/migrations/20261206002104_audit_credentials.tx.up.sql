@@ -7,6 +7,11 @@
 -- credential_id is the key's or the session's id ('' where the credential has none);
 -- key_id is the API key behind it (for a session, the key that signed in), so one key's
 -- actions are found whichever way they were done. Neither is ever a secret.
+-- Adding columns without a volatile default changes only the catalog, but it takes the
+-- table's exclusive lock: wait for it at most a few seconds rather than queue every
+-- action's audit write behind a long transaction (a CSV export's); a migration that
+-- times out is run again.
+SET LOCAL lock_timeout = '5s';
 ALTER TABLE audit_events
     ADD COLUMN credential_kind text NOT NULL DEFAULT 'unknown',
     ADD COLUMN credential_id   text NOT NULL DEFAULT '',
@@ -17,10 +22,5 @@ ALTER TABLE audit_events
 ALTER TABLE admin_sessions ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid();
 CREATE UNIQUE INDEX admin_sessions_id ON admin_sessions (id);
 
--- The listing pages newest first by (created_at, id): events of one transaction share
--- created_at, and the id breaks the tie. The member filter has its own index; the others
--- (action, actor) filter the organization's range.
-DROP INDEX audit_events_org_recent;
-CREATE INDEX audit_events_org_page ON audit_events (org_id, created_at DESC, id DESC);
-CREATE INDEX audit_events_org_member ON audit_events (org_id, member_id, created_at DESC, id DESC)
-    WHERE member_id IS NOT NULL;
+-- The indexes that list and filter the events are built by the next migrations but one,
+-- concurrently, after the backfill: writes go on meanwhile.
