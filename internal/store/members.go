@@ -82,7 +82,7 @@ func MemberNames(ctx context.Context, db bun.IDB, orgID string, memberIDs []stri
 	}
 	var rows []Member
 	if err := db.NewSelect().Model(&rows).Column("id", "name").
-		Where("org_id = ? AND id IN (?)", orgID, bun.In(memberIDs)).Scan(ctx); err != nil {
+		Where("org_id = ? AND id IN (?)", orgID, bun.List(memberIDs)).Scan(ctx); err != nil {
 		return nil, err
 	}
 	for _, m := range rows {
