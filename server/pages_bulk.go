@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -77,7 +78,8 @@ func (p *pages) postBulkRestartForm(c *gin.Context) {
 	}
 	v := bulkRestartedView{BackURL: place.url()}
 	for _, r := range ans.Results {
-		row := bulkRow{MemberID: r.MemberID, Name: names[r.MemberID], Outcome: r.Outcome}
+		// The names are keyed by the canonical (lower-case) id; a form may carry any case.
+		row := bulkRow{MemberID: r.MemberID, Name: names[strings.ToLower(r.MemberID)], Outcome: r.Outcome}
 		if row.Name == "" {
 			row.Name = "A member not in your organization"
 		}
