@@ -11,8 +11,9 @@
 #   bash scripts/bench.sh --docs ''       # print only
 #   bash scripts/bench.sh -h              # every count flag
 #
-# BENCH_DATABASE_URL names the Postgres database the fresh one is created from
-# (default postgres://postgres@127.0.0.1:5432/postgres).
+# BENCH_DATABASE_URL names the Postgres database the dev topology's fresh one is created
+# from (default postgres://postgres@127.0.0.1:5432/postgres). The production topology
+# starts a Postgres cluster of its own (internal/tooling/pgserver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -104,9 +104,10 @@ func (r *Report) Markdown() string {
 
 // intro says what the table is; it is written with it, so a rerun keeps it true.
 const intro = `Every figure in a table comes from one run of one command against the same servers
-(the Servers line says which: the Temporal dev server as ` + "`retryd dev`" + ` starts it, or the
-production topology), a fresh database on the local Postgres, and the retryd binary as
-separate ` + "`serve`" + ` and ` + "`work`" + ` processes with mail going to a serve's local endpoint.
+(the Servers line says which: the Temporal dev server as ` + "`retryd dev`" + ` starts it on the
+local Postgres, or the production topology on a private Postgres of its own), a fresh
+database, and the retryd binary as separate ` + "`serve`" + ` and ` + "`work`" + ` processes with mail
+going to a serve's local endpoint.
 Each retryd path is set against its floor:
 
 - **engine floor**: workflows of a give-retry's shape (the issue update, one local

@@ -18,6 +18,7 @@ import (
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/freeport"
 	"github.com/headshotpro/retryd/internal/tooling/pgadmin"
+	"github.com/headshotpro/retryd/internal/tooling/pgserver"
 	"github.com/headshotpro/retryd/internal/tooling/random"
 	"github.com/headshotpro/retryd/internal/tooling/readiness"
 	"github.com/headshotpro/retryd/internal/tooling/supervisor"
@@ -35,7 +36,7 @@ type Cluster struct {
 	MailboxToken string
 	TaskQueue    string
 
-	Postgres *privatePostgres
+	Postgres *pgserver.Server
 	Temporal *supervisor.Proc
 	API      *supervisor.Proc
 	Worker   *supervisor.Proc
@@ -76,11 +77,12 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	pgPort, tPort, apiPort, metricsPort := ports[0], ports[1], ports[2], ports[3]
 
-	c.Postgres, err = newPrivatePostgres(ctx, pgPort)
+	// fsync off: the suite crashes processes, not the machine, and it shares the disk.
+	c.Postgres, err = pgserver.New(ctx, pgserver.Options{Port: pgPort, TempPrefix: "retryd-faults-pg-", FsyncOff: true})
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Postgres.start(ctx); err != nil {
+	if err := c.Postgres.Start(ctx); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -205,6 +207,10 @@ func (c *Cluster) Close() {
 		}
 	}
 	if c.Postgres != nil {
-		c.Postgres.cleanup()
+		// A cluster left paused by an interrupted fault would never stop.
+		if pids, err := c.Postgres.PIDs(); err == nil {
+			resume(pids)
+		}
+		c.Postgres.Close()
 	}
 }

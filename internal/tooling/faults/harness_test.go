@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headshotpro/retryd/internal/tooling/pgserver"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
 
@@ -18,7 +19,7 @@ import (
 func clusterNeeds(t *testing.T) (cli, root string) {
 	t.Helper()
 	cli = testenv.TemporalCLI(t)
-	if _, err := findPostgresBin(); err != nil {
+	if err := pgserver.Installed(); err != nil {
 		if testenv.InCI() {
 			t.Fatalf("faults: %v (CI=true, so this fails instead of skipping)", err)
 		}

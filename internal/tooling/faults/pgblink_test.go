@@ -72,12 +72,12 @@ func TestPostgresRestartSendsNoEmailTwice(t *testing.T) {
 	// has waited 6 s (the mail client gives up after 10 s, and a send whose answer never
 	// came is the one duplicate no activity can prevent).
 	held := gate.waitHeld(ctx, members, 6*time.Second)
-	if err := c.Postgres.crash(ctx); err != nil {
+	if err := c.Postgres.Crash(ctx); err != nil {
 		t.Fatal(err)
 	}
 	gate.release()
 	sleep(ctx, 2*time.Second)
-	if err := c.Postgres.start(ctx); err != nil {
+	if err := c.Postgres.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	gives.Wait()

@@ -338,13 +338,13 @@ func inject(ctx context.Context, c *Cluster, run *Run, f Fault) FaultRecord {
 		sleep(ctx, f.Down)
 		err = c.StartTemporal(ctx)
 	case RestartPostgres:
-		if err = c.Postgres.crash(ctx); err == nil {
+		if err = c.Postgres.Crash(ctx); err == nil {
 			sleep(ctx, f.Down)
-			err = c.Postgres.start(ctx)
+			err = c.Postgres.Start(ctx)
 		}
 	case PausePostgres:
 		var pids []int
-		if pids, err = c.Postgres.pause(); err == nil {
+		if pids, err = pause(c.Postgres); err == nil {
 			sleep(ctx, f.Down)
 			resume(pids)
 		}

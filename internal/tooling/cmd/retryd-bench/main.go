@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		topos = append(topos, bench.Named{Name: "production"})
-		starts = append(starts, &bench.Production{RepoRoot: root, TemporalCLI: cli, AdminDatabaseURL: os.Getenv("BENCH_DATABASE_URL"),
+		starts = append(starts, &bench.Production{RepoRoot: root, TemporalCLI: cli,
 			APIDatabaseConns: cfg.PageClients, PageClients: cfg.PageClients, Log: stderr})
 	}
 	command := shellLine(append([]string{"bash", "scripts/bench.sh"}, args...))
