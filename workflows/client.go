@@ -58,7 +58,7 @@ func (c *Client) Restart(ctx context.Context, in RestartInput, requestID string)
 	})
 }
 
-// RetryInput rebuilds the input of a recorded retry, to resume it.
+// RetryInputFor rebuilds the input of a recorded retry, to resume it.
 func RetryInputFor(r *store.Retry, reminders []time.Duration, tuning Tuning, requestID string) RetryInput {
 	in := RetryInput{
 		RetryID: r.ID, OrgID: r.OrgID, MemberID: r.MemberID, ShootID: r.ShootID,
@@ -71,7 +71,7 @@ func RetryInputFor(r *store.Retry, reminders []time.Duration, tuning Tuning, req
 	return in
 }
 
-// RestartInput rebuilds the input of a recorded restart, to resume it.
+// RestartInputFor rebuilds the input of a recorded restart, to resume it.
 func RestartInputFor(r *store.Restart, reminders []time.Duration, tuning Tuning, requestID string) RestartInput {
 	return RestartInput{
 		RestartID: r.ID, OrgID: r.OrgID, MemberID: r.MemberID, NewShootID: r.NewShootID,
