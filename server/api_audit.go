@@ -132,15 +132,6 @@ func parseAuditFilters(orgID string, q url.Values) (store.AuditQuery, error) {
 // 0001-01-01 with a positive offset); such a time would fail the query as a 500.
 func storableTime(t time.Time) bool { return t.UTC().Year() >= 1 }
 
-// truncate keeps a caller's value short enough to quote in a problem's detail.
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}
-
 // getAudit lists the organization's audit events, newest first, in keyset pages.
 func (s *Server) getAudit(c *gin.Context) {
 	q, err := parseAuditFilters(principal(c).OrgID, c.Request.URL.Query())

@@ -112,7 +112,7 @@ func refuseDuplicateFields(body []byte) error {
 		if name, ok := tok.(string); ok && top != nil && top.wantKey {
 			folded := foldName(name)
 			if top.names[folded] {
-				return problem.New(problem.DuplicateField, "the member %q appears more than once in one object (names are matched regardless of case)", shortName(name))
+				return problem.New(problem.DuplicateField, "the member %q appears more than once in one object (names are matched regardless of case)", truncate(name, 64))
 			}
 			top.names[folded] = true
 			top.wantKey = false
@@ -156,13 +156,13 @@ func foldName(name string) string {
 	return b.String()
 }
 
-// shortName bounds a client's member name quoted back in a problem detail.
-func shortName(name string) string {
-	const max = 64
-	if utf8.RuneCountInString(name) <= max {
-		return name
+// truncate bounds a client's value (a member name, an action) to n characters, so it
+// can be quoted back in a problem's detail.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
 	}
-	return string([]rune(name)[:max]) + "…"
+	return string([]rune(s)[:n]) + "…"
 }
 
 // canonicalJSON is the body with insignificant whitespace and member order removed, so
