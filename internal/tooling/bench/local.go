@@ -17,6 +17,7 @@ import (
 	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/freeport"
+	"github.com/headshotpro/retryd/internal/tooling/pgadmin"
 	"github.com/headshotpro/retryd/internal/tooling/random"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -174,14 +175,8 @@ func (l *Local) Close() error {
 	if l.dbName != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if admin, err := store.Open(ctx, l.AdminDatabaseURL); err != nil {
-			errs = append(errs, err)
-		} else {
-			// FORCE: a connection left behind must not keep the database alive.
-			if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+l.dbName+" WITH (FORCE)"); err != nil {
-				errs = append(errs, fmt.Errorf("drop database %s: %w", l.dbName, err))
-			}
-			_ = admin.Close()
+		if err := pgadmin.DropDatabase(ctx, l.AdminDatabaseURL, l.dbName); err != nil {
+			errs = append(errs, fmt.Errorf("drop database %s: %w", l.dbName, err))
 		}
 	}
 	if l.dir != "" && !l.keepLogs {

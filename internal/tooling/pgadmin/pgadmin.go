@@ -24,7 +24,8 @@ func CreateDatabase(ctx context.Context, adminURL, name string) error {
 	})
 }
 
-// DropDatabase drops database name, closing its sessions first.
+// DropDatabase drops database name, closing its sessions first (FORCE): a connection
+// the code under test leaked must not keep the database alive.
 func DropDatabase(ctx context.Context, adminURL, name string) error {
 	db, err := store.Open(ctx, adminURL)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/pgadmin"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -109,15 +110,9 @@ func DatabaseURL(t testing.TB) string {
 func dropDatabase(t testing.TB, adminURL, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := store.Open(ctx, adminURL)
-	if err != nil {
-		t.Errorf("testenv: drop database %s: %v", name, err)
-		return
-	}
-	defer func() { _ = admin.Close() }()
-	// FORCE ends connections the code under test may have leaked, which would
-	// otherwise block the drop.
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+	// The drop is FORCEd: it ends connections the code under test may have leaked, which
+	// would otherwise block it.
+	if err := pgadmin.DropDatabase(ctx, adminURL, name); err != nil {
 		t.Errorf("testenv: drop database %s: %v", name, err)
 	}
 }
