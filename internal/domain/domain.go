@@ -70,3 +70,41 @@ const (
 	EmailKindReminder = "reminder"
 	EmailKindResend   = "resend"
 )
+
+// Webhook event types: what an organization's endpoints can subscribe to. The strings are
+// part of the API and of every payload sent.
+const (
+	EventRetryIssued         = "retry.issued"
+	EventRetryEmailDelivered = "retry.email_delivered"
+	EventRetryEmailFailed    = "retry.email_failed"
+	EventRetryStarted        = "retry.started"
+	EventRetryCanceled       = "retry.canceled"
+	EventRestartIssued       = "restart.issued"
+	EventRestartStarted      = "restart.started"
+	EventRestartEmailFailed  = "restart.email_failed"
+	// EventWebhookTest is sent by an admin's "send test event" to one endpoint only; no
+	// endpoint subscribes to it.
+	EventWebhookTest = "webhook.test"
+)
+
+// EventTypes lists the event types an endpoint can subscribe to, in the order the API
+// documents them.
+func EventTypes() []string {
+	return []string{EventRetryIssued, EventRetryEmailDelivered, EventRetryEmailFailed, EventRetryStarted,
+		EventRetryCanceled, EventRestartIssued, EventRestartStarted, EventRestartEmailFailed}
+}
+
+// Status of one webhook delivery: an event on its way to one endpoint.
+const (
+	DeliveryPending   = "pending"   // not yet answered with 2xx; attempts go on
+	DeliveryDelivered = "delivered" // the endpoint answered 2xx
+	DeliveryFailed    = "failed"    // every attempt of the schedule failed
+	DeliveryCanceled  = "canceled"  // the endpoint was disabled or deleted first
+)
+
+// Why an endpoint stopped receiving; empty while it is enabled.
+const (
+	EndpointDisabledByAdmin = "admin"   // an admin turned it off
+	EndpointDisabledGone    = "gone"    // it answered 410 Gone
+	EndpointDisabledFailing = "failing" // its deliveries failed for longer than the retry schedule
+)

@@ -15,7 +15,8 @@ const (
 	AuditShootRestart = "shoot.restart"
 	AuditSignIn       = "session.sign_in"
 	AuditSignOut      = "session.sign_out"
-	// AuditAPIKeyCreate and AuditAPIKeyRevoke are in keys.go.
+	// AuditAPIKeyCreate and AuditAPIKeyRevoke are in keys.go, the webhook actions in
+	// webhook_endpoints.go.
 	AuditShootStart  = "shoot.start"
 	AuditShootSubmit = "shoot.submit"
 	// A pipeline report is recorded as "shoot." and the status it set.
@@ -28,6 +29,8 @@ func AuditActions() []string {
 	return []string{
 		AuditRetryGive, AuditRetryResend, AuditShootRestart, AuditSignIn, AuditSignOut,
 		AuditAPIKeyCreate, AuditAPIKeyRevoke, AuditShootStart, AuditShootSubmit, AuditShootActive, AuditShootFailed,
+		AuditWebhookCreate, AuditWebhookUpdate, AuditWebhookDelete, AuditWebhookRotate, AuditWebhookDisable,
+		AuditWebhookReplay, AuditWebhookTest,
 	}
 }
 

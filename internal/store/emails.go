@@ -55,26 +55,67 @@ func FinishEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, mes
 		if e.Kind == domain.EmailKindReminder {
 			q = q.Set("reminders_sent = reminders_sent + 1")
 		}
-		_, err = q.Exec(ctx)
-		return err
+		if subject != SubjectRetry {
+			_, err = q.Exec(ctx)
+			return err
+		}
+		var r Retry
+		if err := q.Returning("id, org_id, member_id, shoot_id").Scan(ctx, &r.ID, &r.OrgID, &r.MemberID, &r.ShootID); err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, retryEvent(domain.EventRetryEmailDelivered, &r, now, emailFields(e, map[string]any{"message_id": messageID})))
 	})
+}
+
+// emailFields are the fields of an email event that name the email: its kind and its
+// number among the retry's or restart's emails.
+func emailFields(e *Email, more map[string]any) map[string]any {
+	more["email_kind"], more["email_seq"] = e.Kind, e.Seq
+	return more
 }
 
 // FailEmail records a permanent failure. The retry's email status turns to failed for
 // a first email or a resend, which an admin should act on; a failed reminder leaves a
 // delivered status as it is.
+//
+// Each email that turns failed here is reported to webhooks (retry.email_failed,
+// restart.email_failed), reminders too: an integrator may want to know that a nudge
+// bounced even while the first email stands delivered.
 func FailEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, reason string, now time.Time) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewUpdate().Model((*Email)(nil)).
+		res, err := tx.NewUpdate().Model((*Email)(nil)).
 			Set("status = ?", domain.EmailFailed).Set("last_error = ?", reason).
-			Where("id = ?", e.ID).Where("status <> ?", domain.EmailSent).Exec(ctx); err != nil {
+			Where("id = ?", e.ID).Where("status NOT IN (?, ?)", domain.EmailSent, domain.EmailFailed).Exec(ctx)
+		if err != nil {
 			return err
 		}
-		_, err := tx.NewUpdate().Table(string(subject)).
+		if _, err := tx.NewUpdate().Table(string(subject)).
 			Set("email_status = ?", domain.EmailFailed).Set("updated_at = ?", now).
-			Where("id = ?", e.SubjectID).Where("email_status <> ? OR ? <> ?", domain.EmailSent, e.Kind, domain.EmailKindReminder).Exec(ctx)
-		return err
+			Where("id = ?", e.SubjectID).Where("email_status <> ? OR ? <> ?", domain.EmailSent, e.Kind, domain.EmailKindReminder).Exec(ctx); err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return failedEmailEvent(ctx, tx, subject, e, now)
 	})
+}
+
+// failedEmailEvent records retry.email_failed or restart.email_failed for e.
+func failedEmailEvent(ctx context.Context, tx bun.Tx, subject Subject, e *Email, now time.Time) error {
+	more := emailFields(e, map[string]any{})
+	if subject == SubjectRestart {
+		r := new(Restart)
+		if err := tx.NewSelect().Model(r).Where("id = ?", e.SubjectID).Scan(ctx); err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, restartEvent(domain.EventRestartEmailFailed, r, now, more))
+	}
+	r := new(Retry)
+	if err := tx.NewSelect().Model(r).Where("id = ?", e.SubjectID).Scan(ctx); err != nil {
+		return err
+	}
+	return RecordEvent(ctx, tx, retryEvent(domain.EventRetryEmailFailed, r, now, more))
 }
 
 // EmailProgress is what the emails of one retry or restart have reached, for a run that

@@ -111,6 +111,10 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 		})); err != nil {
 			return err
 		}
+		if err := RecordEvent(ctx, tx, restartEvent(domain.EventRestartIssued, r, p.Now,
+			map[string]any{"issued_by_kind": r.IssuedByKind, "email_status": r.EmailStatus})); err != nil {
+			return err
+		}
 		out = r
 		return nil
 	})
@@ -132,14 +136,23 @@ func SetRestartStage(ctx context.Context, db bun.IDB, restartID, stage string, n
 			// 'pending' stays literal, like every status = 'pending' matching a partial index.
 			q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
 		}
-		res, err := q.Exec(ctx)
-		if err != nil || stage != domain.StageFailed {
+		var changed []Restart
+		if err := q.Returning("*").Scan(ctx, &changed); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if stage == domain.StageStarted {
+			// The member's own start is reported by StartShoot; this is a start the
+			// workflow learned of another way.
+			for i := range changed {
+				if err := RecordEvent(ctx, tx, restartEvent(domain.EventRestartStarted, &changed[i], now, map[string]any{"started_at": now.UTC()})); err != nil {
+					return err
+				}
+			}
+		}
+		if stage != domain.StageFailed || len(changed) == 0 {
 			return nil
 		}
-		_, err = tx.NewRaw(`UPDATE shoots SET status = ?0, deleted_at = ?1, updated_at = ?1
+		_, err := tx.NewRaw(`UPDATE shoots SET status = ?0, deleted_at = ?1, updated_at = ?1
 			WHERE id = (SELECT new_shoot_id FROM restarts WHERE id = ?2)
 			AND status = ?3 AND submitted_at IS NULL`, domain.ShootDeleted, now, restartID, domain.ShootOnboarding).Exec(ctx)
 		return err

@@ -153,6 +153,13 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 	})); err != nil {
 		return nil, err
 	}
+	issued := map[string]any{"allowance_used": r.AllowanceUsed, "issued_by_kind": r.IssuedByKind, "email_status": r.EmailStatus}
+	if r.Reason != nil {
+		issued["reason"] = *r.Reason
+	}
+	if err := RecordEvent(ctx, tx, retryEvent(domain.EventRetryIssued, r, p.Now, issued)); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -250,19 +257,45 @@ func resetShoot(ctx context.Context, tx bun.Tx, shootID string, now time.Time) e
 
 // SetRetryStage records a stage reached by the workflow. Started and failed also set the
 // status; the stage never moves back from started.
+//
+// A retry that turns started or failed here is reported to webhooks (retry.started,
+// retry.canceled) in the same transaction; the member's own start is reported by
+// StartShoot, after which the stage is started already and nothing is reported twice.
 func SetRetryStage(ctx context.Context, db bun.IDB, retryID, stage string, now time.Time) error {
-	q := db.NewUpdate().Model((*Retry)(nil)).
-		Set("stage = ?", stage).Set("updated_at = ?", now).
-		Where("id = ?", retryID).Where("stage <> ?", domain.StageStarted)
-	switch stage {
-	case domain.StageStarted:
-		q = q.Set("status = ?", domain.StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
-	case domain.StageFailed:
-		// 'pending' stays literal, like every status = 'pending' matching a partial index.
-		q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
+	update := func(ctx context.Context, db bun.IDB) *bun.UpdateQuery {
+		q := db.NewUpdate().Model((*Retry)(nil)).
+			Set("stage = ?", stage).Set("updated_at = ?", now).
+			Where("id = ?", retryID).Where("stage <> ?", domain.StageStarted)
+		switch stage {
+		case domain.StageStarted:
+			q = q.Set("status = ?", domain.StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
+		case domain.StageFailed:
+			// 'pending' stays literal, like every status = 'pending' matching a partial index.
+			q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
+		}
+		return q
 	}
-	_, err := q.Exec(ctx)
-	return err
+	event := map[string]string{domain.StageStarted: domain.EventRetryStarted, domain.StageFailed: domain.EventRetryCanceled}[stage]
+	if event == "" {
+		_, err := update(ctx, db).Exec(ctx)
+		return err
+	}
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var changed []Retry
+		if err := update(ctx, tx).Returning("*").Scan(ctx, &changed); err != nil {
+			return err
+		}
+		for i := range changed {
+			more := map[string]any{}
+			if event == domain.EventRetryStarted {
+				more["started_at"] = now.UTC()
+			}
+			if err := RecordEvent(ctx, tx, retryEvent(event, &changed[i], now, more)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // GetRetry reads one retry with its note.

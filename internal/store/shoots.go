@@ -110,6 +110,9 @@ func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action str
 	if err := startPending(ctx, tx, SubjectRestart, "new_shoot_id", s.ID, now, &restarts); err != nil {
 		return nil, err
 	}
+	if err := startedEvents(ctx, tx, retries, restarts, now); err != nil {
+		return nil, err
+	}
 	// At most one of each: one retry per shoot, and a restart owns its new shoot.
 	if len(retries) > 0 {
 		out.Retry = &retries[0]

@@ -1,0 +1,267 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/domain"
+)
+
+// WebhookDelivery is an event on its way to one endpoint, with what its attempts met.
+type WebhookDelivery struct {
+	bun.BaseModel `bun:"table:webhook_deliveries"`
+
+	ID             string     `bun:"id,pk,type:uuid"`
+	EventID        string     `bun:"event_id,type:uuid"`
+	EndpointID     string     `bun:"endpoint_id,type:uuid"`
+	OrgID          string     `bun:"org_id,type:uuid"`
+	Status         string     `bun:"status"`
+	Attempts       int        `bun:"attempts"`
+	LastStatusCode *int       `bun:"last_status_code"`
+	LastError      *string    `bun:"last_error"`
+	LastAttemptAt  *time.Time `bun:"last_attempt_at"`
+	DeliveredAt    *time.Time `bun:"delivered_at"`
+	DispatchedAt   *time.Time `bun:"dispatched_at"`
+	ReplayOf       *string    `bun:"replay_of,type:uuid"`
+	CreatedAt      time.Time  `bun:"created_at"`
+
+	// EventType is read from the event; it is not a column of webhook_deliveries.
+	EventType string `bun:"event_type,scanonly"`
+}
+
+// DeliveryCursor is a keyset position in an endpoint's deliveries, newest first.
+type DeliveryCursor struct {
+	At time.Time
+	ID string
+}
+
+// ListWebhookDeliveries answers a page of an endpoint's deliveries, newest first, and
+// whether older ones follow. The endpoint must be the organization's.
+func ListWebhookDeliveries(ctx context.Context, db bun.IDB, orgID, endpointID string, after *DeliveryCursor, limit int) ([]WebhookDelivery, bool, error) {
+	if _, err := GetWebhookEndpoint(ctx, db, orgID, endpointID); err != nil {
+		return nil, false, err
+	}
+	out := make([]WebhookDelivery, 0, limit+1)
+	q := db.NewSelect().Model(&out).ModelTableExpr("webhook_deliveries AS d").
+		ColumnExpr("d.*").ColumnExpr("e.type AS event_type").
+		Join("JOIN webhook_events AS e ON e.id = d.event_id").
+		Where("d.endpoint_id = ?", endpointID).
+		OrderExpr("d.created_at DESC, d.id DESC").Limit(int64(limit + 1))
+	if after != nil {
+		q = q.Where("(d.created_at, d.id) < (?, ?)", after.At, after.ID)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, false, err
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
+}
+
+// ReplayWebhookDelivery sends a delivery's event to its endpoint again, as a new
+// delivery that names the one it repeats. The endpoint may be disabled: an admin replays
+// to check a fix, so it must be enabled first (the caller checks).
+func ReplayWebhookDelivery(ctx context.Context, db bun.IDB, orgID, endpointID, deliveryID string, actor Actor, now time.Time) (*WebhookDelivery, error) {
+	var out *WebhookDelivery
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		old := new(WebhookDelivery)
+		if err := tx.NewSelect().Model(old).Where("id = ? AND endpoint_id = ? AND org_id = ?", deliveryID, endpointID, orgID).Scan(ctx); err != nil {
+			return notFound(err, "webhook delivery")
+		}
+		d, err := newDelivery(ctx, tx, old.EventID, endpointID, orgID, &old.ID, now)
+		if err != nil {
+			return err
+		}
+		out = d
+		return Audit(ctx, tx, actor.Event(AuditEvent{
+			OrgID: orgID, Action: AuditWebhookReplay, TargetKind: "webhook_delivery", TargetID: d.ID, Outcome: "queued",
+			Detail: map[string]any{"endpoint_id": endpointID, "replay_of": old.ID, "event_id": old.EventID},
+		}))
+	})
+	return out, err
+}
+
+// SendWebhookTest records a webhook.test event for one endpoint alone and its delivery.
+func SendWebhookTest(ctx context.Context, db bun.IDB, orgID, endpointID string, actor Actor, now time.Time) (*WebhookDelivery, error) {
+	var out *WebhookDelivery
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := GetWebhookEndpoint(ctx, tx, orgID, endpointID); err != nil {
+			return err
+		}
+		e := Event{ID: uuid.NewString(), OrgID: orgID, Type: domain.EventWebhookTest, OccurredAt: now, Data: map[string]any{"endpoint_id": endpointID}}
+		body, err := e.body()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NewRaw(`INSERT INTO webhook_events (id, org_id, type, occurred_at, payload) VALUES (?, ?, ?, ?, ?)`,
+			e.ID, orgID, e.Type, now, string(body)).Exec(ctx); err != nil {
+			return err
+		}
+		d, err := newDelivery(ctx, tx, e.ID, endpointID, orgID, nil, now)
+		if err != nil {
+			return err
+		}
+		d.EventType = e.Type
+		out = d
+		return Audit(ctx, tx, actor.Event(AuditEvent{
+			OrgID: orgID, Action: AuditWebhookTest, TargetKind: "webhook_delivery", TargetID: d.ID, Outcome: "queued",
+			Detail: map[string]any{"endpoint_id": endpointID, "event_id": e.ID},
+		}))
+	})
+	return out, err
+}
+
+func newDelivery(ctx context.Context, tx bun.Tx, eventID, endpointID, orgID string, replayOf *string, now time.Time) (*WebhookDelivery, error) {
+	d := &WebhookDelivery{ID: uuid.NewString(), EventID: eventID, EndpointID: endpointID, OrgID: orgID,
+		Status: domain.DeliveryPending, ReplayOf: replayOf, CreatedAt: now}
+	if _, err := tx.NewInsert().Model(d).ExcludeColumn("event_type").Exec(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := tx.NewRaw(`SELECT pg_notify(?, '')`, WebhookChannel).Exec(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// WebhookDispatch is a delivery the relay hands to Temporal.
+type WebhookDispatch struct {
+	ID    string `bun:"id"`
+	OrgID string `bun:"org_id"`
+}
+
+// DispatchWebhooks hands up to limit deliveries not yet handed over to start, and marks
+// those it started. Rows are locked while start runs, so two relays never take the same
+// one; a relay that dies mid-way leaves its rows unmarked for the next look, and start
+// must therefore be idempotent (it starts a workflow whose id is the delivery's).
+func DispatchWebhooks(ctx context.Context, db *bun.DB, limit int, now time.Time, start func(context.Context, []WebhookDispatch) ([]string, error)) (int, error) {
+	n := 0
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var batch []WebhookDispatch
+		if err := tx.NewRaw(`SELECT id, org_id FROM webhook_deliveries WHERE dispatched_at IS NULL
+			ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED`, limit).Scan(ctx, &batch); err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		started, err := start(ctx, batch)
+		if len(started) > 0 {
+			if _, uerr := tx.NewRaw(`UPDATE webhook_deliveries SET dispatched_at = ? WHERE id IN (?)`, now, bun.List(started)).Exec(ctx); uerr != nil {
+				return uerr
+			}
+			n = len(started)
+		}
+		if err != nil && n == 0 {
+			return err
+		}
+		return nil
+	})
+	return n, err
+}
+
+// WebhookTarget is what one attempt of a delivery needs: where to, signed with what,
+// and the body.
+type WebhookTarget struct {
+	DeliveryID string
+	Status     string
+	EventID    string
+	EventType  string
+	OrgID      string
+	Endpoint   *WebhookEndpoint // nil: deleted
+	Body       []byte
+}
+
+// GetWebhookTarget reads a delivery with its endpoint and its event's body.
+func GetWebhookTarget(ctx context.Context, db bun.IDB, deliveryID string) (*WebhookTarget, error) {
+	t := &WebhookTarget{DeliveryID: deliveryID}
+	var endpointID string
+	var body string
+	err := db.NewRaw(`SELECT d.status, d.event_id, e.type, d.org_id, d.endpoint_id, e.payload::text
+		FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id WHERE d.id = ?`, deliveryID).
+		Scan(ctx, &t.Status, &t.EventID, &t.EventType, &t.OrgID, &endpointID, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Deleted with its endpoint.
+		t.Status = domain.DeliveryCanceled
+		return t, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.Body = []byte(body)
+	ep := new(WebhookEndpoint)
+	if err := db.NewSelect().Model(ep).Where("id = ?", endpointID).Scan(ctx); err == nil {
+		t.Endpoint = ep
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	return t, nil
+}
+
+// WebhookAttempt is what one attempt met: an answer's status code, or an error.
+type WebhookAttempt struct {
+	At         time.Time
+	StatusCode int    // 0: no answer
+	Error      string // "" when the endpoint answered
+	Delivered  bool
+}
+
+// RecordWebhookAttempt counts an attempt of a pending delivery. A delivered one ends the
+// delivery and the endpoint's failing spell; a failed one starts that spell if none runs.
+func RecordWebhookAttempt(ctx context.Context, db bun.IDB, deliveryID string, a WebhookAttempt) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var code *int
+		if a.StatusCode != 0 {
+			code = &a.StatusCode
+		}
+		q := tx.NewUpdate().Model((*WebhookDelivery)(nil)).
+			Set("attempts = attempts + 1").Set("last_status_code = ?", code).
+			Set("last_error = ?", nullable(a.Error)).Set("last_attempt_at = ?", a.At).
+			Where("id = ? AND status = ?", deliveryID, domain.DeliveryPending)
+		if a.Delivered {
+			q = q.Set("status = ?", domain.DeliveryDelivered).Set("delivered_at = ?", a.At)
+		}
+		var endpointID string
+		if err := q.Returning("endpoint_id").Scan(ctx, &endpointID); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // delivered or ended already: a repeated attempt counts once
+			}
+			return err
+		}
+		if a.Delivered {
+			_, err := tx.NewRaw(`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, endpointID).Exec(ctx)
+			return err
+		}
+		_, err := tx.NewRaw(`UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, a.At, endpointID).Exec(ctx)
+		return err
+	})
+}
+
+// EndWebhookDelivery ends a pending delivery as failed or canceled.
+func EndWebhookDelivery(ctx context.Context, db bun.IDB, deliveryID, status string) error {
+	_, err := db.NewUpdate().Model((*WebhookDelivery)(nil)).Set("status = ?", status).
+		Where("id = ? AND status = ?", deliveryID, domain.DeliveryPending).Exec(ctx)
+	return err
+}
+
+// EndpointBacklog is how far behind one endpoint's deliveries are.
+type EndpointBacklog struct {
+	EndpointID string    `bun:"endpoint_id"`
+	OrgID      string    `bun:"org_id"`
+	Pending    int       `bun:"pending"`
+	Oldest     time.Time `bun:"oldest"`
+}
+
+// WebhookBacklogs answers, per endpoint with pending deliveries, how many and since when.
+func WebhookBacklogs(ctx context.Context, db bun.IDB) ([]EndpointBacklog, error) {
+	var out []EndpointBacklog
+	err := db.NewRaw(`SELECT endpoint_id, org_id, count(*) AS pending, min(created_at) AS oldest
+		FROM webhook_deliveries WHERE status = 'pending' GROUP BY endpoint_id, org_id`).Scan(ctx, &out)
+	return out, err
+}

@@ -1,0 +1,214 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/headshotpro/retryd/internal/domain"
+)
+
+// Audit actions for webhook endpoint changes.
+const (
+	AuditWebhookCreate  = "webhook_endpoint.create"
+	AuditWebhookUpdate  = "webhook_endpoint.update"
+	AuditWebhookDelete  = "webhook_endpoint.delete"
+	AuditWebhookRotate  = "webhook_endpoint.rotate_secret"
+	AuditWebhookDisable = "webhook_endpoint.disable" // by the system: 410 Gone, or failing too long
+	AuditWebhookReplay  = "webhook_delivery.replay"
+	AuditWebhookTest    = "webhook_endpoint.test"
+)
+
+// WebhookEndpoint is one of an organization's receivers. Its secrets are read by the
+// worker to sign; the API shows a secret once, when it is made.
+type WebhookEndpoint struct {
+	bun.BaseModel `bun:"table:webhook_endpoints"`
+
+	ID                      string     `bun:"id,pk,type:uuid"`
+	OrgID                   string     `bun:"org_id,type:uuid"`
+	URL                     string     `bun:"url"`
+	Description             string     `bun:"description"`
+	EventTypes              []string   `bun:"event_types,array"`
+	Enabled                 bool       `bun:"enabled"`
+	Secret                  string     `bun:"secret"`
+	PreviousSecret          *string    `bun:"previous_secret"`
+	PreviousSecretExpiresAt *time.Time `bun:"previous_secret_expires_at"`
+	DisabledReason          *string    `bun:"disabled_reason"`
+	DisabledAt              *time.Time `bun:"disabled_at"`
+	FailingSince            *time.Time `bun:"failing_since"`
+	CreatedAt               time.Time  `bun:"created_at"`
+	UpdatedAt               time.Time  `bun:"updated_at"`
+}
+
+// Secrets are the secrets that sign a delivery at now: the current one and, during a
+// rotation's overlap, the one it replaced.
+func (e *WebhookEndpoint) Secrets(now time.Time) []string {
+	s := []string{e.Secret}
+	if e.PreviousSecret != nil && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt) {
+		s = append(s, *e.PreviousSecret)
+	}
+	return s
+}
+
+// NewWebhookEndpoint is what an admin gives to create an endpoint; URL and types are
+// checked by the caller.
+type NewWebhookEndpoint struct {
+	OrgID       string
+	URL         string
+	Description string
+	EventTypes  []string
+	Secret      string
+}
+
+// CreateWebhookEndpoint stores an endpoint, enabled, with its audit event (which never
+// holds the secret).
+func CreateWebhookEndpoint(ctx context.Context, db bun.IDB, in NewWebhookEndpoint, actor Actor, now time.Time) (*WebhookEndpoint, error) {
+	e := &WebhookEndpoint{
+		ID: uuid.NewString(), OrgID: in.OrgID, URL: in.URL, Description: in.Description,
+		EventTypes: in.EventTypes, Enabled: true, Secret: in.Secret, CreatedAt: now, UpdatedAt: now,
+	}
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(e).Exec(ctx); err != nil {
+			return err
+		}
+		return Audit(ctx, tx, actor.Event(AuditEvent{
+			OrgID: in.OrgID, Action: AuditWebhookCreate, TargetKind: "webhook_endpoint", TargetID: e.ID, Outcome: "created",
+			Detail: map[string]any{"url": e.URL, "event_types": e.EventTypes},
+		}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// ListWebhookEndpoints answers an organization's endpoints, oldest first.
+func ListWebhookEndpoints(ctx context.Context, db bun.IDB, orgID string) ([]WebhookEndpoint, error) {
+	var out []WebhookEndpoint
+	err := db.NewSelect().Model(&out).Where("org_id = ?", orgID).Order("created_at", "id").Scan(ctx)
+	return out, err
+}
+
+// GetWebhookEndpoint reads one endpoint of an organization; another organization's id
+// is not found.
+func GetWebhookEndpoint(ctx context.Context, db bun.IDB, orgID, id string) (*WebhookEndpoint, error) {
+	e := new(WebhookEndpoint)
+	if err := db.NewSelect().Model(e).Where("id = ? AND org_id = ?", id, orgID).Scan(ctx); err != nil {
+		return nil, notFound(err, "webhook endpoint")
+	}
+	return e, nil
+}
+
+// WebhookEndpointPatch holds the fields an update changes; nil leaves one as it is.
+type WebhookEndpointPatch struct {
+	URL         *string
+	Description *string
+	EventTypes  []string // nil: unchanged
+	Enabled     *bool
+}
+
+// UpdateWebhookEndpoint changes an endpoint. Enabling it clears why it was disabled and
+// how long it had been failing: the admin says it is back. Disabling it by hand records
+// the admin as the reason.
+func UpdateWebhookEndpoint(ctx context.Context, db bun.IDB, orgID, id string, p WebhookEndpointPatch, actor Actor, now time.Time) (*WebhookEndpoint, error) {
+	var out *WebhookEndpoint
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		e := new(WebhookEndpoint)
+		if err := tx.NewSelect().Model(e).Where("id = ? AND org_id = ?", id, orgID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "webhook endpoint")
+		}
+		changed := map[string]any{}
+		if p.URL != nil && *p.URL != e.URL {
+			e.URL, changed["url"] = *p.URL, *p.URL
+		}
+		if p.Description != nil {
+			e.Description = *p.Description
+		}
+		if p.EventTypes != nil {
+			e.EventTypes, changed["event_types"] = p.EventTypes, p.EventTypes
+		}
+		if p.Enabled != nil && *p.Enabled != e.Enabled {
+			e.Enabled, changed["enabled"] = *p.Enabled, *p.Enabled
+			if e.Enabled {
+				e.DisabledReason, e.DisabledAt, e.FailingSince = nil, nil, nil
+			} else {
+				reason := domain.EndpointDisabledByAdmin
+				e.DisabledReason, e.DisabledAt = &reason, &now
+			}
+		}
+		e.UpdatedAt = now
+		if _, err := tx.NewUpdate().Model(e).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		out = e
+		return Audit(ctx, tx, actor.Event(AuditEvent{
+			OrgID: orgID, Action: AuditWebhookUpdate, TargetKind: "webhook_endpoint", TargetID: e.ID, Outcome: "updated", Detail: changed,
+		}))
+	})
+	return out, err
+}
+
+// DeleteWebhookEndpoint removes an endpoint with its deliveries; a delivery in flight
+// finds it gone and stops.
+func DeleteWebhookEndpoint(ctx context.Context, db bun.IDB, orgID, id string, actor Actor) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var url string
+		if err := tx.NewRaw(`DELETE FROM webhook_endpoints WHERE id = ? AND org_id = ? RETURNING url`, id, orgID).Scan(ctx, &url); err != nil {
+			return notFound(err, "webhook endpoint")
+		}
+		return Audit(ctx, tx, actor.Event(AuditEvent{
+			OrgID: orgID, Action: AuditWebhookDelete, TargetKind: "webhook_endpoint", TargetID: id, Outcome: "deleted",
+			Detail: map[string]any{"url": url},
+		}))
+	})
+}
+
+// RotateWebhookSecret makes secret the endpoint's signing secret; the one it replaces
+// keeps signing beside it until overlapUntil.
+func RotateWebhookSecret(ctx context.Context, db bun.IDB, orgID, id, secret string, overlapUntil time.Time, actor Actor, now time.Time) (*WebhookEndpoint, error) {
+	var out *WebhookEndpoint
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		e := new(WebhookEndpoint)
+		if err := tx.NewSelect().Model(e).Where("id = ? AND org_id = ?", id, orgID).For("UPDATE").Scan(ctx); err != nil {
+			return notFound(err, "webhook endpoint")
+		}
+		old := e.Secret
+		e.Secret, e.PreviousSecret, e.PreviousSecretExpiresAt, e.UpdatedAt = secret, &old, &overlapUntil, now
+		if _, err := tx.NewUpdate().Model(e).Column("secret", "previous_secret", "previous_secret_expires_at", "updated_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		out = e
+		return Audit(ctx, tx, actor.Event(AuditEvent{
+			OrgID: orgID, Action: AuditWebhookRotate, TargetKind: "webhook_endpoint", TargetID: e.ID, Outcome: "rotated",
+			Detail: map[string]any{"previous_secret_expires_at": overlapUntil.UTC()},
+		}))
+	})
+	return out, err
+}
+
+// DisableWebhookEndpoint turns an endpoint off for reason (gone, failing), once, with a
+// system audit event; the answer says whether this call did it.
+func DisableWebhookEndpoint(ctx context.Context, db bun.IDB, id, reason string, now time.Time) (bool, error) {
+	done := false
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var orgID, url string
+		err := tx.NewRaw(`UPDATE webhook_endpoints SET enabled = false, disabled_reason = ?, disabled_at = ?, updated_at = ?
+			WHERE id = ? AND enabled RETURNING org_id, url`, reason, now, now, id).Scan(ctx, &orgID, &url)
+		if err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return err
+		}
+		done = true
+		return Audit(ctx, tx, AuditEvent{
+			OrgID: orgID, ActorKind: ActorSystem, ActorID: "webhooks", Action: AuditWebhookDisable, TargetKind: "webhook_endpoint",
+			TargetID: id, Outcome: reason, Detail: map[string]any{"url": url, "reason": reason},
+		})
+	})
+	return done, err
+}
