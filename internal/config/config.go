@@ -91,6 +91,20 @@ type Config struct {
 	// WorkerCacheSize is how many workflow runs a worker process keeps in memory between
 	// their tasks (the SDK's sticky cache); a run not cached replays its history instead.
 	WorkerCacheSize int
+	// WebhookAllowPrivate lets webhook endpoints resolve to loopback, private and
+	// link-local addresses (WEBHOOK_ALLOW_PRIVATE=on). Dev allows loopback and plain http
+	// on its own (WebhookDevReceivers).
+	WebhookAllowPrivate bool
+	// WebhookDevReceivers: `retryd dev` accepts http:// and loopback receivers so local
+	// tools work; set by the mode, not by a variable.
+	WebhookDevReceivers bool
+	// WebhookTimeout bounds one delivery attempt, from dial to the answer's headers.
+	WebhookTimeout time.Duration
+	// WebhookRetryFor is how long a delivery keeps being attempted before it fails; an
+	// endpoint whose deliveries failed that long is disabled.
+	WebhookRetryFor time.Duration
+	// WebhookSecretOverlap is how long a rotated-out secret keeps signing beside the new one.
+	WebhookSecretOverlap time.Duration
 	// GiveTimeout bounds how long the API waits on a workflow's answer (a give, a
 	// restart, a resend). Not an environment variable: the harness shortens it.
 	GiveTimeout time.Duration
@@ -132,6 +146,10 @@ var Vars = []Var{
 	{"METRICS_ADDR", "127.0.0.1:9464", "private listen address of serve's and dev's /metrics, /healthz and /debug/pprof (never on HTTP_ADDR); off disables; keep it off the public network"},
 	{"WORKER_METRICS_ADDR", "127.0.0.1:9090", "worker's private /metrics, /healthz and /debug/pprof listen address; off disables"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"WEBHOOK_ALLOW_PRIVATE", "off", "on: webhook endpoints may resolve to loopback, private and link-local addresses (cloud metadata addresses stay refused); dev allows loopback and http:// receivers without it"},
+	{"WEBHOOK_TIMEOUT", "10s", "longest one webhook delivery attempt waits for the endpoint's answer (1s to 60s)"},
+	{"WEBHOOK_RETRY_FOR", "72h", "how long a webhook delivery is attempted before it fails; an endpoint failing that long is disabled (1m to 30d)"},
+	{"WEBHOOK_SECRET_OVERLAP", "24h", "how long a rotated webhook secret keeps signing beside the new one (0 to 30d)"},
 	{"MAIL_RATE_PER_MINUTE", "60", "most emails sent a minute by all workers together (the Temporal server paces the email task queue); keep it below the MailerSend account's per-minute limit (120 on v1/email)"},
 	{"RESEND_COOLDOWN", "1m", "how long after a retry's last email an admin's resend is refused (429 rate_limited with Retry-After); 0 turns it off"},
 	{"MAIL_QUEUE_PER_ORG", "1000", "most emails of one organization waiting to be sent before its resends are refused (429 email_queue_full)"},
@@ -206,6 +224,23 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 	if c.WorkerCacheSize, err = strconv.Atoi(get("WORKER_CACHE_SIZE", "1000")); err != nil || c.WorkerCacheSize < 1 || c.WorkerCacheSize > 1000000 {
 		bad("WORKER_CACHE_SIZE", errors.New("must be a whole number from 1 to 1000000"))
+	}
+	switch v := strings.ToLower(get("WEBHOOK_ALLOW_PRIVATE", "off")); v {
+	case "on", "true", "1":
+		c.WebhookAllowPrivate = true
+	case "off", "false", "0":
+	default:
+		bad("WEBHOOK_ALLOW_PRIVATE", errors.New("must be on or off"))
+	}
+	c.WebhookDevReceivers = mode == ModeDev
+	if c.WebhookTimeout, err = ParseDuration(get("WEBHOOK_TIMEOUT", "10s")); err != nil || c.WebhookTimeout < time.Second || c.WebhookTimeout > time.Minute {
+		bad("WEBHOOK_TIMEOUT", errors.New("must be a duration from 1s to 60s"))
+	}
+	if c.WebhookRetryFor, err = ParseDuration(get("WEBHOOK_RETRY_FOR", "72h")); err != nil || c.WebhookRetryFor < time.Minute || c.WebhookRetryFor > 30*24*time.Hour {
+		bad("WEBHOOK_RETRY_FOR", errors.New("must be a duration from 1m to 30d"))
+	}
+	if c.WebhookSecretOverlap, err = ParseDuration(get("WEBHOOK_SECRET_OVERLAP", "24h")); err != nil || c.WebhookSecretOverlap < 0 || c.WebhookSecretOverlap > 30*24*time.Hour {
+		bad("WEBHOOK_SECRET_OVERLAP", errors.New("must be a duration from 0 to 30d"))
 	}
 	reminders, set := lookupEnv("RETRY_REMINDERS")
 	if !set {
