@@ -19,12 +19,12 @@ import (
 // Development sets AllowHTTP and AllowLoopback, so a receiver on the developer's machine
 // works. AllowPrivate (WEBHOOK_ALLOW_PRIVATE=on) is for self-hosted installs whose
 // receivers live on the same private network: it allows loopback, RFC 1918, CGNAT,
-// link-local, unique-local and the other non-public unicast ranges, and with them the
-// cloud metadata endpoints (169.254.169.254, fd00:ec2::254, 100.100.100.200), which are
-// refused otherwise. An install that turns it on in a cloud must block the metadata
-// endpoint from retryd at the network, or any admin who can set a webhook URL can
-// reach it. Unspecified, multicast, broadcast and reserved addresses are never allowed:
-// nothing that receives webhooks lives there, and 0.0.0.0 reaches the local host.
+// link-local, unique-local and the other non-public unicast ranges. The cloud metadata
+// endpoints (169.254.169.254, fd00:ec2::254, 100.100.100.200) stay refused under every
+// policy: no receiver lives there, and an admin who could aim a webhook at one could
+// read the host's cloud credentials. Unspecified, multicast, broadcast and reserved
+// addresses are never allowed either: nothing that receives webhooks lives there, and
+// 0.0.0.0 reaches the local host.
 type Policy struct {
 	AllowHTTP     bool
 	AllowLoopback bool
@@ -172,7 +172,7 @@ func (p Policy) Allowed(ip netip.Addr) bool {
 		return true
 	case classLoopback:
 		return p.AllowLoopback || p.AllowPrivate
-	case classPrivate, classMetadata:
+	case classPrivate:
 		return p.AllowPrivate
 	default:
 		return false

@@ -52,10 +52,10 @@ func TestAllowed(t *testing.T) {
 		{"64:ff9b::808:808", public}, // NAT64 of 8.8.8.8
 		{"2002:7f00:1::1", loopback}, // 6to4 of 127.0.0.1
 		{"2001:db8::1", private},
-		{"169.254.169.254", private}, // metadata: only AllowPrivate
-		{"::ffff:169.254.169.254", private},
-		{"fd00:ec2::254", private},
-		{"100.100.100.200", private},
+		{"169.254.169.254", never}, // metadata: refused even with AllowPrivate
+		{"::ffff:169.254.169.254", never},
+		{"fd00:ec2::254", never},
+		{"100.100.100.200", never},
 		{"0.0.0.0", never},
 		{"0.1.2.3", never},
 		{"::", never},
