@@ -35,6 +35,8 @@ type Activities struct {
 	Now         func() time.Time
 	Logger      *slog.Logger
 	Metrics     *metrics.Metrics // nil: not counted
+	// Webhooks makes webhook delivery attempts; nil in tests that deliver none.
+	Webhooks WebhookSender
 }
 
 // New builds the activities with the wall clock.

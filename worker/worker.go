@@ -1,6 +1,7 @@
 // Package worker wires retryd's workflows and activities to Temporal workers: one on the
-// task queue named in package workflows, and one on its email queue, which the Temporal
-// server paces for every worker together.
+// task queue named in package workflows, one on its email queue, which the Temporal
+// server paces for every worker together, and one on its webhook queue, whose attempts
+// wait on other organizations' receivers.
 package worker
 
 import (
@@ -22,6 +23,7 @@ import (
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.RetryWorkflow, workflow.RegisterOptions{Name: workflows.RetryWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.RestartShootWorkflow, workflow.RegisterOptions{Name: workflows.RestartWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.WebhookDeliveryWorkflow, workflow.RegisterOptions{Name: workflows.WebhookDeliveryWorkflowName})
 	r.RegisterActivity(acts)
 }
 
@@ -30,6 +32,16 @@ func RegisterEmail(r sdkworker.ActivityRegistry, acts *activities.Activities) {
 	r.RegisterActivityWithOptions(acts.SendRetryEmail, activity.RegisterOptions{Name: workflows.ActivitySendRetryEmail})
 	r.RegisterActivityWithOptions(acts.SendRestartEmail, activity.RegisterOptions{Name: workflows.ActivitySendRestartEmail})
 }
+
+// RegisterWebhook puts the webhook delivery attempt alone on r, for the webhook queue's
+// worker.
+func RegisterWebhook(r sdkworker.ActivityRegistry, acts *activities.Activities) {
+	r.RegisterActivityWithOptions(acts.DeliverWebhook, activity.RegisterOptions{Name: workflows.ActivityDeliverWebhook})
+}
+
+// DefaultWebhookConcurrency is how many delivery attempts one worker process makes at
+// once. An attempt mostly waits on a receiver (up to WEBHOOK_TIMEOUT), so many fit.
+const DefaultWebhookConcurrency = 200
 
 // DefaultStopTimeout is the stop timeout of a worker built without one; it matches the
 // default of SHUTDOWN_TIMEOUT, which retryd passes in.
@@ -57,6 +69,8 @@ type Workers struct {
 	Main sdkworker.Worker
 	// Email polls workflows.EmailTaskQueue of it, at the paced rate.
 	Email sdkworker.Worker
+	// Webhook polls workflows.WebhookTaskQueue of it.
+	Webhook sdkworker.Worker
 }
 
 // New builds the workers of retryd's task queue and its email queue, with everything
@@ -86,25 +100,37 @@ func New(c client.Client, acts *activities.Activities, opts Options) *Workers {
 		WorkerStopTimeout:            stop,
 	})
 	RegisterEmail(email, acts)
-	return &Workers{Main: main, Email: email}
+	hooks := sdkworker.New(c, workflows.WebhookTaskQueue(queue), sdkworker.Options{
+		MaxConcurrentActivityExecutionSize: DefaultWebhookConcurrency,
+		WorkerStopTimeout:                  stop,
+	})
+	RegisterWebhook(hooks, acts)
+	return &Workers{Main: main, Email: email, Webhook: hooks}
 }
 
-// Start starts both workers, or neither.
+// Start starts every worker, or none.
 func (w *Workers) Start() error {
-	if err := w.Email.Start(); err != nil {
-		return err
-	}
-	if err := w.Main.Start(); err != nil {
-		w.Email.Stop()
-		return err
+	all := w.all()
+	for i, one := range all {
+		if err := one.Start(); err != nil {
+			for _, started := range all[:i] {
+				started.Stop()
+			}
+			return err
+		}
 	}
 	return nil
 }
 
-// Stop stops both workers at once, so a shutdown waits one StopTimeout, not two.
+// all lists the workers, the main one last: it starts once the queues it feeds are served.
+func (w *Workers) all() []sdkworker.Worker {
+	return []sdkworker.Worker{w.Email, w.Webhook, w.Main}
+}
+
+// Stop stops the workers at once, so a shutdown waits one StopTimeout, not three.
 func (w *Workers) Stop() {
 	var wg sync.WaitGroup
-	for _, one := range []sdkworker.Worker{w.Main, w.Email} {
+	for _, one := range w.all() {
 		wg.Go(one.Stop)
 	}
 	wg.Wait()

@@ -169,3 +169,34 @@ func (c *Client) CheckHealth(ctx context.Context) error {
 	_, err := c.client.CheckHealth(ctx, &client.CheckHealthRequest{})
 	return err
 }
+
+// WebhookSchedule is the delivery schedule every delivery started with it keeps.
+type WebhookSchedule struct {
+	RetryFor       time.Duration
+	FirstRetry     time.Duration // zero: DefaultWebhookFirstRetry
+	AttemptTimeout time.Duration
+}
+
+// WebhookDelivery names one delivery for DeliverWebhook.
+type WebhookDelivery struct {
+	ID    string
+	OrgID string
+}
+
+// DeliverWebhook starts a delivery's workflow, or finds it running. Starting a delivery
+// whose workflow already ended starts it again, which is harmless: the attempt reads the
+// delivery's status first and does nothing for one no longer pending.
+func (c *Client) DeliverWebhook(ctx context.Context, d WebhookDelivery, s WebhookSchedule) error {
+	_, err := c.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       WebhookDeliveryWorkflowID(d.ID),
+		TaskQueue:                c.taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(KeyOrgID.ValueSet(d.OrgID)),
+		Priority:                 temporal.Priority{FairnessKey: d.OrgID},
+		StaticSummary:            "Webhook delivery " + d.ID,
+	}, WebhookDeliveryWorkflowName, WebhookDeliveryInput{
+		DeliveryID: d.ID, OrgID: d.OrgID, RetryFor: s.RetryFor, FirstRetry: s.FirstRetry, AttemptTimeout: s.AttemptTimeout,
+	})
+	return err
+}

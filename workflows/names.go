@@ -15,11 +15,21 @@ const TaskQueue = "retryd"
 // for every worker together, below the mail provider's per-minute limit.
 func EmailTaskQueue(queue string) string { return queue + "-email" }
 
+// WebhookTaskQueue is the task queue of the webhook delivery attempts of workflows on
+// queue. It is apart so that slow receivers, each holding an attempt for up to
+// WEBHOOK_TIMEOUT, never take the slots of the database steps and emails.
+func WebhookTaskQueue(queue string) string { return queue + "-webhooks" }
+
 // Workflow type names.
 const (
-	RetryWorkflowName   = "RetryWorkflow"
-	RestartWorkflowName = "RestartShootWorkflow"
+	RetryWorkflowName           = "RetryWorkflow"
+	RestartWorkflowName         = "RestartShootWorkflow"
+	WebhookDeliveryWorkflowName = "WebhookDeliveryWorkflow"
 )
+
+// WebhookDeliveryWorkflowID is keyed by the delivery: the relay may hand a delivery over
+// twice (it died before marking it), and the second start finds the first.
+func WebhookDeliveryWorkflowID(deliveryID string) string { return "webhook-" + deliveryID }
 
 // Activity type names. The worker registers the methods of *activities.Activities, whose
 // names are these; histories, `temporal workflow describe` and the UI show them.
@@ -38,6 +48,8 @@ const (
 	ActivityRestartStarted         = "RestartStarted"
 	ActivitySendRestartEmail       = "SendRestartEmail"
 	ActivityMarkRestartEmailFailed = "MarkRestartEmailFailed"
+	ActivityDeliverWebhook         = "DeliverWebhook"
+	ActivityFailWebhook            = "FailWebhook"
 )
 
 // ActivityNames lists every activity type the worker registers.
@@ -45,6 +57,7 @@ var ActivityNames = []string{
 	ActivityGiveRetry, ActivityReserveRetry, ActivityDeleteResults, ActivityResetShoot, ActivitySetRetryStage, ActivityRetryStarted,
 	ActivitySendRetryEmail, ActivityMarkRetryEmailFailed, ActivityCreateRestart, ActivitySetRestartStage,
 	ActivityRestartStarted, ActivitySendRestartEmail, ActivityMarkRestartEmailFailed,
+	ActivityDeliverWebhook, ActivityFailWebhook,
 }
 
 // Signals, queries and updates.

@@ -67,6 +67,7 @@ func runWork(ctx context.Context, args []string, _ io.Writer) error {
 	// The worker's private listener: /metrics, /healthz (Postgres and Temporal
 	// reachable) and /debug/pprof. A listen error stops the worker too.
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { p.RunRelay(gctx); return nil })
 	if addr := p.Config.WorkerMetricsAddr; addr != "" {
 		g.Go(func() error {
 			return metrics.Serve(gctx, addr, p.Metrics, p.Healthy, p.Logger)

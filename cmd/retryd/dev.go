@@ -103,6 +103,7 @@ Ctrl-C stops everything.
 	go api.SweepIdempotencyKeys(ctx, 10*time.Minute)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, api.Handler(), cfg.ShutdownTimeout, p.Logger) })
+	g.Go(func() error { p.RunRelay(gctx); return nil })
 	serveMetrics(gctx, g, p)
 	return g.Wait()
 }

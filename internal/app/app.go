@@ -25,7 +25,9 @@ import (
 	"github.com/headshotpro/retryd/internal/linktoken"
 	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/metrics"
+	"github.com/headshotpro/retryd/internal/relay"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/webhook"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/worker"
 	"github.com/headshotpro/retryd/workflows"
@@ -239,7 +241,39 @@ func (a *App) Activities() (*activities.Activities, error) {
 	}
 	acts := activities.New(a.DB, sender, a.Links, cfg.AppBaseURL, cfg.RetryWindow, a.Logger)
 	acts.Metrics = a.Metrics
+	acts.Webhooks = webhook.NewSender(WebhookPolicy(cfg), cfg.WebhookTimeout)
 	return acts, nil
+}
+
+// WebhookPolicy is which receivers webhooks may reach: public https ones, plus loopback
+// and plain http in dev, plus private networks with WEBHOOK_ALLOW_PRIVATE=on. The API
+// checks an endpoint's URL with it and the worker checks each delivery's address.
+func WebhookPolicy(cfg *config.Config) webhook.Policy {
+	return webhook.Policy{
+		AllowHTTP:     cfg.WebhookDevReceivers,
+		AllowLoopback: cfg.WebhookDevReceivers,
+		AllowPrivate:  cfg.WebhookAllowPrivate,
+	}
+}
+
+// WebhookSchedule is the delivery schedule new deliveries start with. An attempt's
+// timeout adds the database's share to the receiver's WEBHOOK_TIMEOUT.
+func WebhookSchedule(cfg *config.Config) workflows.WebhookSchedule {
+	return workflows.WebhookSchedule{RetryFor: cfg.WebhookRetryFor, FirstRetry: cfg.WebhookFirstRetry, AttemptTimeout: cfg.WebhookTimeout + 20*time.Second}
+}
+
+// RunRelay hands webhook deliveries to Temporal until ctx ends; every worker process
+// runs one.
+func (a *App) RunRelay(ctx context.Context) {
+	relay.New(a.DB, currentClient{a}, WebhookSchedule(a.Config), a.Metrics, a.Logger).Run(ctx)
+}
+
+// currentClient starts each delivery on the Temporal client of the moment, which Redial
+// may have replaced since the relay began.
+type currentClient struct{ a *App }
+
+func (c currentClient) DeliverWebhook(ctx context.Context, d workflows.WebhookDelivery, s workflows.WebhookSchedule) error {
+	return c.a.Workflows().DeliverWebhook(ctx, d, s)
 }
 
 // WorkerOptions carries the configuration the worker needs. SHUTDOWN_TIMEOUT bounds the

@@ -103,6 +103,9 @@ type Config struct {
 	// WebhookRetryFor is how long a delivery keeps being attempted before it fails; an
 	// endpoint whose deliveries failed that long is disabled.
 	WebhookRetryFor time.Duration
+	// WebhookFirstRetry is the wait before a delivery's second attempt; 0 means the
+	// workflow's default (5 s). Not an environment variable: the harness shortens it.
+	WebhookFirstRetry time.Duration
 	// WebhookSecretOverlap is how long a rotated-out secret keeps signing beside the new one.
 	WebhookSecretOverlap time.Duration
 	// GiveTimeout bounds how long the API waits on a workflow's answer (a give, a

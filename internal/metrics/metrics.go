@@ -67,7 +67,8 @@ type Metrics struct {
 	emailAuthFails  *prometheus.CounterVec
 	authFailures    *prometheus.CounterVec
 
-	pending *pendingCollector
+	pending  *pendingCollector
+	webhooks *webhookMetrics
 
 	tallyRegisterErrors prometheus.Counter
 	reportInterval      time.Duration
@@ -129,6 +130,7 @@ func New() *Metrics {
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "pending_gauge_errors_total",
 			Help: "Pending counts that failed (the pending gauges are left out until a count succeeds)."}),
 	}
+	m.webhooks = newWebhookMetrics(reg)
 	// Until RefreshPending's first count, it reports only the error counter.
 	reg.MustRegister(m.pending)
 	m.tallyRegisterErrors = counter("temporal_metric_register_errors_total",

@@ -24,6 +24,7 @@ type WebhookDelivery struct {
 	Attempts       int        `bun:"attempts"`
 	LastStatusCode *int       `bun:"last_status_code"`
 	LastError      *string    `bun:"last_error"`
+	FirstAttemptAt *time.Time `bun:"first_attempt_at"`
 	LastAttemptAt  *time.Time `bun:"last_attempt_at"`
 	DeliveredAt    *time.Time `bun:"delivered_at"`
 	DispatchedAt   *time.Time `bun:"dispatched_at"`
@@ -171,6 +172,8 @@ func DispatchWebhooks(ctx context.Context, db *bun.DB, limit int, now time.Time,
 type WebhookTarget struct {
 	DeliveryID string
 	Status     string
+	// FirstAttemptAt is when the delivery was first attempted (nil: not yet).
+	FirstAttemptAt *time.Time
 	EventID    string
 	EventType  string
 	OrgID      string
@@ -183,9 +186,9 @@ func GetWebhookTarget(ctx context.Context, db bun.IDB, deliveryID string) (*Webh
 	t := &WebhookTarget{DeliveryID: deliveryID}
 	var endpointID string
 	var body string
-	err := db.NewRaw(`SELECT d.status, d.event_id, e.type, d.org_id, d.endpoint_id, e.payload::text
+	err := db.NewRaw(`SELECT d.status, d.first_attempt_at, d.event_id, e.type, d.org_id, d.endpoint_id, e.payload::text
 		FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id WHERE d.id = ?`, deliveryID).
-		Scan(ctx, &t.Status, &t.EventID, &t.EventType, &t.OrgID, &endpointID, &body)
+		Scan(ctx, &t.Status, &t.FirstAttemptAt, &t.EventID, &t.EventType, &t.OrgID, &endpointID, &body)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Deleted with its endpoint.
 		t.Status = domain.DeliveryCanceled
@@ -222,7 +225,7 @@ func RecordWebhookAttempt(ctx context.Context, db bun.IDB, deliveryID string, a 
 		}
 		q := tx.NewUpdate().Model((*WebhookDelivery)(nil)).
 			Set("attempts = attempts + 1").Set("last_status_code = ?", code).
-			Set("last_error = ?", nullable(a.Error)).Set("last_attempt_at = ?", a.At).
+			Set("last_error = ?", nullable(a.Error)).Set("last_attempt_at = ?", a.At).Set("first_attempt_at = COALESCE(first_attempt_at, ?)", a.At).
 			Where("id = ? AND status = ?", deliveryID, domain.DeliveryPending)
 		if a.Delivered {
 			q = q.Set("status = ?", domain.DeliveryDelivered).Set("delivered_at = ?", a.At)

@@ -46,6 +46,7 @@ CREATE TABLE webhook_deliveries (
     attempts    integer NOT NULL DEFAULT 0,
     last_status_code integer,
     last_error       text,
+    first_attempt_at timestamptz,
     last_attempt_at  timestamptz,
     delivered_at     timestamptz,
     -- Set once the relay has started the delivery's workflow; NULL rows are its queue.

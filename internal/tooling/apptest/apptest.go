@@ -79,6 +79,12 @@ type Options struct {
 	ResendCooldown time.Duration
 	// MailQueuePerOrg is MAIL_QUEUE_PER_ORG; 0 (the default here) is noQueueCap.
 	MailQueuePerOrg int
+	// WebhookRetryFor is WEBHOOK_RETRY_FOR (72h when zero); WebhookFirstRetry the wait
+	// before a delivery's second attempt (100 ms when zero, so tests of retries do not
+	// wait on production's 5 s); WebhookTimeout is WEBHOOK_TIMEOUT (10s when zero).
+	WebhookRetryFor   time.Duration
+	WebhookFirstRetry time.Duration
+	WebhookTimeout    time.Duration
 }
 
 // defaultPendingRefresh is the pending gauges' refresh of an App that does not ask for
@@ -154,6 +160,16 @@ func (a *App) config(t testing.TB, dbURL string, dev *devserver.Server, opts Opt
 	}
 	if opts.GiveTimeout > 0 {
 		cfg.GiveTimeout = opts.GiveTimeout
+	}
+	if opts.WebhookRetryFor > 0 {
+		cfg.WebhookRetryFor = opts.WebhookRetryFor
+	}
+	if opts.WebhookTimeout > 0 {
+		cfg.WebhookTimeout = opts.WebhookTimeout
+	}
+	cfg.WebhookFirstRetry = 100 * time.Millisecond
+	if opts.WebhookFirstRetry > 0 {
+		cfg.WebhookFirstRetry = opts.WebhookFirstRetry
 	}
 	return cfg
 }
@@ -233,6 +249,7 @@ func Start(t testing.TB, opts Options) *App {
 	a.setHandler(a.buildAPI(t))
 	a.serveMetrics(t, opts.PendingRefresh)
 	a.worker = a.startWorker(t)
+	a.runRelay(t)
 	// Stops whichever worker is current when the test ends, before the app closes.
 	t.Cleanup(func() {
 		a.mu.Lock()
@@ -257,6 +274,17 @@ func (a *App) serveMetrics(t testing.TB, every time.Duration) {
 	go func() {
 		defer close(done)
 		a.svc.RefreshPending(ctx, every)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// runRelay runs the webhook relay, as every worker process does, until the test ends.
+func (a *App) runRelay(t testing.TB) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.svc.RunRelay(ctx)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 }

@@ -1,0 +1,113 @@
+package activities
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/headshotpro/retryd/internal/domain"
+	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/webhook"
+)
+
+// WebhookSender makes one signed delivery attempt (webhook.Sender).
+type WebhookSender interface {
+	Send(ctx context.Context, url string, secrets []string, msgID string, ts time.Time, body []byte) webhook.Attempt
+}
+
+// ErrTypeWebhookAttempt is the application error type of a delivery attempt that did
+// not get a 2xx: Temporal tries again on the delivery's schedule.
+const ErrTypeWebhookAttempt = "webhook_attempt_failed"
+
+// DeliverWebhookResult is how a delivery ended without needing another attempt.
+type DeliverWebhookResult struct {
+	Status string // domain.Delivery*
+	// Gone: the endpoint answered 410 and was disabled.
+	Gone bool `json:",omitempty"`
+}
+
+// DeliverWebhook makes one attempt of a delivery. It answers once the delivery needs no
+// more attempts (delivered, or the endpoint gone, disabled or deleted) and fails
+// otherwise, with the endpoint's Retry-After as the next attempt's delay when it gave
+// one. Every attempt is recorded on the delivery, so the API shows what each met.
+//
+// At least once: an attempt whose 2xx is not recorded (the worker died right after) is
+// repeated, and the receiver sees the same webhook-id again.
+func (a *Activities) DeliverWebhook(ctx context.Context, deliveryID string) (DeliverWebhookResult, error) {
+	t, err := store.GetWebhookTarget(ctx, a.DB, deliveryID)
+	if err != nil {
+		return DeliverWebhookResult{}, err
+	}
+	if t.Status != domain.DeliveryPending {
+		return DeliverWebhookResult{Status: t.Status}, nil
+	}
+	if t.Endpoint == nil || !t.Endpoint.Enabled {
+		return a.endWebhook(ctx, deliveryID, domain.DeliveryCanceled)
+	}
+	now := a.Now()
+	at := a.Webhooks.Send(ctx, t.Endpoint.URL, t.Endpoint.Secrets(now), t.EventID, now, t.Body)
+	outcome := at.Outcome()
+	a.Metrics.WebhookAttempt(outcome.String(), at.Latency)
+	rec := store.WebhookAttempt{At: now, StatusCode: at.StatusCode, Delivered: outcome == webhook.OutcomeDelivered}
+	if at.Err != nil {
+		rec.Error = at.Err.Error() // the sender keeps URLs' paths and queries out of it
+	}
+	if err := store.RecordWebhookAttempt(ctx, a.DB, deliveryID, rec); err != nil {
+		return DeliverWebhookResult{}, err
+	}
+	switch outcome {
+	case webhook.OutcomeDelivered:
+		a.Metrics.WebhookDeliveryEnded(domain.DeliveryDelivered)
+		return DeliverWebhookResult{Status: domain.DeliveryDelivered}, nil
+	case webhook.OutcomeGone:
+		if _, err := store.DisableWebhookEndpoint(ctx, a.DB, t.Endpoint.ID, domain.EndpointDisabledGone, now); err != nil {
+			return DeliverWebhookResult{}, err
+		}
+		r, err := a.endWebhook(ctx, deliveryID, domain.DeliveryCanceled)
+		r.Gone = true
+		return r, err
+	}
+	msg := "endpoint answered " + statusText(at.StatusCode)
+	if at.Err != nil {
+		msg = at.Err.Error()
+	}
+	return DeliverWebhookResult{}, temporal.NewApplicationErrorWithOptions(msg, ErrTypeWebhookAttempt,
+		temporal.ApplicationErrorOptions{NextRetryDelay: at.RetryAfter})
+}
+
+// FailWebhook ends a delivery whose every attempt failed. When its endpoint delivered
+// nothing else meanwhile (its failing spell began no later than this delivery's first
+// attempt), the endpoint has been down for the whole schedule: it is disabled (reason
+// failing) with a system audit event, which its page shows, so deliveries stop piling up
+// for a receiver that is gone.
+func (a *Activities) FailWebhook(ctx context.Context, deliveryID string) error {
+	if _, err := a.endWebhook(ctx, deliveryID, domain.DeliveryFailed); err != nil {
+		return err
+	}
+	t, err := store.GetWebhookTarget(ctx, a.DB, deliveryID)
+	if err != nil || t.Endpoint == nil || t.Endpoint.FailingSince == nil || t.FirstAttemptAt == nil {
+		return err
+	}
+	if t.Endpoint.FailingSince.After(*t.FirstAttemptAt) {
+		return nil
+	}
+	_, err = store.DisableWebhookEndpoint(ctx, a.DB, t.Endpoint.ID, domain.EndpointDisabledFailing, a.Now())
+	return err
+}
+
+func (a *Activities) endWebhook(ctx context.Context, deliveryID, status string) (DeliverWebhookResult, error) {
+	if err := store.EndWebhookDelivery(ctx, a.DB, deliveryID, status); err != nil {
+		return DeliverWebhookResult{}, err
+	}
+	a.Metrics.WebhookDeliveryEnded(status)
+	return DeliverWebhookResult{Status: status}, nil
+}
+
+func statusText(code int) string {
+	if code == 0 {
+		return "nothing"
+	}
+	return strconv.Itoa(code)
+}
