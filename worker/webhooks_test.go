@@ -234,4 +234,3 @@ func TestWebhookSlowReceiverTimesOut(t *testing.T) {
 		t.Errorf("attempts %d, want 2: the slow first and the answered second", d.Attempts)
 	}
 }
-

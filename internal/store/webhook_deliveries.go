@@ -174,11 +174,11 @@ type WebhookTarget struct {
 	Status     string
 	// FirstAttemptAt is when the delivery was first attempted (nil: not yet).
 	FirstAttemptAt *time.Time
-	EventID    string
-	EventType  string
-	OrgID      string
-	Endpoint   *WebhookEndpoint // nil: deleted
-	Body       []byte
+	EventID        string
+	EventType      string
+	OrgID          string
+	Endpoint       *WebhookEndpoint // nil: deleted
+	Body           []byte
 }
 
 // GetWebhookTarget reads a delivery with its endpoint and its event's body.
