@@ -1,15 +1,21 @@
 package worker_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/domain"
+	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/internal/tooling/webhooktest"
 	"github.com/headshotpro/retryd/internal/webhook"
+	"github.com/headshotpro/retryd/workflows"
 )
 
 // hookEndpoint registers rec as an endpoint of org for types (every type when none) and
@@ -232,5 +238,78 @@ func TestWebhookSlowReceiverTimesOut(t *testing.T) {
 	})
 	if d := delivery(t, app, ep.ID, domain.EventRetryIssued); d.Attempts != 2 {
 		t.Errorf("attempts %d, want 2: the slow first and the answered second", d.Attempts)
+	}
+}
+
+// hookFairCase: organization A's endpoint answers slower than WEBHOOK_TIMEOUT, so each
+// of its deliveries holds one of the worker's two attempt slots for the whole timeout and
+// comes back for another attempt soon after; organization B's endpoint answers at once.
+// What counts is how many of A's attempts start between B's event and B's delivery.
+func runHookFairCase(t *testing.T, app *apptest.App) (aBetween, aBacklog int) {
+	t.Helper()
+	const backlog = 16
+	busy := make([]seed.Member, backlog)
+	for i := range busy {
+		busy[i] = fairMember(fmt.Sprintf("Slow %d", i), fmt.Sprintf("slow-%d@a.test", i))
+	}
+	orgA := app.SeedOrg(t, backlog, busy...)
+	orgB := app.SeedOrg(t, 1, fairMember("Quick One", "quick@b.test"))
+	slow := webhooktest.New(t, func(string, int) (int, http.Header, time.Duration) { return http.StatusOK, nil, 3 * time.Second })
+	quick := webhooktest.New(t, nil)
+	hookEndpoint(t, app, orgA, slow, domain.EventRetryIssued)
+	hookEndpoint(t, app, orgB, quick, domain.EventRetryIssued)
+	for _, m := range orgA.File.Organizations[0].Members {
+		if err := give(t.Context(), app.Workflows(), orgA, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A's deliveries are all in the queue, being attempted two at a time.
+	slow.Wait(t, 30*time.Second, "A's attempts under way", func(ds []webhooktest.Delivery) bool { return len(ds) >= 4 })
+	given := time.Now()
+	if err := give(t.Context(), app.Workflows(), orgB, orgB.File.Organizations[0].Members[0]); err != nil {
+		t.Fatal(err)
+	}
+	got := quick.Wait(t, 2*time.Minute, "B's delivery", func(ds []webhooktest.Delivery) bool { return len(ds) > 0 })
+	for _, d := range slow.Deliveries() {
+		if d.At.After(given) && d.At.Before(got[0].At) {
+			aBetween++
+		}
+	}
+	return aBetween, backlog
+}
+
+// TestWebhookFairness: with fairness on (as `retryd dev` and production run the Temporal
+// server), B's delivery waits for at most a few of A's attempts, not for A's backlog.
+func TestWebhookFairness(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{WebhookConcurrency: 2, WebhookTimeout: time.Second})
+	between, backlog := runHookFairCase(t, app)
+	t.Logf("fairness on: %d of A's attempts started between B's event and its delivery (A has %d deliveries)", between, backlog)
+	if between > backlog/2 {
+		t.Fatalf("%d of A's attempts went before B's delivery, want at most %d: one organization's slow endpoint holds back another's", between, backlog/2)
+	}
+}
+
+// TestWebhookQueueWithoutFairness is the control of TestWebhookFairness: on a dev server
+// with fairness off the queue is first in, first out, and B's delivery waits behind more
+// than half of A's backlog. Without it, a run forming no backlog would let the fairness
+// test pass with fairness broken.
+func TestWebhookQueueWithoutFairness(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Options{CLIPath: testenv.TemporalCLI(t), Headless: true,
+		SearchAttributes: workflows.SearchAttributeNames, DynamicConfig: []string{"matching.enableFairness=false"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Errorf("stop the dev server: %v", err)
+		}
+	})
+	app := apptest.Start(t, apptest.Options{WebhookConcurrency: 2, WebhookTimeout: time.Second, Temporal: srv})
+	between, backlog := runHookFairCase(t, app)
+	t.Logf("fairness off: %d of A's attempts started between B's event and its delivery (A has %d deliveries)", between, backlog)
+	if between <= backlog/2 {
+		t.Fatalf("without fairness only %d of A's attempts went before B's delivery, want more than %d: the run forms no backlog, so TestWebhookFairness proves nothing", between, backlog/2)
 	}
 }

@@ -39,10 +39,6 @@ func RegisterWebhook(r sdkworker.ActivityRegistry, acts *activities.Activities) 
 	r.RegisterActivityWithOptions(acts.DeliverWebhook, activity.RegisterOptions{Name: workflows.ActivityDeliverWebhook})
 }
 
-// DefaultWebhookConcurrency is how many delivery attempts one worker process makes at
-// once. An attempt mostly waits on a receiver (up to WEBHOOK_TIMEOUT), so many fit.
-const DefaultWebhookConcurrency = 200
-
 // DefaultStopTimeout is the stop timeout of a worker built without one; it matches the
 // default of SHUTDOWN_TIMEOUT, which retryd passes in.
 const DefaultStopTimeout = 25 * time.Second
@@ -57,6 +53,10 @@ type Options struct {
 	// worker polling it: the Temporal server enforces it (TaskQueueActivitiesPerSecond),
 	// so adding worker processes does not add sends. Zero leaves the queue unpaced.
 	EmailsPerMinute int
+	// WebhookConcurrency is how many delivery attempts the process makes at once
+	// (WEBHOOK_CONCURRENCY); zero keeps the SDK's default. An attempt mostly waits on a
+	// receiver, up to WEBHOOK_TIMEOUT, so many fit.
+	WebhookConcurrency int
 	// StopTimeout is how long Stop lets running activities finish before it cancels
 	// their contexts; zero means DefaultStopTimeout. It must stay below the grace period
 	// of whatever sends SIGTERM, or SIGKILL cuts a send before its message id is recorded.
@@ -101,7 +101,7 @@ func New(c client.Client, acts *activities.Activities, opts Options) *Workers {
 	})
 	RegisterEmail(email, acts)
 	hooks := sdkworker.New(c, workflows.WebhookTaskQueue(queue), sdkworker.Options{
-		MaxConcurrentActivityExecutionSize: DefaultWebhookConcurrency,
+		MaxConcurrentActivityExecutionSize: opts.WebhookConcurrency,
 		WorkerStopTimeout:                  stop,
 	})
 	RegisterWebhook(hooks, acts)

@@ -280,7 +280,8 @@ func (c currentClient) DeliverWebhook(ctx context.Context, d workflows.WebhookDe
 // worker's drain as it bounds the API's, so one setting matches one stop_grace_period;
 // MAIL_RATE_PER_MINUTE paces the email queue of every worker process alike.
 func WorkerOptions(cfg *config.Config) worker.Options {
-	return worker.Options{TaskQueue: cfg.TemporalTaskQueue, StopTimeout: cfg.ShutdownTimeout, EmailsPerMinute: cfg.MailRatePerMinute}
+	return worker.Options{TaskQueue: cfg.TemporalTaskQueue, StopTimeout: cfg.ShutdownTimeout, EmailsPerMinute: cfg.MailRatePerMinute,
+		WebhookConcurrency: cfg.WebhookConcurrency}
 }
 
 // Worker starts the Temporal workers on the current client; stop them before Close.

@@ -106,6 +106,8 @@ type Config struct {
 	// WebhookFirstRetry is the wait before a delivery's second attempt; 0 means the
 	// workflow's default (5 s). Not an environment variable: the harness shortens it.
 	WebhookFirstRetry time.Duration
+	// WebhookConcurrency is how many delivery attempts each worker process makes at once.
+	WebhookConcurrency int
 	// WebhookSecretOverlap is how long a rotated-out secret keeps signing beside the new one.
 	WebhookSecretOverlap time.Duration
 	// GiveTimeout bounds how long the API waits on a workflow's answer (a give, a
@@ -152,6 +154,7 @@ var Vars = []Var{
 	{"WEBHOOK_ALLOW_PRIVATE", "off", "on: webhook endpoints may resolve to loopback, private and link-local addresses (cloud metadata addresses stay refused); dev allows loopback and http:// receivers without it"},
 	{"WEBHOOK_TIMEOUT", "10s", "longest one webhook delivery attempt waits for the endpoint's answer (1s to 60s)"},
 	{"WEBHOOK_RETRY_FOR", "72h", "how long a webhook delivery is attempted before it fails; an endpoint failing that long is disabled (1m to 30d)"},
+	{"WEBHOOK_CONCURRENCY", "200", "most webhook delivery attempts each worker process makes at once (an attempt mostly waits on the receiver)"},
 	{"WEBHOOK_SECRET_OVERLAP", "24h", "how long a rotated webhook secret keeps signing beside the new one (0 to 30d)"},
 	{"MAIL_RATE_PER_MINUTE", "60", "most emails sent a minute by all workers together (the Temporal server paces the email task queue); keep it below the MailerSend account's per-minute limit (120 on v1/email)"},
 	{"RESEND_COOLDOWN", "1m", "how long after a retry's last email an admin's resend is refused (429 rate_limited with Retry-After); 0 turns it off"},
@@ -241,6 +244,9 @@ func Load(mode Mode, lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 	if c.WebhookRetryFor, err = ParseDuration(get("WEBHOOK_RETRY_FOR", "72h")); err != nil || c.WebhookRetryFor < time.Minute || c.WebhookRetryFor > 30*24*time.Hour {
 		bad("WEBHOOK_RETRY_FOR", errors.New("must be a duration from 1m to 30d"))
+	}
+	if c.WebhookConcurrency, err = strconv.Atoi(get("WEBHOOK_CONCURRENCY", "200")); err != nil || c.WebhookConcurrency < 1 || c.WebhookConcurrency > 10000 {
+		bad("WEBHOOK_CONCURRENCY", errors.New("must be a whole number from 1 to 10000"))
 	}
 	if c.WebhookSecretOverlap, err = ParseDuration(get("WEBHOOK_SECRET_OVERLAP", "24h")); err != nil || c.WebhookSecretOverlap < 0 || c.WebhookSecretOverlap > 30*24*time.Hour {
 		bad("WEBHOOK_SECRET_OVERLAP", errors.New("must be a duration from 0 to 30d"))

@@ -85,6 +85,8 @@ type Options struct {
 	WebhookRetryFor   time.Duration
 	WebhookFirstRetry time.Duration
 	WebhookTimeout    time.Duration
+	// WebhookConcurrency is WEBHOOK_CONCURRENCY (200 when zero).
+	WebhookConcurrency int
 }
 
 // defaultPendingRefresh is the pending gauges' refresh of an App that does not ask for
@@ -166,6 +168,9 @@ func (a *App) config(t testing.TB, dbURL string, dev *devserver.Server, opts Opt
 	}
 	if opts.WebhookTimeout > 0 {
 		cfg.WebhookTimeout = opts.WebhookTimeout
+	}
+	if opts.WebhookConcurrency > 0 {
+		cfg.WebhookConcurrency = opts.WebhookConcurrency
 	}
 	cfg.WebhookFirstRetry = 100 * time.Millisecond
 	if opts.WebhookFirstRetry > 0 {
