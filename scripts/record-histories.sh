@@ -10,6 +10,7 @@ RETRYD_TEMPORAL_CLI=$(bash scripts/temporal-cli.sh)
 export RETRYD_TEMPORAL_CLI
 out=$(mktemp -d)
 RETRYD_RECORD_HISTORIES=$out go test -count=1 -run '^TestRecordHistories$' ./server
+RETRYD_RECORD_HISTORIES=$out go test -count=1 -run '^TestRecordWebhookHistories$' ./worker
 for f in "$out"/*.json; do
 	name=$(basename "$f")
 	if [[ -e workflows/testdata/$name ]]; then

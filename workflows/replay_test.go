@@ -62,11 +62,17 @@ func TestReplayRecordedHistories(t *testing.T) {
 		// a retry of a member without email (GiveRetry answers NoEmail): no email, no
 		// reminder, only checks, then the start signal
 		"testdata/retry_noemail_history.json",
+		// webhook deliveries (worker.TestRecordWebhookHistories): a 503 then a 200; 410
+		// Gone; every attempt failing until the schedule ran out, then FailWebhook
+		"testdata/webhook_delivered_after_retry_history.json",
+		"testdata/webhook_gone_history.json",
+		"testdata/webhook_failed_history.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(workflows.RetryWorkflow, workflow.RegisterOptions{Name: workflows.RetryWorkflowName})
 			r.RegisterWorkflowWithOptions(workflows.RestartShootWorkflow, workflow.RegisterOptions{Name: workflows.RestartWorkflowName})
+			r.RegisterWorkflowWithOptions(workflows.WebhookDeliveryWorkflow, workflow.RegisterOptions{Name: workflows.WebhookDeliveryWorkflowName})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replay: %v", err)
 			}
