@@ -31,6 +31,10 @@ const (
 	DefaultBacklogInterval = 15 * time.Second
 	batchSize              = 100
 	startParallel          = 8
+	// startTimeout bounds one start. The SDK retries a start until its context ends, and
+	// the batch's rows stay locked meanwhile: with Temporal away the relay gives up, lets
+	// the rows go, and tries again at its next look.
+	startTimeout = 10 * time.Second
 )
 
 // Relay moves deliveries to Temporal.
@@ -115,7 +119,9 @@ func (r *Relay) start(ctx context.Context, batch []store.WebhookDispatch) ([]str
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			err := r.Starter.DeliverWebhook(ctx, workflows.WebhookDelivery{ID: d.ID, OrgID: d.OrgID}, r.Schedule)
+			sctx, cancel := context.WithTimeout(ctx, startTimeout)
+			defer cancel()
+			err := r.Starter.DeliverWebhook(sctx, workflows.WebhookDelivery{ID: d.ID, OrgID: d.OrgID}, r.Schedule)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
