@@ -493,15 +493,16 @@ func checkDynamicConfig(t *testing.T, path string) {
 			t.Errorf("%s: %s has no values", path, key)
 		}
 	}
-	// The email queue of the default task queue is fair: its sends take turns by
-	// organization (the workflows set each send's fairness key).
-	emailQueue := workflows.EmailTaskQueue(workflows.TaskQueue)
-	fair := false
-	for _, v := range settings["matching.enableFairness"] {
-		fair = fair || (v.Value == true && len(v.Constraints) == 1 && v.Constraints["taskQueueName"] == emailQueue)
-	}
-	if !fair {
-		t.Errorf("%s: matching.enableFairness = %+v, want true for taskQueueName %s", path, settings["matching.enableFairness"], emailQueue)
+	// The email and webhook queues of the default task queue are fair: their tasks take
+	// turns by organization (the workflows set each one's fairness key).
+	for _, queue := range []string{workflows.EmailTaskQueue(workflows.TaskQueue), workflows.WebhookTaskQueue(workflows.TaskQueue)} {
+		fair := false
+		for _, v := range settings["matching.enableFairness"] {
+			fair = fair || (v.Value == true && len(v.Constraints) == 1 && v.Constraints["taskQueueName"] == queue)
+		}
+		if !fair {
+			t.Errorf("%s: matching.enableFairness = %+v, want true for taskQueueName %s", path, settings["matching.enableFairness"], queue)
+		}
 	}
 }
 
