@@ -246,11 +246,12 @@ func (a *App) Activities() (*activities.Activities, error) {
 }
 
 // WebhookPolicy is which receivers webhooks may reach: public https ones, plus loopback
-// and plain http in dev, plus private networks with WEBHOOK_ALLOW_PRIVATE=on. The API
+// and plain http in dev, plus private networks, over http too (they often have no TLS),
+// with WEBHOOK_ALLOW_PRIVATE=on. The API
 // checks an endpoint's URL with it and the worker checks each delivery's address.
 func WebhookPolicy(cfg *config.Config) webhook.Policy {
 	return webhook.Policy{
-		AllowHTTP:     cfg.WebhookDevReceivers,
+		AllowHTTP:     cfg.WebhookDevReceivers || cfg.WebhookAllowPrivate,
 		AllowLoopback: cfg.WebhookDevReceivers,
 		AllowPrivate:  cfg.WebhookAllowPrivate,
 	}

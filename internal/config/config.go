@@ -151,7 +151,7 @@ var Vars = []Var{
 	{"METRICS_ADDR", "127.0.0.1:9464", "private listen address of serve's and dev's /metrics, /healthz and /debug/pprof (never on HTTP_ADDR); off disables; keep it off the public network"},
 	{"WORKER_METRICS_ADDR", "127.0.0.1:9090", "worker's private /metrics, /healthz and /debug/pprof listen address; off disables"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"WEBHOOK_ALLOW_PRIVATE", "off", "on: webhook endpoints may resolve to loopback, private and link-local addresses (cloud metadata addresses stay refused); dev allows loopback and http:// receivers without it"},
+	{"WEBHOOK_ALLOW_PRIVATE", "off", "on: webhook endpoints may resolve to loopback, private and link-local addresses, and use http:// (cloud metadata addresses stay refused); dev allows loopback and http:// receivers without it"},
 	{"WEBHOOK_TIMEOUT", "10s", "longest one webhook delivery attempt waits for the endpoint's answer (1s to 60s)"},
 	{"WEBHOOK_RETRY_FOR", "72h", "how long a webhook delivery is attempted before it fails; an endpoint failing that long is disabled (1m to 30d)"},
 	{"WEBHOOK_CONCURRENCY", "200", "most webhook delivery attempts each worker process makes at once (an attempt mostly waits on the receiver)"},
