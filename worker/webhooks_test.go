@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,6 +218,46 @@ func TestWebhookReceiverDownFailsAndDisables(t *testing.T) {
 	if got.Enabled || got.DisabledReason == nil || *got.DisabledReason != domain.EndpointDisabledFailing {
 		t.Errorf("endpoint enabled=%v reason=%v, want disabled as %q", got.Enabled, got.DisabledReason, domain.EndpointDisabledFailing)
 	}
+	// What an operator sees: the failed attempts and the failed delivery counted.
+	metrics := app.Scrape(t)
+	for _, want := range []string{`retryd_webhook_attempts_total{outcome="retry"}`, `retryd_webhook_deliveries_total{outcome="failed"} 1`,
+		`retryd_webhook_attempt_duration_seconds_count{outcome="retry"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestWebhookBacklogGauges: while an endpoint is down its undelivered deliveries show in
+// the backlog gauges by endpoint, with their age; once delivered, the endpoint drops out.
+func TestWebhookBacklogGauges(t *testing.T) {
+	app := apptest.Start(t, apptest.Options{WebhookFirstRetry: 300 * time.Millisecond})
+	org := app.SeedOrg(t, 5, fairMember("Hal Gauge", "hal@hooks.test"))
+	down := true
+	var mu sync.Mutex
+	rec := webhooktest.New(t, func(string, int) (int, http.Header, time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return http.StatusBadGateway, nil, 0
+		}
+		return http.StatusOK, nil, 0
+	})
+	ep := hookEndpoint(t, app, org, rec, domain.EventRetryIssued)
+	if err := give(t.Context(), app.Workflows(), org, org.File.Organizations[0].Members[0]); err != nil {
+		t.Fatal(err)
+	}
+	series := `retryd_webhook_backlog{endpoint_id="` + ep.ID + `"} 1`
+	apptest.WaitFor(t, 20*time.Second, "the backlog gauge", func() bool {
+		m := app.Scrape(t)
+		return strings.Contains(m, series) && strings.Contains(m, `retryd_webhook_backlog_age_seconds{endpoint_id="`+ep.ID+`"}`)
+	})
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	apptest.WaitFor(t, 30*time.Second, "the endpoint out of the backlog", func() bool {
+		return !strings.Contains(app.Scrape(t), `retryd_webhook_backlog{endpoint_id="`+ep.ID+`"}`)
+	})
 }
 
 // TestWebhookSlowReceiverTimesOut: an answer slower than WEBHOOK_TIMEOUT counts as a

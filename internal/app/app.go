@@ -266,7 +266,11 @@ func WebhookSchedule(cfg *config.Config) workflows.WebhookSchedule {
 // RunRelay hands webhook deliveries to Temporal until ctx ends; every worker process
 // runs one.
 func (a *App) RunRelay(ctx context.Context) {
-	relay.New(a.DB, currentClient{a}, WebhookSchedule(a.Config), a.Metrics, a.Logger).Run(ctx)
+	r := relay.New(a.DB, currentClient{a}, WebhookSchedule(a.Config), a.Metrics, a.Logger)
+	if a.Config.WebhookBacklogRefresh > 0 {
+		r.BacklogInterval = a.Config.WebhookBacklogRefresh
+	}
+	r.Run(ctx)
 }
 
 // currentClient starts each delivery on the Temporal client of the moment, which Redial

@@ -106,6 +106,9 @@ type Config struct {
 	// WebhookFirstRetry is the wait before a delivery's second attempt; 0 means the
 	// workflow's default (5 s). Not an environment variable: the harness shortens it.
 	WebhookFirstRetry time.Duration
+	// WebhookBacklogRefresh is how often the relay counts the backlog gauges; 0 means
+	// its default (15 s). Not an environment variable: the harness shortens it.
+	WebhookBacklogRefresh time.Duration
 	// WebhookConcurrency is how many delivery attempts each worker process makes at once.
 	WebhookConcurrency int
 	// WebhookSecretOverlap is how long a rotated-out secret keeps signing beside the new one.

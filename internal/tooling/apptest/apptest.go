@@ -172,6 +172,7 @@ func (a *App) config(t testing.TB, dbURL string, dev *devserver.Server, opts Opt
 	if opts.WebhookConcurrency > 0 {
 		cfg.WebhookConcurrency = opts.WebhookConcurrency
 	}
+	cfg.WebhookBacklogRefresh = defaultPendingRefresh
 	cfg.WebhookFirstRetry = 100 * time.Millisecond
 	if opts.WebhookFirstRetry > 0 {
 		cfg.WebhookFirstRetry = opts.WebhookFirstRetry
