@@ -49,6 +49,10 @@ type Relay struct {
 	PollInterval time.Duration
 	// BacklogInterval is how often the backlog gauges are counted.
 	BacklogInterval time.Duration
+
+	// failing is set while hand-overs fail, so an outage is logged when it begins and
+	// when it ends, not every second.
+	failing bool
 }
 
 // New builds a relay with the default intervals.
@@ -71,7 +75,7 @@ func (r *Relay) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		if l == nil {
 			var err error
-			if l, err = store.ListenWebhooks(ctx, r.DB); err != nil && ctx.Err() == nil {
+			if l, err = store.ListenWebhooks(ctx, r.DB); err != nil && ctx.Err() == nil && !r.failing {
 				r.Logger.Warn("webhook relay: cannot listen for deliveries; polling", "error", err)
 			}
 		}
@@ -95,10 +99,15 @@ func (r *Relay) drain(ctx context.Context) {
 	for ctx.Err() == nil {
 		n, err := store.DispatchWebhooks(ctx, r.DB, batchSize, r.Now(), r.start)
 		if err != nil {
-			if ctx.Err() == nil {
-				r.Logger.Warn("webhook relay: hand-over failed; trying again", "error", err)
+			if ctx.Err() == nil && !r.failing {
+				r.Logger.Warn("webhook relay: hand-over failed; trying again every poll interval until it works", "error", err)
 			}
+			r.failing = ctx.Err() == nil
 			return
+		}
+		if r.failing {
+			r.Logger.Info("webhook relay: hand-over works again")
+			r.failing = false
 		}
 		if n < batchSize {
 			return
