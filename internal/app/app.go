@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/headshotpro/retryd/internal/mailer"
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/webhook"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/worker"
 	"github.com/headshotpro/retryd/workflows"
@@ -50,6 +52,9 @@ var cacheSized sync.Once
 type Options struct {
 	// QueryHook, when set, sees every query of the app's database pool.
 	QueryHook bun.QueryHook
+	// Resolver, when set, looks up the hosts of webhook URLs admins set, instead of the
+	// system's resolver.
+	Resolver *net.Resolver
 }
 
 // App holds one process's long-lived dependencies. Close releases them in reverse order.
@@ -60,6 +65,8 @@ type App struct {
 	Metrics *metrics.Metrics
 	// Links signs members' links; nil for a tool that signs none (resume).
 	Links *linktoken.Signer
+
+	resolver *net.Resolver
 
 	mu       sync.Mutex // guards temporal while Redial swaps it
 	temporal client.Client
@@ -76,7 +83,7 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // Open connects to Postgres (creating the database first in dev mode, so `retryd dev`
 // works on an empty server).
 func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (*App, error) {
-	a := &App{Config: cfg, Logger: logger}
+	a := &App{Config: cfg, Logger: logger, resolver: opts.Resolver}
 	if cfg.Mode == config.ModeDev {
 		if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 			return nil, DependencyError{err}
@@ -210,17 +217,33 @@ func (a *App) Server(mb *devmailbox.Mailbox) (*server.Server, error) {
 	cfg := a.Config
 	return server.New(server.Deps{
 		DB: a.DB, Workflows: a.Workflows(), Links: a.Links, Mailbox: mb, Metrics: a.Metrics, Logger: a.Logger,
+		Resolver: a.resolver,
 		Config: server.Config{
 			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
 			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies,
-			StartCheck:      cfg.StartCheck,
-			APIKeyCacheTTL:  cfg.APIKeyCacheTTL,
-			DevMailboxToken: cfg.DevMailboxToken,
-			DevLoopback:     cfg.DevLoopback,
-			ResendCooldown:  cfg.ResendCooldown,
-			MailQueuePerOrg: cfg.MailQueuePerOrg,
+			StartCheck:           cfg.StartCheck,
+			APIKeyCacheTTL:       cfg.APIKeyCacheTTL,
+			DevMailboxToken:      cfg.DevMailboxToken,
+			DevLoopback:          cfg.DevLoopback,
+			ResendCooldown:       cfg.ResendCooldown,
+			MailQueuePerOrg:      cfg.MailQueuePerOrg,
+			WebhookPolicy:        WebhookPolicy(cfg),
+			WebhookSecretOverlap: cfg.WebhookSecretOverlap,
+			WebhookRetryFor:      cfg.WebhookRetryFor,
 		},
 	})
+}
+
+// WebhookPolicy is which webhook URLs and addresses the configuration allows: https to
+// public addresses; with WEBHOOK_ALLOW_PRIVATE the private network too; in dev also http
+// and loopback, so a receiver on the developer's machine works. The API checks URLs
+// with it and the sender its connections, so both must use this one.
+func WebhookPolicy(cfg *config.Config) webhook.Policy {
+	return webhook.Policy{
+		AllowHTTP:     cfg.WebhookDevReceivers,
+		AllowLoopback: cfg.WebhookDevReceivers,
+		AllowPrivate:  cfg.WebhookAllowPrivate,
+	}
 }
 
 // Activities are the worker's activities with their dependencies: the MailerSend client
