@@ -51,6 +51,11 @@ func (s *Server) webhookRoutes(g *gin.RouterGroup) {
 	g.POST("/webhook-endpoints/:id/deliveries/:delivery_id/replay", s.postReplayWebhookDelivery)
 }
 
+// endpointID reads the endpoint's id from the path; one that cannot exist is not found.
+func (s *Server) endpointID(c *gin.Context) (string, bool) {
+	return s.parseUUID(c, c.Param("id"), "webhook endpoint")
+}
+
 // webhookEndpointDTO is an endpoint as the API shows it: never with a secret.
 type webhookEndpointDTO struct {
 	ID          string   `json:"id"`
@@ -298,7 +303,7 @@ func (s *Server) listWebhookEndpoints(c *gin.Context) {
 }
 
 func (s *Server) getWebhookEndpoint(c *gin.Context) {
-	id, ok := s.pathUUID(c, "id")
+	id, ok := s.endpointID(c)
 	if !ok {
 		return
 	}
@@ -313,7 +318,7 @@ func (s *Server) getWebhookEndpoint(c *gin.Context) {
 // patchWebhookEndpoint changes what the body names. A new URL is checked as on creation;
 // enabling clears why the endpoint was disabled.
 func (s *Server) patchWebhookEndpoint(c *gin.Context) {
-	id, ok := s.pathUUID(c, "id")
+	id, ok := s.endpointID(c)
 	if !ok {
 		return
 	}
@@ -363,7 +368,7 @@ func (s *Server) patchWebhookEndpoint(c *gin.Context) {
 }
 
 func (s *Server) deleteWebhookEndpoint(c *gin.Context) {
-	id, ok := s.pathUUID(c, "id")
+	id, ok := s.endpointID(c)
 	if !ok {
 		return
 	}
@@ -377,7 +382,7 @@ func (s *Server) deleteWebhookEndpoint(c *gin.Context) {
 // postRotateWebhookSecret gives the endpoint a new secret and answers it. The replaced
 // secret keeps signing beside it for WEBHOOK_SECRET_OVERLAP, so receivers can switch.
 func (s *Server) postRotateWebhookSecret(c *gin.Context) {
-	id, ok := s.pathUUID(c, "id")
+	id, ok := s.endpointID(c)
 	if !ok {
 		return
 	}
@@ -412,7 +417,7 @@ func (s *Server) enabledEndpoint(c *gin.Context, id string) bool {
 
 // postWebhookTest sends the endpoint a webhook.test event, to it alone.
 func (s *Server) postWebhookTest(c *gin.Context) {
-	id, ok := s.pathUUID(c, "id")
+	id, ok := s.endpointID(c)
 	if !ok || !s.enabledEndpoint(c, id) {
 		return
 	}
@@ -427,11 +432,11 @@ func (s *Server) postWebhookTest(c *gin.Context) {
 // postReplayWebhookDelivery sends a delivery's event to its endpoint again, as a new
 // delivery whose replay_of names the old one; the body is the same, webhook-id too.
 func (s *Server) postReplayWebhookDelivery(c *gin.Context) {
-	id, ok := s.pathUUID(c, "id")
+	id, ok := s.endpointID(c)
 	if !ok {
 		return
 	}
-	deliveryID, ok := s.pathUUID(c, "delivery_id")
+	deliveryID, ok := s.parseUUID(c, c.Param("delivery_id"), "webhook delivery")
 	if !ok || !s.enabledEndpoint(c, id) {
 		return
 	}
@@ -501,7 +506,7 @@ func decodeDeliveryCursor(v string) (*store.DeliveryCursor, bool) {
 
 // listWebhookDeliveries answers an endpoint's deliveries, newest first, in keyset pages.
 func (s *Server) listWebhookDeliveries(c *gin.Context) {
-	id, ok := s.pathUUID(c, "id")
+	id, ok := s.endpointID(c)
 	if !ok {
 		return
 	}
