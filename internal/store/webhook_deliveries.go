@@ -125,7 +125,8 @@ func SendWebhookTest(ctx context.Context, db bun.IDB, orgID, endpointID string, 
 func newDelivery(ctx context.Context, tx bun.Tx, eventID, endpointID, orgID string, replayOf *string, now time.Time) (*WebhookDelivery, error) {
 	d := &WebhookDelivery{ID: uuid.NewString(), EventID: eventID, EndpointID: endpointID, OrgID: orgID,
 		Status: domain.DeliveryPending, ReplayOf: replayOf, CreatedAt: now}
-	if _, err := tx.NewInsert().Model(d).ExcludeColumn("event_type").Exec(ctx); err != nil {
+	// EventType is scanonly: bun leaves it out of the insert.
+	if _, err := tx.NewInsert().Model(d).Exec(ctx); err != nil {
 		return nil, err
 	}
 	if _, err := tx.NewRaw(`SELECT pg_notify(?, '')`, WebhookChannel).Exec(ctx); err != nil {
