@@ -144,7 +144,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	member := "/api/v1/admin/members/" + ada
 
 	// Webhook endpoints: one the rows change and test, one the delete row removes.
-	hookBody := map[string]any{"url": "http://127.0.0.1:9/hook", "event_types": []string{"retry.issued"}}
+	hookBody := map[string]any{"url": receiver(t), "event_types": []string{"retry.issued"}}
 	hook := expectJSON[server.WebhookSecretDTO](t, app.Do(t, "POST", webhooksPath, org.AdminKey, hookBody), 201).ID
 	doomedHook := expectJSON[server.WebhookSecretDTO](t, app.Do(t, "POST", webhooksPath, org.AdminKey, hookBody), 201).ID
 	hookDelivery := expectJSON[server.WebhookDeliveryDTO](t, app.Do(t, "POST", webhooksPath+"/"+hook+"/test", org.AdminKey, nil), 202).ID

@@ -102,8 +102,11 @@ func TestWebhooksPage(t *testing.T) {
 	if a.Status != 303 || a.Location != "/app/admin/webhooks?done=enabled" {
 		t.Fatalf("enable = %d %q", a.Status, a.Location)
 	}
+	// What the delivery engine records, on an endpoint that is sent nothing here (so no
+	// delivery of this test's can clear it): failing since a time, then disabled.
 	ctx := context.Background()
-	if _, err := app.DB.NewRaw(`UPDATE webhook_endpoints SET failing_since = ? WHERE id = ?`, time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC), id).Exec(ctx); err != nil {
+	quiet := createEndpoint(t, app, org.AdminKey, map[string]any{"url": receiver(t), "event_types": []string{"restart.email_failed"}}).ID
+	if _, err := app.DB.NewRaw(`UPDATE webhook_endpoints SET failing_since = ? WHERE id = ?`, time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC), quiet).Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
 	expectPage(t, pc.do("GET", "/app/admin/webhooks", nil), 200, "Deliveries have been failing since 1 Dec 2026, 09:30 UTC", "If they keep failing for 3 days, the endpoint is disabled.")
@@ -111,13 +114,17 @@ func TestWebhooksPage(t *testing.T) {
 		domain.EndpointDisabledGone:    "Disabled after answering 410 Gone",
 		domain.EndpointDisabledFailing: "Disabled: deliveries failed for 3 days",
 	} {
-		if _, err := app.DB.NewRaw(`UPDATE webhook_endpoints SET enabled = true WHERE id = ?`, id).Exec(ctx); err != nil {
+		if _, err := app.DB.NewRaw(`UPDATE webhook_endpoints SET enabled = true WHERE id = ?`, quiet).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if done, err := store.DisableWebhookEndpoint(ctx, app.DB, id, reason, time.Now()); err != nil || !done {
+		if done, err := store.DisableWebhookEndpoint(ctx, app.DB, quiet, reason, time.Now()); err != nil || !done {
 			t.Fatalf("disable %s: %v %v", reason, done, err)
 		}
-		expectPage(t, pc.do("GET", "/app/admin/webhooks", nil), 200, words, "Disabled")
+		page := pc.do("GET", "/app/admin/webhooks", nil)
+		expectPage(t, page, 200, words)
+		if !strings.Contains(page.Body, `data-endpoint="`+quiet+`" data-enabled="false"`) {
+			t.Errorf("the endpoint disabled as %s is not shown disabled", reason)
+		}
 	}
 
 	// Rotation shows the new secret once, and until when the old one signs.
@@ -157,7 +164,11 @@ func TestWebhooksPage(t *testing.T) {
 	if a.Status != 303 || a.Location != "/app/admin/webhooks?done=deleted" {
 		t.Fatalf("delete = %d %q", a.Status, a.Location)
 	}
-	expectPage(t, pc.do("GET", a.Location, nil), 200, "The endpoint is deleted", "No webhook endpoint yet")
+	page := pc.do("GET", a.Location, nil)
+	expectPage(t, page, 200, "The endpoint is deleted")
+	if strings.Contains(page.Body, `data-endpoint="`+id+`"`) {
+		t.Error("the deleted endpoint is still listed")
+	}
 
 	// The Activity page names the webhook changes in words.
 	expectPage(t, pc.do("GET", "/app/admin/activity", nil), 200, "Webhook endpoint added", "Webhook secret rotated", "Webhook test event sent",

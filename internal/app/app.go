@@ -234,18 +234,6 @@ func (a *App) Server(mb *devmailbox.Mailbox) (*server.Server, error) {
 	})
 }
 
-// WebhookPolicy is which webhook URLs and addresses the configuration allows: https to
-// public addresses; with WEBHOOK_ALLOW_PRIVATE the private network too; in dev also http
-// and loopback, so a receiver on the developer's machine works. The API checks URLs
-// with it and the sender its connections, so both must use this one.
-func WebhookPolicy(cfg *config.Config) webhook.Policy {
-	return webhook.Policy{
-		AllowHTTP:     cfg.WebhookDevReceivers,
-		AllowLoopback: cfg.WebhookDevReceivers,
-		AllowPrivate:  cfg.WebhookAllowPrivate,
-	}
-}
-
 // Activities are the worker's activities with their dependencies: the MailerSend client
 // (the real API with a key, else the local endpoint), whose logger and metrics carry the
 // alert of a refused key.
@@ -263,6 +251,18 @@ func (a *App) Activities() (*activities.Activities, error) {
 	acts := activities.New(a.DB, sender, a.Links, cfg.AppBaseURL, cfg.RetryWindow, a.Logger)
 	acts.Metrics = a.Metrics
 	return acts, nil
+}
+
+// WebhookPolicy is which receivers webhooks may reach: public https ones, plus loopback
+// and plain http in dev, plus private networks, over http too (they often have no TLS),
+// with WEBHOOK_ALLOW_PRIVATE=on. The API
+// checks an endpoint's URL with it and the worker checks each delivery's address.
+func WebhookPolicy(cfg *config.Config) webhook.Policy {
+	return webhook.Policy{
+		AllowHTTP:     cfg.WebhookDevReceivers || cfg.WebhookAllowPrivate,
+		AllowLoopback: cfg.WebhookDevReceivers,
+		AllowPrivate:  cfg.WebhookAllowPrivate,
+	}
 }
 
 // WorkerOptions carries the configuration the worker needs. SHUTDOWN_TIMEOUT bounds the
