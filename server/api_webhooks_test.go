@@ -340,14 +340,33 @@ func TestWebhookCreateIdempotency(t *testing.T) {
 	}
 }
 
-// TestWebhookEndpointLimit: an organization has at most MaxWebhookEndpoints endpoints.
+// TestWebhookEndpointLimit: an organization has at most MaxWebhookEndpoints endpoints,
+// however many creations run at once.
 func TestWebhookEndpointLimit(t *testing.T) {
 	app := apptest.Start(t, apptest.Options{})
 	org := app.SeedOrg(t, 10)
 	other := app.SeedOrg(t, 10)
 	body := map[string]any{"url": "http://127.0.0.1:9/hook", "event_types": []string{"retry.issued"}}
-	for range server.MaxWebhookEndpoints {
-		createEndpoint(t, app, org.AdminKey, body)
+	extra := 5
+	answers := concurrently(t, server.MaxWebhookEndpoints+extra, func(int) (*apptest.Response, error) {
+		return doConcurrent(app, "POST", webhooksPath, org.AdminKey, body)
+	})
+	created, refused := 0, 0
+	for _, a := range answers {
+		switch a.Status {
+		case 201:
+			created++
+		case 422:
+			refused++
+			if code := codeOf(t, a); code != "too_many_webhook_endpoints" {
+				t.Errorf("refused with %s", code)
+			}
+		default:
+			t.Errorf("creation answered %d: %s", a.Status, a.Body)
+		}
+	}
+	if created != server.MaxWebhookEndpoints || refused != extra || len(listEndpoints(t, app, org.AdminKey)) != server.MaxWebhookEndpoints {
+		t.Fatalf("%d created, %d refused; want %d and %d", created, refused, server.MaxWebhookEndpoints, extra)
 	}
 	expectProblem(t, app.Do(t, "POST", webhooksPath, org.AdminKey, body), 422, "too_many_webhook_endpoints")
 	createEndpoint(t, app, other.AdminKey, body) // the bound is per organization

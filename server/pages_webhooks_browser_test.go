@@ -13,7 +13,8 @@ import (
 // TestWebhooksPageInBrowser: an admin follows the header's Webhooks link, adds an
 // endpoint and sees its secret once, focused and ready to copy; reloading shows the list
 // without the secret and adds nothing; a test event sent from the endpoint's page appears
-// among its deliveries. Nothing on the way is a console error.
+// among its deliveries. Neither page scrolls sideways on a phone, and nothing on the way
+// is a console error.
 func TestWebhooksPageInBrowser(t *testing.T) {
 	app := apptest.Start(t, apptest.Options{})
 	org := app.SeedOrg(t, 10, person("Maya Chen", finished(5, 8)))
@@ -78,6 +79,17 @@ func TestWebhooksPageInBrowser(t *testing.T) {
 		t.Error("no notice that the test event was sent")
 	}
 	b.Screenshot(t, "webhook-deliveries")
+
+	// On a phone, neither page scrolls sideways.
+	endpointPage := b.Location(t)
+	b.Do(t, "narrow the window", chromedp.EmulateViewport(320, 740))
+	for _, path := range []string{app.URL + "/app/admin/webhooks", endpointPage} {
+		b.Do(t, "open "+path, chromedp.Navigate(path), chromedp.WaitVisible(chromedp.ID("main")))
+		if !browsertest.Eval[bool](t, b, noHorizontalScroll) {
+			t.Errorf("%s at 320 px scrolls sideways: scrollWidth %d; %v", path, browsertest.Eval[int](t, b, `document.documentElement.scrollWidth`),
+				browsertest.Eval[[]string](t, b, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 12)`))
+		}
+	}
 	if p := b.Problems(); len(p) > 0 {
 		t.Errorf("console problems: %v", p)
 	}
