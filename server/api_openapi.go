@@ -7,7 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// openAPIDocument is the API's OpenAPI 3.0 document (GET /openapi.json). It is
+// openAPIDocument is the API's OpenAPI 3.1 document (GET /openapi.json). It is
 // kept true by tests: openapi_test.go compares its operations with the registered routes,
 // and every integration test validates the answers it gets against it
 // (internal/tooling/apptest).

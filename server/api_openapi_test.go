@@ -15,13 +15,15 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/headshotpro/retryd/internal/devmailbox"
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
+	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/server"
 )
 
-// The OpenAPI document is kept true three ways: it must be a valid OpenAPI 3.0 document
+// The OpenAPI document is kept true three ways: it must be a valid OpenAPI 3.1 document
 // (below), it must name exactly the registered routes (below), and every answer of the
 // integration tests is validated against it (internal/tooling/apptest).
 
@@ -45,8 +47,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatalf("openapi.json is not a valid OpenAPI document: %v", err)
 	}
-	if doc.OpenAPI != "3.0.3" {
-		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi = %q, want 3.1.0", doc.OpenAPI)
 	}
 }
 
@@ -284,4 +286,68 @@ func TestOpenAPIValidatesUnusualAnswers(t *testing.T) {
 	expectStatus(t, app.Do(t, http.MethodGet, "/dev/mailbox", "", nil), http.StatusOK)
 	expectProblem(t, app.Do(t, http.MethodGet, "/api/v1/no-such-route", "", nil), http.StatusNotFound, "route_not_found")
 	expectProblem(t, app.Do(t, http.MethodGet, "/api/v1/member/link", "", nil), http.StatusMethodNotAllowed, "method_not_allowed")
+}
+
+// TestOpenAPIWebhooks keeps the document's webhook parts in step with the code: the
+// subscribable event types are domain.EventTypes(), the `webhooks` section describes
+// each of them and webhook.test, each with the signature headers and an event whose type
+// is its own, and AuditAction lists every action of package store.
+func TestOpenAPIWebhooks(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schemas := doc.Components.Schemas
+	strs := func(vs []any) []string {
+		out := []string{}
+		for _, v := range vs {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	if got := strs(schemas["WebhookEventType"].Value.Enum); !slices.Equal(got, domain.EventTypes()) {
+		t.Errorf("WebhookEventType enum = %v, want domain.EventTypes() %v", got, domain.EventTypes())
+	}
+	want := append(domain.EventTypes(), domain.EventWebhookTest)
+	var got []string
+	for name := range doc.Webhooks {
+		got = append(got, name)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("webhooks = %v, want %v", got, want)
+	}
+	for name, item := range doc.Webhooks {
+		op := item.Post
+		if op == nil {
+			t.Errorf("webhook %s: no post", name)
+			continue
+		}
+		var headers []string
+		for _, p := range op.Parameters {
+			if p.Value.In == "header" && p.Value.Required {
+				headers = append(headers, p.Value.Name)
+			}
+		}
+		sort.Strings(headers)
+		if !slices.Equal(headers, []string{"webhook-id", "webhook-signature", "webhook-timestamp"}) {
+			t.Errorf("webhook %s: required headers %v", name, headers)
+		}
+		event := op.RequestBody.Value.Content.Get("application/json").Schema.Value
+		if typ := strs(event.Properties["type"].Value.Enum); !slices.Equal(typ, []string{name}) {
+			t.Errorf("webhook %s: the event's type is %v", name, typ)
+		}
+		for _, f := range []string{"id", "type", "occurred_at", "organization_id", "data"} {
+			if !slices.Contains(event.Required, f) {
+				t.Errorf("webhook %s: the event does not require %s", name, f)
+			}
+		}
+	}
+	actions := strs(schemas["AuditAction"].Value.Enum)
+	sort.Strings(actions)
+	all := store.AuditActions()
+	sort.Strings(all)
+	if !slices.Equal(actions, all) {
+		t.Errorf("AuditAction enum = %v, want store.AuditActions() %v", actions, all)
+	}
 }

@@ -35,7 +35,7 @@ func (s *Server) postRestart(c *gin.Context) {
 		return
 	}
 	// Refusals are final and stored under the key like any other answer.
-	s.idempotentLinked(c, body, func() linkedAnswer { return new(restartAnswer) }, func() (int, any, bool, error) {
+	s.idempotentLinked(c, body, func() any { return new(restartAnswer) }, func() (int, any, bool, error) {
 		out, err := s.restartOne(c, memberID, s.restartID(c, memberID))
 		if err != nil {
 			return 0, nil, true, err
@@ -196,7 +196,7 @@ func (s *Server) postBulkRestarts(c *gin.Context) {
 		s.abort(c, problem.InvalidBody, "member_ids must list 1 to %d member ids", maxBulkRestarts)
 		return
 	}
-	s.idempotentLinked(c, body, func() linkedAnswer { return new(bulkRestartAnswer) }, func() (int, any, bool, error) {
+	s.idempotentLinked(c, body, func() any { return new(bulkRestartAnswer) }, func() (int, any, bool, error) {
 		results := s.bulkRestart(c, req.MemberIDs)
 		// An answer with a server-side error is not kept: the same key then retries the
 		// members that failed, while the restarted ones attach to their own restarts.

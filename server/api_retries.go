@@ -151,7 +151,7 @@ func (s *Server) postRetry(c *gin.Context) {
 	}
 	// Counted inside the callback, so a replayed answer is not counted twice. The answer
 	// carries the access link when the member has no email; it is stored without it.
-	s.idempotentLinked(c, body, func() linkedAnswer { return new(retryDTO) }, func() (int, any, bool, error) {
+	s.idempotentLinked(c, body, func() any { return new(retryDTO) }, func() (int, any, bool, error) {
 		status, out, err := s.giveRetry(c, memberID, body)
 		if err == nil {
 			s.metrics.RetryIssued()

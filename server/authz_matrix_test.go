@@ -143,6 +143,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	member := "/api/v1/admin/members/" + ada
 
+	// Webhook endpoints: one the rows change and test, one the delete row removes.
+	hookBody := map[string]any{"url": receiver(t), "event_types": []string{"retry.issued"}}
+	hook := expectJSON[server.WebhookSecretDTO](t, app.Do(t, "POST", webhooksPath, org.AdminKey, hookBody), 201).ID
+	doomedHook := expectJSON[server.WebhookSecretDTO](t, app.Do(t, "POST", webhooksPath, org.AdminKey, hookBody), 201).ID
+	hookDelivery := expectJSON[server.WebhookDeliveryDTO](t, app.Do(t, "POST", webhooksPath+"/"+hook+"/test", org.AdminKey, nil), 202).ID
+	hookPath := webhooksPath + "/" + hook
+
 	matrix := map[string]matrixEntry{
 		"GET /healthz":      {fixed("/healthz", nil), everyone(200)},
 		"GET /readyz":       {fixed("/readyz", nil), everyone(200)},
@@ -167,6 +174,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// A bulk answer is 200 with one outcome per member; another organization's
 		// members come back skipped as not_found (checked below).
 		"POST /api/v1/admin/restarts": {bulkOf(boAuto, boAdmin), adminRoute(200, 200, 200)},
+
+		// Webhook endpoints are admin-only; another organization's admin lists and creates
+		// its own, and finds none of this organization's.
+		"GET /api/v1/admin/webhook-endpoints":                    {fixed(webhooksPath, nil), adminRoute(200, 200, 403)},
+		"POST /api/v1/admin/webhook-endpoints":                   {fixed(webhooksPath, hookBody), adminRoute(201, 201, 403)},
+		"GET /api/v1/admin/webhook-endpoints/:id":                {fixed(hookPath, nil), adminRoute(200, 404, 403)},
+		"PATCH /api/v1/admin/webhook-endpoints/:id":              {fixed(hookPath, map[string]any{"description": "matrix"}), adminRoute(200, 404, 403)},
+		"DELETE /api/v1/admin/webhook-endpoints/:id":             {fixed(webhooksPath+"/"+doomedHook, nil), adminRoute(204, 404, 403)},
+		"POST /api/v1/admin/webhook-endpoints/:id/rotate-secret": {fixed(hookPath+"/rotate-secret", nil), adminRoute(200, 404, 403)},
+		"POST /api/v1/admin/webhook-endpoints/:id/test":          {fixed(hookPath+"/test", nil), adminRoute(202, 404, 403)},
+		"GET /api/v1/admin/webhook-endpoints/:id/deliveries":     {fixed(hookPath+"/deliveries", nil), adminRoute(200, 404, 403)},
+		"POST /api/v1/admin/webhook-endpoints/:id/deliveries/:delivery_id/replay": {
+			fixed(hookPath+"/deliveries/"+hookDelivery+"/replay", nil), adminRoute(202, 404, 403)},
 
 		"POST /api/v1/member/shoots/:id/start":  {fixed("/api/v1/member/shoots/"+olaShoots[0]+"/start", nil), memberRoute(200)},
 		"POST /api/v1/member/shoots/:id/submit": {fixed("/api/v1/member/shoots/"+sueShoots[0]+"/submit", nil), memberRoute(200)},
@@ -194,10 +214,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 			fixed("/app/admin/members/"+ada+"/retries", nil), everyone(200)},
 		"POST /app/admin/members/:id/retries/:retry_id/resend-email": {
 			fixed("/app/admin/members/"+rae+"/retries/"+retryID+"/resend-email", nil), everyone(200)},
-		"POST /app/admin/members/:id/restarts": {fixed("/app/admin/members/"+moAdmin+"/restarts", nil), everyone(200)},
-		"GET /app/admin/activity":              {fixed("/app/admin/activity", nil), everyone(200)},
-		"GET /app/admin/activity.csv":          {fixed("/app/admin/activity.csv", nil), everyone(200)},
-		"POST /app/admin/restarts":             {fixed("/app/admin/restarts", nil), everyone(200)},
+		"POST /app/admin/members/:id/restarts":       {fixed("/app/admin/members/"+moAdmin+"/restarts", nil), everyone(200)},
+		"GET /app/admin/activity":                    {fixed("/app/admin/activity", nil), everyone(200)},
+		"GET /app/admin/activity.csv":                {fixed("/app/admin/activity.csv", nil), everyone(200)},
+		"POST /app/admin/restarts":                   {fixed("/app/admin/restarts", nil), everyone(200)},
+		"GET /app/admin/webhooks":                    {fixed("/app/admin/webhooks", nil), everyone(200)},
+		"POST /app/admin/webhooks":                   {fixed("/app/admin/webhooks", nil), everyone(200)},
+		"GET /app/admin/webhooks/:id":                {fixed("/app/admin/webhooks/"+hook, nil), everyone(200)},
+		"GET /app/admin/webhooks/:id/delete":         {fixed("/app/admin/webhooks/"+hook+"/delete", nil), everyone(200)},
+		"POST /app/admin/webhooks/:id/delete":        {fixed("/app/admin/webhooks/"+hook+"/delete", nil), everyone(200)},
+		"POST /app/admin/webhooks/:id/enable":        {fixed("/app/admin/webhooks/"+hook+"/enable", nil), everyone(200)},
+		"POST /app/admin/webhooks/:id/disable":       {fixed("/app/admin/webhooks/"+hook+"/disable", nil), everyone(200)},
+		"POST /app/admin/webhooks/:id/test":          {fixed("/app/admin/webhooks/"+hook+"/test", nil), everyone(200)},
+		"POST /app/admin/webhooks/:id/rotate-secret": {fixed("/app/admin/webhooks/"+hook+"/rotate-secret", nil), everyone(200)},
+		"POST /app/admin/webhooks/:id/deliveries/:delivery_id/replay": {
+			fixed("/app/admin/webhooks/"+hook+"/deliveries/"+hookDelivery+"/replay", nil), everyone(200)},
 
 		"GET /app/shoots/:id/start": {fixed("/app/shoots/"+olaShoots[0]+"/start", nil), everyone(200)},
 		"GET /app/start.js":         {fixed("/app/start.js", nil), everyone(200)},

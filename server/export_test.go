@@ -26,3 +26,15 @@ const AuthFailureBurst = authFailureBurst
 // checks the rules: the window in which a concurrent request with the same
 // Idempotency-Key may create that restart.
 func SetBeforeRestartCheck(s *Server, f func(memberID string)) { s.beforeRestartCheck = f }
+
+// The webhook endpoints API's answers.
+type (
+	WebhookEndpointDTO  = webhookEndpointDTO
+	WebhookSecretDTO    = webhookSecretDTO
+	WebhookDeliveryDTO  = webhookDeliveryDTO
+	WebhookDeliveryPage = webhookDeliveryPage
+	WebhookEndpointList = webhookEndpointList
+)
+
+// MaxWebhookEndpoints is how many webhook endpoints one organization may have.
+const MaxWebhookEndpoints = maxWebhookEndpoints

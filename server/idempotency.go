@@ -23,6 +23,14 @@ type linkedAnswer interface {
 	signLinks(sign func(memberID, shootID string) string)
 }
 
+// sealedAnswer is an answer that shows a secret once: a new webhook endpoint's signing
+// secret. Like links, the secret is not stored with the answer under an Idempotency-Key;
+// reveal puts it in every answer sent, the first from memory and a replay by reading it
+// again, while it is still the secret that answer made.
+type sealedAnswer interface {
+	reveal(ctx context.Context) error
+}
+
 // accessLink is a freshly signed link for the member to start the shoot.
 func (s *Server) accessLink(memberID, shootID string) string {
 	token, _ := s.links.Issue(memberID, shootID, s.now())
@@ -43,8 +51,8 @@ func (s *Server) accessLink(memberID, shootID string) string {
 // when it is a linkedAnswer, is stored without links, and newAnswer gives the value a
 // stored success answer is read back into, to sign its links again. An answer stored
 // with its links, as they were before, replays the same way (the fresh links replace the
-// stored ones).
-func (s *Server) idempotentLinked(c *gin.Context, body []byte, newAnswer func() linkedAnswer, do func() (status int, payload any, final bool, err error)) {
+// stored ones). A sealedAnswer is stored without its secret and revealed the same way.
+func (s *Server) idempotentLinked(c *gin.Context, body []byte, newAnswer func() any, do func() (status int, payload any, final bool, err error)) {
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" {
 		s.respond(c, do)
@@ -96,9 +104,12 @@ func (s *Server) idempotentLinked(c *gin.Context, body []byte, newAnswer func() 
 			s.log.WarnContext(ctx, "could not store idempotent response", "request_id", requestID(c), "error", err)
 		}
 	}
-	if la, ok := payload.(linkedAnswer); ok {
-		la.signLinks(s.accessLink)
-		if raw, err = json.Marshal(la); err != nil {
+	if completable(payload) {
+		if err := s.complete(ctx, payload); err != nil {
+			s.fail(c, err)
+			return
+		}
+		if raw, err = json.Marshal(payload); err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -106,10 +117,30 @@ func (s *Server) idempotentLinked(c *gin.Context, body []byte, newAnswer func() 
 	c.Data(status, contentTypeFor(status), raw)
 }
 
+// completable tells whether an answer has parts that complete adds.
+func completable(payload any) bool {
+	switch payload.(type) {
+	case linkedAnswer, sealedAnswer:
+		return true
+	}
+	return false
+}
+
+// complete adds to an answer what is not stored with it: fresh links, a secret.
+func (s *Server) complete(ctx context.Context, payload any) error {
+	if la, ok := payload.(linkedAnswer); ok {
+		la.signLinks(s.accessLink)
+	}
+	if sa, ok := payload.(sealedAnswer); ok {
+		return sa.reveal(ctx)
+	}
+	return nil
+}
+
 // relink is a stored answer as it is sent again: a success of a route whose answers
 // carry links is read back and gets its links signed afresh; anything else is sent as
 // it was stored.
-func (s *Server) relink(c *gin.Context, status int, stored []byte, newAnswer func() linkedAnswer) []byte {
+func (s *Server) relink(c *gin.Context, status int, stored []byte, newAnswer func() any) []byte {
 	if newAnswer == nil || status >= 300 {
 		return stored
 	}
@@ -118,7 +149,10 @@ func (s *Server) relink(c *gin.Context, status int, stored []byte, newAnswer fun
 		s.log.WarnContext(c.Request.Context(), "stored answer not readable; replayed as stored", "request_id", requestID(c), "error", err)
 		return stored
 	}
-	a.signLinks(s.accessLink)
+	if err := s.complete(c.Request.Context(), a); err != nil {
+		s.log.WarnContext(c.Request.Context(), "stored answer not completed; replayed as stored", "request_id", requestID(c), "error", err)
+		return stored
+	}
 	out, err := json.Marshal(a)
 	if err != nil {
 		s.log.WarnContext(c.Request.Context(), "stored answer not writable; replayed as stored", "request_id", requestID(c), "error", err)
@@ -136,12 +170,12 @@ func contentTypeFor(status int) string {
 
 func (s *Server) respond(c *gin.Context, do func() (int, any, bool, error)) {
 	status, payload, _, err := do()
+	if err == nil {
+		err = s.complete(c.Request.Context(), payload)
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
-	}
-	if la, ok := payload.(linkedAnswer); ok {
-		la.signLinks(s.accessLink)
 	}
 	c.JSON(status, payload)
 }

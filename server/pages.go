@@ -62,22 +62,30 @@ func newPages(s *Server) *pages {
 // embedded, so a parse error is a build defect that any test starting the server finds.
 func parsePageTemplates() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"when":     formatWhen,
-		"datetime": formatDateTime,
-		"status":   statusLabel,
-		"words":    wordsLabel,
+		"when":            formatWhen,
+		"datetime":        formatDateTime,
+		"status":          statusLabel,
+		"words":           wordsLabel,
+		"endpointActions": newEndpointActions,
 	}
 	names, err := fs.Glob(adminTemplateFiles, "web/admin/*.html")
 	if err != nil {
 		panic(err)
 	}
+	// Files named _*.html hold parts several pages share; every page gets them.
+	shared := []string{"web/admin/layout.html"}
+	for _, n := range names {
+		if strings.HasPrefix(n, "web/admin/_") {
+			shared = append(shared, n)
+		}
+	}
 	out := map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "web/admin/"), ".html")
-		if base == "layout" {
+		if base == "layout" || strings.HasPrefix(base, "_") {
 			continue
 		}
-		out[base] = template.Must(template.New(base).Funcs(funcs).ParseFS(adminTemplateFiles, "web/admin/layout.html", n))
+		out[base] = template.Must(template.New(base).Funcs(funcs).ParseFS(adminTemplateFiles, append(shared, n)...))
 	}
 	return out
 }
@@ -104,6 +112,7 @@ func (s *Server) pageRoutes(e *gin.Engine) {
 	admin.POST("/members/:id/retries/:retry_id/resend-email", p.requireCSRF, p.postResendForm)
 	admin.GET("/activity", p.getActivity)
 	admin.GET("/activity.csv", p.getActivityCSV)
+	p.webhookRoutes(admin)
 }
 
 func (p *pages) static(contentType string, body []byte) gin.HandlerFunc {

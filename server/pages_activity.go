@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
 	"github.com/headshotpro/retryd/internal/store"
 )
@@ -31,6 +32,13 @@ var activityActions = []struct{ Value, Label string }{
 	{store.AuditShootSubmit, "Member submitted photos"},
 	{store.AuditShootActive, "Shoot finished"},
 	{store.AuditShootFailed, "Shoot failed"},
+	{store.AuditWebhookCreate, "Webhook endpoint added"},
+	{store.AuditWebhookUpdate, "Webhook endpoint changed"},
+	{store.AuditWebhookDelete, "Webhook endpoint deleted"},
+	{store.AuditWebhookRotate, "Webhook secret rotated"},
+	{store.AuditWebhookTest, "Webhook test event sent"},
+	{store.AuditWebhookReplay, "Webhook delivery replayed"},
+	{store.AuditWebhookDisable, "Webhook endpoint disabled by the system"},
 }
 
 func activityActionLabel(action string) string {
@@ -63,6 +71,12 @@ func activityOutcome(action, outcome string) string {
 		return "Revoked"
 	case outcome == "ok":
 		return "Done"
+	case action == store.AuditWebhookDisable && outcome == domain.EndpointDisabledGone:
+		return "Disabled: it answered 410 Gone"
+	case action == store.AuditWebhookDisable && outcome == domain.EndpointDisabledFailing:
+		return "Disabled: its deliveries kept failing"
+	case outcome == "queued":
+		return "Queued for delivery"
 	}
 	return wordsLabel(outcome)
 }

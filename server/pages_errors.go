@@ -68,6 +68,19 @@ func refusalWords(pb problemBody) string {
 		return "This member link is not valid. Show all members' activity, or open the member from the dashboard."
 	case problem.ExportTooLarge:
 		return "This range holds more than 100,000 events, too many for one file. Choose a shorter range with From and To, and download again."
+	case problem.WebhookURLInvalid, problem.WebhookURLScheme, problem.WebhookURLForbiddenAddress, problem.WebhookURLUnresolvable:
+		// The URL guard's own sentence says what is wrong with this URL ("the webhook
+		// URL must use https, not http").
+		if d := strings.TrimSpace(pb.Detail); d != "" {
+			return strings.ToUpper(d[:1]) + d[1:] + "."
+		}
+		return "This URL cannot receive webhooks. Use an https address on the public internet."
+	case problem.UnknownEventType:
+		return "There is no such event. Choose the events to send from the list."
+	case problem.TooManyWebhookEndpoints:
+		return "Your organization has as many webhook endpoints as it may have. Delete one before adding another."
+	case problem.WebhookEndpointDisabled:
+		return "This endpoint is disabled, so nothing is sent to it. Enable it first."
 	case problem.InvalidBody, problem.InvalidParameter:
 		return "The form was not filled in as expected. Reload the page and try again."
 	}

@@ -2,7 +2,8 @@
 // part each belongs to:
 //
 //   - api_*.go: the JSON API (summary in docs/product.md): the admin dashboard, members,
-//     retries and restarts, the member's start and fresh link, the pipeline's reports.
+//     retries and restarts, webhook endpoints, the member's start and fresh link, the
+//     pipeline's reports.
 //   - pages_*.go and web/: the HTML pages: the admin pages, which run the API's own
 //     handlers and answer in HTML, and the member's start page.
 //   - devmailbox.go: the /dev routes of the local mailbox, only when it is on.
@@ -18,6 +19,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -31,6 +33,7 @@ import (
 	"github.com/headshotpro/retryd/internal/metrics"
 	"github.com/headshotpro/retryd/internal/ratelimit"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/webhook"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -61,6 +64,14 @@ type Config struct {
 	// MailQueuePerOrg refuses an organization's resends while this many of its emails
 	// wait to be sent; 0 means DefaultMailQueuePerOrg.
 	MailQueuePerOrg int
+	// WebhookPolicy decides which webhook URLs an admin may set (the zero Policy:
+	// https to public addresses only).
+	WebhookPolicy webhook.Policy
+	// WebhookSecretOverlap is how long a rotated-out signing secret keeps signing.
+	WebhookSecretOverlap time.Duration
+	// WebhookRetryFor is how long a delivery is attempted, so how long an endpoint fails
+	// before it is disabled: the admin pages say it.
+	WebhookRetryFor time.Duration
 }
 
 // DefaultMailQueuePerOrg is the queued-email cap of a Config without one; it matches the
@@ -78,7 +89,9 @@ type Deps struct {
 	Metrics   *metrics.Metrics    // nil: no counting (tests); served on the private listener, not here
 	Logger    *slog.Logger
 	Now       func() time.Time
-	Config    Config
+	// Resolver looks up webhook URLs' hosts when an admin sets one; nil: the system's.
+	Resolver *net.Resolver
+	Config   Config
 }
 
 // Server holds the Gin engine and the dependencies of its handlers.
@@ -90,6 +103,7 @@ type Server struct {
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 	now       func() time.Time
+	resolver  *net.Resolver
 	cfg       Config
 	engine    *gin.Engine
 
@@ -127,7 +141,7 @@ func New(d Deps) (*Server, error) {
 	if d.Config.MailQueuePerOrg <= 0 {
 		d.Config.MailQueuePerOrg = DefaultMailQueuePerOrg
 	}
-	s := &Server{db: d.DB, workflows: d.Workflows, links: d.Links, mailbox: d.Mailbox, metrics: d.Metrics, log: d.Logger, now: d.Now, cfg: d.Config,
+	s := &Server{db: d.DB, workflows: d.Workflows, links: d.Links, mailbox: d.Mailbox, metrics: d.Metrics, log: d.Logger, now: d.Now, resolver: d.Resolver, cfg: d.Config,
 		linkByClient:  ratelimit.New(10.0/60, 10, d.Now),
 		linkByAddress: ratelimit.New(3.0/(15*60), 3, d.Now),
 		linkSlots:     make(chan struct{}, 32),
@@ -177,6 +191,7 @@ func (s *Server) routes(e *gin.Engine) {
 	adminOnly.POST("/members/:id/retries/:retry_id/resend-email", s.postResendEmail)
 	adminOnly.GET("/audit", s.getAudit)
 	adminOnly.GET("/audit.csv", s.getAuditCSV)
+	s.webhookRoutes(adminOnly)
 
 	member := e.Group("/api/v1/member")
 	member.POST("/shoots/:id/start", s.postStart)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -52,6 +53,9 @@ var cacheSized sync.Once
 type Options struct {
 	// QueryHook, when set, sees every query of the app's database pool.
 	QueryHook bun.QueryHook
+	// Resolver, when set, looks up the hosts of webhook URLs admins set, instead of the
+	// system's resolver.
+	Resolver *net.Resolver
 }
 
 // App holds one process's long-lived dependencies. Close releases them in reverse order.
@@ -62,6 +66,8 @@ type App struct {
 	Metrics *metrics.Metrics
 	// Links signs members' links; nil for a tool that signs none (resume).
 	Links *linktoken.Signer
+
+	resolver *net.Resolver
 
 	mu       sync.Mutex // guards temporal while Redial swaps it
 	temporal client.Client
@@ -78,7 +84,7 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // Open connects to Postgres (creating the database first in dev mode, so `retryd dev`
 // works on an empty server).
 func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (*App, error) {
-	a := &App{Config: cfg, Logger: logger}
+	a := &App{Config: cfg, Logger: logger, resolver: opts.Resolver}
 	if cfg.Mode == config.ModeDev {
 		if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 			return nil, DependencyError{err}
@@ -212,15 +218,19 @@ func (a *App) Server(mb *devmailbox.Mailbox) (*server.Server, error) {
 	cfg := a.Config
 	return server.New(server.Deps{
 		DB: a.DB, Workflows: a.Workflows(), Links: a.Links, Mailbox: mb, Metrics: a.Metrics, Logger: a.Logger,
+		Resolver: a.resolver,
 		Config: server.Config{
 			RetryWindow: cfg.RetryWindow, Reminders: cfg.RetryReminders, PipelineToken: cfg.PipelineToken,
 			AppBaseURL: cfg.AppBaseURL, TrustedProxies: cfg.TrustedProxies,
-			StartCheck:      cfg.StartCheck,
-			APIKeyCacheTTL:  cfg.APIKeyCacheTTL,
-			DevMailboxToken: cfg.DevMailboxToken,
-			DevLoopback:     cfg.DevLoopback,
-			ResendCooldown:  cfg.ResendCooldown,
-			MailQueuePerOrg: cfg.MailQueuePerOrg,
+			StartCheck:           cfg.StartCheck,
+			APIKeyCacheTTL:       cfg.APIKeyCacheTTL,
+			DevMailboxToken:      cfg.DevMailboxToken,
+			DevLoopback:          cfg.DevLoopback,
+			ResendCooldown:       cfg.ResendCooldown,
+			MailQueuePerOrg:      cfg.MailQueuePerOrg,
+			WebhookPolicy:        WebhookPolicy(cfg),
+			WebhookSecretOverlap: cfg.WebhookSecretOverlap,
+			WebhookRetryFor:      cfg.WebhookRetryFor,
 		},
 	})
 }

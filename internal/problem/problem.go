@@ -69,6 +69,21 @@ const (
 	// shorter time range fits.
 	ExportTooLarge Code = "export_too_large"
 
+	// Webhook endpoints (/api/v1/admin/webhook-endpoints). The URL codes are package
+	// webhook's URLError codes: a URL that is not one, a scheme other than https (http
+	// in development only), a host on an address webhooks may not reach (loopback,
+	// private, link-local, cloud metadata), or a host DNS does not resolve.
+	WebhookURLInvalid          Code = "webhook_url_invalid"
+	WebhookURLScheme           Code = "webhook_url_scheme"
+	WebhookURLForbiddenAddress Code = "webhook_url_forbidden_address"
+	WebhookURLUnresolvable     Code = "webhook_url_unresolvable"
+	UnknownEventType           Code = "unknown_event_type"
+	// TooManyWebhookEndpoints: the organization has as many endpoints as it may.
+	TooManyWebhookEndpoints Code = "too_many_webhook_endpoints"
+	// WebhookEndpointDisabled: a test or a replay to a disabled endpoint, which receives
+	// nothing until it is enabled again.
+	WebhookEndpointDisabled Code = "webhook_endpoint_disabled"
+
 	// Server side.
 	Unavailable Code = "unavailable"
 	Timeout     Code = "timeout"
@@ -81,43 +96,50 @@ type meta struct {
 }
 
 var codes = map[Code]meta{
-	NotFound:              {http.StatusNotFound, "Not found"},
-	RetryPending:          {http.StatusConflict, "The member already has a pending retry"},
-	ShootNotFinished:      {http.StatusConflict, "The shoot is not finished"},
-	ShootAlreadyRetried:   {http.StatusConflict, "The shoot has already been retried"},
-	RetryWindowExpired:    {http.StatusUnprocessableEntity, "The retry window has expired"},
-	RetryCreditsExhausted: {http.StatusUnprocessableEntity, "The member has no retries left"},
-	NotManaged:            {http.StatusUnprocessableEntity, "The member is not a managed member"},
-	NoDeletedShoot:        {http.StatusConflict, "The member has no deleted shoot"},
-	ActiveShootExists:     {http.StatusConflict, "The member has an active or in-progress shoot"},
-	InsufficientCredits:   {http.StatusPaymentRequired, "The organization has no credits left"},
-	InvalidShootStatus:    {http.StatusConflict, "The shoot is not in a status that allows this"},
-	RetryNotPending:       {http.StatusConflict, "The retry is not pending"},
-	NoEmailAddress:        {http.StatusUnprocessableEntity, "The member has no email address"},
-	Canceled:              {http.StatusConflict, "It was canceled by an operator"},
-	EmailRejected:         {http.StatusUnprocessableEntity, "The email provider refused the message"},
-	InvalidToken:          {http.StatusUnauthorized, "The link is not valid"},
-	TokenExpired:          {http.StatusUnauthorized, "The link has expired"},
-	Unauthorized:          {http.StatusUnauthorized, "Authentication required"},
-	ForbiddenForRole:      {http.StatusForbidden, "This key's role may not do this"},
-	InvalidBody:           {http.StatusBadRequest, "The request body is not valid"},
-	InvalidID:             {http.StatusBadRequest, "An id in the request is not valid"},
-	InvalidParameter:      {http.StatusBadRequest, "A query parameter is not valid"},
-	IdempotencyKeyReused:  {http.StatusUnprocessableEntity, "The Idempotency-Key was used with another request"},
-	DuplicateField:        {http.StatusUnprocessableEntity, "A member of the JSON body appears more than once"},
-	PayloadTooLarge:       {http.StatusRequestEntityTooLarge, "The request body is too large"},
-	UnsupportedMedia:      {http.StatusUnsupportedMediaType, "The request body must be JSON"},
-	MethodNotAllowed:      {http.StatusMethodNotAllowed, "Method not allowed"},
-	RouteNotFound:         {http.StatusNotFound, "No such route"},
-	RateLimited:           {http.StatusTooManyRequests, "Too many requests"},
-	EmailQueueFull:        {http.StatusTooManyRequests, "Too many of the organization's emails wait to be sent"},
-	UnknownAuditAction:    {http.StatusUnprocessableEntity, "No audit event records this action"},
-	InvalidTimeRange:      {http.StatusUnprocessableEntity, "The time range is not valid"},
-	InvalidFilter:         {http.StatusUnprocessableEntity, "A filter is not valid"},
-	ExportTooLarge:        {http.StatusUnprocessableEntity, "The export would hold too many rows"},
-	Unavailable:           {http.StatusServiceUnavailable, "A dependency is unavailable"},
-	Timeout:               {http.StatusGatewayTimeout, "The request took too long"},
-	Internal:              {http.StatusInternalServerError, "Internal error"},
+	NotFound:                   {http.StatusNotFound, "Not found"},
+	RetryPending:               {http.StatusConflict, "The member already has a pending retry"},
+	ShootNotFinished:           {http.StatusConflict, "The shoot is not finished"},
+	ShootAlreadyRetried:        {http.StatusConflict, "The shoot has already been retried"},
+	RetryWindowExpired:         {http.StatusUnprocessableEntity, "The retry window has expired"},
+	RetryCreditsExhausted:      {http.StatusUnprocessableEntity, "The member has no retries left"},
+	NotManaged:                 {http.StatusUnprocessableEntity, "The member is not a managed member"},
+	NoDeletedShoot:             {http.StatusConflict, "The member has no deleted shoot"},
+	ActiveShootExists:          {http.StatusConflict, "The member has an active or in-progress shoot"},
+	InsufficientCredits:        {http.StatusPaymentRequired, "The organization has no credits left"},
+	InvalidShootStatus:         {http.StatusConflict, "The shoot is not in a status that allows this"},
+	RetryNotPending:            {http.StatusConflict, "The retry is not pending"},
+	NoEmailAddress:             {http.StatusUnprocessableEntity, "The member has no email address"},
+	Canceled:                   {http.StatusConflict, "It was canceled by an operator"},
+	EmailRejected:              {http.StatusUnprocessableEntity, "The email provider refused the message"},
+	InvalidToken:               {http.StatusUnauthorized, "The link is not valid"},
+	TokenExpired:               {http.StatusUnauthorized, "The link has expired"},
+	Unauthorized:               {http.StatusUnauthorized, "Authentication required"},
+	ForbiddenForRole:           {http.StatusForbidden, "This key's role may not do this"},
+	InvalidBody:                {http.StatusBadRequest, "The request body is not valid"},
+	InvalidID:                  {http.StatusBadRequest, "An id in the request is not valid"},
+	InvalidParameter:           {http.StatusBadRequest, "A query parameter is not valid"},
+	IdempotencyKeyReused:       {http.StatusUnprocessableEntity, "The Idempotency-Key was used with another request"},
+	DuplicateField:             {http.StatusUnprocessableEntity, "A member of the JSON body appears more than once"},
+	PayloadTooLarge:            {http.StatusRequestEntityTooLarge, "The request body is too large"},
+	UnsupportedMedia:           {http.StatusUnsupportedMediaType, "The request body must be JSON"},
+	MethodNotAllowed:           {http.StatusMethodNotAllowed, "Method not allowed"},
+	RouteNotFound:              {http.StatusNotFound, "No such route"},
+	RateLimited:                {http.StatusTooManyRequests, "Too many requests"},
+	EmailQueueFull:             {http.StatusTooManyRequests, "Too many of the organization's emails wait to be sent"},
+	UnknownAuditAction:         {http.StatusUnprocessableEntity, "No audit event records this action"},
+	InvalidTimeRange:           {http.StatusUnprocessableEntity, "The time range is not valid"},
+	InvalidFilter:              {http.StatusUnprocessableEntity, "A filter is not valid"},
+	ExportTooLarge:             {http.StatusUnprocessableEntity, "The export would hold too many rows"},
+	WebhookURLInvalid:          {http.StatusBadRequest, "The webhook URL is not a valid URL"},
+	WebhookURLScheme:           {http.StatusUnprocessableEntity, "The webhook URL must use https"},
+	WebhookURLForbiddenAddress: {http.StatusUnprocessableEntity, "The webhook URL's host is an address webhooks may not reach"},
+	WebhookURLUnresolvable:     {http.StatusUnprocessableEntity, "The webhook URL's host could not be resolved"},
+	UnknownEventType:           {http.StatusUnprocessableEntity, "No such webhook event type"},
+	TooManyWebhookEndpoints:    {http.StatusUnprocessableEntity, "The organization has too many webhook endpoints"},
+	WebhookEndpointDisabled:    {http.StatusConflict, "The webhook endpoint is disabled"},
+	Unavailable:                {http.StatusServiceUnavailable, "A dependency is unavailable"},
+	Timeout:                    {http.StatusGatewayTimeout, "The request took too long"},
+	Internal:                   {http.StatusInternalServerError, "Internal error"},
 }
 
 // Status is the HTTP status of a code (500 for an unknown one).

@@ -73,13 +73,17 @@ func ReplayWebhookDelivery(ctx context.Context, db bun.IDB, orgID, endpointID, d
 	var out *WebhookDelivery
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		old := new(WebhookDelivery)
-		if err := tx.NewSelect().Model(old).Where("id = ? AND endpoint_id = ? AND org_id = ?", deliveryID, endpointID, orgID).Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(old).ModelTableExpr("webhook_deliveries AS d").
+			ColumnExpr("d.*").ColumnExpr("e.type AS event_type").
+			Join("JOIN webhook_events AS e ON e.id = d.event_id").
+			Where("d.id = ? AND d.endpoint_id = ? AND d.org_id = ?", deliveryID, endpointID, orgID).Scan(ctx); err != nil {
 			return notFound(err, "webhook delivery")
 		}
 		d, err := newDelivery(ctx, tx, old.EventID, endpointID, orgID, &old.ID, now)
 		if err != nil {
 			return err
 		}
+		d.EventType = old.EventType
 		out = d
 		return Audit(ctx, tx, actor.Event(AuditEvent{
 			OrgID: orgID, Action: AuditWebhookReplay, TargetKind: "webhook_delivery", TargetID: d.ID, Outcome: "queued",
@@ -122,7 +126,8 @@ func SendWebhookTest(ctx context.Context, db bun.IDB, orgID, endpointID string, 
 func newDelivery(ctx context.Context, tx bun.Tx, eventID, endpointID, orgID string, replayOf *string, now time.Time) (*WebhookDelivery, error) {
 	d := &WebhookDelivery{ID: uuid.NewString(), EventID: eventID, EndpointID: endpointID, OrgID: orgID,
 		Status: domain.DeliveryPending, ReplayOf: replayOf, CreatedAt: now}
-	if _, err := tx.NewInsert().Model(d).ExcludeColumn("event_type").Exec(ctx); err != nil {
+	// EventType is scanonly: bun leaves it out of the insert.
+	if _, err := tx.NewInsert().Model(d).Exec(ctx); err != nil {
 		return nil, err
 	}
 	if _, err := tx.NewRaw(`SELECT pg_notify(?, '')`, WebhookChannel).Exec(ctx); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/headshotpro/retryd/internal/domain"
+	"github.com/headshotpro/retryd/internal/problem"
 )
 
 // Audit actions for webhook endpoint changes.
@@ -57,23 +58,55 @@ func (e *WebhookEndpoint) Secrets(now time.Time) []string {
 // NewWebhookEndpoint is what an admin gives to create an endpoint; URL and types are
 // checked by the caller.
 type NewWebhookEndpoint struct {
+	// ID is the new endpoint's id; "" makes a random one. A caller derives it from an
+	// Idempotency-Key so that a repeated request finds the endpoint it made.
+	ID          string
 	OrgID       string
 	URL         string
 	Description string
 	EventTypes  []string
 	Secret      string
+	// Max bounds the organization's endpoints; 0: no bound.
+	Max int
 }
 
+// ErrWebhookEndpointExists: an endpoint with the new endpoint's id exists already (a
+// repeated request made it); nothing was written.
+var ErrWebhookEndpointExists = errors.New("webhook endpoint exists")
+
 // CreateWebhookEndpoint stores an endpoint, enabled, with its audit event (which never
-// holds the secret).
+// holds the secret). With Max, an organization holding that many endpoints is refused
+// (too_many_webhook_endpoints); the organization's row is locked while counting, so
+// concurrent creations cannot pass the bound together.
 func CreateWebhookEndpoint(ctx context.Context, db bun.IDB, in NewWebhookEndpoint, actor Actor, now time.Time) (*WebhookEndpoint, error) {
+	if in.ID == "" {
+		in.ID = uuid.NewString()
+	}
 	e := &WebhookEndpoint{
-		ID: uuid.NewString(), OrgID: in.OrgID, URL: in.URL, Description: in.Description,
+		ID: in.ID, OrgID: in.OrgID, URL: in.URL, Description: in.Description,
 		EventTypes: in.EventTypes, Enabled: true, Secret: in.Secret, CreatedAt: now, UpdatedAt: now,
 	}
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(e).Exec(ctx); err != nil {
+		if in.Max > 0 {
+			if _, err := tx.NewRaw(`SELECT 1 FROM organizations WHERE id = ? FOR UPDATE`, in.OrgID).Exec(ctx); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.NewRaw(`SELECT count(*) FROM webhook_endpoints WHERE org_id = ?`, in.OrgID).Scan(ctx, &n); err != nil {
+				return err
+			}
+			if n >= in.Max {
+				return problem.New(problem.TooManyWebhookEndpoints, "the organization has %d webhook endpoints, the most it may have; delete one first", n)
+			}
+		}
+		res, err := tx.NewInsert().Model(e).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrWebhookEndpointExists
 		}
 		return Audit(ctx, tx, actor.Event(AuditEvent{
 			OrgID: in.OrgID, Action: AuditWebhookCreate, TargetKind: "webhook_endpoint", TargetID: e.ID, Outcome: "created",

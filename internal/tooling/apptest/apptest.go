@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -87,6 +88,12 @@ type Options struct {
 	WebhookTimeout    time.Duration
 	// WebhookConcurrency is WEBHOOK_CONCURRENCY (200 when zero).
 	WebhookConcurrency int
+	// ProductionWebhookURLs checks webhook URLs as serve does (https, public addresses)
+	// instead of as dev does (http and loopback receivers too).
+	ProductionWebhookURLs bool
+	// WebhookResolver, when set, resolves the hosts of webhook URLs instead of the
+	// system's resolver (tests must not depend on the machine's DNS).
+	WebhookResolver *net.Resolver
 }
 
 // defaultPendingRefresh is the pending gauges' refresh of an App that does not ask for
@@ -177,6 +184,9 @@ func (a *App) config(t testing.TB, dbURL string, dev *devserver.Server, opts Opt
 	if opts.WebhookFirstRetry > 0 {
 		cfg.WebhookFirstRetry = opts.WebhookFirstRetry
 	}
+	if opts.ProductionWebhookURLs {
+		cfg.WebhookDevReceivers = false
+	}
 	return cfg
 }
 
@@ -235,7 +245,7 @@ func Start(t testing.TB, opts Options) *App {
 	}
 
 	ctx := context.Background()
-	svc, err := root.Open(ctx, cfg, logger, root.Options{QueryHook: opts.QueryHook})
+	svc, err := root.Open(ctx, cfg, logger, root.Options{QueryHook: opts.QueryHook, Resolver: opts.WebhookResolver})
 	if err != nil {
 		t.Fatalf("apptest: open: %v", err)
 	}

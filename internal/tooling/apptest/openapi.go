@@ -165,3 +165,35 @@ func isRouterAnswer(resp *Response) bool {
 	_ = json.Unmarshal(resp.Body, &p)
 	return p.Code == string(problem.RouteNotFound) || p.Code == string(problem.MethodNotAllowed)
 }
+
+// ValidateWebhookEvent checks a webhook event's body against the document's webhooks
+// section: the event of its type must validate, and its data must name no field the
+// schema leaves out (the schemas allow more fields, as receivers must, but retryd's own
+// events are all documented).
+func ValidateWebhookEvent(eventType string, body []byte) error {
+	doc, _, err := openAPIRouter()
+	if err != nil {
+		return err
+	}
+	item := doc.Webhooks[eventType]
+	if item == nil || item.Post == nil || item.Post.RequestBody == nil {
+		return fmt.Errorf("openapi.json's webhooks has no %s", eventType)
+	}
+	schema := item.Post.RequestBody.Value.Content.Get("application/json").Schema.Value
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("the body is not JSON: %w", err)
+	}
+	opts := append([]openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.MultiErrors(), openapi3.EnableJSONSchema2020()}, schemaOptions...)
+	if err := schema.VisitJSON(v, opts...); err != nil {
+		return fmt.Errorf("not the %s event openapi.json describes: %w", eventType, err)
+	}
+	data, _ := v.(map[string]any)["data"].(map[string]any)
+	documented := schema.Properties["data"].Value.Properties
+	for name := range data {
+		if _, ok := documented[name]; !ok {
+			return fmt.Errorf("data.%s is not in openapi.json's %s event", name, eventType)
+		}
+	}
+	return nil
+}

@@ -149,3 +149,36 @@
     busyNote.hidden = true;
   });
 }());
+
+// A webhook signing secret is shown once, on the page that answers the form that made
+// it. The address becomes the Webhooks page's own, so reloading asks for the list again
+// instead of sending the form again; Copy puts the secret on the clipboard and says so.
+(function () {
+  'use strict';
+  var once = document.querySelector('[data-secret-once]');
+  if (once && window.history && typeof window.history.replaceState === 'function') {
+    window.history.replaceState(null, '', once.getAttribute('data-secret-once'));
+  }
+  document.querySelectorAll('button[data-copy]').forEach(function (button) {
+    var field = document.getElementById(button.getAttribute('data-copy'));
+    var status = button.parentNode.querySelector('.copy-status');
+    if (!field) { return; }
+    button.hidden = false;
+    button.addEventListener('click', function () {
+      field.focus();
+      field.select();
+      var done = function () { if (status) { status.textContent = 'Copied.'; } };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () {
+          if (status) { status.textContent = 'Select the secret and copy it.'; }
+        });
+      } else if (document.execCommand && document.execCommand('copy')) {
+        done();
+      } else if (status) {
+        status.textContent = 'Select the secret and copy it.';
+      }
+    });
+  });
+  var secret = document.getElementById('webhook-secret');
+  if (secret) { secret.addEventListener('focus', function () { secret.select(); }); }
+}());
