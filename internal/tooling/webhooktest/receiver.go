@@ -25,6 +25,9 @@ type Delivery struct {
 	Answered  int  // the status the receiver answered
 	Attempt   int  // 1 for the first request with this MsgID, 2 for the next, ...
 	UserAgent string
+	// Header and Body are the request as received, for checks of their own.
+	Header http.Header
+	Body   []byte
 }
 
 // Answer is what the receiver does with its n-th request of a message (1-based).
@@ -78,7 +81,7 @@ func (r *Receiver) SetAnswer(a Answer) {
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
-	d := Delivery{At: time.Now(), MsgID: req.Header.Get(webhook.HeaderID), UserAgent: req.UserAgent()}
+	d := Delivery{At: time.Now(), MsgID: req.Header.Get(webhook.HeaderID), UserAgent: req.UserAgent(), Header: req.Header.Clone(), Body: body}
 	_ = json.Unmarshal(body, &d.Event)
 	r.mu.Lock()
 	for _, s := range r.secrets {
