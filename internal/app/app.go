@@ -250,7 +250,7 @@ func (a *App) Activities() (*activities.Activities, error) {
 // checks an endpoint's URL with it and the worker checks each delivery's address.
 func WebhookPolicy(cfg *config.Config) webhook.Policy {
 	return webhook.Policy{
-		AllowHTTP:     cfg.WebhookDevReceivers,
+		AllowHTTP:     cfg.WebhookDevReceivers || cfg.WebhookAllowPrivate,
 		AllowLoopback: cfg.WebhookDevReceivers,
 		AllowPrivate:  cfg.WebhookAllowPrivate,
 	}

@@ -49,12 +49,19 @@ type Receiver struct {
 // New starts a receiver answering with answer (OK when nil) until the test ends.
 func New(t testing.TB, answer Answer) *Receiver {
 	t.Helper()
+	r := NewServer(answer)
+	t.Cleanup(r.Close)
+	return r
+}
+
+// NewServer starts a receiver answering with answer (OK when nil) for a caller with no
+// testing.TB (the benchmark), which stops it with Close.
+func NewServer(answer Answer) *Receiver {
 	if answer == nil {
 		answer = OK
 	}
 	r := &Receiver{answer: answer, tries: map[string]int{}, notify: make(chan struct{}, 1)}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.srv.Close)
 	r.URL = r.srv.URL + "/hooks"
 	return r
 }
