@@ -14,12 +14,15 @@ const (
 	KeyEngineEmail      = "engine.email"
 	KeyEngineSignal     = "engine.signal"
 	KeyEngineBulk       = "engine.bulk"
+	KeyEngineWebhook    = "engine.webhook"
 	KeyGiveSeq          = "retryd.give.seq"
 	KeyGiveConc         = "retryd.give.conc"
 	KeyEmail            = "retryd.email"
 	KeyStart            = "retryd.start"
 	KeyRestart          = "retryd.restart"
 	KeyBulk             = "retryd.bulk"
+	KeyGiveWebhook      = "retryd.give.webhook"
+	KeyWebhook          = "retryd.webhook"
 	KeyDBDashboard      = "db.dashboard"
 	KeyDBDetail         = "db.detail"
 	KeyPageDashboard    = "pages.dashboard"
@@ -28,8 +31,8 @@ const (
 
 // AllKeys lists every row a run reports, in order.
 var AllKeys = []string{
-	KeyEngineBare, KeyEngineShapedSeq, KeyEngineShapedConc, KeyEngineEmail, KeyEngineSignal, KeyEngineBulk,
-	KeyGiveSeq, KeyGiveConc, KeyEmail, KeyStart, KeyRestart, KeyBulk,
+	KeyEngineBare, KeyEngineShapedSeq, KeyEngineShapedConc, KeyEngineEmail, KeyEngineSignal, KeyEngineBulk, KeyEngineWebhook,
+	KeyGiveSeq, KeyGiveConc, KeyEmail, KeyStart, KeyRestart, KeyBulk, KeyGiveWebhook, KeyWebhook,
 	KeyDBDashboard, KeyPageDashboard, KeyDBDetail, KeyPageDetail,
 }
 
@@ -72,8 +75,12 @@ func (r *runner) engineFloor(ctx context.Context) error {
 		return err
 	}
 
-	return r.measure(ctx, Row{Key: KeyEngineBulk, Group: GroupEngine, Name: fmt.Sprintf("%d shaped Update-with-Starts, %d at once", cfg.BulkSize, bulkParallelism),
+	if err := r.measure(ctx, Row{Key: KeyEngineBulk, Group: GroupEngine, Name: fmt.Sprintf("%d shaped Update-with-Starts, %d at once", cfg.BulkSize, bulkParallelism),
 		Note: "per batch"}, 1, cfg.BulkCalls, cfg.BulkSize, func(ctx context.Context, _ int) error {
 		return e.shapedBatch(ctx, cfg.BulkSize, bulkParallelism)
-	})
+	}); err != nil {
+		return err
+	}
+
+	return r.webhookFloor(ctx)
 }
