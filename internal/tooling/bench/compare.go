@@ -15,7 +15,7 @@ type Named struct {
 // and what a give-retry, a member start, a bulk restart and a webhook delivery cost on
 // top of it.
 var comparedRows = []string{KeyEngineBare, KeyEngineShapedSeq, KeyEngineShapedConc, KeyGiveSeq, KeyGiveConc, KeyStart, KeyBulk, KeyEmail,
-	KeyGiveWebhook, KeyEngineWebhook, KeyWebhook}
+	KeyGiveWebhook, KeyEngineWebhookSeq, KeyWebhookSeq, KeyEngineWebhookBurst, KeyWebhookBurst}
 
 // CompareMarkdown sets the main rows of several runs side by side (p50, p99, ops/s), so
 // the dev server's figures and the production topology's can be read in one table.

@@ -8,31 +8,33 @@ import (
 
 // Row keys; a retryd row names its floor's key.
 const (
-	KeyEngineBare       = "engine.bare"
-	KeyEngineShapedSeq  = "engine.shaped.seq"
-	KeyEngineShapedConc = "engine.shaped.conc"
-	KeyEngineEmail      = "engine.email"
-	KeyEngineSignal     = "engine.signal"
-	KeyEngineBulk       = "engine.bulk"
-	KeyEngineWebhook    = "engine.webhook"
-	KeyGiveSeq          = "retryd.give.seq"
-	KeyGiveConc         = "retryd.give.conc"
-	KeyEmail            = "retryd.email"
-	KeyStart            = "retryd.start"
-	KeyRestart          = "retryd.restart"
-	KeyBulk             = "retryd.bulk"
-	KeyGiveWebhook      = "retryd.give.webhook"
-	KeyWebhook          = "retryd.webhook"
-	KeyDBDashboard      = "db.dashboard"
-	KeyDBDetail         = "db.detail"
-	KeyPageDashboard    = "pages.dashboard"
-	KeyPageDetail       = "pages.detail"
+	KeyEngineBare         = "engine.bare"
+	KeyEngineShapedSeq    = "engine.shaped.seq"
+	KeyEngineShapedConc   = "engine.shaped.conc"
+	KeyEngineEmail        = "engine.email"
+	KeyEngineSignal       = "engine.signal"
+	KeyEngineBulk         = "engine.bulk"
+	KeyEngineWebhookSeq   = "engine.webhook.seq"
+	KeyEngineWebhookBurst = "engine.webhook.burst"
+	KeyGiveSeq            = "retryd.give.seq"
+	KeyGiveConc           = "retryd.give.conc"
+	KeyEmail              = "retryd.email"
+	KeyStart              = "retryd.start"
+	KeyRestart            = "retryd.restart"
+	KeyBulk               = "retryd.bulk"
+	KeyGiveWebhook        = "retryd.give.webhook"
+	KeyWebhookSeq         = "retryd.webhook.seq"
+	KeyWebhookBurst       = "retryd.webhook.burst"
+	KeyDBDashboard        = "db.dashboard"
+	KeyDBDetail           = "db.detail"
+	KeyPageDashboard      = "pages.dashboard"
+	KeyPageDetail         = "pages.detail"
 )
 
 // AllKeys lists every row a run reports, in order.
 var AllKeys = []string{
-	KeyEngineBare, KeyEngineShapedSeq, KeyEngineShapedConc, KeyEngineEmail, KeyEngineSignal, KeyEngineBulk, KeyEngineWebhook,
-	KeyGiveSeq, KeyGiveConc, KeyEmail, KeyStart, KeyRestart, KeyBulk, KeyGiveWebhook, KeyWebhook,
+	KeyEngineBare, KeyEngineShapedSeq, KeyEngineShapedConc, KeyEngineEmail, KeyEngineSignal, KeyEngineBulk, KeyEngineWebhookSeq, KeyEngineWebhookBurst,
+	KeyGiveSeq, KeyGiveConc, KeyEmail, KeyStart, KeyRestart, KeyBulk, KeyGiveWebhook, KeyWebhookSeq, KeyWebhookBurst,
 	KeyDBDashboard, KeyPageDashboard, KeyDBDetail, KeyPageDetail,
 }
 

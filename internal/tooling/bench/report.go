@@ -152,12 +152,15 @@ How to read it:
   endpoint's receive time; the floor's no-op activity's start), over the gives made at
   once; their cost is inside the gives' row.
 - The webhook delivery rows time each event from its commit (retryd: the benchmark's
-  ` + "`store.RecordEvent`" + `, the statement a give runs, returned; the floor: the burst's start,
-  when every start is queued) to the receiver's arrival of its first 2xx request, which
-  must carry a valid signature; ops/s is events from the burst's start to the last
-  arrival. Retryd's path is the relay woken by the commit's notification, the delivery
-  workflow, the attempt reading the delivery and recording it, and the worker's sender.
-  The give with a webhook endpoint is set against the give without one.
+  ` + "`store.RecordEvent`" + `, the statement a give runs, returned; the floor: its start was
+  called, or, in the burst, queued with all the others) to the receiver's arrival of its
+  first 2xx request, which must carry a valid signature. One at a time, each event is
+  sent once the previous one arrived: the latency of one event alone. In the burst,
+  ops/s is events from the burst's start to the last arrival, and the latencies are
+  mostly the wait behind the events ahead. Retryd's path is the relay woken by the
+  commit's notification, the delivery workflow, the attempt reading the delivery and
+  recording it, and the worker's sender. The give with a webhook endpoint is set
+  against the give without one; its CPU includes the deliveries sent meanwhile.
 `
 
 // rssList is the memory of serve, work and temporal. Postgres's backends are left out:

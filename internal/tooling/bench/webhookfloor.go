@@ -113,6 +113,24 @@ func startFloorWebhookWorker(c client.Client, hooks *floorWebhooks) (sdkworker.W
 	return w, nil
 }
 
+// startWebhook starts one floor delivery as the relay starts retryd's (workflows.Client
+// DeliverWebhook): the same options, an input of the same size.
+func (e *engine) startWebhook(ctx context.Context, id string) error {
+	_, err := e.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       "bench-floor-webhook-" + id,
+		TaskQueue:                floorQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.KeyOrgID.ValueSet(e.hooks.to.OrgID)),
+		Priority:                 temporal.Priority{FairnessKey: e.hooks.to.OrgID},
+		StaticSummary:            "Bench webhook floor " + id,
+	}, floorWebhookWorkflowName, workflows.WebhookDeliveryInput{
+		DeliveryID: id, OrgID: e.hooks.to.OrgID, RetryFor: floorWebhookRetryFor,
+		AttemptTimeout: floorWebhookTimeout + 20*time.Second,
+	})
+	return err
+}
+
 // webhookBurst starts n floor deliveries, parallel at a time as the relay starts a batch,
 // and answers each delivery's id with the time it was queued: all of them at once, at
 // the burst's start, so a delivery's latency includes its wait for a start slot as
@@ -123,22 +141,7 @@ func (e *engine) webhookBurst(ctx context.Context, n, parallel int) (map[string]
 		ids[i] = uuid.NewString()
 	}
 	queued := time.Now()
-	_, _, err := load(ctx, parallel, n, func(ctx context.Context, i int) error {
-		_, err := e.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID:                       "bench-floor-webhook-" + ids[i],
-			TaskQueue:                floorQueue,
-			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.KeyOrgID.ValueSet(e.hooks.to.OrgID)),
-			Priority:                 temporal.Priority{FairnessKey: e.hooks.to.OrgID},
-			StaticSummary:            "Bench webhook floor " + ids[i],
-		}, floorWebhookWorkflowName, workflows.WebhookDeliveryInput{
-			DeliveryID: ids[i], OrgID: e.hooks.to.OrgID, RetryFor: floorWebhookRetryFor,
-			AttemptTimeout: floorWebhookTimeout + 20*time.Second,
-		})
-		return err
-	})
-	if err != nil {
+	if _, _, err := load(ctx, parallel, n, func(ctx context.Context, i int) error { return e.startWebhook(ctx, ids[i]) }); err != nil {
 		return nil, time.Time{}, err
 	}
 	out := make(map[string]time.Time, n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,8 +17,8 @@ import (
 )
 
 // webhookStartParallel is how many deliveries the relay starts at once (the relay
-// package's startParallel); the floor starts its own that many at a time, and the
-// benchmark commits retryd's events that many at a time, so neither waits on its
+// package's startParallel). The floor's burst starts its own that many at a time, and
+// the benchmark commits retryd's burst that many at a time, so that neither waits on its
 // producer.
 const webhookStartParallel = 8
 
@@ -28,34 +29,34 @@ const webhookReceiverEnv = "WEBHOOK_ALLOW_PRIVATE=on"
 // benchActor is who the benchmark's endpoint is recorded as created by.
 var benchActor = store.Actor{Kind: store.ActorSystem, ID: "retryd-bench", Credential: store.Credential{Kind: store.CredentialCLI}}
 
-// webhookFloor measures the floor of a burst of webhook deliveries: cfg.Webhooks floor
-// workflows started at once, each POSTing a signed event to the receiver.
+// webhookFloor measures the floor of webhook deliveries: floor delivery workflows
+// started one at a time, each once the previous one's POST arrived, then a burst of
+// them started as the relay starts a backlog.
 func (r *runner) webhookFloor(ctx context.Context) error {
-	n := r.cfg.Webhooks
-	m, err := startMeter(ctx, r.t.Procs, r.backends())
-	if err != nil {
+	cfg, e := r.cfg, r.eng
+	if err := r.measureDeliveries(ctx, Row{Key: KeyEngineWebhookSeq, Group: GroupEngine, Name: "webhook delivery workflow, one signed POST, one at a time"},
+		func(ctx context.Context) (Summary, error) {
+			return r.oneAtATime(ctx, cfg.WebhookSeq, func(ctx context.Context) (string, time.Time, error) {
+				id, at := uuid.NewString(), time.Now()
+				return id, at, e.startWebhook(ctx, id)
+			})
+		}); err != nil {
 		return err
 	}
-	queued, began, err := r.eng.webhookBurst(ctx, n, webhookStartParallel)
-	if err != nil {
-		return fmt.Errorf("floor webhooks: %w", err)
-	}
-	sum, err := r.deliveries(ctx, queued, began, func(d webhooktest.Delivery) bool { _, ok := queued[d.MsgID]; return ok })
-	if err != nil {
-		return fmt.Errorf("floor webhooks: %w", err)
-	}
-	use, err := m.done(ctx)
-	if err != nil {
-		return err
-	}
-	r.add(Row{Key: KeyEngineWebhook, Group: GroupEngine, Name: fmt.Sprintf("webhook delivery workflows, one signed POST each, started %d at once", webhookStartParallel),
-		Note: fmt.Sprintf("%d events; p95 %s ms", n, millis(sum.P95)), Sum: sum, Use: &use})
-	return nil
+	return r.measureDeliveries(ctx, Row{Key: KeyEngineWebhookBurst, Group: GroupEngine,
+		Name: fmt.Sprintf("webhook delivery workflows, one signed POST each, started %d at once", webhookStartParallel),
+		Note: fmt.Sprintf("a burst of %d", cfg.WebhookBurst)}, func(ctx context.Context) (Summary, error) {
+		queued, began, err := e.webhookBurst(ctx, cfg.WebhookBurst, webhookStartParallel)
+		if err != nil {
+			return Summary{}, err
+		}
+		return r.deliveries(ctx, queued, began)
+	})
 }
 
-// webhooks measures retryd's webhooks: what an endpoint adds to a give, then a burst of
-// deliveries from the commit of their events to the receiver's 2xx, through the relay,
-// the delivery workflows and the worker's sender.
+// webhooks measures retryd's webhooks: what an endpoint adds to a give, then deliveries
+// from the commit of their events to the receiver's 2xx, through the relay, the
+// delivery workflows and the worker's sender: one event at a time, then a burst.
 func (r *runner) webhooks(ctx context.Context) error {
 	cfg, o := r.cfg, r.orgs
 	secret, err := webhook.NewSecret()
@@ -77,47 +78,45 @@ func (r *runner) webhooks(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	// The gives' deliveries are let in before the burst, so they neither add to it nor
-	// spill into the next phase.
-	issued := func(d webhooktest.Delivery) bool { return d.Event.Type == domain.EventRetryIssued }
-	if _, err := r.received(ctx, cfg.Gives, issued); err != nil {
+	// The gives' deliveries are let in first, so they add to no later row.
+	if _, err := r.received(ctx, cfg.Gives, func(d webhooktest.Delivery) bool { return d.Event.Type == domain.EventRetryIssued }); err != nil {
 		return fmt.Errorf("the gives' retry.issued: %w", err)
 	}
 
-	m, err := startMeter(ctx, r.t.Procs, r.backends())
-	if err != nil {
-		return err
-	}
-	// The burst's events are retry.issued events of made-up retries, recorded each in its
-	// own transaction by the statement a give runs (store.RecordEvent), so they reach the
-	// endpoint the gives' did with a body of the same size, without the gives' workflows.
-	committed := &answers{at: map[string]time.Time{}}
-	began := time.Now()
-	if _, _, err := load(ctx, webhookStartParallel, cfg.Webhooks, func(ctx context.Context, _ int) error {
-		now := time.Now()
-		e := store.Event{ID: uuid.NewString(), OrgID: o.writesOrgID, Type: domain.EventRetryIssued, OccurredAt: now, Data: issuedData()}
+	// The events are retry.issued events of made-up retries, each recorded in its own
+	// transaction by the statement a give runs (store.RecordEvent): they reach the
+	// endpoint the gives' did, with a body of the same size, without the gives' workflows.
+	record := func(ctx context.Context) (string, time.Time, error) {
+		e := store.Event{ID: uuid.NewString(), OrgID: o.writesOrgID, Type: domain.EventRetryIssued, OccurredAt: time.Now(), Data: issuedData()}
 		if err := store.RecordEvent(ctx, r.db, e); err != nil {
-			return err
+			return "", time.Time{}, err
 		}
-		committed.set(e.ID, time.Now())
-		return nil
+		return e.ID, time.Now(), nil
+	}
+	if err := r.measureDeliveries(ctx, Row{Key: KeyWebhookSeq, Group: GroupRetryd, Name: "webhook delivery, event committed to the receiver's 2xx, one at a time",
+		Floor: KeyEngineWebhookSeq}, func(ctx context.Context) (Summary, error) {
+		return r.oneAtATime(ctx, cfg.WebhookSeq, record)
 	}); err != nil {
-		return fmt.Errorf("webhook events: %w", err)
-	}
-	committed.mu.Lock()
-	at := committed.at
-	committed.mu.Unlock()
-	sum, err := r.deliveries(ctx, at, began, func(d webhooktest.Delivery) bool { _, ok := at[d.MsgID]; return ok })
-	if err != nil {
 		return err
 	}
-	use, err := m.done(ctx)
-	if err != nil {
-		return err
-	}
-	r.add(Row{Key: KeyWebhook, Group: GroupRetryd, Name: "webhook deliveries, event committed to the receiver's 2xx", Floor: KeyEngineWebhook,
-		Note: fmt.Sprintf("%d events committed %d at once; p95 %s ms", cfg.Webhooks, webhookStartParallel, millis(sum.P95)), Sum: sum, Use: &use})
-	return nil
+	return r.measureDeliveries(ctx, Row{Key: KeyWebhookBurst, Group: GroupRetryd, Name: fmt.Sprintf("webhook deliveries, events committed %d at once", webhookStartParallel),
+		Floor: KeyEngineWebhookBurst, Note: fmt.Sprintf("a burst of %d", cfg.WebhookBurst)}, func(ctx context.Context) (Summary, error) {
+		committed := &answers{at: map[string]time.Time{}}
+		began := time.Now()
+		if _, _, err := load(ctx, webhookStartParallel, cfg.WebhookBurst, func(ctx context.Context, _ int) error {
+			id, at, err := record(ctx)
+			if err == nil {
+				committed.set(id, at)
+			}
+			return err
+		}); err != nil {
+			return Summary{}, err
+		}
+		committed.mu.Lock()
+		events := committed.at
+		committed.mu.Unlock()
+		return r.deliveries(ctx, events, began)
+	})
 }
 
 // issuedData is the data of a retry.issued event as a give records it (store.GiveRetry),
@@ -127,22 +126,61 @@ func issuedData() map[string]any {
 		"allowance_used": string(rules.AllowanceRetryCredit), "issued_by_kind": store.ActorAdmin, "email_status": domain.EmailQueued}
 }
 
+// measureDeliveries runs one webhook row with the processes' CPU metered around it; the
+// row's note gets the latencies' p95.
+func (r *runner) measureDeliveries(ctx context.Context, row Row, run func(ctx context.Context) (Summary, error)) error {
+	m, err := startMeter(ctx, r.t.Procs, r.backends())
+	if err != nil {
+		return err
+	}
+	sum, err := run(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", row.Name, err)
+	}
+	use, err := m.done(ctx)
+	if err != nil {
+		return err
+	}
+	notes := []string{fmt.Sprintf("p95 %s ms", millis(sum.P95))}
+	if row.Note != "" {
+		notes = append([]string{row.Note}, notes...)
+	}
+	row.Note, row.Sum, row.Use = strings.Join(notes, "; "), sum, &use
+	r.add(row)
+	return nil
+}
+
+// oneAtATime sends n events, each once the previous one arrived, and summarizes each
+// one's latency from when send says it came to be to its arrival.
+func (r *runner) oneAtATime(ctx context.Context, n int, send func(ctx context.Context) (id string, at time.Time, err error)) (Summary, error) {
+	lat := make([]time.Duration, 0, n)
+	began := time.Now()
+	for range n {
+		id, at, err := send(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		arrived, err := r.received(ctx, 1, func(d webhooktest.Delivery) bool { return d.MsgID == id })
+		if err != nil {
+			return Summary{}, err
+		}
+		lat = append(lat, max(arrived[id].Sub(at), 0))
+	}
+	return summarize(lat, time.Since(began), 1, 1), nil
+}
+
 // deliveries waits for the messages of events (id → when the event came to be) and
 // summarizes them: each one's latency to its first 2xx, and messages per second from
 // began to the last of them.
-func (r *runner) deliveries(ctx context.Context, events map[string]time.Time, began time.Time, match func(webhooktest.Delivery) bool) (Summary, error) {
-	arrived, err := r.received(ctx, len(events), match)
+func (r *runner) deliveries(ctx context.Context, events map[string]time.Time, began time.Time) (Summary, error) {
+	arrived, err := r.received(ctx, len(events), func(d webhooktest.Delivery) bool { _, ok := events[d.MsgID]; return ok })
 	if err != nil {
 		return Summary{}, err
 	}
 	lat := make([]time.Duration, 0, len(events))
 	var last time.Time
 	for id, at := range arrived {
-		from, ok := events[id]
-		if !ok {
-			return Summary{}, fmt.Errorf("the receiver got message %s, not one of the run's", id)
-		}
-		lat = append(lat, max(at.Sub(from), 0))
+		lat = append(lat, max(at.Sub(events[id]), 0))
 		if at.After(last) {
 			last = at
 		}
@@ -181,7 +219,8 @@ func (r *runner) received(ctx context.Context, n int, match func(webhooktest.Del
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-r.receiver.Answered():
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

@@ -120,6 +120,11 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// Answered receives after requests are answered, several folded into one: a caller that
+// waits for deliveries outside a test (the benchmark) wakes on it rather than polling.
+// Wait reads it too, so only one of them should wait at a time.
+func (r *Receiver) Answered() <-chan struct{} { return r.notify }
+
 // Deliveries returns what the receiver got so far, in order of answer.
 func (r *Receiver) Deliveries() []Delivery {
 	r.mu.Lock()
