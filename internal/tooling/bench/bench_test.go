@@ -64,7 +64,8 @@ func TestRunQuick(t *testing.T) {
 		runs = append(runs, bench.Named{Name: tc.name, Report: rep})
 	}
 	side := bench.CompareMarkdown(runs)
-	for _, want := range []string{"dev server p50 ms", "production p50 ms", "| give-retry over HTTP, one at a time |"} {
+	for _, want := range []string{"dev server p50 ms", "production p50 ms", "| give-retry over HTTP, one at a time |",
+		"| webhook deliveries, events committed 8 at once |"} {
 		if !strings.Contains(side, want) {
 			t.Errorf("the side-by-side table lacks %q:\n%s", want, side)
 		}

@@ -12,8 +12,10 @@ type Named struct {
 }
 
 // comparedRows are the rows set side by side across topologies: what the engine costs
-// and what a give-retry, a member start and a bulk restart cost on top of it.
-var comparedRows = []string{KeyEngineBare, KeyEngineShapedSeq, KeyEngineShapedConc, KeyGiveSeq, KeyGiveConc, KeyStart, KeyBulk, KeyEmail}
+// and what a give-retry, a member start, a bulk restart and a webhook delivery cost on
+// top of it.
+var comparedRows = []string{KeyEngineBare, KeyEngineShapedSeq, KeyEngineShapedConc, KeyGiveSeq, KeyGiveConc, KeyStart, KeyBulk, KeyEmail,
+	KeyGiveWebhook, KeyEngineWebhookSeq, KeyWebhookSeq, KeyEngineWebhookBurst, KeyWebhookBurst}
 
 // CompareMarkdown sets the main rows of several runs side by side (p50, p99, ops/s), so
 // the dev server's figures and the production topology's can be read in one table.

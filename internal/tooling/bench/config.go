@@ -32,18 +32,20 @@ const benchMailRate = 100000
 
 // Config sizes a run. Each floor makes as many calls as the retryd path it stands under.
 type Config struct {
-	Gives            int // sequential give-retries, and the sequential floors' calls
-	ConcurrentGives  int // give-retries made Concurrency at a time; their emails are the drain
-	Concurrency      int // admins at once in the concurrent gives
-	Starts           int // member starts (at most Gives: they start the given retries)
-	Restarts         int // single restarts, one at a time
-	BulkCalls        int // bulk restarts of BulkSize members, one call at a time
-	BulkSize         int // members per bulk call, and per bulk floor batch
-	DashboardMembers int // members of the organization whose pages are read
-	DetailMembers    int // distinct members whose detail is read, in turn
-	PageCalls        int // calls per page measurement, through HTTP and through pgx each
-	PageClients      int // connections at once for the pages, HTTP and pgx alike
-	EmailTimeout     time.Duration
+	Gives            int           // sequential give-retries, and the sequential floors' calls
+	ConcurrentGives  int           // give-retries made Concurrency at a time; their emails are the drain
+	Concurrency      int           // admins at once in the concurrent gives
+	Starts           int           // member starts (at most Gives: they start the given retries)
+	Restarts         int           // single restarts, one at a time
+	BulkCalls        int           // bulk restarts of BulkSize members, one call at a time
+	BulkSize         int           // members per bulk call, and per bulk floor batch
+	DashboardMembers int           // members of the organization whose pages are read
+	DetailMembers    int           // distinct members whose detail is read, in turn
+	PageCalls        int           // calls per page measurement, through HTTP and through pgx each
+	PageClients      int           // connections at once for the pages, HTTP and pgx alike
+	WebhookSeq       int           // webhook events sent one at a time, each once the last arrived
+	WebhookBurst     int           // webhook events in the delivery burst, retryd's and the floor's
+	EmailTimeout     time.Duration // longest wait for the gives' emails, and for each set of webhook deliveries
 	IdleWindow       time.Duration // how long the processes' idle CPU is measured first
 	Quick            bool          // a smoke run: tiny counts, figures not meant as measurements
 }
@@ -51,13 +53,13 @@ type Config struct {
 // DefaultConfig is the full run whose figures docs/benchmarks.md keeps.
 func DefaultConfig() Config {
 	return Config{Gives: 300, ConcurrentGives: 320, Concurrency: 16, Starts: 100, Restarts: 100, BulkCalls: 5, BulkSize: MaxBulkSize,
-		DashboardMembers: 10000, DetailMembers: 100, PageCalls: 3200, PageClients: 32, EmailTimeout: 5 * time.Minute, IdleWindow: 10 * time.Second}
+		DashboardMembers: 10000, DetailMembers: 100, PageCalls: 3200, PageClients: 32, WebhookSeq: 50, WebhookBurst: 200, EmailTimeout: 5 * time.Minute, IdleWindow: 10 * time.Second}
 }
 
 // QuickConfig runs every path a few times: enough to show the command works end to end.
 func QuickConfig() Config {
 	return Config{Gives: 3, ConcurrentGives: 16, Concurrency: 16, Starts: 2, Restarts: 2, BulkCalls: 1, BulkSize: 10,
-		DashboardMembers: 200, DetailMembers: 5, PageCalls: 64, PageClients: 32, EmailTimeout: 2 * time.Minute, IdleWindow: time.Second, Quick: true}
+		DashboardMembers: 200, DetailMembers: 5, PageCalls: 64, PageClients: 32, WebhookSeq: 2, WebhookBurst: 10, EmailTimeout: 2 * time.Minute, IdleWindow: time.Second, Quick: true}
 }
 
 // Validate refuses counts that would leave a row empty or overflow the mailbox.
@@ -68,7 +70,7 @@ func (c Config) Validate() error {
 		v    int
 	}{{"gives", c.Gives}, {"concurrent-gives", c.ConcurrentGives}, {"concurrency", c.Concurrency}, {"starts", c.Starts},
 		{"restarts", c.Restarts}, {"bulk-calls", c.BulkCalls}, {"dashboard-members", c.DashboardMembers},
-		{"detail-members", c.DetailMembers}, {"page-calls", c.PageCalls}, {"page-clients", c.PageClients}} {
+		{"detail-members", c.DetailMembers}, {"page-calls", c.PageCalls}, {"page-clients", c.PageClients}, {"webhook-seq", c.WebhookSeq}, {"webhook-burst", c.WebhookBurst}} {
 		if f.v < 1 {
 			errs = append(errs, fmt.Errorf("%s must be at least 1", f.name))
 		}

@@ -23,12 +23,14 @@ import (
 type engine struct {
 	c      client.Client
 	w      sdkworker.Worker
+	hooksW sdkworker.Worker // the floor's webhook attempt queue
 	acts   *floorActivities
+	hooks  *floorWebhooks
 	mu     sync.Mutex
 	answer map[string]time.Time // when each shaped workflow's issue update answered
 }
 
-func dialEngine(ctx context.Context, t *Targets) (*engine, error) {
+func dialEngine(ctx context.Context, t *Targets, to floorReceiver) (*engine, error) {
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort: t.TemporalAddress, Namespace: t.Namespace,
 		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
@@ -41,10 +43,18 @@ func dialEngine(ctx context.Context, t *Targets) (*engine, error) {
 		c.Close()
 		return nil, fmt.Errorf("start the floor's worker: %w", err)
 	}
-	return &engine{c: c, w: w, acts: acts, answer: map[string]time.Time{}}, nil
+	hooks := newFloorWebhooks(to)
+	hooksW, err := startFloorWebhookWorker(c, hooks)
+	if err != nil {
+		w.Stop()
+		c.Close()
+		return nil, fmt.Errorf("start the floor's webhook worker: %w", err)
+	}
+	return &engine{c: c, w: w, hooksW: hooksW, acts: acts, hooks: hooks, answer: map[string]time.Time{}}, nil
 }
 
 func (e *engine) close() {
+	e.hooksW.Stop()
 	e.w.Stop()
 	e.c.Close()
 }

@@ -8,28 +8,33 @@ import (
 
 // Row keys; a retryd row names its floor's key.
 const (
-	KeyEngineBare       = "engine.bare"
-	KeyEngineShapedSeq  = "engine.shaped.seq"
-	KeyEngineShapedConc = "engine.shaped.conc"
-	KeyEngineEmail      = "engine.email"
-	KeyEngineSignal     = "engine.signal"
-	KeyEngineBulk       = "engine.bulk"
-	KeyGiveSeq          = "retryd.give.seq"
-	KeyGiveConc         = "retryd.give.conc"
-	KeyEmail            = "retryd.email"
-	KeyStart            = "retryd.start"
-	KeyRestart          = "retryd.restart"
-	KeyBulk             = "retryd.bulk"
-	KeyDBDashboard      = "db.dashboard"
-	KeyDBDetail         = "db.detail"
-	KeyPageDashboard    = "pages.dashboard"
-	KeyPageDetail       = "pages.detail"
+	KeyEngineBare         = "engine.bare"
+	KeyEngineShapedSeq    = "engine.shaped.seq"
+	KeyEngineShapedConc   = "engine.shaped.conc"
+	KeyEngineEmail        = "engine.email"
+	KeyEngineSignal       = "engine.signal"
+	KeyEngineBulk         = "engine.bulk"
+	KeyEngineWebhookSeq   = "engine.webhook.seq"
+	KeyEngineWebhookBurst = "engine.webhook.burst"
+	KeyGiveSeq            = "retryd.give.seq"
+	KeyGiveConc           = "retryd.give.conc"
+	KeyEmail              = "retryd.email"
+	KeyStart              = "retryd.start"
+	KeyRestart            = "retryd.restart"
+	KeyBulk               = "retryd.bulk"
+	KeyGiveWebhook        = "retryd.give.webhook"
+	KeyWebhookSeq         = "retryd.webhook.seq"
+	KeyWebhookBurst       = "retryd.webhook.burst"
+	KeyDBDashboard        = "db.dashboard"
+	KeyDBDetail           = "db.detail"
+	KeyPageDashboard      = "pages.dashboard"
+	KeyPageDetail         = "pages.detail"
 )
 
 // AllKeys lists every row a run reports, in order.
 var AllKeys = []string{
-	KeyEngineBare, KeyEngineShapedSeq, KeyEngineShapedConc, KeyEngineEmail, KeyEngineSignal, KeyEngineBulk,
-	KeyGiveSeq, KeyGiveConc, KeyEmail, KeyStart, KeyRestart, KeyBulk,
+	KeyEngineBare, KeyEngineShapedSeq, KeyEngineShapedConc, KeyEngineEmail, KeyEngineSignal, KeyEngineBulk, KeyEngineWebhookSeq, KeyEngineWebhookBurst,
+	KeyGiveSeq, KeyGiveConc, KeyEmail, KeyStart, KeyRestart, KeyBulk, KeyGiveWebhook, KeyWebhookSeq, KeyWebhookBurst,
 	KeyDBDashboard, KeyPageDashboard, KeyDBDetail, KeyPageDetail,
 }
 
@@ -72,8 +77,12 @@ func (r *runner) engineFloor(ctx context.Context) error {
 		return err
 	}
 
-	return r.measure(ctx, Row{Key: KeyEngineBulk, Group: GroupEngine, Name: fmt.Sprintf("%d shaped Update-with-Starts, %d at once", cfg.BulkSize, bulkParallelism),
+	if err := r.measure(ctx, Row{Key: KeyEngineBulk, Group: GroupEngine, Name: fmt.Sprintf("%d shaped Update-with-Starts, %d at once", cfg.BulkSize, bulkParallelism),
 		Note: "per batch"}, 1, cfg.BulkCalls, cfg.BulkSize, func(ctx context.Context, _ int) error {
 		return e.shapedBatch(ctx, cfg.BulkSize, bulkParallelism)
-	})
+	}); err != nil {
+		return err
+	}
+
+	return r.webhookFloor(ctx)
 }

@@ -147,6 +147,7 @@ func startFloorWorker(c client.Client) (sdkworker.Worker, *floorActivities, erro
 	w := sdkworker.New(c, floorQueue, floorWorkerOptions())
 	w.RegisterWorkflowWithOptions(shapedFloorWorkflow, workflow.RegisterOptions{Name: shapedWorkflowName})
 	w.RegisterWorkflowWithOptions(bareFloorWorkflow, workflow.RegisterOptions{Name: bareWorkflowName})
+	w.RegisterWorkflowWithOptions(floorWebhookWorkflow, workflow.RegisterOptions{Name: floorWebhookWorkflowName})
 	w.RegisterActivityWithOptions(acts.email, activity.RegisterOptions{Name: floorEmailActivity})
 	w.RegisterActivity(floorNoop)
 	if err := w.Start(); err != nil {

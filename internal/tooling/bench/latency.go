@@ -15,6 +15,7 @@ type Summary struct {
 	Calls   int // calls timed: the latencies are per call
 	Clients int // calls in flight at once
 	P50     time.Duration
+	P95     time.Duration
 	P99     time.Duration
 	Max     time.Duration
 	Elapsed time.Duration
@@ -37,7 +38,7 @@ func summarize(lat []time.Duration, elapsed time.Duration, clients, opsPerCall i
 	sorted := slices.Clone(lat)
 	slices.Sort(sorted)
 	at := func(p float64) time.Duration { return sorted[int(p*float64(len(sorted)-1))] }
-	s.P50, s.P99, s.Max = at(0.50), at(0.99), sorted[len(sorted)-1]
+	s.P50, s.P95, s.P99, s.Max = at(0.50), at(0.95), at(0.99), sorted[len(sorted)-1]
 	return s
 }
 

@@ -119,6 +119,7 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 		"WORKER_METRICS_ADDR=" + workDebug,
 		"METRICS_ADDR=" + serveDebug,
 		"MAIL_RATE_PER_MINUTE=" + strconv.Itoa(benchMailRate),
+		webhookReceiverEnv,
 	}
 	migrate := exec.CommandContext(ctx, bin, "migrate")
 	migrate.Env = env
@@ -143,8 +144,8 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 	fmt.Fprintf(l.Log, "bench: serve %s (pid %d, profiles http://%s/debug/pprof/), work pid %d (profiles http://%s/debug/pprof/), temporal %s (pid %d); logs in %s\n",
 		apiURL, l.serve.pid(), serveDebug, l.work.pid(), workDebug, l.temporal.Address, l.temporal.PID(), l.dir)
 	return &Targets{
-		Description: fmt.Sprintf("one `retryd serve` and one `retryd work` process; Temporal dev server %s (%s, `retryd dev`'s dynamic config, headless); a fresh database on the local Postgres; mail to serve's local endpoint, unpaced (MAIL_RATE_PER_MINUTE=%d); serve's DATABASE_MAX_CONNS=%d",
-			devserver.CLIVersion, storage, benchMailRate, max(l.APIDatabaseConns, 1)),
+		Description: fmt.Sprintf("one `retryd serve` and one `retryd work` process; Temporal dev server %s (%s, `retryd dev`'s dynamic config, headless); a fresh database on the local Postgres; mail to serve's local endpoint, unpaced (MAIL_RATE_PER_MINUTE=%d); serve's DATABASE_MAX_CONNS=%d; webhooks to the benchmark's receiver on 127.0.0.1 (%s)",
+			devserver.CLIVersion, storage, benchMailRate, max(l.APIDatabaseConns, 1), webhookReceiverEnv),
 		TemporalAddress: l.temporal.Address,
 		Namespace:       l.temporal.Namespace,
 		APIURLs:         []string{apiURL},

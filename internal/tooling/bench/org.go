@@ -25,6 +25,8 @@ type orgs struct {
 	automationKey string // the first organization's automation client (bulk restarts)
 	givesSeq      []member
 	givesConc     []member
+	givesHook     []member // given with a webhook endpoint subscribed to retry.issued
+	writesOrgID   string
 	restarts      []member
 	bulk          [][]member
 	pagesOrgID    string
@@ -59,6 +61,10 @@ func newOrgs(cfg Config, now time.Time) *orgs {
 	for range cfg.ConcurrentGives {
 		o.givesConc = append(o.givesConc, add(domain.KindIndividual))
 	}
+	for range cfg.Gives {
+		o.givesHook = append(o.givesHook, add(domain.KindIndividual))
+	}
+	o.writesOrgID = work.ID
 	for range cfg.Restarts {
 		o.restarts = append(o.restarts, add(domain.KindManaged))
 	}

@@ -75,15 +75,15 @@ func (p *Production) Start(ctx context.Context) (*Targets, error) {
 	fmt.Fprintf(p.Log, "bench: starting the production topology on a private Postgres %d on port %d (logs in %s)\n", p.pg.Version(), p.pg.Port(), p.dir)
 	p.tp, err = topology.Start(ctx, topology.Options{Dir: p.dir, RepoRoot: p.RepoRoot, TemporalCLI: p.TemporalCLI,
 		AdminURL: adminURL, APIs: p.APIs, Workers: p.Workers,
-		Env:    []string{"DATABASE_MAX_CONNS=" + strconv.Itoa(workerConns), "MAIL_RATE_PER_MINUTE=" + strconv.Itoa(benchMailRate)},
+		Env:    []string{"DATABASE_MAX_CONNS=" + strconv.Itoa(workerConns), "MAIL_RATE_PER_MINUTE=" + strconv.Itoa(benchMailRate), webhookReceiverEnv},
 		APIEnv: []string{"DATABASE_MAX_CONNS=" + strconv.Itoa(perAPI)}})
 	if err != nil {
 		return nil, err
 	}
 	tp := p.tp
 	t := &Targets{
-		Description: fmt.Sprintf("%d `retryd serve` and %d `retryd work` processes, clients spread over the APIs; the full Temporal server %s with deploy/temporal.env (%d history shards) and deploy/temporal-dynamic-config.yaml; everything on a private Postgres %d cluster the run starts for itself (max_connections %d as docker-compose.yml sets, otherwise initdb's defaults); a fresh database; mail to the first serve's local endpoint, unpaced (MAIL_RATE_PER_MINUTE=%d); each serve's DATABASE_MAX_CONNS=%d, each work's %d. The temporal CPU column is the server process alone: its own Postgres backends are not counted",
-			len(tp.APIs), len(tp.Workers), topology.ServerVersion, tp.HistoryShards, p.pg.Version(), p.pg.MaxConnections(), benchMailRate, perAPI, workerConns),
+		Description: fmt.Sprintf("%d `retryd serve` and %d `retryd work` processes, clients spread over the APIs; the full Temporal server %s with deploy/temporal.env (%d history shards) and deploy/temporal-dynamic-config.yaml; everything on a private Postgres %d cluster the run starts for itself (max_connections %d as docker-compose.yml sets, otherwise initdb's defaults); a fresh database; mail to the first serve's local endpoint, unpaced (MAIL_RATE_PER_MINUTE=%d); each serve's DATABASE_MAX_CONNS=%d, each work's %d; webhooks to the benchmark's receiver on 127.0.0.1 (%s). The temporal CPU column is the server process alone: its own Postgres backends are not counted",
+			len(tp.APIs), len(tp.Workers), topology.ServerVersion, tp.HistoryShards, p.pg.Version(), p.pg.MaxConnections(), benchMailRate, perAPI, workerConns, webhookReceiverEnv),
 		TemporalAddress: tp.TemporalAddr,
 		Namespace:       "default",
 		APIURLs:         tp.APIURLs,

@@ -116,7 +116,10 @@ Each retryd path is set against its floor:
   database, run by a worker inside the benchmark with retryd's worker options and driven
   by Update-with-Start exactly as the API drives retryd's; a bare Update-with-Start whose
   update answers at once; a signal to a waiting workflow (the floor of a member start);
-  and a batch of shaped starts run as a bulk restart runs its members.
+  a batch of shaped starts run as a bulk restart runs its members; and a burst of
+  webhook deliveries: workflows of the delivery workflow's shape, started as the relay
+  starts them, each one activity on a queue of its own that signs and POSTs an event's
+  body to the benchmark's receiver with retryd's sender, and reads or writes nothing.
 - **database floor**: the SQL the dashboard and the member detail send for one request
   (built by the same store calls the handlers make), sent straight through pgx
   connections, as many as the HTTP load's, against the same database, the way retryd
@@ -148,6 +151,16 @@ How to read it:
 - The email rows time each email from the give's answer to its delivery (the local
   endpoint's receive time; the floor's no-op activity's start), over the gives made at
   once; their cost is inside the gives' row.
+- The webhook delivery rows time each event from its commit (retryd: the benchmark's
+  ` + "`store.RecordEvent`" + `, the statement a give runs, returned; the floor: its start was
+  called, or, in the burst, queued with all the others) to the receiver's arrival of its
+  first 2xx request, which must carry a valid signature. One at a time, each event is
+  sent once the previous one arrived: the latency of one event alone. In the burst,
+  ops/s is events from the burst's start to the last arrival, and the latencies are
+  mostly the wait behind the events ahead. Retryd's path is the relay woken by the
+  commit's notification, the delivery workflow, the attempt reading the delivery and
+  recording it, and the worker's sender. The give with a webhook endpoint is set
+  against the give without one; its CPU includes the deliveries sent meanwhile.
 `
 
 // rssList is the memory of serve, work and temporal. Postgres's backends are left out:

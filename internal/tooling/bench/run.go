@@ -10,6 +10,8 @@ import (
 
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/webhooktest"
+	"github.com/headshotpro/retryd/internal/webhook"
 )
 
 // Options are a run's inputs besides its counts.
@@ -29,6 +31,8 @@ type runner struct {
 	api    *api
 	db     *bun.DB
 	orgs   *orgs
+	// receiver is the webhook endpoint of retryd's deliveries and of the floor's.
+	receiver *webhooktest.Receiver
 }
 
 // Run starts topo, measures every path against the same servers, stops topo and
@@ -66,12 +70,19 @@ func Run(ctx context.Context, topo Topology, cfg Config, opts Options) (rep *Rep
 	if _, err := seed.Load(ctx, r.db, r.orgs.file); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	if r.eng, err = dialEngine(ctx, t); err != nil {
+	r.receiver = webhooktest.NewServer(nil)
+	defer r.receiver.Close()
+	floorSecret, err := webhook.NewSecret()
+	if err != nil {
+		return nil, err
+	}
+	r.receiver.Trust(floorSecret)
+	if r.eng, err = dialEngine(ctx, t, floorReceiver{URL: r.receiver.URL, Secret: floorSecret, OrgID: r.orgs.writesOrgID}); err != nil {
 		return nil, err
 	}
 	defer r.eng.close()
 
-	for _, phase := range []func(context.Context) error{r.idle, r.engineFloor, r.retrydPaths, r.pages} {
+	for _, phase := range []func(context.Context) error{r.idle, r.engineFloor, r.retrydPaths, r.webhooks, r.pages} {
 		if err := phase(ctx); err != nil {
 			return nil, err
 		}

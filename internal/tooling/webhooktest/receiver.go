@@ -52,12 +52,19 @@ type Receiver struct {
 // New starts a receiver answering with answer (OK when nil) until the test ends.
 func New(t testing.TB, answer Answer) *Receiver {
 	t.Helper()
+	r := NewServer(answer)
+	t.Cleanup(r.Close)
+	return r
+}
+
+// NewServer starts a receiver answering with answer (OK when nil) for a caller with no
+// testing.TB (the benchmark), which stops it with Close.
+func NewServer(answer Answer) *Receiver {
 	if answer == nil {
 		answer = OK
 	}
 	r := &Receiver{answer: answer, tries: map[string]int{}, notify: make(chan struct{}, 1)}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.srv.Close)
 	r.URL = r.srv.URL + "/hooks"
 	return r
 }
@@ -115,6 +122,11 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	default:
 	}
 }
+
+// Answered receives after requests are answered, several folded into one: a caller that
+// waits for deliveries outside a test (the benchmark) wakes on it rather than polling.
+// Wait reads it too, so only one of them should wait at a time.
+func (r *Receiver) Answered() <-chan struct{} { return r.notify }
 
 // Deliveries returns what the receiver got so far, in order of answer.
 func (r *Receiver) Deliveries() []Delivery {

@@ -63,7 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	intFlag("detail-members", cfg.DetailMembers, "distinct members whose detail page is read in turn")
 	intFlag("page-calls", cfg.PageCalls, "calls per page measurement, through HTTP and through pgx each")
 	intFlag("page-clients", cfg.PageClients, "connections at once for the pages, HTTP and pgx alike")
-	emailTimeout := fs.Duration("email-timeout", cfg.EmailTimeout, "longest wait for the emails of the concurrent gives")
+	intFlag("webhook-seq", cfg.WebhookSeq, "webhook events sent one at a time, each once the previous one arrived (retryd's and the engine floor's)")
+	intFlag("webhook-burst", cfg.WebhookBurst, "webhook events sent at once (retryd's and the engine floor's)")
+	emailTimeout := fs.Duration("email-timeout", cfg.EmailTimeout, "longest wait for the emails of the concurrent gives, and for each set of webhook deliveries")
 	idleWindow := fs.Duration("idle-window", cfg.IdleWindow, "how long the processes' idle CPU is measured before the first phase")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -80,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"gives": &cfg.Gives, "concurrent-gives": &cfg.ConcurrentGives, "concurrency": &cfg.Concurrency, "starts": &cfg.Starts,
 		"restarts": &cfg.Restarts, "bulk-calls": &cfg.BulkCalls, "bulk-size": &cfg.BulkSize, "dashboard-members": &cfg.DashboardMembers,
 		"detail-members": &cfg.DetailMembers, "page-calls": &cfg.PageCalls, "page-clients": &cfg.PageClients,
+		"webhook-seq": &cfg.WebhookSeq, "webhook-burst": &cfg.WebhookBurst,
 	} {
 		if set[name] {
 			*dst = *counts[name]
