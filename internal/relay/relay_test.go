@@ -148,3 +148,27 @@ func TestRelayKeepsWhatItCouldNotHandOver(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayTakesOverADeadRelaysLease: rows another relay leased and never marked (it died
+// mid-batch) wait out the lease, then are handed over.
+func TestRelayTakesOverADeadRelaysLease(t *testing.T) {
+	db, _ := testenv.Database(t)
+	orgID, _ := orgWithEndpoint(t, db)
+	ids := record(t, db, orgID, 2)
+	if _, err := db.NewRaw(`UPDATE webhook_deliveries SET dispatch_lease_until = now() + interval '1 hour' WHERE event_id = ?`, ids[0]).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := &starter{started: map[string]int{}}
+	r := relay.New(db, s, workflows.WebhookSchedule{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.PollInterval = 50 * time.Millisecond
+	run(t, r)
+	apptest.WaitFor(t, 10*time.Second, "the unleased delivery handed over", func() bool { return len(s.counts()) == 1 })
+	time.Sleep(200 * time.Millisecond)
+	if n := len(s.counts()); n != 1 {
+		t.Fatalf("%d deliveries handed over while one was leased, want 1", n)
+	}
+	if _, err := db.NewRaw(`UPDATE webhook_deliveries SET dispatch_lease_until = now() - interval '1 second' WHERE event_id = ?`, ids[0]).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	apptest.WaitFor(t, 10*time.Second, "the expired lease's delivery handed over", func() bool { return len(s.counts()) == 2 })
+}

@@ -28,6 +28,7 @@ type WebhookDelivery struct {
 	LastAttemptAt  *time.Time `bun:"last_attempt_at"`
 	DeliveredAt    *time.Time `bun:"delivered_at"`
 	DispatchedAt   *time.Time `bun:"dispatched_at"`
+	DispatchLease  *time.Time `bun:"dispatch_lease_until"`
 	ReplayOf       *string    `bun:"replay_of,type:uuid"`
 	CreatedAt      time.Time  `bun:"created_at"`
 
@@ -142,34 +143,56 @@ type WebhookDispatch struct {
 	OrgID string `bun:"org_id"`
 }
 
+// DispatchLease is how long a relay holds the rows it took for hand-over: far longer than
+// starting a batch takes, short enough that a relay that died mid-batch delays its rows
+// by little.
+const DispatchLease = 30 * time.Second
+
 // DispatchWebhooks hands up to limit deliveries not yet handed over to start, and marks
-// those it started. Rows are locked while start runs, so two relays never take the same
-// one; a relay that dies mid-way leaves its rows unmarked for the next look, and start
-// must therefore be idempotent (it starts a workflow whose id is the delivery's).
+// those it started. It first leases the rows in a statement of their own, so no row
+// stays locked while start calls Temporal (an attempt recording itself on a row would
+// wait for that), and two relays never take the same row. A relay that dies mid-way
+// leaves its rows unmarked, and another takes them when the lease runs out: start must
+// therefore be idempotent (it starts a workflow whose id is the delivery's).
 func DispatchWebhooks(ctx context.Context, db *bun.DB, limit int, now time.Time, start func(context.Context, []WebhookDispatch) ([]string, error)) (int, error) {
-	n := 0
-	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var batch []WebhookDispatch
-		if err := tx.NewRaw(`SELECT id, org_id FROM webhook_deliveries WHERE dispatched_at IS NULL
-			ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED`, limit).Scan(ctx, &batch); err != nil {
-			return err
+	var batch []WebhookDispatch
+	if err := db.NewRaw(`UPDATE webhook_deliveries SET dispatch_lease_until = ?0
+		WHERE id IN (SELECT id FROM webhook_deliveries WHERE dispatched_at IS NULL
+			AND (dispatch_lease_until IS NULL OR dispatch_lease_until < ?1)
+			ORDER BY created_at LIMIT ?2 FOR UPDATE SKIP LOCKED)
+		RETURNING id, org_id`, now.Add(DispatchLease), now, limit).Scan(ctx, &batch); err != nil {
+		return 0, err
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	started, err := start(ctx, batch)
+	if len(started) > 0 {
+		if _, uerr := db.NewRaw(`UPDATE webhook_deliveries SET dispatched_at = ?, dispatch_lease_until = NULL WHERE id IN (?)`,
+			now, bun.List(started)).Exec(ctx); uerr != nil {
+			return 0, uerr
 		}
-		if len(batch) == 0 {
-			return nil
+	}
+	if len(started) < len(batch) {
+		// Give back what did not start, for the next look rather than after the lease.
+		failed := make([]string, 0, len(batch)-len(started))
+		done := make(map[string]bool, len(started))
+		for _, id := range started {
+			done[id] = true
 		}
-		started, err := start(ctx, batch)
-		if len(started) > 0 {
-			if _, uerr := tx.NewRaw(`UPDATE webhook_deliveries SET dispatched_at = ? WHERE id IN (?)`, now, bun.List(started)).Exec(ctx); uerr != nil {
-				return uerr
+		for _, d := range batch {
+			if !done[d.ID] {
+				failed = append(failed, d.ID)
 			}
-			n = len(started)
 		}
-		if err != nil && n == 0 {
-			return err
+		if _, uerr := db.NewRaw(`UPDATE webhook_deliveries SET dispatch_lease_until = NULL WHERE id IN (?)`, bun.List(failed)).Exec(ctx); uerr != nil && err == nil {
+			err = uerr
 		}
-		return nil
-	})
-	return n, err
+	}
+	if err != nil && len(started) == 0 {
+		return 0, err
+	}
+	return len(started), nil
 }
 
 // WebhookTarget is what one attempt of a delivery needs: where to, signed with what,

@@ -51,6 +51,9 @@ CREATE TABLE webhook_deliveries (
     delivered_at     timestamptz,
     -- Set once the relay has started the delivery's workflow; NULL rows are its queue.
     dispatched_at timestamptz,
+    -- A relay taking a row for hand-over leases it until then; a relay that died
+    -- mid-batch leaves rows whose lease runs out, and the next look takes them again.
+    dispatch_lease_until timestamptz,
     -- A replay names the delivery it repeats.
     replay_of  uuid,
     created_at timestamptz NOT NULL
