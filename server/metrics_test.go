@@ -81,10 +81,14 @@ func TestMetrics(t *testing.T) {
 }
 
 // queryCounter counts the queries a bun handle runs.
+// queryCounter counts the queries of the app, less the webhook relay's: it looks for
+// deliveries to hand over every second and counts the backlog, whatever else happens.
 type queryCounter struct{ n atomic.Int64 }
 
-func (q *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
-	q.n.Add(1)
+func (q *queryCounter) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
+	if !strings.Contains(e.Query, "webhook_deliveries") {
+		q.n.Add(1)
+	}
 	return ctx
 }
 
