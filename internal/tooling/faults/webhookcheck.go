@@ -220,6 +220,11 @@ func checkWebhooks(ctx context.Context, db bun.IDB, run *Run, rep *Report, add f
 		rep.WebhookAttempts += d.Attempts
 		rep.WebhookMaxAttempts = max(rep.WebhookMaxAttempts, d.Attempts)
 		ev, ep := events[d.EventID], endpoints[d.EndpointID]
+		if ev == nil || ep == nil {
+			// The foreign keys keep this from happening; a check must not panic on it.
+			add(InvWebhookOwnOrg, "delivery "+d.ID, "of event %s to endpoint %s: one of them is not in Postgres", d.EventID, d.EndpointID)
+			continue
+		}
 		sent[[2]string{d.EndpointID, d.EventID}] = true
 		if ev.org != ep.org || d.OrgID != ev.org {
 			add(InvWebhookOwnOrg, "delivery "+d.ID, "event %s (%s) of organization %s to endpoint %s of organization %s; the delivery names organization %s",
