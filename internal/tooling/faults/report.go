@@ -22,7 +22,9 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "final refusals: %v\n", r.Refused)
 	}
 	if r.Recovered {
-		fmt.Fprintf(&b, "recovered %s after the last fault\n", r.Recovery.Round(time.Second))
+		// The quiet is looked for once the load ended, which may come after the last fault.
+		fmt.Fprintf(&b, "recovered %s after the last fault (the load ended %s after it)\n", r.Recovery.Round(time.Second),
+			max(r.Run.LoadEnded.Sub(r.Run.LastFault), 0).Round(time.Second))
 	} else {
 		fmt.Fprintf(&b, "NOT settled within %s after the last fault\n", r.Run.Plan.Recovery)
 	}
