@@ -23,8 +23,11 @@ func (r *Report) Summary() string {
 	}
 	if r.Recovered {
 		// The quiet is looked for once the load ended, which may come after the last fault.
-		fmt.Fprintf(&b, "recovered %s after the last fault (the load ended %s after it)\n", r.Recovery.Round(time.Second),
-			max(r.Run.LoadEnded.Sub(r.Run.LastFault), 0).Round(time.Second))
+		var tail time.Duration
+		if !r.Run.LastFault.IsZero() {
+			tail = max(r.Run.LoadEnded.Sub(r.Run.LastFault), 0)
+		}
+		fmt.Fprintf(&b, "recovered %s after the last fault (the load ended %s after it)\n", r.Recovery.Round(time.Second), tail.Round(time.Second))
 	} else {
 		fmt.Fprintf(&b, "NOT settled within %s after the last fault\n", r.Run.Plan.Recovery)
 	}
