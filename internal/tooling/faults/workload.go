@@ -61,7 +61,7 @@ func NewPopulation(orgs, individuals, managed int) *Population {
 			AdminKey: "rk_faults_admin_" + random.Hex(16), AutomationKey: "rk_faults_auto_" + random.Hex(16)}
 		p.Orgs = append(p.Orgs, o)
 		p.File.Organizations = append(p.File.Organizations, seed.Organization{ID: o.ID, Name: fmt.Sprintf("Faults %d Inc", k), CreditBalance: o.CreditBalance,
-			Admins:         []seed.Admin{{ID: o.AdminID, Email: fmt.Sprintf("lead@org%d.faults.test", k), Name: "Lead", Role: "owner", APIKey: o.AdminKey}},
+			Admins:         []seed.Admin{{ID: o.AdminID, Email: fmt.Sprintf("lead%d@faults.test", k), Name: "Lead", Role: "owner", APIKey: o.AdminKey}},
 			AutomationKeys: []string{o.AutomationKey}})
 	}
 	add := func(k int, m seed.Member) {
