@@ -42,6 +42,10 @@ const (
 	InvHistoryBounded    = "history_bounded"               // the storm retry's history holds no more than the workload explains
 	InvDuplicateEmails   = "duplicate_emails_within_bound" // no more duplicates than the faults explain (bounds.go)
 	InvStoredAnswer      = "stored_answer_not_refusal"     // a key whose retry or restart exists keeps no refusal
+	InvWebhookEvents     = "webhook_event_per_change"      // each change one event, one delivery per subscribed endpoint
+	InvWebhookDelivered  = "webhook_delivery_delivered"    // every delivery handed to Temporal and delivered
+	InvWebhookReceived   = "webhook_received_signed"       // every delivered event accepted by its receiver, signed
+	InvWebhookOwnOrg     = "webhook_stays_in_organization" // no event reaches another organization's endpoint
 )
 
 // Violation is one broken invariant about one record.
@@ -74,7 +78,15 @@ type Report struct {
 	StormHistory, BaseHistory, HistoryBound int64
 	// AllowedDuplicates is how many duplicate emails the injected faults explain.
 	AllowedDuplicates int
-	Violations        []Violation
+	// Webhooks: events recorded, deliveries (an event to one endpoint), attempts recorded
+	// on them and the most one delivery took; requests the receivers got, events a
+	// receiver accepted more than once (at least once allows it: a worker killed after
+	// the 2xx and before recording it sends again), requests cut off (their sender killed
+	// or timed out); worker kills, and those that found an attempt in flight.
+	WebhookEvents, WebhookDeliveries, WebhookAttempts, WebhookMaxAttempts int
+	WebhookRequests, WebhookDuplicates, WebhookCut                        int
+	WorkerKills, WorkerKillsMidDelivery                                   int
+	Violations                                                            []Violation
 }
 
 // ByInvariant counts violations per invariant.
@@ -87,13 +99,13 @@ func (r *Report) ByInvariant() map[string]int {
 }
 
 // Check reads Postgres, Temporal and the collected mailbox and judges the run.
-func Check(ctx context.Context, c *Cluster, org *Org, run *Run) (*Report, error) {
+func Check(ctx context.Context, c *Cluster, pop *Population, run *Run) (*Report, error) {
 	db, err := store.Open(ctx, c.PGURL)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	return judge(ctx, db, temporalWorkflows{c.tc}, org, run)
+	return judge(ctx, db, temporalWorkflows{c.tc}, pop, run)
 }
 
 // workflowSource is what the checks read from Temporal. The cluster's server answers in
@@ -108,7 +120,7 @@ type workflowSource interface {
 
 // judge is Check on any database handle (the checker's tests pass a transaction they
 // roll back) and any workflow source.
-func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Run) (*Report, error) {
+func judge(ctx context.Context, db bun.IDB, wf workflowSource, pop *Population, run *Run) (*Report, error) {
 	rep := &Report{Run: run, Operations: map[OpKind]int{}, FaultsInjected: map[FaultKind]int{}, Refused: map[string]int{}}
 	for _, f := range run.Faults {
 		if f.Err == "" {
@@ -177,7 +189,7 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 	refusedRestart := map[string]string{} // member -> a final refusal of their restart
 	firstAnswer := map[string]Outcome{}
 	noEmail := map[string]bool{}
-	for _, m := range org.Managed {
+	for _, m := range pop.Managed {
 		noEmail[m.ID] = m.Email == ""
 	}
 	for _, o := range run.Outcomes {
@@ -247,7 +259,7 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 	}
 
 	// Retries answered 201.
-	for _, m := range org.Individuals {
+	for _, m := range pop.Individuals {
 		id, ok := answeredRetry[m.ID]
 		if !ok {
 			continue
@@ -302,7 +314,7 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 	}
 
 	// Allowances and credits: every individual starts with the free retry, no credits.
-	for _, m := range org.Individuals {
+	for _, m := range pop.Individuals {
 		var free bool
 		var credits int
 		if err := db.QueryRowContext(ctx, `SELECT free_retry_available, retry_credits FROM members WHERE id = ?`, m.ID).Scan(&free, &credits); err != nil {
@@ -327,16 +339,18 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 			add(InvAllowanceOnce, "member "+m.ID, "retry_credits %d, want 0", credits)
 		}
 	}
-	var balance int
-	if err := db.QueryRowContext(ctx, `SELECT credit_balance FROM organizations`).Scan(&balance); err != nil {
-		return nil, err
-	}
-	if balance != org.File.Organizations[0].CreditBalance {
-		add(InvAllowanceOnce, "organization", "credit_balance %d, want %d (nothing was submitted)", balance, org.File.Organizations[0].CreditBalance)
+	for _, o := range pop.Orgs {
+		var balance int
+		if err := db.QueryRowContext(ctx, `SELECT credit_balance FROM organizations WHERE id = ?`, o.ID).Scan(&balance); err != nil {
+			return nil, err
+		}
+		if balance != o.CreditBalance {
+			add(InvAllowanceOnce, "organization "+o.ID, "credit_balance %d, want %d (nothing was submitted)", balance, o.CreditBalance)
+		}
 	}
 
 	// Restarts.
-	for _, m := range org.Managed {
+	for _, m := range pop.Managed {
 		ids := restartsByMember[m.ID]
 		if len(ids) > 1 {
 			rep.Doubled += len(ids) - 1
@@ -378,7 +392,10 @@ func judge(ctx context.Context, db bun.IDB, wf workflowSource, org *Org, run *Ru
 	if err := checkHistory(ctx, wf, run, retries, rep, add); err != nil {
 		return nil, err
 	}
-	if err := checkMail(ctx, db, org, run, retries, restarts, rep, add); err != nil {
+	if err := checkMail(ctx, db, pop, run, retries, restarts, rep, add); err != nil {
+		return nil, err
+	}
+	if err := checkWebhooks(ctx, db, run, rep, add); err != nil {
 		return nil, err
 	}
 	sort.Slice(rep.Violations, func(i, j int) bool {
@@ -406,7 +423,7 @@ type restartRow struct {
 // MailerSend takes no idempotency key, so a send that reached the provider but whose
 // answer was lost (a worker killed in between) is sent again: that is the duplicate
 // window this counts.
-func checkMail(ctx context.Context, db bun.IDB, org *Org, run *Run, retries map[string]retryRow, restarts map[string]restartRow,
+func checkMail(ctx context.Context, db bun.IDB, pop *Population, run *Run, retries map[string]retryRow, restarts map[string]restartRow,
 	rep *Report, add func(inv, subject, format string, args ...any)) error {
 	type emailRow struct {
 		Seq          int
@@ -434,7 +451,7 @@ func checkMail(ctx context.Context, db bun.IDB, org *Org, run *Run, retries map[
 
 	seen := run.Mail.messages()
 	emailOf := map[string]string{}
-	for _, m := range append(append([]SeedMember(nil), org.Individuals...), org.Managed...) {
+	for _, m := range append(append([]SeedMember(nil), pop.Individuals...), pop.Managed...) {
 		emailOf[m.ID] = m.Email
 	}
 	// Per recipient and subject line, the emails Postgres knows of: those recorded sent

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
+	"github.com/headshotpro/retryd/internal/tooling/webhooktest"
 	"github.com/headshotpro/retryd/workflows"
 )
 
@@ -58,19 +60,24 @@ func (f *fakeWorkflows) history(_ context.Context, id string) (int64, bool, erro
 
 // world is a finished fault run as the checker reads it.
 type world struct {
-	t     *testing.T
-	ctx   context.Context
-	tx    bun.Tx
-	org   *Org
-	orgID string
-	run   *Run
-	wf    *fakeWorkflows
-	now   time.Time
+	t   *testing.T
+	ctx context.Context
+	tx  bun.Tx
+	pop *Population
+	run *Run
+	wf  *fakeWorkflows
+	now time.Time
 
 	ind, man []SeedMember
 	retry    map[string]*store.Retry   // by member id
 	restart  map[string]*store.Restart // by member id
 	msgs     int
+
+	// The webhook endpoints: the first organization's steady and flaky ones, and the
+	// third organization's (the second has none).
+	steady, flaky, other *store.WebhookEndpoint
+	// delivered holds the deliveries deliverWebhooks has ended.
+	delivered map[string]bool
 }
 
 // quietEvents is the history length of a quiet pending retry in the world: first email,
@@ -105,22 +112,45 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tx.Rollback() })
-	org := NewOrg(individuals, managed)
-	o := org.File.Organizations[0]
+	// Three organizations, like a run's: the individuals go to them three at a time and
+	// the managed members four at a time, so iStarted, iResent, iStorm and every managed
+	// member but mRefused are the first's (two endpoints), iQuiet, iRefused and mRefused
+	// the second's (none).
+	pop := NewPopulation(3, individuals, managed)
 	// Keys differ per world, and the api_keys' hash column is unique; ids are fresh.
-	if _, err := seed.Load(ctx, tx, org.File); err != nil {
+	if _, err := seed.Load(ctx, tx, pop.File); err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, ctx: ctx, tx: tx, org: org, orgID: o.ID, now: time.Now().UTC().Truncate(time.Microsecond),
-		ind: org.Individuals, man: org.Managed,
-		retry: map[string]*store.Retry{}, restart: map[string]*store.Restart{},
+	w := &world{t: t, ctx: ctx, tx: tx, pop: pop, now: time.Now().UTC().Truncate(time.Microsecond),
+		ind: pop.Individuals, man: pop.Managed,
+		retry: map[string]*store.Retry{}, restart: map[string]*store.Restart{}, delivered: map[string]bool{},
 		wf: &fakeWorkflows{open: map[string]bool{}, events: map[string]int64{}, continued: map[string]bool{}},
-		run: &Run{Plan: Plan{Name: "checker test", Individuals: individuals, Managed: managed, ResendStorm: stormResends,
-			RequestDeadline: time.Minute, Recovery: time.Minute}, Mail: newMailLog("http://unused", ""), Revived: map[string]int{}},
+		run: &Run{Plan: Plan{Name: "checker test", Orgs: 3, Individuals: individuals, Managed: managed, ResendStorm: stormResends,
+			RequestDeadline: time.Minute, Recovery: time.Minute}, Mail: newMailLog("http://unused", ""), Revived: map[string]int{},
+			Received: map[string][]webhooktest.Delivery{}},
+	}
+	// The endpoints were set up before the run, as the suite does.
+	for k, o := range pop.Orgs {
+		for _, spec := range o.Endpoints {
+			ep, err := registerEndpoint(ctx, tx, o, spec, fmt.Sprintf("http://receiver.test/%d/%s", k, spec.Name), w.now.Add(-time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case k == 0 && spec.Name == EndpointSteady:
+				w.steady = ep
+			case k == 0 && spec.Name == EndpointFlaky:
+				w.flaky = ep
+			default:
+				w.other = ep
+			}
+		}
+	}
+	if w.steady == nil || w.flaky == nil || w.other == nil || w.ind[iQuiet].Org != pop.Orgs[1] || w.man[mRefused].Org != pop.Orgs[1] || w.man[mBulkB].Org != pop.Orgs[0] {
+		t.Fatal("the world's organizations are not laid out as its roles need")
 	}
 	w.run.Began = w.now.Add(-time.Minute)
 	w.run.LoadEnded, w.run.LastFault, w.run.Settled = w.now.Add(-20*time.Second), w.now.Add(-20*time.Second), w.now.Add(-10*time.Second)
-	admin := store.Actor{Kind: store.ActorAdmin, ID: o.Admins[0].ID, RequestID: "req"}
 
 	// Gives.
 	for i, m := range w.ind {
@@ -128,12 +158,12 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 		if i == iRefused {
 			body := w.problemBody(problem.RetryWindowExpired)
 			w.answer(OpGive, key, []string{m.ID}, http.StatusUnprocessableEntity, body)
-			w.store(key, http.StatusUnprocessableEntity, body)
+			w.store(m, key, http.StatusUnprocessableEntity, body)
 			continue
 		}
 		id := uuid.NewString()
-		r, err := store.GiveRetry(ctx, tx, store.ReserveRetryParams{RetryID: id, OrgID: w.orgID, MemberID: m.ID, ShootID: m.ShootID,
-			Reason: "poor_quality", WorkflowID: "retry-" + id, Actor: admin, Now: w.now, Window: 60 * 24 * time.Hour})
+		r, err := store.GiveRetry(ctx, tx, store.ReserveRetryParams{RetryID: id, OrgID: m.Org.ID, MemberID: m.ID, ShootID: m.ShootID,
+			Reason: "poor_quality", WorkflowID: "retry-" + id, Actor: adminOf(m), Now: w.now, Window: 60 * 24 * time.Hour})
 		if err != nil {
 			t.Fatalf("give %d: %v", i, err)
 		}
@@ -143,7 +173,7 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 		if i == iStarted {
 			w.answer(OpGive, key, []string{m.ID}, http.StatusCreated, body) // the double submit's twin
 		}
-		w.store(key, http.StatusCreated, body)
+		w.store(m, key, http.StatusCreated, body)
 		w.email(store.SubjectRetry, id, 0, domain.EmailKindInitial, m.Email, mailer.SubjectRetry)
 		w.wf.open[r.WorkflowID] = true
 		w.wf.events[r.WorkflowID] = quietEvents
@@ -183,12 +213,12 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 			key := "restart-" + m.ID
 			body := w.problemBody(problem.NoDeletedShoot)
 			w.answer(OpRestart, key, []string{m.ID}, http.StatusUnprocessableEntity, body)
-			w.store(key, http.StatusUnprocessableEntity, body)
+			w.store(m, key, http.StatusUnprocessableEntity, body)
 			continue
 		}
 		id := uuid.NewString()
-		r, err := store.CreateRestart(ctx, tx, store.CreateRestartParams{RestartID: id, OrgID: w.orgID, MemberID: m.ID,
-			NewShootID: uuid.NewString(), WorkflowID: "restart-" + id, Actor: admin, Now: w.now})
+		r, err := store.CreateRestart(ctx, tx, store.CreateRestartParams{RestartID: id, OrgID: m.Org.ID, MemberID: m.ID,
+			NewShootID: uuid.NewString(), WorkflowID: "restart-" + id, Actor: adminOf(m), Now: w.now})
 		if err != nil {
 			t.Fatalf("restart %d: %v", i, err)
 		}
@@ -204,7 +234,7 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 		body := mustJSON(t, w.restartAnswer(m))
 		w.answer(OpRestart, key, []string{m.ID}, http.StatusCreated, body)
 		w.answer(OpRestart, key, []string{m.ID}, http.StatusCreated, body)
-		w.store(key, http.StatusCreated, body)
+		w.store(m, key, http.StatusCreated, body)
 	}
 	ms := w.man[mStarted]
 	if _, err := store.StartShoot(ctx, tx, ms.ID, w.restart[ms.ID].NewShootID, "req", w.now); err != nil {
@@ -219,8 +249,13 @@ func newWorld(t *testing.T, ctx context.Context, db *bun.DB) *world {
 	body := mustJSON(t, w.bulkAnswer(w.man[mBulkA], w.man[mBulkB]))
 	w.answer(OpBulkRestart, key, bulk, http.StatusOK, body)
 	w.answer(OpBulkRestart, key, bulk, http.StatusOK, body)
-	w.store(key, http.StatusOK, body)
+	w.store(w.man[mBulkA], key, http.StatusOK, body)
 	return w
+}
+
+// adminOf is the owner of the member's organization, as the actor of a change.
+func adminOf(m SeedMember) store.Actor {
+	return store.Actor{Kind: store.ActorAdmin, ID: m.Org.AdminID, RequestID: "req"}
 }
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -266,13 +301,14 @@ func (w *world) answer(kind OpKind, key string, members []string, status int, bo
 	w.run.Outcomes = append(w.run.Outcomes, o)
 }
 
-// store keeps an answer under its Idempotency-Key, as the API does.
-func (w *world) store(key string, status int, body []byte) {
+// store keeps an answer under its Idempotency-Key in the member's organization, as the
+// API does.
+func (w *world) store(m SeedMember, key string, status int, body []byte) {
 	w.t.Helper()
-	if _, err := store.ClaimIdempotencyKey(w.ctx, w.tx, w.orgID, key, "/route", "hash", w.now); err != nil {
+	if _, err := store.ClaimIdempotencyKey(w.ctx, w.tx, m.Org.ID, key, "/route", "hash", w.now); err != nil {
 		w.t.Fatal(err)
 	}
-	if err := store.SaveIdempotentResponse(w.ctx, w.tx, w.orgID, key, "hash", status, body); err != nil {
+	if err := store.SaveIdempotentResponse(w.ctx, w.tx, m.Org.ID, key, "hash", status, body); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -318,9 +354,86 @@ func (w *world) outcome(kind OpKind, member string, n int) *Outcome {
 	return nil
 }
 
+// recordEvents records the webhook events of a change a case wrote by hand, as the
+// store's own writes record them.
+func (w *world) recordEvents(m SeedMember, kind, id string, types ...string) {
+	w.t.Helper()
+	for _, typ := range types {
+		if err := store.RecordEvent(w.ctx, w.tx, store.Event{OrgID: m.Org.ID, Type: typ, OccurredAt: w.now, Data: map[string]any{kind + "_id": id}}); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+// deliverWebhooks ends every delivery it has not ended yet the way a settled run leaves
+// it: handed to Temporal, delivered at the first attempt, and accepted, signed, by its
+// endpoint's receiver. judge calls it; a case that breaks a delivery calls it first.
+func (w *world) deliverWebhooks() {
+	w.t.Helper()
+	var ds []struct {
+		ID         string `bun:"id"`
+		EndpointID string `bun:"endpoint_id"`
+		EventID    string `bun:"event_id"`
+		Payload    string `bun:"payload"`
+	}
+	if err := w.tx.NewRaw(`SELECT d.id, d.endpoint_id, d.event_id, e.payload::text AS payload
+		FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id ORDER BY d.created_at, d.id`).Scan(w.ctx, &ds); err != nil {
+		w.t.Fatal(err)
+	}
+	for _, d := range ds {
+		if w.delivered[d.ID] {
+			continue
+		}
+		w.delivered[d.ID] = true
+		w.exec(`UPDATE webhook_deliveries SET status = 'delivered', attempts = 1, dispatched_at = ?0, first_attempt_at = ?0,
+			last_attempt_at = ?0, last_status_code = 200, delivered_at = ?0 WHERE id = ?1`, w.now, d.ID)
+		var body store.EventBody
+		if err := json.Unmarshal([]byte(d.Payload), &body); err != nil {
+			w.t.Fatal(err)
+		}
+		w.run.Received[d.EndpointID] = append(w.run.Received[d.EndpointID], webhooktest.Delivery{
+			At: w.now, MsgID: d.EventID, Event: body, Signed: true, Answered: http.StatusOK, Attempt: 1})
+	}
+}
+
+// eventID is the id of the one event of type typ about a retry or restart.
+func (w *world) eventID(typ, subjectID string) string {
+	w.t.Helper()
+	var id string
+	if err := w.tx.QueryRowContext(w.ctx, `SELECT id FROM webhook_events WHERE type = ? AND (payload->'data'->>'retry_id' = ? OR payload->'data'->>'restart_id' = ?)`,
+		typ, subjectID, subjectID).Scan(&id); err != nil {
+		w.t.Fatalf("%s event of %s: %v", typ, subjectID, err)
+	}
+	return id
+}
+
+// deliveryID is the id of the delivery of an event to an endpoint.
+func (w *world) deliveryID(eventID, endpointID string) string {
+	w.t.Helper()
+	var id string
+	if err := w.tx.QueryRowContext(w.ctx, `SELECT id FROM webhook_deliveries WHERE event_id = ? AND endpoint_id = ?`, eventID, endpointID).Scan(&id); err != nil {
+		w.t.Fatalf("delivery of %s to %s: %v", eventID, endpointID, err)
+	}
+	return id
+}
+
+// received is what an endpoint's receiver recorded of an event, to change it.
+func (w *world) received(endpointID, eventID string) *webhooktest.Delivery {
+	w.t.Helper()
+	got := w.run.Received[endpointID]
+	for i := range got {
+		if got[i].MsgID == eventID {
+			return &got[i]
+		}
+	}
+	w.t.Fatalf("endpoint %s's receiver has no event %s", endpointID, eventID)
+	return nil
+}
+
 func (w *world) judge() *Report {
 	w.t.Helper()
-	rep, err := judge(w.ctx, w.tx, w.wf, w.org, w.run)
+	w.deliverWebhooks()
+	rep, err := judge(w.ctx, w.tx, w.wf, w.pop, w.run)
 	if err != nil {
 		w.t.Fatalf("judge: %v", err)
 	}
@@ -368,6 +481,11 @@ func TestCheckerWholeWorldHolds(t *testing.T) {
 	if rep.Answered201 == 0 || rep.BaseHistory != quietEvents || rep.StormHistory == 0 || rep.DuplicateEmails != 0 {
 		t.Fatalf("the world was not read: answered %d, histories %d/%d, duplicates %d", rep.Answered201, rep.StormHistory, rep.BaseHistory, rep.DuplicateEmails)
 	}
+	// The first organization's two endpoints hear of its changes, the flaky one of every
+	// type but retry.email_delivered; the second organization has none.
+	if rep.WebhookEvents == 0 || rep.WebhookDeliveries <= rep.WebhookEvents || rep.WebhookRequests != rep.WebhookDeliveries || rep.WebhookDuplicates != 0 {
+		t.Fatalf("the webhooks were not read: %d events, %d deliveries, %d requests, %d duplicates", rep.WebhookEvents, rep.WebhookDeliveries, rep.WebhookRequests, rep.WebhookDuplicates)
+	}
 }
 
 // mutation removes one guarantee from a whole world.
@@ -410,13 +528,17 @@ var mutations = []mutation{
 	{name: "give answered 201, its transaction never committed", want: InvLost, apply: func(w *world) {
 		m := w.ind[iStarted]
 		w.exec(`DELETE FROM retries WHERE id = ?`, w.retry[m.ID].ID)
+		w.exec(`DELETE FROM webhook_events WHERE payload->'data'->>'retry_id' = ?`, w.retry[m.ID].ID)
 		w.exec(`UPDATE members SET free_retry_available = true WHERE id = ?`, m.ID)
 	}},
 	{name: "restart answered 201, no row", want: InvLost, apply: func(w *world) {
 		w.exec(`DELETE FROM restarts WHERE id = ?`, w.restart[w.man[mStarted].ID].ID)
+		w.exec(`DELETE FROM webhook_events WHERE payload->'data'->>'restart_id' = ?`, w.restart[w.man[mStarted].ID].ID)
 	}},
 	{name: "retry answered 201 is failed", want: InvRetryState, apply: func(w *world) {
-		w.exec(`UPDATE retries SET status = 'failed', stage = 'failed' WHERE id = ?`, w.retry[w.ind[iResent].ID].ID)
+		m := w.ind[iResent]
+		w.exec(`UPDATE retries SET status = 'failed', stage = 'failed' WHERE id = ?`, w.retry[m.ID].ID)
+		w.recordEvents(m, "retry", w.retry[m.ID].ID, domain.EventRetryCanceled)
 	}},
 	{name: "results deleted, shoot not reset", want: InvResultsDeleted, apply: func(w *world) {
 		w.exec(`UPDATE shoots SET status = 'active', completed_at = now(), retry_count = 0 WHERE id = ?`, w.ind[iQuiet].ShootID)
@@ -428,16 +550,20 @@ var mutations = []mutation{
 		m := w.ind[iStarted]
 		r := w.retry[m.ID]
 		w.exec(`DROP INDEX retries_one_per_shoot`)
+		id := uuid.NewString()
 		w.exec(`INSERT INTO retries (id, org_id, member_id, shoot_id, issued_by_kind, issued_by, issued_at, allowance_used, status, stage, workflow_id)
-			VALUES (?, ?, ?, ?, 'admin', ?, now(), 'free_retry', 'started', 'started', ?)`, uuid.NewString(), w.orgID, m.ID, m.ShootID, r.IssuedBy, "retry-second")
+			VALUES (?, ?, ?, ?, 'admin', ?, now(), 'free_retry', 'started', 'started', ?)`, id, m.Org.ID, m.ID, m.ShootID, r.IssuedBy, "retry-second")
+		w.recordEvents(m, "retry", id, domain.EventRetryIssued, domain.EventRetryStarted)
 	}, subject: func(w *world) string { return "shoot " + w.ind[iStarted].ShootID }},
 	{name: "free retry spent twice: a second retry on another shoot", want: InvAllowanceOnce, apply: func(w *world) {
 		m := w.ind[iStarted]
 		r := w.retry[m.ID]
 		shoot := uuid.NewString()
-		w.exec(`INSERT INTO shoots (id, org_id, member_id, status, completed_at) VALUES (?, ?, ?, 'onboarding', NULL)`, shoot, w.orgID, m.ID)
+		w.exec(`INSERT INTO shoots (id, org_id, member_id, status, completed_at) VALUES (?, ?, ?, 'onboarding', NULL)`, shoot, m.Org.ID, m.ID)
+		id := uuid.NewString()
 		w.exec(`INSERT INTO retries (id, org_id, member_id, shoot_id, issued_by_kind, issued_by, issued_at, allowance_used, status, stage, workflow_id)
-			VALUES (?, ?, ?, ?, 'admin', ?, now(), 'free_retry', 'started', 'started', ?)`, uuid.NewString(), w.orgID, m.ID, shoot, r.IssuedBy, "retry-other")
+			VALUES (?, ?, ?, ?, 'admin', ?, now(), 'free_retry', 'started', 'started', ?)`, id, m.Org.ID, m.ID, shoot, r.IssuedBy, "retry-other")
+		w.recordEvents(m, "retry", id, domain.EventRetryIssued, domain.EventRetryStarted)
 	}},
 	{name: "retry given, free retry still available", want: InvAllowanceOnce, apply: func(w *world) {
 		w.exec(`UPDATE members SET free_retry_available = true WHERE id = ?`, w.ind[iResent].ID)
@@ -449,7 +575,7 @@ var mutations = []mutation{
 		w.exec(`UPDATE members SET retry_credits = 1 WHERE id = ?`, w.ind[iRefused].ID)
 	}},
 	{name: "organization balance changed", want: InvAllowanceOnce, apply: func(w *world) {
-		w.exec(`UPDATE organizations SET credit_balance = credit_balance - 1 WHERE id = ?`, w.orgID)
+		w.exec(`UPDATE organizations SET credit_balance = credit_balance - 1 WHERE id = ?`, w.pop.Orgs[2].ID)
 	}},
 	{name: "retry left resetting", want: InvNotStuck, apply: func(w *world) {
 		w.exec(`UPDATE retries SET stage = 'resetting' WHERE id = ?`, w.retry[w.ind[iQuiet].ID].ID)
@@ -479,13 +605,13 @@ var mutations = []mutation{
 	{name: "give refused for good, retry recorded", want: InvRefusedNotApplied, also: []string{InvStoredAnswer}, apply: func(w *world) {
 		w.exec(`INSERT INTO retries (id, org_id, member_id, shoot_id, issued_by_kind, issued_by, issued_at, allowance_used, status, stage, workflow_id)
 			VALUES (?, ?, ?, ?, 'admin', ?, now(), 'free_retry', 'started', 'started', 'retry-refused')`,
-			uuid.NewString(), w.orgID, w.ind[iRefused].ID, w.ind[iRefused].ShootID, w.retry[w.ind[iStarted].ID].IssuedBy)
+			uuid.NewString(), w.ind[iRefused].Org.ID, w.ind[iRefused].ID, w.ind[iRefused].ShootID, w.ind[iRefused].Org.AdminID)
 		w.exec(`UPDATE members SET free_retry_available = false WHERE id = ?`, w.ind[iRefused].ID)
 	}},
 	{name: "restart refused for good, restart recorded", want: InvRefusedNotApplied, also: []string{InvStoredAnswer}, apply: func(w *world) {
 		m := w.man[mRefused]
-		if _, err := store.CreateRestart(w.ctx, w.tx, store.CreateRestartParams{RestartID: uuid.NewString(), OrgID: w.orgID, MemberID: m.ID,
-			NewShootID: uuid.NewString(), WorkflowID: "restart-refused", Actor: store.Actor{Kind: store.ActorAdmin, ID: w.retry[w.ind[iStarted].ID].IssuedBy}, Now: w.now}); err != nil {
+		if _, err := store.CreateRestart(w.ctx, w.tx, store.CreateRestartParams{RestartID: uuid.NewString(), OrgID: m.Org.ID, MemberID: m.ID,
+			NewShootID: uuid.NewString(), WorkflowID: "restart-refused", Actor: adminOf(m), Now: w.now}); err != nil {
 			w.t.Fatal(err)
 		}
 		w.exec(`UPDATE restarts SET status = 'started', stage = 'started' WHERE member_id = ?`, m.ID)
@@ -494,13 +620,15 @@ var mutations = []mutation{
 		m := w.man[mPending]
 		r := w.restart[m.ID]
 		shoot := uuid.NewString()
-		w.exec(`INSERT INTO shoots (id, org_id, member_id, status) VALUES (?, ?, ?, 'deleted')`, shoot, w.orgID, m.ID)
+		w.exec(`INSERT INTO shoots (id, org_id, member_id, status) VALUES (?, ?, ?, 'deleted')`, shoot, m.Org.ID, m.ID)
+		id := uuid.NewString()
 		w.exec(`INSERT INTO restarts (id, org_id, member_id, old_shoot_id, new_shoot_id, issued_by_kind, issued_by, issued_at, status, stage, workflow_id)
-			VALUES (?, ?, ?, ?, ?, 'admin', ?, now(), 'failed', 'failed', 'restart-second')`, uuid.NewString(), w.orgID, m.ID, m.ShootID, shoot, r.IssuedBy)
+			VALUES (?, ?, ?, ?, ?, 'admin', ?, now(), 'failed', 'failed', 'restart-second')`, id, m.Org.ID, m.ID, m.ShootID, shoot, r.IssuedBy)
+		w.recordEvents(m, "restart", id, domain.EventRestartIssued)
 	}},
 	{name: "two live shoots for a restarted member", want: InvOneRestart, apply: func(w *world) {
 		m := w.man[mPending]
-		w.exec(`INSERT INTO shoots (id, org_id, member_id, status) VALUES (?, ?, ?, 'onboarding')`, uuid.NewString(), w.orgID, m.ID)
+		w.exec(`INSERT INTO shoots (id, org_id, member_id, status) VALUES (?, ?, ?, 'onboarding')`, uuid.NewString(), m.Org.ID, m.ID)
 	}},
 	{name: "a request without a final answer", want: InvFinalAnswer, apply: func(w *world) {
 		o := w.outcome(OpResend, w.ind[iResent].ID, 0)
@@ -569,6 +697,103 @@ var mutations = []mutation{
 	{name: "an email delivered twice without a fault that explains it", want: InvDuplicateEmails, apply: func(w *world) {
 		w.deliver("msg-again", w.ind[iQuiet].Email, mailer.SubjectRetry)
 	}},
+
+	// Webhooks.
+	{name: "a give recorded no retry.issued event", want: InvWebhookEvents, apply: func(w *world) {
+		w.exec(`DELETE FROM webhook_events WHERE id = ?`, w.eventID(domain.EventRetryIssued, w.retry[w.ind[iResent].ID].ID))
+	}, subject: func(w *world) string { return "retry " + w.retry[w.ind[iResent].ID].ID }},
+	{name: "a member's start recorded no retry.started event", want: InvWebhookEvents, apply: func(w *world) {
+		w.exec(`DELETE FROM webhook_events WHERE id = ?`, w.eventID(domain.EventRetryStarted, w.retry[w.ind[iStarted].ID].ID))
+	}, subject: func(w *world) string { return "retry " + w.retry[w.ind[iStarted].ID].ID }},
+	{name: "a restart's start recorded no restart.started event", want: InvWebhookEvents, apply: func(w *world) {
+		w.exec(`DELETE FROM webhook_events WHERE id = ?`, w.eventID(domain.EventRestartStarted, w.restart[w.man[mStarted].ID].ID))
+	}},
+	{name: "an email sent recorded no retry.email_delivered event", want: InvWebhookEvents, apply: func(w *world) {
+		w.exec(`DELETE FROM webhook_events WHERE type = ? AND payload->'data'->>'retry_id' = ? AND payload->'data'->>'email_seq' = '1'`,
+			domain.EventRetryEmailDelivered, w.retry[w.ind[iResent].ID].ID)
+	}},
+	{name: "an event without its delivery to one subscribed endpoint", want: InvWebhookEvents, apply: func(w *world) {
+		w.exec(`DELETE FROM webhook_deliveries WHERE id = ?`, w.deliveryID(w.eventID(domain.EventRestartIssued, w.restart[w.man[mBulkB].ID].ID), w.flaky.ID))
+	}},
+	{name: "an event delivered to an endpoint that does not subscribe to it", want: InvWebhookEvents, apply: func(w *world) {
+		// The flaky endpoint takes every type but retry.email_delivered.
+		w.exec(`INSERT INTO webhook_deliveries (id, event_id, endpoint_id, org_id, created_at) VALUES (?, ?, ?, ?, ?)`, uuid.NewString(),
+			w.eventID(domain.EventRetryEmailDelivered, w.retry[w.ind[iStorm].ID].ID), w.flaky.ID, w.flaky.OrgID, w.now)
+	}},
+	{name: "one change recorded two events", want: InvWebhookEvents, apply: func(w *world) {
+		w.recordEvents(w.man[mBulkA], "restart", w.restart[w.man[mBulkA].ID].ID, domain.EventRestartIssued)
+	}},
+	{name: "an event of a change that did not happen", want: InvWebhookEvents, apply: func(w *world) {
+		w.recordEvents(w.man[mBulkA], "restart", w.restart[w.man[mBulkA].ID].ID, domain.EventRestartStarted)
+	}},
+	{name: "a delivery ended failed", want: InvWebhookDelivered, apply: func(w *world) {
+		w.deliverWebhooks()
+		w.exec(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = ?`, w.deliveryID(w.eventID(domain.EventRetryIssued, w.retry[w.ind[iStorm].ID].ID), w.steady.ID))
+	}},
+	{name: "a delivery never handed to Temporal", want: InvWebhookDelivered, apply: func(w *world) {
+		w.delivered[w.deliveryID(w.eventID(domain.EventRestartIssued, w.restart[w.man[mPending].ID].ID), w.steady.ID)] = true
+	}},
+	{name: "delivered in Postgres, never received", want: InvWebhookReceived, apply: func(w *world) {
+		w.deliverWebhooks()
+		ev := w.eventID(domain.EventRetryIssued, w.retry[w.ind[iStarted].ID].ID)
+		w.run.Received[w.steady.ID] = slices.DeleteFunc(w.run.Received[w.steady.ID], func(d webhooktest.Delivery) bool { return d.MsgID == ev })
+	}},
+	{name: "received without a valid signature", want: InvWebhookReceived, apply: func(w *world) {
+		w.deliverWebhooks()
+		w.received(w.steady.ID, w.eventID(domain.EventRetryIssued, w.retry[w.ind[iStarted].ID].ID)).Signed = false
+	}},
+	{name: "accepted only by a request its sender never saw answered", want: InvWebhookReceived, apply: func(w *world) {
+		w.deliverWebhooks()
+		w.received(w.flaky.ID, w.eventID(domain.EventRetryStarted, w.retry[w.ind[iStarted].ID].ID)).Cut = true
+	}},
+	{name: "delivered in Postgres, the receiver answered 500", want: InvWebhookReceived, apply: func(w *world) {
+		w.deliverWebhooks()
+		w.received(w.flaky.ID, w.eventID(domain.EventRestartIssued, w.restart[w.man[mPending].ID].ID)).Answered = http.StatusInternalServerError
+	}},
+	{name: "an event delivered to another organization's endpoint", want: InvWebhookOwnOrg, apply: func(w *world) {
+		w.exec(`INSERT INTO webhook_deliveries (id, event_id, endpoint_id, org_id, created_at) VALUES (?, ?, ?, ?, ?)`, uuid.NewString(),
+			w.eventID(domain.EventRestartIssued, w.restart[w.man[mPending].ID].ID), w.other.ID, w.other.OrgID, w.now)
+	}},
+	{name: "a delivery naming another organization", want: InvWebhookOwnOrg, apply: func(w *world) {
+		w.exec(`UPDATE webhook_deliveries SET org_id = ? WHERE id = ?`, w.other.OrgID,
+			w.deliveryID(w.eventID(domain.EventRetryIssued, w.retry[w.ind[iStorm].ID].ID), w.steady.ID))
+	}},
+	{name: "an event's body naming another organization", want: InvWebhookOwnOrg, apply: func(w *world) {
+		w.exec(`UPDATE webhook_events SET payload = jsonb_set(payload, '{organization_id}', to_jsonb(?::text)) WHERE id = ?`, w.other.OrgID,
+			w.eventID(domain.EventRetryIssued, w.retry[w.ind[iStorm].ID].ID))
+	}},
+	{name: "a receiver got another organization's event", want: InvWebhookOwnOrg, apply: func(w *world) {
+		w.deliverWebhooks()
+		got := *w.received(w.steady.ID, w.eventID(domain.EventRetryIssued, w.retry[w.ind[iStorm].ID].ID))
+		w.run.Received[w.other.ID] = append(w.run.Received[w.other.ID], got)
+	}, subject: func(w *world) string {
+		return "event " + w.eventID(domain.EventRetryIssued, w.retry[w.ind[iStorm].ID].ID)
+	}},
+}
+
+// TestCheckerCountsWebhookDuplicatesWithoutReporting: an event accepted twice by one
+// endpoint (a worker killed after the 2xx and before recording it sends again) is at
+// least once, counted and not reported; so is a request its sender was killed during.
+func TestCheckerCountsWebhookDuplicatesWithoutReporting(t *testing.T) {
+	ctx, db := checkerDB(t)
+	w := newWorld(t, ctx, db)
+	w.deliverWebhooks()
+	ev := w.eventID(domain.EventRetryIssued, w.retry[w.ind[iStarted].ID].ID)
+	first := *w.received(w.steady.ID, ev)
+	cut, again := first, first
+	cut.Attempt, cut.Cut = 2, true
+	again.Attempt = 3
+	w.run.Received[w.steady.ID] = append(w.run.Received[w.steady.ID], cut, again)
+	w.run.Faults = append(w.run.Faults, FaultRecord{Fault: Fault{Kind: KillWorker, Down: time.Second}, Started: w.now, Ended: w.now, WebhooksInFlight: 1},
+		FaultRecord{Fault: Fault{Kind: KillWorker, Down: time.Second}, Started: w.now, Ended: w.now})
+	rep := w.judge()
+	if len(rep.Violations) > 0 {
+		t.Fatalf("at least once reported as a violation:%s", listViolations(rep))
+	}
+	if rep.WebhookDuplicates != 1 || rep.WebhookCut != 1 || rep.WebhookRequests != rep.WebhookDeliveries+2 || rep.WorkerKills != 2 || rep.WorkerKillsMidDelivery != 1 {
+		t.Fatalf("duplicates %d (want 1), cut %d (want 1), requests %d for %d deliveries (want 2 more), worker kills %d with %d mid-delivery (want 2, 1)",
+			rep.WebhookDuplicates, rep.WebhookCut, rep.WebhookRequests, rep.WebhookDeliveries, rep.WorkerKills, rep.WorkerKillsMidDelivery)
+	}
 }
 
 // emailID is the message id recorded for email seq of a retry or restart.

@@ -133,6 +133,11 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		// come, so every resend must reach the workflow: no cooldown, no queue cap.
 		"RESEND_COOLDOWN=0s",
 		"MAIL_QUEUE_PER_ORG=1000000",
+		// The webhook receivers are the test's, on loopback over plain http: a private
+		// receiver, which WEBHOOK_ALLOW_PRIVATE lets `retryd work` reach outside dev.
+		"WEBHOOK_ALLOW_PRIVATE=on",
+		// An attempt cut off by a kill times out after this plus the database's 20 s.
+		"WEBHOOK_TIMEOUT=3s",
 		"LOG_LEVEL=info",
 	}
 	c.links, err = linktoken.NewSigner([]byte(c.LinkSecret), 24*time.Hour)

@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/workflows"
 )
 
 // explainLimit bounds how many violations Explain reads back: the first one or two
@@ -26,26 +27,34 @@ const (
 )
 
 // Explain tells, for the first violations that are about a retry's or restart's workflow
-// (a started one still running, a pending one not running), what Postgres holds for the
-// subject and its emails and what each run of its workflow did, event by event. The
-// process logs rarely name these ids; the history says which wait the workflow is in
-// and which signal or update it missed.
+// (a started one still running, a pending one not running) or a webhook delivery's (not
+// delivered), what Postgres holds for the subject and its emails and what each run of
+// its workflow did, event by event. The process logs rarely name these ids; the history
+// says which wait the workflow is in and which signal or update it missed.
 func Explain(ctx context.Context, c *Cluster, vs []Violation) string {
 	var b strings.Builder
 	n := 0
 	for _, v := range vs {
-		if v.Invariant != InvStartedClosed && v.Invariant != InvPendingHasFlow {
+		kind, id, _ := strings.Cut(v.Subject, " ")
+		// A delivery that did not end delivered is carried by its own workflow.
+		delivery := v.Invariant == InvWebhookDelivered && kind == "delivery"
+		if v.Invariant != InvStartedClosed && v.Invariant != InvPendingHasFlow && !delivery {
 			continue
 		}
 		if n == explainLimit {
 			break
 		}
 		n++
-		kind, id, _ := strings.Cut(v.Subject, " ")
 		fmt.Fprintf(&b, "==== %s %s (%s)\n", v.Invariant, v.Subject, v.Detail)
 		db, err := store.Open(ctx, c.PGURL)
 		if err != nil {
 			fmt.Fprintf(&b, "open Postgres: %v\n", err)
+			continue
+		}
+		if delivery {
+			explainRows(ctx, &b, db, "webhook_deliveries", `SELECT to_jsonb(d)::text FROM webhook_deliveries d WHERE id = ?`, id)
+			_ = db.Close()
+			explainWorkflow(ctx, &b, c, workflows.WebhookDeliveryWorkflowID(id))
 			continue
 		}
 		table := "retries"

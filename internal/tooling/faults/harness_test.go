@@ -59,12 +59,17 @@ func runPlan(t *testing.T, plan Plan) (rep *Report, took time.Duration) {
 			}
 		}
 	}()
-	org := NewOrg(plan.Individuals, plan.Managed)
-	if err := c.Seed(ctx, org.File); err != nil {
+	pop := NewPopulation(plan.Orgs, plan.Individuals, plan.Managed)
+	if err := c.Seed(ctx, pop.File); err != nil {
 		t.Fatal(err)
 	}
-	run := Execute(ctx, c, org, plan)
-	rep, err = Check(ctx, c, org, run)
+	hooks, err := StartWebhooks(ctx, c, pop)
+	if err != nil {
+		t.Fatalf("webhook endpoints: %v", err)
+	}
+	defer hooks.Close()
+	run := Execute(ctx, c, pop, plan, hooks)
+	rep, err = Check(ctx, c, pop, run)
 	if err != nil {
 		t.Fatalf("check: %v", err)
 	}

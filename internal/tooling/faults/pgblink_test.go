@@ -53,8 +53,8 @@ func TestPostgresRestartSendsNoEmailTwice(t *testing.T) {
 			}
 		}
 	}()
-	org := NewOrg(members, 0)
-	if err := c.Seed(ctx, org.File); err != nil {
+	pop := NewPopulation(1, members, 0)
+	if err := c.Seed(ctx, pop.File); err != nil {
 		t.Fatal(err)
 	}
 
@@ -62,10 +62,10 @@ func TestPostgresRestartSendsNoEmailTwice(t *testing.T) {
 	// committed, and the first emails follow right behind.
 	client := &Client{BaseURL: c.APIURL, HTTP: &http.Client{Timeout: 20 * time.Second}, Deadline: 2 * time.Minute}
 	var gives sync.WaitGroup
-	for _, m := range org.Individuals {
+	for _, m := range pop.Individuals {
 		gives.Go(func() {
 			client.Do(ctx, OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
-				org.AdminKey, "give-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+				m.Org.AdminKey, "give-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
 		})
 	}
 	// The crash comes once every first email is held, or once the oldest held answer
@@ -104,7 +104,7 @@ func TestPostgresRestartSendsNoEmailTwice(t *testing.T) {
 		}
 	}
 	duplicates := 0
-	for _, m := range org.Individuals {
+	for _, m := range pop.Individuals {
 		n := got[m.Email+"|"+mailer.SubjectRetry]
 		if n > 1 {
 			duplicates += n - 1

@@ -16,11 +16,18 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "answered 201/restarted %d, lost %d, doubled %d, never final %d, duplicate emails %d (the faults explain %d), first emails failed for good %d, unverifiable %d\n",
 		r.Answered201, r.Lost, r.Doubled, r.NeverFinal, r.DuplicateEmails, r.AllowedDuplicates, r.EmailsFailed, r.Unverifiable)
 	fmt.Fprintf(&b, "history after %d resends: %d events (bound %d; quiet pending retry: %d)\n", r.Run.Plan.ResendStorm, r.StormHistory, r.HistoryBound, r.BaseHistory)
+	fmt.Fprintf(&b, "webhooks: %d events, %d deliveries, %d attempts recorded (most %d), %d requests received, %d accepted again, %d cut off; %d of %d worker kills with an attempt in flight\n",
+		r.WebhookEvents, r.WebhookDeliveries, r.WebhookAttempts, r.WebhookMaxAttempts, r.WebhookRequests, r.WebhookDuplicates, r.WebhookCut, r.WorkerKillsMidDelivery, r.WorkerKills)
 	if len(r.Refused) > 0 {
 		fmt.Fprintf(&b, "final refusals: %v\n", r.Refused)
 	}
 	if r.Recovered {
-		fmt.Fprintf(&b, "recovered %s after the last fault\n", r.Recovery.Round(time.Second))
+		// The quiet is looked for once the load ended, which may come after the last fault.
+		var tail time.Duration
+		if !r.Run.LastFault.IsZero() {
+			tail = max(r.Run.LoadEnded.Sub(r.Run.LastFault), 0)
+		}
+		fmt.Fprintf(&b, "recovered %s after the last fault (the load ended %s after it)\n", r.Recovery.Round(time.Second), tail.Round(time.Second))
 	} else {
 		fmt.Fprintf(&b, "NOT settled within %s after the last fault\n", r.Run.Plan.Recovery)
 	}
@@ -105,6 +112,10 @@ func (r *Report) WriteMarkdown(w io.Writer, command string, took time.Duration) 
 	}
 	fmt.Fprintf(w, "| history of the retry after a storm of %d resends / its bound / a quiet pending retry's (events) | %d / %d / %d |\n", run.Plan.ResendStorm, r.StormHistory, r.HistoryBound, r.BaseHistory)
 	fmt.Fprintf(w, "| processes revived after exiting on their own (supervisor) | api %d, worker %d |\n", run.Revived["api"], run.Revived["worker"])
+	fmt.Fprintf(w, "| webhook events / deliveries (an event to one endpoint) | %d / %d |\n", r.WebhookEvents, r.WebhookDeliveries)
+	fmt.Fprintf(w, "| webhook attempts recorded / most for one delivery / requests the receivers got | %d / %d / %d |\n", r.WebhookAttempts, r.WebhookMaxAttempts, r.WebhookRequests)
+	fmt.Fprintf(w, "| webhook events accepted more than once by one endpoint (at least once) / requests cut off by a kill or timeout | %d / %d |\n", r.WebhookDuplicates, r.WebhookCut)
+	fmt.Fprintf(w, "| worker kills with a webhook attempt in flight | %d of %d |\n", r.WorkerKillsMidDelivery, r.WorkerKills)
 	fmt.Fprintf(w, "\nFaults as injected (offset from the start of the run):\n\n")
 	faults := append([]FaultRecord(nil), run.Faults...)
 	sort.Slice(faults, func(i, j int) bool { return faults[i].Started.Before(faults[j].Started) })
@@ -118,7 +129,11 @@ func (r *Report) WriteMarkdown(w io.Writer, command string, took time.Duration) 
 		switch {
 		case f.Kind == KillWorker && errText == "":
 			// Dozens of them: one line.
-			workerKills = append(workerKills, at.String())
+			mark := ""
+			if f.WebhooksInFlight > 0 {
+				mark = "*"
+			}
+			workerKills = append(workerKills, at.String()+mark)
 			continue
 		case f.Kind == MailFault:
 			fmt.Fprintf(w, "- %s: %s: status %d, retry_after_s %d, delay_ms %d, count %d%s\n", at, f.Kind, f.Mail.Status, f.Mail.RetryAfterS, f.Mail.DelayMS, f.Mail.Count, errText)
@@ -127,7 +142,7 @@ func (r *Report) WriteMarkdown(w io.Writer, command string, took time.Duration) 
 		}
 	}
 	if len(workerKills) > 0 {
-		fmt.Fprintf(w, "- %s, down for 1s each, %d times: at %s\n", KillWorker, len(workerKills), strings.Join(workerKills, ", "))
+		fmt.Fprintf(w, "- %s, down for 1s each, %d times: at %s (*: a webhook delivery attempt in flight)\n", KillWorker, len(workerKills), strings.Join(workerKills, ", "))
 	}
 	if len(r.Violations) == 0 {
 		fmt.Fprintf(w, "\nEvery invariant held.\n\n")

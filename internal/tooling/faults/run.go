@@ -12,6 +12,7 @@ import (
 	"github.com/headshotpro/retryd/internal/devmailbox"
 	"github.com/headshotpro/retryd/internal/tooling/readiness"
 	"github.com/headshotpro/retryd/internal/tooling/supervisor"
+	"github.com/headshotpro/retryd/internal/tooling/webhooktest"
 )
 
 // FaultKind names an injected fault.
@@ -33,14 +34,18 @@ type Fault struct {
 	Kind FaultKind
 	Down time.Duration
 	Mail devmailbox.Fault
+	// AwaitWebhook holds a worker kill until a webhook delivery attempt is in flight at
+	// a receiver, for at most this long, so that the kill cuts one off (0: no wait).
+	AwaitWebhook time.Duration
 }
 
 // Plan is one run: the workload's pace and the faults.
 type Plan struct {
 	Name string
-	// Individuals and Managed size the organization: one give per individual, one
-	// restart per managed member (a quarter single, the rest in bulk calls of four).
-	Individuals, Managed int
+	// Orgs organizations share Individuals and Managed members: one give per individual,
+	// one restart per managed member (a quarter single, the rest in bulk calls of up to
+	// four of one organization). webhookLayout gives each organization its endpoints.
+	Orgs, Individuals, Managed int
 	// ResendStorm is how many resends the first retry answered 201 gets, one after the
 	// other, to see whether its workflow history grows with them.
 	ResendStorm     int
@@ -56,6 +61,9 @@ type FaultRecord struct {
 	Fault
 	Started, Ended time.Time
 	Err            string
+	// WebhooksInFlight is how many delivery attempts the receivers were answering when
+	// a worker was killed.
+	WebhooksInFlight int
 }
 
 // Run is the raw material of the report.
@@ -73,11 +81,15 @@ type Run struct {
 	// Revived counts starts of a process that had exited on its own (a retryd process
 	// that cannot reach Postgres at start exits), by process name.
 	Revived map[string]int
+	// Received is what each webhook endpoint's receiver got, by endpoint id, read once
+	// the run settled.
+	Received map[string][]webhooktest.Delivery
 }
 
 // Execute drives the workload and the faults together, then waits for the system to
-// settle. It does not judge: Check does.
-func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
+// settle. It does not judge: Check does. hooks are the receivers of the organizations'
+// webhook endpoints (nil: none registered).
+func Execute(ctx context.Context, c *Cluster, pop *Population, plan Plan, hooks *Webhooks) *Run {
 	run := &Run{Plan: plan, Began: time.Now(), Mail: newMailLog(c.APIURL, c.MailboxToken)}
 	client := &Client{BaseURL: c.APIURL, HTTP: &http.Client{Timeout: 20 * time.Second}, Deadline: plan.RequestDeadline}
 
@@ -95,14 +107,14 @@ func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
 				return
 			case <-time.After(time.Until(run.Began.Add(f.At))):
 			}
-			rec := inject(ctx, c, run, f)
+			rec := inject(ctx, c, run, f, hooks)
 			faultMu.Lock()
 			run.Faults = append(run.Faults, rec)
 			faultMu.Unlock()
 		})
 	}
 
-	run.StormRetry = runWorkload(ctx, c, org, plan, client)
+	run.StormRetry = runWorkload(ctx, c, pop, plan, client)
 	run.LoadEnded = time.Now()
 	faultWG.Wait()
 	for _, f := range run.Faults {
@@ -118,6 +130,7 @@ func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
 	run.Mail.snapshot(ctx)
 	stopMail()
 	mailWG.Wait()
+	run.Received = hooks.received()
 	run.Outcomes = client.Outcomes()
 	run.Revived = map[string]int{}
 	for _, p := range []*supervisor.Proc{c.API, c.Worker} {
@@ -126,7 +139,7 @@ func Execute(ctx context.Context, c *Cluster, org *Org, plan Plan) *Run {
 	return run
 }
 
-func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *Client) (stormRetry string) {
+func runWorkload(ctx context.Context, c *Cluster, pop *Population, plan Plan, client *Client) (stormRetry string) {
 	var stormOnce sync.Once
 	type op func()
 	ops := make(chan op, 1024)
@@ -137,7 +150,7 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 		return func() {
 			do := func() Outcome {
 				return client.Do(ctx, OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
-					org.AdminKey, "give-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+					m.Org.AdminKey, "give-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
 			}
 			// Every fourth give is a double submit: the same request with the same key
 			// twice at once, as a client that retries on its own timer does.
@@ -162,7 +175,7 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 					follow <- func() {
 						for range plan.ResendStorm {
 							client.Do(ctx, OpResend, []string{m.ID}, http.MethodPost,
-								"/api/v1/admin/members/"+m.ID+"/retries/"+r.ID+"/resend-email", org.AdminKey, "", nil)
+								"/api/v1/admin/members/"+m.ID+"/retries/"+r.ID+"/resend-email", m.Org.AdminKey, "", nil)
 						}
 					}
 				})
@@ -176,7 +189,7 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 				pending.Add(1)
 				follow <- func() {
 					client.Do(ctx, OpResend, []string{m.ID}, http.MethodPost,
-						"/api/v1/admin/members/"+m.ID+"/retries/"+r.ID+"/resend-email", org.AdminKey, "", nil)
+						"/api/v1/admin/members/"+m.ID+"/retries/"+r.ID+"/resend-email", m.Org.AdminKey, "", nil)
 				}
 			}
 		}
@@ -213,25 +226,30 @@ func runWorkload(ctx context.Context, c *Cluster, org *Org, plan Plan, client *C
 		}
 	}
 	var all []op
-	singles := len(org.Managed) / 4
+	singles := len(pop.Managed) / 4
 	gi, mi := 0, 0
-	for gi < len(org.Individuals) || mi < len(org.Managed) {
-		if gi < len(org.Individuals) {
-			all = append(all, give(gi, org.Individuals[gi]))
+	for gi < len(pop.Individuals) || mi < len(pop.Managed) {
+		if gi < len(pop.Individuals) {
+			all = append(all, give(gi, pop.Individuals[gi]))
 			gi++
 		}
-		if mi < len(org.Managed) && gi%2 == 0 {
+		if mi < len(pop.Managed) && gi%2 == 0 {
 			if mi < singles {
-				m := org.Managed[mi]
+				m := pop.Managed[mi]
 				all = append(all, twice(func() Outcome {
 					return client.Do(ctx, OpRestart, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/restarts",
-						org.AdminKey, "restart-"+m.ID, nil)
+						m.Org.AdminKey, "restart-"+m.ID, nil)
 				}))
 				mi++
 			} else {
-				end := min(mi+4, len(org.Managed))
+				// A bulk call restarts up to four members of one organization.
+				org := pop.Managed[mi].Org
+				end := mi + 1
+				for end < len(pop.Managed) && end-mi < 4 && pop.Managed[end].Org == org {
+					end++
+				}
 				var ids []string
-				for _, m := range org.Managed[mi:end] {
+				for _, m := range pop.Managed[mi:end] {
 					ids = append(ids, m.ID)
 				}
 				all = append(all, twice(func() Outcome {
@@ -312,11 +330,17 @@ func memberStart(ctx context.Context, c *Cluster, client *Client, m SeedMember) 
 	client.Do(ctx, OpStart, []string{m.ID}, http.MethodPost, "/api/v1/member/shoots/"+m.ShootID+"/start", token, "", nil)
 }
 
-func inject(ctx context.Context, c *Cluster, run *Run, f Fault) FaultRecord {
+func inject(ctx context.Context, c *Cluster, run *Run, f Fault, hooks *Webhooks) FaultRecord {
 	rec := FaultRecord{Fault: f, Started: time.Now()}
 	var err error
 	switch f.Kind {
 	case KillWorker:
+		if f.AwaitWebhook > 0 {
+			rec.WebhooksInFlight = hooks.awaitInFlight(ctx, f.AwaitWebhook)
+			rec.Started = time.Now()
+		} else {
+			rec.WebhooksInFlight = hooks.InFlight()
+		}
 		c.Worker.Hold(true)
 		c.Worker.Kill9()
 		sleep(ctx, f.Down)

@@ -9,8 +9,9 @@ import (
 
 // settleQuery counts what is still in motion: a retry or restart in a stage that blocks
 // the next one, a first email not yet delivered, an email attempt of a pending retry or
-// restart not finished. (A retry started before its first email went out keeps that
-// intent row unfinished for good: the workflow rightly stops sending once started.)
+// restart not finished, a webhook delivery still pending (handed to Temporal or not).
+// (A retry started before its first email went out keeps that intent row unfinished for
+// good: the workflow rightly stops sending once started.)
 const settleQuery = `SELECT
   (SELECT count(*) FROM retries WHERE stage IN ('reserving','resetting')) +
   (SELECT count(*) FROM restarts WHERE stage IN ('reserving','resetting')) +
@@ -18,7 +19,8 @@ const settleQuery = `SELECT
   (SELECT count(*) FROM restarts WHERE status = 'pending' AND email_status = 'queued') +
   (SELECT count(*) FROM emails e WHERE e.status = 'sending' AND (
      EXISTS (SELECT 1 FROM retries r WHERE r.id = e.subject_id AND r.status = 'pending') OR
-     EXISTS (SELECT 1 FROM restarts r WHERE r.id = e.subject_id AND r.status = 'pending')))`
+     EXISTS (SELECT 1 FROM restarts r WHERE r.id = e.subject_id AND r.status = 'pending'))) +
+  (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending')`
 
 // waitSettled polls until nothing is in motion for settleQuiet in a row, and returns
 // when that quiet began; zero when it did not happen within limit.

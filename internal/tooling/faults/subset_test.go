@@ -10,8 +10,9 @@ import (
 var awaitingFix = map[string]string{}
 
 // TestFaultsSubset is the bounded fault run of every `go test ./...` (about a
-// minute): real processes, a worker kill -9, an API kill -9 and two mail fault bursts
-// while about forty-five operations are in flight. Every invariant must hold.
+// minute): real processes, two worker kill -9s (one held until a webhook delivery
+// attempt is in flight), an API kill -9 and two mail fault bursts while about
+// forty-five operations of three organizations are in flight. Every invariant must hold.
 func TestFaultsSubset(t *testing.T) {
 	plan := SubsetPlan()
 	rep, _ := runPlan(t, plan)
@@ -21,6 +22,11 @@ func TestFaultsSubset(t *testing.T) {
 	// The run must have exercised something, or holding every invariant proves nothing.
 	if ops := rep.totalOps(); ops < 20 || rep.Operations[OpGive] < plan.Individuals || rep.Answered201 < plan.Individuals/2 {
 		t.Errorf("workload too thin: %d operations, %d gives, %d answered 201", ops, rep.Operations[OpGive], rep.Answered201)
+	}
+	// The webhook checks prove something only if deliveries were made, and one worker
+	// kill cut into an attempt.
+	if rep.WebhookDeliveries == 0 || rep.WorkerKillsMidDelivery == 0 {
+		t.Errorf("webhooks not exercised: %d deliveries, %d of %d worker kills with an attempt in flight", rep.WebhookDeliveries, rep.WorkerKillsMidDelivery, rep.WorkerKills)
 	}
 	// history_bounded compares the storm's run with a quiet pending retry's: both must be there.
 	if rep.StormHistory == 0 || rep.BaseHistory == 0 {

@@ -18,11 +18,22 @@ import (
 	"github.com/headshotpro/retryd/internal/tooling/random"
 )
 
-// Org is the seeded organization the workload drives.
+// Org is one seeded organization: its ids, the API keys the workload uses, and the
+// webhook endpoints the suite registers for it.
 type Org struct {
-	File          *seed.File
+	ID, AdminID   string
 	AdminKey      string
 	AutomationKey string
+	CreditBalance int
+	Endpoints     []EndpointSpec
+}
+
+// Population is what the workload drives: a few organizations, the first with two
+// webhook endpoints, the second with none, the third with one (see NewPopulation), and
+// their members.
+type Population struct {
+	File *seed.File
+	Orgs []*Org
 	// Individuals each get one give (of their one finished shoot); Managed each get one
 	// restart, single or inside a bulk call.
 	Individuals []SeedMember
@@ -32,36 +43,51 @@ type Org struct {
 // SeedMember is what the checks need to know about a seeded member.
 type SeedMember struct {
 	ID, ShootID, Email string
+	Org                *Org
 }
 
-// NewOrg builds an organization of individuals with a finished shoot and a free retry,
-// and managed members with a deleted shoot, half of them without an address.
-func NewOrg(individuals, managed int) *Org {
-	o := &Org{AdminKey: "rk_faults_admin_" + random.Hex(16), AutomationKey: "rk_faults_auto_" + random.Hex(16)}
+// NewPopulation builds orgs organizations sharing individuals with a finished shoot and
+// a free retry, and managed members with a deleted shoot, half of them without an
+// address. Individuals go to the organizations three at a time and managed members four
+// at a time, so each organization gets every kind of follow-up the workload gives
+// (which turns on a member's index) and whole bulk calls. Organization k has the webhook
+// endpoints webhookLayout gives it.
+func NewPopulation(orgs, individuals, managed int) *Population {
+	p := &Population{File: &seed.File{}}
 	completed := time.Now().Add(-24 * time.Hour).UTC().Truncate(time.Second)
 	deleted := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
-	org := seed.Organization{ID: uuid.NewString(), Name: "Faults Inc", CreditBalance: 1000,
-		Admins:         []seed.Admin{{ID: uuid.NewString(), Email: "lead@faults.test", Name: "Lead", Role: "owner", APIKey: o.AdminKey}},
-		AutomationKeys: []string{o.AutomationKey}}
+	for k := range max(orgs, 1) {
+		o := &Org{ID: uuid.NewString(), AdminID: uuid.NewString(), CreditBalance: 1000, Endpoints: webhookLayout(k),
+			AdminKey: "rk_faults_admin_" + random.Hex(16), AutomationKey: "rk_faults_auto_" + random.Hex(16)}
+		p.Orgs = append(p.Orgs, o)
+		p.File.Organizations = append(p.File.Organizations, seed.Organization{ID: o.ID, Name: fmt.Sprintf("Faults %d Inc", k), CreditBalance: o.CreditBalance,
+			Admins:         []seed.Admin{{ID: o.AdminID, Email: fmt.Sprintf("lead%d@faults.test", k), Name: "Lead", Role: "owner", APIKey: o.AdminKey}},
+			AutomationKeys: []string{o.AutomationKey}})
+	}
+	add := func(k int, m seed.Member) {
+		f := &p.File.Organizations[k]
+		f.Members = append(f.Members, m)
+	}
 	for i := range individuals {
-		m := SeedMember{ID: uuid.NewString(), ShootID: uuid.NewString(), Email: fmt.Sprintf("ind%03d@faults.test", i)}
-		o.Individuals = append(o.Individuals, m)
-		org.Members = append(org.Members, seed.Member{ID: m.ID, Name: fmt.Sprintf("Individual %d", i), Email: &m.Email, Kind: domain.KindIndividual,
+		k := (i / 3) % len(p.Orgs)
+		m := SeedMember{ID: uuid.NewString(), ShootID: uuid.NewString(), Email: fmt.Sprintf("ind%03d@faults.test", i), Org: p.Orgs[k]}
+		p.Individuals = append(p.Individuals, m)
+		add(k, seed.Member{ID: m.ID, Name: fmt.Sprintf("Individual %d", i), Email: &m.Email, Kind: domain.KindIndividual,
 			Shoots: []seed.Shoot{{ID: m.ShootID, Status: domain.ShootActive, CompletedAt: &completed, Results: 3}}})
 	}
 	for i := range managed {
-		m := SeedMember{ID: uuid.NewString(), ShootID: uuid.NewString()}
+		k := (i / 4) % len(p.Orgs)
+		m := SeedMember{ID: uuid.NewString(), ShootID: uuid.NewString(), Org: p.Orgs[k]}
 		var email *string
 		if i%2 == 0 {
 			m.Email = fmt.Sprintf("man%03d@faults.test", i)
 			email = &m.Email
 		}
-		o.Managed = append(o.Managed, m)
-		org.Members = append(org.Members, seed.Member{ID: m.ID, Name: fmt.Sprintf("Managed %d", i), Email: email, Kind: domain.KindManaged,
+		p.Managed = append(p.Managed, m)
+		add(k, seed.Member{ID: m.ID, Name: fmt.Sprintf("Managed %d", i), Email: email, Kind: domain.KindManaged,
 			Shoots: []seed.Shoot{{ID: m.ShootID, Status: domain.ShootDeleted, CompletedAt: &completed, DeletedAt: &deleted, Results: 0}}})
 	}
-	o.File = &seed.File{Organizations: []seed.Organization{org}}
-	return o
+	return p
 }
 
 // OpKind names a kind of client operation.

@@ -41,9 +41,9 @@ const maxConns = 8
 
 // The organizations, one per test so no test sees another's retries.
 type orgs struct {
-	story, kill, rolling, replicas, runbook *faults.Org
+	story, kill, rolling, replicas, runbook *faults.Population
 	// busy queues a backlog of first emails, quiet gives one retry behind it.
-	busy, quiet *faults.Org
+	busy, quiet *faults.Population
 }
 
 var (
@@ -96,7 +96,7 @@ func running(t *testing.T) (*topology.Topology, *bun.DB, orgs) {
 			replicas: newOrg("replicas", 4, 0), runbook: newOrg("runbook", 1, 0),
 			busy: newOrg("busy", fairBacklog, 0), quiet: newOrg("quiet", 1, 0)}
 		f := &seed.File{}
-		for _, o := range []*faults.Org{shared.orgs.story, shared.orgs.kill, shared.orgs.rolling, shared.orgs.replicas, shared.orgs.runbook,
+		for _, o := range []*faults.Population{shared.orgs.story, shared.orgs.kill, shared.orgs.rolling, shared.orgs.replicas, shared.orgs.runbook,
 			shared.orgs.busy, shared.orgs.quiet} {
 			f.Organizations = append(f.Organizations, o.File.Organizations...)
 		}
@@ -113,10 +113,10 @@ func running(t *testing.T) (*topology.Topology, *bun.DB, orgs) {
 	return shared.tp, shared.db, shared.orgs
 }
 
-// newOrg is faults.NewOrg with addresses of the organization's own domain, so each test
-// counts only its own members' mail in the shared mailbox.
-func newOrg(domain string, individuals, managed int) *faults.Org {
-	o := faults.NewOrg(individuals, managed)
+// newOrg is one organization of faults.NewPopulation with addresses of its own domain,
+// so each test counts only its own members' mail in the shared mailbox.
+func newOrg(domain string, individuals, managed int) *faults.Population {
+	o := faults.NewPopulation(1, individuals, managed)
 	rename := func(addr string) string { return strings.Replace(addr, "@faults.test", "@"+domain+".test", 1) }
 	for i := range o.Individuals {
 		o.Individuals[i].Email = rename(o.Individuals[i].Email)
@@ -148,10 +148,10 @@ type retryAnswer struct {
 	Stage  string `json:"stage"`
 }
 
-func give(ctx context.Context, t *testing.T, c *faults.Client, o *faults.Org, m faults.SeedMember, key string) retryAnswer {
+func give(ctx context.Context, t *testing.T, c *faults.Client, m faults.SeedMember, key string) retryAnswer {
 	t.Helper()
 	out := c.Do(ctx, faults.OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
-		o.AdminKey, key, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+		m.Org.AdminKey, key, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
 	if out.Status != http.StatusCreated {
 		t.Fatalf("give %s via %s: status %d (%s) %s", m.ID, c.BaseURL, out.Status, out.Err, out.Body)
 	}
@@ -243,7 +243,7 @@ func TestStory(t *testing.T) {
 	org := o.story
 	m := org.Individuals[0]
 
-	r := give(ctx, t, client(tp, 0), org, m, "story-give")
+	r := give(ctx, t, client(tp, 0), m, "story-give")
 	if r.Status != "pending" {
 		t.Fatalf("give answered status %q, want pending", r.Status)
 	}
@@ -290,7 +290,7 @@ func TestStory(t *testing.T) {
 	for _, mm := range org.Managed {
 		ids = append(ids, mm.ID)
 	}
-	bulk := client(tp, 1).Do(ctx, faults.OpBulkRestart, ids, http.MethodPost, "/api/v1/admin/restarts", org.AutomationKey, "story-bulk",
+	bulk := client(tp, 1).Do(ctx, faults.OpBulkRestart, ids, http.MethodPost, "/api/v1/admin/restarts", org.Orgs[0].AutomationKey, "story-bulk",
 		map[string]any{"member_ids": ids})
 	if bulk.Status/100 != 2 {
 		t.Fatalf("bulk restart: %d %s", bulk.Status, bulk.Body)
@@ -329,7 +329,7 @@ func TestEmailFairnessOnTheFullServer(t *testing.T) {
 	for i, m := range o.busy.Individuals {
 		wg.Go(func() {
 			out := client(tp, i).Do(ctx, faults.OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
-				o.busy.AdminKey, "busy-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+				m.Org.AdminKey, "busy-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
 			if out.Status != http.StatusCreated {
 				t.Errorf("give %d: %d (%s) %s", i, out.Status, out.Err, out.Body)
 			}
@@ -339,7 +339,7 @@ func TestEmailFairnessOnTheFullServer(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	busyOrg := o.busy.File.Organizations[0].ID
+	busyOrg := o.busy.Orgs[0].ID
 	sentOf := func(before *time.Time) int {
 		q := db.NewSelect().TableExpr("emails AS e").Join("JOIN retries AS r ON r.id = e.subject_id").
 			Where("r.org_id = ?", busyOrg).Where("e.status = 'sent'").Where("e.kind = 'initial'")
@@ -368,7 +368,7 @@ func TestEmailFairnessOnTheFullServer(t *testing.T) {
 	if atGive > fairBacklog/4 {
 		t.Fatalf("%d of the busy organization's %d first emails were sent before the quiet one gave: no backlog formed", atGive, fairBacklog)
 	}
-	r := give(ctx, t, client(tp, 1), o.quiet, o.quiet.Individuals[0], "quiet-give")
+	r := give(ctx, t, client(tp, 1), o.quiet.Individuals[0], "quiet-give")
 	var sent time.Time
 	eventually(t, 2*time.Minute, "the quiet organization's first email sent", func() error {
 		return db.NewRaw("SELECT sent_at FROM emails WHERE subject_id = ? AND seq = 0 AND status = 'sent'", r.ID).Scan(ctx, &sent)
@@ -392,7 +392,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	for i, m := range org.Individuals {
 		wg.Go(func() {
 			out := client(tp, i).Do(ctx, faults.OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
-				org.AdminKey, "kill-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+				m.Org.AdminKey, "kill-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
 			if out.Status == http.StatusCreated {
 				_ = json.Unmarshal(out.Body, &answers[i])
 			} else {
@@ -423,7 +423,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	})
 	var retries int
 	if err := db.NewRaw("SELECT count(*) FROM retries r JOIN members m ON m.id = r.member_id WHERE m.org_id = ?",
-		org.File.Organizations[0].ID).Scan(ctx, &retries); err != nil {
+		org.Orgs[0].ID).Scan(ctx, &retries); err != nil {
 		t.Fatal(err)
 	}
 	if retries != len(org.Individuals) {
@@ -448,7 +448,7 @@ func TestRollingRestart(t *testing.T) {
 
 	var ids []string
 	for i, m := range org.Individuals {
-		ids = append(ids, give(ctx, t, client(tp, i), org, m, "rolling-"+m.ID).ID)
+		ids = append(ids, give(ctx, t, client(tp, i), m, "rolling-"+m.ID).ID)
 	}
 	for i := range tp.Workers {
 		tp.Workers[i].Stop() // SIGTERM: the graceful stop a deploy does
@@ -488,7 +488,7 @@ func TestAcrossReplicas(t *testing.T) {
 		for i := range 2 {
 			wg.Go(func() {
 				got[i] = client(tp, i).Do(ctx, faults.OpGive, []string{m.ID}, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries",
-					org.AdminKey, "replicas-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
+					m.Org.AdminKey, "replicas-"+m.ID, map[string]string{"shoot_id": m.ShootID, "reason": "poor_quality"})
 			})
 		}
 		wg.Wait()
@@ -558,7 +558,7 @@ func TestSignInAcrossReplicas(t *testing.T) {
 	if loginCSRF == "" {
 		t.Fatalf("GET /app/login set no retryd_login cookie")
 	}
-	form := url.Values{"csrf": {loginCSRF}, "api_key": {o.replicas.AdminKey}, "next": {"/app/admin/headshots"}}
+	form := url.Values{"csrf": {loginCSRF}, "api_key": {o.replicas.Orgs[0].AdminKey}, "next": {"/app/admin/headshots"}}
 	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, login, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "retryd_login", Value: loginCSRF})
@@ -615,8 +615,8 @@ func TestRunbookQueries(t *testing.T) {
 	ctx := t.Context()
 	org := o.runbook
 	m := org.Individuals[0]
-	give(ctx, t, client(tp, 1), org, m, "runbook")
-	orgID := org.File.Organizations[0].ID
+	give(ctx, t, client(tp, 1), m, "runbook")
+	orgID := org.Orgs[0].ID
 	cli := testenv.TemporalCLI(t)
 	temporal := func(args ...string) string {
 		cmd := exec.CommandContext(ctx, cli, append(args, "--address", tp.TemporalAddr)...)

@@ -28,6 +28,9 @@ type Delivery struct {
 	// Header and Body are the request as received, for checks of their own.
 	Header http.Header
 	Body   []byte
+	// Cut: the sender went away before the answer was written (its process was killed,
+	// its timeout ran out) or the body came incomplete; the sender never saw Answered.
+	Cut bool
 }
 
 // Answer is what the receiver does with its n-th request of a message (1-based).
@@ -46,6 +49,7 @@ type Receiver struct {
 	answer  Answer
 	got     []Delivery
 	tries   map[string]int
+	serving int // requests read and not yet answered
 	notify  chan struct{}
 }
 
@@ -87,10 +91,11 @@ func (r *Receiver) SetAnswer(a Answer) {
 }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
-	d := Delivery{At: time.Now(), MsgID: req.Header.Get(webhook.HeaderID), UserAgent: req.UserAgent(), Header: req.Header.Clone(), Body: body}
+	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	d := Delivery{At: time.Now(), MsgID: req.Header.Get(webhook.HeaderID), UserAgent: req.UserAgent(), Header: req.Header.Clone(), Body: body, Cut: err != nil}
 	_ = json.Unmarshal(body, &d.Event)
 	r.mu.Lock()
+	r.serving++
 	for _, s := range r.secrets {
 		if webhook.Verify(s, req.Header, body, time.Now(), 5*time.Minute) == nil {
 			d.Signed = true
@@ -114,7 +119,10 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(status)
 	d.Answered = status
+	// The server cancels the request's context once the sender's connection closes.
+	d.Cut = d.Cut || req.Context().Err() != nil
 	r.mu.Lock()
+	r.serving--
 	r.got = append(r.got, d)
 	r.mu.Unlock()
 	select {
@@ -127,6 +135,14 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 // waits for deliveries outside a test (the benchmark) wakes on it rather than polling.
 // Wait reads it too, so only one of them should wait at a time.
 func (r *Receiver) Answered() <-chan struct{} { return r.notify }
+
+// InFlight tells how many requests the receiver is answering at this moment: delivery
+// attempts a sender has made and not yet had the answer of.
+func (r *Receiver) InFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.serving
+}
 
 // Deliveries returns what the receiver got so far, in order of answer.
 func (r *Receiver) Deliveries() []Delivery {
@@ -146,11 +162,12 @@ func (r *Receiver) Of(typ string) []Delivery {
 	return out
 }
 
-// Accepted returns, per event id, how many times the receiver answered it with 2xx.
+// Accepted returns, per event id, how many times the receiver answered it with 2xx to a
+// sender still there to read the answer (a cut request's 2xx never reached it).
 func (r *Receiver) Accepted() map[string]int {
 	out := map[string]int{}
 	for _, d := range r.Deliveries() {
-		if d.Answered >= 200 && d.Answered < 300 {
+		if d.Answered >= 200 && d.Answered < 300 && !d.Cut {
 			out[d.MsgID]++
 		}
 	}
