@@ -29,6 +29,8 @@ type Starter interface {
 const (
 	DefaultPollInterval    = time.Second
 	DefaultBacklogInterval = 15 * time.Second
+	// purgeInterval is how often events past their retention are purged.
+	purgeInterval = time.Hour
 	batchSize              = 100
 	startParallel          = 8
 	// startTimeout bounds one start. The SDK retries a start until its context ends, and
@@ -64,7 +66,7 @@ func New(db *bun.DB, starter Starter, schedule workflows.WebhookSchedule, m *met
 // Run relays until ctx ends.
 func (r *Relay) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Go(func() { r.countBacklog(ctx) })
+	wg.Go(func() { r.housekeep(ctx) })
 	defer wg.Wait()
 	var l *store.WebhookListener
 	defer func() {
@@ -146,10 +148,21 @@ func (r *Relay) start(ctx context.Context, batch []store.WebhookDispatch) ([]str
 	return started, first
 }
 
-func (r *Relay) countBacklog(ctx context.Context) {
+// housekeep counts the backlog gauges every BacklogInterval and purges what is past its
+// retention every hour (every worker does; a purge finding nothing costs little).
+func (r *Relay) housekeep(ctx context.Context) {
 	t := time.NewTicker(r.BacklogInterval)
 	defer t.Stop()
+	var purged time.Time
 	for {
+		if now := r.Now(); now.Sub(purged) >= purgeInterval {
+			purged = now
+			if events, endpoints, err := store.PurgeWebhooks(ctx, r.DB, now); err != nil && ctx.Err() == nil {
+				r.Logger.Warn("webhook purge failed; trying again in an hour", "error", err)
+			} else if events+endpoints > 0 {
+				r.Logger.Info("webhook purge", "events", events, "endpoints", endpoints)
+			}
+		}
 		bs, err := store.WebhookBacklogs(ctx, r.DB)
 		if err == nil {
 			out := make([]metrics.WebhookBacklog, len(bs))

@@ -227,7 +227,7 @@ func GetWebhookTarget(ctx context.Context, db bun.IDB, deliveryID string) (*Webh
 	}
 	t.Body = []byte(body)
 	ep := new(WebhookEndpoint)
-	if err := db.NewSelect().Model(ep).Where("id = ?", endpointID).Scan(ctx); err == nil {
+	if err := db.NewSelect().Model(ep).Where("id = ? AND deleted_at IS NULL", endpointID).Scan(ctx); err == nil {
 		t.Endpoint = ep
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
@@ -295,4 +295,40 @@ func WebhookBacklogs(ctx context.Context, db bun.IDB) ([]EndpointBacklog, error)
 	err := db.NewRaw(`SELECT endpoint_id, org_id, count(*) AS pending, min(created_at) AS oldest
 		FROM webhook_deliveries WHERE status = 'pending' GROUP BY endpoint_id, org_id`).Scan(ctx, &out)
 	return out, err
+}
+
+// WebhookRetention is how long events and their deliveries are kept after the event,
+// and deleted endpoints after their deletion. The admin's page and the deliveries API
+// show the recent ones; older ones only fill the tables.
+const WebhookRetention = 30 * 24 * time.Hour
+
+// purgeBatch bounds one purge statement, so a purge never holds many rows locked.
+const purgeBatch = 1000
+
+// PurgeWebhooks deletes, a batch at a time, the events older than the retention with
+// their deliveries (none still pending), and the endpoints deleted longer ago than that
+// with theirs. It answers how many events and endpoints went.
+func PurgeWebhooks(ctx context.Context, db bun.IDB, now time.Time) (events, endpoints int64, err error) {
+	cutoff := now.Add(-WebhookRetention)
+	for {
+		res, err := db.NewRaw(`DELETE FROM webhook_events WHERE id IN (
+			SELECT e.id FROM webhook_events e WHERE e.occurred_at < ?
+			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+			ORDER BY e.occurred_at LIMIT ?)`, cutoff, purgeBatch).Exec(ctx)
+		if err != nil {
+			return events, endpoints, err
+		}
+		n, _ := res.RowsAffected()
+		events += n
+		if n < purgeBatch {
+			break
+		}
+	}
+	// A deleted endpoint is disabled, so no change records a delivery for it any more.
+	res, err := db.NewRaw(`DELETE FROM webhook_endpoints WHERE deleted_at < ?`, cutoff).Exec(ctx)
+	if err != nil {
+		return events, endpoints, err
+	}
+	endpoints, _ = res.RowsAffected()
+	return events, endpoints, nil
 }

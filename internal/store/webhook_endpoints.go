@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	neturl "net/url"
 	"database/sql"
 	"errors"
 	"time"
@@ -41,6 +42,7 @@ type WebhookEndpoint struct {
 	DisabledReason          *string    `bun:"disabled_reason"`
 	DisabledAt              *time.Time `bun:"disabled_at"`
 	FailingSince            *time.Time `bun:"failing_since"`
+	DeletedAt               *time.Time `bun:"deleted_at"`
 	CreatedAt               time.Time  `bun:"created_at"`
 	UpdatedAt               time.Time  `bun:"updated_at"`
 }
@@ -88,11 +90,13 @@ func CreateWebhookEndpoint(ctx context.Context, db bun.IDB, in NewWebhookEndpoin
 	}
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if in.Max > 0 {
-			if _, err := tx.NewRaw(`SELECT 1 FROM organizations WHERE id = ? FOR UPDATE`, in.OrgID).Exec(ctx); err != nil {
+			// NO KEY: the lock serializes creations, not the organization's other writes
+			// (every row referencing it takes a KEY SHARE lock on it).
+			if _, err := tx.NewRaw(`SELECT 1 FROM organizations WHERE id = ? FOR NO KEY UPDATE`, in.OrgID).Exec(ctx); err != nil {
 				return err
 			}
 			var n int
-			if err := tx.NewRaw(`SELECT count(*) FROM webhook_endpoints WHERE org_id = ?`, in.OrgID).Scan(ctx, &n); err != nil {
+			if err := tx.NewRaw(`SELECT count(*) FROM webhook_endpoints WHERE org_id = ? AND deleted_at IS NULL`, in.OrgID).Scan(ctx, &n); err != nil {
 				return err
 			}
 			if n >= in.Max {
@@ -110,7 +114,7 @@ func CreateWebhookEndpoint(ctx context.Context, db bun.IDB, in NewWebhookEndpoin
 		}
 		return Audit(ctx, tx, actor.Event(AuditEvent{
 			OrgID: in.OrgID, Action: AuditWebhookCreate, TargetKind: "webhook_endpoint", TargetID: e.ID, Outcome: "created",
-			Detail: map[string]any{"url": e.URL, "event_types": e.EventTypes},
+			Detail: map[string]any{"url": auditURL(e.URL), "event_types": e.EventTypes},
 		}))
 	})
 	if err != nil {
@@ -122,7 +126,7 @@ func CreateWebhookEndpoint(ctx context.Context, db bun.IDB, in NewWebhookEndpoin
 // ListWebhookEndpoints answers an organization's endpoints, oldest first.
 func ListWebhookEndpoints(ctx context.Context, db bun.IDB, orgID string) ([]WebhookEndpoint, error) {
 	var out []WebhookEndpoint
-	err := db.NewSelect().Model(&out).Where("org_id = ?", orgID).Order("created_at", "id").Scan(ctx)
+	err := db.NewSelect().Model(&out).Where("org_id = ? AND deleted_at IS NULL", orgID).Order("created_at", "id").Scan(ctx)
 	return out, err
 }
 
@@ -130,7 +134,7 @@ func ListWebhookEndpoints(ctx context.Context, db bun.IDB, orgID string) ([]Webh
 // is not found.
 func GetWebhookEndpoint(ctx context.Context, db bun.IDB, orgID, id string) (*WebhookEndpoint, error) {
 	e := new(WebhookEndpoint)
-	if err := db.NewSelect().Model(e).Where("id = ? AND org_id = ?", id, orgID).Scan(ctx); err != nil {
+	if err := db.NewSelect().Model(e).Where("id = ? AND org_id = ? AND deleted_at IS NULL", id, orgID).Scan(ctx); err != nil {
 		return nil, notFound(err, "webhook endpoint")
 	}
 	return e, nil
@@ -151,12 +155,12 @@ func UpdateWebhookEndpoint(ctx context.Context, db bun.IDB, orgID, id string, p 
 	var out *WebhookEndpoint
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		e := new(WebhookEndpoint)
-		if err := tx.NewSelect().Model(e).Where("id = ? AND org_id = ?", id, orgID).For("UPDATE").Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(e).Where("id = ? AND org_id = ? AND deleted_at IS NULL", id, orgID).For("NO KEY UPDATE").Scan(ctx); err != nil {
 			return notFound(err, "webhook endpoint")
 		}
 		changed := map[string]any{}
 		if p.URL != nil && *p.URL != e.URL {
-			e.URL, changed["url"] = *p.URL, *p.URL
+			e.URL, changed["url"] = *p.URL, auditURL(*p.URL)
 		}
 		if p.Description != nil {
 			e.Description = *p.Description
@@ -185,19 +189,43 @@ func UpdateWebhookEndpoint(ctx context.Context, db bun.IDB, orgID, id string, p 
 	return out, err
 }
 
-// DeleteWebhookEndpoint removes an endpoint with its deliveries; a delivery in flight
-// finds it gone and stops.
+// DeleteWebhookEndpoint deletes an endpoint for its organization: it is no longer
+// listed or found, gets no new deliveries, and what was pending for it is canceled. The
+// row stays, marked, until the purge (PurgeWebhooks): deleting it with its deliveries at
+// once would hold up every change of the organization recording an event meanwhile, and
+// then fail it on the deliveries' foreign key. Deliveries are canceled before the
+// endpoint is marked, the order an attempt recording itself locks them in.
 func DeleteWebhookEndpoint(ctx context.Context, db bun.IDB, orgID, id string, actor Actor) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewRaw(`UPDATE webhook_deliveries SET status = ? WHERE endpoint_id = ? AND org_id = ? AND status = 'pending'`,
+			domain.DeliveryCanceled, id, orgID).Exec(ctx); err != nil {
+			return err
+		}
 		var url string
-		if err := tx.NewRaw(`DELETE FROM webhook_endpoints WHERE id = ? AND org_id = ? RETURNING url`, id, orgID).Scan(ctx, &url); err != nil {
+		if err := tx.NewRaw(`UPDATE webhook_endpoints SET deleted_at = now(), enabled = false, updated_at = now()
+			WHERE id = ? AND org_id = ? AND deleted_at IS NULL RETURNING url`, id, orgID).Scan(ctx, &url); err != nil {
 			return notFound(err, "webhook endpoint")
 		}
 		return Audit(ctx, tx, actor.Event(AuditEvent{
 			OrgID: orgID, Action: AuditWebhookDelete, TargetKind: "webhook_endpoint", TargetID: id, Outcome: "deleted",
-			Detail: map[string]any{"url": url},
+			Detail: map[string]any{"url": auditURL(url)},
 		}))
 	})
+}
+
+// auditURL is an endpoint's URL as the audit log keeps it: its scheme, host and port.
+// The path and query often carry the receiver's own token, and the log is kept for good
+// and exported.
+func auditURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(not a URL)"
+	}
+	out := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		out += "/…"
+	}
+	return out
 }
 
 // RotateWebhookSecret makes secret the endpoint's signing secret; the one it replaces
@@ -206,7 +234,7 @@ func RotateWebhookSecret(ctx context.Context, db bun.IDB, orgID, id, secret stri
 	var out *WebhookEndpoint
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		e := new(WebhookEndpoint)
-		if err := tx.NewSelect().Model(e).Where("id = ? AND org_id = ?", id, orgID).For("UPDATE").Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(e).Where("id = ? AND org_id = ? AND deleted_at IS NULL", id, orgID).For("NO KEY UPDATE").Scan(ctx); err != nil {
 			return notFound(err, "webhook endpoint")
 		}
 		old := e.Secret
@@ -240,7 +268,7 @@ func DisableWebhookEndpoint(ctx context.Context, db bun.IDB, id, reason string, 
 		done = true
 		return Audit(ctx, tx, AuditEvent{
 			OrgID: orgID, ActorKind: ActorSystem, ActorID: "webhooks", Action: AuditWebhookDisable, TargetKind: "webhook_endpoint",
-			TargetID: id, Outcome: reason, Detail: map[string]any{"url": url, "reason": reason},
+			TargetID: id, Outcome: reason, Detail: map[string]any{"url": auditURL(url), "reason": reason},
 		})
 	})
 	return done, err

@@ -24,9 +24,13 @@ CREATE TABLE webhook_endpoints (
     -- The first failed attempt since the last delivered one: how long it has been down.
     failing_since timestamptz,
     created_at    timestamptz NOT NULL,
-    updated_at    timestamptz NOT NULL
+    updated_at    timestamptz NOT NULL,
+    -- Deleting an endpoint marks it, and the purge removes it with its deliveries later:
+    -- deleting the row at once would hold up, then fail, every change of the
+    -- organization recording an event meanwhile (its deliveries' foreign key).
+    deleted_at timestamptz
 );
-CREATE INDEX webhook_endpoints_org ON webhook_endpoints (org_id, created_at);
+CREATE INDEX webhook_endpoints_org ON webhook_endpoints (org_id, created_at) WHERE deleted_at IS NULL;
 
 CREATE TABLE webhook_events (
     id          uuid PRIMARY KEY,
@@ -36,6 +40,8 @@ CREATE TABLE webhook_events (
     -- The whole body sent, as receivers see it (id, type, occurred_at, organization_id, data).
     payload jsonb NOT NULL
 );
+-- The purge removes events past the retention, oldest first.
+CREATE INDEX webhook_events_occurred ON webhook_events (occurred_at);
 
 CREATE TABLE webhook_deliveries (
     id          uuid PRIMARY KEY,

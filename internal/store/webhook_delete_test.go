@@ -1,0 +1,136 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/headshotpro/retryd/internal/domain"
+	"github.com/headshotpro/retryd/internal/seed"
+	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/testenv"
+)
+
+// TestDeletingAnEndpointLeavesChangesAlone: an admin deletes an endpoint while a change
+// of the organization records its event. The change commits, whatever the order of the
+// two transactions; the deleted endpoint is no longer listed, and what was pending for it
+// ends canceled. (Deleting the row made the change's insert wait for the deletion and
+// then fail on the deliveries' foreign key.)
+func TestDeletingAnEndpointLeavesChangesAlone(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.Database(t)
+	orgID := uuid.NewString()
+	if _, err := seed.Load(ctx, db, &seed.File{Organizations: []seed.Organization{{ID: orgID, Name: "Del", CreditBalance: 1,
+		Admins: []seed.Admin{{ID: uuid.NewString(), Email: "d@del.test", Name: "D", Role: "owner"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	actor := store.Actor{Kind: store.ActorSystem, ID: "test"}
+	ep, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: orgID, URL: "https://hooks.example.com/d",
+		EventTypes: domain.EventTypes(), Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, actor, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func() store.Event {
+		return store.Event{OrgID: orgID, Type: domain.EventRetryIssued, OccurredAt: time.Now(), Data: map[string]any{"retry_id": uuid.NewString()}}
+	}
+	if err := store.RecordEvent(ctx, db, event()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The deletion's transaction is open when the change records its event.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.DeleteWebhookEndpoint(ctx, tx, orgID, ep.ID, actor); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- store.RecordEvent(ctx, db, event()) }()
+	time.Sleep(300 * time.Millisecond)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the change failed because an endpoint was deleted meanwhile: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the change still waits on the deletion")
+	}
+	if _, err := store.GetWebhookEndpoint(ctx, db, orgID, ep.ID); err == nil {
+		t.Error("the deleted endpoint is still found")
+	}
+	var pending int
+	if err := db.NewRaw(`SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ? AND status = ?`, ep.ID, domain.DeliveryPending).Scan(ctx, &pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending > 1 {
+		t.Errorf("%d deliveries of the deleted endpoint still pending, want at most the one recorded during the deletion", pending)
+	}
+}
+
+// TestPurgeWebhooks: events past the retention go with their deliveries, unless one is
+// still pending; endpoints deleted past it go too; recent ones stay.
+func TestPurgeWebhooks(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.Database(t)
+	orgID := uuid.NewString()
+	if _, err := seed.Load(ctx, db, &seed.File{Organizations: []seed.Organization{{ID: orgID, Name: "Purge", CreditBalance: 1,
+		Admins: []seed.Admin{{ID: uuid.NewString(), Email: "p@purge.test", Name: "P", Role: "owner"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	actor := store.Actor{Kind: store.ActorSystem, ID: "test"}
+	mk := func() string {
+		ep, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: orgID, URL: "https://hooks.example.com/p",
+			EventTypes: domain.EventTypes(), Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, actor, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ep.ID
+	}
+	kept, gone := mk(), mk()
+	now := time.Now()
+	old := now.Add(-store.WebhookRetention - time.Hour)
+	record := func(at time.Time) string {
+		id := uuid.NewString()
+		if err := store.RecordEvent(ctx, db, store.Event{ID: id, OrgID: orgID, Type: domain.EventRetryIssued, OccurredAt: at, Data: map[string]any{}}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	oldDone, oldPending, recent := record(old), record(old), record(now)
+	if _, err := db.NewRaw(`UPDATE webhook_deliveries SET status = 'delivered' WHERE event_id <> ?`, oldPending).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.DeleteWebhookEndpoint(ctx, db, orgID, gone, actor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NewRaw(`UPDATE webhook_endpoints SET deleted_at = ? WHERE id = ?`, old, gone).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events, endpoints, err := store.PurgeWebhooks(ctx, db, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events != 1 || endpoints != 1 {
+		t.Fatalf("purged %d events and %d endpoints, want 1 and 1", events, endpoints)
+	}
+	var left []string
+	if err := db.NewRaw(`SELECT id FROM webhook_events ORDER BY occurred_at, id`).Scan(ctx, &left); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 2 || !((left[0] == oldPending && left[1] == recent) || (left[1] == oldPending && left[0] == recent)) {
+		t.Errorf("events left %v, want the old pending one %s and the recent one %s (purged: %s)", left, oldPending, recent, oldDone)
+	}
+	var eps []string
+	if err := db.NewRaw(`SELECT id FROM webhook_endpoints`).Scan(ctx, &eps); err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) != 1 || eps[0] != kept {
+		t.Errorf("endpoints left %v, want only %s", eps, kept)
+	}
+}
