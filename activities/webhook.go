@@ -2,9 +2,11 @@ package activities
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/headshotpro/retryd/internal/domain"
@@ -73,8 +75,36 @@ func (a *Activities) DeliverWebhook(ctx context.Context, deliveryID string) (Del
 	if at.Err != nil {
 		msg = at.Err.Error()
 	}
+	info := activity.GetInfo(ctx)
 	return DeliverWebhookResult{}, temporal.NewApplicationErrorWithOptions(msg, ErrTypeWebhookAttempt,
-		temporal.ApplicationErrorOptions{NextRetryDelay: at.RetryAfter})
+		temporal.ApplicationErrorOptions{NextRetryDelay: retryAfterDelay(info.RetryPolicy, info.Attempt, at.StatusCode, at.RetryAfter)})
+}
+
+// retryAfterDelay is the wait before the next attempt that the receiver's Retry-After
+// asks for, or zero for the schedule's own. It is honoured from a 429 or a 503 only (what
+// the header means elsewhere is not a request to slow down), and only when longer than
+// the schedule's next wait: a receiver answering "Retry-After: 1" must not turn three days
+// of backoff into an attempt a second.
+func retryAfterDelay(p *temporal.RetryPolicy, attempt int32, status int, retryAfter time.Duration) time.Duration {
+	if retryAfter <= 0 || (status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable) {
+		return 0
+	}
+	if p != nil && retryAfter <= scheduledWait(p, attempt) {
+		return 0
+	}
+	return retryAfter
+}
+
+// scheduledWait is the wait Temporal's retry policy puts after attempt (1-based) fails.
+func scheduledWait(p *temporal.RetryPolicy, attempt int32) time.Duration {
+	wait := float64(p.InitialInterval)
+	for i := int32(1); i < attempt; i++ {
+		wait *= max(p.BackoffCoefficient, 1)
+		if p.MaximumInterval > 0 && wait >= float64(p.MaximumInterval) {
+			return p.MaximumInterval
+		}
+	}
+	return time.Duration(wait)
 }
 
 // FailWebhook ends a delivery whose every attempt failed. When its endpoint delivered
