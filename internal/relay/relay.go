@@ -84,7 +84,10 @@ func (r *Relay) Run(ctx context.Context) {
 		r.drain(ctx)
 		wait, cancel := context.WithTimeout(ctx, r.PollInterval)
 		if l != nil {
-			if err := l.Wait(wait); errors.Is(err, store.ErrListenerBroken) {
+			switch err := l.Wait(wait); {
+			case err == nil:
+				l.Flush(ctx)
+			case errors.Is(err, store.ErrListenerBroken):
 				l.Close()
 				l = nil
 				<-wait.Done()

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,4 +173,45 @@ func TestRelayTakesOverADeadRelaysLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	apptest.WaitFor(t, 10*time.Second, "the expired lease's delivery handed over", func() bool { return len(s.counts()) == 2 })
+}
+
+// leaseCounter counts the relay's looks for deliveries to hand over.
+type leaseCounter struct{ n atomic.Int64 }
+
+func (c *leaseCounter) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
+	if strings.Contains(e.Query, "SET dispatch_lease_until = ") && strings.Contains(e.Query, "RETURNING") {
+		c.n.Add(1)
+	}
+	return ctx
+}
+
+func (c *leaseCounter) AfterQuery(context.Context, *bun.QueryEvent) {}
+
+// TestRelayLooksOncePerWake: a burst of committed events, each notifying, costs the relay
+// a few looks, not one per event. (Postgres folds notifications only within one
+// transaction, and each wake read one of them: a burst of 200 events made 200 looks in
+// every worker.)
+func TestRelayLooksOncePerWake(t *testing.T) {
+	db, url := testenv.Database(t)
+	orgID, _ := orgWithEndpoint(t, db)
+	relayDB, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = relayDB.Close() })
+	looks := &leaseCounter{}
+	relayDB.AddQueryHook(looks)
+	s := &starter{started: map[string]int{}}
+	r := relay.New(relayDB, s, workflows.WebhookSchedule{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.PollInterval = time.Hour
+	run(t, r)
+	time.Sleep(200 * time.Millisecond)
+	before := looks.n.Load()
+	const events = 200
+	record(t, db, orgID, events)
+	apptest.WaitFor(t, 20*time.Second, "every delivery handed over", func() bool { return len(s.counts()) == events })
+	time.Sleep(300 * time.Millisecond)
+	if n := looks.n.Load() - before; n > events/4 {
+		t.Errorf("%d looks for %d events committed one after another, want at most %d", n, events, events/4)
+	}
 }

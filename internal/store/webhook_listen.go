@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -44,6 +45,20 @@ func (l *WebhookListener) Wait(ctx context.Context) error {
 		}
 		return fmt.Errorf("%w: %v", ErrListenerBroken, err)
 	})
+}
+
+// Flush reads the notifications already on their way, so that one look for deliveries
+// answers them all: Postgres folds notifications only within one transaction, and a
+// burst of commits sends one each.
+func (l *WebhookListener) Flush(ctx context.Context) {
+	for range 10000 {
+		c, cancel := context.WithTimeout(ctx, time.Millisecond)
+		err := l.Wait(c)
+		cancel()
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Close returns the connection, which is discarded rather than reused: it still listens.
