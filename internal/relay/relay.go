@@ -31,8 +31,8 @@ const (
 	DefaultBacklogInterval = 15 * time.Second
 	// purgeInterval is how often events past their retention are purged.
 	purgeInterval = time.Hour
-	batchSize              = 100
-	startParallel          = 8
+	batchSize     = 100
+	startParallel = 8
 	// startTimeout bounds one start. The SDK retries a start until its context ends, and
 	// the batch's rows stay locked meanwhile: with Temporal away the relay gives up, lets
 	// the rows go, and tries again at its next look.

@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
-	neturl "net/url"
 	"database/sql"
 	"errors"
+	neturl "net/url"
 	"time"
 
 	"github.com/google/uuid"
