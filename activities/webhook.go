@@ -117,13 +117,10 @@ func (a *Activities) FailWebhook(ctx context.Context, deliveryID string) error {
 		return err
 	}
 	t, err := store.GetWebhookTarget(ctx, a.DB, deliveryID)
-	if err != nil || t.Endpoint == nil || t.Endpoint.FailingSince == nil || t.FirstAttemptAt == nil {
+	if err != nil || t.Endpoint == nil || t.FirstAttemptAt == nil {
 		return err
 	}
-	if t.Endpoint.FailingSince.After(*t.FirstAttemptAt) {
-		return nil
-	}
-	_, err = store.DisableWebhookEndpoint(ctx, a.DB, t.Endpoint.ID, domain.EndpointDisabledFailing, a.Now())
+	_, err = store.DisableFailingWebhookEndpoint(ctx, a.DB, t.Endpoint.ID, *t.FirstAttemptAt, a.Now())
 	return err
 }
 

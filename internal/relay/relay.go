@@ -33,9 +33,9 @@ const (
 	purgeInterval = time.Hour
 	batchSize     = 100
 	startParallel = 8
-	// startTimeout bounds one start. The SDK retries a start until its context ends, and
-	// the batch's rows stay locked meanwhile: with Temporal away the relay gives up, lets
-	// the rows go, and tries again at its next look.
+	// startTimeout bounds one start. The SDK retries a start until its context ends: with
+	// Temporal away the relay gives up, gives the batch's rows back, and tries again at
+	// its next look.
 	startTimeout = 10 * time.Second
 )
 

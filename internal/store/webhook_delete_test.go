@@ -134,3 +134,36 @@ func TestPurgeWebhooks(t *testing.T) {
 		t.Errorf("endpoints left %v, want only %s", eps, kept)
 	}
 }
+
+// TestDisableFailingIsConditional: an endpoint is disabled as failing only while it has
+// been failing since before the given delivery's first attempt; once it delivered (its
+// failing spell ended or began later), or an admin re-enabled it, it stays enabled.
+func TestDisableFailingIsConditional(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.Database(t)
+	orgID := uuid.NewString()
+	if _, err := seed.Load(ctx, db, &seed.File{Organizations: []seed.Organization{{ID: orgID, Name: "Fail", CreditBalance: 1,
+		Admins: []seed.Admin{{ID: uuid.NewString(), Email: "f@fail.test", Name: "F", Role: "owner"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: orgID, URL: "https://hooks.example.com/f",
+		EventTypes: domain.EventTypes(), Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, store.Actor{Kind: store.ActorSystem, ID: "test"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := time.Now().Add(-time.Hour)
+	for _, c := range []struct {
+		failingSince *time.Time
+		want         bool
+	}{{nil, false}, {ptr(first.Add(time.Minute)), false}, {ptr(first), true}} {
+		if _, err := db.NewRaw(`UPDATE webhook_endpoints SET enabled = true, failing_since = ? WHERE id = ?`, c.failingSince, ep.ID).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		done, err := store.DisableFailingWebhookEndpoint(ctx, db, ep.ID, first, time.Now())
+		if err != nil || done != c.want {
+			t.Errorf("failing since %v, first attempt %v: disabled %v (%v), want %v", c.failingSince, first, done, err, c.want)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -254,11 +254,24 @@ func RotateWebhookSecret(ctx context.Context, db bun.IDB, orgID, id, secret stri
 // DisableWebhookEndpoint turns an endpoint off for reason (gone, failing), once, with a
 // system audit event; the answer says whether this call did it.
 func DisableWebhookEndpoint(ctx context.Context, db bun.IDB, id, reason string, now time.Time) (bool, error) {
+	return disableEndpoint(ctx, db, id, reason, now, nil)
+}
+
+// DisableFailingWebhookEndpoint disables an endpoint as failing when it has failed since
+// before since (a delivery's first attempt) without delivering anything. The condition
+// is checked by the update itself, so an admin's re-enabling or another delivery's
+// success just before wins.
+func DisableFailingWebhookEndpoint(ctx context.Context, db bun.IDB, id string, since, now time.Time) (bool, error) {
+	return disableEndpoint(ctx, db, id, domain.EndpointDisabledFailing, now, &since)
+}
+
+func disableEndpoint(ctx context.Context, db bun.IDB, id, reason string, now time.Time, failingBy *time.Time) (bool, error) {
 	done := false
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var orgID, url string
 		err := tx.NewRaw(`UPDATE webhook_endpoints SET enabled = false, disabled_reason = ?, disabled_at = ?, updated_at = ?
-			WHERE id = ? AND enabled RETURNING org_id, url`, reason, now, now, id).Scan(ctx, &orgID, &url)
+			WHERE id = ? AND enabled AND (?::timestamptz IS NULL OR failing_since <= ?::timestamptz)
+			RETURNING org_id, url`, reason, now, now, id, failingBy, failingBy).Scan(ctx, &orgID, &url)
 		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil
