@@ -167,3 +167,42 @@ func TestDisableFailingIsConditional(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestRotatingTwiceKeepsTheSecretReceiversHold: a second rotation within the overlap
+// (the first one's answer was lost, the client asked again) keeps the original secret
+// signing beside the newest, instead of dropping it for one no receiver ever saw.
+func TestRotatingTwiceKeepsTheSecretReceiversHold(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.Database(t)
+	orgID := uuid.NewString()
+	if _, err := seed.Load(ctx, db, &seed.File{Organizations: []seed.Organization{{ID: orgID, Name: "Rot", CreditBalance: 1,
+		Admins: []seed.Admin{{ID: uuid.NewString(), Email: "r@rot.test", Name: "R", Role: "owner"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	actor := store.Actor{Kind: store.ActorSystem, ID: "test"}
+	const s0, s1, s2, s3 = "whsec_c2VjcmV0LXplcm8tc2VjcmV0LXplcm8=", "whsec_c2VjcmV0LW9uZS1zZWNyZXQtb25lLXg=", "whsec_c2VjcmV0LXR3by1zZWNyZXQtdHdvLXg=", "whsec_c2VjcmV0LXRocmVlLXNlY3JldC10aHI="
+	ep, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: orgID, URL: "https://hooks.example.com/r",
+		EventTypes: domain.EventTypes(), Secret: s0}, actor, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	rotate := func(secret string, at time.Time) *store.WebhookEndpoint {
+		e, err := store.RotateWebhookSecret(ctx, db, orgID, ep.ID, secret, at.Add(24*time.Hour), actor, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	rotate(s1, now)
+	got := rotate(s2, now.Add(time.Minute)).Secrets(now.Add(2 * time.Minute))
+	if len(got) != 2 || got[0] != s2 || got[1] != s0 {
+		t.Errorf("after two rotations within the overlap, signing with %v, want the newest and the original", got)
+	}
+	// Past the overlap, a rotation retires the secret it replaces as usual.
+	later := now.Add(48 * time.Hour)
+	got = rotate(s3, later).Secrets(later)
+	if len(got) != 2 || got[0] != s3 || got[1] != s2 {
+		t.Errorf("a rotation after the overlap signs with %v, want the new one and the one it replaced", got)
+	}
+}

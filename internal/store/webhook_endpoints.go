@@ -229,7 +229,9 @@ func auditURL(raw string) string {
 }
 
 // RotateWebhookSecret makes secret the endpoint's signing secret; the one it replaces
-// keeps signing beside it until overlapUntil.
+// keeps signing beside it until overlapUntil. Rotating again within an overlap replaces
+// only the new secret and keeps the one before it signing: that is the secret receivers
+// still hold when a rotation's answer was lost and the client asked again.
 func RotateWebhookSecret(ctx context.Context, db bun.IDB, orgID, id, secret string, overlapUntil time.Time, actor Actor, now time.Time) (*WebhookEndpoint, error) {
 	var out *WebhookEndpoint
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -237,8 +239,11 @@ func RotateWebhookSecret(ctx context.Context, db bun.IDB, orgID, id, secret stri
 		if err := tx.NewSelect().Model(e).Where("id = ? AND org_id = ? AND deleted_at IS NULL", id, orgID).For("NO KEY UPDATE").Scan(ctx); err != nil {
 			return notFound(err, "webhook endpoint")
 		}
-		old := e.Secret
-		e.Secret, e.PreviousSecret, e.PreviousSecretExpiresAt, e.UpdatedAt = secret, &old, &overlapUntil, now
+		if !(e.PreviousSecret != nil && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt)) {
+			old := e.Secret
+			e.PreviousSecret = &old
+		}
+		e.Secret, e.PreviousSecretExpiresAt, e.UpdatedAt = secret, &overlapUntil, now
 		if _, err := tx.NewUpdate().Model(e).Column("secret", "previous_secret", "previous_secret_expires_at", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
