@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -83,10 +85,11 @@ func emailFields(e *Email, more map[string]any) map[string]any {
 // bounced even while the first email stands delivered.
 func FailEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, reason string, now time.Time) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewUpdate().Model((*Email)(nil)).
-			Set("status = ?", domain.EmailFailed).Set("last_error = ?", reason).
-			Where("id = ?", e.ID).Where("status NOT IN (?, ?)", domain.EmailSent, domain.EmailFailed).Exec(ctx)
-		if err != nil {
+		// The status it had decides whether this is news for the webhooks; the reason is
+		// recorded either way (the last one is the one to read).
+		var was string
+		if err := tx.NewRaw(`UPDATE emails AS e SET status = ?, last_error = ? FROM (SELECT status FROM emails WHERE id = ? FOR UPDATE) AS old
+			WHERE e.id = ? AND e.status <> ? RETURNING old.status`, domain.EmailFailed, reason, e.ID, e.ID, domain.EmailSent).Scan(ctx, &was); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if _, err := tx.NewUpdate().Table(string(subject)).
@@ -94,8 +97,8 @@ func FailEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, reaso
 			Where("id = ?", e.SubjectID).Where("email_status <> ? OR ? <> ?", domain.EmailSent, e.Kind, domain.EmailKindReminder).Exec(ctx); err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err
+		if was == "" || was == domain.EmailFailed {
+			return nil
 		}
 		return failedEmailEvent(ctx, tx, subject, e, now)
 	})
