@@ -254,9 +254,14 @@ func RecordWebhookAttempt(ctx context.Context, db bun.IDB, deliveryID string, a 
 		q := tx.NewUpdate().Model((*WebhookDelivery)(nil)).
 			Set("attempts = attempts + 1").Set("last_status_code = ?", code).
 			Set("last_error = ?", nullable(a.Error)).Set("last_attempt_at = ?", a.At).Set("first_attempt_at = COALESCE(first_attempt_at, ?)", a.At).
-			Where("id = ? AND status = ?", deliveryID, domain.DeliveryPending)
+			Where("id = ?", deliveryID)
 		if a.Delivered {
-			q = q.Set("status = ?", domain.DeliveryDelivered).Set("delivered_at = ?", a.At)
+			// An attempt still in flight when the schedule ran out may be answered after
+			// the delivery was failed: the receiver has it, so it counts.
+			q = q.Set("status = ?", domain.DeliveryDelivered).Set("delivered_at = ?", a.At).
+				Where("status IN (?, ?)", domain.DeliveryPending, domain.DeliveryFailed)
+		} else {
+			q = q.Where("status = ?", domain.DeliveryPending)
 		}
 		var endpointID string
 		if err := q.Returning("endpoint_id").Scan(ctx, &endpointID); err != nil {
