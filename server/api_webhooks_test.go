@@ -16,6 +16,7 @@ import (
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/server"
+	"github.com/headshotpro/retryd/workflows"
 )
 
 const webhooksPath = "/api/v1/admin/webhook-endpoints"
@@ -372,26 +373,37 @@ func TestWebhookEndpointLimit(t *testing.T) {
 	createEndpoint(t, app, other.AdminKey, body) // the bound is per organization
 }
 
-// TestWebhookEventsMatchOpenAPI: the events a retry, a member's start, a restart and a
-// test record are what the document's webhooks section describes: each payload
-// validates against its event's schema, and names no data field the schema leaves out.
+// TestWebhookEventsMatchOpenAPI: the events a retry, a member's start, a restart, an
+// operator's cancel of a restart and a test record are what the document's webhooks
+// section describes: each payload validates against its event's schema, and names no
+// data field the schema leaves out.
 func TestWebhookEventsMatchOpenAPI(t *testing.T) {
 	app := apptest.Start(t, apptest.Options{})
 	org := app.SeedOrg(t, 10,
 		person("Maya Chen", finished(5, 8)),
 		seed.Member{Name: "Sam Taylor", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "Rae Okafor", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
 	)
 	maya, mayaShoots := seeded(org, 0)
-	sam := seededID(org, 1)
+	sam, rae := seededID(org, 1), seededID(org, 2)
 	hook := createEndpoint(t, app, org.AdminKey, map[string]any{"url": receiver(t), "event_types": domain.EventTypes()})
 	expectStatus(t, giveRetry(t, app, org.AdminKey, maya, mayaShoots[0]), 201)
 	restart := expectJSON[server.RestartAnswer](t, app.Do(t, "POST", "/api/v1/admin/members/"+sam+"/restarts", org.AdminKey, nil), 201)
+	expectStatus(t, app.Do(t, "POST", "/api/v1/admin/members/"+rae+"/restarts", org.AdminKey, nil), 201)
 	memberStart(t, app, maya, mayaShoots[0])
 	memberStart(t, app, sam, restart.Shoot.ID)
+	// An operator's `temporal workflow cancel` of Rae's restart.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := app.Temporal.CancelWorkflow(ctx, workflows.RestartWorkflowID(rae), ""); err != nil {
+		t.Fatal(err)
+	}
 	expectStatus(t, app.Do(t, "POST", webhooksPath+"/"+hook.ID+"/test", org.AdminKey, nil), 202)
-	// The first email's event is written when the worker has sent it.
-	apptest.WaitFor(t, 60*time.Second, "retry.email_delivered", func() bool {
-		return countRows(t, app, "webhook_events", "org_id = ? AND type = ?", org.ID, domain.EventRetryEmailDelivered) > 0
+	// The first email's event is written when the worker has sent it, the cancel's when
+	// the workflow has recorded it.
+	apptest.WaitFor(t, 60*time.Second, "retry.email_delivered and restart.canceled", func() bool {
+		return countRows(t, app, "webhook_events", "org_id = ? AND type = ?", org.ID, domain.EventRetryEmailDelivered) > 0 &&
+			countRows(t, app, "webhook_events", "org_id = ? AND type = ?", org.ID, domain.EventRestartCanceled) > 0
 	})
 
 	var rows []struct {
@@ -409,7 +421,7 @@ func TestWebhookEventsMatchOpenAPI(t *testing.T) {
 		}
 	}
 	for _, typ := range []string{domain.EventRetryIssued, domain.EventRetryEmailDelivered, domain.EventRetryStarted,
-		domain.EventRestartIssued, domain.EventRestartStarted, domain.EventWebhookTest} {
+		domain.EventRestartIssued, domain.EventRestartStarted, domain.EventRestartCanceled, domain.EventWebhookTest} {
 		if !seen[typ] {
 			t.Errorf("no %s event was recorded (saw %v)", typ, seen)
 		}

@@ -44,6 +44,7 @@ var webhookEventLabels = map[string]string{
 	domain.EventRetryCanceled:       "Retry canceled",
 	domain.EventRestartIssued:       "Shoot restarted",
 	domain.EventRestartStarted:      "Member started their restarted shoot",
+	domain.EventRestartCanceled:     "Restart canceled",
 	domain.EventRestartEmailFailed:  "Restart email failed",
 	domain.EventWebhookTest:         "Test event",
 }
