@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/headshotpro/retryd/internal/tooling/dnstest"
 )
 
 var (
@@ -77,7 +79,7 @@ func TestAllowed(t *testing.T) {
 }
 
 func TestCheckURL(t *testing.T) {
-	dns := startFakeDNS(t, map[string][]string{
+	dns := dnstest.Start(t, map[string][]string{
 		"hooks.example.test":   {"93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"},
 		"mixed.example.test":   {"93.184.216.34", "10.0.0.7"},
 		"private.example.test": {"192.168.1.10"},
@@ -85,7 +87,7 @@ func TestCheckURL(t *testing.T) {
 		"loop6.example.test":   {"::1"},
 		"empty.example.test":   {},
 	})
-	res := dns.resolver()
+	res := dns.Resolver()
 	long := "https://hooks.example.test/" + strings.Repeat("a", maxURLLength)
 
 	for _, tc := range []struct {
@@ -169,10 +171,10 @@ func TestCheckURL(t *testing.T) {
 }
 
 func TestCheckURLEndsWithContext(t *testing.T) {
-	dns := startFakeDNS(t, map[string][]string{"hooks.example.test": {"93.184.216.34"}})
+	dns := dnstest.Start(t, map[string][]string{"hooks.example.test": {"93.184.216.34"}})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := prodPolicy.CheckURL(ctx, "https://hooks.example.test/w", dns.resolver())
+	_, err := prodPolicy.CheckURL(ctx, "https://hooks.example.test/w", dns.Resolver())
 	var ue *URLError
 	if err == nil || errors.As(err, &ue) {
 		t.Fatalf("CheckURL on an ended context = %v, want the context's error, not a refusal", err)
