@@ -9,12 +9,14 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/dnstest"
 	"github.com/headshotpro/retryd/server"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -52,6 +54,74 @@ func failingResolver() *net.Resolver {
 	return &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
 		return nil, errors.New("no DNS in tests")
 	}}
+}
+
+// dnsTimeout is what a resolver's connection says when the DNS server does not answer.
+type dnsTimeout struct{}
+
+func (dnsTimeout) Error() string   { return "i/o timeout" }
+func (dnsTimeout) Timeout() bool   { return true }
+func (dnsTimeout) Temporary() bool { return true }
+
+// TestWebhookURLLookupUnavailable: while DNS times out, a webhook URL's check is 503
+// unavailable, not a refusal of the URL: nothing is stored under the Idempotency-Key, so
+// the same key checks again and creates the endpoint once DNS answers. A name DNS says
+// does not exist is still refused, and that refusal is final.
+func TestWebhookURLLookupUnavailable(t *testing.T) {
+	dns := dnstest.Start(t, map[string][]string{"hooks.example.test": {"127.0.0.1"}})
+	var down atomic.Bool
+	down.Store(true)
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if down.Load() {
+			return nil, dnsTimeout{}
+		}
+		return dns.Dial(ctx, network, addr)
+	}}
+	app := apptest.Start(t, apptest.Options{WebhookResolver: resolver})
+	org := app.SeedOrg(t, 10)
+	body := map[string]any{"url": "http://hooks.example.test:9/hook", "event_types": []string{"retry.issued"}}
+
+	for range 2 {
+		r := app.Do(t, "POST", webhooksPath, org.AdminKey, body, "Idempotency-Key", "hook-dns")
+		p := expectProblem(t, r, 503, "unavailable")
+		if !strings.Contains(p.Detail, "hooks.example.test") || !strings.Contains(p.Detail, "right now") {
+			t.Errorf("detail %q", p.Detail)
+		}
+		if r.Header.Get("Idempotent-Replayed") != "" {
+			t.Errorf("the lookup's failure was replayed from the key")
+		}
+	}
+	// The admin page says so in the same words, and keeps the form as typed.
+	pc := newPageClient(t, app)
+	if a := pc.signIn(org.AdminKey); a.Status != 303 {
+		t.Fatalf("sign in = %d", a.Status)
+	}
+	list := pc.do("GET", "/app/admin/webhooks", nil)
+	a := pc.do("POST", "/app/admin/webhooks", url.Values{"csrf": {formField(t, list.Body, "csrf")}, "idempotency_key": {formField(t, list.Body, "idempotency_key")},
+		"url": {"http://hooks.example.test:9/hook"}, "event_type": {"retry.issued"}})
+	expectPage(t, a, 503, "The webhook URL's host hooks.example.test could not be resolved right now; try again shortly.", `value="http://hooks.example.test:9/hook"`)
+
+	existing := createEndpoint(t, app, org.AdminKey, map[string]any{"url": "http://127.0.0.1:9/hook", "event_types": []string{"retry.issued"}})
+	expectProblem(t, app.Do(t, "PATCH", webhooksPath+"/"+existing.ID, org.AdminKey, map[string]any{"url": "http://hooks.example.test:9/other"}), 503, "unavailable")
+
+	down.Store(false)
+	r := app.Do(t, "POST", webhooksPath, org.AdminKey, body, "Idempotency-Key", "hook-dns")
+	created := expectJSON[server.WebhookSecretDTO](t, r, 201)
+	if created.Secret == "" || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("once DNS answered, the key's creation = %+v (replayed %q)", created, r.Header.Get("Idempotent-Replayed"))
+	}
+	if again := expectJSON[server.WebhookSecretDTO](t, app.Do(t, "POST", webhooksPath, org.AdminKey, body, "Idempotency-Key", "hook-dns"), 201); again.ID != created.ID {
+		t.Fatalf("the key's replay answered %s, want %s", again.ID, created.ID)
+	}
+
+	gone := map[string]any{"url": "http://nowhere.example.test/hook", "event_types": []string{"retry.issued"}}
+	expectProblem(t, app.Do(t, "POST", webhooksPath, org.AdminKey, gone, "Idempotency-Key", "hook-gone"), 422, "webhook_url_unresolvable")
+	dns.Set("nowhere.example.test", "127.0.0.1")
+	r = app.Do(t, "POST", webhooksPath, org.AdminKey, gone, "Idempotency-Key", "hook-gone")
+	expectProblem(t, r, 422, "webhook_url_unresolvable")
+	if r.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("a name that does not exist was not a final refusal")
+	}
 }
 
 // TestWebhookEndpointsAPI: an admin creates an endpoint and sees its secret once, lists

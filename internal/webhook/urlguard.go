@@ -39,6 +39,20 @@ const (
 	CodeURLUnresolvable     = "webhook_url_unresolvable"
 )
 
+// LookupError says the URL's host could not be resolved right now: the lookup timed
+// out, the resolver called its failure temporary, or ctx ended first. It judges the DNS,
+// not the URL, which may pass a moment later; Err is the resolver's or ctx's error.
+type LookupError struct {
+	Host string
+	Err  error
+}
+
+func (e *LookupError) Error() string {
+	return fmt.Sprintf("webhook: resolving the URL's host %s: %v", e.Host, e.Err)
+}
+
+func (e *LookupError) Unwrap() error { return e.Err }
+
 // maxURLLength bounds a webhook URL; longer ones are refused rather than stored.
 const maxURLLength = 2048
 
@@ -186,7 +200,10 @@ func (p Policy) Allowed(ip netip.Addr) bool {
 // with resolver (net.DefaultResolver when nil). Passing the check says nothing about
 // later deliveries, since DNS can change; DialContext guards those.
 //
-// Refusals are *URLError. An error of another type means ctx ended first.
+// Refusals are *URLError; a host DNS says does not exist, or has no addresses, is one.
+// A lookup that fails for now (it timed out, the resolver calls the failure temporary,
+// or ctx ended first) is a *LookupError: it says nothing of the URL, which may pass a
+// moment later.
 func (p Policy) CheckURL(ctx context.Context, raw string, resolver *net.Resolver) (*url.URL, error) {
 	u, literal, err := p.parse(raw)
 	if err != nil {
@@ -204,7 +221,7 @@ func (p Policy) CheckURL(ctx context.Context, raw string, resolver *net.Resolver
 	host := u.Hostname()
 	addrs, err := resolver.LookupNetIP(ctx, "ip", host)
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, fmt.Errorf("webhook: resolving the URL's host: %w", ctxErr)
+		return nil, &LookupError{Host: host, Err: ctxErr}
 	}
 	if err != nil {
 		// The DNSError names the resolver's own address; the admin gets only the gist.
@@ -212,8 +229,8 @@ func (p Policy) CheckURL(ctx context.Context, raw string, resolver *net.Resolver
 		switch {
 		case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 			return nil, urlErr(CodeURLUnresolvable, "the webhook URL's host %s does not exist in DNS", host)
-		case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
-			return nil, urlErr(CodeURLUnresolvable, "looking up the webhook URL's host %s in DNS timed out", host)
+		case errors.As(err, &dnsErr) && (dnsErr.IsTimeout || dnsErr.IsTemporary):
+			return nil, &LookupError{Host: host, Err: err}
 		default:
 			return nil, urlErr(CodeURLUnresolvable, "looking up the webhook URL's host %s in DNS failed", host)
 		}

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -178,6 +179,56 @@ func TestCheckURLEndsWithContext(t *testing.T) {
 	var ue *URLError
 	if err == nil || errors.As(err, &ue) {
 		t.Fatalf("CheckURL on an ended context = %v, want the context's error, not a refusal", err)
+	}
+}
+
+// dnsTimeout is what a resolver's connection says when the DNS server does not answer.
+type dnsTimeout struct{}
+
+func (dnsTimeout) Error() string   { return "i/o timeout" }
+func (dnsTimeout) Timeout() bool   { return true }
+func (dnsTimeout) Temporary() bool { return true }
+
+// A lookup that fails for now (a timeout, a server failure, the lookup's deadline) is a
+// *LookupError naming the host, not a refusal of the URL: the same URL may pass a moment
+// later. A name that does not exist stays a refusal.
+func TestCheckURLTemporaryLookupFailure(t *testing.T) {
+	dns := dnstest.Start(t, nil)
+	dns.Fail("servfail.example.test")
+	dns.Mute("silent.example.test")
+	timingOut := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, dnsTimeout{}
+	}}
+	deadline := func() context.Context {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	for _, tc := range []struct {
+		name     string
+		ctx      context.Context
+		url      string
+		resolver *net.Resolver
+	}{
+		{"resolver timed out", t.Context(), "https://hooks.example.test/w", timingOut},
+		{"server failure", t.Context(), "https://servfail.example.test/w", dns.Resolver()},
+		{"no answer before the lookup's deadline", deadline(), "https://silent.example.test/w", dns.Resolver()},
+	} {
+		_, err := prodPolicy.CheckURL(tc.ctx, tc.url, tc.resolver)
+		var le *LookupError
+		var ue *URLError
+		switch {
+		case errors.As(err, &ue):
+			t.Errorf("%s: refused with %s (%s), want a *LookupError", tc.name, ue.Code, ue.Reason)
+		case !errors.As(err, &le):
+			t.Errorf("%s: %v, want a *LookupError", tc.name, err)
+		case le.Host != strings.TrimSuffix(strings.TrimPrefix(tc.url, "https://"), "/w"):
+			t.Errorf("%s: host %q", tc.name, le.Host)
+		}
+	}
+	_, err := prodPolicy.CheckURL(t.Context(), "https://nowhere.example.test/w", dns.Resolver())
+	if ue := (*URLError)(nil); !errors.As(err, &ue) || ue.Code != CodeURLUnresolvable {
+		t.Errorf("a name that does not exist: %v, want %s", err, CodeURLUnresolvable)
 	}
 }
 
