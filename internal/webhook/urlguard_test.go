@@ -59,6 +59,21 @@ func TestAllowed(t *testing.T) {
 		{"::ffff:169.254.169.254", never},
 		{"fd00:ec2::254", never},
 		{"100.100.100.200", never},
+		{"169.254.170.2", never},             // ECS task credentials
+		{"169.254.170.23", never},            // EKS Pod Identity
+		{"fd00:ec2::23", never},              // EKS Pod Identity over IPv6
+		{"168.63.129.16", never},             // Azure WireServer: public space, refused all the same
+		{"::ffff:168.63.129.16", never},      // mapped
+		{"64:ff9b::a83f:8110", never},        // NAT64 of the WireServer
+		{"64:ff9b:1::a9fe:a9fe", never},      // local-use NAT64 of 169.254.169.254
+		{"64:ff9b:1::a9fe:aa02", never},      // local-use NAT64 of 169.254.170.2
+		{"64:ff9b:1:a9fe:a9:fe00::", never},  // 169.254.169.254 in the /48 layout of RFC 6052
+		{"64:ff9b:1:a9:fe:a9fe::", never},    // in the /56 layout
+		{"64:ff9b:1::a9:fea9:fe00:0", never}, // in the /64 layout
+		{"64:ff9b:1::7f00:1", private},       // local-use NAT64 of 127.0.0.1: the prefix is the network's own, private at least
+		{"64:ff9b:1::a00:1", private},        // of 10.0.0.1
+		{"64:ff9b:1::808:808", private},      // of 8.8.8.8: where the network's translator sends it is its own
+		{"64:ff9b:1::e000:1", never},         // of 224.0.0.1, multicast
 		{"0.0.0.0", never},
 		{"0.1.2.3", never},
 		{"::", never},
@@ -85,6 +100,8 @@ func TestCheckURL(t *testing.T) {
 		"mixed.example.test":   {"93.184.216.34", "10.0.0.7"},
 		"private.example.test": {"192.168.1.10"},
 		"meta.example.test":    {"169.254.169.254"},
+		"ecs.example.test":     {"169.254.170.2"},
+		"wire.example.test":    {"168.63.129.16"},
 		"loop6.example.test":   {"::1"},
 		"empty.example.test":   {},
 	})
@@ -150,6 +167,11 @@ func TestCheckURL(t *testing.T) {
 		{prodPolicy, "https://private.example.test/w", CodeURLForbiddenAddress},
 		{privatePolicy, "https://private.example.test/w", ""},
 		{devPolicy, "https://meta.example.test/w", CodeURLForbiddenAddress},
+		{privatePolicy, "https://ecs.example.test/w", CodeURLForbiddenAddress},
+		{prodPolicy, "https://wire.example.test/w", CodeURLForbiddenAddress},
+		{privatePolicy, "https://168.63.129.16/w", CodeURLForbiddenAddress},
+		{privatePolicy, "https://[fd00:ec2::23]/w", CodeURLForbiddenAddress},
+		{privatePolicy, "https://[64:ff9b:1::a9fe:a9fe]/w", CodeURLForbiddenAddress},
 		{prodPolicy, "https://loop6.example.test/w", CodeURLForbiddenAddress},
 		{prodPolicy, "https://nowhere.example.test/w", CodeURLUnresolvable},
 		{prodPolicy, "https://empty.example.test/w", CodeURLUnresolvable},
