@@ -32,7 +32,7 @@ const (
 	maxWebhookEndpoints   = 20
 	maxWebhookDescription = 500
 	// urlCheckTimeout bounds the DNS lookup of a URL an admin sets, so a slow resolver
-	// is a refusal in words rather than a request that hangs.
+	// is an answer in words (503, try again) rather than a request that hangs.
 	urlCheckTimeout = 5 * time.Second
 
 	defaultDeliveryPageSize = 50
@@ -174,12 +174,16 @@ func checkDescription(d string) error {
 }
 
 // checkWebhookURL applies the URL policy. A refusal carries package webhook's code and
-// its sentence, which names neither the URL's credentials nor its query.
-func (s *Server) checkWebhookURL(ctx context.Context, raw string) error {
+// its sentence, which names neither the URL's credentials nor its query. A lookup that
+// failed for now (a timeout, a temporary failure, urlCheckTimeout) is 503 unavailable: a
+// 5xx, so an Idempotency-Key does not store it and the same key checks again.
+func (s *Server) checkWebhookURL(c *gin.Context, raw string) error {
+	ctx := c.Request.Context()
 	lookup, cancel := context.WithTimeout(ctx, urlCheckTimeout)
 	defer cancel()
 	_, err := s.cfg.WebhookPolicy.CheckURL(lookup, raw, s.resolver)
 	var ue *webhook.URLError
+	var le *webhook.LookupError
 	switch {
 	case err == nil:
 		return nil
@@ -187,8 +191,11 @@ func (s *Server) checkWebhookURL(ctx context.Context, raw string) error {
 		return problem.New(problem.Code(ue.Code), "%s", ue.Reason)
 	case ctx.Err() != nil:
 		return err // the request ended: answered as its timeout or cancellation
+	case errors.As(err, &le):
+		s.log.WarnContext(ctx, "webhook URL lookup failed for now", "request_id", requestID(c), "host", le.Host, "error", le.Err)
+		return problem.New(problem.Unavailable, "the webhook URL's host %s could not be resolved right now; try again shortly", le.Host)
 	}
-	return problem.New(problem.WebhookURLUnresolvable, "looking up the webhook URL's host in DNS took longer than %s", urlCheckTimeout)
+	return err
 }
 
 // postWebhookEndpoint creates an endpoint and answers its secret. With an
@@ -257,7 +264,7 @@ func (s *Server) createWebhookEndpoint(c *gin.Context, body []byte, lookup func(
 			return nil, err
 		}
 	}
-	if err := s.checkWebhookURL(ctx, *req.URL); err != nil {
+	if err := s.checkWebhookURL(c, *req.URL); err != nil {
 		return nil, err
 	}
 	secret, err := webhook.NewSecret()
@@ -353,7 +360,7 @@ func (s *Server) patchWebhookEndpoint(c *gin.Context) {
 		}
 	}
 	if req.URL != nil {
-		if err := s.checkWebhookURL(ctx, *req.URL); err != nil {
+		if err := s.checkWebhookURL(c, *req.URL); err != nil {
 			s.fail(c, err)
 			return
 		}

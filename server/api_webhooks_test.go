@@ -9,13 +9,16 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/dnstest"
 	"github.com/headshotpro/retryd/server"
+	"github.com/headshotpro/retryd/workflows"
 )
 
 const webhooksPath = "/api/v1/admin/webhook-endpoints"
@@ -51,6 +54,74 @@ func failingResolver() *net.Resolver {
 	return &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
 		return nil, errors.New("no DNS in tests")
 	}}
+}
+
+// dnsTimeout is what a resolver's connection says when the DNS server does not answer.
+type dnsTimeout struct{}
+
+func (dnsTimeout) Error() string   { return "i/o timeout" }
+func (dnsTimeout) Timeout() bool   { return true }
+func (dnsTimeout) Temporary() bool { return true }
+
+// TestWebhookURLLookupUnavailable: while DNS times out, a webhook URL's check is 503
+// unavailable, not a refusal of the URL: nothing is stored under the Idempotency-Key, so
+// the same key checks again and creates the endpoint once DNS answers. A name DNS says
+// does not exist is still refused, and that refusal is final.
+func TestWebhookURLLookupUnavailable(t *testing.T) {
+	dns := dnstest.Start(t, map[string][]string{"hooks.example.test": {"127.0.0.1"}})
+	var down atomic.Bool
+	down.Store(true)
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if down.Load() {
+			return nil, dnsTimeout{}
+		}
+		return dns.Dial(ctx, network, addr)
+	}}
+	app := apptest.Start(t, apptest.Options{WebhookResolver: resolver})
+	org := app.SeedOrg(t, 10)
+	body := map[string]any{"url": "http://hooks.example.test:9/hook", "event_types": []string{"retry.issued"}}
+
+	for range 2 {
+		r := app.Do(t, "POST", webhooksPath, org.AdminKey, body, "Idempotency-Key", "hook-dns")
+		p := expectProblem(t, r, 503, "unavailable")
+		if !strings.Contains(p.Detail, "hooks.example.test") || !strings.Contains(p.Detail, "right now") {
+			t.Errorf("detail %q", p.Detail)
+		}
+		if r.Header.Get("Idempotent-Replayed") != "" {
+			t.Errorf("the lookup's failure was replayed from the key")
+		}
+	}
+	// The admin page says so in the same words, and keeps the form as typed.
+	pc := newPageClient(t, app)
+	if a := pc.signIn(org.AdminKey); a.Status != 303 {
+		t.Fatalf("sign in = %d", a.Status)
+	}
+	list := pc.do("GET", "/app/admin/webhooks", nil)
+	a := pc.do("POST", "/app/admin/webhooks", url.Values{"csrf": {formField(t, list.Body, "csrf")}, "idempotency_key": {formField(t, list.Body, "idempotency_key")},
+		"url": {"http://hooks.example.test:9/hook"}, "event_type": {"retry.issued"}})
+	expectPage(t, a, 503, "The webhook URL's host hooks.example.test could not be resolved right now; try again shortly.", `value="http://hooks.example.test:9/hook"`)
+
+	existing := createEndpoint(t, app, org.AdminKey, map[string]any{"url": "http://127.0.0.1:9/hook", "event_types": []string{"retry.issued"}})
+	expectProblem(t, app.Do(t, "PATCH", webhooksPath+"/"+existing.ID, org.AdminKey, map[string]any{"url": "http://hooks.example.test:9/other"}), 503, "unavailable")
+
+	down.Store(false)
+	r := app.Do(t, "POST", webhooksPath, org.AdminKey, body, "Idempotency-Key", "hook-dns")
+	created := expectJSON[server.WebhookSecretDTO](t, r, 201)
+	if created.Secret == "" || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("once DNS answered, the key's creation = %+v (replayed %q)", created, r.Header.Get("Idempotent-Replayed"))
+	}
+	if again := expectJSON[server.WebhookSecretDTO](t, app.Do(t, "POST", webhooksPath, org.AdminKey, body, "Idempotency-Key", "hook-dns"), 201); again.ID != created.ID {
+		t.Fatalf("the key's replay answered %s, want %s", again.ID, created.ID)
+	}
+
+	gone := map[string]any{"url": "http://nowhere.example.test/hook", "event_types": []string{"retry.issued"}}
+	expectProblem(t, app.Do(t, "POST", webhooksPath, org.AdminKey, gone, "Idempotency-Key", "hook-gone"), 422, "webhook_url_unresolvable")
+	dns.Set("nowhere.example.test", "127.0.0.1")
+	r = app.Do(t, "POST", webhooksPath, org.AdminKey, gone, "Idempotency-Key", "hook-gone")
+	expectProblem(t, r, 422, "webhook_url_unresolvable")
+	if r.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("a name that does not exist was not a final refusal")
+	}
 }
 
 // TestWebhookEndpointsAPI: an admin creates an endpoint and sees its secret once, lists
@@ -373,26 +444,37 @@ func TestWebhookEndpointLimit(t *testing.T) {
 	createEndpoint(t, app, other.AdminKey, body) // the bound is per organization
 }
 
-// TestWebhookEventsMatchOpenAPI: the events a retry, a member's start, a restart and a
-// test record are what the document's webhooks section describes: each payload
-// validates against its event's schema, and names no data field the schema leaves out.
+// TestWebhookEventsMatchOpenAPI: the events a retry, a member's start, a restart, an
+// operator's cancel of a restart and a test record are what the document's webhooks
+// section describes: each payload validates against its event's schema, and names no
+// data field the schema leaves out.
 func TestWebhookEventsMatchOpenAPI(t *testing.T) {
 	app := apptest.Start(t, apptest.Options{})
 	org := app.SeedOrg(t, 10,
 		person("Maya Chen", finished(5, 8)),
 		seed.Member{Name: "Sam Taylor", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
+		seed.Member{Name: "Rae Okafor", Kind: "managed", Shoots: []seed.Shoot{deletedShoot()}},
 	)
 	maya, mayaShoots := seeded(org, 0)
-	sam := seededID(org, 1)
+	sam, rae := seededID(org, 1), seededID(org, 2)
 	hook := createEndpoint(t, app, org.AdminKey, map[string]any{"url": receiver(t), "event_types": domain.EventTypes()})
 	expectStatus(t, giveRetry(t, app, org.AdminKey, maya, mayaShoots[0]), 201)
 	restart := expectJSON[server.RestartAnswer](t, app.Do(t, "POST", "/api/v1/admin/members/"+sam+"/restarts", org.AdminKey, nil), 201)
+	expectStatus(t, app.Do(t, "POST", "/api/v1/admin/members/"+rae+"/restarts", org.AdminKey, nil), 201)
 	memberStart(t, app, maya, mayaShoots[0])
 	memberStart(t, app, sam, restart.Shoot.ID)
+	// An operator's `temporal workflow cancel` of Rae's restart.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := app.Temporal.CancelWorkflow(ctx, workflows.RestartWorkflowID(rae), ""); err != nil {
+		t.Fatal(err)
+	}
 	expectStatus(t, app.Do(t, "POST", webhooksPath+"/"+hook.ID+"/test", org.AdminKey, nil), 202)
-	// The first email's event is written when the worker has sent it.
-	apptest.WaitFor(t, 60*time.Second, "retry.email_delivered", func() bool {
-		return countRows(t, app, "webhook_events", "org_id = ? AND type = ?", org.ID, domain.EventRetryEmailDelivered) > 0
+	// The first email's event is written when the worker has sent it, the cancel's when
+	// the workflow has recorded it.
+	apptest.WaitFor(t, 60*time.Second, "retry.email_delivered and restart.canceled", func() bool {
+		return countRows(t, app, "webhook_events", "org_id = ? AND type = ?", org.ID, domain.EventRetryEmailDelivered) > 0 &&
+			countRows(t, app, "webhook_events", "org_id = ? AND type = ?", org.ID, domain.EventRestartCanceled) > 0
 	})
 
 	var rows []struct {
@@ -410,7 +492,7 @@ func TestWebhookEventsMatchOpenAPI(t *testing.T) {
 		}
 	}
 	for _, typ := range []string{domain.EventRetryIssued, domain.EventRetryEmailDelivered, domain.EventRetryStarted,
-		domain.EventRestartIssued, domain.EventRestartStarted, domain.EventWebhookTest} {
+		domain.EventRestartIssued, domain.EventRestartStarted, domain.EventRestartCanceled, domain.EventWebhookTest} {
 		if !seen[typ] {
 			t.Errorf("no %s event was recorded (saw %v)", typ, seen)
 		}

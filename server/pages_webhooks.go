@@ -44,6 +44,7 @@ var webhookEventLabels = map[string]string{
 	domain.EventRetryCanceled:       "Retry canceled",
 	domain.EventRestartIssued:       "Shoot restarted",
 	domain.EventRestartStarted:      "Member started their restarted shoot",
+	domain.EventRestartCanceled:     "Restart canceled",
 	domain.EventRestartEmailFailed:  "Restart email failed",
 	domain.EventWebhookTest:         "Test event",
 }
@@ -267,10 +268,17 @@ func (p *pages) postWebhookForm(c *gin.Context) {
 }
 
 // webhookRefusal is a refusal of the webhook API in the page's words: refusalWords says
-// every code, and this page says which endpoint or delivery is not found.
+// every code, this page says which endpoint or delivery is not found, and an unavailable
+// answer here is most often DNS that could not resolve the URL's host right now, which
+// the API's detail says.
 func webhookRefusal(pb problemBody) string {
-	if problem.Code(pb.Code) == problem.NotFound {
+	switch problem.Code(pb.Code) {
+	case problem.NotFound:
 		return "This webhook endpoint or delivery is not in your organization, or was deleted."
+	case problem.Unavailable:
+		if d := strings.TrimSpace(pb.Detail); d != "" {
+			return strings.ToUpper(d[:1]) + d[1:] + "."
+		}
 	}
 	return refusalWords(pb)
 }

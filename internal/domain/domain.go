@@ -81,6 +81,7 @@ const (
 	EventRetryCanceled       = "retry.canceled"
 	EventRestartIssued       = "restart.issued"
 	EventRestartStarted      = "restart.started"
+	EventRestartCanceled     = "restart.canceled"
 	EventRestartEmailFailed  = "restart.email_failed"
 	// EventWebhookTest is sent by an admin's "send test event" to one endpoint only; no
 	// endpoint subscribes to it.
@@ -91,7 +92,7 @@ const (
 // documents them.
 func EventTypes() []string {
 	return []string{EventRetryIssued, EventRetryEmailDelivered, EventRetryEmailFailed, EventRetryStarted,
-		EventRetryCanceled, EventRestartIssued, EventRestartStarted, EventRestartEmailFailed}
+		EventRetryCanceled, EventRestartIssued, EventRestartStarted, EventRestartCanceled, EventRestartEmailFailed}
 }
 
 // Status of one webhook delivery: an event on its way to one endpoint.

@@ -124,6 +124,10 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 // SetRestartStage records a stage reached by the restart workflow. A restart that fails
 // (an operator canceled it) before the member submitted anything takes its new shoot
 // back to deleted, so the member can be restarted again.
+//
+// A restart that turns started or failed here is reported to webhooks (restart.started,
+// restart.canceled) in the same transaction; a second call changes no row and reports
+// nothing.
 func SetRestartStage(ctx context.Context, db bun.IDB, restartID, stage string, now time.Time) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		q := tx.NewUpdate().Model((*Restart)(nil)).
@@ -140,11 +144,18 @@ func SetRestartStage(ctx context.Context, db bun.IDB, restartID, stage string, n
 		if err := q.Returning("*").Scan(ctx, &changed); err != nil {
 			return err
 		}
-		if stage == domain.StageStarted {
+		switch stage {
+		case domain.StageStarted:
 			// The member's own start is reported by StartShoot; this is a start the
 			// workflow learned of another way.
 			for i := range changed {
 				if err := RecordEvent(ctx, tx, restartEvent(domain.EventRestartStarted, &changed[i], now, map[string]any{"started_at": now.UTC()})); err != nil {
+					return err
+				}
+			}
+		case domain.StageFailed:
+			for i := range changed {
+				if err := RecordEvent(ctx, tx, restartEvent(domain.EventRestartCanceled, &changed[i], now, nil)); err != nil {
 					return err
 				}
 			}

@@ -15,6 +15,8 @@
 //     an HTTP probe).
 //   - pgadmin: creates and drops a harness's Postgres databases.
 //   - freeport: picks free loopback ports for the servers a harness starts.
+//   - dnstest: a DNS server on loopback answering from a table, for the webhook URL
+//     guard's tests (names, rebinding, failures and timeouts on cue).
 //   - random: the random secrets, keys and database names of one run.
 //   - faults: the fault suite (scripts/faults.sh; a bounded subset runs in CI).
 //   - topology: the production topology run for real (full Temporal server on Postgres,

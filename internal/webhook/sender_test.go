@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/headshotpro/retryd/internal/tooling/dnstest"
 )
 
 var sendTime = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
@@ -177,15 +179,15 @@ func TestSendRefusesRebinding(t *testing.T) {
 		t.Fatal(err)
 	}
 	// httptest's certificate is valid for *.example.com.
-	dns := startFakeDNS(t, map[string][]string{"hooks.example.com": {"93.184.216.34"}})
+	dns := dnstest.Start(t, map[string][]string{"hooks.example.com": {"93.184.216.34"}})
 	url := "https://hooks.example.com:" + port + "/hook?token=s3cret"
-	if _, err := prodPolicy.CheckURL(t.Context(), url, dns.resolver()); err != nil {
+	if _, err := prodPolicy.CheckURL(t.Context(), url, dns.Resolver()); err != nil {
 		t.Fatalf("CheckURL while the name is public: %v", err)
 	}
-	dns.set("hooks.example.com", "127.0.0.1")
+	dns.Set("hooks.example.com", "127.0.0.1")
 
 	sender := func(p Policy) *Sender {
-		s := newSender(p, 10*time.Second, p.dialer(10*time.Second, dns.resolver()))
+		s := newSender(p, 10*time.Second, p.dialer(10*time.Second, dns.Resolver()))
 		roots := x509.NewCertPool()
 		roots.AddCert(rc.srv.Certificate())
 		s.client.Transport.(*http.Transport).TLSClientConfig.RootCAs = roots

@@ -20,9 +20,10 @@ import (
 // works. AllowPrivate (WEBHOOK_ALLOW_PRIVATE=on) is for self-hosted installs whose
 // receivers live on the same private network: it allows loopback, RFC 1918, CGNAT,
 // link-local, unique-local and the other non-public unicast ranges. The cloud metadata
-// endpoints (169.254.169.254, fd00:ec2::254, 100.100.100.200) stay refused under every
-// policy: no receiver lives there, and an admin who could aim a webhook at one could
-// read the host's cloud credentials. Unspecified, multicast, broadcast and reserved
+// and credential endpoints (169.254.169.254 and the others in metadataAddrs, the Azure
+// WireServer's public 168.63.129.16 among them) stay refused under every policy: no
+// receiver lives there, and an admin who could aim a webhook at one could read the
+// host's cloud credentials. Unspecified, multicast, broadcast and reserved
 // addresses are never allowed either: nothing that receives webhooks lives there, and
 // 0.0.0.0 reaches the local host.
 type Policy struct {
@@ -38,6 +39,20 @@ const (
 	CodeURLForbiddenAddress = "webhook_url_forbidden_address"
 	CodeURLUnresolvable     = "webhook_url_unresolvable"
 )
+
+// LookupError says the URL's host could not be resolved right now: the lookup timed
+// out, the resolver called its failure temporary, or ctx ended first. It judges the DNS,
+// not the URL, which may pass a moment later; Err is the resolver's or ctx's error.
+type LookupError struct {
+	Host string
+	Err  error
+}
+
+func (e *LookupError) Error() string {
+	return fmt.Sprintf("webhook: resolving the URL's host %s: %v", e.Host, e.Err)
+}
+
+func (e *LookupError) Unwrap() error { return e.Err }
 
 // maxURLLength bounds a webhook URL; longer ones are refused rather than stored.
 const maxURLLength = 2048
@@ -56,7 +71,8 @@ func urlErr(code, format string, args ...any) *URLError {
 	return &URLError{Code: code, Reason: fmt.Sprintf(format, args...)}
 }
 
-// addrClass groups addresses by the Policy switch that allows them.
+// addrClass groups addresses by the Policy switch that allows them. The classes run
+// from the least restrictive to the most: fewer policies allow each than the one before.
 type addrClass int
 
 const (
@@ -94,7 +110,11 @@ var (
 	metadataAddrs = []netip.Addr{
 		netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, Oracle, DigitalOcean
 		netip.MustParseAddr("fd00:ec2::254"),   // AWS over IPv6
+		netip.MustParseAddr("169.254.170.2"),   // AWS ECS task credentials
+		netip.MustParseAddr("169.254.170.23"),  // AWS EKS Pod Identity
+		netip.MustParseAddr("fd00:ec2::23"),    // AWS EKS Pod Identity over IPv6
 		netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud
+		netip.MustParseAddr("168.63.129.16"),   // Azure WireServer, in public space
 	}
 	neverPrefixes = prefixes(
 		"0.0.0.0/8",   // "this network"; connecting to 0.0.0.0 reaches the local host
@@ -113,15 +133,15 @@ var (
 		"192.0.0.0/24",                                      // IETF protocol assignments
 		"198.18.0.0/15",                                     // benchmarking
 		"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", // documentation
-		"::/96",          // IPv4-compatible IPv6, deprecated
-		"fe80::/10",      // link-local
-		"fec0::/10",      // site-local, deprecated
-		"fc00::/7",       // unique local
-		"2001:db8::/32",  // documentation
-		"2001::/32",      // Teredo: a tunnel whose far end this check cannot see
-		"64:ff9b:1::/48", // local-use NAT64
+		"::/96",         // IPv4-compatible IPv6, deprecated
+		"fe80::/10",     // link-local
+		"fec0::/10",     // site-local, deprecated
+		"fc00::/7",      // unique local
+		"2001:db8::/32", // documentation
+		"2001::/32",     // Teredo: a tunnel whose far end this check cannot see
 	)
 	nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
+	localNAT64  = netip.MustParsePrefix("64:ff9b:1::/48") // RFC 8215
 	sixToFour   = netip.MustParsePrefix("2002::/16")
 )
 
@@ -135,8 +155,8 @@ func inAny(ip netip.Addr, ps []netip.Prefix) bool {
 }
 
 // classify puts an address in the most restrictive class that holds it. IPv6 forms
-// that carry an IPv4 address (mapped, NAT64, 6to4) are judged by that address, since
-// that is where the packets end up.
+// that carry an IPv4 address (mapped, NAT64 and local-use NAT64, 6to4) are judged by
+// that address, since that is where the packets end up.
 func classify(ip netip.Addr) addrClass {
 	// Prefix.Contains never matches an address with a zone.
 	ip = ip.WithZone("").Unmap()
@@ -156,6 +176,8 @@ func classify(ip netip.Addr) addrClass {
 	case nat64Prefix.Contains(ip):
 		b := ip.As16()
 		return classify(netip.AddrFrom4([4]byte(b[12:16])))
+	case localNAT64.Contains(ip):
+		return classifyLocalNAT64(ip)
 	case sixToFour.Contains(ip):
 		b := ip.As16()
 		return classify(netip.AddrFrom4([4]byte(b[2:6])))
@@ -163,6 +185,21 @@ func classify(ip netip.Addr) addrClass {
 		return classPrivate
 	}
 	return classPublic
+}
+
+// classifyLocalNAT64 judges an address of the local-use NAT64 prefix. Each network
+// carves its own prefix out of the /48, so where the IPv4 address sits is the network's
+// choice (RFC 6052: after a /48, /56, /64 or /96 prefix): the address is metadata if any
+// of those readings is, else judged by the /96 reading, the common one, and never as
+// less than private, since what the translator makes of it is the network's own.
+func classifyLocalNAT64(ip netip.Addr) addrClass {
+	b := ip.As16()
+	for _, v4 := range [][4]byte{{b[6], b[7], b[9], b[10]}, {b[7], b[9], b[10], b[11]}, {b[9], b[10], b[11], b[12]}} {
+		if classify(netip.AddrFrom4(v4)) == classMetadata {
+			return classMetadata
+		}
+	}
+	return max(classPrivate, classify(netip.AddrFrom4([4]byte(b[12:16]))))
 }
 
 // Allowed reports whether webhooks may connect to ip under the policy.
@@ -186,7 +223,10 @@ func (p Policy) Allowed(ip netip.Addr) bool {
 // with resolver (net.DefaultResolver when nil). Passing the check says nothing about
 // later deliveries, since DNS can change; DialContext guards those.
 //
-// Refusals are *URLError. An error of another type means ctx ended first.
+// Refusals are *URLError; a host DNS says does not exist, or has no addresses, is one.
+// A lookup that fails for now (it timed out, the resolver calls the failure temporary,
+// or ctx ended first) is a *LookupError: it says nothing of the URL, which may pass a
+// moment later.
 func (p Policy) CheckURL(ctx context.Context, raw string, resolver *net.Resolver) (*url.URL, error) {
 	u, literal, err := p.parse(raw)
 	if err != nil {
@@ -204,7 +244,7 @@ func (p Policy) CheckURL(ctx context.Context, raw string, resolver *net.Resolver
 	host := u.Hostname()
 	addrs, err := resolver.LookupNetIP(ctx, "ip", host)
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, fmt.Errorf("webhook: resolving the URL's host: %w", ctxErr)
+		return nil, &LookupError{Host: host, Err: ctxErr}
 	}
 	if err != nil {
 		// The DNSError names the resolver's own address; the admin gets only the gist.
@@ -212,8 +252,8 @@ func (p Policy) CheckURL(ctx context.Context, raw string, resolver *net.Resolver
 		switch {
 		case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 			return nil, urlErr(CodeURLUnresolvable, "the webhook URL's host %s does not exist in DNS", host)
-		case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
-			return nil, urlErr(CodeURLUnresolvable, "looking up the webhook URL's host %s in DNS timed out", host)
+		case errors.As(err, &dnsErr) && (dnsErr.IsTimeout || dnsErr.IsTemporary):
+			return nil, &LookupError{Host: host, Err: err}
 		default:
 			return nil, urlErr(CodeURLUnresolvable, "looking up the webhook URL's host %s in DNS failed", host)
 		}

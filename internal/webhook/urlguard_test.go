@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/headshotpro/retryd/internal/tooling/dnstest"
 )
 
 var (
@@ -56,6 +59,21 @@ func TestAllowed(t *testing.T) {
 		{"::ffff:169.254.169.254", never},
 		{"fd00:ec2::254", never},
 		{"100.100.100.200", never},
+		{"169.254.170.2", never},             // ECS task credentials
+		{"169.254.170.23", never},            // EKS Pod Identity
+		{"fd00:ec2::23", never},              // EKS Pod Identity over IPv6
+		{"168.63.129.16", never},             // Azure WireServer: public space, refused all the same
+		{"::ffff:168.63.129.16", never},      // mapped
+		{"64:ff9b::a83f:8110", never},        // NAT64 of the WireServer
+		{"64:ff9b:1::a9fe:a9fe", never},      // local-use NAT64 of 169.254.169.254
+		{"64:ff9b:1::a9fe:aa02", never},      // local-use NAT64 of 169.254.170.2
+		{"64:ff9b:1:a9fe:a9:fe00::", never},  // 169.254.169.254 in the /48 layout of RFC 6052
+		{"64:ff9b:1:a9:fe:a9fe::", never},    // in the /56 layout
+		{"64:ff9b:1::a9:fea9:fe00:0", never}, // in the /64 layout
+		{"64:ff9b:1::7f00:1", private},       // local-use NAT64 of 127.0.0.1: the prefix is the network's own, private at least
+		{"64:ff9b:1::a00:1", private},        // of 10.0.0.1
+		{"64:ff9b:1::808:808", private},      // of 8.8.8.8: where the network's translator sends it is its own
+		{"64:ff9b:1::e000:1", never},         // of 224.0.0.1, multicast
 		{"0.0.0.0", never},
 		{"0.1.2.3", never},
 		{"::", never},
@@ -77,15 +95,17 @@ func TestAllowed(t *testing.T) {
 }
 
 func TestCheckURL(t *testing.T) {
-	dns := startFakeDNS(t, map[string][]string{
+	dns := dnstest.Start(t, map[string][]string{
 		"hooks.example.test":   {"93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"},
 		"mixed.example.test":   {"93.184.216.34", "10.0.0.7"},
 		"private.example.test": {"192.168.1.10"},
 		"meta.example.test":    {"169.254.169.254"},
+		"ecs.example.test":     {"169.254.170.2"},
+		"wire.example.test":    {"168.63.129.16"},
 		"loop6.example.test":   {"::1"},
 		"empty.example.test":   {},
 	})
-	res := dns.resolver()
+	res := dns.Resolver()
 	long := "https://hooks.example.test/" + strings.Repeat("a", maxURLLength)
 
 	for _, tc := range []struct {
@@ -147,6 +167,11 @@ func TestCheckURL(t *testing.T) {
 		{prodPolicy, "https://private.example.test/w", CodeURLForbiddenAddress},
 		{privatePolicy, "https://private.example.test/w", ""},
 		{devPolicy, "https://meta.example.test/w", CodeURLForbiddenAddress},
+		{privatePolicy, "https://ecs.example.test/w", CodeURLForbiddenAddress},
+		{prodPolicy, "https://wire.example.test/w", CodeURLForbiddenAddress},
+		{privatePolicy, "https://168.63.129.16/w", CodeURLForbiddenAddress},
+		{privatePolicy, "https://[fd00:ec2::23]/w", CodeURLForbiddenAddress},
+		{privatePolicy, "https://[64:ff9b:1::a9fe:a9fe]/w", CodeURLForbiddenAddress},
 		{prodPolicy, "https://loop6.example.test/w", CodeURLForbiddenAddress},
 		{prodPolicy, "https://nowhere.example.test/w", CodeURLUnresolvable},
 		{prodPolicy, "https://empty.example.test/w", CodeURLUnresolvable},
@@ -169,13 +194,63 @@ func TestCheckURL(t *testing.T) {
 }
 
 func TestCheckURLEndsWithContext(t *testing.T) {
-	dns := startFakeDNS(t, map[string][]string{"hooks.example.test": {"93.184.216.34"}})
+	dns := dnstest.Start(t, map[string][]string{"hooks.example.test": {"93.184.216.34"}})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := prodPolicy.CheckURL(ctx, "https://hooks.example.test/w", dns.resolver())
+	_, err := prodPolicy.CheckURL(ctx, "https://hooks.example.test/w", dns.Resolver())
 	var ue *URLError
 	if err == nil || errors.As(err, &ue) {
 		t.Fatalf("CheckURL on an ended context = %v, want the context's error, not a refusal", err)
+	}
+}
+
+// dnsTimeout is what a resolver's connection says when the DNS server does not answer.
+type dnsTimeout struct{}
+
+func (dnsTimeout) Error() string   { return "i/o timeout" }
+func (dnsTimeout) Timeout() bool   { return true }
+func (dnsTimeout) Temporary() bool { return true }
+
+// A lookup that fails for now (a timeout, a server failure, the lookup's deadline) is a
+// *LookupError naming the host, not a refusal of the URL: the same URL may pass a moment
+// later. A name that does not exist stays a refusal.
+func TestCheckURLTemporaryLookupFailure(t *testing.T) {
+	dns := dnstest.Start(t, nil)
+	dns.Fail("servfail.example.test")
+	dns.Mute("silent.example.test")
+	timingOut := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, dnsTimeout{}
+	}}
+	deadline := func() context.Context {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	for _, tc := range []struct {
+		name     string
+		ctx      context.Context
+		url      string
+		resolver *net.Resolver
+	}{
+		{"resolver timed out", t.Context(), "https://hooks.example.test/w", timingOut},
+		{"server failure", t.Context(), "https://servfail.example.test/w", dns.Resolver()},
+		{"no answer before the lookup's deadline", deadline(), "https://silent.example.test/w", dns.Resolver()},
+	} {
+		_, err := prodPolicy.CheckURL(tc.ctx, tc.url, tc.resolver)
+		var le *LookupError
+		var ue *URLError
+		switch {
+		case errors.As(err, &ue):
+			t.Errorf("%s: refused with %s (%s), want a *LookupError", tc.name, ue.Code, ue.Reason)
+		case !errors.As(err, &le):
+			t.Errorf("%s: %v, want a *LookupError", tc.name, err)
+		case le.Host != strings.TrimSuffix(strings.TrimPrefix(tc.url, "https://"), "/w"):
+			t.Errorf("%s: host %q", tc.name, le.Host)
+		}
+	}
+	_, err := prodPolicy.CheckURL(t.Context(), "https://nowhere.example.test/w", dns.Resolver())
+	if ue := (*URLError)(nil); !errors.As(err, &ue) || ue.Code != CodeURLUnresolvable {
+		t.Errorf("a name that does not exist: %v, want %s", err, CodeURLUnresolvable)
 	}
 }
 

@@ -624,7 +624,7 @@ var mutations = []mutation{
 		id := uuid.NewString()
 		w.exec(`INSERT INTO restarts (id, org_id, member_id, old_shoot_id, new_shoot_id, issued_by_kind, issued_by, issued_at, status, stage, workflow_id)
 			VALUES (?, ?, ?, ?, ?, 'admin', ?, now(), 'failed', 'failed', 'restart-second')`, id, m.Org.ID, m.ID, m.ShootID, shoot, r.IssuedBy)
-		w.recordEvents(m, "restart", id, domain.EventRestartIssued)
+		w.recordEvents(m, "restart", id, domain.EventRestartIssued, domain.EventRestartCanceled)
 	}},
 	{name: "two live shoots for a restarted member", want: InvOneRestart, apply: func(w *world) {
 		m := w.man[mPending]
@@ -635,7 +635,9 @@ var mutations = []mutation{
 		o.Final, o.Status, o.Err = false, 503, "503 unavailable"
 	}},
 	{name: "restart answered 201 is failed", want: InvRestartState, apply: func(w *world) {
-		w.exec(`UPDATE restarts SET status = 'failed', stage = 'failed' WHERE id = ?`, w.restart[w.man[mPending].ID].ID)
+		m := w.man[mPending]
+		w.exec(`UPDATE restarts SET status = 'failed', stage = 'failed' WHERE id = ?`, w.restart[m.ID].ID)
+		w.recordEvents(m, "restart", w.restart[m.ID].ID, domain.EventRestartCanceled)
 	}},
 	{name: "double-submitted give answered with two retries", want: InvSameKeySameAnswer, also: []string{InvLost}, apply: func(w *world) {
 		o := w.outcome(OpGive, w.ind[iStarted].ID, 1)
@@ -708,6 +710,9 @@ var mutations = []mutation{
 	{name: "a restart's start recorded no restart.started event", want: InvWebhookEvents, apply: func(w *world) {
 		w.exec(`DELETE FROM webhook_events WHERE id = ?`, w.eventID(domain.EventRestartStarted, w.restart[w.man[mStarted].ID].ID))
 	}},
+	{name: "a restart's cancel recorded no restart.canceled event", want: InvWebhookEvents, also: []string{InvRestartState}, apply: func(w *world) {
+		w.exec(`UPDATE restarts SET status = 'failed', stage = 'failed' WHERE id = ?`, w.restart[w.man[mPending].ID].ID)
+	}, subject: func(w *world) string { return "restart " + w.restart[w.man[mPending].ID].ID }},
 	{name: "an email sent recorded no retry.email_delivered event", want: InvWebhookEvents, apply: func(w *world) {
 		w.exec(`DELETE FROM webhook_events WHERE type = ? AND payload->'data'->>'retry_id' = ? AND payload->'data'->>'email_seq' = '1'`,
 			domain.EventRetryEmailDelivered, w.retry[w.ind[iResent].ID].ID)

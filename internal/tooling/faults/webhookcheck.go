@@ -61,11 +61,11 @@ func (e *hookEndpoint) hears(typ string, t time.Time) bool {
 // webhook_event_per_change: every change to a retry or restart made while its
 // organization had an endpoint subscribed to the change's type recorded its event, once
 // (retry.issued and restart.issued for every one, retry.started and restart.started for
-// a started one, retry.canceled for a failed retry, retry.email_delivered for each
-// email sent of a retry, retry.email_failed and restart.email_failed for each email
-// failed for good); no event tells of a change that did not happen; and each event has
-// one delivery to each endpoint of its organization subscribed to its type when it
-// happened, none to another. (The suite's endpoints are never disabled; a disabled one
+// a started one, retry.canceled and restart.canceled for a failed one,
+// retry.email_delivered for each email sent of a retry, retry.email_failed and
+// restart.email_failed for each email failed for good); no event tells of a change that
+// did not happen; and each event has one delivery to each endpoint of its organization
+// subscribed to its type when it happened, none to another. (The suite's endpoints are never disabled; a disabled one
 // is held to the events before it was.)
 //
 // webhook_delivery_delivered: every delivery was handed to Temporal and ended delivered:
@@ -113,8 +113,8 @@ func checkWebhooks(ctx context.Context, db bun.IDB, run *Run, rep *Report, add f
 			if status == domain.StatusStarted {
 				changes[change{id, q.kind + ".started", -1}] = true
 			}
-			if status == domain.StatusFailed && q.kind == "retry" {
-				changes[change{id, domain.EventRetryCanceled, -1}] = true
+			if status == domain.StatusFailed {
+				changes[change{id, q.kind + ".canceled", -1}] = true
 			}
 		}
 		rows.Close()
