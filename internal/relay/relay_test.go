@@ -194,13 +194,13 @@ func (c *leaseCounter) AfterQuery(context.Context, *bun.QueryEvent) {}
 func TestRelayLooksOncePerWake(t *testing.T) {
 	db, url := testenv.Database(t)
 	orgID, _ := orgWithEndpoint(t, db)
-	relayDB, err := store.Open(context.Background(), url)
+	opened, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = relayDB.Close() })
+	t.Cleanup(func() { _ = opened.Close() })
 	looks := &leaseCounter{}
-	relayDB.AddQueryHook(looks)
+	relayDB := opened.WithQueryHook(looks)
 	s := &starter{started: map[string]int{}}
 	r := relay.New(relayDB, s, workflows.WebhookSchedule{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r.PollInterval = time.Hour
