@@ -47,12 +47,18 @@ func (l *WebhookListener) Wait(ctx context.Context) error {
 	})
 }
 
-// Flush reads the notifications already on their way, so that one look for deliveries
-// answers them all: Postgres folds notifications only within one transaction, and a
-// burst of commits sends one each.
+// Flush reads the notifications of a burst, so that one look for deliveries answers
+// them all: Postgres folds notifications only within one transaction, and a burst of
+// commits sends one each. It returns once none came for 5 ms, and after 50 ms at most,
+// so a steady stream still gets looked at.
 func (l *WebhookListener) Flush(ctx context.Context) {
-	for range 10000 {
-		c, cancel := context.WithTimeout(ctx, time.Millisecond)
+	end := time.Now().Add(50 * time.Millisecond)
+	for {
+		quiet := min(5*time.Millisecond, time.Until(end))
+		if quiet <= 0 {
+			return
+		}
+		c, cancel := context.WithTimeout(ctx, quiet)
 		err := l.Wait(c)
 		cancel()
 		if err != nil {
