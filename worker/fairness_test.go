@@ -49,18 +49,7 @@ func TestEmailFairness(t *testing.T) {
 // the fairness test needs; without this, a pace too fast for any backlog would let the
 // fairness test pass with fairness broken.
 func TestEmailQueueWithoutFairness(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	srv, err := devserver.Start(ctx, devserver.Options{CLIPath: testenv.TemporalCLI(t), Headless: true,
-		SearchAttributes: workflows.SearchAttributeNames, DynamicConfig: []string{"matching.enableFairness=false"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Stop(); err != nil {
-			t.Errorf("stop the dev server: %v", err)
-		}
-	})
+	srv := unfairServer(t)
 	c := fairCase{backlog: 16, rate: 30}
 	out := runFairCase(t, srv, c)
 	t.Logf("fairness off: %d of A's %d emails before B's; B's email %s after its give", out.aBeforeB, c.backlog, out.bDelay.Round(time.Millisecond))
@@ -157,4 +146,23 @@ func orgSent(t *testing.T, app *apptest.App, orgID string, before *time.Time) in
 		t.Fatal(err)
 	}
 	return int(n)
+}
+
+// unfairServer starts a dev server of the test's own with fairness off, for the controls
+// of the fairness tests, and stops it when the test ends.
+func unfairServer(t *testing.T) *devserver.Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Options{CLIPath: testenv.TemporalCLI(t), Headless: true,
+		SearchAttributes: workflows.SearchAttributeNames, DynamicConfig: []string{"matching.enableFairness=false"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Errorf("stop the dev server: %v", err)
+		}
+	})
+	return srv
 }

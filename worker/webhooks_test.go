@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,15 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headshotpro/retryd/internal/devserver"
 	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
-	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/internal/tooling/webhooktest"
 	"github.com/headshotpro/retryd/internal/webhook"
-	"github.com/headshotpro/retryd/workflows"
 )
 
 // hookEndpoint registers rec as an endpoint of org for types (every type when none) and
@@ -336,18 +332,7 @@ func TestWebhookFairness(t *testing.T) {
 // than half of A's backlog. Without it, a run forming no backlog would let the fairness
 // test pass with fairness broken.
 func TestWebhookQueueWithoutFairness(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	srv, err := devserver.Start(ctx, devserver.Options{CLIPath: testenv.TemporalCLI(t), Headless: true,
-		SearchAttributes: workflows.SearchAttributeNames, DynamicConfig: []string{"matching.enableFairness=false"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Stop(); err != nil {
-			t.Errorf("stop the dev server: %v", err)
-		}
-	})
+	srv := unfairServer(t)
 	app := apptest.Start(t, apptest.Options{WebhookConcurrency: 2, WebhookTimeout: time.Second, Temporal: srv})
 	between, backlog := runHookFairCase(t, app)
 	t.Logf("fairness off: %d of A's attempts started between B's event and its delivery (A has %d deliveries)", between, backlog)
