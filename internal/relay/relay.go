@@ -82,12 +82,16 @@ func (r *Relay) Run(ctx context.Context) {
 			}
 		}
 		r.drain(ctx)
+		// The notifications that came while it drained are read now: one more look
+		// covers them all, and none is left to wake the relay for a look each. After a
+		// failed hand-over it waits out the interval instead.
+		if l != nil && l.Flush(ctx) > 0 && !r.failing {
+			continue
+		}
 		wait, cancel := context.WithTimeout(ctx, r.PollInterval)
 		if l != nil {
-			switch err := l.Wait(wait); {
-			case err == nil:
-				l.Flush(ctx)
-			case errors.Is(err, store.ErrListenerBroken):
+			// A notification wakes the relay to look at once.
+			if err := l.Wait(wait); errors.Is(err, store.ErrListenerBroken) {
 				l.Close()
 				l = nil
 				<-wait.Done()

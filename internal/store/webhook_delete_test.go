@@ -71,6 +71,17 @@ func TestDeletingAnEndpointLeavesChangesAlone(t *testing.T) {
 	if pending > 1 {
 		t.Errorf("%d deliveries of the deleted endpoint still pending, want at most the one recorded during the deletion", pending)
 	}
+	// Its attempt finds no endpoint, and so cancels it.
+	var ids []string
+	if err := db.NewRaw(`SELECT id FROM webhook_deliveries WHERE endpoint_id = ?`, ep.ID).Scan(ctx, &ids); err != nil || len(ids) == 0 {
+		t.Fatalf("deliveries of the deleted endpoint: %v %v", ids, err)
+	}
+	for _, id := range ids {
+		target, err := store.GetWebhookTarget(ctx, db, id)
+		if err != nil || target.Endpoint != nil || len(target.Body) == 0 {
+			t.Errorf("the target of a delivery to a deleted endpoint: %+v, %v; want its body and no endpoint", target, err)
+		}
+	}
 }
 
 // TestPurgeWebhooks: events past the retention go with their deliveries, unless one is

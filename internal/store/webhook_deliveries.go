@@ -212,13 +212,22 @@ type WebhookTarget struct {
 // GetWebhookTarget reads a delivery with its endpoint and its event's body.
 func GetWebhookTarget(ctx context.Context, db bun.IDB, deliveryID string) (*WebhookTarget, error) {
 	t := &WebhookTarget{DeliveryID: deliveryID}
-	var endpointID string
-	var body string
-	err := db.NewRaw(`SELECT d.status, d.first_attempt_at, d.event_id, e.type, d.org_id, d.endpoint_id, e.payload::text
-		FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id WHERE d.id = ?`, deliveryID).
-		Scan(ctx, &t.Status, &t.FirstAttemptAt, &t.EventID, &t.EventType, &t.OrgID, &endpointID, &body)
+	// One round trip: every attempt reads this.
+	var (
+		body    string
+		epID    sql.NullString
+		ep      WebhookEndpoint
+		enabled sql.NullBool
+	)
+	err := db.NewRaw(`SELECT d.status, d.first_attempt_at, d.event_id, e.type, d.org_id, e.payload::text,
+			ep.id, ep.url, ep.enabled, ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.failing_since
+		FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+		LEFT JOIN webhook_endpoints ep ON ep.id = d.endpoint_id AND ep.deleted_at IS NULL
+		WHERE d.id = ?`, deliveryID).
+		Scan(ctx, &t.Status, &t.FirstAttemptAt, &t.EventID, &t.EventType, &t.OrgID, &body,
+			&epID, &ep.URL, &enabled, &ep.Secret, &ep.PreviousSecret, &ep.PreviousSecretExpiresAt, &ep.FailingSince)
 	if errors.Is(err, sql.ErrNoRows) {
-		// Deleted with its endpoint.
+		// Purged with its event or its endpoint.
 		t.Status = domain.DeliveryCanceled
 		return t, nil
 	}
@@ -226,11 +235,9 @@ func GetWebhookTarget(ctx context.Context, db bun.IDB, deliveryID string) (*Webh
 		return nil, err
 	}
 	t.Body = []byte(body)
-	ep := new(WebhookEndpoint)
-	if err := db.NewSelect().Model(ep).Where("id = ? AND deleted_at IS NULL", endpointID).Scan(ctx); err == nil {
-		t.Endpoint = ep
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
+	if epID.Valid {
+		ep.ID, ep.OrgID, ep.Enabled = epID.String, t.OrgID, enabled.Bool
+		t.Endpoint = &ep
 	}
 	return t, nil
 }
@@ -246,37 +253,28 @@ type WebhookAttempt struct {
 // RecordWebhookAttempt counts an attempt of a pending delivery. A delivered one ends the
 // delivery and the endpoint's failing spell; a failed one starts that spell if none runs.
 func RecordWebhookAttempt(ctx context.Context, db bun.IDB, deliveryID string, a WebhookAttempt) error {
-	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var code *int
-		if a.StatusCode != 0 {
-			code = &a.StatusCode
-		}
-		q := tx.NewUpdate().Model((*WebhookDelivery)(nil)).
-			Set("attempts = attempts + 1").Set("last_status_code = ?", code).
-			Set("last_error = ?", nullable(a.Error)).Set("last_attempt_at = ?", a.At).Set("first_attempt_at = COALESCE(first_attempt_at, ?)", a.At).
-			Where("id = ?", deliveryID)
-		if a.Delivered {
-			// An attempt still in flight when the schedule ran out may be answered after
-			// the delivery was failed: the receiver has it, so it counts.
-			q = q.Set("status = ?", domain.DeliveryDelivered).Set("delivered_at = ?", a.At).
-				Where("status IN (?, ?)", domain.DeliveryPending, domain.DeliveryFailed)
-		} else {
-			q = q.Where("status = ?", domain.DeliveryPending)
-		}
-		var endpointID string
-		if err := q.Returning("endpoint_id").Scan(ctx, &endpointID); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil // delivered or ended already: a repeated attempt counts once
-			}
-			return err
-		}
-		if a.Delivered {
-			_, err := tx.NewRaw(`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, endpointID).Exec(ctx)
-			return err
-		}
-		_, err := tx.NewRaw(`UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, a.At, endpointID).Exec(ctx)
-		return err
-	})
+	var code *int
+	if a.StatusCode != 0 {
+		code = &a.StatusCode
+	}
+	// One statement, so one round trip and atomic: the delivery's row is updated (and
+	// locked) before the endpoint's, the order deletion takes them in too. A delivery no
+	// longer pending updates nothing, so a repeated attempt counts once; but a 2xx to an
+	// attempt still in flight when the schedule ran out counts, as the receiver has it.
+	spell := `failing_since = COALESCE(failing_since, ?3) WHERE failing_since IS NULL`
+	if a.Delivered {
+		spell = `failing_since = NULL WHERE failing_since IS NOT NULL`
+	}
+	_, err := db.NewRaw(`WITH d AS (
+			UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = ?0, last_error = ?1,
+				last_attempt_at = ?3, first_attempt_at = COALESCE(first_attempt_at, ?3),
+				status = CASE WHEN ?4 THEN ?5 ELSE status END,
+				delivered_at = CASE WHEN ?4 THEN ?3::timestamptz ELSE delivered_at END
+			WHERE id = ?2 AND (status = 'pending' OR (?4 AND status = ?6))
+			RETURNING endpoint_id)
+		UPDATE webhook_endpoints SET `+spell+` AND id IN (SELECT endpoint_id FROM d)`,
+		code, nullable(a.Error), deliveryID, a.At, a.Delivered, domain.DeliveryDelivered, domain.DeliveryFailed).Exec(ctx)
+	return err
 }
 
 // EndWebhookDelivery ends a pending delivery as failed or canceled.

@@ -47,24 +47,23 @@ func (l *WebhookListener) Wait(ctx context.Context) error {
 	})
 }
 
-// Flush reads the notifications of a burst, so that one look for deliveries answers
-// them all: Postgres folds notifications only within one transaction, and a burst of
-// commits sends one each. It returns once none came for 5 ms, and after 50 ms at most,
-// so a steady stream still gets looked at.
-func (l *WebhookListener) Flush(ctx context.Context) {
+// Flush reads the notifications already arrived, and those arriving within a
+// millisecond of each other, and answers how many: Postgres folds notifications only
+// within one transaction, so a burst of commits sends one each, and one look for
+// deliveries answers them all. It stops after 50 ms, so a steady stream is still looked at.
+func (l *WebhookListener) Flush(ctx context.Context) int {
 	end := time.Now().Add(50 * time.Millisecond)
-	for {
-		quiet := min(5*time.Millisecond, time.Until(end))
-		if quiet <= 0 {
-			return
-		}
-		c, cancel := context.WithTimeout(ctx, quiet)
+	n := 0
+	for time.Now().Before(end) {
+		c, cancel := context.WithTimeout(ctx, time.Millisecond)
 		err := l.Wait(c)
 		cancel()
 		if err != nil {
-			return
+			return n
 		}
+		n++
 	}
+	return n
 }
 
 // Close returns the connection, which is discarded rather than reused: it still listens.
