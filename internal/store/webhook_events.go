@@ -59,7 +59,7 @@ func RecordEvent(ctx context.Context, db bun.IDB, e Event) error {
 	// The notification is queued in the transaction and sent at its commit; Postgres
 	// folds equal notifications of one transaction into one.
 	_, err = db.NewRaw(`WITH ep AS (
-			SELECT id FROM webhook_endpoints WHERE org_id = ?0 AND enabled AND ?1 = ANY (event_types)
+			SELECT id FROM webhook_endpoints WHERE org_id = ?0 AND deleted_at IS NULL AND enabled AND ?1 = ANY (event_types)
 		), ev AS (
 			INSERT INTO webhook_events (id, org_id, type, occurred_at, payload)
 			SELECT ?2, ?0, ?1, ?3, ?4 WHERE EXISTS (SELECT 1 FROM ep) RETURNING id
