@@ -170,8 +170,10 @@ func TestActionsKeepTheDashboardPlaceInBrowser(t *testing.T) {
 	b := signedInBrowser(t, app, org)
 
 	// Search, then open Deleted photo shoots on its own.
-	b.Do(t, "search", chromedp.SetValue(chromedp.ID("q"), "member"), chromedp.Click(chromedp.CSS(`form[role=search] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.ID("section-deleted")))
+	b.Do(t, "search", chromedp.SetValue(chromedp.ID("q"), "member"), chromedp.Click(chromedp.CSS(`form[role=search] button[type=submit]`)))
+	// The page before the search has a Deleted section too: wait for the search's page,
+	// or the next click may land on a node the navigation is about to remove.
+	b.WaitTrue(t, "the search's page", `location.search.includes('q=member') && document.readyState === 'complete' && document.getElementById('section-deleted')`)
 	b.Do(t, "open Deleted photo shoots", chromedp.Click(chromedp.CSS(`#section-deleted a[href*="section=deleted"]`)),
 		chromedp.WaitVisible(chromedp.CSS(card("deleted", del15))))
 	place := func(what, section string) {
