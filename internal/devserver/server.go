@@ -85,6 +85,9 @@ type Options struct {
 	// own, which they override: the fairness test and benchmark turn fairness off with
 	// "matching.enableFairness=false" to measure what it changes.
 	DynamicConfig []string
+	// MetricsPort serves the server's own Prometheus metrics on IP:MetricsPort/metrics
+	// (the benchmark counts the engine's requests per operation with them); 0 serves none.
+	MetricsPort int
 }
 
 // Server is a running dev server started by Start.
@@ -205,6 +208,9 @@ func startOnce(ctx context.Context, opts Options) (*Server, bool, error) {
 	}
 	for _, kv := range append(devDynamicConfig(), opts.DynamicConfig...) {
 		args = append(args, "--dynamic-config-value", kv)
+	}
+	if opts.MetricsPort != 0 {
+		args = append(args, "--metrics-port", strconv.Itoa(opts.MetricsPort))
 	}
 
 	cmd := exec.Command(opts.CLIPath, args...)

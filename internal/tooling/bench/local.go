@@ -85,9 +85,13 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 	if l.TemporalInMemory {
 		dbFile, storage = "", "SQLite in memory"
 	}
+	metricsPort, err := freeport.Pick(1)
+	if err != nil {
+		return nil, err
+	}
 	l.temporal, err = devserver.Start(ctx, devserver.Options{
 		CLIPath: cli, Headless: true, DBFile: dbFile,
-		SearchAttributes: workflows.SearchAttributeNames, Output: l.tlog,
+		SearchAttributes: workflows.SearchAttributeNames, Output: l.tlog, MetricsPort: metricsPort[0],
 	})
 	if err != nil {
 		return nil, err
@@ -146,13 +150,14 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 	return &Targets{
 		Description: fmt.Sprintf("one `retryd serve` and one `retryd work` process; Temporal dev server %s (%s, `retryd dev`'s dynamic config, headless); a fresh database on the local Postgres; mail to serve's local endpoint, unpaced (MAIL_RATE_PER_MINUTE=%d); serve's DATABASE_MAX_CONNS=%d; webhooks to the benchmark's receiver on 127.0.0.1 (%s)",
 			devserver.CLIVersion, storage, benchMailRate, max(l.APIDatabaseConns, 1), webhookReceiverEnv),
-		TemporalAddress: l.temporal.Address,
-		Namespace:       l.temporal.Namespace,
-		APIURLs:         []string{apiURL},
-		MailboxURL:      apiURL + "/dev/mailbox",
-		MailboxToken:    mailboxToken,
-		DatabaseURL:     dbURL,
-		LinkSecret:      secret,
+		TemporalAddress:    l.temporal.Address,
+		TemporalMetricsURL: "http://127.0.0.1:" + strconv.Itoa(metricsPort[0]) + "/metrics",
+		Namespace:          l.temporal.Namespace,
+		APIURLs:            []string{apiURL},
+		MailboxURL:         apiURL + "/dev/mailbox",
+		MailboxToken:       mailboxToken,
+		DatabaseURL:        dbURL,
+		LinkSecret:         secret,
 		Procs: []Proc{
 			{Role: RoleServe, PID: l.serve.pid(), ProfileURL: "http://" + serveDebug + "/debug/pprof/"},
 			{Role: RoleWork, PID: l.work.pid(), ProfileURL: "http://" + workDebug + "/debug/pprof/"},

@@ -61,6 +61,9 @@ func rssBytes(pid int) (int64, error) {
 type usage struct {
 	CPU map[Role]time.Duration
 	RSS map[Role]int64
+	// Engine is what the Temporal server did over the phase; nil when its metrics
+	// were not read.
+	Engine engineWork
 }
 
 // meter measures the CPU the target processes spend between its creation and done:
@@ -71,10 +74,20 @@ type meter struct {
 	procs    []Proc
 	backends func(context.Context) ([]int, error) // nil: Postgres is not metered
 	before   map[int]time.Duration
+	// engineURL is the Temporal server's metrics ("": not read), engine its counters
+	// at the start.
+	engineURL string
+	engine    engineWork
 }
 
-func startMeter(ctx context.Context, procs []Proc, backends func(context.Context) ([]int, error)) (*meter, error) {
-	m := &meter{procs: procs, backends: backends, before: map[int]time.Duration{}}
+func startMeter(ctx context.Context, procs []Proc, backends func(context.Context) ([]int, error), engineURL string) (*meter, error) {
+	m := &meter{procs: procs, backends: backends, before: map[int]time.Duration{}, engineURL: engineURL}
+	if engineURL != "" {
+		var err error
+		if m.engine, err = settledEngine(ctx, engineURL); err != nil {
+			return nil, err
+		}
+	}
 	for _, p := range procs {
 		d, err := cpuTime(p.PID)
 		if err != nil {
@@ -127,6 +140,13 @@ func (m *meter) done(ctx context.Context) (usage, error) {
 		if d, err := cpuTime(pid); err == nil {
 			u.CPU[RolePostgres] += d - m.before[pid]
 		}
+	}
+	if m.engineURL != "" {
+		now, err := settledEngine(ctx, m.engineURL)
+		if err != nil {
+			return usage{}, err
+		}
+		u.Engine = now.since(m.engine)
 	}
 	return u, nil
 }

@@ -84,15 +84,16 @@ func (p *Production) Start(ctx context.Context) (*Targets, error) {
 	t := &Targets{
 		Description: fmt.Sprintf("%d `retryd serve` and %d `retryd work` processes, clients spread over the APIs; the full Temporal server %s with deploy/temporal.env (%d history shards) and deploy/temporal-dynamic-config.yaml; everything on a private Postgres %d cluster the run starts for itself (max_connections %d as docker-compose.yml sets, otherwise initdb's defaults); a fresh database; mail to the first serve's local endpoint, unpaced (MAIL_RATE_PER_MINUTE=%d); each serve's DATABASE_MAX_CONNS=%d, each work's %d; webhooks to the benchmark's receiver on 127.0.0.1 (%s). The temporal CPU column is the server process alone: its own Postgres backends are not counted",
 			len(tp.APIs), len(tp.Workers), topology.ServerVersion, tp.HistoryShards, p.pg.Version(), p.pg.MaxConnections(), benchMailRate, perAPI, workerConns, webhookReceiverEnv),
-		TemporalAddress: tp.TemporalAddr,
-		Namespace:       "default",
-		APIURLs:         tp.APIURLs,
-		MailboxURL:      tp.APIURLs[0] + "/dev/mailbox",
-		MailboxToken:    tp.MailboxToken,
-		DatabaseURL:     tp.DatabaseURL,
-		LinkSecret:      tp.LinkSecret,
-		Procs:           []Proc{{Role: RoleTemporal, PID: tp.Temporal.Pid()}},
-		PostgresLocal:   isLoopback(tp.DatabaseURL),
+		TemporalAddress:    tp.TemporalAddr,
+		TemporalMetricsURL: tp.TemporalMetricsURL,
+		Namespace:          "default",
+		APIURLs:            tp.APIURLs,
+		MailboxURL:         tp.APIURLs[0] + "/dev/mailbox",
+		MailboxToken:       tp.MailboxToken,
+		DatabaseURL:        tp.DatabaseURL,
+		LinkSecret:         tp.LinkSecret,
+		Procs:              []Proc{{Role: RoleTemporal, PID: tp.Temporal.Pid()}},
+		PostgresLocal:      isLoopback(tp.DatabaseURL),
 	}
 	for _, a := range tp.APIs {
 		t.Procs = append(t.Procs, Proc{Role: RoleServe, PID: a.Pid()})

@@ -99,8 +99,59 @@ func (r *Report) Markdown() string {
 			row.Group, name, s.Calls, s.Clients, millis(s.P50), millis(s.P99), s.PerSecond(), floor, p50x, p99x, opsx, cpu, rss)
 	}
 	b.WriteString(legend)
+	b.WriteString(r.engineMarkdown())
 	return b.String()
 }
+
+// engineMarkdown is what the Temporal server did per operation of each row, from its
+// own counters, and where a retryd row asks more of it than its floor; "" when the
+// run read no counters.
+func (r *Report) engineMarkdown() string {
+	var b strings.Builder
+	for _, row := range r.Rows {
+		if row.Use == nil || row.Use.Engine == nil || row.Sum.Ops == 0 {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString(engineIntro)
+			b.WriteString("| path | frontend requests | internal requests | persistence requests | visibility requests |\n|---|---|---|---|---|\n")
+		}
+		e, n := row.Use.Engine, float64(row.Sum.Ops)
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %.1f |\n", row.Name,
+			e.total("service_requests")/n, e.total("client_requests")/n, e.total("persistence_requests")/n, e.total("visibility_persistence_requests")/n)
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	b.WriteString("\nWhere a retryd row's requests per operation differ from its engine floor's by half a request or more:\n\n")
+	for _, row := range r.Rows {
+		f := r.row(row.Floor)
+		if row.Group != GroupRetryd || f == nil || f.Group != GroupEngine || row.Use == nil || row.Use.Engine == nil || f.Use == nil || f.Use.Engine == nil {
+			continue
+		}
+		diffs := compareEngine(row.Use.Engine, row.Sum.Ops, f.Use.Engine, f.Sum.Ops, 0.5)
+		if len(diffs) == 0 {
+			fmt.Fprintf(&b, "- %s: none\n", row.Name)
+			continue
+		}
+		var parts []string
+		for _, d := range diffs[:min(len(diffs), 8)] {
+			parts = append(parts, fmt.Sprintf("%s %s %+.1f (%.1f against %.1f)", d.Op.Family, d.Op.Operation, d.Difference, d.Row, d.Floor))
+		}
+		fmt.Fprintf(&b, "- %s: %s\n", row.Name, strings.Join(parts, "; "))
+	}
+	return b.String()
+}
+
+// engineIntro says where the engine's counts come from.
+const engineIntro = `
+Temporal's work per operation, from the server's own counters (its Prometheus endpoint,
+read before and after each phase): the requests its frontend served (service_requests),
+the requests between its services (client_requests), and its persistence and
+visibility operations. Like CPU, a phase's counts include what ran during it for earlier
+phases (a give's email, sent after its answer).
+
+`
 
 // intro says what the table is; it is written with it, so a rerun keeps it true.
 const intro = `Every figure in a table comes from one run of one command against the same servers

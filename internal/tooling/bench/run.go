@@ -94,7 +94,7 @@ func Run(ctx context.Context, topo Topology, cfg Config, opts Options) (rep *Rep
 
 // measure runs one row's calls with the processes' CPU metered around them.
 func (r *runner) measure(ctx context.Context, row Row, clients, calls, opsPerCall int, call func(ctx context.Context, i int) error) error {
-	m, err := startMeter(ctx, r.t.Procs, r.backends())
+	m, err := startMeter(ctx, r.t.Procs, r.backends(), r.t.TemporalMetricsURL)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (r *runner) backends() func(context.Context) ([]int, error) {
 // idle measures what the processes cost with nothing to do: the floor under every
 // phase's CPU figures, and what a quiet deployment pays.
 func (r *runner) idle(ctx context.Context) error {
-	m, err := startMeter(ctx, r.t.Procs, r.backends())
+	m, err := startMeter(ctx, r.t.Procs, r.backends(), r.t.TemporalMetricsURL)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,9 @@ type Targets struct {
 	// client and worker use: the same server retryd uses.
 	TemporalAddress string
 	Namespace       string
+	// TemporalMetricsURL is the Temporal server's Prometheus endpoint: the engine's
+	// requests per operation are read from it around each phase. "" reads none.
+	TemporalMetricsURL string
 	// APIURLs are the serve processes' base URLs; clients are spread over them.
 	APIURLs []string
 	// MailboxURL is the /dev/mailbox of the serve process whose local mail endpoint the

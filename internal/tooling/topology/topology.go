@@ -67,6 +67,8 @@ type Topology struct {
 	// URL (the API the Temporal UI reads).
 	TemporalAddr string
 	TemporalHTTP string
+	// TemporalMetricsURL is the server's own Prometheus metrics (PROMETHEUS_ENDPOINT).
+	TemporalMetricsURL string
 	// DatabaseURL is retryd's own database.
 	DatabaseURL string
 	// APIURLs[i] is the base URL of APIs[i], and APIMetricsURLs[i] its private
@@ -240,7 +242,7 @@ func (tp *Topology) temporalEnv(admin *neturl.URL, temporalDB, visibilityDB stri
 		"HISTORY_GRPC_PORT", "HISTORY_MEMBERSHIP_PORT", "MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT",
 		"WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT"}
 	// Below 32768: the server records membership ports in a smallint column.
-	ports, err := freeport.PickBelow(len(names), 32768)
+	ports, err := freeport.PickBelow(len(names)+1, 32768)
 	if err != nil {
 		return nil, err
 	}
@@ -248,8 +250,11 @@ func (tp *Topology) temporalEnv(admin *neturl.URL, temporalDB, visibilityDB stri
 	for i, n := range names {
 		env = append(env, n+"="+strconv.Itoa(ports[i]))
 	}
+	metrics := "127.0.0.1:" + strconv.Itoa(ports[len(names)])
+	env = append(env, "PROMETHEUS_ENDPOINT="+metrics)
 	tp.TemporalAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
 	tp.TemporalHTTP = "http://127.0.0.1:" + strconv.Itoa(ports[1])
+	tp.TemporalMetricsURL = "http://" + metrics + "/metrics"
 	pwd, _ := admin.User.Password()
 	port := admin.Port()
 	if port == "" {
