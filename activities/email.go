@@ -27,10 +27,13 @@ type acceptedMessage struct {
 
 // sendLinkEmail sends one email with a fresh action link. Intent is recorded before the
 // call and the message id right after it, so a retry of the activity after a delivered
-// send does not send again. The id also goes to the Temporal server, as the attempt's
-// heartbeat, before Postgres is asked to record it: when Postgres is away at that
-// moment, the attempt fails, and the retries find the id there and record it once the
-// database answers, instead of sending again. (MailerSend takes no idempotency key.)
+// send does not send again. When Postgres cannot record the id at that moment, the id
+// goes to the Temporal server as the attempt's heartbeat before the attempt fails, and
+// the retries find it there and record it once the database answers, instead of
+// sending again. (MailerSend takes no idempotency key.) The heartbeat is sent only
+// then: on every email it cost a request, a history update and a write in the Temporal
+// server, and its window (a worker killed between the 202 and the id being kept) is
+// no shorter than the commit's it replaces.
 func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, in SendEmailInput,
 	render func(mailer.LinkData) (mailer.Content, error)) (SendEmailResult, error) {
 	// Any details at all mean the provider accepted: this is the activity's only
@@ -75,15 +78,17 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 		activity.GetLogger(ctx).Warn("email not sent", "subject_id", c.ID, "seq", in.Seq, "error", err)
 		return SendEmailResult{}, mailError(err)
 	}
-	// The first heartbeat of an attempt goes to the server at once (only later ones are
-	// throttled), and a failed attempt flushes a throttled one before it reports, so the
-	// id normally reaches the server before this attempt can fail; the server keeps it for
-	// every later attempt, with no heartbeat timeout needed. Not always: a heartbeat that
-	// itself fails (Temporal unreachable at that moment, or the attempt's time already
-	// spent by a slow send) is dropped, and if Postgres is away too, the next attempt
-	// sends again. That takes two faults at once; docs/reliability.md counts what is left.
-	activity.RecordHeartbeat(ctx, acceptedMessage{MessageID: id})
-	return a.finishEmail(ctx, subject, e, id)
+	res, err := a.finishEmail(ctx, subject, e, id)
+	if err != nil {
+		// The first heartbeat of an attempt goes to the server at once, before this
+		// attempt reports its failure, and the server keeps it for every later attempt,
+		// with no heartbeat timeout needed. A heartbeat that itself fails (Temporal
+		// unreachable too, or the attempt's time already spent) is dropped, and the next
+		// attempt sends again: that takes two faults at once, or a record that outlasted
+		// the attempt; docs/reliability.md counts what is left.
+		activity.RecordHeartbeat(ctx, acceptedMessage{MessageID: id})
+	}
+	return res, err
 }
 
 // recordAccepted records the message an earlier attempt got the provider to accept but
@@ -101,10 +106,10 @@ func (a *Activities) recordAccepted(ctx context.Context, subject store.Subject, 
 	return a.finishEmail(ctx, subject, e, id)
 }
 
-// finishEmail records a message the provider accepted. The heartbeat before it may have
-// canceled the attempt's context (the workflow is being canceled, or the Temporal server
-// could not be reached): the message is out all the same, so the recording runs on a
-// context only its own timeout ends.
+// finishEmail records a message the provider accepted. The attempt's context may be
+// canceled by then (the member started and the workflow canceled the send, or the
+// workflow is being canceled): the message is out all the same, so the recording runs
+// on a context only its own timeout ends.
 func (a *Activities) finishEmail(ctx context.Context, subject store.Subject, e *store.Email, id string) (SendEmailResult, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()

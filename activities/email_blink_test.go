@@ -18,6 +18,7 @@ import (
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -245,4 +246,24 @@ func TestEmailAcceptedWithoutIDIsNotSentAgain(t *testing.T) {
 	if len(es) != 1 || es[0].Status != "sent" {
 		t.Errorf("emails = %+v, want one sent", es)
 	}
+}
+
+// An email the provider accepted and Postgres recorded needs nothing kept in Temporal:
+// the attempt sends no heartbeat, which on every email cost the Temporal server a
+// request, a history update and a write (docs/benchmarks.md, "Temporal's work per
+// operation"). Only an attempt that could not record the id hands it over
+// (TestEmailAcceptedThenDatabaseBlinksSendsOnce).
+func TestRecordedEmailSendsNoHeartbeat(t *testing.T) {
+	f := newFixture(t)
+	m := ada(finishedShoot(1))
+	f.seedOrg(&m)
+	retryID := f.pendingRetry(m.ID, m.Shoots[0].ID)
+	heartbeats := 0
+	f.env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { heartbeats++ })
+
+	var res activities.SendEmailResult
+	f.must(&res, f.acts.SendRetryEmail, activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: domain.EmailKindInitial})
+	assert.Equal(t, "messages sent", f.mailbox.Len(), 1)
+	assert.Equal(t, "email status", f.retry(retryID).EmailStatus, domain.EmailSent)
+	assert.Equal(t, "heartbeats", heartbeats, 0)
 }
