@@ -75,7 +75,7 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 	// the access link again: a member without email gets it however often the call is
 	// repeated. A pending one goes through the start below, which attaches to its run
 	// or resumes it if the run is gone.
-	own, err := s.ownRestart(ctx, restartID, memberID)
+	own, err := s.ownRestart(c, restartID, memberID)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 		// restart instead. Stored as a refusal, it would be replayed for the key's whole
 		// life, and a member without email would never get the link.
 		if err := store.CheckRestart(ctx, s.db, orgID, memberID); err != nil {
-			if own, _ = s.ownRestart(ctx, restartID, memberID); own == nil {
+			if own, _ = s.ownRestart(c, restartID, memberID); own == nil {
 				return nil, err
 			}
 		}
@@ -124,9 +124,12 @@ func (s *Server) restartMember(c *gin.Context, memberID, restartID string) (*res
 
 // ownRestart is the restart this request's id names (one a request with the same
 // Idempotency-Key created), or nil. One of another member means the key was used for
-// another request.
-func (s *Server) ownRestart(ctx context.Context, restartID, memberID string) (*store.Restart, error) {
-	r, err := store.GetRestart(ctx, s.db, restartID)
+// another request. Without a key the id is new (restartID): nothing to look up.
+func (s *Server) ownRestart(c *gin.Context, restartID, memberID string) (*store.Restart, error) {
+	if idempotencyScope(c) == "" {
+		return nil, nil
+	}
+	r, err := store.GetRestart(c.Request.Context(), s.db, restartID)
 	if pe, ok := problem.As(err); ok && pe.Code == problem.NotFound {
 		return nil, nil
 	}

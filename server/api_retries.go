@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"regexp"
 	"strings"
@@ -177,7 +176,7 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 	// A replayed Idempotency-Key whose retry exists answers from that retry: the member
 	// may have started since (201 with the started retry), an operator may have canceled
 	// it, or its run may be gone, which the start below repairs by resuming it.
-	own, err := s.ownRetry(ctx, retryID, memberID, req.ShootID)
+	own, err := s.ownRetry(c, retryID, memberID, req.ShootID)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -187,7 +186,7 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 		// caused by this key's own retry (a concurrent request with the same key got
 		// there first) attaches to that retry instead.
 		if _, err := store.CheckRetry(ctx, s.db, orgID, memberID, req.ShootID, s.now(), s.cfg.RetryWindow); err != nil {
-			if own, _ = s.ownRetry(ctx, retryID, memberID, req.ShootID); own == nil {
+			if own, _ = s.ownRetry(c, retryID, memberID, req.ShootID); own == nil {
 				return 0, nil, err
 			}
 		}
@@ -224,9 +223,13 @@ func (s *Server) giveRetry(c *gin.Context, memberID string, body []byte) (int, a
 }
 
 // ownRetry is the retry a replayed Idempotency-Key created, or nil. One that does not
-// match the request means the key was used for another request.
-func (s *Server) ownRetry(ctx context.Context, retryID, memberID, shootID string) (*store.Retry, error) {
-	r, err := store.GetRetry(ctx, s.db, retryID)
+// match the request means the key was used for another request. Without a key the id
+// is new (retryID), so there is nothing to look up, and no round trip is spent on it.
+func (s *Server) ownRetry(c *gin.Context, retryID, memberID, shootID string) (*store.Retry, error) {
+	if idempotencyScope(c) == "" {
+		return nil, nil
+	}
+	r, err := store.GetRetry(c.Request.Context(), s.db, retryID)
 	if pe, ok := problem.As(err); ok && pe.Code == problem.NotFound {
 		return nil, nil
 	}

@@ -64,14 +64,11 @@ func GiveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry, e
 		if r.Recorded && r.Stage != domain.StageResetting {
 			return nil
 		}
-		if _, err := tx.NewRaw(`DELETE FROM results WHERE shoot_id = ?`, r.ShootID).Exec(ctx); err != nil {
-			return err
-		}
 		if r.Recorded {
-			return resetToPending(ctx, tx, r, p.Now)
+			return resetToPending(ctx, tx, r, p.Now, withResults)
 		}
 		// A new retry was recorded pending already.
-		return resetShoot(ctx, tx, r.ShootID, p.Now)
+		return resetShoot(ctx, tx, r.ShootID, p.Now, withResults)
 	})
 	return out, err
 }
@@ -184,20 +181,40 @@ func retryFacts(ctx context.Context, db bun.IDB, m *Member, s *Shoot) (rules.Ret
 
 // CheckRetry evaluates the give-retry rules without locking or changing anything: the
 // API's preview and its pre-check, so an ineligible request starts no workflow.
+//
+// One statement reads what the rules need, where the locked transaction of GiveRetry
+// takes four: the pre-check is on every give's path, before the workflow starts.
 func CheckRetry(ctx context.Context, db bun.IDB, orgID, memberID, shootID string, now time.Time, window time.Duration) (rules.Allowance, error) {
-	member := new(Member)
-	if err := db.NewSelect().Model(member).Where("id = ? AND org_id = ?", memberID, orgID).Scan(ctx); err != nil {
+	var row struct {
+		RetryCredits       int        `bun:"retry_credits"`
+		FreeRetryAvailable bool       `bun:"free_retry_available"`
+		ShootStatus        *string    `bun:"shoot_status"`
+		CompletedAt        *time.Time `bun:"completed_at"`
+		RetryCount         int        `bun:"retry_count"`
+		Pending            bool       `bun:"pending"`
+		Retried            bool       `bun:"retried"`
+	}
+	// 'pending' stays literal, to match the partial index of pending retries.
+	err := db.NewRaw(`SELECT m.retry_credits, m.free_retry_available,
+		s.status AS shoot_status, s.completed_at, coalesce(s.retry_count, 0) AS retry_count,
+		EXISTS (SELECT 1 FROM retries WHERE member_id = m.id AND status = 'pending') AS pending,
+		EXISTS (SELECT 1 FROM retries WHERE shoot_id = s.id) AS retried
+		FROM members m LEFT JOIN shoots s ON s.id = ?2 AND s.member_id = m.id
+		WHERE m.id = ?1 AND m.org_id = ?0`, orgID, memberID, shootID).Scan(ctx, &row)
+	if err != nil {
 		return "", notFound(err, "member")
 	}
-	shoot := new(Shoot)
-	if err := db.NewSelect().Model(shoot).Where("id = ? AND member_id = ?", shootID, memberID).Scan(ctx); err != nil {
-		return "", notFound(err, "shoot")
+	if row.ShootStatus == nil {
+		return "", notFound(sql.ErrNoRows, "shoot")
 	}
-	facts, err := retryFacts(ctx, db, member, shoot)
-	if err != nil {
-		return "", err
-	}
-	return rules.CheckRetry(facts, now, window)
+	return rules.CheckRetry(rules.RetryFacts{
+		MemberHasPendingRetry: row.Pending,
+		ShootStatus:           *row.ShootStatus,
+		ShootCompletedAt:      row.CompletedAt,
+		ShootRetried:          row.Retried || row.RetryCount > 0,
+		RetryCredits:          row.RetryCredits,
+		FreeRetryAvailable:    row.FreeRetryAvailable,
+	}, now, window)
 }
 
 // DeleteRetryResults deletes the results of the retry's shoot while the retry is still
@@ -224,15 +241,15 @@ func ResetRetryShoot(ctx context.Context, db bun.IDB, retryID string, now time.T
 		if r.Stage != domain.StageResetting {
 			return nil
 		}
-		return resetToPending(ctx, tx, r, now)
+		return resetToPending(ctx, tx, r, now, keepResults)
 	})
 	return out, err
 }
 
 // resetToPending resets the shoot of a retry recorded at stage resetting and moves the
 // retry to pending.
-func resetToPending(ctx context.Context, tx bun.Tx, r *Retry, now time.Time) error {
-	if err := resetShoot(ctx, tx, r.ShootID, now); err != nil {
+func resetToPending(ctx context.Context, tx bun.Tx, r *Retry, now time.Time, results resultsOnReset) error {
+	if err := resetShoot(ctx, tx, r.ShootID, now, results); err != nil {
 		return err
 	}
 	r.Stage, r.UpdatedAt = domain.StagePending, now
@@ -240,18 +257,29 @@ func resetToPending(ctx context.Context, tx bun.Tx, r *Retry, now time.Time) err
 	return err
 }
 
+// resultsOnReset says whether resetShoot deletes the shoot's results too.
+type resultsOnReset bool
+
+const (
+	// withResults: the one-step give, which deletes the results and resets the shoot
+	// in one statement (a round trip fewer on the path the admin waits on).
+	withResults resultsOnReset = true
+	// keepResults: the three-step give of runs recorded before it, whose results
+	// were deleted by a step of their own (DeleteRetryResults).
+	keepResults resultsOnReset = false
+)
+
 // resetShoot puts a retried shoot back to onboarding: one more retry counted, completion
 // cleared, the next submission free.
-func resetShoot(ctx context.Context, tx bun.Tx, shootID string, now time.Time) error {
-	_, err := tx.NewUpdate().Model((*Shoot)(nil)).
-		Set("status = ?", domain.ShootOnboarding).
-		Set("retry_count = retry_count + 1").
-		Set("completed_at = NULL").
-		Set("next_submission_free = true").
-		Set("started_at = NULL").
-		Set("submitted_at = NULL").
-		Set("updated_at = ?", now).
-		Where("id = ?", shootID).Exec(ctx)
+func resetShoot(ctx context.Context, tx bun.Tx, shootID string, now time.Time, results resultsOnReset) error {
+	with := ""
+	if results == withResults {
+		// A data-modifying WITH runs once whether or not the statement reads it.
+		with = "WITH gone AS (DELETE FROM results WHERE shoot_id = ?0) "
+	}
+	_, err := tx.NewRaw(with+`UPDATE shoots SET status = ?1, retry_count = retry_count + 1,
+		completed_at = NULL, next_submission_free = true, started_at = NULL, submitted_at = NULL,
+		updated_at = ?2 WHERE id = ?0`, shootID, domain.ShootOnboarding, now).Exec(ctx)
 	return err
 }
 
