@@ -20,6 +20,14 @@ import (
 	"github.com/headshotpro/retryd/internal/store"
 )
 
+// GrpcCompression is how retryd's connections to Temporal compress: not at all. The
+// SDK gzips every request by default, and the server answers in kind; retryd's
+// payloads are a few hundred bytes of ids, which gzip barely shrinks, while each
+// compression and decompression cost CPU in the worker and the Temporal server on every
+// poll, task and update (docs/benchmarks.md, "Connections without gzip"). The engine
+// floor of the benchmark connects the same way.
+func GrpcCompression() client.GrpcCompression { return &client.GrpcCompressionNone{} }
+
 // Client starts and reaches retryd's workflows on one task queue.
 type Client struct {
 	client    client.Client

@@ -157,6 +157,7 @@ func (a *App) dial(ctx context.Context) (client.Client, error) {
 	}
 	opts.Logger = tlog.NewStructuredLogger(a.Logger.With("component", "temporal"))
 	opts.MetricsHandler = a.Metrics.TemporalHandler()
+	opts.ConnectionOptions.GrpcCompression = workflows.GrpcCompression()
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, DependencyError{fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)}

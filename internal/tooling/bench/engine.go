@@ -33,7 +33,10 @@ type engine struct {
 func dialEngine(ctx context.Context, t *Targets, to floorReceiver) (*engine, error) {
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort: t.TemporalAddress, Namespace: t.Namespace,
-		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		// retryd's own connections' compression, so the floor asks the engine what
+		// retryd would.
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: workflows.GrpcCompression()},
+		Logger:            tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dial Temporal at %s: %w", t.TemporalAddress, err)
