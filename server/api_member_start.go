@@ -71,12 +71,7 @@ func (s *Server) postSubmit(c *gin.Context) {
 // memberAnswer is what the member's own calls answer: their shoot and the retry or
 // restart the call started, in the member's own shape (memberWorkDTO).
 func (s *Server) memberAnswer(c *gin.Context, st *store.Started) {
-	n, err := store.ShootResultCount(c.Request.Context(), s.db, st.Shoot.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	out := memberShootAnswer{Shoot: toShoot(st.Shoot, n), CreditCharged: st.Charged}
+	out := memberShootAnswer{Shoot: toShoot(st.Shoot, st.ResultCount), CreditCharged: st.Charged}
 	if st.Retry != nil {
 		out.Retry = toMemberRetry(st.Retry)
 	}

@@ -5,9 +5,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
+	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
 	"github.com/headshotpro/retryd/server"
 )
@@ -45,5 +47,38 @@ func TestGiveWithoutKeyReadsTheRetryOnce(t *testing.T) {
 	expectJSON[server.RetryDTO](t, giveRetry(t, app, org.AdminKey, bob, bobShoots[0], "Idempotency-Key", "give-bob"), 201)
 	if n := reads.n.Load() - before; n != 2 {
 		t.Errorf("a give with a key read the retry %d times, want 2 (the key's earlier retry, the answer)", n)
+	}
+}
+
+// resultCounts counts the queries that count a shoot's results.
+type resultCounts struct{ n atomic.Int64 }
+
+func (h *resultCounts) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
+	if strings.Contains(e.Query, `count(*) FROM "results"`) {
+		h.n.Add(1)
+	}
+	return ctx
+}
+
+func (h *resultCounts) AfterQuery(context.Context, *bun.QueryEvent) {}
+
+// TestMemberStartCountsNoResults: the member's answer shows the shoot's results from the
+// shoot's own counter, read with the shoot under its lock, not by counting them after
+// the start.
+func TestMemberStartCountsNoResults(t *testing.T) {
+	var counts resultCounts
+	app := apptest.Start(t, apptest.Options{QueryHook: &counts})
+	org := app.SeedOrg(t, 5, person("Olga Onboarding", seed.Shoot{Status: "onboarding"}))
+	olga, shoots := seeded(org, 0)
+	token, _ := app.Links.Issue(olga, shoots[0], time.Now())
+
+	before := counts.n.Load()
+	r := app.Do(t, "POST", "/api/v1/member/shoots/"+shoots[0]+"/start", token, nil)
+	expectStatus(t, r, 200)
+	if n := counts.n.Load() - before; n != 0 {
+		t.Errorf("a member start counted the results %d times, want 0", n)
+	}
+	if !strings.Contains(string(r.Body), `"result_count":0`) {
+		t.Errorf("the answer's shoot has no result_count 0: %s", r.Body)
 	}
 }

@@ -14,10 +14,13 @@ import (
 
 // Started lists what a member's start ended: the workflows to signal.
 type Started struct {
-	Shoot   *Shoot
-	Retry   *Retry   // the retry that became started, if any
-	Restart *Restart // the restart that became started, if any
-	Charged bool     // a submission took an organization credit
+	Shoot *Shoot
+	// ResultCount is the shoot's results, read with it under its lock (the shoot's own
+	// counter): the member's answer shows it without a query of its own.
+	ResultCount int
+	Retry       *Retry   // the retry that became started, if any
+	Restart     *Restart // the restart that became started, if any
+	Charged     bool     // a submission took an organization credit
 	// Waiting are the workflows to tell of the start: those of the retry or restart this
 	// call started or, when it found nothing pending, those of the shoot's retry or
 	// restart already started. A repeated start (a client whose connection dropped) then
@@ -30,10 +33,11 @@ type Started struct {
 func StartShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID string, now time.Time) (*Started, error) {
 	var out *Started
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		s, err := lockMemberShoot(ctx, tx, memberID, shootID)
+		locked, err := lockMemberShoot(ctx, tx, memberID, shootID)
 		if err != nil {
 			return err
 		}
+		s := &locked.Shoot
 		if s.Status != domain.ShootOnboarding {
 			return problem.New(problem.InvalidShootStatus, "the shoot is %s; only a shoot in onboarding can be started", s.Status)
 		}
@@ -44,6 +48,9 @@ func StartShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID st
 			}
 		}
 		out, err = markStarted(ctx, tx, s, requestID, AuditShootStart, now)
+		if out != nil {
+			out.ResultCount = locked.ResultCount
+		}
 		return err
 	})
 	return out, err
@@ -55,10 +62,11 @@ func StartShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID st
 func SubmitShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID string, now time.Time) (*Started, error) {
 	var out *Started
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		s, err := lockMemberShoot(ctx, tx, memberID, shootID)
+		locked, err := lockMemberShoot(ctx, tx, memberID, shootID)
 		if err != nil {
 			return err
 		}
+		s := &locked.Shoot
 		if s.Status != domain.ShootOnboarding {
 			return problem.New(problem.InvalidShootStatus, "the shoot is %s; photos can only be submitted in onboarding", s.Status)
 		}
@@ -85,16 +93,17 @@ func SubmitShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID s
 		}
 		out, err = markStarted(ctx, tx, s, requestID, AuditShootSubmit, now)
 		if out != nil {
-			out.Charged = charged
+			out.Charged, out.ResultCount = charged, locked.ResultCount
 		}
 		return err
 	})
 	return out, err
 }
 
-func lockMemberShoot(ctx context.Context, tx bun.Tx, memberID, shootID string) (*Shoot, error) {
-	s := new(Shoot)
-	if err := tx.NewSelect().Model(s).Where("id = ? AND member_id = ?", shootID, memberID).For("UPDATE").Scan(ctx); err != nil {
+func lockMemberShoot(ctx context.Context, tx bun.Tx, memberID, shootID string) (*ShootWithCount, error) {
+	s := new(ShootWithCount)
+	if err := tx.NewSelect().Model(s).ColumnExpr("shoot.*").
+		Where("shoot.id = ? AND shoot.member_id = ?", shootID, memberID).For("UPDATE").Scan(ctx); err != nil {
 		return nil, notFound(err, "shoot")
 	}
 	return s, nil
