@@ -40,33 +40,44 @@ const (
 // sent is left as it is: two attempts of one send may both get here (one the server
 // timed out, still recording, and the next one recording the id it left), and the
 // reminder must count once.
+//
+// One statement: the email, its retry or restart and, for a retry, the
+// retry.email_delivered event commit together in one round trip (an email is on every
+// give's path). The event's organization, member and shoot are the retry's, filled in
+// from what the retry's update returns.
 func FinishEmail(ctx context.Context, db bun.IDB, subject Subject, e *Email, messageID string, now time.Time) error {
-	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewUpdate().Model((*Email)(nil)).
-			Set("status = ?", domain.EmailSent).Set("message_id = ?", messageID).Set("sent_at = ?", now).
-			Where("id = ?", e.ID).Where("status <> ?", domain.EmailSent).Exec(ctx)
-		if err != nil {
+	reminders := ""
+	if e.Kind == domain.EmailKindReminder {
+		reminders = ", reminders_sent = reminders_sent + 1"
+	}
+	// Arguments 0 to 5 are the event's (outboxArgs); the email's start at 6. The
+	// subject is one of two table names of this package, never input.
+	update := `WITH em AS (
+			UPDATE emails SET status = ?6, message_id = ?7, sent_at = ?8 WHERE id = ?9 AND status <> ?6 RETURNING 1
+		), x AS (
+			UPDATE ` + string(subject) + ` SET email_status = ?6, email_message_id = ?7, updated_at = ?8` + reminders + `
+			WHERE id = ?10 AND EXISTS (SELECT 1 FROM em) RETURNING *
+		)`
+	var args []any
+	if subject == SubjectRetry {
+		var err error
+		// The ids the retry's row gives are placeholders here, replaced in src below.
+		ev := retryEvent(domain.EventRetryEmailDelivered, &Retry{ID: e.SubjectID}, now, emailFields(e, map[string]any{"message_id": messageID}))
+		if args, err = ev.outboxArgs(); err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err
-		}
-		q := tx.NewUpdate().Table(string(subject)).
-			Set("email_status = ?", domain.EmailSent).Set("email_message_id = ?", messageID).Set("updated_at = ?", now).
-			Where("id = ?", e.SubjectID)
-		if e.Kind == domain.EmailKindReminder {
-			q = q.Set("reminders_sent = reminders_sent + 1")
-		}
-		if subject != SubjectRetry {
-			_, err = q.Exec(ctx)
-			return err
-		}
-		var r Retry
-		if err := q.Returning("id, org_id, member_id, shoot_id").Scan(ctx, &r.ID, &r.OrgID, &r.MemberID, &r.ShootID); err != nil {
-			return err
-		}
-		return RecordEvent(ctx, tx, retryEvent(domain.EventRetryEmailDelivered, &r, now, emailFields(e, map[string]any{"message_id": messageID})))
-	})
+		update += `, src AS (
+			SELECT x.org_id AS org, jsonb_set(jsonb_set(jsonb_set(?4::jsonb,
+				'{organization_id}', to_jsonb(x.org_id)), '{data,member_id}', to_jsonb(x.member_id)),
+				'{data,shoot_id}', to_jsonb(x.shoot_id)) AS payload FROM x
+		), ` + outboxSQL
+	} else {
+		args = make([]any, 6)
+		update += ` SELECT count(*) FROM x`
+	}
+	args = append(args, domain.EmailSent, messageID, now, e.ID, e.SubjectID)
+	_, err := db.NewRaw(update, args...).Exec(ctx)
+	return err
 }
 
 // emailFields are the fields of an email event that name the email: its kind and its

@@ -49,27 +49,45 @@ func (e Event) body() ([]byte, error) {
 // rolls back with the change it reports. With no such endpoint nothing is written. One
 // statement, so a give pays one round trip for its webhooks whether or not any are set up.
 func RecordEvent(ctx context.Context, db bun.IDB, e Event) error {
+	args, err := e.outboxArgs()
+	if err != nil {
+		return err
+	}
+	_, err = db.NewRaw(`WITH src AS (SELECT ?0::uuid AS org, ?4::jsonb AS payload), `+outboxSQL, args...).Exec(ctx)
+	return err
+}
+
+// outboxSQL ends every statement that records an event: the subscribed endpoints of the
+// organization, the event, one delivery for each, and the notification, queued in the
+// transaction and sent at its commit (Postgres folds equal notifications of one
+// transaction into one). It reads a CTE src of at most one row (org, payload), which a
+// statement that records its change and its event at once (FinishEmail) fills from
+// what its change returns; no row, no event. The event's type, id, time and the channel
+// are arguments 1, 2, 3 and 5 (outboxArgs).
+const outboxSQL = `ep AS (
+			SELECT e.id FROM webhook_endpoints e, src
+			WHERE e.org_id = src.org AND e.deleted_at IS NULL AND e.enabled AND ?1 = ANY (e.event_types)
+		), ev AS (
+			INSERT INTO webhook_events (id, org_id, type, occurred_at, payload)
+			SELECT ?2, src.org, ?1, ?3, src.payload FROM src WHERE EXISTS (SELECT 1 FROM ep)
+			RETURNING id, org_id
+		), d AS (
+			INSERT INTO webhook_deliveries (id, event_id, endpoint_id, org_id, created_at)
+			SELECT gen_random_uuid(), ev.id, ep.id, ev.org_id, ?3 FROM ev CROSS JOIN ep RETURNING 1
+		)
+		SELECT pg_notify(?5, '') FROM ev`
+
+// outboxArgs are the arguments 0 to 5 of an event's statement: the organization, type,
+// id, time, body and the notification channel.
+func (e Event) outboxArgs() ([]any, error) {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
 	body, err := e.body()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// The notification is queued in the transaction and sent at its commit; Postgres
-	// folds equal notifications of one transaction into one.
-	_, err = db.NewRaw(`WITH ep AS (
-			SELECT id FROM webhook_endpoints WHERE org_id = ?0 AND deleted_at IS NULL AND enabled AND ?1 = ANY (event_types)
-		), ev AS (
-			INSERT INTO webhook_events (id, org_id, type, occurred_at, payload)
-			SELECT ?2, ?0, ?1, ?3, ?4 WHERE EXISTS (SELECT 1 FROM ep) RETURNING id
-		), d AS (
-			INSERT INTO webhook_deliveries (id, event_id, endpoint_id, org_id, created_at)
-			SELECT gen_random_uuid(), ev.id, ep.id, ?0, ?3 FROM ev CROSS JOIN ep RETURNING 1
-		)
-		SELECT pg_notify(?5, '') FROM ev`,
-		e.OrgID, e.Type, e.ID, e.OccurredAt, string(body), WebhookChannel).Exec(ctx)
-	return err
+	return []any{e.OrgID, e.Type, e.ID, e.OccurredAt, string(body), WebhookChannel}, nil
 }
 
 // retryEvent is an event about a retry, with the fields every retry event carries.

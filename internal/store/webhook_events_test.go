@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -170,11 +171,20 @@ func TestEventsRecordedWithTheirChange(t *testing.T) {
 		if err := json.Unmarshal(d.Payload, &body); err != nil {
 			t.Fatal(err)
 		}
-		if body.Type != d.Type || body.OrganizationID != orgID || body.ID == "" || body.Data["member_id"] == nil || body.Data["shoot_id"] == nil {
+		if body.Type != d.Type || body.OrganizationID != orgID || body.ID == "" || body.Data["member_id"] == nil || body.Data["shoot_id"] == nil ||
+			body.Data["member_id"] == "" || body.Data["shoot_id"] == "" {
 			t.Errorf("%s payload %s lacks its ids", d.Type, d.Payload)
 		}
 		if strings.Contains(string(d.Payload), email) {
 			t.Errorf("%s payload %s holds the member's address", d.Type, d.Payload)
+		}
+		// FinishEmail fills these in from the retry's row, in its one statement.
+		if d.Type == domain.EventRetryEmailDelivered {
+			want := map[string]any{"retry_id": ivyRetry, "member_id": ivy.ID, "shoot_id": ivy.Shoots[0].ID,
+				"email_kind": domain.EmailKindInitial, "email_seq": float64(0), "message_id": "msg-1"}
+			if !maps.Equal(body.Data, want) {
+				t.Errorf("retry.email_delivered data = %v, want %v", body.Data, want)
+			}
 		}
 	}
 }
