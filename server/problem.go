@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/headshotpro/retryd/internal/problem"
@@ -47,10 +48,15 @@ func (s *Server) fail(c *gin.Context, err error) {
 
 func (s *Server) classify(c *gin.Context, err error) *problem.Error {
 	var maxErr *http.MaxBytesError
+	// The SDK ends a wait on an update (Update-with-Start's too) with an error of its own
+	// whose cause is a gRPC status, not the context's error: the workflow did not answer
+	// in time (its database steps held up, or the engine behind), which the client can
+	// act on like any timeout.
+	var waited *client.WorkflowUpdateServiceTimeoutOrCanceledError
 	switch {
 	case errors.As(err, &maxErr):
 		return problem.New(problem.PayloadTooLarge, "the request body is larger than %d bytes", maxErr.Limit)
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &waited):
 		s.log.WarnContext(c.Request.Context(), "request timed out", "request_id", requestID(c), "error", err)
 		return problem.New(problem.Timeout, "the request took too long; it may still complete, check its state before retrying")
 	case errors.Is(err, context.Canceled):
