@@ -72,7 +72,7 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "- Idle, before the first phase (%s): CPU %s of a core; RSS %s\n", r.IdleWindow, strings.Join(parts, ", "), rssList(r.Idle))
 	}
 	b.WriteString("\n")
-	b.WriteString("| group | path | calls × at once | p50 ms | p99 ms | ops/s | floor | p50 × | p99 × | ops/s × | CPU ms/op serve · work · temporal · postgres | RSS MiB serve · work · temporal |\n")
+	b.WriteString("| group | path | calls × at once | p50 ms | p99 ms | ops/s | floor | p50 × | p99 × | ops/s × | CPU ms/op serve · work · temporal · postgres · bench | RSS MiB serve · work · temporal |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, row := range r.Rows {
 		s := row.Sum
@@ -197,7 +197,10 @@ How to read it:
 - **CPU ms/op**: CPU time (user and system, from /proc/<pid>/stat before and after the
   phase) of each process over the phase, divided by its operations. It includes what the
   process spends idle (the idle line above), which weighs on short phases. Postgres is
-  the backends connected to the run's database (the pgx floor's own among them).
+  the backends connected to the run's database (the pgx floor's own among them). Bench
+  is the benchmark's own process: every row's clients, and on the engine floor's rows
+  the floor's worker too, which runs there; set against retryd's work column, a
+  floor row's bench figure includes the floor's client as well.
 - **RSS**: resident memory of each process at the end of the phase.
 - The email rows time each email from the give's answer to its delivery (the local
   endpoint's receive time; the floor's no-op activity's start), over the gives made at

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -57,6 +58,8 @@ func Run(ctx context.Context, topo Topology, cfg Config, opts Options) (rep *Rep
 	if err != nil {
 		return nil, fmt.Errorf("start the servers: %w", err)
 	}
+	// The benchmark meters itself too: the floor's worker runs here (RoleBench).
+	t.Procs = append(t.Procs, Proc{Role: RoleBench, PID: os.Getpid()})
 	r := &runner{cfg: cfg, t: t, log: opts.Log, api: newAPI(t, max(cfg.PageClients, cfg.Concurrency)),
 		report: &Report{Command: opts.Command, Started: began, Targets: t.Description, Config: cfg}}
 	r.report.Machine = describeMachine(ctx, opts.RepoRoot, t.DatabaseURL)

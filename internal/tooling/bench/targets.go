@@ -12,10 +12,15 @@ const (
 	// RolePostgres is the Postgres backends connected to the run's database (the
 	// benchmark's own pgx connections among them), when Postgres runs on this machine.
 	RolePostgres Role = "postgres"
+	// RoleBench is the benchmark's own process: the clients of every row's load, and
+	// the engine floor's worker, whose workflow tasks and no-op activities run there.
+	// Its figure on a floor row is what retryd's work column stands against, with the
+	// floor's client added; on a retryd row it is the client alone.
+	RoleBench Role = "bench"
 )
 
 // Roles are the process kinds in the order the report lists them.
-var Roles = []Role{RoleServe, RoleWork, RoleTemporal, RolePostgres}
+var Roles = []Role{RoleServe, RoleWork, RoleTemporal, RolePostgres, RoleBench}
 
 // Proc is one process of the system under test. A topology with two serve processes
 // lists two Procs of RoleServe; the report sums their CPU and memory per role.
