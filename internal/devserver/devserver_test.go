@@ -208,3 +208,28 @@ func waitHTTP(t *testing.T, url string) {
 type statusError struct{ status string }
 
 func (e *statusError) Error() string { return "status " + e.status }
+
+// With Metrics the server's own counters are served on a port Start picks, the one
+// MetricsURL names (the benchmark reads the engine's requests per operation there).
+func TestStartServesMetrics(t *testing.T) {
+	cli := testenv.TemporalCLI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Options{CLIPath: cli, Headless: true, Metrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	if !strings.HasPrefix(srv.MetricsURL, "http://127.0.0.1:") {
+		t.Fatalf("MetricsURL = %q", srv.MetricsURL)
+	}
+	resp, err := http.Get(srv.MetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "persistence_requests{") {
+		t.Fatalf("GET %s: %s, %d bytes without persistence_requests", srv.MetricsURL, resp.Status, len(body))
+	}
+}

@@ -85,16 +85,19 @@ type Options struct {
 	// own, which they override: the fairness test and benchmark turn fairness off with
 	// "matching.enableFairness=false" to measure what it changes.
 	DynamicConfig []string
-	// MetricsPort serves the server's own Prometheus metrics on IP:MetricsPort/metrics
-	// (the benchmark counts the engine's requests per operation with them); 0 serves none.
-	MetricsPort int
+	// Metrics serves the server's own Prometheus metrics on a free port of IP
+	// (Server.MetricsURL): the benchmark counts the engine's requests per operation
+	// with them.
+	Metrics bool
 }
 
 // Server is a running dev server started by Start.
 type Server struct {
-	Address   string // host:port of the frontend (gRPC)
-	UIURL     string // "" when headless
-	Namespace string
+	Address string // host:port of the frontend (gRPC)
+	UIURL   string // "" when headless
+	// MetricsURL is the server's Prometheus metrics, "" unless Options.Metrics.
+	MetricsURL string
+	Namespace  string
 
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed once cmd.Wait returns
@@ -130,7 +133,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 
-	picksPorts := opts.Port == 0 || (!opts.Headless && opts.UIPort == 0)
+	picksPorts := opts.Port == 0 || (!opts.Headless && opts.UIPort == 0) || opts.Metrics
 	attempts := 1
 	if picksPorts {
 		attempts = portAttempts
@@ -209,8 +212,14 @@ func startOnce(ctx context.Context, opts Options) (*Server, bool, error) {
 	for _, kv := range append(devDynamicConfig(), opts.DynamicConfig...) {
 		args = append(args, "--dynamic-config-value", kv)
 	}
-	if opts.MetricsPort != 0 {
-		args = append(args, "--metrics-port", strconv.Itoa(opts.MetricsPort))
+	if opts.Metrics {
+		// Picked on each attempt, like the other ports, so a lost race for it is retried.
+		metricsPort, err := freePort(opts.IP)
+		if err != nil {
+			return nil, false, err
+		}
+		args = append(args, "--metrics-port", strconv.Itoa(metricsPort))
+		s.MetricsURL = "http://" + net.JoinHostPort(opts.IP, strconv.Itoa(metricsPort)) + "/metrics"
 	}
 
 	cmd := exec.Command(opts.CLIPath, args...)

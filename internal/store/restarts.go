@@ -130,16 +130,7 @@ func CreateRestart(ctx context.Context, db bun.IDB, p CreateRestartParams) (*Res
 // nothing.
 func SetRestartStage(ctx context.Context, db bun.IDB, restartID, stage string, now time.Time) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewUpdate().Model((*Restart)(nil)).
-			Set("stage = ?", stage).Set("updated_at = ?", now).
-			Where("id = ?", restartID).Where("stage <> ?", domain.StageStarted)
-		switch stage {
-		case domain.StageStarted:
-			q = q.Set("status = ?", domain.StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
-		case domain.StageFailed:
-			// 'pending' stays literal, like every status = 'pending' matching a partial index.
-			q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
-		}
+		q := stageUpdate(tx.NewUpdate().Model((*Restart)(nil)), restartID, stage, now)
 		var changed []Restart
 		if err := q.Returning("*").Scan(ctx, &changed); err != nil {
 			return err

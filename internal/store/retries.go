@@ -291,17 +291,7 @@ func resetShoot(ctx context.Context, tx bun.Tx, shootID string, now time.Time, r
 // StartShoot, after which the stage is started already and nothing is reported twice.
 func SetRetryStage(ctx context.Context, db bun.IDB, retryID, stage string, now time.Time) error {
 	update := func(ctx context.Context, db bun.IDB) *bun.UpdateQuery {
-		q := db.NewUpdate().Model((*Retry)(nil)).
-			Set("stage = ?", stage).Set("updated_at = ?", now).
-			Where("id = ?", retryID).Where("stage <> ?", domain.StageStarted)
-		switch stage {
-		case domain.StageStarted:
-			q = q.Set("status = ?", domain.StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
-		case domain.StageFailed:
-			// 'pending' stays literal, like every status = 'pending' matching a partial index.
-			q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
-		}
-		return q
+		return stageUpdate(db.NewUpdate().Model((*Retry)(nil)), retryID, stage, now)
 	}
 	event := map[string]string{domain.StageStarted: domain.EventRetryStarted, domain.StageFailed: domain.EventRetryCanceled}[stage]
 	if event == "" {
@@ -324,6 +314,22 @@ func SetRetryStage(ctx context.Context, db bun.IDB, retryID, stage string, now t
 		}
 		return nil
 	})
+}
+
+// stageUpdate sets the stage of the retry or restart q's model names: the stage never
+// moves back from started; started also sets the status and the start time, and failed
+// the status, of a pending one only.
+func stageUpdate(q *bun.UpdateQuery, id, stage string, now time.Time) *bun.UpdateQuery {
+	q = q.Set("stage = ?", stage).Set("updated_at = ?", now).
+		Where("id = ?", id).Where("stage <> ?", domain.StageStarted)
+	switch stage {
+	case domain.StageStarted:
+		q = q.Set("status = ?", domain.StatusStarted).Set("started_at = COALESCE(started_at, ?)", now)
+	case domain.StageFailed:
+		// 'pending' stays literal, like every status = 'pending' matching a partial index.
+		q = q.Set("status = ?", domain.StatusFailed).Where("status = 'pending'")
+	}
+	return q
 }
 
 // GetRetry reads one retry with its note.

@@ -58,6 +58,10 @@ func TestRunQuick(t *testing.T) {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		checkReport(t, tc.name, rep)
+		// Both servers' own counters were read around the phases.
+		if !strings.Contains(rep.Markdown(), "| path | frontend requests |") {
+			t.Errorf("%s: the report has no table of the engine's requests per operation", tc.name)
+		}
 		if tc.name == "production" && !strings.Contains(rep.Markdown(), "on a private Postgres") {
 			t.Errorf("production: the Servers line does not say the run had a Postgres of its own:\n%s", rep.Markdown())
 		}

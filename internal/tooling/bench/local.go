@@ -85,13 +85,9 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 	if l.TemporalInMemory {
 		dbFile, storage = "", "SQLite in memory"
 	}
-	metricsPort, err := freeport.Pick(1)
-	if err != nil {
-		return nil, err
-	}
 	l.temporal, err = devserver.Start(ctx, devserver.Options{
 		CLIPath: cli, Headless: true, DBFile: dbFile,
-		SearchAttributes: workflows.SearchAttributeNames, Output: l.tlog, MetricsPort: metricsPort[0],
+		SearchAttributes: workflows.SearchAttributeNames, Output: l.tlog, Metrics: true,
 	})
 	if err != nil {
 		return nil, err
@@ -151,7 +147,7 @@ func (l *Local) Start(ctx context.Context) (*Targets, error) {
 		Description: fmt.Sprintf("one `retryd serve` and one `retryd work` process; Temporal dev server %s (%s, `retryd dev`'s dynamic config, headless); a fresh database on the local Postgres; mail to serve's local endpoint, unpaced (MAIL_RATE_PER_MINUTE=%d); serve's DATABASE_MAX_CONNS=%d; webhooks to the benchmark's receiver on 127.0.0.1 (%s)",
 			devserver.CLIVersion, storage, benchMailRate, max(l.APIDatabaseConns, 1), webhookReceiverEnv),
 		TemporalAddress:    l.temporal.Address,
-		TemporalMetricsURL: "http://127.0.0.1:" + strconv.Itoa(metricsPort[0]) + "/metrics",
+		TemporalMetricsURL: l.temporal.MetricsURL,
 		Namespace:          l.temporal.Namespace,
 		APIURLs:            []string{apiURL},
 		MailboxURL:         apiURL + "/dev/mailbox",
