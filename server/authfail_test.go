@@ -1,17 +1,14 @@
 package server_test
 
 import (
-	"context"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
-
-	"github.com/uptrace/bun"
 
 	"github.com/headshotpro/retryd/internal/apikey"
 	"github.com/headshotpro/retryd/internal/tooling/apptest"
+	"github.com/headshotpro/retryd/internal/tooling/querycount"
 	"github.com/headshotpro/retryd/server"
 )
 
@@ -89,30 +86,18 @@ func TestWrongKeysAreThrottledPerPrefix(t *testing.T) {
 	}
 }
 
-// keyLookups counts the queries that read api_keys.
-type keyLookups struct{ n atomic.Int64 }
-
-func (k *keyLookups) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
-	if strings.Contains(e.Query, "api_keys") {
-		k.n.Add(1)
-	}
-	return ctx
-}
-
-func (k *keyLookups) AfterQuery(context.Context, *bun.QueryEvent) {}
-
 // TestWrongKeyIsLookedUpOnce: a client repeating a wrong key costs one lookup; the
 // repeats are answered from memory, and every failure is counted by reason.
 func TestWrongKeyIsLookedUpOnce(t *testing.T) {
-	var lookups keyLookups
-	app := apptest.Start(t, apptest.Options{QueryHook: &lookups})
+	lookups := querycount.Containing("api_keys")
+	app := apptest.Start(t, apptest.Options{QueryHook: lookups})
 	app.SeedOrg(t, 0)
 	key := wrongKey()
-	before := lookups.n.Load()
+	before := lookups.Count()
 	for range 5 {
 		expectProblem(t, app.Do(t, "GET", "/api/v1/admin/organization", key, nil), 401, "unauthorized")
 	}
-	if n := lookups.n.Load() - before; n != 1 {
+	if n := lookups.Count() - before; n != 1 {
 		t.Errorf("5 requests with one wrong key ran %d api_keys lookups, want 1", n)
 	}
 	expectProblem(t, app.Do(t, "GET", "/api/v1/admin/organization", "", nil), 401, "unauthorized")

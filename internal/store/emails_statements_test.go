@@ -2,26 +2,14 @@ package store_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/store"
+	"github.com/headshotpro/retryd/internal/tooling/querycount"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
-
-// statements counts the statements sent through a handle.
-type statements struct{ n atomic.Int64 }
-
-func (s *statements) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
-	s.n.Add(1)
-	return ctx
-}
-
-func (s *statements) AfterQuery(context.Context, *bun.QueryEvent) {}
 
 // TestFinishEmailIsOneStatement: recording a sent email, its retry's email status and
 // the retry.email_delivered event is one round trip, on every give's path; what each
@@ -34,11 +22,11 @@ func TestFinishEmailIsOneStatement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var count statements
-	if err := store.FinishEmail(ctx, db.WithQueryHook(&count), store.SubjectRetry, e, "msg-1", time.Now()); err != nil {
+	count := querycount.All()
+	if err := store.FinishEmail(ctx, db.WithQueryHook(count), store.SubjectRetry, e, "msg-1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if n := count.n.Load(); n != 1 {
+	if n := count.Count(); n != 1 {
 		t.Errorf("FinishEmail sent %d statements, want 1", n)
 	}
 	r, err := store.GetRetry(ctx, db, retries[0])

@@ -18,6 +18,8 @@
 //   - dnstest: a DNS server on loopback answering from a table, for the webhook URL
 //     guard's tests (names, rebinding, failures and timeouts on cue).
 //   - random: the random secrets, keys and database names of one run.
+//   - querycount: a bun query hook counting statements, for tests that hold a path to
+//     its round trips.
 //   - faults: the fault suite (scripts/faults.sh; a bounded subset runs in CI).
 //   - topology: the production topology run for real (full Temporal server on Postgres,
 //     several APIs and workers); cmd/retryd-topology starts it by hand.
