@@ -35,10 +35,7 @@ func TestRestartCanceledEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	actor := store.Actor{Kind: store.ActorAdmin, ID: adminID}
-	if _, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: orgID, URL: "https://hooks.example.com/cancels",
-		EventTypes: domain.EventTypes(), Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, actor, now); err != nil {
-		t.Fatal(err)
-	}
+	webhookEndpoint(t, db, orgID, testSecret)
 	restart := func(m seed.Member) (string, string) {
 		id, shoot := uuid.NewString(), uuid.NewString()
 		if _, err := store.CreateRestart(ctx, db, store.CreateRestartParams{RestartID: id, OrgID: orgID, MemberID: m.ID, NewShootID: shoot,

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/headshotpro/retryd/internal/domain"
-	"github.com/headshotpro/retryd/internal/seed"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 )
@@ -21,17 +20,9 @@ import (
 func TestDeletingAnEndpointLeavesChangesAlone(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.Database(t)
-	orgID := uuid.NewString()
-	if _, err := seed.Load(ctx, db, &seed.File{Organizations: []seed.Organization{{ID: orgID, Name: "Del", CreditBalance: 1,
-		Admins: []seed.Admin{{ID: uuid.NewString(), Email: "d@del.test", Name: "D", Role: "owner"}}}}}); err != nil {
-		t.Fatal(err)
-	}
+	orgID := webhookOrg(t, db)
 	actor := store.Actor{Kind: store.ActorSystem, ID: "test"}
-	ep, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: orgID, URL: "https://hooks.example.com/d",
-		EventTypes: domain.EventTypes(), Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, actor, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ep := webhookEndpoint(t, db, orgID, testSecret)
 	event := func() store.Event {
 		return store.Event{OrgID: orgID, Type: domain.EventRetryIssued, OccurredAt: time.Now(), Data: map[string]any{"retry_id": uuid.NewString()}}
 	}
@@ -89,21 +80,9 @@ func TestDeletingAnEndpointLeavesChangesAlone(t *testing.T) {
 func TestPurgeWebhooks(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.Database(t)
-	orgID := uuid.NewString()
-	if _, err := seed.Load(ctx, db, &seed.File{Organizations: []seed.Organization{{ID: orgID, Name: "Purge", CreditBalance: 1,
-		Admins: []seed.Admin{{ID: uuid.NewString(), Email: "p@purge.test", Name: "P", Role: "owner"}}}}}); err != nil {
-		t.Fatal(err)
-	}
+	orgID := webhookOrg(t, db)
 	actor := store.Actor{Kind: store.ActorSystem, ID: "test"}
-	mk := func() string {
-		ep, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: orgID, URL: "https://hooks.example.com/p",
-			EventTypes: domain.EventTypes(), Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, actor, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ep.ID
-	}
-	kept, gone := mk(), mk()
+	kept, gone := webhookEndpoint(t, db, orgID, testSecret).ID, webhookEndpoint(t, db, orgID, testSecret).ID
 	now := time.Now()
 	old := now.Add(-store.WebhookRetention - time.Hour)
 	record := func(at time.Time) string {
@@ -152,16 +131,7 @@ func TestPurgeWebhooks(t *testing.T) {
 func TestDisableFailingIsConditional(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.Database(t)
-	orgID := uuid.NewString()
-	if _, err := seed.Load(ctx, db, &seed.File{Organizations: []seed.Organization{{ID: orgID, Name: "Fail", CreditBalance: 1,
-		Admins: []seed.Admin{{ID: uuid.NewString(), Email: "f@fail.test", Name: "F", Role: "owner"}}}}}); err != nil {
-		t.Fatal(err)
-	}
-	ep, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: orgID, URL: "https://hooks.example.com/f",
-		EventTypes: domain.EventTypes(), Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, store.Actor{Kind: store.ActorSystem, ID: "test"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ep := webhookEndpoint(t, db, webhookOrg(t, db), testSecret)
 	first := time.Now().Add(-time.Hour)
 	for _, c := range []struct {
 		failingSince *time.Time
@@ -185,18 +155,10 @@ func ptr[T any](v T) *T { return &v }
 func TestRotatingTwiceKeepsTheSecretReceiversHold(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.Database(t)
-	orgID := uuid.NewString()
-	if _, err := seed.Load(ctx, db, &seed.File{Organizations: []seed.Organization{{ID: orgID, Name: "Rot", CreditBalance: 1,
-		Admins: []seed.Admin{{ID: uuid.NewString(), Email: "r@rot.test", Name: "R", Role: "owner"}}}}}); err != nil {
-		t.Fatal(err)
-	}
+	orgID := webhookOrg(t, db)
 	actor := store.Actor{Kind: store.ActorSystem, ID: "test"}
 	const s0, s1, s2, s3 = "whsec_c2VjcmV0LXplcm8tc2VjcmV0LXplcm8=", "whsec_c2VjcmV0LW9uZS1zZWNyZXQtb25lLXg=", "whsec_c2VjcmV0LXR3by1zZWNyZXQtdHdvLXg=", "whsec_c2VjcmV0LXRocmVlLXNlY3JldC10aHI="
-	ep, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: orgID, URL: "https://hooks.example.com/r",
-		EventTypes: domain.EventTypes(), Secret: s0}, actor, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ep := webhookEndpoint(t, db, orgID, s0)
 	now := time.Now()
 	rotate := func(secret string, at time.Time) *store.WebhookEndpoint {
 		e, err := store.RotateWebhookSecret(ctx, db, orgID, ep.ID, secret, at.Add(24*time.Hour), actor, at)

@@ -71,7 +71,7 @@ func TestEventsRecordedWithTheirChange(t *testing.T) {
 	}
 	actor := store.Actor{Kind: store.ActorAdmin, ID: adminID}
 	endpointOf := func(org string, types []string) string {
-		ep, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: org, URL: "https://hooks.example.com/" + uuid.NewString()[:8], EventTypes: types, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, actor, now)
+		ep, err := store.CreateWebhookEndpoint(ctx, db, store.NewWebhookEndpoint{OrgID: org, URL: "https://hooks.example.com/" + uuid.NewString()[:8], EventTypes: types, Secret: testSecret}, actor, now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -141,8 +142,8 @@ type engineDiff struct {
 }
 
 // compareEngine lists the operations whose count per operation differs between row and
-// floor by at least min, the largest difference first.
-func compareEngine(row engineWork, rowOps int, floor engineWork, floorOps int, min float64) []engineDiff {
+// floor by at least threshold, the largest difference first.
+func compareEngine(row engineWork, rowOps int, floor engineWork, floorOps int, threshold float64) []engineDiff {
 	keys := map[engineOp]bool{}
 	for k := range row {
 		keys[k] = true
@@ -153,22 +154,15 @@ func compareEngine(row engineWork, rowOps int, floor engineWork, floorOps int, m
 	var out []engineDiff
 	for k := range keys {
 		r, f := row[k]/float64(rowOps), floor[k]/float64(floorOps)
-		if d := r - f; d >= min || -d >= min {
+		if d := r - f; math.Abs(d) >= threshold {
 			out = append(out, engineDiff{Op: k, Row: r, Floor: f, Difference: d})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if a, b := abs(out[i].Difference), abs(out[j].Difference); a != b {
+		if a, b := math.Abs(out[i].Difference), math.Abs(out[j].Difference); a != b {
 			return a > b
 		}
 		return out[i].Op.Family+out[i].Op.Operation < out[j].Op.Family+out[j].Op.Operation
 	})
 	return out
-}
-
-func abs(f float64) float64 {
-	if f < 0 {
-		return -f
-	}
-	return f
 }
