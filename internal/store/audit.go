@@ -64,14 +64,20 @@ func (a Actor) Event(e AuditEvent) AuditEvent {
 // Audit writes one audit event; callers pass their transaction so the event commits or
 // rolls back with the change it describes.
 func Audit(ctx context.Context, db bun.IDB, e AuditEvent) error {
+	_, err := auditInsert(db, e).Exec(ctx)
+	return err
+}
+
+// auditInsert is Audit's statement, for a transaction that sends it with its other
+// writes (writes).
+func auditInsert(db bun.IDB, e AuditEvent) *bun.InsertQuery {
 	if e.Detail == nil {
 		e.Detail = map[string]any{}
 	}
 	if e.CredentialKind == "" {
 		e.CredentialKind = CredentialUnknown
 	}
-	_, err := db.NewInsert().Model(&e).Exec(ctx)
-	return err
+	return db.NewInsert().Model(&e)
 }
 
 // AuditCursor is a keyset position in an organization's events: an event's time and id.

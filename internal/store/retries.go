@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
 
 	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/problem"
@@ -56,25 +57,28 @@ func ReserveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry
 func GiveRetry(ctx context.Context, db bun.IDB, p ReserveRetryParams) (*Retry, error) {
 	var out *Retry
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		r, err := reserveRetry(ctx, tx, p, domain.StagePending)
+		// A new retry is recorded pending, its shoot reset with the same round trip.
+		r, err := reserveRetry(ctx, tx, p, domain.StagePending, resetShootQuery(tx, p.ShootID, p.Now, withResults))
 		if err != nil {
 			return err
 		}
 		out = r
-		if r.Recorded && r.Stage != domain.StageResetting {
-			return nil
-		}
-		if r.Recorded {
+		if r.Recorded && r.Stage == domain.StageResetting {
 			return resetToPending(ctx, tx, r, p.Now, withResults)
 		}
-		// A new retry was recorded pending already.
-		return resetShoot(ctx, tx, r.ShootID, p.Now, withResults)
+		return nil
 	})
 	return out, err
 }
 
-// reserveRetry is ReserveRetry's transaction; a new retry is recorded at stage.
-func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage string) (*Retry, error) {
+// reserveRetry is ReserveRetry's transaction; a new retry is recorded at stage, and the
+// statements of also commit with it.
+//
+// Round trips: the member's lock, the look for the retry's id, the shoot's lock with the
+// rules' facts, then every write at once (writes). Each lock is taken by a statement of
+// its own, after the one before it returned, so each read sees what the holders of the
+// locks before it committed.
+func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage string, also ...schema.QueryAppender) (*Retry, error) {
 	member := new(Member)
 	if err := tx.NewSelect().Model(member).
 		Where("id = ? AND org_id = ?", p.MemberID, p.OrgID).For("UPDATE").Scan(ctx); err != nil {
@@ -100,12 +104,7 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
-	shoot := new(Shoot)
-	if err := tx.NewSelect().Model(shoot).
-		Where("id = ? AND member_id = ?", p.ShootID, p.MemberID).For("UPDATE").Scan(ctx); err != nil {
-		return nil, notFound(err, "shoot")
-	}
-	facts, err := retryFacts(ctx, tx, member, shoot)
+	facts, err := lockShootFacts(ctx, tx, member, p.ShootID)
 	if err != nil {
 		return nil, err
 	}
@@ -113,15 +112,14 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 	if err != nil {
 		return nil, err
 	}
+	w := newWrites(tx)
 	upd := tx.NewUpdate().Model((*Member)(nil)).Where("id = ?", member.ID)
 	if allowance == rules.AllowanceRetryCredit {
 		upd = upd.Set("retry_credits = retry_credits - 1")
 	} else {
 		upd = upd.Set("free_retry_available = false")
 	}
-	if _, err := upd.Exec(ctx); err != nil {
-		return nil, err
-	}
+	w.add(upd)
 	// A managed member may have no address: no email will go out, and the admin who
 	// gives the retry is shown the link instead (as for a restart).
 	emailStatus := domain.EmailQueued
@@ -135,7 +133,24 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 		Status: domain.StatusPending, Stage: stage, EmailStatus: emailStatus,
 		WorkflowID: p.WorkflowID, UpdatedAt: p.Now,
 	}
-	if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+	w.add(tx.NewInsert().Model(r))
+	w.add(auditInsert(tx, p.Actor.Event(AuditEvent{
+		OrgID: p.OrgID, Action: AuditRetryGive, TargetKind: "retry", TargetID: r.ID, Outcome: "reserved", MemberID: p.MemberID,
+		Detail: map[string]any{"member_id": p.MemberID, "shoot_id": p.ShootID, "allowance_used": string(allowance)},
+	})))
+	issued := map[string]any{"allowance_used": r.AllowanceUsed, "issued_by_kind": r.IssuedByKind, "email_status": r.EmailStatus}
+	if r.Reason != nil {
+		issued["reason"] = *r.Reason
+	}
+	ev, err := eventQuery(tx, retryEvent(domain.EventRetryIssued, r, p.Now, issued))
+	if err != nil {
+		return nil, err
+	}
+	w.add(ev)
+	for _, q := range also {
+		w.add(q)
+	}
+	if err := w.exec(ctx, tx); err != nil {
 		switch {
 		case IsUniqueViolation(err, "retries_one_pending_per_member"):
 			return nil, problem.New(problem.RetryPending, "the member already has a pending retry")
@@ -144,36 +159,32 @@ func reserveRetry(ctx context.Context, tx bun.Tx, p ReserveRetryParams, stage st
 		}
 		return nil, err
 	}
-	if err := Audit(ctx, tx, p.Actor.Event(AuditEvent{
-		OrgID: p.OrgID, Action: AuditRetryGive, TargetKind: "retry", TargetID: r.ID, Outcome: "reserved", MemberID: p.MemberID,
-		Detail: map[string]any{"member_id": p.MemberID, "shoot_id": p.ShootID, "allowance_used": string(allowance)},
-	})); err != nil {
-		return nil, err
-	}
-	issued := map[string]any{"allowance_used": r.AllowanceUsed, "issued_by_kind": r.IssuedByKind, "email_status": r.EmailStatus}
-	if r.Reason != nil {
-		issued["reason"] = *r.Reason
-	}
-	if err := RecordEvent(ctx, tx, retryEvent(domain.EventRetryIssued, r, p.Now, issued)); err != nil {
-		return nil, err
-	}
 	return r, nil
 }
 
-// retryFacts gathers what rules.CheckRetry needs beyond the two locked rows.
-func retryFacts(ctx context.Context, db bun.IDB, m *Member, s *Shoot) (rules.RetryFacts, error) {
-	var pending, retried bool
-	err := db.NewRaw(`SELECT
-		EXISTS (SELECT 1 FROM retries WHERE member_id = ? AND status = 'pending'),
-		EXISTS (SELECT 1 FROM retries WHERE shoot_id = ?)`, m.ID, s.ID).Scan(ctx, &pending, &retried)
+// lockShootFacts locks the member's shoot and reads, in the same statement, what
+// rules.CheckRetry needs beyond the member's and the shoot's rows. The caller holds the
+// member's lock, which every give to the member takes first, so no retry can be given
+// to the member between this statement's snapshot and its lock.
+func lockShootFacts(ctx context.Context, tx bun.Tx, m *Member, shootID string) (rules.RetryFacts, error) {
+	var row struct {
+		ShootWithCount `bun:",extend"`
+		Pending        bool `bun:"member_pending,scanonly"`
+		Retried        bool `bun:"shoot_retried,scanonly"`
+	}
+	// 'pending' stays literal, to match the partial index of pending retries.
+	err := tx.NewRaw(`SELECT s.*,
+		EXISTS (SELECT 1 FROM retries WHERE member_id = ?1 AND status = 'pending') AS member_pending,
+		EXISTS (SELECT 1 FROM retries WHERE shoot_id = s.id) AS shoot_retried
+		FROM shoots s WHERE s.id = ?0 AND s.member_id = ?1 FOR UPDATE OF s`, shootID, m.ID).Scan(ctx, &row)
 	if err != nil {
-		return rules.RetryFacts{}, err
+		return rules.RetryFacts{}, notFound(err, "shoot")
 	}
 	return rules.RetryFacts{
-		MemberHasPendingRetry: pending,
-		ShootStatus:           s.Status,
-		ShootCompletedAt:      s.CompletedAt,
-		ShootRetried:          retried || s.RetryCount > 0,
+		MemberHasPendingRetry: row.Pending,
+		ShootStatus:           row.Status,
+		ShootCompletedAt:      row.CompletedAt,
+		ShootRetried:          row.Retried || row.RetryCount > 0,
 		RetryCredits:          m.RetryCredits,
 		FreeRetryAvailable:    m.FreeRetryAvailable,
 	}, nil
@@ -272,15 +283,20 @@ const (
 // resetShoot puts a retried shoot back to onboarding: one more retry counted, completion
 // cleared, the next submission free.
 func resetShoot(ctx context.Context, tx bun.Tx, shootID string, now time.Time, results resultsOnReset) error {
+	_, err := resetShootQuery(tx, shootID, now, results).Exec(ctx)
+	return err
+}
+
+// resetShootQuery is resetShoot's statement.
+func resetShootQuery(db bun.IDB, shootID string, now time.Time, results resultsOnReset) *bun.RawQuery {
 	with := ""
 	if results == withResults {
 		// A data-modifying WITH runs once whether or not the statement reads it.
 		with = "WITH gone AS (DELETE FROM results WHERE shoot_id = ?0) "
 	}
-	_, err := tx.NewRaw(with+`UPDATE shoots SET status = ?1, retry_count = retry_count + 1,
+	return db.NewRaw(with+`UPDATE shoots SET status = ?1, retry_count = retry_count + 1,
 		completed_at = NULL, next_submission_free = true, started_at = NULL, submitted_at = NULL,
-		updated_at = ?2 WHERE id = ?0`, shootID, domain.ShootOnboarding, now).Exec(ctx)
-	return err
+		updated_at = ?2 WHERE id = ?0`, shootID, domain.ShootOnboarding, now)
 }
 
 // SetRetryStage records a stage reached by the workflow. Started and failed also set the

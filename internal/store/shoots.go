@@ -41,16 +41,12 @@ func StartShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID st
 		if s.Status != domain.ShootOnboarding {
 			return problem.New(problem.InvalidShootStatus, "the shoot is %s; only a shoot in onboarding can be started", s.Status)
 		}
+		w := newWrites(tx)
 		if s.StartedAt == nil {
 			s.StartedAt = &now
-			if _, err := tx.NewUpdate().Model(s).Column("started_at").WherePK().Exec(ctx); err != nil {
-				return err
-			}
+			w.add(tx.NewUpdate().Model(s).Column("started_at").WherePK())
 		}
-		out, err = markStarted(ctx, tx, s, requestID, AuditShootStart, now)
-		if out != nil {
-			out.ResultCount = locked.ResultCount
-		}
+		out, err = markStarted(ctx, tx, locked, requestID, AuditShootStart, now, w)
 		return err
 	})
 	return out, err
@@ -86,40 +82,59 @@ func SubmitShoot(ctx context.Context, db bun.IDB, memberID, shootID, requestID s
 		if s.StartedAt == nil {
 			s.StartedAt = &now
 		}
-		if _, err := tx.NewUpdate().Model(s).
-			Column("status", "submitted_at", "next_submission_free", "started_at", "updated_at").
-			WherePK().Exec(ctx); err != nil {
-			return err
-		}
-		out, err = markStarted(ctx, tx, s, requestID, AuditShootSubmit, now)
+		w := newWrites(tx)
+		w.add(tx.NewUpdate().Model(s).
+			Column("status", "submitted_at", "next_submission_free", "started_at", "updated_at").WherePK())
+		out, err = markStarted(ctx, tx, locked, requestID, AuditShootSubmit, now, w)
 		if out != nil {
-			out.Charged, out.ResultCount = charged, locked.ResultCount
+			out.Charged = charged
 		}
 		return err
 	})
 	return out, err
 }
 
-func lockMemberShoot(ctx context.Context, tx bun.Tx, memberID, shootID string) (*ShootWithCount, error) {
-	s := new(ShootWithCount)
-	if err := tx.NewSelect().Model(s).ColumnExpr("shoot.*").
-		Where("shoot.id = ? AND shoot.member_id = ?", shootID, memberID).For("UPDATE").Scan(ctx); err != nil {
+// lockedShoot is a member's shoot under its lock, with whether a restart waits on it.
+type lockedShoot struct {
+	ShootWithCount `bun:",extend"`
+	// RestartPending: a pending restart made this shoot. Read in the lock's own
+	// statement, which is safe for a restart (unlike a retry): a restart's row commits
+	// with its new shoot, so a statement that sees the shoot sees the restart, and a
+	// restart never turns pending again. A start of any other shoot then skips the
+	// restarts' update.
+	RestartPending bool `bun:"restart_pending,scanonly"`
+}
+
+func lockMemberShoot(ctx context.Context, tx bun.Tx, memberID, shootID string) (*lockedShoot, error) {
+	s := new(lockedShoot)
+	// 'pending' stays literal, to match the partial index of pending restarts.
+	if err := tx.NewRaw(`SELECT s.*,
+		EXISTS (SELECT 1 FROM restarts WHERE new_shoot_id = s.id AND status = 'pending') AS restart_pending
+		FROM shoots s WHERE s.id = ?0 AND s.member_id = ?1 FOR UPDATE OF s`, shootID, memberID).Scan(ctx, s); err != nil {
 		return nil, notFound(err, "shoot")
 	}
 	return s, nil
 }
 
-func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action string, now time.Time) (*Started, error) {
-	out := &Started{Shoot: s}
+// markStarted starts what waits on the locked shoot and sends w's writes with the
+// start's own (its events, its audit row) in one round trip. A pending retry is looked
+// for by a statement of its own, after the lock: a give that held the shoot's lock
+// while this start waited for it committed its retry before, and only a statement begun
+// after the lock sees it.
+func markStarted(ctx context.Context, tx bun.Tx, locked *lockedShoot, requestID, action string, now time.Time, w *writes) (*Started, error) {
+	s := &locked.Shoot
+	out := &Started{Shoot: s, ResultCount: locked.ResultCount}
 	var retries []Retry
 	if err := startPending(ctx, tx, SubjectRetry, "shoot_id", s.ID, now, &retries); err != nil {
 		return nil, err
 	}
 	var restarts []Restart
-	if err := startPending(ctx, tx, SubjectRestart, "new_shoot_id", s.ID, now, &restarts); err != nil {
-		return nil, err
+	if locked.RestartPending {
+		if err := startPending(ctx, tx, SubjectRestart, "new_shoot_id", s.ID, now, &restarts); err != nil {
+			return nil, err
+		}
 	}
-	if err := startedEvents(ctx, tx, retries, restarts, now); err != nil {
+	if err := startedEvents(tx, w, retries, restarts, now); err != nil {
 		return nil, err
 	}
 	// At most one of each: one retry per shoot, and a restart owns its new shoot.
@@ -144,12 +159,12 @@ func markStarted(ctx context.Context, tx bun.Tx, s *Shoot, requestID, action str
 			return nil, err
 		}
 	}
-	err := Audit(ctx, tx, AuditEvent{
+	w.add(auditInsert(tx, AuditEvent{
 		OrgID: s.OrgID, ActorKind: ActorMember, ActorID: s.MemberID, Action: action,
 		TargetKind: "shoot", TargetID: s.ID, RequestID: requestID, Outcome: "ok",
 		CredentialKind: CredentialMemberLink, MemberID: s.MemberID,
-	})
-	return out, err
+	}))
+	return out, w.exec(ctx, tx)
 }
 
 // startPending marks the pending retries or restarts of a shoot started and returns them.

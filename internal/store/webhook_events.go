@@ -49,12 +49,22 @@ func (e Event) body() ([]byte, error) {
 // rolls back with the change it reports. With no such endpoint nothing is written. One
 // statement, so a give pays one round trip for its webhooks whether or not any are set up.
 func RecordEvent(ctx context.Context, db bun.IDB, e Event) error {
-	args, err := e.outboxArgs()
+	q, err := eventQuery(db, e)
 	if err != nil {
 		return err
 	}
-	_, err = db.NewRaw(`WITH src AS (SELECT ?0::uuid AS org, ?4::jsonb AS payload), `+outboxSQL, args...).Exec(ctx)
+	_, err = q.Exec(ctx)
 	return err
+}
+
+// eventQuery is RecordEvent's statement, for a transaction that sends it with its other
+// writes (writes).
+func eventQuery(db bun.IDB, e Event) (*bun.RawQuery, error) {
+	args, err := e.outboxArgs()
+	if err != nil {
+		return nil, err
+	}
+	return db.NewRaw(`WITH src AS (SELECT ?0::uuid AS org, ?4::jsonb AS payload), `+outboxSQL, args...), nil
 }
 
 // outboxSQL ends every statement that records an event: the subscribed endpoints of the
@@ -109,16 +119,21 @@ func restartEvent(typ string, r *Restart, at time.Time, more map[string]any) Eve
 }
 
 // startedEvents records retry.started and restart.started for what a start ended.
-func startedEvents(ctx context.Context, tx bun.IDB, retries []Retry, restarts []Restart, now time.Time) error {
+// They go with w's other writes.
+func startedEvents(db bun.IDB, w *writes, retries []Retry, restarts []Restart, now time.Time) error {
+	var events []Event
 	for i := range retries {
-		if err := RecordEvent(ctx, tx, retryEvent(domain.EventRetryStarted, &retries[i], now, map[string]any{"started_at": now.UTC()})); err != nil {
-			return err
-		}
+		events = append(events, retryEvent(domain.EventRetryStarted, &retries[i], now, map[string]any{"started_at": now.UTC()}))
 	}
 	for i := range restarts {
-		if err := RecordEvent(ctx, tx, restartEvent(domain.EventRestartStarted, &restarts[i], now, map[string]any{"started_at": now.UTC()})); err != nil {
+		events = append(events, restartEvent(domain.EventRestartStarted, &restarts[i], now, map[string]any{"started_at": now.UTC()}))
+	}
+	for _, e := range events {
+		q, err := eventQuery(db, e)
+		if err != nil {
 			return err
 		}
+		w.add(q)
 	}
 	return nil
 }
