@@ -42,19 +42,15 @@ func (a *Activities) sendLinkEmail(ctx context.Context, subject store.Subject, i
 	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &accepted) == nil {
 		return a.recordAccepted(ctx, subject, in, accepted.MessageID)
 	}
-	c, err := store.GetContact(ctx, a.DB, subject, in.SubjectID)
+	c, e, err := store.BeginContactEmail(ctx, a.DB, subject, in.SubjectID, in.Seq, in.Kind)
 	if err != nil {
 		return SendEmailResult{}, asTemporalError(err)
 	}
 	if c.Status != domain.StatusPending {
 		return SendEmailResult{Skipped: true, AlreadyStarted: c.Status == domain.StatusStarted, Reason: "already " + c.Status}, nil
 	}
-	if c.MemberEmail == nil || *c.MemberEmail == "" {
+	if e == nil {
 		return SendEmailResult{Skipped: true, Reason: "member has no email address"}, nil
-	}
-	e, err := store.BeginEmail(ctx, a.DB, c.ID, in.Seq, in.Kind)
-	if err != nil {
-		return SendEmailResult{}, err
 	}
 	if e.Status == domain.EmailSent && e.MessageID != nil {
 		return SendEmailResult{MessageID: *e.MessageID}, nil

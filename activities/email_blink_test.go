@@ -28,6 +28,7 @@ import (
 	"github.com/headshotpro/retryd/internal/domain"
 	"github.com/headshotpro/retryd/internal/store"
 	"github.com/headshotpro/retryd/internal/tooling/assert"
+	"github.com/headshotpro/retryd/internal/tooling/querycount"
 	"github.com/headshotpro/retryd/internal/tooling/testenv"
 	"github.com/headshotpro/retryd/workflows"
 )
@@ -266,4 +267,31 @@ func TestRecordedEmailSendsNoHeartbeat(t *testing.T) {
 	assert.Equal(t, "messages sent", f.mailbox.Len(), 1)
 	assert.Equal(t, "email status", f.retry(retryID).EmailStatus, domain.EmailSent)
 	assert.Equal(t, "heartbeats", heartbeats, 0)
+}
+
+// TestEmailSendIsTwoStatements: an email costs Postgres two round trips, the contact read
+// with the intent row, and the record of what was sent: three before, when the contact
+// and the intent were read and written apart. A repeated send of the same email reads
+// the row the first one left and sends nothing.
+func TestEmailSendIsTwoStatements(t *testing.T) {
+	f := newFixture(t)
+	m := ada(finishedShoot(1))
+	f.seedOrg(&m)
+	retryID := f.pendingRetry(m.ID, m.Shoots[0].ID)
+	count := querycount.All()
+	f.acts.DB = f.db.WithQueryHook(count)
+
+	var res activities.SendEmailResult
+	in := activities.SendEmailInput{SubjectID: retryID, Seq: 0, Kind: domain.EmailKindInitial}
+	f.must(&res, f.acts.SendRetryEmail, in)
+	assert.Equal(t, "statements", count.Count(), int64(2))
+	assert.Equal(t, "messages sent", f.mailbox.Len(), 1)
+	assert.Equal(t, "email status", f.retry(retryID).EmailStatus, domain.EmailSent)
+
+	var again activities.SendEmailResult
+	if err := execIn(f.newEnv(), &again, f.acts.SendRetryEmail, in); err != nil {
+		t.Fatal(err)
+	}
+	assert.Equal(t, "messages sent after a repeated send", f.mailbox.Len(), 1)
+	assert.Equal(t, "the repeat's message id", again.MessageID, res.MessageID)
 }

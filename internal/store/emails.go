@@ -27,8 +27,37 @@ func BeginEmail(ctx context.Context, db bun.IDB, subjectID string, seq int, kind
 	return e, nil
 }
 
+// BeginContactEmail is GetContact and BeginEmail in one round trip, the first of every
+// email's: it reads the contact and, only when the retry or restart is pending and the
+// member has an address, records the intent to send email number seq. e is nil when it
+// recorded nothing; the contact says why.
+func BeginContactEmail(ctx context.Context, db bun.IDB, subject Subject, subjectID string, seq int, kind string) (c *Contact, e *Email, err error) {
+	c = new(Contact)
+	var emailID, emailStatus, messageID *string
+	// 'pending' stays literal, like every status = 'pending' matching a partial index.
+	err = db.NewRaw(`WITH c AS (`+contactSQL(subject)+`), e AS (
+			INSERT INTO emails AS em (id, subject_id, seq, kind, status)
+			SELECT ?1, c.id, ?2, ?3, ?4 FROM c WHERE c.status = 'pending' AND coalesce(c.email, '') <> ''
+			ON CONFLICT (subject_id, seq) DO UPDATE SET attempts = em.attempts + 1
+			RETURNING em.id, em.status, em.message_id
+		)
+		SELECT c.id, c.member_id, c.shoot_id, c.name, c.email, c.status, e.id, e.status, e.message_id
+		FROM c LEFT JOIN e ON true`, subjectID, uuid.NewString(), seq, kind, domain.EmailSending).
+		Scan(ctx, &c.ID, &c.MemberID, &c.ShootID, &c.MemberName, &c.MemberEmail, &c.Status, &emailID, &emailStatus, &messageID)
+	if err != nil {
+		return nil, nil, notFound(err, subject.noun())
+	}
+	if emailID == nil {
+		return c, nil, nil
+	}
+	return c, &Email{ID: *emailID, SubjectID: c.ID, Seq: seq, Kind: kind, Status: *emailStatus, MessageID: messageID}, nil
+}
+
 // Subject is what an email is about, a retry or a restart, named by its table.
 type Subject string
+
+// noun is the subject's name in an error: retry, restart.
+func (s Subject) noun() string { return string(s[:len(s)-1]) }
 
 const (
 	SubjectRetry   Subject = "retries"

@@ -374,19 +374,24 @@ type Contact struct {
 
 // GetContact reads the contact of a retry (its shoot) or a restart (its new shoot).
 func GetContact(ctx context.Context, db bun.IDB, subject Subject, id string) (*Contact, error) {
+	c := new(Contact)
+	err := db.NewRaw(contactSQL(subject), id).
+		Scan(ctx, &c.ID, &c.MemberID, &c.ShootID, &c.MemberName, &c.MemberEmail, &c.Status)
+	if err != nil {
+		return nil, notFound(err, subject.noun())
+	}
+	return c, nil
+}
+
+// contactSQL reads a contact, the subject's id as argument 0. The subject is one of two
+// table names of this package, never input.
+func contactSQL(subject Subject) string {
 	shootColumn := "shoot_id"
 	if subject == SubjectRestart {
 		shootColumn = "new_shoot_id"
 	}
-	c := new(Contact)
-	err := db.NewRaw(`SELECT x.id, x.member_id, x.?, m.name, m.email, x.status
-		FROM ? AS x JOIN members m ON m.id = x.member_id WHERE x.id = ?`,
-		bun.Ident(shootColumn), bun.Ident(string(subject)), id).
-		Scan(ctx, &c.ID, &c.MemberID, &c.ShootID, &c.MemberName, &c.MemberEmail, &c.Status)
-	if err != nil {
-		return nil, notFound(err, string(subject[:len(subject)-1]))
-	}
-	return c, nil
+	return `SELECT x.id, x.member_id, x.` + shootColumn + ` AS shoot_id, m.name, m.email, x.status
+		FROM ` + string(subject) + ` AS x JOIN members m ON m.id = x.member_id WHERE x.id = ?0`
 }
 
 func notFound(err error, what string) error {
