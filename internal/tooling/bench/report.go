@@ -191,6 +191,9 @@ How to read it:
 
 - **ops/s**: operations per second over the whole measurement. A bulk call, and a
   floor batch, is as many operations as it has members; its p50 and p99 are per call.
+- Every phase starts once the processes are quiet (together under a tenth of a core over
+  0.3 s, or after 10 s), so it does not pay for what the phase before it left running:
+  the emails after the gives' answers, the workflows' next tasks.
 - **floor** and the **×** columns: this row's figure over its floor's, measured in the
   same run on the same servers. Below 1 for p50 and p99 and above 1 for ops/s is better
   than the floor.

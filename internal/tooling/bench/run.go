@@ -97,6 +97,9 @@ func Run(ctx context.Context, topo Topology, cfg Config, opts Options) (rep *Rep
 
 // measure runs one row's calls with the processes' CPU metered around them.
 func (r *runner) measure(ctx context.Context, row Row, clients, calls, opsPerCall int, call func(ctx context.Context, i int) error) error {
+	if err := r.quiet(ctx); err != nil {
+		return err
+	}
 	m, err := startMeter(ctx, r.t.Procs, r.backends(), r.t.TemporalMetricsURL)
 	if err != nil {
 		return err
@@ -112,6 +115,45 @@ func (r *runner) measure(ctx context.Context, row Row, clients, calls, opsPerCal
 	row.Sum, row.Use = summarize(lat, elapsed, clients, opsPerCall), &use
 	r.add(row)
 	return nil
+}
+
+// A phase starts once the processes are quiet: together under quietShare of one core
+// over quietWindow, or after quietMax whatever they do.
+const (
+	quietWindow = 300 * time.Millisecond
+	quietShare  = 0.10
+	quietMax    = 10 * time.Second
+)
+
+// quiet waits until the work an earlier phase left behind is done (the emails after
+// its answers, its workflows' next tasks), so that a phase, a short one above all,
+// measures its own work and not the tail of the one before: the member starts ran
+// right after the gives' emails, and their Temporal CPU per call was twice the
+// signal's.
+func (r *runner) quiet(ctx context.Context) error {
+	deadline := time.Now().Add(quietMax)
+	for {
+		m, err := startMeter(ctx, r.t.Procs, r.backends(), "")
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(quietWindow):
+		}
+		use, err := m.done(ctx)
+		if err != nil {
+			return err
+		}
+		var spent time.Duration
+		for _, d := range use.CPU {
+			spent += d
+		}
+		if spent < time.Duration(quietShare*float64(quietWindow)) || time.Now().After(deadline) {
+			return nil
+		}
+	}
 }
 
 // backends lists the Postgres backends of the run's database, nil when they are not

@@ -129,6 +129,9 @@ func issuedData() map[string]any {
 // measureDeliveries runs one webhook row with the processes' CPU metered around it; the
 // row's note gets the latencies' p95.
 func (r *runner) measureDeliveries(ctx context.Context, row Row, run func(ctx context.Context) (Summary, error)) error {
+	if err := r.quiet(ctx); err != nil {
+		return err
+	}
 	m, err := startMeter(ctx, r.t.Procs, r.backends(), r.t.TemporalMetricsURL)
 	if err != nil {
 		return err
