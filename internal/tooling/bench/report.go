@@ -191,6 +191,8 @@ How to read it:
 
 - **ops/s**: operations per second over the whole measurement. A bulk call, and a
   floor batch, is as many operations as it has members; its p50 and p99 are per call.
+- Each retryd row runs right after its floor (the table lists the floors first), so the
+  two meet the machine in the same state.
 - Every phase starts once the processes are quiet (together under a tenth of a core over
   0.3 s, or after 10 s), so it does not pay for what the phase before it left running:
   the emails after the gives' answers, the workflows' next tasks.

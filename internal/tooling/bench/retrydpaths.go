@@ -11,72 +11,72 @@ import (
 	"github.com/headshotpro/retryd/internal/linktoken"
 )
 
-// retrydPaths measures retryd through its HTTP API, as admins, automation clients and
-// members call it, each call on its own member.
-func (r *runner) retrydPaths(ctx context.Context) error {
+// retrydPaths lists the measurements of retryd through its HTTP API, as admins,
+// automation clients and members call it, each call on its own member.
+func (r *runner) retrydPaths() []step {
 	cfg, o, a := r.cfg, r.orgs, r.api
 	give := func(ctx context.Context, i int, m member) error {
 		_, err := a.call(ctx, i, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries", o.adminKey,
 			map[string]string{"shoot_id": m.ShootID}, http.StatusCreated)
 		return err
 	}
-	if err := r.measure(ctx, Row{Key: KeyGiveSeq, Group: GroupRetryd, Name: "give-retry over HTTP, one at a time", Floor: KeyEngineShapedSeq},
-		1, cfg.Gives, 1, func(ctx context.Context, i int) error { return give(ctx, i, o.givesSeq[i]) }); err != nil {
-		return err
-	}
-
-	answered := &answers{at: map[string]time.Time{}}
-	began := time.Now()
-	if err := r.measure(ctx, Row{Key: KeyGiveConc, Group: GroupRetryd, Name: fmt.Sprintf("give-retry over HTTP, %d admins at once", cfg.Concurrency), Floor: KeyEngineShapedConc},
-		cfg.Concurrency, cfg.ConcurrentGives, 1, func(ctx context.Context, i int) error {
-			m := o.givesConc[i]
-			if err := give(ctx, i, m); err != nil {
+	return []step{
+		{KeyGiveSeq, func(ctx context.Context) error {
+			return r.measure(ctx, Row{Key: KeyGiveSeq, Group: GroupRetryd, Name: "give-retry over HTTP, one at a time", Floor: KeyEngineShapedSeq},
+				1, cfg.Gives, 1, func(ctx context.Context, i int) error { return give(ctx, i, o.givesSeq[i]) })
+		}},
+		{KeyGiveConc, func(ctx context.Context) error {
+			answered := &answers{at: map[string]time.Time{}}
+			began := time.Now()
+			if err := r.measure(ctx, Row{Key: KeyGiveConc, Group: GroupRetryd, Name: fmt.Sprintf("give-retry over HTTP, %d admins at once", cfg.Concurrency), Floor: KeyEngineShapedConc},
+				cfg.Concurrency, cfg.ConcurrentGives, 1, func(ctx context.Context, i int) error {
+					m := o.givesConc[i]
+					if err := give(ctx, i, m); err != nil {
+						return err
+					}
+					answered.set(m.Email, time.Now())
+					return nil
+				}); err != nil {
 				return err
 			}
-			answered.set(m.Email, time.Now())
-			return nil
-		}); err != nil {
-		return err
+			return r.emailDrain(ctx, answered, began)
+		}},
+		{KeyStart, func(ctx context.Context) error {
+			links, err := linktoken.NewSigner([]byte(r.t.LinkSecret), time.Hour)
+			if err != nil {
+				return err
+			}
+			return r.measure(ctx, Row{Key: KeyStart, Group: GroupRetryd, Name: "member start over HTTP (the signal path)", Floor: KeyEngineSignal},
+				1, cfg.Starts, 1, func(ctx context.Context, i int) error {
+					m := o.givesSeq[i]
+					token, _ := links.Issue(m.ID, m.ShootID, time.Now())
+					_, err := a.call(ctx, i, http.MethodPost, "/api/v1/member/shoots/"+m.ShootID+"/start", token, nil, http.StatusOK)
+					return err
+				})
+		}},
+		{KeyRestart, func(ctx context.Context) error {
+			return r.measure(ctx, Row{Key: KeyRestart, Group: GroupRetryd, Name: "restart over HTTP, one at a time", Floor: KeyEngineShapedSeq},
+				1, cfg.Restarts, 1, func(ctx context.Context, i int) error {
+					_, err := a.call(ctx, i, http.MethodPost, "/api/v1/admin/members/"+o.restarts[i].ID+"/restarts", o.adminKey, nil, http.StatusCreated)
+					return err
+				})
+		}},
+		{KeyBulk, func(ctx context.Context) error {
+			return r.measure(ctx, Row{Key: KeyBulk, Group: GroupRetryd, Name: fmt.Sprintf("bulk restart of %d members over HTTP", cfg.BulkSize), Floor: KeyEngineBulk,
+				Note: "per call"}, 1, cfg.BulkCalls, cfg.BulkSize, func(ctx context.Context, i int) error {
+				ids := make([]string, 0, cfg.BulkSize)
+				for _, m := range o.bulk[i] {
+					ids = append(ids, m.ID)
+				}
+				raw, err := a.call(ctx, i, http.MethodPost, "/api/v1/admin/restarts", o.automationKey,
+					map[string]any{"member_ids": ids}, http.StatusOK)
+				if err != nil {
+					return err
+				}
+				return allRestarted(raw)
+			})
+		}},
 	}
-	if err := r.emailDrain(ctx, answered, began); err != nil {
-		return err
-	}
-
-	links, err := linktoken.NewSigner([]byte(r.t.LinkSecret), time.Hour)
-	if err != nil {
-		return err
-	}
-	if err := r.measure(ctx, Row{Key: KeyStart, Group: GroupRetryd, Name: "member start over HTTP (the signal path)", Floor: KeyEngineSignal},
-		1, cfg.Starts, 1, func(ctx context.Context, i int) error {
-			m := o.givesSeq[i]
-			token, _ := links.Issue(m.ID, m.ShootID, time.Now())
-			_, err := a.call(ctx, i, http.MethodPost, "/api/v1/member/shoots/"+m.ShootID+"/start", token, nil, http.StatusOK)
-			return err
-		}); err != nil {
-		return err
-	}
-
-	if err := r.measure(ctx, Row{Key: KeyRestart, Group: GroupRetryd, Name: "restart over HTTP, one at a time", Floor: KeyEngineShapedSeq},
-		1, cfg.Restarts, 1, func(ctx context.Context, i int) error {
-			_, err := a.call(ctx, i, http.MethodPost, "/api/v1/admin/members/"+o.restarts[i].ID+"/restarts", o.adminKey, nil, http.StatusCreated)
-			return err
-		}); err != nil {
-		return err
-	}
-
-	return r.measure(ctx, Row{Key: KeyBulk, Group: GroupRetryd, Name: fmt.Sprintf("bulk restart of %d members over HTTP", cfg.BulkSize), Floor: KeyEngineBulk,
-		Note: "per call"}, 1, cfg.BulkCalls, cfg.BulkSize, func(ctx context.Context, i int) error {
-		ids := make([]string, 0, cfg.BulkSize)
-		for _, m := range o.bulk[i] {
-			ids = append(ids, m.ID)
-		}
-		raw, err := a.call(ctx, i, http.MethodPost, "/api/v1/admin/restarts", o.automationKey,
-			map[string]any{"member_ids": ids}, http.StatusOK)
-		if err != nil {
-			return err
-		}
-		return allRestarted(raw)
-	})
 }
 
 // allRestarted checks a bulk answer: a skipped or failed member would make the call

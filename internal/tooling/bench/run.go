@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -85,14 +86,66 @@ func Run(ctx context.Context, topo Topology, cfg Config, opts Options) (rep *Rep
 	}
 	defer r.eng.close()
 
-	for _, phase := range []func(context.Context) error{r.idle, r.engineFloor, r.retrydPaths, r.webhooks, r.pages} {
-		if err := phase(ctx); err != nil {
+	if err := r.idle(ctx); err != nil {
+		return nil, err
+	}
+	for _, s := range interleave(stepOrder, r.engineFloor(), r.retrydPaths(), r.webhooks()) {
+		if err := s.run(ctx); err != nil {
 			return nil, err
 		}
 	}
+	if err := r.pages(ctx); err != nil {
+		return nil, err
+	}
+	r.report.Rows = inKeyOrder(r.report.Rows)
 	r.report.Machine.LoadAfter = loadAverage()
 	r.report.Took = time.Since(began)
 	return r.report, nil
+}
+
+// stepOrder runs each retryd row right after its floor, so that the two are measured
+// on a machine in the same state: one two-core machine drifts by 10 to 40% over the
+// minutes of a run (other tenants of its host, a Temporal database that grows), and a
+// floor measured minutes before its row carried that drift into the ratio.
+var stepOrder = []string{
+	KeyEngineBare,
+	KeyEngineShapedSeq, KeyGiveSeq,
+	KeyEngineShapedConc, KeyGiveConc,
+	KeyEngineSignal, KeyStart, KeyRestart,
+	KeyEngineBulk, KeyBulk,
+	KeyGiveWebhook,
+	KeyEngineWebhookSeq, KeyWebhookSeq,
+	KeyEngineWebhookBurst, KeyWebhookBurst,
+}
+
+// interleave orders the steps of every list by order. Each list's steps keep their own
+// order there (a list's later step may use what an earlier one left: the floor's
+// signals go to its shaped workflows), which TestStepOrder holds.
+func interleave(order []string, lists ...[]step) []step {
+	byKey := map[string]step{}
+	for _, l := range lists {
+		for _, s := range l {
+			byKey[s.key] = s
+		}
+	}
+	out := make([]step, 0, len(order))
+	for _, k := range order {
+		if s, ok := byKey[k]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// inKeyOrder sorts the rows as the report lists them (AllKeys), whatever order they
+// ran in.
+func inKeyOrder(rows []Row) []Row {
+	at := map[string]int{}
+	for i, k := range AllKeys {
+		at[k] = i
+	}
+	slices.SortStableFunc(rows, func(a, b Row) int { return at[a.Key] - at[b.Key] })
+	return rows
 }
 
 // measure runs one row's calls with the processes' CPU metered around them.

@@ -29,60 +29,41 @@ const webhookReceiverEnv = "WEBHOOK_ALLOW_PRIVATE=on"
 // benchActor is who the benchmark's endpoint is recorded as created by.
 var benchActor = store.Actor{Kind: store.ActorSystem, ID: "retryd-bench", Credential: store.Credential{Kind: store.CredentialCLI}}
 
-// webhookFloor measures the floor of webhook deliveries: floor delivery workflows
-// started one at a time, each once the previous one's POST arrived, then a burst of
-// them started as the relay starts a backlog.
-func (r *runner) webhookFloor(ctx context.Context) error {
+// webhookFloor lists the measurements of the floor of webhook deliveries: floor
+// delivery workflows started one at a time, each once the previous one's POST arrived,
+// then a burst of them started as the relay starts a backlog.
+func (r *runner) webhookFloor() []step {
 	cfg, e := r.cfg, r.eng
-	if err := r.measureDeliveries(ctx, Row{Key: KeyEngineWebhookSeq, Group: GroupEngine, Name: "webhook delivery workflow, one signed POST, one at a time"},
-		func(ctx context.Context) (Summary, error) {
-			return r.oneAtATime(ctx, cfg.WebhookSeq, func(ctx context.Context) (string, time.Time, error) {
-				id, at := uuid.NewString(), time.Now()
-				return id, at, e.startWebhook(ctx, id)
+	return []step{
+		{KeyEngineWebhookSeq, func(ctx context.Context) error {
+			return r.measureDeliveries(ctx, Row{Key: KeyEngineWebhookSeq, Group: GroupEngine, Name: "webhook delivery workflow, one signed POST, one at a time"},
+				func(ctx context.Context) (Summary, error) {
+					return r.oneAtATime(ctx, cfg.WebhookSeq, func(ctx context.Context) (string, time.Time, error) {
+						id, at := uuid.NewString(), time.Now()
+						return id, at, e.startWebhook(ctx, id)
+					})
+				})
+		}},
+		{KeyEngineWebhookBurst, func(ctx context.Context) error {
+			return r.measureDeliveries(ctx, Row{Key: KeyEngineWebhookBurst, Group: GroupEngine,
+				Name: fmt.Sprintf("webhook delivery workflows, one signed POST each, started %d at once", webhookStartParallel),
+				Note: fmt.Sprintf("a burst of %d", cfg.WebhookBurst)}, func(ctx context.Context) (Summary, error) {
+				queued, began, err := e.webhookBurst(ctx, cfg.WebhookBurst, webhookStartParallel)
+				if err != nil {
+					return Summary{}, err
+				}
+				return r.deliveries(ctx, queued, began)
 			})
-		}); err != nil {
-		return err
+		}},
 	}
-	return r.measureDeliveries(ctx, Row{Key: KeyEngineWebhookBurst, Group: GroupEngine,
-		Name: fmt.Sprintf("webhook delivery workflows, one signed POST each, started %d at once", webhookStartParallel),
-		Note: fmt.Sprintf("a burst of %d", cfg.WebhookBurst)}, func(ctx context.Context) (Summary, error) {
-		queued, began, err := e.webhookBurst(ctx, cfg.WebhookBurst, webhookStartParallel)
-		if err != nil {
-			return Summary{}, err
-		}
-		return r.deliveries(ctx, queued, began)
-	})
 }
 
-// webhooks measures retryd's webhooks: what an endpoint adds to a give, then deliveries
-// from the commit of their events to the receiver's 2xx, through the relay, the
-// delivery workflows and the worker's sender: one event at a time, then a burst.
-func (r *runner) webhooks(ctx context.Context) error {
+// webhooks lists the measurements of retryd's webhooks: what an endpoint adds to a
+// give, then deliveries from the commit of their events to the receiver's 2xx, through
+// the relay, the delivery workflows and the worker's sender: one event at a time, then
+// a burst.
+func (r *runner) webhooks() []step {
 	cfg, o := r.cfg, r.orgs
-	secret, err := webhook.NewSecret()
-	if err != nil {
-		return err
-	}
-	if _, err := store.CreateWebhookEndpoint(ctx, r.db, store.NewWebhookEndpoint{OrgID: o.writesOrgID, URL: r.receiver.URL,
-		Description: "retryd-bench receiver", EventTypes: []string{domain.EventRetryIssued}, Secret: secret}, benchActor, time.Now()); err != nil {
-		return fmt.Errorf("webhook endpoint: %w", err)
-	}
-	r.receiver.Trust(secret)
-
-	if err := r.measure(ctx, Row{Key: KeyGiveWebhook, Group: GroupRetryd, Name: "give-retry over HTTP with a webhook endpoint, one at a time", Floor: KeyGiveSeq,
-		Note: "its retry.issued delivered meanwhile"}, 1, cfg.Gives, 1, func(ctx context.Context, i int) error {
-		m := o.givesHook[i]
-		_, err := r.api.call(ctx, i, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries", o.adminKey,
-			map[string]string{"shoot_id": m.ShootID}, http.StatusCreated)
-		return err
-	}); err != nil {
-		return err
-	}
-	// The gives' deliveries are let in first, so they add to no later row.
-	if _, err := r.received(ctx, cfg.Gives, func(d webhooktest.Delivery) bool { return d.Event.Type == domain.EventRetryIssued }); err != nil {
-		return fmt.Errorf("the gives' retry.issued: %w", err)
-	}
-
 	// The events are retry.issued events of made-up retries, each recorded in its own
 	// transaction by the statement a give runs (store.RecordEvent): they reach the
 	// endpoint the gives' did, with a body of the same size, without the gives' workflows.
@@ -93,30 +74,59 @@ func (r *runner) webhooks(ctx context.Context) error {
 		}
 		return e.ID, time.Now(), nil
 	}
-	if err := r.measureDeliveries(ctx, Row{Key: KeyWebhookSeq, Group: GroupRetryd, Name: "webhook delivery, event committed to the receiver's 2xx, one at a time",
-		Floor: KeyEngineWebhookSeq}, func(ctx context.Context) (Summary, error) {
-		return r.oneAtATime(ctx, cfg.WebhookSeq, record)
-	}); err != nil {
-		return err
-	}
-	return r.measureDeliveries(ctx, Row{Key: KeyWebhookBurst, Group: GroupRetryd, Name: fmt.Sprintf("webhook deliveries, events committed %d at once", webhookStartParallel),
-		Floor: KeyEngineWebhookBurst, Note: fmt.Sprintf("a burst of %d", cfg.WebhookBurst)}, func(ctx context.Context) (Summary, error) {
-		committed := &answers{at: map[string]time.Time{}}
-		began := time.Now()
-		if _, _, err := load(ctx, webhookStartParallel, cfg.WebhookBurst, func(ctx context.Context, _ int) error {
-			id, at, err := record(ctx)
-			if err == nil {
-				committed.set(id, at)
+	return []step{
+		{KeyGiveWebhook, func(ctx context.Context) error {
+			secret, err := webhook.NewSecret()
+			if err != nil {
+				return err
 			}
-			return err
-		}); err != nil {
-			return Summary{}, err
-		}
-		committed.mu.Lock()
-		events := committed.at
-		committed.mu.Unlock()
-		return r.deliveries(ctx, events, began)
-	})
+			if _, err := store.CreateWebhookEndpoint(ctx, r.db, store.NewWebhookEndpoint{OrgID: o.writesOrgID, URL: r.receiver.URL,
+				Description: "retryd-bench receiver", EventTypes: []string{domain.EventRetryIssued}, Secret: secret}, benchActor, time.Now()); err != nil {
+				return fmt.Errorf("webhook endpoint: %w", err)
+			}
+			r.receiver.Trust(secret)
+			if err := r.measure(ctx, Row{Key: KeyGiveWebhook, Group: GroupRetryd, Name: "give-retry over HTTP with a webhook endpoint, one at a time", Floor: KeyGiveSeq,
+				Note: "its retry.issued delivered meanwhile"}, 1, cfg.Gives, 1, func(ctx context.Context, i int) error {
+				m := o.givesHook[i]
+				_, err := r.api.call(ctx, i, http.MethodPost, "/api/v1/admin/members/"+m.ID+"/retries", o.adminKey,
+					map[string]string{"shoot_id": m.ShootID}, http.StatusCreated)
+				return err
+			}); err != nil {
+				return err
+			}
+			// The gives' deliveries are let in first, so they add to no later row.
+			if _, err := r.received(ctx, cfg.Gives, func(d webhooktest.Delivery) bool { return d.Event.Type == domain.EventRetryIssued }); err != nil {
+				return fmt.Errorf("the gives' retry.issued: %w", err)
+			}
+			return nil
+		}},
+		{KeyWebhookSeq, func(ctx context.Context) error {
+			return r.measureDeliveries(ctx, Row{Key: KeyWebhookSeq, Group: GroupRetryd, Name: "webhook delivery, event committed to the receiver's 2xx, one at a time",
+				Floor: KeyEngineWebhookSeq}, func(ctx context.Context) (Summary, error) {
+				return r.oneAtATime(ctx, cfg.WebhookSeq, record)
+			})
+		}},
+		{KeyWebhookBurst, func(ctx context.Context) error {
+			return r.measureDeliveries(ctx, Row{Key: KeyWebhookBurst, Group: GroupRetryd, Name: fmt.Sprintf("webhook deliveries, events committed %d at once", webhookStartParallel),
+				Floor: KeyEngineWebhookBurst, Note: fmt.Sprintf("a burst of %d", cfg.WebhookBurst)}, func(ctx context.Context) (Summary, error) {
+				committed := &answers{at: map[string]time.Time{}}
+				began := time.Now()
+				if _, _, err := load(ctx, webhookStartParallel, cfg.WebhookBurst, func(ctx context.Context, _ int) error {
+					id, at, err := record(ctx)
+					if err == nil {
+						committed.set(id, at)
+					}
+					return err
+				}); err != nil {
+					return Summary{}, err
+				}
+				committed.mu.Lock()
+				events := committed.at
+				committed.mu.Unlock()
+				return r.deliveries(ctx, events, began)
+			})
+		}},
+	}
 }
 
 // issuedData is the data of a retry.issued event as a give records it (store.GiveRetry),
