@@ -277,8 +277,10 @@ func (h *harness) reservedAs(name string, res activities.ReserveRetryResult, err
 }
 
 // threeStepGive makes the run take the path of runs recorded before the one-step give:
-// reserve, delete the results, reset the shoot, each its own local activity.
+// reserve, delete the results, reset the shoot, each its own local activity. Such a run
+// has no marker of the changes it started with all at once either.
 func (h *harness) threeStepGive() {
+	h.env.OnGetVersion("all-2026-12", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	h.env.OnGetVersion("one-step-give", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 }
 

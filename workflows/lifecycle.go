@@ -221,14 +221,17 @@ func (l *lifecycle) resume(c *Carried) {
 }
 
 func (l *lifecycle) run(ctx workflow.Context, status func() any) error {
-	l.version = workflow.GetVersion(ctx, versionLifecycle, workflow.DefaultVersion, 1)
-	if workflow.GetVersion(ctx, versionEmailQueue, workflow.DefaultVersion, 1) >= 1 {
+	l.version = workflow.DefaultVersion
+	if hasChange(ctx, versionLifecycle) {
+		l.version = 1
+	}
+	if hasChange(ctx, versionEmailQueue) {
 		l.mail.queue = EmailTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
 	}
 	if err := l.registerHandlers(ctx, status); err != nil {
 		return err
 	}
-	if l.version >= 1 && workflow.GetVersion(ctx, versionStartDuringSend, workflow.DefaultVersion, 1) >= 1 {
+	if l.version >= 1 && hasChange(ctx, versionStartDuringSend) {
 		// A send can hang for a long while (its task went to a worker that died, or the
 		// provider keeps refusing): the member's start must not wait behind it.
 		l.listenForStart(ctx)

@@ -72,28 +72,6 @@ const (
 	UpdateResendEmail = "resend-email"
 )
 
-// Change ids of workflow.GetVersion. A run records the version it started with, so a
-// deploy never changes the commands of a retry that has been pending for weeks.
-const (
-	// versionLifecycle 1: the wait polls the database for a start whose signal was lost,
-	// counts an AlreadyStarted answer of the first email, and continues as new before its
-	// history grows large. Runs recorded before it keep the wait of legacyAwaitStart.
-	versionLifecycle = "lifecycle"
-	// versionEmailQueue 1: emails are sent on EmailTaskQueue, at the configured rate.
-	// Runs recorded before it keep sending on the workflow's own queue, where every
-	// worker still serves the email activities.
-	versionEmailQueue = "email-queue"
-	// versionOneStepGive 1: a retry's reservation, the deletion of the results and the
-	// reset of the shoot are one transaction (GiveRetry) in one local activity. Runs
-	// recorded before it keep the three steps, each its own local activity.
-	versionOneStepGive = "one-step-give"
-	// versionStartDuringSend 1: the start signal is heard from the moment the run begins,
-	// and an email still in flight when it comes is canceled, so a member's start ends
-	// the run at once even while a send hangs on a lost task or backs off for minutes.
-	// Runs recorded before it hear the signal only once the first email returned.
-	versionStartDuringSend = "start-during-send"
-)
-
 // Search attribute names; the dev server and the compose stack register them as Keyword.
 const (
 	SAOrgID      = "OrgId"

@@ -56,6 +56,15 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"testdata/retry_startsend_continued_history.json",
 		"testdata/retry_startsend_continued_next_run_history.json",
 		"testdata/restart_startsend_lost_signal_history.json",
+		// versionAll 1, the same paths and a member without email: one version marker
+		// stands for the four changes above
+		"testdata/retry_all_reminders_history.json",
+		"testdata/retry_all_cancel_history.json",
+		"testdata/retry_all_refused_history.json",
+		"testdata/retry_all_continued_history.json",
+		"testdata/retry_all_continued_next_run_history.json",
+		"testdata/restart_all_lost_signal_history.json",
+		"testdata/retry_all_noemail_history.json",
 		// an input without OpsPerRun (before inputs carried it): continued as new after
 		// 100 checks, the default of that time
 		"testdata/retry_opsdefault_continued_history.json",

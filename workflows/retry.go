@@ -49,7 +49,7 @@ func (r *retry) prepare(ctx workflow.Context) (IssueResult, *activities.EmailRes
 		IssuedByKind: r.in.IssuedByKind, IssuedBy: r.in.IssuedBy, RequestID: r.in.RequestID, Credential: r.in.Credential,
 	}
 	var reserved activities.ReserveRetryResult
-	if workflow.GetVersion(ctx, versionOneStepGive, workflow.DefaultVersion, 1) >= 1 {
+	if hasChange(ctx, versionOneStepGive) {
 		// One transaction: committed, the retry is pending; refused or rolled back,
 		// nothing happened. There is no partial state for abandon to repair.
 		if err := dbStep(ctx, &reserved, a.GiveRetry, in); err != nil {
