@@ -31,37 +31,6 @@ func GetMember(ctx context.Context, db bun.IDB, orgID, memberID string) (*Member
 	return m, nil
 }
 
-// GetMemberDetail reads a member with shoots, retries and restarts, newest first. Each
-// list is one range of a (member_id, …) index; the result counts are the shoots' own
-// column and a retry's note is a per-row primary-key probe (a scalar subquery, which the
-// planner cannot turn into a join that reads all of retry_notes).
-func GetMemberDetail(ctx context.Context, db bun.IDB, orgID, memberID string) (*MemberDetail, error) {
-	m, err := GetMember(ctx, db, orgID, memberID)
-	if err != nil {
-		return nil, err
-	}
-	d := &MemberDetail{Member: m}
-	if err := db.NewSelect().Model(&d.Shoots).
-		ColumnExpr("shoot.*").
-		Where("shoot.member_id = ?", memberID).
-		OrderExpr("shoot.created_at DESC, shoot.id DESC").Scan(ctx); err != nil {
-		return nil, err
-	}
-	if err := db.NewSelect().Model(&d.Retries).ModelTableExpr("retries AS r").
-		ColumnExpr("r.*").
-		ColumnExpr("(SELECT n.note FROM retry_notes AS n WHERE n.retry_id = r.id) AS note").
-		Where("r.member_id = ?", memberID).
-		OrderExpr("r.issued_at DESC, r.id DESC").Scan(ctx); err != nil {
-		return nil, err
-	}
-	if err := db.NewSelect().Model(&d.Restarts).
-		Where("member_id = ?", memberID).
-		OrderExpr("issued_at DESC, id DESC").Scan(ctx); err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
 // PendingRetry is the member's pending retry, if any.
 func (d *MemberDetail) PendingRetry() *Retry {
 	for i := range d.Retries {

@@ -371,5 +371,8 @@ func TestDashboardPlansReadOnlyThePage(t *testing.T) {
 	if len(d.Retries) != 1 || d.Retries[0].Note == nil {
 		t.Fatalf("member detail: want one retry with a note, got %+v", d.Retries)
 	}
+	for _, st := range store.MemberDetailStatements(bigOrg, memberID) {
+		log.record(st)
+	}
 	checkPlans(t, db.DB, log, "member detail", len(d.Shoots)+len(d.Retries)+len(d.Restarts)+1)
 }

@@ -3,37 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/uptrace/bun"
 
 	"github.com/headshotpro/retryd/internal/store"
 )
-
-// statementLog records the SQL a bun.DB sends while it is hooked.
-type statementLog struct {
-	mu    sync.Mutex
-	stmts []string
-}
-
-func (l *statementLog) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
-	return ctx
-}
-
-func (l *statementLog) AfterQuery(_ context.Context, e *bun.QueryEvent) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.stmts = append(l.stmts, e.Query)
-}
-
-func (l *statementLog) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.stmts
-	l.stmts = nil
-	return out
-}
 
 // dashboardSQL is what one dashboard request sends once its API key is cached: the
 // statement of the store call the handler makes, with the handler's parameters.
@@ -43,36 +17,35 @@ func dashboardSQL(orgID string) [][]store.Statement {
 	})}}
 }
 
-// memberDetailSQL is, for each member, what the member detail request sends.
-func memberDetailSQL(ctx context.Context, db *bun.DB, orgID string, members []string) ([][]store.Statement, error) {
-	log := &statementLog{}
-	hooked := db.WithQueryHook(log)
-	var out [][]store.Statement
+// memberDetailSQL is, for each member, what the member detail request sends: its four
+// reads, which GetMemberDetail sends as one batch.
+func memberDetailSQL(orgID string, members []string) [][]store.Statement {
+	out := make([][]store.Statement, 0, len(members))
 	for _, id := range members {
-		if _, err := store.GetMemberDetail(ctx, hooked, orgID, id); err != nil {
-			return nil, fmt.Errorf("member detail statements: %w", err)
-		}
-		var stmts []store.Statement
-		for _, q := range log.take() {
-			stmts = append(stmts, store.Statement{SQL: q}) // bun writes the values into the text
-		}
-		out = append(out, stmts)
+		out = append(out, store.MemberDetailStatements(orgID, id))
 	}
-	return out, nil
+	return out
 }
 
 // pgxFloor sends a request's statements over plain pgx connections, one per client, the
-// way retryd sends them (the page prepared and cached per text, bun's statements by the
-// simple protocol), reading every row: the least a request can cost the database and its
-// driver.
+// way retryd sends them (the dashboard's page prepared and cached per text, the member
+// detail's reads as one batch of the simple protocol, as on retryd's pool), reading every
+// row: the least a request can cost the database and its driver.
 type pgxFloor struct {
 	conns chan *pgx.Conn
 }
 
 func openPgxFloor(ctx context.Context, url string, clients int) (*pgxFloor, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	// As store.OpenPool: a statement without a mode of its own, and every batch, goes by
+	// the simple protocol.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	f := &pgxFloor{conns: make(chan *pgx.Conn, clients)}
 	for range clients {
-		c, err := pgx.Connect(ctx, url)
+		c, err := pgx.ConnectConfig(ctx, cfg)
 		if err != nil {
 			f.close()
 			return nil, fmt.Errorf("pgx connect: %w", err)
@@ -97,6 +70,9 @@ func (f *pgxFloor) close() {
 func (f *pgxFloor) run(ctx context.Context, stmts []store.Statement, mode pgx.QueryExecMode) error {
 	c := <-f.conns
 	defer func() { f.conns <- c }()
+	if mode == batchMode {
+		return readBatch(ctx, c, stmts)
+	}
 	for _, st := range stmts {
 		rows, err := c.Query(ctx, st.SQL, st.QueryArgs(mode)...)
 		if err != nil {
@@ -113,4 +89,31 @@ func (f *pgxFloor) run(ctx context.Context, stmts []store.Statement, mode pgx.Qu
 		}
 	}
 	return nil
+}
+
+// batchMode stands for the statements sent as one batch (on the floor's connections, of
+// the simple protocol: one message, one round trip), as GetMemberDetail sends them.
+const batchMode pgx.QueryExecMode = -1
+
+func readBatch(ctx context.Context, c *pgx.Conn, stmts []store.Statement) error {
+	br := c.SendBatch(ctx, store.MemberDetailBatch(stmts))
+	for range stmts {
+		rows, err := br.Query()
+		if err != nil {
+			_ = br.Close()
+			return err
+		}
+		for rows.Next() {
+			if _, err := rows.Values(); err != nil {
+				rows.Close()
+				_ = br.Close()
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
+	return br.Close()
 }

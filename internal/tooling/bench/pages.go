@@ -24,21 +24,18 @@ func (r *runner) pages(ctx context.Context) error {
 	defer floor.close()
 
 	dash := dashboardSQL(o.pagesOrgID)
-	detail, err := memberDetailSQL(ctx, r.db, o.pagesOrgID, o.details)
-	if err != nil {
-		return err
-	}
+	detail := memberDetailSQL(o.pagesOrgID, o.details)
 	dashPath := "/api/v1/admin/headshots?section=" + dashboardSection + "&limit=" + strconv.Itoa(dashboardLimit)
 	pagesList := []struct {
 		dbKey, httpKey, name string
 		stmts                [][]store.Statement
-		mode                 pgx.QueryExecMode // as retryd sends them (store.Dashboard, store.OpenPool)
+		mode                 pgx.QueryExecMode // as retryd sends them (store.Dashboard, store.GetMemberDetail)
 		path                 func(i int) string
 	}{
 		{KeyDBDashboard, KeyPageDashboard, fmt.Sprintf("dashboard, Finished page of %d (%d members)", dashboardLimit, cfg.DashboardMembers),
 			dash, pgx.QueryExecModeCacheStatement, func(int) string { return dashPath }},
 		{KeyDBDetail, KeyPageDetail, fmt.Sprintf("member detail (%d members in turn)", len(o.details)),
-			detail, pgx.QueryExecModeSimpleProtocol, func(i int) string { return "/api/v1/admin/members/" + o.details[i%len(o.details)] }},
+			detail, batchMode, func(i int) string { return "/api/v1/admin/members/" + o.details[i%len(o.details)] }},
 	}
 	// The pages' load goes by the lean client (package loadgen), not r.api's net/http
 	// client: on one machine the load's CPU comes off what it measures.
@@ -62,8 +59,11 @@ func (r *runner) pages(ctx context.Context) error {
 			return fmt.Errorf("%s warm-up (HTTP): %w", p.name, err)
 		}
 		note := fmt.Sprintf("%d statements", len(p.stmts[0]))
-		if len(p.stmts[0]) == 1 {
+		switch {
+		case len(p.stmts[0]) == 1:
 			note = "1 statement"
+		case p.mode == batchMode:
+			note += " in one batch"
 		}
 		if err := r.measure(ctx, Row{Key: p.dbKey, Group: GroupDatabase, Name: p.name + ", its SQL through pgx",
 			Note: note}, cfg.PageClients, cfg.PageCalls, 1, viaPgx); err != nil {

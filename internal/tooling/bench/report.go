@@ -174,8 +174,8 @@ Each retryd path is set against its floor:
 - **database floor**: the SQL the dashboard and the member detail send for one request
   (built by the same store calls the handlers make), sent straight through pgx
   connections, as many as the HTTP load's, against the same database, the way retryd
-  sends them (the dashboard page prepared and cached, the member detail's statements by
-  the simple protocol). The pages' HTTP load goes by a lean keep-alive client
+  sends them (the dashboard page prepared and cached, the member detail's four reads as
+  one batch of the simple protocol: one round trip). The pages' HTTP load goes by a lean keep-alive client
   (internal/tooling/loadgen), as the pgx floor is a lean client: on one machine the load's CPU
   comes off what it measures.
 
