@@ -42,13 +42,15 @@ var (
 	}
 )
 
-// shapedFloorWorkflow has a give-retry's shape without its work: the version markers, the
+// shapedFloorWorkflow has a give-retry's shape without its work: the version marker, the
 // status query, the issue update that waits for the database step, one local activity
 // (the one-step give), the stage search attribute upserted, the email as a regular
 // activity once the update is answered, then a wait on the start signal with a timer
 // pending, and the started step. Every activity does nothing.
 func shapedFloorWorkflow(ctx workflow.Context, id string) error {
-	_ = workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1)
+	// One version marker, as a new retry run records (workflows/versions.go: the one
+	// change id that stands for all of the run's changes).
+	_ = workflow.GetVersion(ctx, "all-2026-12", workflow.DefaultVersion, 1)
 	stage := domain.StageReserving
 	prepared := false
 	if err := workflow.SetQueryHandler(ctx, workflows.QueryStatus, func() (string, error) { return stage, nil }); err != nil {
@@ -68,9 +70,6 @@ func shapedFloorWorkflow(ctx workflow.Context, id string) error {
 			workflow.GetLogger(ctx).Error("upsert stage", "error", err)
 		}
 	}
-	_ = workflow.GetVersion(ctx, "email-queue", workflow.DefaultVersion, 1)
-	_ = workflow.GetVersion(ctx, "one-step-give", workflow.DefaultVersion, 1)
-	_ = workflow.GetVersion(ctx, "start-during-send", workflow.DefaultVersion, 1)
 	lctx := workflow.WithLocalActivityOptions(ctx, floorLocalOptions)
 	step := func() error { return workflow.ExecuteLocalActivity(lctx, floorNoop).Get(ctx, nil) }
 	if err := step(); err != nil { // the give: reserve, delete the results, reset the shoot
