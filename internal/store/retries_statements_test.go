@@ -51,7 +51,8 @@ func TestGiveRetryRoundTrips(t *testing.T) {
 		t.Errorf("retry %s/%s, want pending/pending", r.Status, r.Stage)
 	}
 
-	var got struct {
+	// What the give's one round trip of writes must have left.
+	type outcome struct {
 		Reason      string
 		Free        bool
 		ShootStatus string
@@ -60,6 +61,7 @@ func TestGiveRetryRoundTrips(t *testing.T) {
 		Audits      int
 		Deliveries  int
 	}
+	var got outcome
 	if err := db.NewRaw(`SELECT
 		(SELECT reason FROM retries WHERE id = ?0),
 		(SELECT free_retry_available FROM members WHERE id = ?1),
@@ -73,15 +75,7 @@ func TestGiveRetryRoundTrips(t *testing.T) {
 		Scan(ctx, &got.Reason, &got.Free, &got.ShootStatus, &got.RetryCount, &got.Results, &got.Audits, &got.Deliveries); err != nil {
 		t.Fatal(err)
 	}
-	want := struct {
-		Reason      string
-		Free        bool
-		ShootStatus string
-		RetryCount  int
-		Results     int
-		Audits      int
-		Deliveries  int
-	}{reason, false, domain.ShootOnboarding, 1, 0, 1, 1}
+	want := outcome{reason, false, domain.ShootOnboarding, 1, 0, 1, 1}
 	if got != want {
 		t.Errorf("after the give:\n got %+v\nwant %+v", got, want)
 	}
