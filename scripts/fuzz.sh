@@ -8,6 +8,9 @@
 #   scripts/fuzz.sh 2m       each target for two minutes
 #   scripts/fuzz.sh 30s ./server   only the targets of these packages
 #
+# Go 1.26 can fail a target with its own -fuzztime deadline (golang/go#75804); such a
+# run, which found nothing, is reported and not counted as a failure (see below).
+#
 # A failure leaves the input that caused it in the package's testdata/fuzz/FuzzX/;
 # commit it with the fix, so it stays a regression test.
 set -euo pipefail
@@ -81,10 +84,23 @@ for dir in $(printf '%s\n' "${!targets[@]}" | sort); do
 		echo "fuzz: $dir $name for $t"
 		# Run in the package directory, where the seed corpus (testdata/fuzz) is read and
 		# a failing input is written; -test.run matches nothing, so only the target runs.
+		corpus=$dir/testdata/fuzz/$name
+		before=$(ls "$corpus" 2>/dev/null | sort || true)
 		if ! (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$t" \
 			-test.fuzzcachedir "$cache/$importpath") >"$tmp/log" 2>&1; then
-			cat "$tmp/log" >&2
-			failed=1
+			after=$(ls "$corpus" 2>/dev/null | sort || true)
+			# Go 1.26's fuzz coordinator can report its own -fuzztime deadline as a failure
+			# when it ends while a worker is mid-call (golang/go#75804, fixed in Go 1.27):
+			# "context deadline exceeded" after fuzzing began, and no failing input
+			# written. That is not a finding. A run that never got past the corpus, or
+			# wrote an input, or failed any other way, is.
+			if [[ $before == "$after" ]] && grep -q 'now fuzzing with' "$tmp/log" &&
+				[[ $(grep -v '^fuzz: elapsed' "$tmp/log" | grep -cv '^--- FAIL: \|^FAIL$\|^    context deadline exceeded$') -eq 0 ]]; then
+				echo "fuzz: $dir $name: the coordinator's own deadline race (golang/go#75804), no input found; not a failure" >&2
+			else
+				cat "$tmp/log" >&2
+				failed=1
+			fi
 		fi
 	done
 done
