@@ -14,22 +14,24 @@ import (
 // The member detail's four reads. Each list is one range of a (member_id, …) index; the
 // result counts are the shoots' own column and a retry's note is a per-row primary-key
 // probe (a scalar subquery, which the planner cannot turn into a join that reads all of
-// retry_notes). Their columns are the models' fields in order, as the scans below take
-// them; memberdetail_test.go holds them to what bun reads into the same models.
+// retry_notes). Each names the organization too: the four go together, so none relies
+// on the member's read having found the member first. Their columns are the models'
+// fields in order, as the scans below take them; memberdetail_test.go holds them to what
+// bun reads into the same models.
 const (
 	memberDetailMember = `SELECT id, org_id, name, email, kind, retry_credits, free_retry_available, created_at ` +
 		`FROM members WHERE id = $1 AND org_id = $2`
 	memberDetailShoots = `SELECT id, org_id, member_id, status, completed_at, deleted_at, retry_count, ` +
 		`next_submission_free, started_at, submitted_at, created_at, updated_at, result_count ` +
-		`FROM shoots WHERE member_id = $1 ORDER BY created_at DESC, id DESC`
+		`FROM shoots WHERE member_id = $1 AND org_id = $2 ORDER BY created_at DESC, id DESC`
 	memberDetailRetries = `SELECT r.id, r.org_id, r.member_id, r.shoot_id, r.issued_by_kind, r.issued_by, r.issued_at, ` +
 		`r.allowance_used, r.reason, r.status, r.stage, r.email_status, r.email_message_id, r.reminders_sent, ` +
 		`r.started_at, r.workflow_id, r.updated_at, ` +
 		`(SELECT n.note FROM retry_notes AS n WHERE n.retry_id = r.id) AS note ` +
-		`FROM retries AS r WHERE r.member_id = $1 ORDER BY r.issued_at DESC, r.id DESC`
+		`FROM retries AS r WHERE r.member_id = $1 AND r.org_id = $2 ORDER BY r.issued_at DESC, r.id DESC`
 	memberDetailRestarts = `SELECT id, org_id, member_id, old_shoot_id, new_shoot_id, issued_by_kind, issued_by, issued_at, ` +
 		`status, stage, email_status, email_message_id, reminders_sent, started_at, workflow_id, updated_at ` +
-		`FROM restarts WHERE member_id = $1 ORDER BY issued_at DESC, id DESC`
+		`FROM restarts WHERE member_id = $1 AND org_id = $2 ORDER BY issued_at DESC, id DESC`
 )
 
 // MemberDetailStatements are the four reads of a member's detail, in the order
@@ -37,9 +39,9 @@ const (
 func MemberDetailStatements(orgID, memberID string) []Statement {
 	return []Statement{
 		{SQL: memberDetailMember, Args: []any{memberID, orgID}},
-		{SQL: memberDetailShoots, Args: []any{memberID}},
-		{SQL: memberDetailRetries, Args: []any{memberID}},
-		{SQL: memberDetailRestarts, Args: []any{memberID}},
+		{SQL: memberDetailShoots, Args: []any{memberID, orgID}},
+		{SQL: memberDetailRetries, Args: []any{memberID, orgID}},
+		{SQL: memberDetailRestarts, Args: []any{memberID, orgID}},
 	}
 }
 
