@@ -12,8 +12,8 @@ import (
 )
 
 // BenchmarkMemberDetailRequest: one member detail request through the handler, with the
-// API key cached, for a member like the benchmark's (scripts/bench.sh) and one with a
-// history: CPU and allocations per request, which is what the request costs the API
+// API key cached, for a member like the benchmark's (scripts/bench.sh: one finished
+// shoot, no retries): CPU and allocations per request, which is what the request costs the API
 // process on top of its statements. Run:
 //
 //	go test ./server -run '^$' -bench BenchmarkMemberDetailRequest -count 6

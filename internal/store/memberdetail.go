@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 
 	"github.com/headshotpro/retryd/internal/problem"
@@ -45,10 +44,9 @@ func MemberDetailStatements(orgID, memberID string) []Statement {
 	}
 }
 
-// MemberDetailBatch queues the statements as one batch: on a connection of the simple
-// protocol (the pool's), pgx sends them as one message, so the page costs one round trip
-// to Postgres instead of four.
-func MemberDetailBatch(stmts []Statement) *pgx.Batch {
+// StatementBatch queues the statements as one batch: on a connection of the simple
+// protocol (the pool's), pgx sends them as one message, in one round trip.
+func StatementBatch(stmts []Statement) *pgx.Batch {
 	b := &pgx.Batch{}
 	for _, st := range stmts {
 		b.Queue(st.SQL, st.Args...)
@@ -61,18 +59,9 @@ func MemberDetailBatch(stmts []Statement) *pgx.Batch {
 // reflection (see readPgx): the page is an admin's most frequent read after the
 // dashboard, and its four round trips were half of the API's CPU for it in a profile.
 func GetMemberDetail(ctx context.Context, db *bun.DB, orgID, memberID string) (*MemberDetail, error) {
-	conn, err := db.DB.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
 	var d *MemberDetail
-	err = conn.Raw(func(driverConn any) error {
-		dc, ok := driverConn.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("store: the pool's driver is %T, not pgx's", driverConn)
-		}
-		br := dc.Conn().SendBatch(ctx, MemberDetailBatch(MemberDetailStatements(orgID, memberID)))
+	err := withPgxConn(ctx, db, func(c *pgx.Conn) error {
+		br := c.SendBatch(ctx, StatementBatch(MemberDetailStatements(orgID, memberID)))
 		read, err := readMemberDetail(br)
 		if cerr := br.Close(); err == nil {
 			err = cerr
@@ -132,16 +121,10 @@ func readMemberDetail(br pgx.BatchResults) (*MemberDetail, error) {
 // readRows hands each row of the batch's next result to scan.
 func readRows(br pgx.BatchResults, what string, scan func(pgx.Rows) error) error {
 	rows, err := br.Query()
+	if err == nil {
+		err = scanRows(rows, scan)
+	}
 	if err != nil {
-		return fmt.Errorf("load %s: %w", what, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return fmt.Errorf("load %s: %w", what, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load %s: %w", what, err)
 	}
 	return nil

@@ -78,13 +78,7 @@ func (f *pgxFloor) run(ctx context.Context, stmts []store.Statement, mode pgx.Qu
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			if _, err := rows.Values(); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		if err := rows.Err(); err != nil {
+		if err := drain(rows); err != nil {
 			return err
 		}
 	}
@@ -96,24 +90,27 @@ func (f *pgxFloor) run(ctx context.Context, stmts []store.Statement, mode pgx.Qu
 const batchMode pgx.QueryExecMode = -1
 
 func readBatch(ctx context.Context, c *pgx.Conn, stmts []store.Statement) error {
-	br := c.SendBatch(ctx, store.MemberDetailBatch(stmts))
+	br := c.SendBatch(ctx, store.StatementBatch(stmts))
 	for range stmts {
 		rows, err := br.Query()
+		if err == nil {
+			err = drain(rows)
+		}
 		if err != nil {
-			_ = br.Close()
-			return err
-		}
-		for rows.Next() {
-			if _, err := rows.Values(); err != nil {
-				rows.Close()
-				_ = br.Close()
-				return err
-			}
-		}
-		if err := rows.Err(); err != nil {
 			_ = br.Close()
 			return err
 		}
 	}
 	return br.Close()
+}
+
+// drain reads every row's values, as a client that uses them would, and closes rows.
+func drain(rows pgx.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		if _, err := rows.Values(); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
